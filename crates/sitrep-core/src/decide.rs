@@ -1,0 +1,689 @@
+//! Commands in, entries out: the one place where authority is enforced.
+//!
+//! Each `decide_*` function takes a person's intent and the current state and either yields the
+//! events to append or a [`Refusal`] that names the rule and what would satisfy it. The API, the
+//! CLI, the web UI and the tests all reach the record through these functions, and nothing
+//! else writes entries, so there is exactly one authority check to read and to test.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use uuid::Uuid;
+
+use crate::events::*;
+use crate::ids::{DecisionClass, DecisionId, FactId, IncidentNumber, OrgRole, Phase, Role, Severity, TaskId, UserName};
+use crate::incident::{Decision, IncidentState, TaskState};
+use crate::org::{OrgState, User};
+use crate::policy::{Endorsement, Policy, Who};
+use crate::time::Timestamp;
+
+/// Why a command was not carried out. Nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The thing named does not exist, or the caller may not know that it does.
+    #[error("{0}")]
+    NotFound(String),
+    /// The policy does not allow it; `rule` names the rule, `message` says who could act.
+    #[error("{message}")]
+    Forbidden { rule: String, message: String },
+    /// It contradicts the current state (a closed incident, a withdrawn decision).
+    #[error("{0}")]
+    Conflict(String),
+    /// A field's value is unusable.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+}
+
+fn forbidden(rule: impl Into<String>, message: impl Into<String>) -> Refusal {
+    Refusal::Forbidden { rule: rule.into(), message: message.into() }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Refusal {
+    Refusal::Invalid { field: field.to_owned(), message: message.into() }
+}
+
+fn conflict(message: impl Into<String>) -> Refusal {
+    Refusal::Conflict(message.into())
+}
+
+pub const TITLE_MAX: usize = 200;
+pub const TEXT_MAX: usize = 10_000;
+pub const SHORT_MAX: usize = 2_000;
+pub const MAX_ACTIONS: usize = 20;
+
+/// User-written text: kept verbatim, but never empty and free of control characters other than
+/// line breaks and tabs, which no one types and which can hide content when rendered.
+pub fn text(field: &str, value: &str, max: usize) -> Result<String, Refusal> {
+    if value.trim().is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    let length = value.chars().count();
+    if length > max {
+        return Err(invalid(field, format!("is {length} characters; the limit is {max}")));
+    }
+    if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(invalid(field, "contains control characters"));
+    }
+    Ok(value.to_owned())
+}
+
+fn optional_text(field: &str, value: &Option<String>, max: usize) -> Result<Option<String>, Refusal> {
+    value.as_deref().map(|v| text(field, v, max)).transpose()
+}
+
+/// What a person intends to do to an incident.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IncidentCommand {
+    AssignRole { role: Role, user: UserName },
+    ReleaseRole { role: Role, user: UserName },
+    SetPhase { phase: Phase },
+    SetSeverity { severity: Severity, reason: Option<String> },
+    LogFact { text: String, source: Option<String>, status: FactStatus, basis: Option<String> },
+    VerifyFact { fact: FactId, basis: String },
+    DisproveFact { fact: FactId, basis: String },
+    CreateTask { title: String, owner: Option<UserName>, due: Option<Timestamp> },
+    AssignTask { task: TaskId, owner: UserName },
+    CompleteTask { task: TaskId, note: Option<String> },
+    BlockTask { task: TaskId, reason: String },
+    CancelTask { task: TaskId, note: Option<String> },
+    Propose { class: DecisionClass, title: String, rationale: Option<String>, actions: Vec<ActionSpec> },
+    Approve { decision: DecisionId, note: Option<String> },
+    Reject { decision: DecisionId, note: String },
+    Withdraw { decision: DecisionId, note: Option<String> },
+    AddNote { text: String },
+}
+
+/// Declaring a new incident.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Declare {
+    pub title: String,
+    pub severity: Option<Severity>,
+    pub scope: Vec<String>,
+    pub restricted: bool,
+    pub exercise: bool,
+    /// Roles staffed at declaration; the declarer is commander unless this names one.
+    pub roles: BTreeMap<Role, UserName>,
+}
+
+/// What an admin (or, for their own tokens, a user) intends to change in the organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrgCommand {
+    AddUser { user: UserName, display_name: Option<String>, org_role: OrgRole },
+    DisableUser { user: UserName, reason: Option<String> },
+    GrantOrgRole { user: UserName, role: OrgRole },
+    RevokeOrgRole { user: UserName, role: OrgRole },
+    IssueToken { user: UserName, sha256: String, expires_at: Option<Timestamp>, label: Option<String> },
+    RevokeToken { user: UserName, token: String },
+    ReplacePolicy { source: String },
+    AddPlaybook { id: String, version: String, source: String },
+}
+
+/// The first entries of a new deployment's organisation record.
+pub fn genesis(deployment: Uuid, name: &str, public_key: &str, admin: &UserName, token_sha256: &str) -> Vec<OrgEvent> {
+    let policy = Policy::default_policy();
+    vec![
+        OrgEvent::DeploymentCreated(DeploymentCreated { deployment, name: name.to_owned(), public_key: public_key.to_owned() }),
+        OrgEvent::PolicyReplaced(PolicyReplaced { sha256: policy.sha256, source: policy.source }),
+        OrgEvent::UserAdded(UserAdded { user: admin.clone(), display_name: None, org_role: OrgRole::Admin }),
+        OrgEvent::TokenIssued(TokenIssued { user: admin.clone(), sha256: token_sha256.to_owned(), expires_at: None, label: Some("created by sitrep init".into()) }),
+    ]
+}
+
+fn acting_user<'a>(org: &'a OrgState, by: &UserName) -> Result<&'a User, Refusal> {
+    let user = org.user(by).ok_or_else(|| forbidden("users", format!("'{by}' is not a user of this deployment")))?;
+    if !user.active {
+        return Err(forbidden("users", format!("the account '{by}' is disabled")));
+    }
+    Ok(user)
+}
+
+fn may_act(user: &User) -> Result<(), Refusal> {
+    if user.may_act() {
+        Ok(())
+    } else {
+        Err(forbidden("org_roles", format!("'{}' may read incidents but not act on them: acting needs the admin or member organisation role", user.name)))
+    }
+}
+
+/// Checks that a staffed role goes to someone who may hold it.
+fn check_staffing(org: &OrgState, policy: &Policy, role: &Role, user: &UserName) -> Result<(), Refusal> {
+    if !policy.knows_role(role) {
+        let roles: Vec<&str> = policy.all_roles().map(Role::as_str).collect();
+        return Err(invalid("role", format!("unknown role '{role}'; roles are {}", roles.join(", "))));
+    }
+    let holder = org.user(user).filter(|u| u.active).ok_or_else(|| invalid("user", format!("there is no active user '{user}'")))?;
+    if !holder.may_act() && !policy.is_read_only(role) {
+        return Err(invalid("user", format!("'{user}' is a viewer or auditor and may hold only read-only roles ({})", policy.roles.read_only.iter().map(Role::as_str).collect::<Vec<_>>().join(", "))));
+    }
+    Ok(())
+}
+
+/// Declares an incident numbered `number`.
+pub fn decide_declare(org: &OrgState, by: &UserName, command: &Declare, number: IncidentNumber, uuid: Uuid) -> Result<Vec<IncidentEvent>, Refusal> {
+    let user = acting_user(org, by)?;
+    may_act(user)?;
+    let title = text("title", &command.title, TITLE_MAX)?;
+    let severity = command.severity.ok_or_else(|| invalid("severity", "is required: one of sev1, sev2, sev3, sev4"))?;
+    if command.scope.len() > 20 {
+        return Err(invalid("scope", "names more than 20 org units"));
+    }
+    for unit in &command.scope {
+        text("scope", unit, 80)?;
+    }
+    let policy = &org.policy;
+    let commander = Role::parse("commander").map_err(|e| invalid("role", e.to_string()))?;
+    let mut staffing: Vec<(Role, UserName)> = Vec::new();
+    if !command.roles.contains_key(&commander) {
+        staffing.push((commander.clone(), by.clone()));
+    }
+    for (role, holder) in &command.roles {
+        check_staffing(org, policy, role, holder)?;
+        staffing.push((role.clone(), holder.clone()));
+    }
+    // The commander first, so the record reads in the order people would staff it.
+    staffing.sort_by_key(|(role, _)| role != &commander);
+    let mut events = vec![IncidentEvent::Declared(Declared {
+        incident: uuid,
+        number,
+        title,
+        severity,
+        scope: command.scope.clone(),
+        restricted: command.restricted,
+        exercise: command.exercise,
+        policy: policy.sha256.clone(),
+    })];
+    events.extend(staffing.into_iter().map(|(role, user)| IncidentEvent::RoleAssigned(RoleChange { role, user })));
+    Ok(events)
+}
+
+/// Whether `by` may see this incident at all.
+pub fn can_see(state: &IncidentState, by: &UserName) -> bool {
+    !state.restricted || state.is_participant(by)
+}
+
+struct Judge<'a> {
+    state: &'a IncidentState,
+    policy: &'a Policy,
+    by: &'a UserName,
+}
+
+impl Judge<'_> {
+    fn holds(&self) -> Vec<Role> {
+        self.state.roles_of(self.by)
+    }
+
+    /// Who currently holds any of these roles, for messages that say who could act.
+    fn holders(&self, roles: &[Role]) -> String {
+        let named: Vec<String> = roles
+            .iter()
+            .map(|role| match self.state.roles.get(role) {
+                Some(users) if !users.is_empty() => format!("{role}: {}", users.iter().map(UserName::as_str).collect::<Vec<_>>().join(", ")),
+                _ => format!("{role}: unfilled"),
+            })
+            .collect();
+        named.join("; ")
+    }
+
+    fn held_words(&self) -> String {
+        let held = self.holds();
+        if held.is_empty() {
+            "you hold no role on this incident".to_owned()
+        } else {
+            format!("you hold {}", held.iter().map(Role::as_str).collect::<Vec<_>>().join(", "))
+        }
+    }
+
+    fn allowed(&self, who: &Who) -> bool {
+        match who {
+            Who::Participants => self.holds().iter().any(|r| !self.policy.is_read_only(r)),
+            Who::Roles(roles) => roles.iter().any(|r| self.state.holds(self.by, r.as_str())),
+        }
+    }
+
+    /// Checks a non-decision action against `[actions]` in the policy.
+    fn permit(&self, rule: &str, who: &Who, doing: &str) -> Result<(), Refusal> {
+        if self.allowed(who) {
+            return Ok(());
+        }
+        let message = match who {
+            Who::Participants => format!("{doing} needs a role on {} other than a read-only one; {}", self.state.id, self.held_words()),
+            Who::Roles(roles) => format!("{doing} needs the {} role; {} ({})", join_or(roles), self.held_words(), self.holders(roles)),
+        };
+        Err(forbidden(format!("actions.{rule}"), message))
+    }
+
+    fn decision(&self, id: DecisionId) -> Result<&Decision, Refusal> {
+        self.state.decision(id).ok_or_else(|| Refusal::NotFound(format!("{} has no decision {id}", self.state.id)))
+    }
+
+    fn open_decision(&self, id: DecisionId, doing: &str) -> Result<&Decision, Refusal> {
+        let decision = self.decision(id)?;
+        if decision.state != DecisionState::Proposed {
+            return Err(conflict(format!("{id} is {}; it can no longer be {doing}", decision.state.as_str())));
+        }
+        Ok(decision)
+    }
+
+    fn participant(&self, field: &str, user: &UserName) -> Result<(), Refusal> {
+        if self.state.is_participant(user) {
+            Ok(())
+        } else {
+            Err(invalid(field, format!("'{user}' holds no role on {}; assign them a role first", self.state.id)))
+        }
+    }
+
+    fn fact(&self, id: FactId) -> Result<FactStatus, Refusal> {
+        self.state.fact(id).map(|f| f.status).ok_or_else(|| Refusal::NotFound(format!("{} has no fact {id}", self.state.id)))
+    }
+
+    fn task(&self, id: TaskId) -> Result<TaskState, Refusal> {
+        self.state.task(id).map(|t| t.state).ok_or_else(|| Refusal::NotFound(format!("{} has no task {id}", self.state.id)))
+    }
+
+    /// When a decision approves a `close`, the incident closes in the same step.
+    fn closing(&self, class: &DecisionClass, decision: DecisionId) -> Option<IncidentEvent> {
+        (class == "close").then(|| IncidentEvent::PhaseChanged(PhaseChanged { from: self.state.phase, to: Phase::Closed, decision: Some(decision) }))
+    }
+}
+
+fn join_or(roles: &[Role]) -> String {
+    let names: Vec<&str> = roles.iter().map(Role::as_str).collect();
+    match names.as_slice() {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// Decides one command against an incident.
+pub fn decide_incident(state: &IncidentState, org: &OrgState, by: &UserName, command: &IncidentCommand) -> Result<Vec<IncidentEvent>, Refusal> {
+    let user = acting_user(org, by)?;
+    if !can_see(state, by) {
+        // Restricted incidents do not exist for those outside them.
+        return Err(Refusal::NotFound(format!("there is no incident {}", state.id)));
+    }
+    may_act(user)?;
+    if state.phase == Phase::Closed {
+        return Err(conflict(format!("{} is closed; its record is final", state.id)));
+    }
+    let judge = Judge { state, policy: &org.policy, by };
+    let rules = &org.policy.actions;
+    use IncidentCommand as C;
+    let events = match command {
+        C::AssignRole { role, user } => {
+            judge.permit("assign_roles", &rules.assign_roles, "assigning roles")?;
+            check_staffing(org, &org.policy, role, user)?;
+            if state.holds(user, role.as_str()) {
+                return Err(conflict(format!("{user} already holds {role} on {}", state.id)));
+            }
+            vec![IncidentEvent::RoleAssigned(RoleChange { role: role.clone(), user: user.clone() })]
+        }
+        C::ReleaseRole { role, user } => {
+            judge.permit("assign_roles", &rules.assign_roles, "releasing roles")?;
+            if !state.holds(user, role.as_str()) {
+                return Err(conflict(format!("{user} does not hold {role} on {}", state.id)));
+            }
+            if role == "commander" && state.roles.get(role).is_some_and(|holders| holders.len() == 1) {
+                return Err(conflict(format!("{} must always have a commander; assign another commander before releasing {user}", state.id)));
+            }
+            vec![IncidentEvent::RoleReleased(RoleChange { role: role.clone(), user: user.clone() })]
+        }
+        C::SetPhase { phase } => {
+            judge.permit("set_phase", &rules.set_phase, "setting the phase")?;
+            if *phase == Phase::Closed {
+                let rule = org.policy.class(&DecisionClass::parse("close").map_err(|e| invalid("phase", e.to_string()))?).map(|c| c.rule.approve.describe()).unwrap_or_default();
+                return Err(forbidden("classes.close", format!("an incident is closed only by an approved close decision (approved by {rule}); propose one")));
+            }
+            if *phase == state.phase {
+                return Err(conflict(format!("{} is already in {phase}", state.id)));
+            }
+            vec![IncidentEvent::PhaseChanged(PhaseChanged { from: state.phase, to: *phase, decision: None })]
+        }
+        C::SetSeverity { severity, reason } => {
+            judge.permit("set_severity", &rules.set_severity, "setting the severity")?;
+            if *severity == state.severity {
+                return Err(conflict(format!("{} is already {severity}", state.id)));
+            }
+            vec![IncidentEvent::SeverityChanged(SeverityChanged { from: state.severity, to: *severity, reason: optional_text("reason", reason, SHORT_MAX)? })]
+        }
+        C::LogFact { text: fact_text, source, status, basis } => {
+            judge.permit("log_facts", &rules.log_facts, "logging facts")?;
+            let fact_text = text("text", fact_text, TEXT_MAX)?;
+            let source = optional_text("source", source, TITLE_MAX)?;
+            let basis = match status {
+                FactStatus::Unverified => {
+                    if basis.is_some() {
+                        return Err(invalid("basis", "is only given for a fact logged as verified or disproved"));
+                    }
+                    None
+                }
+                FactStatus::Verified | FactStatus::Disproved => {
+                    judge.permit("verify_facts", &rules.verify_facts, "logging a fact as verified or disproved")?;
+                    Some(text("basis", basis.as_deref().unwrap_or_default(), SHORT_MAX)?)
+                }
+            };
+            let fact = FactId(state.facts.len() as u64 + 1);
+            vec![IncidentEvent::FactLogged(FactLogged { fact, text: fact_text, source, status: *status, basis })]
+        }
+        C::VerifyFact { fact, basis } | C::DisproveFact { fact, basis } => {
+            let verifying = matches!(command, C::VerifyFact { .. });
+            judge.permit("verify_facts", &rules.verify_facts, if verifying { "verifying facts" } else { "disproving facts" })?;
+            let status = judge.fact(*fact)?;
+            let target = if verifying { FactStatus::Verified } else { FactStatus::Disproved };
+            if status == target {
+                return Err(conflict(format!("{fact} is already {}", target.as_str())));
+            }
+            let judged = FactJudged { fact: *fact, basis: text("basis", basis, SHORT_MAX)? };
+            vec![if verifying { IncidentEvent::FactVerified(judged) } else { IncidentEvent::FactDisproved(judged) }]
+        }
+        C::CreateTask { title, owner, due } => {
+            judge.permit("tasks", &rules.tasks, "creating tasks")?;
+            let title = text("title", title, TITLE_MAX)?;
+            if let Some(owner) = owner {
+                judge.participant("owner", owner)?;
+            }
+            let task = TaskId(state.tasks.len() as u64 + 1);
+            vec![IncidentEvent::TaskCreated(TaskCreated { task, title, owner: owner.clone(), due: *due, origin: TaskOrigin::Manual })]
+        }
+        C::AssignTask { task, owner } => {
+            judge.permit("tasks", &rules.tasks, "assigning tasks")?;
+            let current = judge.task(*task)?;
+            if !matches!(current, TaskState::Open | TaskState::Blocked) {
+                return Err(conflict(format!("{task} is {}; it can no longer be assigned", task_word(current))));
+            }
+            judge.participant("owner", owner)?;
+            if state.task(*task).and_then(|t| t.owner.as_ref()) == Some(owner) {
+                return Err(conflict(format!("{task} is already assigned to {owner}")));
+            }
+            vec![IncidentEvent::TaskAssigned(TaskAssigned { task: *task, owner: owner.clone() })]
+        }
+        C::CompleteTask { task, note } | C::CancelTask { task, note } => {
+            let done = matches!(command, C::CompleteTask { .. });
+            judge.permit("tasks", &rules.tasks, if done { "completing tasks" } else { "cancelling tasks" })?;
+            let current = judge.task(*task)?;
+            if !matches!(current, TaskState::Open | TaskState::Blocked) {
+                return Err(conflict(format!("{task} is already {}", task_word(current))));
+            }
+            let closed = TaskClosed { task: *task, note: optional_text("note", note, SHORT_MAX)? };
+            vec![if done { IncidentEvent::TaskDone(closed) } else { IncidentEvent::TaskCancelled(closed) }]
+        }
+        C::BlockTask { task, reason } => {
+            judge.permit("tasks", &rules.tasks, "blocking tasks")?;
+            let current = judge.task(*task)?;
+            if current != TaskState::Open {
+                return Err(conflict(format!("{task} is {}; only an open task can be blocked", task_word(current))));
+            }
+            vec![IncidentEvent::TaskBlocked(TaskBlocked { task: *task, reason: text("reason", reason, SHORT_MAX)? })]
+        }
+        C::Propose { class, title, rationale, actions } => {
+            let Some(class_policy) = org.policy.class(class) else {
+                let known: Vec<&str> = org.policy.classes.iter().map(|c| c.class.as_str()).collect();
+                return Err(invalid("class", format!("unknown decision class '{class}'; classes are {}", known.join(", "))));
+            };
+            if !judge.allowed(&class_policy.propose) {
+                let who = match &class_policy.propose {
+                    Who::Participants => format!("any participant other than {}", join_or(&org.policy.roles.read_only)),
+                    Who::Roles(roles) => join_or(roles),
+                };
+                return Err(forbidden(format!("classes.{class}.propose"), format!("{class} may be proposed by {who}; {}", judge.held_words())));
+            }
+            let title = text("title", title, TITLE_MAX)?;
+            let rationale = optional_text("rationale", rationale, TEXT_MAX)?;
+            check_actions(&org.policy, actions)?;
+            let rule = class_policy.rule.clone();
+            let role = rule.endorsement_role(&judge.holds(), &[]);
+            let endorsement: Vec<Endorsement<'_>> = role.iter().map(|role| Endorsement { user: by, role }).collect();
+            let decided = rule.progress(by, &endorsement).approved;
+            let decision = DecisionId(state.decisions.len() as u64 + 1);
+            let mut events = vec![IncidentEvent::DecisionProposed(DecisionProposed {
+                decision,
+                class: class.clone(),
+                title,
+                rationale,
+                actions: actions.clone(),
+                rule,
+                role: role.clone(),
+                state: if decided { DecisionState::Approved } else { DecisionState::Proposed },
+            })];
+            if decided {
+                events.extend(judge.closing(class, decision));
+            }
+            events
+        }
+        C::Approve { decision: id, note } => {
+            let decision = judge.open_decision(*id, "approved")?;
+            let rule = &decision.rule;
+            let progress = decision.progress();
+            let class = &decision.class;
+            if decision.endorsed_by(by) {
+                let how = if &decision.proposer == by { "you proposed it" } else { "you have approved it" };
+                return Err(forbidden(
+                    "people",
+                    format!("you already stand behind {id} ({how}) and a person counts once; {} must approve ({})", progress.waiting_on, judge.holders(&progress.awaiting)),
+                ));
+            }
+            let endorsed: Vec<&Role> = decision.endorsements().iter().map(|e| e.role).collect();
+            let Some(role) = rule.endorsement_role(&judge.holds(), &endorsed) else {
+                return Err(forbidden(
+                    format!("classes.{class}.approve"),
+                    format!("{class} needs approval by {}; {}; {} ({})", rule.approve.describe(), progress.waiting_on, judge.held_words(), judge.holders(&progress.awaiting)),
+                ));
+            };
+            if !progress.awaiting.contains(&role) {
+                return Err(forbidden(
+                    format!("classes.{class}.approve"),
+                    format!("{id} already has {role}'s approval; {} ({})", progress.waiting_on, judge.holders(&progress.awaiting)),
+                ));
+            }
+            let mut endorsements = decision.endorsements();
+            endorsements.push(Endorsement { user: by, role: &role });
+            let approved = rule.progress(&decision.proposer, &endorsements).approved;
+            let mut events = vec![IncidentEvent::DecisionApproved(DecisionApproved {
+                decision: *id,
+                role: role.clone(),
+                note: optional_text("note", note, SHORT_MAX)?,
+                state: if approved { DecisionState::Approved } else { DecisionState::Proposed },
+            })];
+            if approved {
+                events.extend(judge.closing(class, *id));
+            }
+            events
+        }
+        C::Reject { decision: id, note } => {
+            let decision = judge.open_decision(*id, "rejected")?;
+            let note = text("note", note, SHORT_MAX).map_err(|_| invalid("note", "a rejection needs a reason a person can act on"))?;
+            if &decision.proposer == by {
+                return Err(forbidden("withdraw", format!("you proposed {id}; withdraw it instead of rejecting it")));
+            }
+            let rule = &decision.rule;
+            let Some(role) = rule.endorsement_role(&judge.holds(), &[]) else {
+                let class = &decision.class;
+                return Err(forbidden(
+                    format!("classes.{class}.approve"),
+                    format!("only a holder of {} may reject {class}; {}", join_or(rule.approve.roles()), judge.held_words()),
+                ));
+            };
+            if decision.approvals.iter().any(|a| &a.user == by) {
+                return Err(conflict(format!("you have approved {id}; an approval cannot be turned into a rejection")));
+            }
+            vec![IncidentEvent::DecisionRejected(DecisionRejected { decision: *id, role, note })]
+        }
+        C::Withdraw { decision: id, note } => {
+            let decision = judge.open_decision(*id, "withdrawn")?;
+            if &decision.proposer != by && !state.holds(by, "commander") {
+                return Err(forbidden("withdraw", format!("only the proposer ({}) or the commander may withdraw {id}", decision.proposer)));
+            }
+            vec![IncidentEvent::DecisionWithdrawn(DecisionWithdrawn { decision: *id, note: optional_text("note", note, SHORT_MAX)? })]
+        }
+        C::AddNote { text: note } => {
+            judge.permit("notes", &rules.notes, "adding notes")?;
+            vec![IncidentEvent::NoteAdded(NoteAdded { text: text("text", note, TEXT_MAX)? })]
+        }
+    };
+    Ok(events)
+}
+
+fn task_word(state: TaskState) -> &'static str {
+    match state {
+        TaskState::Open => "open",
+        TaskState::Done => "done",
+        TaskState::Blocked => "blocked",
+        TaskState::Cancelled => "cancelled",
+    }
+}
+
+fn is_name(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn check_actions(policy: &Policy, actions: &[ActionSpec]) -> Result<(), Refusal> {
+    if actions.len() > MAX_ACTIONS {
+        return Err(invalid("actions", format!("a decision may carry at most {MAX_ACTIONS} actions")));
+    }
+    for (index, action) in actions.iter().enumerate() {
+        let field = format!("actions[{index}]");
+        match action {
+            ActionSpec::Task { title, owner_role, .. } => {
+                text(&format!("{field}.title"), title, TITLE_MAX)?;
+                if let Some(role) = owner_role.as_ref().filter(|r| !policy.knows_role(r)) {
+                    return Err(invalid(&format!("{field}.owner_role"), format!("unknown role '{role}'")));
+                }
+            }
+            ActionSpec::Webhook { destination: name, .. } | ActionSpec::Command { command: name, .. } => {
+                if !is_name(name) {
+                    return Err(invalid(&field, format!("'{name}' is not the name of a configured {} (a-z, 0-9, '-', '_')", action.connector())));
+                }
+            }
+            ActionSpec::Notify { message } => {
+                optional_text(&format!("{field}.message"), message, SHORT_MAX)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Decides one change to the organisation.
+pub fn decide_org(org: &OrgState, by: &UserName, command: &OrgCommand, now: Timestamp) -> Result<Vec<OrgEvent>, Refusal> {
+    let actor = acting_user(org, by)?;
+    let is_admin = actor.has(OrgRole::Admin);
+    let admin_only = |what: &str| -> Result<(), Refusal> {
+        if is_admin { Ok(()) } else { Err(forbidden("org_roles", format!("{what} needs the admin organisation role"))) }
+    };
+    let existing = |user: &UserName| org.user(user).ok_or_else(|| Refusal::NotFound(format!("there is no user '{user}'")));
+    let active_admins = || org.users.values().filter(|u| u.active && u.has(OrgRole::Admin)).count();
+    use OrgCommand as C;
+    let events = match command {
+        C::AddUser { user, display_name, org_role } => {
+            admin_only("adding users")?;
+            if org.user(user).is_some() {
+                return Err(conflict(format!("the user '{user}' already exists")));
+            }
+            vec![OrgEvent::UserAdded(UserAdded { user: user.clone(), display_name: optional_text("display_name", display_name, 100)?, org_role: *org_role })]
+        }
+        C::DisableUser { user, reason } => {
+            admin_only("disabling users")?;
+            let target = existing(user)?;
+            if !target.active {
+                return Err(conflict(format!("the user '{user}' is already disabled")));
+            }
+            if target.has(OrgRole::Admin) && active_admins() == 1 {
+                return Err(conflict("the last active admin cannot be disabled; make someone else admin first"));
+            }
+            vec![OrgEvent::UserDisabled(UserDisabled { user: user.clone(), reason: optional_text("reason", reason, SHORT_MAX)? })]
+        }
+        C::GrantOrgRole { user, role } => {
+            admin_only("granting organisation roles")?;
+            if existing(user)?.has(*role) {
+                return Err(conflict(format!("'{user}' already has the {role} organisation role")));
+            }
+            vec![OrgEvent::OrgRoleGranted(OrgRoleChange { user: user.clone(), role: *role })]
+        }
+        C::RevokeOrgRole { user, role } => {
+            admin_only("revoking organisation roles")?;
+            let target = existing(user)?;
+            if !target.has(*role) {
+                return Err(conflict(format!("'{user}' does not have the {role} organisation role")));
+            }
+            if *role == OrgRole::Admin && target.active && active_admins() == 1 {
+                return Err(conflict("the last active admin keeps the admin role; make someone else admin first"));
+            }
+            vec![OrgEvent::OrgRoleRevoked(OrgRoleChange { user: user.clone(), role: *role })]
+        }
+        C::IssueToken { user, sha256, expires_at, label } => {
+            if user != by {
+                admin_only("issuing tokens for someone else")?;
+            }
+            if !existing(user)?.active {
+                return Err(conflict(format!("the user '{user}' is disabled")));
+            }
+            if sha256.len() != 64 || !sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                return Err(invalid("sha256", "must be 64 lower-case hex digits"));
+            }
+            if org.tokens.contains_key(sha256) {
+                return Err(conflict("that token is already issued"));
+            }
+            if expires_at.is_some_and(|expiry| expiry <= now) {
+                return Err(invalid("expires_at", "must be in the future"));
+            }
+            vec![OrgEvent::TokenIssued(TokenIssued { user: user.clone(), sha256: sha256.clone(), expires_at: *expires_at, label: optional_text("label", label, 100)? })]
+        }
+        C::RevokeToken { user, token } => {
+            if user != by {
+                admin_only("revoking someone else's tokens")?;
+            }
+            let found = org.tokens.values().find(|t| &t.id == token && &t.user == user).ok_or_else(|| Refusal::NotFound(format!("'{user}' has no token {token}")))?;
+            if found.revoked {
+                return Err(conflict(format!("token {token} is already revoked")));
+            }
+            vec![OrgEvent::TokenRevoked(TokenRevoked { user: user.clone(), token: token.clone() })]
+        }
+        C::ReplacePolicy { source } => {
+            admin_only("replacing the policy")?;
+            let policy = Policy::parse(source).map_err(|error| invalid("policy", error.to_string()))?;
+            if policy.sha256 == org.policy.sha256 {
+                return Err(conflict("that policy is already in force"));
+            }
+            vec![OrgEvent::PolicyReplaced(PolicyReplaced { sha256: policy.sha256, source: policy.source })]
+        }
+        C::AddPlaybook { id, version, source } => {
+            admin_only("adding playbooks")?;
+            if !is_name(id) {
+                return Err(invalid("id", "must be 1 to 64 characters of a-z, 0-9, '-' or '_'"));
+            }
+            let version = text("version", version, 40)?;
+            let source = text("source", source, 256 * 1024)?;
+            let sha256 = crate::entry::EntryHash::of(source.as_bytes()).to_hex();
+            if org.playbooks.get(id).is_some_and(|p| p.sha256 == sha256) {
+                return Err(conflict(format!("playbook '{id}' is already this file")));
+            }
+            vec![OrgEvent::PlaybookAdded(PlaybookAdded { id: id.clone(), version, sha256, source })]
+        }
+    };
+    Ok(events)
+}
+
+impl fmt::Display for IncidentCommand {
+    /// The command's name as people say it, for logs and metrics.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use IncidentCommand as C;
+        f.write_str(match self {
+            C::AssignRole { .. } => "assign role",
+            C::ReleaseRole { .. } => "release role",
+            C::SetPhase { .. } => "set phase",
+            C::SetSeverity { .. } => "set severity",
+            C::LogFact { .. } => "log fact",
+            C::VerifyFact { .. } => "verify fact",
+            C::DisproveFact { .. } => "disprove fact",
+            C::CreateTask { .. } => "create task",
+            C::AssignTask { .. } => "assign task",
+            C::CompleteTask { .. } => "complete task",
+            C::BlockTask { .. } => "block task",
+            C::CancelTask { .. } => "cancel task",
+            C::Propose { .. } => "propose",
+            C::Approve { .. } => "approve",
+            C::Reject { .. } => "reject",
+            C::Withdraw { .. } => "withdraw",
+            C::AddNote { .. } => "add note",
+        })
+    }
+}

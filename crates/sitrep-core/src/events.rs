@@ -1,0 +1,475 @@
+//! Every kind of entry, with its body.
+//!
+//! An entry's `kind` names one variant here and its `body` is that variant's canonical JSON. Two
+//! enums, because an incident record and the organisation record never share kinds. Optional
+//! fields are left out when empty, so bodies stay small and a field added later does not change
+//! the hash of entries written before it existed.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::entry::{Entry, EntryHash, canonical_json};
+use crate::ids::{Actor, DecisionClass, DecisionId, FactId, IncidentNumber, OrgRole, Phase, Role, Severity, TaskId, UserName};
+use crate::policy::Rule;
+use crate::time::Timestamp;
+
+/// An entry's kind or body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("unknown entry kind '{0}'")]
+    UnknownKind(String),
+    #[error("body of '{kind}' is not valid: {detail}")]
+    Body { kind: String, detail: String },
+}
+
+/// What the sealing code needs of an event, for either record.
+pub trait RecordEvent {
+    fn kind(&self) -> &'static str;
+    fn canonical_body(&self) -> String;
+}
+
+/// Seals events into the entries that follow `after` (the record's last seq and hash).
+pub fn seal<E: RecordEvent>(after: (u64, EntryHash), at: Timestamp, actor: &Actor, events: &[E]) -> Vec<Entry> {
+    let (mut seq, mut prev) = after;
+    events
+        .iter()
+        .map(|event| {
+            seq += 1;
+            let entry = Entry::seal(seq, at, actor.clone(), event.kind(), event.canonical_body(), prev);
+            prev = entry.hash;
+            entry
+        })
+        .collect()
+}
+
+macro_rules! events {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident($body:ty) = $kind:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum $name { $($(#[$vdoc])* $variant($body),)+ }
+
+        impl $name {
+            /// Every kind this enum can hold, in declaration order.
+            pub const KINDS: &'static [&'static str] = &[$($kind),+];
+
+            pub fn parse(kind: &str, body: &str) -> Result<Self, EventError> {
+                match kind {
+                    $($kind => serde_json::from_str(body).map($name::$variant).map_err(|error| EventError::Body {
+                        kind: kind.to_owned(),
+                        detail: error.to_string(),
+                    }),)+
+                    _ => Err(EventError::UnknownKind(kind.to_owned())),
+                }
+            }
+        }
+
+        impl RecordEvent for $name {
+            fn kind(&self) -> &'static str {
+                match self { $($name::$variant(_) => $kind,)+ }
+            }
+
+            /// The body as canonical JSON, ready to be sealed into an entry.
+            fn canonical_body(&self) -> String {
+                let result = match self { $($name::$variant(body) => canonical_json(body),)+ };
+                // Bodies hold only strings, integers, booleans and JSON values parsed by
+                // serde_json, none of which can fail to serialise.
+                result.unwrap_or_else(|error| panic!("{} body does not serialise: {error}", self.kind()))
+            }
+        }
+    };
+}
+
+events!(
+    /// What can happen to an incident.
+    IncidentEvent {
+        Declared(Declared) = "incident.declared",
+        PhaseChanged(PhaseChanged) = "incident.phase_changed",
+        SeverityChanged(SeverityChanged) = "incident.severity_changed",
+        RoleAssigned(RoleChange) = "role.assigned",
+        RoleReleased(RoleChange) = "role.released",
+        FactLogged(FactLogged) = "fact.logged",
+        FactVerified(FactJudged) = "fact.verified",
+        FactDisproved(FactJudged) = "fact.disproved",
+        TaskCreated(TaskCreated) = "task.created",
+        TaskAssigned(TaskAssigned) = "task.assigned",
+        TaskDone(TaskClosed) = "task.done",
+        TaskBlocked(TaskBlocked) = "task.blocked",
+        TaskCancelled(TaskClosed) = "task.cancelled",
+        DecisionProposed(DecisionProposed) = "decision.proposed",
+        /// One approval; `state` says whether it completed the rule.
+        DecisionApproved(DecisionApproved) = "decision.approved",
+        DecisionRejected(DecisionRejected) = "decision.rejected",
+        DecisionWithdrawn(DecisionWithdrawn) = "decision.withdrawn",
+        ActionStarted(ActionStarted) = "action.started",
+        ActionSucceeded(ActionSucceeded) = "action.succeeded",
+        ActionFailed(ActionFailed) = "action.failed",
+        NoteAdded(NoteAdded) = "note.added",
+    }
+);
+
+events!(
+    /// What can happen to the organisation: people, credentials, policy, playbooks.
+    OrgEvent {
+        DeploymentCreated(DeploymentCreated) = "deployment.created",
+        UserAdded(UserAdded) = "user.added",
+        UserDisabled(UserDisabled) = "user.disabled",
+        OrgRoleGranted(OrgRoleChange) = "org_role.granted",
+        OrgRoleRevoked(OrgRoleChange) = "org_role.revoked",
+        TokenIssued(TokenIssued) = "token.issued",
+        TokenRevoked(TokenRevoked) = "token.revoked",
+        PolicyReplaced(PolicyReplaced) = "policy.replaced",
+        PlaybookAdded(PlaybookAdded) = "playbook.added",
+    }
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Declared {
+    pub incident: Uuid,
+    pub number: IncidentNumber,
+    pub title: String,
+    pub severity: Severity,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scope: Vec<String>,
+    pub restricted: bool,
+    pub exercise: bool,
+    /// SHA-256 of the policy in force at declaration.
+    pub policy: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseChanged {
+    pub from: Phase,
+    pub to: Phase,
+    /// The approved `close` decision that closed the incident.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeverityChanged {
+    pub from: Severity,
+    pub to: Severity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleChange {
+    pub role: Role,
+    pub user: UserName,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactStatus {
+    Unverified,
+    Verified,
+    Disproved,
+}
+
+impl FactStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FactStatus::Unverified => "unverified",
+            FactStatus::Verified => "verified",
+            FactStatus::Disproved => "disproved",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FactLogged {
+    pub fact: FactId,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub status: FactStatus,
+    /// Why it is verified or disproved, when logged as such.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FactJudged {
+    pub fact: FactId,
+    pub basis: String,
+}
+
+/// Where a task came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TaskOrigin {
+    Manual,
+    Playbook { playbook: String, version: String, step: u32 },
+    Decision { decision: DecisionId, action: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCreated {
+    pub task: TaskId,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<UserName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<Timestamp>,
+    pub origin: TaskOrigin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskAssigned {
+    pub task: TaskId,
+    pub owner: UserName,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskClosed {
+    pub task: TaskId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskBlocked {
+    pub task: TaskId,
+    pub reason: String,
+}
+
+/// What an approved decision executes. Destinations and commands are names an admin
+/// configured; a user never supplies a URL or a command line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "connector", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ActionSpec {
+    /// Creates a task, for the holder of `owner_role` (or the commander).
+    Task {
+        title: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner_role: Option<Role>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due_in_minutes: Option<u32>,
+    },
+    /// Posts a signed JSON body to a configured destination.
+    Webhook {
+        destination: String,
+        #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+        payload: serde_json::Value,
+    },
+    /// Runs a registered executable with the action as JSON on stdin.
+    Command {
+        command: String,
+        #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+        input: serde_json::Value,
+    },
+    /// Tells the class's communications path.
+    Notify {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+}
+
+impl ActionSpec {
+    pub fn connector(&self) -> &'static str {
+        match self {
+            ActionSpec::Task { .. } => "task",
+            ActionSpec::Webhook { .. } => "webhook",
+            ActionSpec::Command { .. } => "command",
+            ActionSpec::Notify { .. } => "notify",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionState {
+    Proposed,
+    Approved,
+    Rejected,
+    Withdrawn,
+}
+
+impl DecisionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionState::Proposed => "proposed",
+            DecisionState::Approved => "approved",
+            DecisionState::Rejected => "rejected",
+            DecisionState::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionProposed {
+    pub decision: DecisionId,
+    pub class: DecisionClass,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rationale: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionSpec>,
+    /// The rule in force when proposed; the decision is judged by this copy.
+    pub rule: Rule,
+    /// The required role the proposer's own endorsement counts for, if they hold one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// `approved` when the proposer alone satisfies the rule.
+    pub state: DecisionState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionApproved {
+    pub decision: DecisionId,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The decision's state after this approval: `approved` when it completed the rule.
+    pub state: DecisionState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionRejected {
+    pub decision: DecisionId,
+    pub role: Role,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionWithdrawn {
+    pub decision: DecisionId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionStarted {
+    pub decision: DecisionId,
+    pub action: u32,
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionSucceeded {
+    pub decision: DecisionId,
+    pub action: u32,
+    pub attempt: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionFailed {
+    pub decision: DecisionId,
+    pub action: u32,
+    pub attempt: u32,
+    pub reason: String,
+    pub retryable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteAdded {
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentCreated {
+    pub deployment: Uuid,
+    pub name: String,
+    /// The deployment's Ed25519 public key (base64), which signs checkpoints and exports.
+    pub public_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserAdded {
+    pub user: UserName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    pub org_role: OrgRole,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDisabled {
+    pub user: UserName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgRoleChange {
+    pub user: UserName,
+    pub role: OrgRole,
+}
+
+/// A token is recorded by the SHA-256 of its secret; the secret itself is shown once and never
+/// stored, so the record can be read without exposing any credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenIssued {
+    pub user: UserName,
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRevoked {
+    pub user: UserName,
+    /// The token's id: the first 12 hex digits of its SHA-256.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyReplaced {
+    pub sha256: String,
+    /// The whole policy file, so the policy in force is part of the record.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaybookAdded {
+    pub id: String,
+    pub version: String,
+    pub sha256: String,
+    pub source: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_round_trip_through_their_kind() {
+        let event = IncidentEvent::FactLogged(FactLogged {
+            fact: FactId(3),
+            text: "<script>alert(1)</script>".into(),
+            source: None,
+            status: FactStatus::Unverified,
+            basis: None,
+        });
+        let body = event.canonical_body();
+        assert_eq!(body, r#"{"fact":"F-3","status":"unverified","text":"<script>alert(1)</script>"}"#);
+        assert_eq!(IncidentEvent::parse(event.kind(), &body), Ok(event));
+    }
+
+    #[test]
+    fn unknown_kinds_and_bad_bodies_are_named() {
+        assert_eq!(IncidentEvent::parse("fact.invented", "{}"), Err(EventError::UnknownKind("fact.invented".into())));
+        let error = IncidentEvent::parse("fact.verified", r#"{"fact":"D-1","basis":"x"}"#).unwrap_err();
+        assert!(error.to_string().contains("fact.verified"), "{error}");
+    }
+
+    #[test]
+    fn kinds_are_unique_across_both_records() {
+        let mut all: Vec<&str> = IncidentEvent::KINDS.iter().chain(OrgEvent::KINDS).copied().collect();
+        let count = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), count);
+    }
+
+    #[test]
+    fn actions_name_connectors_and_refuse_unknown_fields() {
+        let action: ActionSpec = serde_json::from_str(r#"{"connector":"webhook","destination":"cloud-iam","payload":{"key_id":"AKIA1"}}"#).expect("valid");
+        assert_eq!(action.connector(), "webhook");
+        assert!(serde_json::from_str::<ActionSpec>(r#"{"connector":"webhook","url":"http://evil"}"#).is_err());
+    }
+}

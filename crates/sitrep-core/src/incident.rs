@@ -1,0 +1,477 @@
+//! An incident's state: a pure fold over its record.
+//!
+//! Nothing about an incident lives anywhere else; this module is the only place that turns
+//! entries into state, and `apply` refuses an entry that could not have been written by
+//! [`crate::decide`], so a forged but re-hashed record is still caught when it is loaded.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::entry::{Entry, EntryHash};
+use crate::events::*;
+use crate::ids::{Actor, DecisionClass, DecisionId, FactId, IncidentNumber, Phase, Role, Severity, TaskId, UserName};
+use crate::policy::{Endorsement, Progress, Rule};
+use crate::time::Timestamp;
+
+/// An entry that does not fit the state it is applied to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("seq {seq} ({kind}): {reason}")]
+pub struct FoldError {
+    pub seq: u64,
+    pub kind: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentState {
+    pub id: IncidentNumber,
+    pub uuid: Uuid,
+    pub title: String,
+    pub severity: Severity,
+    pub phase: Phase,
+    pub scope: Vec<String>,
+    pub restricted: bool,
+    pub exercise: bool,
+    /// SHA-256 of the policy in force at declaration.
+    pub policy: String,
+    pub declared_at: Timestamp,
+    pub declared_by: Actor,
+    pub roles: BTreeMap<Role, Vec<UserName>>,
+    pub facts: Vec<Fact>,
+    pub decisions: Vec<Decision>,
+    pub tasks: Vec<Task>,
+    pub notes: Vec<Note>,
+    /// The last entry's seq and hash: the record's head.
+    pub seq: u64,
+    pub head: EntryHash,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Fact {
+    pub id: FactId,
+    pub text: String,
+    pub source: Option<String>,
+    pub status: FactStatus,
+    pub logged_by: Actor,
+    pub logged_at: Timestamp,
+    /// Who last verified or disproved it, when and on what basis.
+    pub judged: Option<Judgement>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Judgement {
+    pub by: Actor,
+    pub at: Timestamp,
+    pub basis: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    pub id: DecisionId,
+    pub class: DecisionClass,
+    pub title: String,
+    pub rationale: Option<String>,
+    pub actions: Vec<Action>,
+    pub proposer: UserName,
+    pub proposed_at: Timestamp,
+    pub rule: Rule,
+    pub state: DecisionState,
+    /// Every endorsement, the proposer's implied one first.
+    pub approvals: Vec<Approval>,
+    pub rejections: Vec<Approval>,
+    pub decided_at: Option<Timestamp>,
+    pub withdrawn: Option<Approval>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Approval {
+    pub user: UserName,
+    pub role: Option<Role>,
+    pub at: Timestamp,
+    pub note: Option<String>,
+    /// True for the endorsement that proposing implies.
+    pub implied: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Action {
+    pub spec: ActionSpec,
+    pub status: ActionStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    /// Waiting for approval, or approved and not yet run.
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Task {
+    pub id: TaskId,
+    pub title: String,
+    pub owner: Option<UserName>,
+    pub due: Option<Timestamp>,
+    pub state: TaskState,
+    pub origin: TaskOrigin,
+    pub created_by: Actor,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The note when done or cancelled, or the reason when blocked.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    Open,
+    Done,
+    Blocked,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Note {
+    pub by: Actor,
+    pub at: Timestamp,
+    pub text: String,
+}
+
+impl Decision {
+    pub fn endorsements(&self) -> Vec<Endorsement<'_>> {
+        self.approvals
+            .iter()
+            .filter_map(|a| a.role.as_ref().map(|role| Endorsement { user: &a.user, role }))
+            .collect()
+    }
+
+    pub fn progress(&self) -> Progress {
+        self.rule.progress(&self.proposer, &self.endorsements())
+    }
+
+    /// Whether this person has already stood behind the decision (proposing counts).
+    pub fn endorsed_by(&self, user: &UserName) -> bool {
+        &self.proposer == user || self.approvals.iter().any(|a| &a.user == user)
+    }
+}
+
+impl IncidentState {
+    /// Folds a whole record; the first entry must be the declaration.
+    pub fn fold<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Result<IncidentState, FoldError> {
+        let mut entries = entries.into_iter();
+        let first = entries.next().ok_or_else(|| FoldError {
+            seq: 1,
+            kind: String::new(),
+            reason: "the record is empty".into(),
+        })?;
+        let mut state = IncidentState::declare(first, &parse(first)?)?;
+        for entry in entries {
+            state.apply_entry(entry)?;
+        }
+        Ok(state)
+    }
+
+    /// Starts a state from the record's first entry.
+    pub fn declare(entry: &Entry, event: &IncidentEvent) -> Result<IncidentState, FoldError> {
+        let IncidentEvent::Declared(declared) = event else {
+            return Err(fold_error(entry, "the first entry must be incident.declared"));
+        };
+        if entry.seq != 1 || entry.prev != EntryHash::ZERO {
+            return Err(fold_error(entry, "incident.declared must be seq 1 with a zero prev"));
+        }
+        Ok(IncidentState {
+            id: declared.number,
+            uuid: declared.incident,
+            title: declared.title.clone(),
+            severity: declared.severity,
+            phase: Phase::Declared,
+            scope: declared.scope.clone(),
+            restricted: declared.restricted,
+            exercise: declared.exercise,
+            policy: declared.policy.clone(),
+            declared_at: entry.at,
+            declared_by: entry.actor.clone(),
+            roles: BTreeMap::new(),
+            facts: Vec::new(),
+            decisions: Vec::new(),
+            tasks: Vec::new(),
+            notes: Vec::new(),
+            seq: 1,
+            head: entry.hash,
+            updated_at: entry.at,
+        })
+    }
+
+    pub fn apply_entry(&mut self, entry: &Entry) -> Result<(), FoldError> {
+        let event = parse(entry)?;
+        self.apply(entry, &event)
+    }
+
+    /// Applies one entry whose body is already parsed as `event`.
+    pub fn apply(&mut self, entry: &Entry, event: &IncidentEvent) -> Result<(), FoldError> {
+        if entry.seq != self.seq + 1 || entry.prev != self.head {
+            return Err(fold_error(entry, &format!("does not follow seq {} of this record", self.seq)));
+        }
+        let fail = |reason: &str| Err(fold_error(entry, reason));
+        let at = entry.at;
+        let actor = &entry.actor;
+        match event {
+            IncidentEvent::Declared(_) => return fail("an incident is declared once"),
+            IncidentEvent::PhaseChanged(change) => {
+                if change.from != self.phase {
+                    return fail("'from' is not the current phase");
+                }
+                self.phase = change.to;
+            }
+            IncidentEvent::SeverityChanged(change) => {
+                if change.from != self.severity {
+                    return fail("'from' is not the current severity");
+                }
+                self.severity = change.to;
+            }
+            IncidentEvent::RoleAssigned(change) => {
+                let holders = self.roles.entry(change.role.clone()).or_default();
+                if holders.contains(&change.user) {
+                    return fail("the user already holds the role");
+                }
+                holders.push(change.user.clone());
+            }
+            IncidentEvent::RoleReleased(change) => {
+                let Some(holders) = self.roles.get_mut(&change.role) else {
+                    return fail("nobody holds the role");
+                };
+                let before = holders.len();
+                holders.retain(|u| u != &change.user);
+                if holders.len() == before {
+                    return fail("the user does not hold the role");
+                }
+                if holders.is_empty() {
+                    self.roles.remove(&change.role);
+                }
+            }
+            IncidentEvent::FactLogged(logged) => {
+                if logged.fact.0 != self.facts.len() as u64 + 1 {
+                    return fail("fact ids must be sequential");
+                }
+                self.facts.push(Fact {
+                    id: logged.fact,
+                    text: logged.text.clone(),
+                    source: logged.source.clone(),
+                    status: logged.status,
+                    logged_by: actor.clone(),
+                    logged_at: at,
+                    judged: logged.basis.clone().map(|basis| Judgement { by: actor.clone(), at, basis }),
+                });
+            }
+            IncidentEvent::FactVerified(judged) | IncidentEvent::FactDisproved(judged) => {
+                let status = if matches!(event, IncidentEvent::FactVerified(_)) {
+                    FactStatus::Verified
+                } else {
+                    FactStatus::Disproved
+                };
+                let Some(fact) = self.fact_mut(judged.fact) else { return fail("unknown fact") };
+                fact.status = status;
+                fact.judged = Some(Judgement { by: actor.clone(), at, basis: judged.basis.clone() });
+            }
+            IncidentEvent::TaskCreated(created) => {
+                if created.task.0 != self.tasks.len() as u64 + 1 {
+                    return fail("task ids must be sequential");
+                }
+                self.tasks.push(Task {
+                    id: created.task,
+                    title: created.title.clone(),
+                    owner: created.owner.clone(),
+                    due: created.due,
+                    state: TaskState::Open,
+                    origin: created.origin.clone(),
+                    created_by: actor.clone(),
+                    created_at: at,
+                    updated_at: at,
+                    note: None,
+                });
+            }
+            IncidentEvent::TaskAssigned(assigned) => {
+                let Some(task) = self.task_mut(assigned.task) else { return fail("unknown task") };
+                task.owner = Some(assigned.owner.clone());
+                task.updated_at = at;
+            }
+            IncidentEvent::TaskDone(closed) | IncidentEvent::TaskCancelled(closed) => {
+                let state = if matches!(event, IncidentEvent::TaskDone(_)) { TaskState::Done } else { TaskState::Cancelled };
+                let Some(task) = self.task_mut(closed.task) else { return fail("unknown task") };
+                task.state = state;
+                task.note = closed.note.clone();
+                task.updated_at = at;
+            }
+            IncidentEvent::TaskBlocked(blocked) => {
+                let Some(task) = self.task_mut(blocked.task) else { return fail("unknown task") };
+                task.state = TaskState::Blocked;
+                task.note = Some(blocked.reason.clone());
+                task.updated_at = at;
+            }
+            IncidentEvent::DecisionProposed(proposed) => {
+                if proposed.decision.0 != self.decisions.len() as u64 + 1 {
+                    return fail("decision ids must be sequential");
+                }
+                let Some(proposer) = actor.user().cloned() else {
+                    return fail("decisions are proposed by people");
+                };
+                let approved = proposed.state == DecisionState::Approved;
+                self.decisions.push(Decision {
+                    id: proposed.decision,
+                    class: proposed.class.clone(),
+                    title: proposed.title.clone(),
+                    rationale: proposed.rationale.clone(),
+                    actions: proposed
+                        .actions
+                        .iter()
+                        .map(|spec| Action { spec: spec.clone(), status: ActionStatus::Pending, attempts: 0, last_error: None, detail: None })
+                        .collect(),
+                    proposer: proposer.clone(),
+                    proposed_at: at,
+                    rule: proposed.rule.clone(),
+                    state: proposed.state,
+                    approvals: proposed
+                        .role
+                        .iter()
+                        .map(|role| Approval { user: proposer.clone(), role: Some(role.clone()), at, note: None, implied: true })
+                        .collect(),
+                    rejections: Vec::new(),
+                    decided_at: approved.then_some(at),
+                    withdrawn: None,
+                });
+            }
+            IncidentEvent::DecisionApproved(approved) => {
+                let Some(user) = actor.user().cloned() else { return fail("approvals are given by people") };
+                let Some(decision) = self.decision_mut(approved.decision) else { return fail("unknown decision") };
+                if decision.state != DecisionState::Proposed {
+                    return fail("the decision is no longer open");
+                }
+                decision.approvals.push(Approval { user, role: Some(approved.role.clone()), at, note: approved.note.clone(), implied: false });
+                decision.state = approved.state;
+                if approved.state == DecisionState::Approved {
+                    decision.decided_at = Some(at);
+                }
+            }
+            IncidentEvent::DecisionRejected(rejected) => {
+                let Some(user) = actor.user().cloned() else { return fail("rejections are given by people") };
+                let Some(decision) = self.decision_mut(rejected.decision) else { return fail("unknown decision") };
+                if decision.state != DecisionState::Proposed {
+                    return fail("the decision is no longer open");
+                }
+                decision.rejections.push(Approval { user, role: Some(rejected.role.clone()), at, note: Some(rejected.note.clone()), implied: false });
+                decision.state = DecisionState::Rejected;
+                decision.decided_at = Some(at);
+            }
+            IncidentEvent::DecisionWithdrawn(withdrawn) => {
+                let Some(user) = actor.user().cloned() else { return fail("withdrawals are made by people") };
+                let Some(decision) = self.decision_mut(withdrawn.decision) else { return fail("unknown decision") };
+                if decision.state != DecisionState::Proposed {
+                    return fail("the decision is no longer open");
+                }
+                decision.withdrawn = Some(Approval { user, role: None, at, note: withdrawn.note.clone(), implied: false });
+                decision.state = DecisionState::Withdrawn;
+                decision.decided_at = Some(at);
+            }
+            IncidentEvent::ActionStarted(started) => {
+                let action = self.action_mut(started.decision, started.action).ok_or_else(|| fold_error(entry, "unknown action"))?;
+                action.status = ActionStatus::Running;
+                action.attempts = started.attempt;
+            }
+            IncidentEvent::ActionSucceeded(done) => {
+                let action = self.action_mut(done.decision, done.action).ok_or_else(|| fold_error(entry, "unknown action"))?;
+                action.status = ActionStatus::Succeeded;
+                action.detail = done.detail.clone();
+                action.last_error = None;
+            }
+            IncidentEvent::ActionFailed(failed) => {
+                let action = self.action_mut(failed.decision, failed.action).ok_or_else(|| fold_error(entry, "unknown action"))?;
+                action.status = ActionStatus::Failed;
+                action.last_error = Some(failed.reason.clone());
+            }
+            IncidentEvent::NoteAdded(note) => {
+                self.notes.push(Note { by: actor.clone(), at, text: note.text.clone() });
+            }
+        }
+        self.seq = entry.seq;
+        self.head = entry.hash;
+        self.updated_at = at;
+        Ok(())
+    }
+
+    /// Decisions this person could approve or reject right now: "needs your decision".
+    pub fn awaiting(&self, user: &UserName) -> Vec<&Decision> {
+        let holds = self.roles_of(user);
+        self.decisions
+            .iter()
+            .filter(|d| d.state == DecisionState::Proposed && !d.endorsed_by(user))
+            .filter(|d| d.progress().awaiting.iter().any(|role| holds.contains(role)))
+            .collect()
+    }
+
+    /// Required roles nobody holds: blockers.
+    pub fn unfilled<'a>(&self, required: &'a [Role]) -> Vec<&'a Role> {
+        required.iter().filter(|role| !self.roles.get(*role).is_some_and(|h| !h.is_empty())).collect()
+    }
+
+    /// The roles a person holds on this incident.
+    pub fn roles_of(&self, user: &UserName) -> Vec<Role> {
+        self.roles.iter().filter(|(_, holders)| holders.contains(user)).map(|(role, _)| role.clone()).collect()
+    }
+
+    pub fn holds(&self, user: &UserName, role: &str) -> bool {
+        self.roles.iter().any(|(r, holders)| r == role && holders.contains(user))
+    }
+
+    pub fn is_participant(&self, user: &UserName) -> bool {
+        self.roles.values().any(|holders| holders.contains(user))
+    }
+
+    pub fn fact(&self, id: FactId) -> Option<&Fact> {
+        id.0.checked_sub(1).and_then(|i| self.facts.get(i as usize))
+    }
+
+    pub fn decision(&self, id: DecisionId) -> Option<&Decision> {
+        id.0.checked_sub(1).and_then(|i| self.decisions.get(i as usize))
+    }
+
+    pub fn task(&self, id: TaskId) -> Option<&Task> {
+        id.0.checked_sub(1).and_then(|i| self.tasks.get(i as usize))
+    }
+
+    fn fact_mut(&mut self, id: FactId) -> Option<&mut Fact> {
+        id.0.checked_sub(1).and_then(|i| self.facts.get_mut(i as usize))
+    }
+
+    fn decision_mut(&mut self, id: DecisionId) -> Option<&mut Decision> {
+        id.0.checked_sub(1).and_then(|i| self.decisions.get_mut(i as usize))
+    }
+
+    fn task_mut(&mut self, id: TaskId) -> Option<&mut Task> {
+        id.0.checked_sub(1).and_then(|i| self.tasks.get_mut(i as usize))
+    }
+
+    fn action_mut(&mut self, decision: DecisionId, index: u32) -> Option<&mut Action> {
+        let decision = self.decision_mut(decision)?;
+        if decision.state != DecisionState::Approved {
+            return None;
+        }
+        decision.actions.get_mut(index as usize)
+    }
+}
+
+fn parse(entry: &Entry) -> Result<IncidentEvent, FoldError> {
+    IncidentEvent::parse(&entry.kind, &entry.body).map_err(|error| fold_error(entry, &error.to_string()))
+}
+
+fn fold_error(entry: &Entry, reason: &str) -> FoldError {
+    FoldError { seq: entry.seq, kind: entry.kind.clone(), reason: reason.to_owned() }
+}

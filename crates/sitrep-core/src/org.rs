@@ -1,0 +1,220 @@
+//! The organisation's state: users, their org roles, API tokens, the policy in force and the
+//! playbooks, folded from the organisation record exactly as an incident is from its own.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::entry::{Entry, EntryHash};
+use crate::events::*;
+use crate::ids::{Actor, OrgRole, UserName};
+use crate::incident::FoldError;
+use crate::policy::Policy;
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone)]
+pub struct OrgState {
+    pub deployment: Uuid,
+    pub name: String,
+    pub public_key: String,
+    pub users: BTreeMap<UserName, User>,
+    /// Tokens by the SHA-256 of their secret.
+    pub tokens: BTreeMap<String, Token>,
+    pub policy: Policy,
+    pub playbooks: BTreeMap<String, PlaybookRecord>,
+    pub seq: u64,
+    pub head: EntryHash,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub name: UserName,
+    pub display_name: Option<String>,
+    pub org_roles: BTreeSet<OrgRole>,
+    pub active: bool,
+    pub added_at: Timestamp,
+    pub added_by: Actor,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Token {
+    /// The first 12 hex digits of the SHA-256: safe to show and to name in a revocation.
+    pub id: String,
+    pub user: UserName,
+    pub label: Option<String>,
+    pub issued_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlaybookRecord {
+    pub id: String,
+    pub version: String,
+    pub sha256: String,
+    pub source: String,
+    pub added_at: Timestamp,
+    pub added_by: Actor,
+}
+
+impl User {
+    pub fn has(&self, role: OrgRole) -> bool {
+        self.org_roles.contains(&role)
+    }
+
+    /// Admins and members act on incidents; viewers and auditors only read.
+    pub fn may_act(&self) -> bool {
+        self.active && (self.has(OrgRole::Admin) || self.has(OrgRole::Member))
+    }
+}
+
+impl Token {
+    pub fn is_valid(&self, now: Timestamp) -> bool {
+        !self.revoked && self.expires_at.is_none_or(|expiry| now < expiry)
+    }
+}
+
+impl OrgState {
+    /// Folds the organisation record: deployment first, then anything.
+    pub fn fold<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Result<OrgState, FoldError> {
+        let mut entries = entries.into_iter();
+        let first = entries.next().ok_or_else(|| FoldError { seq: 1, kind: String::new(), reason: "the organisation record is empty".into() })?;
+        let mut state = OrgState::create(first, &parse(first)?)?;
+        for entry in entries {
+            state.apply(entry, &parse(entry)?)?;
+        }
+        Ok(state)
+    }
+
+    /// Starts from the record's first entry. The policy is the built-in default until the
+    /// record replaces it (which `sitrep init` does at once, so the policy in force is always
+    /// in the record).
+    pub fn create(entry: &Entry, event: &OrgEvent) -> Result<OrgState, FoldError> {
+        let OrgEvent::DeploymentCreated(created) = event else {
+            return Err(fold_error(entry, "the first entry must be deployment.created"));
+        };
+        if entry.seq != 1 || entry.prev != EntryHash::ZERO {
+            return Err(fold_error(entry, "deployment.created must be seq 1 with a zero prev"));
+        }
+        Ok(OrgState {
+            deployment: created.deployment,
+            name: created.name.clone(),
+            public_key: created.public_key.clone(),
+            users: BTreeMap::new(),
+            tokens: BTreeMap::new(),
+            policy: Policy::default_policy(),
+            playbooks: BTreeMap::new(),
+            seq: 1,
+            head: entry.hash,
+            updated_at: entry.at,
+        })
+    }
+
+    pub fn apply(&mut self, entry: &Entry, event: &OrgEvent) -> Result<(), FoldError> {
+        if entry.seq != self.seq + 1 || entry.prev != self.head {
+            return Err(fold_error(entry, &format!("does not follow seq {} of the organisation record", self.seq)));
+        }
+        let fail = |reason: &str| Err(fold_error(entry, reason));
+        match event {
+            OrgEvent::DeploymentCreated(_) => return fail("a deployment is created once"),
+            OrgEvent::UserAdded(added) => {
+                if self.users.contains_key(&added.user) {
+                    return fail("the user already exists");
+                }
+                self.users.insert(
+                    added.user.clone(),
+                    User {
+                        name: added.user.clone(),
+                        display_name: added.display_name.clone(),
+                        org_roles: BTreeSet::from([added.org_role]),
+                        active: true,
+                        added_at: entry.at,
+                        added_by: entry.actor.clone(),
+                    },
+                );
+            }
+            OrgEvent::UserDisabled(disabled) => {
+                let Some(user) = self.users.get_mut(&disabled.user) else { return fail("unknown user") };
+                user.active = false;
+                for token in self.tokens.values_mut().filter(|t| t.user == disabled.user) {
+                    token.revoked = true;
+                }
+            }
+            OrgEvent::OrgRoleGranted(change) => {
+                let Some(user) = self.users.get_mut(&change.user) else { return fail("unknown user") };
+                user.org_roles.insert(change.role);
+            }
+            OrgEvent::OrgRoleRevoked(change) => {
+                let Some(user) = self.users.get_mut(&change.user) else { return fail("unknown user") };
+                user.org_roles.remove(&change.role);
+            }
+            OrgEvent::TokenIssued(issued) => {
+                if !self.users.contains_key(&issued.user) {
+                    return fail("unknown user");
+                }
+                self.tokens.insert(
+                    issued.sha256.clone(),
+                    Token {
+                        id: issued.sha256.chars().take(12).collect(),
+                        user: issued.user.clone(),
+                        label: issued.label.clone(),
+                        issued_at: entry.at,
+                        expires_at: issued.expires_at,
+                        revoked: false,
+                    },
+                );
+            }
+            OrgEvent::TokenRevoked(revoked) => {
+                let Some(token) = self.tokens.values_mut().find(|t| t.id == revoked.token && t.user == revoked.user) else {
+                    return fail("unknown token");
+                };
+                token.revoked = true;
+            }
+            OrgEvent::PolicyReplaced(replaced) => {
+                let policy = Policy::parse(&replaced.source).map_err(|error| fold_error(entry, &format!("the recorded policy does not load: {error}")))?;
+                if policy.sha256 != replaced.sha256 {
+                    return fail("the recorded policy does not match its sha256");
+                }
+                self.policy = policy;
+            }
+            OrgEvent::PlaybookAdded(added) => {
+                self.playbooks.insert(
+                    added.id.clone(),
+                    PlaybookRecord {
+                        id: added.id.clone(),
+                        version: added.version.clone(),
+                        sha256: added.sha256.clone(),
+                        source: added.source.clone(),
+                        added_at: entry.at,
+                        added_by: entry.actor.clone(),
+                    },
+                );
+            }
+        }
+        self.seq = entry.seq;
+        self.head = entry.hash;
+        self.updated_at = entry.at;
+        Ok(())
+    }
+
+    pub fn user(&self, name: &UserName) -> Option<&User> {
+        self.users.get(name)
+    }
+
+    /// The user a token belongs to, if the token is known, unexpired, unrevoked and its user
+    /// is active.
+    pub fn authenticate(&self, token_sha256: &str, now: Timestamp) -> Option<&User> {
+        let token = self.tokens.get(token_sha256).filter(|t| t.is_valid(now))?;
+        self.users.get(&token.user).filter(|u| u.active)
+    }
+}
+
+fn parse(entry: &Entry) -> Result<OrgEvent, FoldError> {
+    OrgEvent::parse(&entry.kind, &entry.body).map_err(|error| fold_error(entry, &error.to_string()))
+}
+
+fn fold_error(entry: &Entry, reason: &str) -> FoldError {
+    FoldError { seq: entry.seq, kind: entry.kind.clone(), reason: reason.to_owned() }
+}

@@ -1,0 +1,105 @@
+//! Durable storage of records, and the single writer in front of it.
+//!
+//! [`Store`] is the one storage trait: append entries to records with an expected seq, read them
+//! back, and hand over the raw rows for verification. Each backend lives in its own module with
+//! its migrations beside it (`migrations/<backend>/`); `tests/conformance.rs` is the story every
+//! backend must pass. [`Ledger`] sits in front of a store: it owns the in-memory state, runs
+//! every command through `sitrep_core::decide`, and commits concurrent commands together.
+//!
+//! This crate knows nothing of HTTP or of how people sign in.
+
+use std::ops::ControlFlow;
+
+use sitrep_core::chain::RawEntry;
+use sitrep_core::{Entry, RecordId};
+
+pub mod ledger;
+pub mod sqlite;
+pub mod verify;
+
+pub use ledger::{Committed, Ledger, LedgerError, Receipt, Request};
+pub use sqlite::SqliteStore;
+
+/// Why a store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer appended first; nothing of this batch was written.
+    #[error("{record} has moved on: expected it to end at seq {expected}, it ends at seq {found}")]
+    Conflict { record: RecordId, expected: u64, found: u64 },
+    /// A stored row cannot be read as an entry; `sitrep verify` says more.
+    #[error("{record} seq {seq} is unreadable: {reason}; run `sitrep verify`")]
+    Corrupt { record: RecordId, seq: u64, reason: String },
+    /// The database itself failed: disk full, permissions, a broken file.
+    #[error("the store failed: {0}")]
+    Backend(String),
+}
+
+/// Entries to add to one record, which must currently end at seq `after`.
+#[derive(Debug, Clone, Copy)]
+pub struct Append<'a> {
+    pub record: RecordId,
+    pub after: u64,
+    pub entries: &'a [Entry],
+}
+
+/// A record's last seq and hash, as the store recorded them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub record: RecordId,
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// Durable, append-only storage of records.
+///
+/// The trait is blocking: the ledger calls it from its own writer thread, and readers call it
+/// from blocking tasks. That keeps SQLite simple and suits a PostgreSQL client equally well.
+pub trait Store: Send + Sync + 'static {
+    /// Appends every item in one durable transaction, or nothing. Returns only once the
+    /// entries would survive a crash or power loss.
+    fn append(&self, batch: &[Append<'_>]) -> Result<(), StoreError>;
+
+    /// Up to `limit` entries of a record with seq ≥ `from`, in order.
+    fn read(&self, record: RecordId, from: u64, limit: usize) -> Result<Vec<Entry>, StoreError>;
+
+    /// Every record's head, ordered by record (organisation first).
+    fn heads(&self) -> Result<Vec<Head>, StoreError>;
+
+    /// Visits every stored row, ordered by record then seq, exactly as stored.
+    fn scan(&self, visit: &mut dyn FnMut(RecordId, RawEntry<'_>) -> ControlFlow<()>) -> Result<(), StoreError>;
+
+    /// Whether the store answers at all (for readiness checks).
+    fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Record ids as stored: 0 is the organisation record, n is `INC-n`.
+pub fn record_key(record: RecordId) -> i64 {
+    match record {
+        RecordId::Org => 0,
+        RecordId::Incident(number) => number.0 as i64,
+    }
+}
+
+pub fn record_from_key(key: i64) -> Option<RecordId> {
+    match key {
+        0 => Some(RecordId::Org),
+        n if n > 0 => Some(RecordId::Incident(sitrep_core::IncidentNumber(n as u64))),
+        _ => None,
+    }
+}
+
+/// Parses a stored row into an entry, strictly: any field not in its one valid spelling is
+/// reported as corruption rather than silently normalised.
+pub fn decode_entry(record: RecordId, raw: &RawEntry<'_>) -> Result<Entry, StoreError> {
+    let seq = raw.seq.filter(|s| *s > 0).map(|s| s as u64);
+    let corrupt = |reason: String| StoreError::Corrupt { record, seq: seq.unwrap_or(0), reason };
+    let seq = seq.ok_or_else(|| corrupt("seq is not a positive integer".into()))?;
+    let text = |field: &str, bytes: &[u8]| -> Result<String, StoreError> {
+        String::from_utf8(bytes.to_vec()).map_err(|_| corrupt(format!("{field} is not UTF-8")))
+    };
+    let at = text("at", raw.at)?.parse().map_err(|e| corrupt(format!("at: {e}")))?;
+    let actor = text("actor", raw.actor)?.parse().map_err(|e| corrupt(format!("actor: {e}")))?;
+    let prev = text("prev", raw.prev)?.parse().map_err(|e| corrupt(format!("prev: {e}")))?;
+    let hash = text("hash", raw.hash)?.parse().map_err(|e| corrupt(format!("hash: {e}")))?;
+    Ok(Entry { seq, at, actor, kind: text("kind", raw.kind)?, body: text("body", raw.body)?, prev, hash })
+}

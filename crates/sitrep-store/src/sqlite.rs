@@ -1,0 +1,235 @@
+//! The embedded store: one SQLite file in the data directory.
+//!
+//! Durability: WAL mode with `synchronous=FULL`, so a commit returns only after the WAL is
+//! fsynced (MACHINE-NOTES: `NORMAL` loses commits on power loss). Appends run in `BEGIN
+//! IMMEDIATE` transactions on the one writer connection; the ledger hands over whole batches, so
+//! many commands share one transaction and one fsync. Readers use their own connections and
+//! never block the writer.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use parking_lot::Mutex;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use sitrep_core::chain::RawEntry;
+use sitrep_core::{Entry, RecordId};
+
+use crate::{Append, Head, Store, StoreError, decode_entry, record_from_key, record_key};
+
+/// Applied in order, once each; an applied migration is never edited, only followed by a new one.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_record.sql")];
+
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Option<Mutex<Connection>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn backend(error: rusqlite::Error) -> StoreError {
+    StoreError::Backend(error.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path).map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+        migrate(&conn)?;
+        Ok(SqliteStore { path: path.to_owned(), writer: Some(Mutex::new(conn)), readers: Mutex::new(Vec::new()) })
+    }
+
+    /// Opens an existing database for reading only, as `sitrep verify` does while a server runs.
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Backend(format!("{} does not exist", path.display())));
+        }
+        let store = SqliteStore { path: path.to_owned(), writer: None, readers: Mutex::new(Vec::new()) };
+        let conn = store.connect_reader()?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(backend)?;
+        if version as usize != MIGRATIONS.len() {
+            return Err(StoreError::Backend(format!(
+                "{} has schema version {version}; this build expects {} (start the server once to migrate it)",
+                path.display(),
+                MIGRATIONS.len()
+            )));
+        }
+        store.readers.lock().push(conn);
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connect_reader(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+        Ok(conn)
+    }
+
+    /// Runs `f` on a pooled read connection.
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let pooled = self.readers.lock().pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => self.connect_reader()?,
+        };
+        let result = f(&conn);
+        let mut readers = self.readers.lock();
+        if readers.len() < 8 {
+            readers.push(conn);
+        }
+        result
+    }
+}
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(backend)?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Backend(format!(
+            "the database has schema version {version}, newer than this build knows ({}); use a newer sitrep",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {}; COMMIT;", index + 1)).map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// A stored value as the bytes a verifier must see. Values of the wrong SQL type are shown in
+/// their textual form, so that they fail the hash check instead of being skipped.
+fn bytes(value: ValueRef<'_>) -> std::borrow::Cow<'_, [u8]> {
+    match value {
+        ValueRef::Text(b) | ValueRef::Blob(b) => std::borrow::Cow::Borrowed(b),
+        ValueRef::Integer(i) => std::borrow::Cow::Owned(i.to_string().into_bytes()),
+        ValueRef::Real(r) => std::borrow::Cow::Owned(r.to_string().into_bytes()),
+        ValueRef::Null => std::borrow::Cow::Borrowed(b""),
+    }
+}
+
+fn integer(value: ValueRef<'_>) -> Option<i64> {
+    match value {
+        ValueRef::Integer(i) => Some(i),
+        _ => None,
+    }
+}
+
+/// Reads columns `first..first + 7` (seq, at, actor, kind, body, prev, hash) and hands them on.
+fn with_raw<T>(row: &rusqlite::Row<'_>, first: usize, f: impl FnOnce(RawEntry<'_>) -> T) -> Result<T, rusqlite::Error> {
+    let seq = integer(row.get_ref(first)?);
+    let at = bytes(row.get_ref(first + 1)?);
+    let actor = bytes(row.get_ref(first + 2)?);
+    let kind = bytes(row.get_ref(first + 3)?);
+    let body = bytes(row.get_ref(first + 4)?);
+    let prev = bytes(row.get_ref(first + 5)?);
+    let hash = bytes(row.get_ref(first + 6)?);
+    Ok(f(RawEntry { seq, at: &at, actor: &actor, kind: &kind, body: &body, prev: &prev, hash: &hash }))
+}
+
+impl Store for SqliteStore {
+    fn append(&self, batch: &[Append<'_>]) -> Result<(), StoreError> {
+        let Some(writer) = &self.writer else {
+            return Err(StoreError::Backend("the store is open read-only".into()));
+        };
+        let mut conn = writer.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+        {
+            let mut head = tx.prepare_cached("SELECT seq FROM heads WHERE record = ?1").map_err(backend)?;
+            let mut insert = tx
+                .prepare_cached("INSERT INTO entries (record, seq, at, actor, kind, body, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                .map_err(backend)?;
+            let mut set_head = tx
+                .prepare_cached("INSERT INTO heads (record, seq, hash) VALUES (?1, ?2, ?3) ON CONFLICT(record) DO UPDATE SET seq = excluded.seq, hash = excluded.hash")
+                .map_err(backend)?;
+            for item in batch {
+                let key = record_key(item.record);
+                let found: i64 = head.query_row(params![key], |row| row.get(0)).optional().map_err(backend)?.unwrap_or(0);
+                if found as u64 != item.after {
+                    return Err(StoreError::Conflict { record: item.record, expected: item.after, found: found as u64 });
+                }
+                let mut expected = item.after;
+                for entry in item.entries {
+                    expected += 1;
+                    if entry.seq != expected {
+                        return Err(StoreError::Backend(format!("{}: entries must follow seq {} without gaps", item.record, expected - 1)));
+                    }
+                    insert
+                        .execute(params![
+                            key,
+                            entry.seq as i64,
+                            entry.at.to_string(),
+                            entry.actor.to_string(),
+                            entry.kind,
+                            entry.body,
+                            entry.prev.to_hex(),
+                            entry.hash.to_hex()
+                        ])
+                        .map_err(backend)?;
+                }
+                if let Some(last) = item.entries.last() {
+                    set_head.execute(params![key, last.seq as i64, last.hash.to_hex()]).map_err(backend)?;
+                }
+            }
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn read(&self, record: RecordId, from: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        self.with_reader(|conn| {
+            let mut query = conn
+                .prepare_cached("SELECT seq, at, actor, kind, body, prev, hash FROM entries WHERE record = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3")
+                .map_err(backend)?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let from = i64::try_from(from).unwrap_or(i64::MAX);
+            let mut rows = query.query(params![record_key(record), from, limit]).map_err(backend)?;
+            let mut entries = Vec::new();
+            while let Some(row) = rows.next().map_err(backend)? {
+                entries.push(with_raw(row, 0, |raw| decode_entry(record, &raw)).map_err(backend)??);
+            }
+            Ok(entries)
+        })
+    }
+
+    fn heads(&self) -> Result<Vec<Head>, StoreError> {
+        self.with_reader(|conn| {
+            let mut query = conn.prepare_cached("SELECT record, seq, hash FROM heads ORDER BY record").map_err(backend)?;
+            let rows = query
+                .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?)))
+                .map_err(backend)?;
+            let mut heads = Vec::new();
+            for row in rows {
+                let (key, seq, hash) = row.map_err(backend)?;
+                let record = record_from_key(key).ok_or_else(|| StoreError::Backend(format!("heads holds an unknown record key {key}")))?;
+                heads.push(Head { record, seq: seq.max(0) as u64, hash });
+            }
+            Ok(heads)
+        })
+    }
+
+    fn scan(&self, visit: &mut dyn FnMut(RecordId, RawEntry<'_>) -> ControlFlow<()>) -> Result<(), StoreError> {
+        self.with_reader(|conn| {
+            let mut query = conn
+                .prepare("SELECT record, seq, at, actor, kind, body, prev, hash FROM entries ORDER BY record, seq")
+                .map_err(backend)?;
+            let mut rows = query.query([]).map_err(backend)?;
+            while let Some(row) = rows.next().map_err(backend)? {
+                let key: i64 = row.get(0).map_err(backend)?;
+                let record = record_from_key(key).ok_or_else(|| StoreError::Backend(format!("entries holds an unknown record key {key}")))?;
+                if with_raw(row, 1, |raw| visit(record, raw)).map_err(backend)?.is_break() {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.with_reader(|conn| conn.query_row("SELECT count(*) FROM heads", [], |_| Ok(())).map_err(backend))
+    }
+}

@@ -1,0 +1,176 @@
+//! The story every store backend must pass.
+//!
+//! It runs against a real SQLite file always, and against PostgreSQL as well when a backend for
+//! it exists and `SITREP_TEST_POSTGRES` names a database. Each step says what a user relies on.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sitrep_core::decide::{Declare, IncidentCommand, OrgCommand, genesis};
+use sitrep_core::events::{FactStatus, OrgEvent};
+use sitrep_core::{IncidentNumber, OrgRole, RecordId, Refusal, Role, Severity, Timestamp, UserName};
+use sitrep_store::ledger::system_clock;
+use sitrep_store::verify::verify_store;
+use sitrep_store::{Append, Ledger, LedgerError, Request, SqliteStore, Store, StoreError};
+
+fn user(name: &str) -> UserName {
+    UserName::parse(name).expect("valid user name")
+}
+
+fn role(name: &str) -> Role {
+    Role::parse(name).expect("valid role")
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_jiff(jiff::Timestamp::now())
+}
+
+/// A fresh deployment with an admin and five people for the core roles.
+fn deploy(store: &Arc<dyn Store>) -> Ledger {
+    let events: Vec<OrgEvent> = genesis(uuid::Uuid::new_v4(), "test", "cHVibGlj", &user("admin"), &"a".repeat(64));
+    Ledger::create_deployment(store.as_ref(), &events, now()).expect("a new store takes a deployment");
+    let ledger = Ledger::open(store.clone(), system_clock()).expect("opens");
+    for name in ["cmd", "tech", "lee", "cora", "exec"] {
+        let add = OrgCommand::AddUser { user: user(name), display_name: None, org_role: OrgRole::Member };
+        ledger.execute_blocking(&user("admin"), Request::Org(add)).expect("admin adds users");
+    }
+    ledger
+}
+
+fn declare(ledger: &Ledger) -> IncidentNumber {
+    let roles: BTreeMap<Role, UserName> = [("tech_lead", "tech"), ("legal", "lee"), ("comms", "cora"), ("executive", "exec")]
+        .into_iter()
+        .map(|(r, u)| (role(r), user(u)))
+        .collect();
+    let declare = Declare { title: "Leaked AWS key".into(), severity: Some(Severity::Sev2), roles, ..Declare::default() };
+    let receipt = ledger.execute_blocking(&user("cmd"), Request::Declare(declare)).expect("a member declares");
+    match receipt.record {
+        RecordId::Incident(number) => number,
+        RecordId::Org => panic!("declaring wrote to the organisation record"),
+    }
+}
+
+fn act(ledger: &Ledger, by: &str, incident: IncidentNumber, command: IncidentCommand) -> Result<sitrep_store::Receipt, LedgerError> {
+    ledger.execute_blocking(&user(by), Request::Incident { incident, command })
+}
+
+fn log_fact(text: &str) -> IncidentCommand {
+    IncidentCommand::LogFact { text: text.into(), source: None, status: FactStatus::Unverified, basis: None }
+}
+
+fn story(open: &dyn Fn() -> Arc<dyn Store>) {
+    let store = open();
+    let ledger = deploy(&store);
+
+    // Declaring numbers incidents from 1 and staffs the commander and the named roles.
+    let incident = declare(&ledger);
+    assert_eq!(incident, IncidentNumber(1));
+    let staffed = ledger.with_incident(incident, |s| s.roles.len()).expect("visible at once");
+    assert_eq!(staffed, 5);
+
+    // An acknowledged action is in the store and in the state when execute returns.
+    let receipt = act(&ledger, "tech", incident, log_fact("CloudTrail shows ListBuckets from 203.0.113.7")).expect("logs");
+    let seq = receipt.entries[0].seq;
+    let stored = store.read(RecordId::Incident(incident), seq, 1).expect("reads");
+    assert_eq!(stored, receipt.entries);
+    assert_eq!(ledger.with_incident(incident, |s| s.facts.len()), Some(1));
+
+    // A refusal writes nothing.
+    let before = store.heads().expect("heads");
+    let refused = act(&ledger, "cora", incident, IncidentCommand::SetPhase { phase: sitrep_core::Phase::Triage });
+    assert!(matches!(refused, Err(LedgerError::Refused(Refusal::Forbidden { .. }))), "{refused:?}");
+    assert_eq!(store.heads().expect("heads"), before);
+
+    // Reads page by seq.
+    let all = store.read(RecordId::Incident(incident), 1, 1000).expect("reads");
+    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=all.len() as u64).collect::<Vec<_>>());
+    assert_eq!(store.read(RecordId::Incident(incident), 2, 2).expect("reads"), all[1..3].to_vec());
+    assert!(store.read(RecordId::Incident(incident), all.len() as u64 + 1, 10).expect("reads").is_empty());
+
+    // An append that expects a stale head is refused and writes nothing, even alongside a
+    // valid append in the same batch.
+    let org_tail = store.read(RecordId::Org, 1, 1000).expect("reads");
+    let stale = Append { record: RecordId::Incident(incident), after: 1, entries: &all[1..2] };
+    let fine = Append { record: RecordId::Org, after: org_tail.len() as u64, entries: &[] };
+    match store.append(&[fine, stale]) {
+        Err(StoreError::Conflict { record, expected: 1, found }) => {
+            assert_eq!(record, RecordId::Incident(incident));
+            assert_eq!(found, all.len() as u64);
+        }
+        other => panic!("a stale append must conflict, got {other:?}"),
+    }
+    assert_eq!(store.read(RecordId::Incident(incident), 1, 1000).expect("reads"), all);
+
+    // Heads list every record, organisation first, and the store verifies.
+    let heads = store.heads().expect("heads");
+    assert_eq!(heads.iter().map(|h| h.record).collect::<Vec<_>>(), vec![RecordId::Org, RecordId::Incident(incident)]);
+    assert_eq!(heads[1].seq, all.len() as u64);
+    assert_eq!(heads[1].hash, all.last().expect("entries").hash.to_hex());
+    let verified = verify_store(store.as_ref(), &mut |_| {}).expect("verifies");
+    assert_eq!(verified.records, 2);
+
+    // A second incident gets the next number; state survives a restart unchanged.
+    let second = declare(&ledger);
+    assert_eq!(second, IncidentNumber(2));
+    let state = |ledger: &Ledger| ledger.with_incident(incident, |s| serde_json::to_value(s).expect("serialises")).expect("exists");
+    let before = state(&ledger);
+    ledger.close();
+    let reopened = Ledger::open(open(), system_clock()).expect("reopens");
+    assert_eq!(state(&reopened), before);
+    assert_eq!(declare(&reopened), IncidentNumber(3));
+}
+
+/// Two writers on one store (as two server nodes would be) never fork a chain: the loser of a
+/// race catches up from the store and decides again.
+fn two_writers(open: &dyn Fn() -> Arc<dyn Store>) {
+    let store = open();
+    let first = deploy(&store);
+    let incident = declare(&first);
+    let second = Ledger::open(open(), system_clock()).expect("a second writer opens");
+    std::thread::scope(|scope| {
+        for (ledger, who) in [(&first, "tech"), (&second, "cmd")] {
+            scope.spawn(move || {
+                for i in 0..50 {
+                    act(ledger, who, incident, log_fact(&format!("{who} finding {i}"))).expect("logs despite the other writer");
+                }
+            });
+        }
+    });
+    let verified = verify_store(store.as_ref(), &mut |_| {}).expect("one linear chain");
+    assert!(verified.entries > 100);
+    let facts = store.read(RecordId::Incident(incident), 1, 10_000).expect("reads").iter().filter(|e| e.kind == "fact.logged").count();
+    assert_eq!(facts, 100);
+}
+
+fn sqlite(dir: &tempfile::TempDir) -> impl Fn() -> Arc<dyn Store> + '_ {
+    move || Arc::new(SqliteStore::open(&dir.path().join("sitrep.db")).expect("opens")) as Arc<dyn Store>
+}
+
+#[test]
+fn sqlite_passes_the_story() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    story(&sqlite(&dir));
+}
+
+#[test]
+fn sqlite_two_writers_keep_one_chain() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    two_writers(&sqlite(&dir));
+}
+
+#[test]
+fn a_second_deployment_in_the_same_store_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = sqlite(&dir)();
+    let events = genesis(uuid::Uuid::new_v4(), "test", "cHVibGlj", &user("admin"), &"b".repeat(64));
+    Ledger::create_deployment(store.as_ref(), &events, now()).expect("first");
+    let again = Ledger::create_deployment(store.as_ref(), &events, now());
+    assert!(matches!(again, Err(LedgerError::Refused(Refusal::Conflict(_)))), "{again:?}");
+}
+
+#[test]
+fn an_uninitialised_store_does_not_open() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let opened = Ledger::open(sqlite(&dir)(), system_clock());
+    assert!(matches!(opened, Err(LedgerError::NotInitialised)), "{opened:?}");
+}
