@@ -5,8 +5,8 @@
 //! record, then by seq; each record's chain is checked link by link and then against the head the
 //! store recorded in the same transaction as the last append, which catches a deleted last entry.
 
-use crate::entry::{ENTRY_FORMAT, EntryHash, RecordId, preimage};
-use crate::time::Timestamp;
+use crate::entry::{ENTRY_FORMAT, EntryHash, RecordId, preimage_into};
+use crate::time::{Timestamp, TimestampError};
 
 /// One stored entry as the store holds it, before any parsing.
 #[derive(Debug, Clone, Copy)]
@@ -61,13 +61,16 @@ pub enum BreakReason {
 pub struct ChainVerifier {
     record: RecordId,
     seq: u64,
-    prev: EntryHash,
+    /// The previous entry's hash as lower-case hex, compared byte for byte with `prev`.
+    prev: [u8; 64],
     last_at: Vec<u8>,
+    /// Reused for every preimage, so verifying allocates nothing per entry.
+    buffer: Vec<u8>,
 }
 
 impl ChainVerifier {
     pub fn new(record: RecordId) -> Self {
-        ChainVerifier { record, seq: 0, prev: EntryHash::ZERO, last_at: Vec::new() }
+        ChainVerifier { record, seq: 0, prev: [b'0'; 64], last_at: Vec::new(), buffer: Vec::with_capacity(1024) }
     }
 
     pub fn record(&self) -> RecordId {
@@ -84,7 +87,7 @@ impl ChainVerifier {
     }
 
     /// Checks the next row; the first failure is where the record breaks.
-    pub fn check(&mut self, raw: &RawEntry<'_>) -> Result<(), Break> {
+    pub fn check<'a>(&mut self, raw: &RawEntry<'a>) -> Result<(), Break> {
         let expected = self.seq + 1;
         let seq = match raw.seq {
             Some(seq) if seq > 0 => seq as u64,
@@ -96,9 +99,11 @@ impl ChainVerifier {
         if seq > expected {
             return Err(self.fail(expected, BreakReason::Missing { found: seq }));
         }
-        let text = |field: &'static str, bytes: &'_ [u8]| -> Result<String, Break> {
-            std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| {
-                self.fail(seq, BreakReason::BadField { field, detail: "not UTF-8 text".into() })
+        let text = |field: &'static str, bytes: &'a [u8]| -> Result<&'a str, Break> {
+            std::str::from_utf8(bytes).map_err(|_| Break {
+                record: self.record,
+                seq,
+                reason: BreakReason::BadField { field, detail: "not UTF-8 text".into() },
             })
         };
         let at = text("at", raw.at)?;
@@ -106,26 +111,28 @@ impl ChainVerifier {
         let kind = text("kind", raw.kind)?;
         let body = text("body", raw.body)?;
         let prev = text("prev", raw.prev)?;
-        let hash = text("hash", raw.hash)?;
+        text("hash", raw.hash)?;
 
-        if let Err(error) = at.parse::<Timestamp>() {
-            return Err(self.fail(seq, BreakReason::BadField { field: "at", detail: error.to_string() }));
+        if !Timestamp::has_record_shape(at) {
+            let detail = TimestampError(at.to_owned()).to_string();
+            return Err(self.fail(seq, BreakReason::BadField { field: "at", detail }));
         }
-        let stored_prev: EntryHash = prev.parse().map_err(|error: crate::entry::HashParseError| {
-            self.fail(seq, BreakReason::BadField { field: "prev", detail: error.to_string() })
-        })?;
-        if stored_prev != self.prev {
+        if raw.prev != self.prev {
+            let expected = String::from_utf8_lossy(&self.prev).into_owned();
+            return Err(self.fail(seq, BreakReason::PrevMismatch { expected, stored: prev.to_owned() }));
+        }
+        self.buffer.clear();
+        preimage_into(&mut self.buffer, ENTRY_FORMAT, seq, at, actor, kind, body, prev);
+        let mut computed = [0u8; 64];
+        // Encoding 32 bytes into 64 hex digits cannot fail.
+        let _ = hex::encode_to_slice(EntryHash::of(&self.buffer).0, &mut computed);
+        if raw.hash != computed {
             return Err(self.fail(
                 seq,
-                BreakReason::PrevMismatch { expected: self.prev.to_hex(), stored: prev },
-            ));
-        }
-        let computed =
-            EntryHash::of(&preimage(ENTRY_FORMAT, seq, &at, &actor, &kind, &body, &prev));
-        if computed.to_hex() != hash {
-            return Err(self.fail(
-                seq,
-                BreakReason::HashMismatch { stored: hash, computed: computed.to_hex() },
+                BreakReason::HashMismatch {
+                    stored: String::from_utf8_lossy(raw.hash).into_owned(),
+                    computed: String::from_utf8_lossy(&computed).into_owned(),
+                },
             ));
         }
         // Fixed-width UTC text sorts as time does.
@@ -133,7 +140,7 @@ impl ChainVerifier {
             return Err(self.fail(
                 seq,
                 BreakReason::TimeReversed {
-                    at,
+                    at: at.to_owned(),
                     previous: String::from_utf8_lossy(&self.last_at).into_owned(),
                 },
             ));
@@ -151,19 +158,14 @@ impl ChainVerifier {
             return Err(self.fail(1, BreakReason::Empty));
         }
         if self.seq < head_seq {
-            return Err(self.fail(
-                self.seq + 1,
-                BreakReason::Truncated { last: self.seq, head: head_seq },
-            ));
+            return Err(self.fail(self.seq + 1, BreakReason::Truncated { last: self.seq, head: head_seq }));
         }
         if self.seq > head_seq {
             return Err(self.fail(head_seq + 1, BreakReason::BeyondHead { head: head_seq }));
         }
-        if head_hash != self.prev.to_hex().as_bytes() {
-            return Err(self.fail(
-                self.seq,
-                BreakReason::HeadMismatch { head: String::from_utf8_lossy(head_hash).into_owned() },
-            ));
+        if head_hash != self.prev {
+            return Err(self
+                .fail(self.seq, BreakReason::HeadMismatch { head: String::from_utf8_lossy(head_hash).into_owned() }));
         }
         Ok(self.seq)
     }
@@ -202,8 +204,7 @@ mod tests {
         let mut prev = EntryHash::ZERO;
         (1..=n)
             .map(|seq| {
-                let at = Timestamp::from_unix_micros(1_700_000_000_000_000 + seq as i64)
-                    .expect("in range");
+                let at = Timestamp::from_unix_micros(1_700_000_000_000_000 + seq as i64).expect("in range");
                 let entry = Entry::seal(
                     seq,
                     at,
@@ -240,7 +241,8 @@ mod tests {
     #[test]
     fn a_resealed_entry_breaks_the_next_link() {
         let mut entries = chain(5);
-        let forged = Entry::seal(3, entries[2].at, entries[2].actor.clone(), "note.added", "{}".into(), entries[2].prev);
+        let forged =
+            Entry::seal(3, entries[2].at, entries[2].actor.clone(), "note.added", "{}".into(), entries[2].prev);
         entries[2] = forged;
         let error = check(&entries).unwrap_err();
         assert_eq!(error.seq, 4);
@@ -269,9 +271,18 @@ mod tests {
         let run = |head_seq: u64, head_hash: &str| {
             let mut verifier = ChainVerifier::new(RECORD);
             for entry in &entries[..2] {
-                let (at, actor, prev, hash) = (entry.at.to_string(), entry.actor.to_string(), entry.prev.to_hex(), entry.hash.to_hex());
+                let (at, actor, prev, hash) =
+                    (entry.at.to_string(), entry.actor.to_string(), entry.prev.to_hex(), entry.hash.to_hex());
                 verifier
-                    .check(&RawEntry { seq: Some(entry.seq as i64), at: at.as_bytes(), actor: actor.as_bytes(), kind: entry.kind.as_bytes(), body: entry.body.as_bytes(), prev: prev.as_bytes(), hash: hash.as_bytes() })
+                    .check(&RawEntry {
+                        seq: Some(entry.seq as i64),
+                        at: at.as_bytes(),
+                        actor: actor.as_bytes(),
+                        kind: entry.kind.as_bytes(),
+                        body: entry.body.as_bytes(),
+                        prev: prev.as_bytes(),
+                        hash: hash.as_bytes(),
+                    })
                     .expect("verifies");
             }
             verifier.finish(head_seq, head_hash.as_bytes())

@@ -14,7 +14,7 @@ use crate::events::*;
 use crate::ids::{DecisionClass, DecisionId, FactId, IncidentNumber, OrgRole, Phase, Role, Severity, TaskId, UserName};
 use crate::incident::{Decision, IncidentState, TaskState};
 use crate::org::{OrgState, User};
-use crate::policy::{Endorsement, Policy, Who};
+use crate::policy::{Endorsement, Policy, Rule, Who};
 use crate::time::Timestamp;
 
 /// Why a command was not carried out. Nothing was written.
@@ -122,10 +122,19 @@ pub enum OrgCommand {
 pub fn genesis(deployment: Uuid, name: &str, public_key: &str, admin: &UserName, token_sha256: &str) -> Vec<OrgEvent> {
     let policy = Policy::default_policy();
     vec![
-        OrgEvent::DeploymentCreated(DeploymentCreated { deployment, name: name.to_owned(), public_key: public_key.to_owned() }),
+        OrgEvent::DeploymentCreated(DeploymentCreated {
+            deployment,
+            name: name.to_owned(),
+            public_key: public_key.to_owned(),
+        }),
         OrgEvent::PolicyReplaced(PolicyReplaced { sha256: policy.sha256, source: policy.source }),
         OrgEvent::UserAdded(UserAdded { user: admin.clone(), display_name: None, org_role: OrgRole::Admin }),
-        OrgEvent::TokenIssued(TokenIssued { user: admin.clone(), sha256: token_sha256.to_owned(), expires_at: None, label: Some("created by sitrep init".into()) }),
+        OrgEvent::TokenIssued(TokenIssued {
+            user: admin.clone(),
+            sha256: token_sha256.to_owned(),
+            expires_at: None,
+            label: Some("created by sitrep init".into()),
+        }),
     ]
 }
 
@@ -141,7 +150,13 @@ fn may_act(user: &User) -> Result<(), Refusal> {
     if user.may_act() {
         Ok(())
     } else {
-        Err(forbidden("org_roles", format!("'{}' may read incidents but not act on them: acting needs the admin or member organisation role", user.name)))
+        Err(forbidden(
+            "org_roles",
+            format!(
+                "'{}' may read incidents but not act on them: acting needs the admin or member organisation role",
+                user.name
+            ),
+        ))
     }
 }
 
@@ -151,15 +166,30 @@ fn check_staffing(org: &OrgState, policy: &Policy, role: &Role, user: &UserName)
         let roles: Vec<&str> = policy.all_roles().map(Role::as_str).collect();
         return Err(invalid("role", format!("unknown role '{role}'; roles are {}", roles.join(", "))));
     }
-    let holder = org.user(user).filter(|u| u.active).ok_or_else(|| invalid("user", format!("there is no active user '{user}'")))?;
+    let holder = org
+        .user(user)
+        .filter(|u| u.active)
+        .ok_or_else(|| invalid("user", format!("there is no active user '{user}'")))?;
     if !holder.may_act() && !policy.is_read_only(role) {
-        return Err(invalid("user", format!("'{user}' is a viewer or auditor and may hold only read-only roles ({})", policy.roles.read_only.iter().map(Role::as_str).collect::<Vec<_>>().join(", "))));
+        return Err(invalid(
+            "user",
+            format!(
+                "'{user}' is a viewer or auditor and may hold only read-only roles ({})",
+                policy.roles.read_only.iter().map(Role::as_str).collect::<Vec<_>>().join(", ")
+            ),
+        ));
     }
     Ok(())
 }
 
 /// Declares an incident numbered `number`.
-pub fn decide_declare(org: &OrgState, by: &UserName, command: &Declare, number: IncidentNumber, uuid: Uuid) -> Result<Vec<IncidentEvent>, Refusal> {
+pub fn decide_declare(
+    org: &OrgState,
+    by: &UserName,
+    command: &Declare,
+    number: IncidentNumber,
+    uuid: Uuid,
+) -> Result<Vec<IncidentEvent>, Refusal> {
     let user = acting_user(org, by)?;
     may_act(user)?;
     let title = text("title", &command.title, TITLE_MAX)?;
@@ -217,7 +247,9 @@ impl Judge<'_> {
         let named: Vec<String> = roles
             .iter()
             .map(|role| match self.state.roles.get(role) {
-                Some(users) if !users.is_empty() => format!("{role}: {}", users.iter().map(UserName::as_str).collect::<Vec<_>>().join(", ")),
+                Some(users) if !users.is_empty() => {
+                    format!("{role}: {}", users.iter().map(UserName::as_str).collect::<Vec<_>>().join(", "))
+                }
                 _ => format!("{role}: unfilled"),
             })
             .collect();
@@ -246,8 +278,12 @@ impl Judge<'_> {
             return Ok(());
         }
         let message = match who {
-            Who::Participants => format!("{doing} needs a role on {} other than a read-only one; {}", self.state.id, self.held_words()),
-            Who::Roles(roles) => format!("{doing} needs the {} role; {} ({})", join_or(roles), self.held_words(), self.holders(roles)),
+            Who::Participants => {
+                format!("{doing} needs a role on {} other than a read-only one; {}", self.state.id, self.held_words())
+            }
+            Who::Roles(roles) => {
+                format!("{doing} needs the {} role; {} ({})", join_or(roles), self.held_words(), self.holders(roles))
+            }
         };
         Err(forbidden(format!("actions.{rule}"), message))
     }
@@ -273,16 +309,26 @@ impl Judge<'_> {
     }
 
     fn fact(&self, id: FactId) -> Result<FactStatus, Refusal> {
-        self.state.fact(id).map(|f| f.status).ok_or_else(|| Refusal::NotFound(format!("{} has no fact {id}", self.state.id)))
+        self.state
+            .fact(id)
+            .map(|f| f.status)
+            .ok_or_else(|| Refusal::NotFound(format!("{} has no fact {id}", self.state.id)))
     }
 
     fn task(&self, id: TaskId) -> Result<TaskState, Refusal> {
-        self.state.task(id).map(|t| t.state).ok_or_else(|| Refusal::NotFound(format!("{} has no task {id}", self.state.id)))
+        self.state
+            .task(id)
+            .map(|t| t.state)
+            .ok_or_else(|| Refusal::NotFound(format!("{} has no task {id}", self.state.id)))
     }
 
     /// When a decision approves a `close`, the incident closes in the same step.
     fn closing(&self, class: &DecisionClass, decision: DecisionId) -> Option<IncidentEvent> {
-        (class == "close").then(|| IncidentEvent::PhaseChanged(PhaseChanged { from: self.state.phase, to: Phase::Closed, decision: Some(decision) }))
+        (class == "close").then_some(IncidentEvent::PhaseChanged(PhaseChanged {
+            from: self.state.phase,
+            to: Phase::Closed,
+            decision: Some(decision),
+        }))
     }
 }
 
@@ -296,7 +342,12 @@ fn join_or(roles: &[Role]) -> String {
 }
 
 /// Decides one command against an incident.
-pub fn decide_incident(state: &IncidentState, org: &OrgState, by: &UserName, command: &IncidentCommand) -> Result<Vec<IncidentEvent>, Refusal> {
+pub fn decide_incident(
+    state: &IncidentState,
+    org: &OrgState,
+    by: &UserName,
+    command: &IncidentCommand,
+) -> Result<Vec<IncidentEvent>, Refusal> {
     let user = acting_user(org, by)?;
     if !can_see(state, by) {
         // Restricted incidents do not exist for those outside them.
@@ -324,15 +375,27 @@ pub fn decide_incident(state: &IncidentState, org: &OrgState, by: &UserName, com
                 return Err(conflict(format!("{user} does not hold {role} on {}", state.id)));
             }
             if role == "commander" && state.roles.get(role).is_some_and(|holders| holders.len() == 1) {
-                return Err(conflict(format!("{} must always have a commander; assign another commander before releasing {user}", state.id)));
+                return Err(conflict(format!(
+                    "{} must always have a commander; assign another commander before releasing {user}",
+                    state.id
+                )));
             }
             vec![IncidentEvent::RoleReleased(RoleChange { role: role.clone(), user: user.clone() })]
         }
         C::SetPhase { phase } => {
             judge.permit("set_phase", &rules.set_phase, "setting the phase")?;
             if *phase == Phase::Closed {
-                let rule = org.policy.class(&DecisionClass::parse("close").map_err(|e| invalid("phase", e.to_string()))?).map(|c| c.rule.approve.describe()).unwrap_or_default();
-                return Err(forbidden("classes.close", format!("an incident is closed only by an approved close decision (approved by {rule}); propose one")));
+                let rule = org
+                    .policy
+                    .class(&DecisionClass::parse("close").map_err(|e| invalid("phase", e.to_string()))?)
+                    .map(|c| c.rule.approve.describe())
+                    .unwrap_or_default();
+                return Err(forbidden(
+                    "classes.close",
+                    format!(
+                        "an incident is closed only by an approved close decision (approved by {rule}); propose one"
+                    ),
+                ));
             }
             if *phase == state.phase {
                 return Err(conflict(format!("{} is already in {phase}", state.id)));
@@ -344,7 +407,11 @@ pub fn decide_incident(state: &IncidentState, org: &OrgState, by: &UserName, com
             if *severity == state.severity {
                 return Err(conflict(format!("{} is already {severity}", state.id)));
             }
-            vec![IncidentEvent::SeverityChanged(SeverityChanged { from: state.severity, to: *severity, reason: optional_text("reason", reason, SHORT_MAX)? })]
+            vec![IncidentEvent::SeverityChanged(SeverityChanged {
+                from: state.severity,
+                to: *severity,
+                reason: optional_text("reason", reason, SHORT_MAX)?,
+            })]
         }
         C::LogFact { text: fact_text, source, status, basis } => {
             judge.permit("log_facts", &rules.log_facts, "logging facts")?;
@@ -367,7 +434,11 @@ pub fn decide_incident(state: &IncidentState, org: &OrgState, by: &UserName, com
         }
         C::VerifyFact { fact, basis } | C::DisproveFact { fact, basis } => {
             let verifying = matches!(command, C::VerifyFact { .. });
-            judge.permit("verify_facts", &rules.verify_facts, if verifying { "verifying facts" } else { "disproving facts" })?;
+            judge.permit(
+                "verify_facts",
+                &rules.verify_facts,
+                if verifying { "verifying facts" } else { "disproving facts" },
+            )?;
             let status = judge.fact(*fact)?;
             let target = if verifying { FactStatus::Verified } else { FactStatus::Disproved };
             if status == target {
@@ -383,7 +454,13 @@ pub fn decide_incident(state: &IncidentState, org: &OrgState, by: &UserName, com
                 judge.participant("owner", owner)?;
             }
             let task = TaskId(state.tasks.len() as u64 + 1);
-            vec![IncidentEvent::TaskCreated(TaskCreated { task, title, owner: owner.clone(), due: *due, origin: TaskOrigin::Manual })]
+            vec![IncidentEvent::TaskCreated(TaskCreated {
+                task,
+                title,
+                owner: owner.clone(),
+                due: *due,
+                origin: TaskOrigin::Manual,
+            })]
         }
         C::AssignTask { task, owner } => {
             judge.permit("tasks", &rules.tasks, "assigning tasks")?;
@@ -418,21 +495,31 @@ pub fn decide_incident(state: &IncidentState, org: &OrgState, by: &UserName, com
         C::Propose { class, title, rationale, actions } => {
             let Some(class_policy) = org.policy.class(class) else {
                 let known: Vec<&str> = org.policy.classes.iter().map(|c| c.class.as_str()).collect();
-                return Err(invalid("class", format!("unknown decision class '{class}'; classes are {}", known.join(", "))));
+                return Err(invalid(
+                    "class",
+                    format!("unknown decision class '{class}'; classes are {}", known.join(", ")),
+                ));
             };
             if !judge.allowed(&class_policy.propose) {
                 let who = match &class_policy.propose {
                     Who::Participants => format!("any participant other than {}", join_or(&org.policy.roles.read_only)),
                     Who::Roles(roles) => join_or(roles),
                 };
-                return Err(forbidden(format!("classes.{class}.propose"), format!("{class} may be proposed by {who}; {}", judge.held_words())));
+                return Err(forbidden(
+                    format!("classes.{class}.propose"),
+                    format!("{class} may be proposed by {who}; {}", judge.held_words()),
+                ));
             }
             let title = text("title", title, TITLE_MAX)?;
             let rationale = optional_text("rationale", rationale, TEXT_MAX)?;
             check_actions(&org.policy, actions)?;
             let rule = class_policy.rule.clone();
-            let role = rule.endorsement_role(&judge.holds(), &[]);
-            let endorsement: Vec<Endorsement<'_>> = role.iter().map(|role| Endorsement { user: by, role }).collect();
+            let holds = judge.holds();
+            let role = rule.endorsement_role(&holds, &[]);
+            let also =
+                held_rule_roles(&rule, &holds).into_iter().filter(|r| Some(r) != role.as_ref()).collect::<Vec<_>>();
+            let endorsement: Vec<Endorsement<'_>> =
+                role.iter().map(|role| Endorsement { user: by, role, also: &also }).collect();
             let decided = rule.progress(by, &endorsement).approved;
             let decision = DecisionId(state.decisions.len() as u64 + 1);
             let mut events = vec![IncidentEvent::DecisionProposed(DecisionProposed {
@@ -443,6 +530,7 @@ pub fn decide_incident(state: &IncidentState, org: &OrgState, by: &UserName, com
                 actions: actions.clone(),
                 rule,
                 role: role.clone(),
+                also: also.clone(),
                 state: if decided { DecisionState::Approved } else { DecisionState::Proposed },
             })];
             if decided {
@@ -459,28 +547,46 @@ pub fn decide_incident(state: &IncidentState, org: &OrgState, by: &UserName, com
                 let how = if &decision.proposer == by { "you proposed it" } else { "you have approved it" };
                 return Err(forbidden(
                     "people",
-                    format!("you already stand behind {id} ({how}) and a person counts once; {} must approve ({})", progress.waiting_on, judge.holders(&progress.awaiting)),
+                    format!(
+                        "you already stand behind {id} ({how}) and a person counts once; {} ({})",
+                        progress.waiting_on,
+                        judge.holders(&progress.awaiting)
+                    ),
                 ));
             }
-            let endorsed: Vec<&Role> = decision.endorsements().iter().map(|e| e.role).collect();
-            let Some(role) = rule.endorsement_role(&judge.holds(), &endorsed) else {
+            // The approver stands for one of the rule's roles they hold that still counts; which
+            // one each person stands for is settled by `Rule::progress`, not by who came first.
+            let mine = held_rule_roles(rule, &judge.holds());
+            let Some(first) = mine.first() else {
                 return Err(forbidden(
                     format!("classes.{class}.approve"),
-                    format!("{class} needs approval by {}; {}; {} ({})", rule.approve.describe(), progress.waiting_on, judge.held_words(), judge.holders(&progress.awaiting)),
+                    format!(
+                        "{class} needs approval by {}; {}; {} ({})",
+                        rule.approve.describe(),
+                        progress.waiting_on,
+                        judge.held_words(),
+                        judge.holders(&progress.awaiting)
+                    ),
                 ));
             };
-            if !progress.awaiting.contains(&role) {
+            let Some(role) = mine.iter().find(|r| progress.awaiting.contains(r)).cloned() else {
                 return Err(forbidden(
                     format!("classes.{class}.approve"),
-                    format!("{id} already has {role}'s approval; {} ({})", progress.waiting_on, judge.holders(&progress.awaiting)),
+                    format!(
+                        "{id} already has {first}'s approval; {} ({})",
+                        progress.waiting_on,
+                        judge.holders(&progress.awaiting)
+                    ),
                 ));
-            }
+            };
+            let also: Vec<Role> = mine.iter().filter(|r| **r != role).cloned().collect();
             let mut endorsements = decision.endorsements();
-            endorsements.push(Endorsement { user: by, role: &role });
+            endorsements.push(Endorsement { user: by, role: &role, also: &also });
             let approved = rule.progress(&decision.proposer, &endorsements).approved;
             let mut events = vec![IncidentEvent::DecisionApproved(DecisionApproved {
                 decision: *id,
                 role: role.clone(),
+                also: also.clone(),
                 note: optional_text("note", note, SHORT_MAX)?,
                 state: if approved { DecisionState::Approved } else { DecisionState::Proposed },
             })];
@@ -491,7 +597,13 @@ pub fn decide_incident(state: &IncidentState, org: &OrgState, by: &UserName, com
         }
         C::Reject { decision: id, note } => {
             let decision = judge.open_decision(*id, "rejected")?;
-            let note = text("note", note, SHORT_MAX).map_err(|_| invalid("note", "a rejection needs a reason a person can act on"))?;
+            let note = text("note", note, SHORT_MAX).map_err(|refusal| {
+                if note.trim().is_empty() {
+                    invalid("note", "a rejection needs a reason a person can act on")
+                } else {
+                    refusal
+                }
+            })?;
             if &decision.proposer == by {
                 return Err(forbidden("withdraw", format!("you proposed {id}; withdraw it instead of rejecting it")));
             }
@@ -500,7 +612,11 @@ pub fn decide_incident(state: &IncidentState, org: &OrgState, by: &UserName, com
                 let class = &decision.class;
                 return Err(forbidden(
                     format!("classes.{class}.approve"),
-                    format!("only a holder of {} may reject {class}; {}", join_or(rule.approve.roles()), judge.held_words()),
+                    format!(
+                        "only a holder of {} may reject {class}; {}",
+                        join_or(rule.approve.roles()),
+                        judge.held_words()
+                    ),
                 ));
             };
             if decision.approvals.iter().any(|a| &a.user == by) {
@@ -511,9 +627,15 @@ pub fn decide_incident(state: &IncidentState, org: &OrgState, by: &UserName, com
         C::Withdraw { decision: id, note } => {
             let decision = judge.open_decision(*id, "withdrawn")?;
             if &decision.proposer != by && !state.holds(by, "commander") {
-                return Err(forbidden("withdraw", format!("only the proposer ({}) or the commander may withdraw {id}", decision.proposer)));
+                return Err(forbidden(
+                    "withdraw",
+                    format!("only the proposer ({}) or the commander may withdraw {id}", decision.proposer),
+                ));
             }
-            vec![IncidentEvent::DecisionWithdrawn(DecisionWithdrawn { decision: *id, note: optional_text("note", note, SHORT_MAX)? })]
+            vec![IncidentEvent::DecisionWithdrawn(DecisionWithdrawn {
+                decision: *id,
+                note: optional_text("note", note, SHORT_MAX)?,
+            })]
         }
         C::AddNote { text: note } => {
             judge.permit("notes", &rules.notes, "adding notes")?;
@@ -521,6 +643,11 @@ pub fn decide_incident(state: &IncidentState, org: &OrgState, by: &UserName, com
         }
     };
     Ok(events)
+}
+
+/// The rule's roles this person holds, in the rule's order.
+fn held_rule_roles(rule: &Rule, holds: &[Role]) -> Vec<Role> {
+    rule.approve.roles().iter().filter(|r| holds.contains(r)).cloned().collect()
 }
 
 fn task_word(state: TaskState) -> &'static str {
@@ -533,7 +660,9 @@ fn task_word(state: TaskState) -> &'static str {
 }
 
 fn is_name(text: &str) -> bool {
-    !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    !text.is_empty()
+        && text.len() <= 64
+        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 fn check_actions(policy: &Policy, actions: &[ActionSpec]) -> Result<(), Refusal> {
@@ -551,7 +680,10 @@ fn check_actions(policy: &Policy, actions: &[ActionSpec]) -> Result<(), Refusal>
             }
             ActionSpec::Webhook { destination: name, .. } | ActionSpec::Command { command: name, .. } => {
                 if !is_name(name) {
-                    return Err(invalid(&field, format!("'{name}' is not the name of a configured {} (a-z, 0-9, '-', '_')", action.connector())));
+                    return Err(invalid(
+                        &field,
+                        format!("'{name}' is not the name of a configured {} (a-z, 0-9, '-', '_')", action.connector()),
+                    ));
                 }
             }
             ActionSpec::Notify { message } => {
@@ -563,13 +695,19 @@ fn check_actions(policy: &Policy, actions: &[ActionSpec]) -> Result<(), Refusal>
 }
 
 /// Decides one change to the organisation.
-pub fn decide_org(org: &OrgState, by: &UserName, command: &OrgCommand, now: Timestamp) -> Result<Vec<OrgEvent>, Refusal> {
+pub fn decide_org(
+    org: &OrgState,
+    by: &UserName,
+    command: &OrgCommand,
+    now: Timestamp,
+) -> Result<Vec<OrgEvent>, Refusal> {
     let actor = acting_user(org, by)?;
     let is_admin = actor.has(OrgRole::Admin);
     let admin_only = |what: &str| -> Result<(), Refusal> {
         if is_admin { Ok(()) } else { Err(forbidden("org_roles", format!("{what} needs the admin organisation role"))) }
     };
-    let existing = |user: &UserName| org.user(user).ok_or_else(|| Refusal::NotFound(format!("there is no user '{user}'")));
+    let existing =
+        |user: &UserName| org.user(user).ok_or_else(|| Refusal::NotFound(format!("there is no user '{user}'")));
     let active_admins = || org.users.values().filter(|u| u.active && u.has(OrgRole::Admin)).count();
     use OrgCommand as C;
     let events = match command {
@@ -578,7 +716,11 @@ pub fn decide_org(org: &OrgState, by: &UserName, command: &OrgCommand, now: Time
             if org.user(user).is_some() {
                 return Err(conflict(format!("the user '{user}' already exists")));
             }
-            vec![OrgEvent::UserAdded(UserAdded { user: user.clone(), display_name: optional_text("display_name", display_name, 100)?, org_role: *org_role })]
+            vec![OrgEvent::UserAdded(UserAdded {
+                user: user.clone(),
+                display_name: optional_text("display_name", display_name, 100)?,
+                org_role: *org_role,
+            })]
         }
         C::DisableUser { user, reason } => {
             admin_only("disabling users")?;
@@ -589,7 +731,10 @@ pub fn decide_org(org: &OrgState, by: &UserName, command: &OrgCommand, now: Time
             if target.has(OrgRole::Admin) && active_admins() == 1 {
                 return Err(conflict("the last active admin cannot be disabled; make someone else admin first"));
             }
-            vec![OrgEvent::UserDisabled(UserDisabled { user: user.clone(), reason: optional_text("reason", reason, SHORT_MAX)? })]
+            vec![OrgEvent::UserDisabled(UserDisabled {
+                user: user.clone(),
+                reason: optional_text("reason", reason, SHORT_MAX)?,
+            })]
         }
         C::GrantOrgRole { user, role } => {
             admin_only("granting organisation roles")?;
@@ -625,13 +770,22 @@ pub fn decide_org(org: &OrgState, by: &UserName, command: &OrgCommand, now: Time
             if expires_at.is_some_and(|expiry| expiry <= now) {
                 return Err(invalid("expires_at", "must be in the future"));
             }
-            vec![OrgEvent::TokenIssued(TokenIssued { user: user.clone(), sha256: sha256.clone(), expires_at: *expires_at, label: optional_text("label", label, 100)? })]
+            vec![OrgEvent::TokenIssued(TokenIssued {
+                user: user.clone(),
+                sha256: sha256.clone(),
+                expires_at: *expires_at,
+                label: optional_text("label", label, 100)?,
+            })]
         }
         C::RevokeToken { user, token } => {
             if user != by {
                 admin_only("revoking someone else's tokens")?;
             }
-            let found = org.tokens.values().find(|t| &t.id == token && &t.user == user).ok_or_else(|| Refusal::NotFound(format!("'{user}' has no token {token}")))?;
+            let found = org
+                .tokens
+                .values()
+                .find(|t| &t.id == token && &t.user == user)
+                .ok_or_else(|| Refusal::NotFound(format!("'{user}' has no token {token}")))?;
             if found.revoked {
                 return Err(conflict(format!("token {token} is already revoked")));
             }

@@ -41,7 +41,10 @@ impl EntryHash {
     }
 
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        let mut digits = [0u8; 64];
+        // 32 bytes always fit 64 hex digits, and hex digits are ASCII.
+        let _ = hex::encode_to_slice(self.0, &mut digits);
+        String::from_utf8_lossy(&digits).into_owned()
     }
 
     /// The first 12 hex digits, for people comparing hashes by eye.
@@ -124,25 +127,10 @@ pub struct Entry {
 
 impl Entry {
     /// Builds the entry that follows `prev` and computes its hash.
-    pub fn seal(
-        seq: u64,
-        at: Timestamp,
-        actor: Actor,
-        kind: &str,
-        body: String,
-        prev: EntryHash,
-    ) -> Entry {
+    pub fn seal(seq: u64, at: Timestamp, actor: Actor, kind: &str, body: String, prev: EntryHash) -> Entry {
         let at_text = at.to_string();
         let actor_text = actor.to_string();
-        let hash = EntryHash::of(&preimage(
-            ENTRY_FORMAT,
-            seq,
-            &at_text,
-            &actor_text,
-            kind,
-            &body,
-            &prev.to_hex(),
-        ));
+        let hash = EntryHash::of(&preimage(ENTRY_FORMAT, seq, &at_text, &actor_text, kind, &body, &prev.to_hex()));
         Entry { seq, at, actor, kind: kind.to_owned(), body, prev, hash }
     }
 
@@ -164,7 +152,16 @@ impl Entry {
 ///
 /// Keys are in JCS order (all ASCII, so byte order); strings are escaped by serde_json, whose
 /// escaping is the one JCS prescribes; `body` must already be canonical JSON.
-pub fn preimage(
+pub fn preimage(version: u64, seq: u64, at: &str, actor: &str, kind: &str, body: &str, prev: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(96 + at.len() + actor.len() + kind.len() + body.len() + 64);
+    preimage_into(&mut out, version, seq, at, actor, kind, body, prev);
+    out
+}
+
+/// As [`preimage`], appending to a buffer the caller reuses.
+#[allow(clippy::too_many_arguments)]
+pub fn preimage_into(
+    out: &mut Vec<u8>,
     version: u64,
     seq: u64,
     at: &str,
@@ -172,29 +169,35 @@ pub fn preimage(
     kind: &str,
     body: &str,
     prev: &str,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(96 + at.len() + actor.len() + kind.len() + body.len() + 64);
+) {
     out.extend_from_slice(b"{\"actor\":");
-    push_json_string(&mut out, actor);
+    push_json_string(out, actor);
     out.extend_from_slice(b",\"at\":");
-    push_json_string(&mut out, at);
+    push_json_string(out, at);
     out.extend_from_slice(b",\"body\":");
     out.extend_from_slice(body.as_bytes());
     out.extend_from_slice(b",\"kind\":");
-    push_json_string(&mut out, kind);
+    push_json_string(out, kind);
     out.extend_from_slice(b",\"prev\":");
-    push_json_string(&mut out, prev);
+    push_json_string(out, prev);
     out.extend_from_slice(b",\"seq\":");
     out.extend_from_slice(seq.to_string().as_bytes());
     out.extend_from_slice(b",\"v\":");
     out.extend_from_slice(version.to_string().as_bytes());
     out.push(b'}');
-    out
 }
 
 fn push_json_string(out: &mut Vec<u8>, text: &str) {
-    // Writing a &str into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, text);
+    // Most record strings need no escaping; copying them directly avoids serde's per-character
+    // state machine. Anything else goes through serde_json, whose escaping is JCS's.
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing a &str into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+    }
 }
 
 /// Canonical JSON (RFC 8785) of any serialisable value.
@@ -219,8 +222,7 @@ struct WireEntry<'a> {
 impl Serialize for Entry {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::Error as _;
-        let body: &serde_json::value::RawValue =
-            serde_json::from_str(&self.body).map_err(S::Error::custom)?;
+        let body: &serde_json::value::RawValue = serde_json::from_str(&self.body).map_err(S::Error::custom)?;
         WireEntry {
             v: ENTRY_FORMAT,
             seq: self.seq,
@@ -280,9 +282,10 @@ mod tests {
 
     #[test]
     fn preimage_is_the_canonicaliser_output() {
-        let body = canonical_json(&serde_json::json!({"text": "a\u{1}\"<b>", "z": 1, "a": [true, null]}))
-            .expect("canonical");
-        let entry = Entry::seal(7, at(), Actor::system("webhook").expect("valid"), "note.added", body.clone(), EntryHash::ZERO);
+        let body =
+            canonical_json(&serde_json::json!({"text": "a\u{1}\"<b>", "z": 1, "a": [true, null]})).expect("canonical");
+        let entry =
+            Entry::seal(7, at(), Actor::system("webhook").expect("valid"), "note.added", body.clone(), EntryHash::ZERO);
         let object = serde_json::json!({
             "v": 1, "seq": 7, "at": at().to_string(), "actor": "system:webhook",
             "kind": "note.added", "body": serde_json::from_str::<serde_json::Value>(&body).expect("json"),
@@ -310,7 +313,14 @@ mod tests {
 
     #[test]
     fn wire_round_trip_keeps_the_hash() {
-        let entry = Entry::seal(1, at(), "alice".parse().expect("actor"), "note.added", r#"{"text":"hi"}"#.into(), EntryHash::ZERO);
+        let entry = Entry::seal(
+            1,
+            at(),
+            "alice".parse().expect("actor"),
+            "note.added",
+            r#"{"text":"hi"}"#.into(),
+            EntryHash::ZERO,
+        );
         let wire = serde_json::to_string(&entry).expect("serialises");
         assert!(wire.contains(r#""body":{"text":"hi"}"#), "{wire}");
         // Whitespace and key order in a re-typed export do not matter; content does.

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::entry::{Entry, EntryHash, canonical_json};
-use crate::ids::{Actor, DecisionClass, DecisionId, FactId, IncidentNumber, OrgRole, Phase, Role, Severity, TaskId, UserName};
+use crate::ids::{
+    Actor, DecisionClass, DecisionId, FactId, IncidentNumber, OrgRole, Phase, Role, Severity, TaskId, UserName,
+};
 use crate::policy::Rule;
 use crate::time::Timestamp;
 
@@ -311,6 +313,10 @@ pub struct DecisionProposed {
     /// The required role the proposer's own endorsement counts for, if they hold one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
+    /// The rule's other roles the proposer held: their one endorsement may stand for any one of
+    /// them instead, when another person endorses `role` (SPEC §3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<Role>,
     /// `approved` when the proposer alone satisfies the rule.
     pub state: DecisionState,
 }
@@ -319,6 +325,9 @@ pub struct DecisionProposed {
 pub struct DecisionApproved {
     pub decision: DecisionId,
     pub role: Role,
+    /// The rule's other roles the approver held; as for [`DecisionProposed::also`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<Role>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// The decision's state after this approval: `approved` when it completed the rule.
@@ -468,7 +477,9 @@ mod tests {
 
     #[test]
     fn actions_name_connectors_and_refuse_unknown_fields() {
-        let action: ActionSpec = serde_json::from_str(r#"{"connector":"webhook","destination":"cloud-iam","payload":{"key_id":"AKIA1"}}"#).expect("valid");
+        let action: ActionSpec =
+            serde_json::from_str(r#"{"connector":"webhook","destination":"cloud-iam","payload":{"key_id":"AKIA1"}}"#)
+                .expect("valid");
         assert_eq!(action.connector(), "webhook");
         assert!(serde_json::from_str::<ActionSpec>(r#"{"connector":"webhook","url":"http://evil"}"#).is_err());
     }

@@ -186,7 +186,6 @@ numbered_id!(
     "T-<n>, for example T-5"
 );
 
-
 /// Closed vocabularies with one spelling each.
 macro_rules! word_enum {
     ($(#[$doc:meta])* $ty:ident, $what:literal, $expected:literal, { $($variant:ident = $text:literal),+ $(,)? }) => {
@@ -284,13 +283,9 @@ impl FromStr for Actor {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         const EXPECTED: &str = "a user name, or system:<connector>";
         match s.strip_prefix("system:") {
-            Some(connector) if is_slug(connector, 40, &['_', '-']) => {
-                Ok(Actor::System(connector.to_owned()))
-            }
+            Some(connector) if is_slug(connector, 40, &['_', '-']) => Ok(Actor::System(connector.to_owned())),
             Some(_) => Err(refuse("actor", s, EXPECTED)),
-            None => UserName::parse(s)
-                .map(Actor::User)
-                .map_err(|_| refuse("actor", s, EXPECTED)),
+            None => UserName::parse(s).map(Actor::User).map_err(|_| refuse("actor", s, EXPECTED)),
         }
     }
 }
@@ -330,10 +325,7 @@ mod tests {
     #[test]
     fn actors_are_users_or_connectors() {
         assert_eq!("alice".parse::<Actor>().map(|a| a.to_string()), Ok("alice".into()));
-        assert_eq!(
-            "system:webhook".parse::<Actor>(),
-            Ok(Actor::System("webhook".into()))
-        );
+        assert_eq!("system:webhook".parse::<Actor>(), Ok(Actor::System("webhook".into())));
         assert!("system:".parse::<Actor>().is_err());
         assert!("system:Web Hook".parse::<Actor>().is_err());
     }

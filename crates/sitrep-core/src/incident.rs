@@ -94,6 +94,10 @@ pub struct Approval {
     pub note: Option<String>,
     /// True for the endorsement that proposing implies.
     pub implied: bool,
+    /// The rule's other roles the person held when endorsing; the endorsement may stand for
+    /// any one of them instead of `role`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<Role>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -150,7 +154,7 @@ impl Decision {
     pub fn endorsements(&self) -> Vec<Endorsement<'_>> {
         self.approvals
             .iter()
-            .filter_map(|a| a.role.as_ref().map(|role| Endorsement { user: &a.user, role }))
+            .filter_map(|a| a.role.as_ref().map(|role| Endorsement { user: &a.user, role, also: &a.also }))
             .collect()
     }
 
@@ -305,7 +309,8 @@ impl IncidentState {
                 task.updated_at = at;
             }
             IncidentEvent::TaskDone(closed) | IncidentEvent::TaskCancelled(closed) => {
-                let state = if matches!(event, IncidentEvent::TaskDone(_)) { TaskState::Done } else { TaskState::Cancelled };
+                let state =
+                    if matches!(event, IncidentEvent::TaskDone(_)) { TaskState::Done } else { TaskState::Cancelled };
                 let Some(task) = self.task_mut(closed.task) else { return fail("unknown task") };
                 task.state = state;
                 task.note = closed.note.clone();
@@ -333,7 +338,13 @@ impl IncidentState {
                     actions: proposed
                         .actions
                         .iter()
-                        .map(|spec| Action { spec: spec.clone(), status: ActionStatus::Pending, attempts: 0, last_error: None, detail: None })
+                        .map(|spec| Action {
+                            spec: spec.clone(),
+                            status: ActionStatus::Pending,
+                            attempts: 0,
+                            last_error: None,
+                            detail: None,
+                        })
                         .collect(),
                     proposer: proposer.clone(),
                     proposed_at: at,
@@ -342,7 +353,14 @@ impl IncidentState {
                     approvals: proposed
                         .role
                         .iter()
-                        .map(|role| Approval { user: proposer.clone(), role: Some(role.clone()), at, note: None, implied: true })
+                        .map(|role| Approval {
+                            user: proposer.clone(),
+                            role: Some(role.clone()),
+                            at,
+                            note: None,
+                            implied: true,
+                            also: proposed.also.clone(),
+                        })
                         .collect(),
                     rejections: Vec::new(),
                     decided_at: approved.then_some(at),
@@ -355,7 +373,14 @@ impl IncidentState {
                 if decision.state != DecisionState::Proposed {
                     return fail("the decision is no longer open");
                 }
-                decision.approvals.push(Approval { user, role: Some(approved.role.clone()), at, note: approved.note.clone(), implied: false });
+                decision.approvals.push(Approval {
+                    user,
+                    role: Some(approved.role.clone()),
+                    at,
+                    note: approved.note.clone(),
+                    implied: false,
+                    also: approved.also.clone(),
+                });
                 decision.state = approved.state;
                 if approved.state == DecisionState::Approved {
                     decision.decided_at = Some(at);
@@ -367,7 +392,14 @@ impl IncidentState {
                 if decision.state != DecisionState::Proposed {
                     return fail("the decision is no longer open");
                 }
-                decision.rejections.push(Approval { user, role: Some(rejected.role.clone()), at, note: Some(rejected.note.clone()), implied: false });
+                decision.rejections.push(Approval {
+                    user,
+                    role: Some(rejected.role.clone()),
+                    at,
+                    note: Some(rejected.note.clone()),
+                    implied: false,
+                    also: Vec::new(),
+                });
                 decision.state = DecisionState::Rejected;
                 decision.decided_at = Some(at);
             }
@@ -377,23 +409,35 @@ impl IncidentState {
                 if decision.state != DecisionState::Proposed {
                     return fail("the decision is no longer open");
                 }
-                decision.withdrawn = Some(Approval { user, role: None, at, note: withdrawn.note.clone(), implied: false });
+                decision.withdrawn = Some(Approval {
+                    user,
+                    role: None,
+                    at,
+                    note: withdrawn.note.clone(),
+                    implied: false,
+                    also: Vec::new(),
+                });
                 decision.state = DecisionState::Withdrawn;
                 decision.decided_at = Some(at);
             }
             IncidentEvent::ActionStarted(started) => {
-                let action = self.action_mut(started.decision, started.action).ok_or_else(|| fold_error(entry, "unknown action"))?;
+                let action = self
+                    .action_mut(started.decision, started.action)
+                    .ok_or_else(|| fold_error(entry, "unknown action"))?;
                 action.status = ActionStatus::Running;
                 action.attempts = started.attempt;
             }
             IncidentEvent::ActionSucceeded(done) => {
-                let action = self.action_mut(done.decision, done.action).ok_or_else(|| fold_error(entry, "unknown action"))?;
+                let action =
+                    self.action_mut(done.decision, done.action).ok_or_else(|| fold_error(entry, "unknown action"))?;
                 action.status = ActionStatus::Succeeded;
                 action.detail = done.detail.clone();
                 action.last_error = None;
             }
             IncidentEvent::ActionFailed(failed) => {
-                let action = self.action_mut(failed.decision, failed.action).ok_or_else(|| fold_error(entry, "unknown action"))?;
+                let action = self
+                    .action_mut(failed.decision, failed.action)
+                    .ok_or_else(|| fold_error(entry, "unknown action"))?;
                 action.status = ActionStatus::Failed;
                 action.last_error = Some(failed.reason.clone());
             }
@@ -419,7 +463,7 @@ impl IncidentState {
 
     /// Required roles nobody holds: blockers.
     pub fn unfilled<'a>(&self, required: &'a [Role]) -> Vec<&'a Role> {
-        required.iter().filter(|role| !self.roles.get(*role).is_some_and(|h| !h.is_empty())).collect()
+        required.iter().filter(|role| self.roles.get(*role).is_none_or(|h| h.is_empty())).collect()
     }
 
     /// The roles a person holds on this incident.

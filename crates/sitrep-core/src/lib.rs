@@ -20,7 +20,9 @@ pub mod time;
 pub use decide::{Declare, IncidentCommand, OrgCommand, Refusal};
 pub use entry::{Entry, EntryHash, RecordId};
 pub use events::{IncidentEvent, OrgEvent, RecordEvent};
-pub use ids::{Actor, DecisionClass, DecisionId, FactId, IncidentNumber, OrgRole, Phase, Role, Severity, TaskId, UserName};
+pub use ids::{
+    Actor, DecisionClass, DecisionId, FactId, IncidentNumber, OrgRole, Phase, Role, Severity, TaskId, UserName,
+};
 pub use incident::IncidentState;
 pub use org::OrgState;
 pub use policy::Policy;

@@ -50,9 +50,7 @@ pub enum ProofError {
     #[error("a consistency proof needs an old tree of at least one leaf")]
     EmptyOldTree,
     /// An inclusion proof has the wrong number of hashes for its position.
-    #[error(
-        "inclusion proof has {got} hashes; a tree of size {size} needs {want} at index {index}"
-    )]
+    #[error("inclusion proof has {got} hashes; a tree of size {size} needs {want} at index {index}")]
     InclusionProofLength {
         /// Number of hashes supplied.
         got: usize,
@@ -64,9 +62,7 @@ pub enum ProofError {
         size: u64,
     },
     /// A consistency proof has the wrong number of hashes for its sizes.
-    #[error(
-        "consistency proof has {got} hashes; going from tree size {old_size} to {new_size} needs {want}"
-    )]
+    #[error("consistency proof has {got} hashes; going from tree size {old_size} to {new_size} needs {want}")]
     ConsistencyProofLength {
         /// Number of hashes supplied.
         got: usize,
@@ -131,10 +127,8 @@ pub fn root(leaves: &[Hash]) -> Hash {
             // Pair the leaves into a new buffer, then keep halving it in place.
             let pairs = leaves.chunks_exact(2);
             let unpaired = pairs.remainder();
-            let mut level: Vec<Hash> = pairs
-                .map(|pair| node_hash(&pair[0], &pair[1]))
-                .chain(unpaired.iter().copied())
-                .collect();
+            let mut level: Vec<Hash> =
+                pairs.map(|pair| node_hash(&pair[0], &pair[1])).chain(unpaired.iter().copied()).collect();
             let mut len = level.len();
             while len > 1 {
                 let mut write = 0;
@@ -172,10 +166,7 @@ fn split_point(n: usize) -> usize {
 /// [`ProofError::IndexOutOfRange`] if `index >= leaves.len()`.
 pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Result<Vec<Hash>, ProofError> {
     if index >= leaves.len() {
-        return Err(ProofError::IndexOutOfRange {
-            index: index as u64,
-            size: leaves.len() as u64,
-        });
+        return Err(ProofError::IndexOutOfRange { index: index as u64, size: leaves.len() as u64 });
     }
     // Walk down from the root, remembering the sibling subtree at each
     // split; the proof lists them bottom-up, so reverse at the end.
@@ -210,10 +201,7 @@ pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Result<Vec<Hash>, Proof
 /// [`ProofError::OldSizeTooLarge`] if `old_size > leaves.len()`.
 pub fn consistency_proof(leaves: &[Hash], old_size: usize) -> Result<Vec<Hash>, ProofError> {
     if old_size > leaves.len() {
-        return Err(ProofError::OldSizeTooLarge {
-            old_size: old_size as u64,
-            new_size: leaves.len() as u64,
-        });
+        return Err(ProofError::OldSizeTooLarge { old_size: old_size as u64, new_size: leaves.len() as u64 });
     }
     if old_size == 0 || old_size == leaves.len() {
         return Ok(Vec::new());
@@ -288,10 +276,7 @@ pub fn verify_inclusion(
     root: &Hash,
 ) -> Result<(), ProofError> {
     if leaf_index >= tree_size {
-        return Err(ProofError::IndexOutOfRange {
-            index: leaf_index,
-            size: tree_size,
-        });
+        return Err(ProofError::IndexOutOfRange { index: leaf_index, size: tree_size });
     }
     let wrong_length = || ProofError::InclusionProofLength {
         got: proof.len(),
@@ -354,17 +339,10 @@ pub fn verify_consistency(
     root2: &[u8],
     proof: &[Hash],
 ) -> Result<(), ProofError> {
-    let wrong_length = |want| ProofError::ConsistencyProofLength {
-        got: proof.len(),
-        want,
-        old_size: size1,
-        new_size: size2,
-    };
+    let wrong_length =
+        |want| ProofError::ConsistencyProofLength { got: proof.len(), want, old_size: size1, new_size: size2 };
     if size2 < size1 {
-        return Err(ProofError::OldSizeTooLarge {
-            old_size: size1,
-            new_size: size2,
-        });
+        return Err(ProofError::OldSizeTooLarge { old_size: size1, new_size: size2 });
     }
     if size1 == 0 {
         return Err(ProofError::EmptyOldTree);
@@ -453,16 +431,8 @@ mod tests {
 
     #[test]
     fn error_messages_name_the_numbers() {
-        let err = ProofError::InclusionProofLength {
-            got: 3,
-            want: 2,
-            index: 5,
-            size: 7,
-        };
-        assert_eq!(
-            err.to_string(),
-            "inclusion proof has 3 hashes; a tree of size 7 needs 2 at index 5"
-        );
+        let err = ProofError::InclusionProofLength { got: 3, want: 2, index: 5, size: 7 };
+        assert_eq!(err.to_string(), "inclusion proof has 3 hashes; a tree of size 7 needs 2 at index 5");
         let err = ProofError::IndexOutOfRange { index: 9, size: 8 };
         assert_eq!(err.to_string(), "leaf index 9 is outside a tree of size 8");
     }

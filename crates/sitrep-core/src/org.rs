@@ -80,7 +80,11 @@ impl OrgState {
     /// Folds the organisation record: deployment first, then anything.
     pub fn fold<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Result<OrgState, FoldError> {
         let mut entries = entries.into_iter();
-        let first = entries.next().ok_or_else(|| FoldError { seq: 1, kind: String::new(), reason: "the organisation record is empty".into() })?;
+        let first = entries.next().ok_or_else(|| FoldError {
+            seq: 1,
+            kind: String::new(),
+            reason: "the organisation record is empty".into(),
+        })?;
         let mut state = OrgState::create(first, &parse(first)?)?;
         for entry in entries {
             state.apply(entry, &parse(entry)?)?;
@@ -167,13 +171,15 @@ impl OrgState {
                 );
             }
             OrgEvent::TokenRevoked(revoked) => {
-                let Some(token) = self.tokens.values_mut().find(|t| t.id == revoked.token && t.user == revoked.user) else {
+                let Some(token) = self.tokens.values_mut().find(|t| t.id == revoked.token && t.user == revoked.user)
+                else {
                     return fail("unknown token");
                 };
                 token.revoked = true;
             }
             OrgEvent::PolicyReplaced(replaced) => {
-                let policy = Policy::parse(&replaced.source).map_err(|error| fold_error(entry, &format!("the recorded policy does not load: {error}")))?;
+                let policy = Policy::parse(&replaced.source)
+                    .map_err(|error| fold_error(entry, &format!("the recorded policy does not load: {error}")))?;
                 if policy.sha256 != replaced.sha256 {
                     return fail("the recorded policy does not match its sha256");
                 }

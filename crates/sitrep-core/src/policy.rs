@@ -149,9 +149,7 @@ impl Who {
 impl Approve {
     pub fn roles(&self) -> &[Role] {
         match self {
-            Approve::AnyOf(roles) | Approve::AllOf(roles) | Approve::Quorum { of: roles, .. } => {
-                roles
-            }
+            Approve::AnyOf(roles) | Approve::AllOf(roles) | Approve::Quorum { of: roles, .. } => roles,
         }
     }
 
@@ -164,13 +162,12 @@ impl Approve {
         }
     }
 
-    fn satisfied_by(&self, endorsed: &BTreeSet<&Role>) -> bool {
+    /// How many of the roles must be endorsed, each by a different person.
+    fn needed(&self) -> usize {
         match self {
-            Approve::AnyOf(roles) => roles.iter().any(|r| endorsed.contains(r)),
-            Approve::AllOf(roles) => roles.iter().all(|r| endorsed.contains(r)),
-            Approve::Quorum { n, of } => {
-                of.iter().filter(|r| endorsed.contains(r)).count() >= *n as usize
-            }
+            Approve::AnyOf(_) => 1,
+            Approve::AllOf(roles) => roles.len(),
+            Approve::Quorum { n, .. } => *n as usize,
         }
     }
 }
@@ -180,6 +177,41 @@ impl Approve {
 pub struct Endorsement<'a> {
     pub user: &'a UserName,
     pub role: &'a Role,
+    /// The rule's other roles the person held when endorsing: their one endorsement may stand
+    /// for any one of these instead of `role`.
+    pub also: &'a [Role],
+}
+
+/// The most of `roles` that different people can stand for at once, each person for one role
+/// they may stand for: a maximum bipartite matching, found by augmenting paths.
+fn matched(roles: &[Role], stands_for: &[Vec<&Role>]) -> usize {
+    fn augment(
+        person: usize,
+        roles: &[Role],
+        stands_for: &[Vec<&Role>],
+        taken_by: &mut [Option<usize>],
+        seen: &mut [bool],
+    ) -> bool {
+        for (index, role) in roles.iter().enumerate() {
+            if seen[index] || !stands_for[person].contains(&role) {
+                continue;
+            }
+            seen[index] = true;
+            let free = match taken_by[index] {
+                None => true,
+                Some(other) => augment(other, roles, stands_for, taken_by, seen),
+            };
+            if free {
+                taken_by[index] = Some(person);
+                return true;
+            }
+        }
+        false
+    }
+    let mut taken_by = vec![None; roles.len()];
+    (0..stands_for.len())
+        .filter(|person| augment(*person, roles, stands_for, &mut taken_by, &mut vec![false; roles.len()]))
+        .count()
 }
 
 /// Where a proposed decision stands against its rule.
@@ -196,28 +228,47 @@ pub struct Progress {
 
 impl Rule {
     /// Judges a decision by its proposer and endorsements (each person at most once).
+    ///
+    /// Which role each person stands for is not fixed by the order of endorsements: a person
+    /// holding two of the rule's roles stands for whichever one the others leave open.
     pub fn progress(&self, proposer: &UserName, endorsements: &[Endorsement<'_>]) -> Progress {
-        let endorsed: BTreeSet<&Role> = endorsements.iter().map(|e| e.role).collect();
-        let mut people: BTreeSet<&UserName> = endorsements.iter().map(|e| e.user).collect();
-        people.insert(proposer);
-        let roles_met = self.approve.satisfied_by(&endorsed);
-        let people_met = people.len() >= self.people as usize;
         let rule_roles = self.approve.roles();
+        let mut people: BTreeSet<&UserName> = endorsements.iter().map(|e| e.user).collect();
+        let stands_for: Vec<Vec<&Role>> = people
+            .iter()
+            .map(|user| {
+                endorsements
+                    .iter()
+                    .filter(|e| e.user == *user)
+                    .flat_map(|e| std::iter::once(e.role).chain(e.also))
+                    .filter(|r| rule_roles.contains(r))
+                    .collect()
+            })
+            .collect();
+        people.insert(proposer);
+        let needed = self.approve.needed();
+        let have = matched(rule_roles, &stands_for);
+        let roles_met = have >= needed;
+        let people_met = people.len() >= self.people as usize;
         let (awaiting, waiting_on): (Vec<Role>, String) = if !roles_met {
-            let missing: Vec<Role> =
-                rule_roles.iter().filter(|r| !endorsed.contains(r)).cloned().collect();
+            // The roles whose holder would add an endorsement that counts.
+            let missing: Vec<Role> = rule_roles
+                .iter()
+                .filter(|role| {
+                    let mut more = stands_for.clone();
+                    more.push(vec![*role]);
+                    matched(rule_roles, &more) > have
+                })
+                .cloned()
+                .collect();
+            let short = needed - have;
             let words = match &self.approve {
-                Approve::AllOf(_) => {
+                Approve::AllOf(_) if missing.len() == short => {
                     format!("{} {} not approved yet", join(&missing, "and"), verb(missing.len()))
                 }
                 Approve::AnyOf(_) => format!("no {} has approved yet", join(&missing, "or")),
-                Approve::Quorum { n, of } => {
-                    let have = of.iter().filter(|r| endorsed.contains(r)).count();
-                    format!(
-                        "{} more of {} must approve",
-                        *n as usize - have.min(*n as usize),
-                        list(&missing)
-                    )
+                Approve::AllOf(_) | Approve::Quorum { .. } => {
+                    format!("{short} more of {} must approve", list(&missing))
                 }
             };
             (missing, words)
@@ -292,7 +343,9 @@ impl Policy {
     pub fn matrix(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "Authority policy \"{}\" (sha256 {})\n", self.name, &self.sha256[..12]);
-        out.push_str("| class | may propose | must approve | people | scope | communications path | CSF 2.0 | AI RMF |\n");
+        out.push_str(
+            "| class | may propose | must approve | people | scope | communications path | CSF 2.0 | AI RMF |\n",
+        );
         out.push_str("|---|---|---|---|---|---|---|---|\n");
         for class in &self.classes {
             let _ = writeln!(
@@ -418,14 +471,19 @@ impl Resolver<'_> {
         }
         let optional = self.role_names(&raw.roles.optional, "roles.optional")?;
         let mut seen = BTreeSet::new();
-        for (role, spanned) in required.iter().zip(raw.roles.required.get_ref()).chain(optional.iter().zip(&raw.roles.optional)) {
+        for (role, spanned) in
+            required.iter().zip(raw.roles.required.get_ref()).chain(optional.iter().zip(&raw.roles.optional))
+        {
             if !seen.insert(role.clone()) {
                 return self.err(&spanned.span(), format!("role '{role}' is listed twice"));
             }
         }
         for needed in ["commander"] {
             if !required.iter().any(|r| r == needed) {
-                return self.err(&raw.roles.required.span(), format!("roles.required must include '{needed}': it runs the incident"));
+                return self.err(
+                    &raw.roles.required.span(),
+                    format!("roles.required must include '{needed}': it runs the incident"),
+                );
             }
         }
         let known: Vec<Role> = required.iter().chain(&optional).cloned().collect();
@@ -454,7 +512,13 @@ impl Resolver<'_> {
         let classes: Vec<ClassPolicy> = classes.into_iter().map(|(_, c)| c).collect();
         for needed in BUILT_IN_CLASSES {
             if !classes.iter().any(|c| c.class == *needed) {
-                return self.err(&raw.classes.span(), format!("class '{needed}' is missing; every policy must define the built-in classes ({})", BUILT_IN_CLASSES.join(", ")));
+                return self.err(
+                    &raw.classes.span(),
+                    format!(
+                        "class '{needed}' is missing; every policy must define the built-in classes ({})",
+                        BUILT_IN_CLASSES.join(", ")
+                    ),
+                );
             }
         }
         Ok(Policy {
@@ -487,7 +551,13 @@ impl Resolver<'_> {
     }
 
     /// Roles from a TOML array of strings; `span` locates errors for the whole value.
-    fn role_list(&self, value: &toml::Value, span: &Range<usize>, known: &[Role], field: &str) -> Result<Vec<Role>, PolicyError> {
+    fn role_list(
+        &self,
+        value: &toml::Value,
+        span: &Range<usize>,
+        known: &[Role],
+        field: &str,
+    ) -> Result<Vec<Role>, PolicyError> {
         let Some(items) = value.as_array() else {
             return self.err(span, format!("{field} must be a list of roles"));
         };
@@ -514,12 +584,20 @@ impl Resolver<'_> {
     fn who(&self, value: &Spanned<toml::Value>, known: &[Role], field: &str) -> Result<Who, PolicyError> {
         match value.get_ref() {
             toml::Value::String(word) if word == "participants" => Ok(Who::Participants),
-            toml::Value::String(word) => self.err(&value.span(), format!("{field}: '{word}' is not understood; write \"participants\" or a list of roles")),
+            toml::Value::String(word) => self.err(
+                &value.span(),
+                format!("{field}: '{word}' is not understood; write \"participants\" or a list of roles"),
+            ),
             other => self.role_list(other, &value.span(), known, field).map(Who::Roles),
         }
     }
 
-    fn class(&self, key: &Spanned<String>, raw: &Spanned<RawClass>, known: &[Role]) -> Result<ClassPolicy, PolicyError> {
+    fn class(
+        &self,
+        key: &Spanned<String>,
+        raw: &Spanned<RawClass>,
+        known: &[Role],
+    ) -> Result<ClassPolicy, PolicyError> {
         let class = DecisionClass::parse(key.get_ref()).or_else(|error| self.err(&key.span(), error.to_string()))?;
         let raw = raw.get_ref();
         let field = |name: &str| format!("classes.{class}.{name}");
@@ -536,32 +614,76 @@ impl Resolver<'_> {
         let scope = match raw.scope.get_ref().as_str() {
             "local" => Scope::Local,
             "central" => Scope::Central,
-            other => return self.err(&raw.scope.span(), format!("{}: '{other}' is not a scope; write \"local\" or \"central\"", field("scope"))),
+            other => {
+                return self.err(
+                    &raw.scope.span(),
+                    format!("{}: '{other}' is not a scope; write \"local\" or \"central\"", field("scope")),
+                );
+            }
         };
         let path = raw
             .path
             .iter()
             .map(|channel| {
                 let name = channel.get_ref();
-                let valid = !name.is_empty() && name.len() <= 40 && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-                if valid { Ok(name.clone()) } else { self.err(&channel.span(), format!("{}: '{name}' is not a channel name (a-z, 0-9, '-', '_')", field("path"))) }
+                let valid = !name.is_empty()
+                    && name.len() <= 40
+                    && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+                if valid {
+                    Ok(name.clone())
+                } else {
+                    self.err(
+                        &channel.span(),
+                        format!("{}: '{name}' is not a channel name (a-z, 0-9, '-', '_')", field("path")),
+                    )
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
         let csf = raw
             .csf
             .iter()
             .map(|reference| {
-                if is_csf_reference(reference.get_ref()) { Ok(reference.get_ref().clone()) } else { self.err(&reference.span(), format!("{}: '{}' is not a NIST CSF 2.0 reference such as RS.MI-01 or RS.MA", field("csf"), reference.get_ref())) }
+                if is_csf_reference(reference.get_ref()) {
+                    Ok(reference.get_ref().clone())
+                } else {
+                    self.err(
+                        &reference.span(),
+                        format!(
+                            "{}: '{}' is not a NIST CSF 2.0 reference such as RS.MI-01 or RS.MA",
+                            field("csf"),
+                            reference.get_ref()
+                        ),
+                    )
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
         let ai_rmf = raw
             .ai_rmf
             .iter()
             .map(|reference| {
-                if is_ai_rmf_reference(reference.get_ref()) { Ok(reference.get_ref().clone()) } else { self.err(&reference.span(), format!("{}: '{}' is not a NIST AI RMF GOVERN reference such as \"GOVERN 2.1\"", field("ai_rmf"), reference.get_ref())) }
+                if is_ai_rmf_reference(reference.get_ref()) {
+                    Ok(reference.get_ref().clone())
+                } else {
+                    self.err(
+                        &reference.span(),
+                        format!(
+                            "{}: '{}' is not a NIST AI RMF GOVERN reference such as \"GOVERN 2.1\"",
+                            field("ai_rmf"),
+                            reference.get_ref()
+                        ),
+                    )
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(ClassPolicy { class, title, propose, rule: Rule { approve, people: people as u32, scope }, path, csf, ai_rmf })
+        Ok(ClassPolicy {
+            class,
+            title,
+            propose,
+            rule: Rule { approve, people: people as u32, scope },
+            path,
+            csf,
+            ai_rmf,
+        })
     }
 
     fn approve(&self, value: &Spanned<toml::Value>, known: &[Role], field: &str) -> Result<Approve, PolicyError> {
@@ -601,9 +723,7 @@ fn is_csf_reference(text: &str) -> bool {
 fn is_ai_rmf_reference(text: &str) -> bool {
     text.strip_prefix("GOVERN ")
         .and_then(|rest| rest.split_once('.'))
-        .is_some_and(|(a, b)| {
-            !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
-        })
+        .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -628,9 +748,20 @@ mod tests {
     #[test]
     fn the_matrix_reads_like_the_spec() {
         let matrix = Policy::default_policy().matrix();
-        assert!(matrix.contains("| external_statement | comms or commander | legal and comms | 2 | central |"), "{matrix}");
-        assert!(matrix.contains("| credential_revocation | commander, tech_lead or responder | commander or tech_lead | 1 | local |"), "{matrix}");
-        assert!(matrix.contains("| evidence_sharing | any participant | legal and commander | 2 | central |"), "{matrix}");
+        assert!(
+            matrix.contains("| external_statement | comms or commander | legal and comms | 2 | central |"),
+            "{matrix}"
+        );
+        assert!(
+            matrix.contains(
+                "| credential_revocation | commander, tech_lead or responder | commander or tech_lead | 1 | local |"
+            ),
+            "{matrix}"
+        );
+        assert!(
+            matrix.contains("| evidence_sharing | any participant | legal and commander | 2 | central |"),
+            "{matrix}"
+        );
     }
 
     /// Replaces `from` with `to` in the default policy and returns the error.
@@ -651,16 +782,41 @@ mod tests {
             assert!(error.to_string().contains(says), "{error} does not say {says}");
         };
         let statement_approve = line_of("approve = { all_of = [\"legal\", \"comms\"] }");
-        check("approve = { all_of = [\"legal\", \"comms\"] }", "approve = { all_of = [\"lawyer\", \"comms\"] }", statement_approve, "unknown role 'lawyer'");
-        check("approve = { all_of = [\"legal\", \"comms\"] }", "approve = { quorum = 3, of = [\"legal\", \"comms\"] }", statement_approve, "quorum must be a whole number from 1 to 2");
-        check("approve = { all_of = [\"legal\", \"comms\"] }", "approve = { one_of = [\"legal\"] }", statement_approve, "exactly one of any_of");
+        check(
+            "approve = { all_of = [\"legal\", \"comms\"] }",
+            "approve = { all_of = [\"lawyer\", \"comms\"] }",
+            statement_approve,
+            "unknown role 'lawyer'",
+        );
+        check(
+            "approve = { all_of = [\"legal\", \"comms\"] }",
+            "approve = { quorum = 3, of = [\"legal\", \"comms\"] }",
+            statement_approve,
+            "quorum must be a whole number from 1 to 2",
+        );
+        check(
+            "approve = { all_of = [\"legal\", \"comms\"] }",
+            "approve = { one_of = [\"legal\"] }",
+            statement_approve,
+            "exactly one of any_of",
+        );
         let people = line_of("people = 1");
         check("people = 1", "people = 0", people, "between 1 and 9");
         check("scope = \"local\"", "scope = \"regional\"", line_of("scope = \"local\""), "'regional' is not a scope");
-        check("csf = [\"RS.MI-01\"]", "csf = [\"RS-MI-01\"]", line_of("csf = [\"RS.MI-01\"]"), "not a NIST CSF 2.0 reference");
+        check(
+            "csf = [\"RS.MI-01\"]",
+            "csf = [\"RS-MI-01\"]",
+            line_of("csf = [\"RS.MI-01\"]"),
+            "not a NIST CSF 2.0 reference",
+        );
         check("people = 1", "people = \"one\"", people, "invalid type");
         check("people = 1", "peeple = 1", people, "unknown field `peeple`");
-        check("log_facts = \"participants\"", "log_facts = \"everyone\"", line_of("log_facts"), "'everyone' is not understood");
+        check(
+            "log_facts = \"participants\"",
+            "log_facts = \"everyone\"",
+            line_of("log_facts"),
+            "'everyone' is not understood",
+        );
         let close = broken("[classes.close]", "[classes.shut]");
         assert!(close.to_string().contains("class 'close' is missing"), "{close}");
         let syntax = broken("name = \"default\"", "name = \"default");
@@ -669,8 +825,7 @@ mod tests {
 
     #[test]
     fn a_policy_may_add_classes_and_roles() {
-        let extended = DEFAULT_POLICY
-            .replace("optional = [\"scribe\"", "optional = [\"privacy_officer\", \"scribe\"")
+        let extended = DEFAULT_POLICY.replace("optional = [\"scribe\"", "optional = [\"privacy_officer\", \"scribe\"")
             + "\n[classes.ai_model_rollback]\ntitle = \"Roll back an AI model\"\npropose = \"participants\"\napprove = { quorum = 2, of = [\"commander\", \"tech_lead\", \"privacy_officer\"] }\npeople = 2\nscope = \"central\"\nai_rmf = [\"GOVERN 3.2\"]\n";
         let policy = Policy::parse(&extended).expect("valid");
         let class = policy.classes.last().expect("added");
@@ -681,14 +836,21 @@ mod tests {
 
     #[test]
     fn progress_names_what_is_missing() {
-        let rule = Rule { approve: Approve::AllOf(vec![role("legal"), role("comms")]), people: 2, scope: Scope::Central };
+        let rule =
+            Rule { approve: Approve::AllOf(vec![role("legal"), role("comms")]), people: 2, scope: Scope::Central };
         let (comms, legal) = (UserName::parse("carol").expect("user"), UserName::parse("lee").expect("user"));
         let (comms_role, legal_role) = (role("comms"), role("legal"));
-        let proposed = rule.progress(&comms, &[Endorsement { user: &comms, role: &comms_role }]);
+        let proposed = rule.progress(&comms, &[Endorsement { user: &comms, role: &comms_role, also: &[] }]);
         assert!(!proposed.approved);
         assert_eq!(proposed.waiting_on, "legal has not approved yet");
         assert_eq!(proposed.awaiting, vec![role("legal")]);
-        let approved = rule.progress(&comms, &[Endorsement { user: &comms, role: &comms_role }, Endorsement { user: &legal, role: &legal_role }]);
+        let approved = rule.progress(
+            &comms,
+            &[
+                Endorsement { user: &comms, role: &comms_role, also: &[] },
+                Endorsement { user: &legal, role: &legal_role, also: &[] },
+            ],
+        );
         assert!(approved.approved);
         assert_eq!(approved.people, 2);
     }

@@ -38,6 +38,14 @@ impl Timestamp {
         self.0
     }
 
+    /// Whether text has the record's fixed shape (`dddd-dd-ddTdd:dd:dd.ddddddZ`). A cheap check
+    /// for verifiers, which rely on the hash for everything else.
+    pub fn has_record_shape(text: &str) -> bool {
+        const SHAPE: &[u8; 27] = b"dddd-dd-ddTdd:dd:dd.ddddddZ";
+        text.len() == SHAPE.len()
+            && text.bytes().zip(SHAPE).all(|(b, s)| if *s == b'd' { b.is_ascii_digit() } else { b == *s })
+    }
+
     /// Adds whole seconds, saturating at the edges of the representable range.
     pub fn plus_seconds(self, seconds: i64) -> Self {
         let micros = self.unix_micros().saturating_add(seconds.saturating_mul(1_000_000));
@@ -59,11 +67,7 @@ impl FromStr for Timestamp {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let parsed: jiff::Timestamp = s.parse().map_err(|_| TimestampError(s.to_owned()))?;
         let at = Timestamp::from_jiff(parsed);
-        if at.to_string() == s {
-            Ok(at)
-        } else {
-            Err(TimestampError(s.to_owned()))
-        }
+        if at.to_string() == s { Ok(at) } else { Err(TimestampError(s.to_owned())) }
     }
 }
 

@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use sitrep_core::merkle::{
-    Hash, ProofError, consistency_proof, empty_root, inclusion_proof, leaf_hash, node_hash, root,
-    verify_consistency, verify_inclusion,
-};
 use serde::Deserialize;
+use sitrep_core::merkle::{
+    Hash, ProofError, consistency_proof, empty_root, inclusion_proof, leaf_hash, node_hash, root, verify_consistency,
+    verify_inclusion,
+};
 
 /// Number of probe files shipped in `tests/data/rfc6962`. Pinned so that a
 /// missing or emptied folder fails the test instead of passing vacuously.
@@ -94,20 +94,12 @@ impl fmt::Display for Outcome {
 }
 
 fn decode_hash(field: &str, b64: &str) -> Result<Hash, String> {
-    let bytes = STANDARD
-        .decode(b64)
-        .map_err(|e| format!("{field} is not base64: {e}"))?;
-    Hash::try_from(bytes.as_slice())
-        .map_err(|_| format!("{field} has {} bytes, not 32", bytes.len()))
+    let bytes = STANDARD.decode(b64).map_err(|e| format!("{field} is not base64: {e}"))?;
+    Hash::try_from(bytes.as_slice()).map_err(|_| format!("{field} has {} bytes, not 32", bytes.len()))
 }
 
 fn decode_proof(proof: Option<&[String]>) -> Result<Vec<Hash>, String> {
-    proof
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-        .map(|(i, h)| decode_hash(&format!("proof[{i}]"), h))
-        .collect()
+    proof.unwrap_or_default().iter().enumerate().map(|(i, h)| decode_hash(&format!("proof[{i}]"), h)).collect()
 }
 
 fn run_inclusion(p: &InclusionProbe) -> Outcome {
@@ -120,21 +112,17 @@ fn run_inclusion(p: &InclusionProbe) -> Outcome {
     })();
     match decoded {
         Err(e) => Outcome::MalformedHash(e),
-        Ok((root, leaf, proof)) => {
-            match verify_inclusion(p.leaf_idx, p.tree_size, &leaf, &proof, &root) {
-                Ok(()) => Outcome::Accepted,
-                Err(e) => Outcome::Rejected(e),
-            }
-        }
+        Ok((root, leaf, proof)) => match verify_inclusion(p.leaf_idx, p.tree_size, &leaf, &proof, &root) {
+            Ok(()) => Outcome::Accepted,
+            Err(e) => Outcome::Rejected(e),
+        },
     }
 }
 
 /// Roots are byte strings compared as given: a verifier need not know their length to see
 /// that two of them are equal.
 fn decode_root(field: &str, b64: &str) -> Result<Vec<u8>, String> {
-    STANDARD
-        .decode(b64)
-        .map_err(|e| format!("{field} is not base64: {e}"))
+    STANDARD.decode(b64).map_err(|e| format!("{field} is not base64: {e}"))
 }
 
 fn run_consistency(p: &ConsistencyProbe) -> Outcome {
@@ -147,12 +135,10 @@ fn run_consistency(p: &ConsistencyProbe) -> Outcome {
     })();
     match decoded {
         Err(e) => Outcome::MalformedHash(e),
-        Ok((root1, root2, proof)) => {
-            match verify_consistency(p.size1, p.size2, &root1, &root2, &proof) {
-                Ok(()) => Outcome::Accepted,
-                Err(e) => Outcome::Rejected(e),
-            }
-        }
+        Ok((root1, root2, proof)) => match verify_consistency(p.size1, p.size2, &root1, &root2, &proof) {
+            Ok(()) => Outcome::Accepted,
+            Err(e) => Outcome::Rejected(e),
+        },
     }
 }
 
@@ -162,8 +148,7 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
-        let entries =
-            fs::read_dir(&d).unwrap_or_else(|e| panic!("cannot read {}: {e}", d.display()));
+        let entries = fs::read_dir(&d).unwrap_or_else(|e| panic!("cannot read {}: {e}", d.display()));
         for entry in entries {
             let path = entry.expect("directory entry").path();
             if path.is_dir() {
@@ -178,10 +163,7 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn relative(path: &Path) -> String {
-    path.strip_prefix(data_dir())
-        .expect("probe is under the data folder")
-        .to_string_lossy()
-        .replace('\\', "/")
+    path.strip_prefix(data_dir()).expect("probe is under the data folder").to_string_lossy().replace('\\', "/")
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> T {
@@ -198,9 +180,7 @@ fn every_vector_gives_the_expected_answer() {
 
     let mut check = |name: String, desc: &str, want_err: bool, outcome: Outcome| {
         if outcome.rejected() != want_err {
-            failures.push(format!(
-                "{name} ({desc}): wantErr={want_err}, but {outcome}"
-            ));
+            failures.push(format!("{name} ({desc}): wantErr={want_err}, but {outcome}"));
         }
     };
 
@@ -257,11 +237,7 @@ fn happy_path_vectors_match_generated_proofs() {
         let name = relative(&path);
         assert_eq!(root(tree), want_root, "{name}");
         assert_eq!(tree[index], want_leaf, "{name}");
-        assert_eq!(
-            inclusion_proof(tree, index).expect("index in range"),
-            want_proof,
-            "{name}"
-        );
+        assert_eq!(inclusion_proof(tree, index).expect("index in range"), want_proof, "{name}");
         checked += 1;
     }
     for path in json_files(&dir.join("consistency")) {
@@ -273,16 +249,8 @@ fn happy_path_vectors_match_generated_proofs() {
         let tree = &leaves[..p.size2 as usize];
         let old = p.size1 as usize;
         let name = relative(&path);
-        assert_eq!(
-            root(&tree[..old]),
-            decode_hash("root1", &p.root1).expect("happy path root1"),
-            "{name}"
-        );
-        assert_eq!(
-            root(tree),
-            decode_hash("root2", &p.root2).expect("happy path root2"),
-            "{name}"
-        );
+        assert_eq!(root(&tree[..old]), decode_hash("root1", &p.root1).expect("happy path root1"), "{name}");
+        assert_eq!(root(tree), decode_hash("root2", &p.root2).expect("happy path root2"), "{name}");
         assert_eq!(
             consistency_proof(tree, old).expect("old size in range"),
             decode_proof(p.proof.as_deref()).expect("happy path proof"),
@@ -308,18 +276,12 @@ fn eight_test_leaves_have_the_known_root() {
 #[test]
 fn basic_hashes_match_rfc_6962() {
     // SHA-256 of the empty string.
-    assert_eq!(
-        STANDARD.encode(empty_root()),
-        "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-    );
+    assert_eq!(STANDARD.encode(empty_root()), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
     assert_eq!(root(&[]), empty_root());
     // A single-leaf tree's root is its leaf hash.
     let one = leaf_hash(b"");
     assert_eq!(root(&[one]), one);
-    assert_eq!(
-        STANDARD.encode(one),
-        "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0="
-    );
+    assert_eq!(STANDARD.encode(one), "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=");
     // Leaf and node hashes use different prefixes.
     assert_ne!(leaf_hash(&[one, one].concat()), node_hash(&one, &one));
 }
@@ -413,11 +375,7 @@ fn every_inclusion_proof_verifies_and_tampering_fails() {
             let proof = inclusion_proof(tree, i).expect("index in range");
             assert_eq!(proof, ref_path(i, tree), "n={n} i={i}");
             let index = i as u64;
-            assert_eq!(
-                verify_inclusion(index, size, &tree[i], &proof, &r),
-                Ok(()),
-                "n={n} i={i}"
-            );
+            assert_eq!(verify_inclusion(index, size, &tree[i], &proof, &r), Ok(()), "n={n} i={i}");
 
             // A different leaf hash at the same place.
             assert!(verify_inclusion(index, size, &other_leaf, &proof, &r).is_err());
@@ -435,10 +393,7 @@ fn every_inclusion_proof_verifies_and_tampering_fails() {
             for (pos, bit) in (0..proof.len()).flat_map(|p| [(p, 0), (p, 255), (p, 8 * p + 3)]) {
                 let mut bad = proof.clone();
                 bad[pos] = flip_bit(&bad[pos], bit);
-                assert!(
-                    verify_inclusion(index, size, &tree[i], &bad, &r).is_err(),
-                    "n={n} i={i} pos={pos} bit={bit}"
-                );
+                assert!(verify_inclusion(index, size, &tree[i], &bad, &r).is_err(), "n={n} i={i} pos={pos} bit={bit}");
             }
             assert!(verify_inclusion(index, size, &tree[i], &proof, &flip_bit(&r, 7)).is_err());
             // One hash too many or too few.
@@ -455,10 +410,7 @@ fn every_inclusion_proof_verifies_and_tampering_fails() {
                 ));
             }
         }
-        assert_eq!(
-            inclusion_proof(tree, n),
-            Err(ProofError::IndexOutOfRange { index: size, size })
-        );
+        assert_eq!(inclusion_proof(tree, n), Err(ProofError::IndexOutOfRange { index: size, size }));
         assert_eq!(
             verify_inclusion(size, size, &tree[0], &[], &r),
             Err(ProofError::IndexOutOfRange { index: size, size })
@@ -491,39 +443,18 @@ fn every_consistency_proof_verifies_and_tampering_fails() {
                 );
                 continue;
             }
-            assert_eq!(
-                verify_consistency(old_size, new_size, &old_root, &new_root, &proof),
-                Ok(()),
-                "n={n} m={m}"
-            );
+            assert_eq!(verify_consistency(old_size, new_size, &old_root, &new_root, &proof), Ok(()), "n={n} m={m}");
             // Wrong roots.
             assert!(
-                verify_consistency(
-                    old_size,
-                    new_size,
-                    &flip_bit(&old_root, 1),
-                    &new_root,
-                    &proof
-                )
-                .is_err(),
+                verify_consistency(old_size, new_size, &flip_bit(&old_root, 1), &new_root, &proof).is_err(),
                 "n={n} m={m}"
             );
             assert!(
-                verify_consistency(
-                    old_size,
-                    new_size,
-                    &old_root,
-                    &flip_bit(&new_root, 1),
-                    &proof
-                )
-                .is_err(),
+                verify_consistency(old_size, new_size, &old_root, &flip_bit(&new_root, 1), &proof).is_err(),
                 "n={n} m={m}"
             );
             if m == n {
-                assert!(
-                    verify_consistency(old_size, new_size, &old_root, &new_root, &[old_root])
-                        .is_err()
-                );
+                assert!(verify_consistency(old_size, new_size, &old_root, &new_root, &[old_root]).is_err());
                 continue;
             }
             // A flipped bit in any proof hash.
@@ -544,23 +475,14 @@ fn every_consistency_proof_verifies_and_tampering_fails() {
             assert!(verify_consistency(old_size, new_size, &old_root, &new_root, shorter).is_err());
             if m + 1 < n {
                 let next = consistency_proof(tree, m + 1).expect("old size in range");
-                assert!(
-                    verify_consistency(old_size, new_size, &old_root, &new_root, &next).is_err(),
-                    "n={n} m={m}"
-                );
-                assert!(
-                    verify_consistency(old_size + 1, new_size, &old_root, &new_root, &proof)
-                        .is_err()
-                );
+                assert!(verify_consistency(old_size, new_size, &old_root, &new_root, &next).is_err(), "n={n} m={m}");
+                assert!(verify_consistency(old_size + 1, new_size, &old_root, &new_root, &proof).is_err());
             }
             assert!(verify_consistency(new_size, old_size, &new_root, &old_root, &proof).is_err());
         }
         assert_eq!(
             consistency_proof(tree, n + 1),
-            Err(ProofError::OldSizeTooLarge {
-                old_size: new_size + 1,
-                new_size
-            })
+            Err(ProofError::OldSizeTooLarge { old_size: new_size + 1, new_size })
         );
     }
 }
@@ -571,28 +493,20 @@ fn error_messages_say_what_to_fix() {
     let r = root(&leaves);
     let proof = inclusion_proof(&leaves, 5).expect("index in range");
     assert_eq!(
-        verify_inclusion(9, 8, &leaves[5], &proof, &r)
-            .expect_err("index out of range")
-            .to_string(),
+        verify_inclusion(9, 8, &leaves[5], &proof, &r).expect_err("index out of range").to_string(),
         "leaf index 9 is outside a tree of size 8"
     );
     assert_eq!(
-        verify_inclusion(5, 8, &leaves[5], &proof[..2], &r)
-            .expect_err("short proof")
-            .to_string(),
+        verify_inclusion(5, 8, &leaves[5], &proof[..2], &r).expect_err("short proof").to_string(),
         "inclusion proof has 2 hashes; a tree of size 8 needs 3 at index 5"
     );
     assert_eq!(
-        verify_inclusion(5, 8, &leaves[4], &proof, &r)
-            .expect_err("wrong leaf")
-            .to_string(),
+        verify_inclusion(5, 8, &leaves[4], &proof, &r).expect_err("wrong leaf").to_string(),
         "computed root does not match the expected root of the tree of size 8"
     );
     let cproof = consistency_proof(&leaves, 3).expect("old size in range");
     assert_eq!(
-        verify_consistency(3, 8, &root(&leaves[..3]), &r, &cproof[1..])
-            .expect_err("short proof")
-            .to_string(),
+        verify_consistency(3, 8, &root(&leaves[..3]), &r, &cproof[1..]).expect_err("short proof").to_string(),
         format!(
             "consistency proof has {} hashes; going from tree size 3 to 8 needs {}",
             cproof.len() - 1,
@@ -600,9 +514,7 @@ fn error_messages_say_what_to_fix() {
         )
     );
     assert_eq!(
-        verify_consistency(8, 3, &r, &r, &[])
-            .expect_err("sizes reversed")
-            .to_string(),
+        verify_consistency(8, 3, &r, &r, &[]).expect_err("sizes reversed").to_string(),
         "old tree size 8 is larger than the new tree size 3"
     );
 }

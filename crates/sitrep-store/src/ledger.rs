@@ -114,12 +114,16 @@ impl Ledger {
     /// Writes a new deployment's organisation record. Refuses a store that already has one.
     pub fn create_deployment(store: &dyn Store, events: &[OrgEvent], at: Timestamp) -> Result<Vec<Entry>, LedgerError> {
         if store.heads().map_err(LedgerError::Unavailable)?.iter().any(|h| h.record == RecordId::Org) {
-            return Err(LedgerError::Refused(Refusal::Conflict("this data directory already holds a deployment".into())));
+            return Err(LedgerError::Refused(Refusal::Conflict(
+                "this data directory already holds a deployment".into(),
+            )));
         }
         let actor = Actor::system("init").map_err(|e| LedgerError::Internal(e.to_string()))?;
         let entries = seal((0, EntryHash::ZERO), at, &actor, events);
         OrgState::fold(&entries).map_err(|error| LedgerError::Internal(error.to_string()))?;
-        store.append(&[Append { record: RecordId::Org, after: 0, entries: &entries }]).map_err(LedgerError::Unavailable)?;
+        store
+            .append(&[Append { record: RecordId::Org, after: 0, entries: &entries }])
+            .map_err(LedgerError::Unavailable)?;
         Ok(entries)
     }
 
@@ -151,7 +155,13 @@ impl Ledger {
         });
         let (queue, jobs) = crossbeam_channel::bounded(QUEUE_DEPTH);
         let next_incident = incidents.keys().last().map_or(1, |n| n.0 + 1);
-        let mut writer = Writer { published: published.clone(), clock, org, incidents: incidents.into_iter().collect(), next_incident };
+        let mut writer = Writer {
+            published: published.clone(),
+            clock,
+            org,
+            incidents: incidents.into_iter().collect(),
+            next_incident,
+        };
         let handle = std::thread::Builder::new()
             .name("sitrep-writer".into())
             .spawn(move || writer.run(jobs))
@@ -159,7 +169,11 @@ impl Ledger {
         Ok(Ledger { published, queue: Some(queue), writer: Some(handle) })
     }
 
-    fn submit(&self, by: &UserName, request: Request) -> Result<oneshot::Receiver<Result<Receipt, LedgerError>>, LedgerError> {
+    fn submit(
+        &self,
+        by: &UserName,
+        request: Request,
+    ) -> Result<oneshot::Receiver<Result<Receipt, LedgerError>>, LedgerError> {
         let (reply, answer) = oneshot::channel();
         let queue = self.queue.as_ref().ok_or(LedgerError::ShuttingDown)?;
         queue.send(Job { by: by.clone(), request, reply }).map_err(|_| LedgerError::ShuttingDown)?;
@@ -235,7 +249,10 @@ fn load(store: &dyn Store, record: RecordId) -> Result<Vec<Entry>, LedgerError> 
         let done = chunk.len() < LOAD_CHUNK;
         for entry in chunk {
             if entry.computed_hash() != entry.hash {
-                return Err(LedgerError::Corrupt { record, reason: format!("seq {}: the hash does not match the entry's contents", entry.seq) });
+                return Err(LedgerError::Corrupt {
+                    record,
+                    reason: format!("seq {}: the hash does not match the entry's contents", entry.seq),
+                });
             }
             entries.push(entry);
         }
@@ -302,7 +319,10 @@ impl Writer {
             if staged.is_empty() {
                 return answer(batch, outcomes, &staged);
             }
-            let appends: Vec<Append<'_>> = staged.iter().map(|(record, s)| Append { record: *record, after: s.after, entries: &s.entries }).collect();
+            let appends: Vec<Append<'_>> = staged
+                .iter()
+                .map(|(record, s)| Append { record: *record, after: s.after, entries: &s.entries })
+                .collect();
             match self.published.store.append(&appends) {
                 Ok(()) => {
                     self.publish(&staged);
@@ -313,7 +333,9 @@ impl Writer {
                     tracing::info!(%record, expected, found, "append conflict; refreshing and retrying");
                     self.rollback(&staged);
                     if let Err(error) = self.refresh(record) {
-                        return answer_all(batch, |_| Err(LedgerError::Unavailable(StoreError::Backend(error.to_string()))));
+                        return answer_all(batch, |_| {
+                            Err(LedgerError::Unavailable(StoreError::Backend(error.to_string())))
+                        });
                     }
                 }
                 Err(error) => {
@@ -322,7 +344,10 @@ impl Writer {
                     let message = error.to_string();
                     return answer(
                         batch,
-                        outcomes.into_iter().map(|o| o.and(Err(LedgerError::Unavailable(StoreError::Backend(message.clone()))))).collect(),
+                        outcomes
+                            .into_iter()
+                            .map(|o| o.and(Err(LedgerError::Unavailable(StoreError::Backend(message.clone())))))
+                            .collect(),
                         &staged,
                     );
                 }
@@ -347,11 +372,17 @@ impl Writer {
                 self.next_incident += 1;
                 let record = RecordId::Incident(number);
                 let range = 0..entries.len();
-                staged.insert(record, Staged { after: 0, created: true, entries, events: StagedEvents::Incident(events) });
+                staged.insert(
+                    record,
+                    Staged { after: 0, created: true, entries, events: StagedEvents::Incident(events) },
+                );
                 Ok((record, range))
             }
             Request::Incident { incident, command } => {
-                let state = self.incidents.get_mut(incident).ok_or_else(|| Refusal::NotFound(format!("there is no incident {incident}")))?;
+                let state = self
+                    .incidents
+                    .get_mut(incident)
+                    .ok_or_else(|| Refusal::NotFound(format!("there is no incident {incident}")))?;
                 let events = decide::decide_incident(state, &self.org, &job.by, command)?;
                 // The record's time never goes backwards, even if the clock does.
                 let at = now.max(state.updated_at);

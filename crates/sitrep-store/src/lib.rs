@@ -13,6 +13,7 @@ use std::ops::ControlFlow;
 use sitrep_core::chain::RawEntry;
 use sitrep_core::{Entry, RecordId};
 
+pub mod datadir;
 pub mod ledger;
 pub mod sqlite;
 pub mod verify;
@@ -42,6 +43,28 @@ pub struct Append<'a> {
     pub entries: &'a [Entry],
 }
 
+/// Rows that are not entries but must commit atomically with them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    /// Password hashes to set (argon2id PHC strings), for `user.password_set` entries.
+    pub passwords: &'a [(String, String)],
+    /// Idempotency keys and the entries they produced.
+    pub idempotency: &'a [IdempotencyRow],
+}
+
+/// What a request with an `Idempotency-Key` produced, so a retry can be answered from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRow {
+    pub user: String,
+    pub key: String,
+    /// SHA-256 of the request (method, path, body): a key reused for a different request is refused.
+    pub fingerprint: String,
+    pub record: RecordId,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub at: sitrep_core::Timestamp,
+}
+
 /// A record's last seq and hash, as the store recorded them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
@@ -55,9 +78,20 @@ pub struct Head {
 /// The trait is blocking: the ledger calls it from its own writer thread, and readers call it
 /// from blocking tasks. That keeps SQLite simple and suits a PostgreSQL client equally well.
 pub trait Store: Send + Sync + 'static {
-    /// Appends every item in one durable transaction, or nothing. Returns only once the
-    /// entries would survive a crash or power loss.
-    fn append(&self, batch: &[Append<'_>]) -> Result<(), StoreError>;
+    /// Appends every item and writes the extras in one durable transaction, or nothing.
+    /// Returns only once the entries would survive a crash or power loss.
+    fn commit(&self, batch: &[Append<'_>], extras: &Extras<'_>) -> Result<(), StoreError>;
+
+    /// [`Store::commit`] without extras.
+    fn append(&self, batch: &[Append<'_>]) -> Result<(), StoreError> {
+        self.commit(batch, &Extras::default())
+    }
+
+    /// The argon2id hash of a user's password, if one was set.
+    fn password_hash(&self, user: &str) -> Result<Option<String>, StoreError>;
+
+    /// Idempotency keys recorded since `since`, to answer retries after a restart.
+    fn idempotency_since(&self, since: sitrep_core::Timestamp) -> Result<Vec<IdempotencyRow>, StoreError>;
 
     /// Up to `limit` entries of a record with seq ≥ `from`, in order.
     fn read(&self, record: RecordId, from: u64, limit: usize) -> Result<Vec<Entry>, StoreError>;

@@ -15,10 +15,13 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use sitrep_core::chain::RawEntry;
 use sitrep_core::{Entry, RecordId};
 
-use crate::{Append, Head, Store, StoreError, decode_entry, record_from_key, record_key};
+use crate::{Append, Extras, Head, IdempotencyRow, Store, StoreError, decode_entry, record_from_key, record_key};
 
 /// Applied in order, once each; an applied migration is never edited, only followed by a new one.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_record.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_record.sql"),
+    include_str!("../migrations/sqlite/0002_secrets_and_idempotency.sql"),
+];
 
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -66,7 +69,9 @@ impl SqliteStore {
     }
 
     fn connect_reader(&self) -> Result<Connection, StoreError> {
-        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(backend)?;
+        let conn =
+            Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
         Ok(conn)
     }
@@ -97,7 +102,8 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         )));
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {}; COMMIT;", index + 1)).map_err(backend)?;
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {}; COMMIT;", index + 1))
+            .map_err(backend)?;
     }
     Ok(())
 }
@@ -133,7 +139,7 @@ fn with_raw<T>(row: &rusqlite::Row<'_>, first: usize, f: impl FnOnce(RawEntry<'_
 }
 
 impl Store for SqliteStore {
-    fn append(&self, batch: &[Append<'_>]) -> Result<(), StoreError> {
+    fn commit(&self, batch: &[Append<'_>], extras: &Extras<'_>) -> Result<(), StoreError> {
         let Some(writer) = &self.writer else {
             return Err(StoreError::Backend("the store is open read-only".into()));
         };
@@ -149,15 +155,24 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
             for item in batch {
                 let key = record_key(item.record);
-                let found: i64 = head.query_row(params![key], |row| row.get(0)).optional().map_err(backend)?.unwrap_or(0);
+                let found: i64 =
+                    head.query_row(params![key], |row| row.get(0)).optional().map_err(backend)?.unwrap_or(0);
                 if found as u64 != item.after {
-                    return Err(StoreError::Conflict { record: item.record, expected: item.after, found: found as u64 });
+                    return Err(StoreError::Conflict {
+                        record: item.record,
+                        expected: item.after,
+                        found: found as u64,
+                    });
                 }
                 let mut expected = item.after;
                 for entry in item.entries {
                     expected += 1;
                     if entry.seq != expected {
-                        return Err(StoreError::Backend(format!("{}: entries must follow seq {} without gaps", item.record, expected - 1)));
+                        return Err(StoreError::Backend(format!(
+                            "{}: entries must follow seq {} without gaps",
+                            item.record,
+                            expected - 1
+                        )));
                     }
                     insert
                         .execute(params![
@@ -176,8 +191,82 @@ impl Store for SqliteStore {
                     set_head.execute(params![key, last.seq as i64, last.hash.to_hex()]).map_err(backend)?;
                 }
             }
+            if !extras.passwords.is_empty() {
+                let mut set = tx
+                    .prepare_cached("INSERT INTO passwords (user, phc) VALUES (?1, ?2) ON CONFLICT(user) DO UPDATE SET phc = excluded.phc")
+                    .map_err(backend)?;
+                for (user, phc) in extras.passwords {
+                    set.execute(params![user, phc]).map_err(backend)?;
+                }
+            }
+            if !extras.idempotency.is_empty() {
+                let mut remember = tx
+                    .prepare_cached("INSERT INTO idempotency (user, key, fingerprint, record, first_seq, last_seq, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                    .map_err(backend)?;
+                for row in extras.idempotency {
+                    remember
+                        .execute(params![
+                            row.user,
+                            row.key,
+                            row.fingerprint,
+                            record_key(row.record),
+                            row.first_seq as i64,
+                            row.last_seq as i64,
+                            row.at.to_string()
+                        ])
+                        .map_err(backend)?;
+                }
+            }
         }
         tx.commit().map_err(backend)
+    }
+
+    fn password_hash(&self, user: &str) -> Result<Option<String>, StoreError> {
+        self.with_reader(|conn| {
+            conn.query_row("SELECT phc FROM passwords WHERE user = ?1", params![user], |row| row.get(0))
+                .optional()
+                .map_err(backend)
+        })
+    }
+
+    fn idempotency_since(&self, since: sitrep_core::Timestamp) -> Result<Vec<IdempotencyRow>, StoreError> {
+        self.with_reader(|conn| {
+            let mut query = conn
+                .prepare_cached(
+                    "SELECT user, key, fingerprint, record, first_seq, last_seq, at FROM idempotency WHERE at >= ?1",
+                )
+                .map_err(backend)?;
+            let rows = query
+                .query_map(params![since.to_string()], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, i64>(3)?,
+                        row.get::<_, i64>(4)?,
+                        row.get::<_, i64>(5)?,
+                        row.get::<_, String>(6)?,
+                    ))
+                })
+                .map_err(backend)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (user, key, fingerprint, record, first_seq, last_seq, at) = row.map_err(backend)?;
+                let record = record_from_key(record)
+                    .ok_or_else(|| StoreError::Backend(format!("idempotency holds an unknown record key {record}")))?;
+                let at = at.parse().map_err(|e| StoreError::Backend(format!("idempotency time: {e}")))?;
+                out.push(IdempotencyRow {
+                    user,
+                    key,
+                    fingerprint,
+                    record,
+                    first_seq: first_seq as u64,
+                    last_seq: last_seq as u64,
+                    at,
+                });
+            }
+            Ok(out)
+        })
     }
 
     fn read(&self, record: RecordId, from: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
@@ -198,14 +287,16 @@ impl Store for SqliteStore {
 
     fn heads(&self) -> Result<Vec<Head>, StoreError> {
         self.with_reader(|conn| {
-            let mut query = conn.prepare_cached("SELECT record, seq, hash FROM heads ORDER BY record").map_err(backend)?;
+            let mut query =
+                conn.prepare_cached("SELECT record, seq, hash FROM heads ORDER BY record").map_err(backend)?;
             let rows = query
                 .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?)))
                 .map_err(backend)?;
             let mut heads = Vec::new();
             for row in rows {
                 let (key, seq, hash) = row.map_err(backend)?;
-                let record = record_from_key(key).ok_or_else(|| StoreError::Backend(format!("heads holds an unknown record key {key}")))?;
+                let record = record_from_key(key)
+                    .ok_or_else(|| StoreError::Backend(format!("heads holds an unknown record key {key}")))?;
                 heads.push(Head { record, seq: seq.max(0) as u64, hash });
             }
             Ok(heads)
@@ -220,7 +311,8 @@ impl Store for SqliteStore {
             let mut rows = query.query([]).map_err(backend)?;
             while let Some(row) = rows.next().map_err(backend)? {
                 let key: i64 = row.get(0).map_err(backend)?;
-                let record = record_from_key(key).ok_or_else(|| StoreError::Backend(format!("entries holds an unknown record key {key}")))?;
+                let record = record_from_key(key)
+                    .ok_or_else(|| StoreError::Backend(format!("entries holds an unknown record key {key}")))?;
                 if with_raw(row, 1, |raw| visit(record, raw)).map_err(backend)?.is_break() {
                     break;
                 }

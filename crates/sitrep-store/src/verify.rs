@@ -27,7 +27,8 @@ pub enum VerifyError {
 /// Verifies every record's chain and that it ends at the head the store recorded. `progress` is
 /// called now and then with the number of entries verified so far.
 pub fn verify_store(store: &dyn Store, progress: &mut dyn FnMut(u64)) -> Result<Verified, VerifyError> {
-    let heads: BTreeMap<RecordId, (u64, String)> = store.heads()?.into_iter().map(|h| (h.record, (h.seq, h.hash))).collect();
+    let heads: BTreeMap<RecordId, (u64, String)> =
+        store.heads()?.into_iter().map(|h| (h.record, (h.seq, h.hash))).collect();
     // Headed records not yet seen in the scan; any left behind have lost all their rows.
     let mut unseen: BTreeSet<RecordId> = heads.keys().copied().collect();
     let mut current: Option<ChainVerifier> = None;
@@ -69,7 +70,7 @@ pub fn verify_store(store: &dyn Store, progress: &mut dyn FnMut(u64)) -> Result<
             return ControlFlow::Break(());
         }
         verified.entries += 1;
-        if verified.entries % 65_536 == 0 {
+        if verified.entries.is_multiple_of(65_536) {
             progress(verified.entries);
         }
         ControlFlow::Continue(())

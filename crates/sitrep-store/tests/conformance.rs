@@ -38,11 +38,13 @@ fn deploy(store: &Arc<dyn Store>) -> Ledger {
 }
 
 fn declare(ledger: &Ledger) -> IncidentNumber {
-    let roles: BTreeMap<Role, UserName> = [("tech_lead", "tech"), ("legal", "lee"), ("comms", "cora"), ("executive", "exec")]
-        .into_iter()
-        .map(|(r, u)| (role(r), user(u)))
-        .collect();
-    let declare = Declare { title: "Leaked AWS key".into(), severity: Some(Severity::Sev2), roles, ..Declare::default() };
+    let roles: BTreeMap<Role, UserName> =
+        [("tech_lead", "tech"), ("legal", "lee"), ("comms", "cora"), ("executive", "exec")]
+            .into_iter()
+            .map(|(r, u)| (role(r), user(u)))
+            .collect();
+    let declare =
+        Declare { title: "Leaked AWS key".into(), severity: Some(Severity::Sev2), roles, ..Declare::default() };
     let receipt = ledger.execute_blocking(&user("cmd"), Request::Declare(declare)).expect("a member declares");
     match receipt.record {
         RecordId::Incident(number) => number,
@@ -50,7 +52,12 @@ fn declare(ledger: &Ledger) -> IncidentNumber {
     }
 }
 
-fn act(ledger: &Ledger, by: &str, incident: IncidentNumber, command: IncidentCommand) -> Result<sitrep_store::Receipt, LedgerError> {
+fn act(
+    ledger: &Ledger,
+    by: &str,
+    incident: IncidentNumber,
+    command: IncidentCommand,
+) -> Result<sitrep_store::Receipt, LedgerError> {
     ledger.execute_blocking(&user(by), Request::Incident { incident, command })
 }
 
@@ -69,7 +76,8 @@ fn story(open: &dyn Fn() -> Arc<dyn Store>) {
     assert_eq!(staffed, 5);
 
     // An acknowledged action is in the store and in the state when execute returns.
-    let receipt = act(&ledger, "tech", incident, log_fact("CloudTrail shows ListBuckets from 203.0.113.7")).expect("logs");
+    let receipt =
+        act(&ledger, "tech", incident, log_fact("CloudTrail shows ListBuckets from 203.0.113.7")).expect("logs");
     let seq = receipt.entries[0].seq;
     let stored = store.read(RecordId::Incident(incident), seq, 1).expect("reads");
     assert_eq!(stored, receipt.entries);
@@ -112,7 +120,9 @@ fn story(open: &dyn Fn() -> Arc<dyn Store>) {
     // A second incident gets the next number; state survives a restart unchanged.
     let second = declare(&ledger);
     assert_eq!(second, IncidentNumber(2));
-    let state = |ledger: &Ledger| ledger.with_incident(incident, |s| serde_json::to_value(s).expect("serialises")).expect("exists");
+    let state = |ledger: &Ledger| {
+        ledger.with_incident(incident, |s| serde_json::to_value(s).expect("serialises")).expect("exists")
+    };
     let before = state(&ledger);
     ledger.close();
     let reopened = Ledger::open(open(), system_clock()).expect("reopens");
@@ -131,14 +141,20 @@ fn two_writers(open: &dyn Fn() -> Arc<dyn Store>) {
         for (ledger, who) in [(&first, "tech"), (&second, "cmd")] {
             scope.spawn(move || {
                 for i in 0..50 {
-                    act(ledger, who, incident, log_fact(&format!("{who} finding {i}"))).expect("logs despite the other writer");
+                    act(ledger, who, incident, log_fact(&format!("{who} finding {i}")))
+                        .expect("logs despite the other writer");
                 }
             });
         }
     });
     let verified = verify_store(store.as_ref(), &mut |_| {}).expect("one linear chain");
     assert!(verified.entries > 100);
-    let facts = store.read(RecordId::Incident(incident), 1, 10_000).expect("reads").iter().filter(|e| e.kind == "fact.logged").count();
+    let facts = store
+        .read(RecordId::Incident(incident), 1, 10_000)
+        .expect("reads")
+        .iter()
+        .filter(|e| e.kind == "fact.logged")
+        .count();
     assert_eq!(facts, 100);
 }
 

@@ -1,1 +1,45 @@
-fn main() {}
+//! The `sitrep` binary: parses the command line, runs one command, maps the outcome to an exit
+//! code. Everything of substance lives in the library crates.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod admin;
+mod bench;
+mod cli;
+
+/// Exit codes scripts can rely on (also listed in `docs/cli.md`).
+pub mod exit {
+    /// The command did what was asked; for `verify`, every record verifies.
+    pub const OK: u8 = 0;
+    /// `verify` found a record that does not verify.
+    pub const BROKEN: u8 = 1;
+    /// The command could not run: bad arguments, a missing or locked data directory, I/O.
+    pub const ERROR: u8 = 2;
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("sitrep: {}", one_line(&error));
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        cli::Command::Init(args) => admin::init(&args),
+        cli::Command::Verify(args) => admin::verify(&args),
+        cli::Command::Policy { command } => admin::policy(&command),
+        cli::Command::Bench { command } => bench::run(&command),
+    }
+}
+
+/// The error and its causes on one line, as a person at a terminal wants it.
+fn one_line(error: &anyhow::Error) -> String {
+    error.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+}

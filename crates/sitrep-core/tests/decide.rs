@@ -1,0 +1,1389 @@
+//! Commands in, entries out, state folded: every entry kind, every command's accepted path and
+//! every refusal `decide.rs` can give, through the harness in `support`.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use sitrep_core::decide::{
+    self, Declare, IncidentCommand as C, MAX_ACTIONS, OrgCommand as O, SHORT_MAX, TEXT_MAX, TITLE_MAX,
+};
+use sitrep_core::entry::{Entry, EntryHash};
+use sitrep_core::events::*;
+use sitrep_core::incident::{ActionStatus, FoldError, TaskState};
+use sitrep_core::policy::DEFAULT_POLICY;
+use sitrep_core::{Actor, DecisionId, FactId, IncidentState, OrgRole, Phase, Severity, TaskId};
+use support::*;
+
+fn worker() -> Actor {
+    Actor::system("worker").expect("a connector name")
+}
+
+fn with_actions(c: &str, title: &str, actions: Vec<ActionSpec>) -> C {
+    C::Propose { class: class(c), title: title.to_owned(), rationale: None, actions }
+}
+
+fn webhook(destination: &str) -> ActionSpec {
+    ActionSpec::Webhook { destination: destination.to_owned(), payload: json!({"key": "deploy-1"}) }
+}
+
+fn notify() -> ActionSpec {
+    ActionSpec::Notify { message: None }
+}
+
+/// A world whose incident has been closed by an approved close decision.
+fn closed_world() -> World {
+    let mut w = world();
+    act(&mut w, "cmd", propose("close", "Close INC-1")).expect("the commander proposes closing");
+    act(&mut w, "exec", approve(1)).expect("the executive approves closing");
+    assert_eq!(w.incident.phase, Phase::Closed);
+    w
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) The fold: every entry kind is decided and folded, and the fold refuses what could not be.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_full_incident_life_decides_and_folds_every_incident_entry_kind() {
+    let mut w = world();
+    // incident.declared and role.assigned
+    let s = &w.incident;
+    assert_eq!(
+        (s.id.to_string().as_str(), s.title.as_str(), s.severity, s.phase),
+        ("INC-1", "Leaked deploy key", Severity::Sev2, Phase::Declared)
+    );
+    assert_eq!((s.restricted, s.exercise, s.declared_by.to_string().as_str()), (false, false, "cmd"));
+    assert_eq!(s.policy, w.org.state.policy.sha256);
+    for (name, r) in STAFF {
+        assert_eq!(s.roles[&role(r)], vec![user(name)], "{name} holds {r}");
+    }
+    assert_eq!(w.kinds()[..2], ["incident.declared", "role.assigned"]);
+
+    act(&mut w, "cmd", assign("scribe", "resp")).expect("the commander staffs");
+    assert_eq!(w.incident.roles_of(&user("resp")), vec![role("responder"), role("scribe")]);
+    act(&mut w, "cmd", release("scribe", "resp")).expect("the commander releases");
+    assert!(!w.incident.roles.contains_key(&role("scribe")));
+
+    act(&mut w, "cmd", C::SetPhase { phase: Phase::Triage }).expect("the commander moves the phase");
+    assert_eq!(w.incident.phase, Phase::Triage);
+    act(&mut w, "cmd", C::SetSeverity { severity: Severity::Sev1, reason: Some("customer data".into()) })
+        .expect("the commander raises severity");
+    assert_eq!(w.incident.severity, Severity::Sev1);
+
+    act(&mut w, "resp", fact("Deploy key seen in a public gist")).expect("a responder logs a fact");
+    let f1 = &w.incident.facts[0];
+    assert_eq!(
+        (f1.id, f1.status, f1.logged_by.to_string().as_str(), f1.judged.is_none()),
+        (FactId(1), FactStatus::Unverified, "resp", true)
+    );
+    act(&mut w, "tech", verify(1, "gist fetched; fingerprint matches")).expect("the tech lead verifies");
+    let f1 = &w.incident.facts[0];
+    let judged = f1.judged.as_ref().expect("judged");
+    assert_eq!(
+        (f1.status, judged.by.to_string().as_str(), judged.basis.as_str()),
+        (FactStatus::Verified, "tech", "gist fetched; fingerprint matches")
+    );
+    act(&mut w, "resp", fact("The attacker pushed with the key")).expect("a responder logs a fact");
+    act(&mut w, "tech", disprove(2, "no pushes since the key was created")).expect("the tech lead disproves");
+    assert_eq!(w.incident.facts[1].status, FactStatus::Disproved);
+
+    act(
+        &mut w,
+        "cmd",
+        C::CreateTask { title: "Rotate the key".into(), owner: Some(user("resp")), due: Some(at(3600)) },
+    )
+    .expect("a task");
+    let t1 = &w.incident.tasks[0];
+    assert_eq!(
+        (t1.id, t1.state, t1.owner.clone(), t1.due, &t1.origin),
+        (TaskId(1), TaskState::Open, Some(user("resp")), Some(at(3600)), &TaskOrigin::Manual)
+    );
+    act(&mut w, "cmd", assign_task(1, "tech")).expect("reassigned");
+    assert_eq!(w.incident.tasks[0].owner, Some(user("tech")));
+    act(&mut w, "tech", block(1, "waiting for GitHub support")).expect("blocked");
+    assert_eq!(
+        (w.incident.tasks[0].state, w.incident.tasks[0].note.as_deref()),
+        (TaskState::Blocked, Some("waiting for GitHub support"))
+    );
+    act(&mut w, "tech", C::CompleteTask { task: TaskId(1), note: Some("rotated".into()) })
+        .expect("a blocked task can be completed");
+    assert_eq!((w.incident.tasks[0].state, w.incident.tasks[0].note.as_deref()), (TaskState::Done, Some("rotated")));
+    act(&mut w, "cmd", task("Tell the partner")).expect("a task");
+    act(&mut w, "cmd", cancel(2)).expect("cancelled");
+    assert_eq!(w.incident.tasks[1].state, TaskState::Cancelled);
+
+    act(&mut w, "cora", note("Holding statement drafted")).expect("a note");
+    assert_eq!(
+        (w.incident.notes[0].by.to_string().as_str(), w.incident.notes[0].text.as_str()),
+        ("cora", "Holding statement drafted")
+    );
+
+    // decision.proposed, decision.approved, then the worker runs its two actions.
+    act(&mut w, "tech", with_actions("containment", "Revoke the deploy key", vec![webhook("github-revoke"), notify()]))
+        .expect("proposed");
+    let d1 = w.decision(1);
+    assert_eq!(
+        (d1.state, d1.proposer.as_str(), d1.approvals.len(), d1.actions.len()),
+        (DecisionState::Proposed, "tech", 0, 2)
+    );
+    assert!(d1.actions.iter().all(|a| a.status == ActionStatus::Pending));
+    act(&mut w, "cmd", approve(1)).expect("the commander approves");
+    let d1 = w.decision(1);
+    assert_eq!(
+        (d1.state, d1.approvals[0].user.as_str(), d1.approvals[0].role.as_ref().map(|r| r.as_str())),
+        (DecisionState::Approved, "cmd", Some("commander"))
+    );
+    assert!(d1.decided_at.is_some());
+    let d = DecisionId(1);
+    append(&mut w, &worker(), &[IncidentEvent::ActionStarted(ActionStarted { decision: d, action: 0, attempt: 1 })])
+        .expect("started");
+    assert_eq!((w.decision(1).actions[0].status, w.decision(1).actions[0].attempts), (ActionStatus::Running, 1));
+    append(
+        &mut w,
+        &worker(),
+        &[IncidentEvent::ActionSucceeded(ActionSucceeded {
+            decision: d,
+            action: 0,
+            attempt: 1,
+            detail: Some("HTTP 204".into()),
+        })],
+    )
+    .expect("succeeded");
+    assert_eq!(
+        (w.decision(1).actions[0].status, w.decision(1).actions[0].detail.as_deref()),
+        (ActionStatus::Succeeded, Some("HTTP 204"))
+    );
+    append(
+        &mut w,
+        &worker(),
+        &[
+            IncidentEvent::ActionStarted(ActionStarted { decision: d, action: 1, attempt: 1 }),
+            IncidentEvent::ActionFailed(ActionFailed {
+                decision: d,
+                action: 1,
+                attempt: 1,
+                reason: "channel unreachable".into(),
+                retryable: true,
+            }),
+        ],
+    )
+    .expect("failed");
+    assert_eq!(
+        (w.decision(1).actions[1].status, w.decision(1).actions[1].last_error.as_deref()),
+        (ActionStatus::Failed, Some("channel unreachable"))
+    );
+
+    act(&mut w, "cora", propose("external_statement", "Tell customers")).expect("comms proposes");
+    act(&mut w, "lee", reject(2, "it names the vendor")).expect("legal rejects");
+    let d2 = w.decision(2);
+    assert_eq!(
+        (d2.state, d2.rejections[0].user.as_str(), d2.rejections[0].note.as_deref()),
+        (DecisionState::Rejected, "lee", Some("it names the vendor"))
+    );
+
+    act(&mut w, "tech", propose("containment", "Block the IP")).expect("proposed");
+    act(&mut w, "tech", withdraw(3)).expect("the proposer withdraws");
+    assert_eq!(
+        (w.decision(3).state, w.decision(3).withdrawn.as_ref().map(|a| a.user.as_str())),
+        (DecisionState::Withdrawn, Some("tech"))
+    );
+
+    // A close decision closes the incident in the same step.
+    act(&mut w, "cmd", propose("close", "Close INC-1")).expect("proposed");
+    let entries = act(&mut w, "exec", approve(4)).expect("the executive approves closing");
+    assert_eq!(
+        entries.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["decision.approved", "incident.phase_changed"]
+    );
+    assert_eq!(entries[1].body, r#"{"decision":"D-4","from":"triage","to":"closed"}"#);
+    assert_eq!((w.incident.phase, w.decision(4).state), (Phase::Closed, DecisionState::Approved));
+
+    let seen: BTreeSet<&str> = w.kinds().into_iter().collect();
+    for kind in IncidentEvent::KINDS {
+        assert!(seen.contains(kind), "no test produces and folds '{kind}'");
+    }
+}
+
+#[test]
+fn a_full_organisation_life_decides_and_folds_every_org_entry_kind() {
+    let mut org = Org::genesis();
+    // deployment.created, policy.replaced, user.added, token.issued
+    assert_eq!(
+        (org.state.name.as_str(), org.state.policy.sha256.as_str()),
+        ("Example Corp", sitrep_core::Policy::default_policy().sha256.as_str())
+    );
+    assert!(org.state.users[&user(ADMIN)].has(OrgRole::Admin));
+    assert_eq!(org.state.authenticate(&token(0), org.now()).map(|u| u.name.as_str()), Some(ADMIN));
+
+    org.add("cmd", OrgRole::Member);
+    let cmd = &org.state.users[&user("cmd")];
+    assert_eq!((cmd.active, cmd.has(OrgRole::Member), cmd.added_by.to_string().as_str()), (true, true, ADMIN));
+    org.act(ADMIN, O::GrantOrgRole { user: user("cmd"), role: OrgRole::Admin }).expect("granted");
+    assert!(org.state.users[&user("cmd")].has(OrgRole::Admin));
+    org.act(ADMIN, O::RevokeOrgRole { user: user("cmd"), role: OrgRole::Admin }).expect("revoked");
+    assert!(!org.state.users[&user("cmd")].has(OrgRole::Admin));
+
+    org.act(
+        "cmd",
+        O::IssueToken { user: user("cmd"), sha256: token(1), expires_at: Some(at(1000)), label: Some("laptop".into()) },
+    )
+    .expect("a user issues their own token");
+    assert_eq!(org.state.tokens[&token(1)].id, token(1)[..12]);
+    assert_eq!(org.state.authenticate(&token(1), org.now()).map(|u| u.name.as_str()), Some("cmd"));
+    assert!(org.state.authenticate(&token(1), at(1000)).is_none(), "a token stops at its expiry");
+    org.act("cmd", O::RevokeToken { user: user("cmd"), token: token(1)[..12].to_owned() })
+        .expect("a user revokes their own token");
+    assert!(org.state.tokens[&token(1)].revoked);
+    assert!(org.state.authenticate(&token(1), org.now()).is_none());
+
+    org.act(ADMIN, O::IssueToken { user: user("cmd"), sha256: token(2), expires_at: None, label: None })
+        .expect("the admin issues a token");
+    org.act(ADMIN, O::DisableUser { user: user("cmd"), reason: Some("left the company".into()) }).expect("disabled");
+    assert!(!org.state.users[&user("cmd")].active);
+    assert!(org.state.tokens[&token(2)].revoked, "disabling a user revokes their tokens");
+
+    let stricter = DEFAULT_POLICY.replace("name = \"default\"", "name = \"stricter\"");
+    org.act(ADMIN, O::ReplacePolicy { source: stricter.clone() }).expect("replaced");
+    assert_eq!((org.state.policy.name.as_str(), org.state.policy.source.as_str()), ("stricter", stricter.as_str()));
+
+    org.act(
+        ADMIN,
+        O::AddPlaybook { id: "leaked-secret".into(), version: "1".into(), source: "title = \"Leaked secret\"".into() },
+    )
+    .expect("added");
+    let playbook = &org.state.playbooks["leaked-secret"];
+    assert_eq!(
+        (playbook.version.as_str(), playbook.sha256.clone()),
+        ("1", EntryHash::of(b"title = \"Leaked secret\"").to_hex())
+    );
+
+    let seen: BTreeSet<&str> = org.record.iter().map(|e| e.kind.as_str()).collect();
+    for kind in OrgEvent::KINDS {
+        assert!(seen.contains(kind), "no test produces and folds '{kind}'");
+    }
+}
+
+/// Seals `event` after `after` as `actor`: applying it to the state and refolding the record with
+/// it must both refuse it, naming its seq.
+#[track_caller]
+fn fold_refuses(w: &World, after: (u64, EntryHash), actor: &Actor, event: IncidentEvent) -> FoldError {
+    let entry = seal(after, at(9_999), actor, &[event]).remove(0);
+    let error = w.incident.clone().apply_entry(&entry).expect_err("the fold refuses the entry");
+    assert_eq!((error.seq, error.kind.as_str()), (entry.seq, entry.kind.as_str()));
+    assert!(error.to_string().starts_with(&format!("seq {} ({})", entry.seq, entry.kind)), "{error}");
+    let mut record = w.record.clone();
+    record.push(entry);
+    assert_eq!(IncidentState::fold(&record).expect_err("refolding refuses it too"), error);
+    error
+}
+
+fn head(w: &World) -> (u64, EntryHash) {
+    (w.incident.seq, w.incident.head)
+}
+
+fn by(name: &str) -> Actor {
+    Actor::User(user(name))
+}
+
+#[test]
+fn the_fold_refuses_entries_that_could_not_have_been_decided() {
+    let mut w = world();
+    act(&mut w, "tech", propose("containment", "Block the IP")).expect("proposed");
+    act(&mut w, "tech", withdraw(1)).expect("withdrawn");
+    let next = w.incident.seq + 1;
+
+    let unknown_fact = fold_refuses(
+        &w,
+        head(&w),
+        &by("tech"),
+        IncidentEvent::FactVerified(FactJudged { fact: FactId(9), basis: "forged".into() }),
+    );
+    assert_eq!((unknown_fact.seq, unknown_fact.reason.as_str()), (next, "unknown fact"));
+
+    let approved = IncidentEvent::DecisionApproved(DecisionApproved {
+        decision: DecisionId(1),
+        role: role("commander"),
+        also: vec![],
+        note: None,
+        state: DecisionState::Approved,
+    });
+    let withdrawn = fold_refuses(&w, head(&w), &by("cmd"), approved.clone());
+    assert_eq!(withdrawn.reason, "the decision is no longer open");
+
+    let gap = fold_refuses(
+        &w,
+        (w.incident.seq + 1, w.incident.head),
+        &by("cmd"),
+        IncidentEvent::NoteAdded(NoteAdded { text: "skips a seq".into() }),
+    );
+    assert_eq!((gap.seq, gap.reason), (next + 1, format!("does not follow seq {} of this record", next - 1)));
+    let relinked = fold_refuses(
+        &w,
+        (w.incident.seq, EntryHash::ZERO),
+        &by("cmd"),
+        IncidentEvent::NoteAdded(NoteAdded { text: "wrong prev".into() }),
+    );
+    assert!(relinked.reason.starts_with("does not follow"), "{relinked}");
+
+    let rules = [
+        (
+            by("cmd"),
+            IncidentEvent::DecisionApproved(DecisionApproved {
+                decision: DecisionId(7),
+                role: role("commander"),
+                also: vec![],
+                note: None,
+                state: DecisionState::Approved,
+            }),
+            "unknown decision",
+        ),
+        (worker(), approved, "approvals are given by people"),
+        (
+            by("cmd"),
+            IncidentEvent::RoleReleased(RoleChange { role: role("legal"), user: user("cora") }),
+            "the user does not hold the role",
+        ),
+        (
+            by("cmd"),
+            IncidentEvent::RoleReleased(RoleChange { role: role("liaison"), user: user("cora") }),
+            "nobody holds the role",
+        ),
+        (
+            by("cmd"),
+            IncidentEvent::RoleAssigned(RoleChange { role: role("legal"), user: user("lee") }),
+            "the user already holds the role",
+        ),
+        (
+            by("cmd"),
+            IncidentEvent::PhaseChanged(PhaseChanged { from: Phase::Recovery, to: Phase::Closed, decision: None }),
+            "'from' is not the current phase",
+        ),
+        (
+            by("cmd"),
+            IncidentEvent::SeverityChanged(SeverityChanged { from: Severity::Sev4, to: Severity::Sev1, reason: None }),
+            "'from' is not the current severity",
+        ),
+        (
+            by("tech"),
+            IncidentEvent::FactLogged(FactLogged {
+                fact: FactId(5),
+                text: "skips ids".into(),
+                source: None,
+                status: FactStatus::Unverified,
+                basis: None,
+            }),
+            "fact ids must be sequential",
+        ),
+        (
+            by("tech"),
+            IncidentEvent::TaskCreated(TaskCreated {
+                task: TaskId(3),
+                title: "skips ids".into(),
+                owner: None,
+                due: None,
+                origin: TaskOrigin::Manual,
+            }),
+            "task ids must be sequential",
+        ),
+        (by("tech"), IncidentEvent::TaskDone(TaskClosed { task: TaskId(1), note: None }), "unknown task"),
+        (
+            worker(),
+            IncidentEvent::ActionStarted(ActionStarted { decision: DecisionId(1), action: 0, attempt: 1 }),
+            "unknown action",
+        ),
+        (
+            by("cmd"),
+            IncidentEvent::Declared(Declared {
+                incident: w.incident.uuid,
+                number: w.incident.id,
+                title: "again".into(),
+                severity: Severity::Sev1,
+                scope: vec![],
+                restricted: false,
+                exercise: false,
+                policy: w.incident.policy.clone(),
+            }),
+            "an incident is declared once",
+        ),
+    ];
+    for (actor, event, reason) in rules {
+        assert_eq!(fold_refuses(&w, head(&w), &actor, event).reason, reason);
+    }
+
+    let proposed = |decision: u64| {
+        IncidentEvent::DecisionProposed(DecisionProposed {
+            decision: DecisionId(decision),
+            class: class("containment"),
+            title: "t".into(),
+            rationale: None,
+            actions: vec![notify()],
+            rule: w.decision(1).rule.clone(),
+            role: None,
+            also: vec![],
+            state: DecisionState::Proposed,
+        })
+    };
+    assert_eq!(fold_refuses(&w, head(&w), &worker(), proposed(2)).reason, "decisions are proposed by people");
+    assert_eq!(fold_refuses(&w, head(&w), &by("tech"), proposed(5)).reason, "decision ids must be sequential");
+
+    // An entry of a kind no version wrote, and one whose body does not fit its kind.
+    let alien = Entry::seal(next, at(9_999), by("cmd"), "fact.deleted", r#"{"fact":"F-1"}"#.into(), w.incident.head);
+    let error = w.incident.clone().apply_entry(&alien).expect_err("unknown kind");
+    assert_eq!((error.seq, error.reason.as_str()), (next, "unknown entry kind 'fact.deleted'"));
+    let garbled = Entry::seal(next, at(9_999), by("cmd"), "note.added", r#"{"txt":"typo"}"#.into(), w.incident.head);
+    let error = w.incident.clone().apply_entry(&garbled).expect_err("bad body");
+    assert!(error.reason.starts_with("body of 'note.added' is not valid"), "{error}");
+
+    // A record must start with its declaration.
+    let empty: [Entry; 0] = [];
+    assert_eq!(IncidentState::fold(&empty).expect_err("empty").reason, "the record is empty");
+    let headless = IncidentState::fold(&w.record[1..]).expect_err("no declaration");
+    assert_eq!((headless.seq, headless.reason.as_str()), (2, "the first entry must be incident.declared"));
+
+    // Nothing was applied by any of the refusals.
+    act(&mut w, "cmd", note("still whole")).expect("the record goes on");
+}
+
+#[test]
+fn the_org_fold_refuses_entries_that_could_not_have_been_decided() {
+    let org = org();
+    let refuses = |event: OrgEvent| {
+        let entry =
+            seal((org.state.seq, org.state.head), at(9_999), &by(ADMIN), std::slice::from_ref(&event)).remove(0);
+        let error = org.state.clone().apply(&entry, &event).expect_err("the org fold refuses it");
+        assert_eq!(error.seq, org.state.seq + 1);
+        let mut record = org.record.clone();
+        record.push(entry);
+        let refolded = sitrep_core::OrgState::fold(&record).expect_err("refolding refuses it too");
+        assert_eq!(refolded, error);
+        error.reason
+    };
+    assert_eq!(
+        refuses(OrgEvent::UserAdded(UserAdded { user: user("cmd"), display_name: None, org_role: OrgRole::Admin })),
+        "the user already exists"
+    );
+    assert_eq!(refuses(OrgEvent::UserDisabled(UserDisabled { user: user("ghost"), reason: None })), "unknown user");
+    assert_eq!(
+        refuses(OrgEvent::TokenIssued(TokenIssued {
+            user: user("ghost"),
+            sha256: token(5),
+            expires_at: None,
+            label: None
+        })),
+        "unknown user"
+    );
+    assert_eq!(
+        refuses(OrgEvent::TokenRevoked(TokenRevoked { user: user("cmd"), token: token(0)[..12].to_owned() })),
+        "unknown token"
+    );
+    assert_eq!(
+        refuses(OrgEvent::PolicyReplaced(PolicyReplaced {
+            sha256: token(3),
+            source: DEFAULT_POLICY.replace("default", "other")
+        })),
+        "the recorded policy does not match its sha256"
+    );
+    assert!(
+        refuses(OrgEvent::PolicyReplaced(PolicyReplaced { sha256: token(3), source: "name = 1".into() }))
+            .starts_with("the recorded policy does not load: line 1")
+    );
+    let created = OrgEvent::DeploymentCreated(DeploymentCreated {
+        deployment: org.state.deployment,
+        name: "again".into(),
+        public_key: String::new(),
+    });
+    assert_eq!(refuses(created), "a deployment is created once");
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) Decide: who may act at all.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn someone_who_is_not_a_user_cannot_act() {
+    let mut w = world();
+    says(&forbidden(act(&mut w, "nobody", note("hi")), "users"), &["'nobody' is not a user of this deployment"]);
+    says(&forbidden(declare(org(), "nobody", &declaration("x", &[])), "users"), &["not a user"]);
+    forbidden(
+        w.org.act("nobody", O::AddUser { user: user("eve"), display_name: None, org_role: OrgRole::Admin }),
+        "users",
+    );
+}
+
+#[test]
+fn a_disabled_user_cannot_act() {
+    let mut w = world();
+    w.org.act(ADMIN, O::DisableUser { user: user("tech"), reason: None }).expect("disabled");
+    assert_eq!(forbidden(act(&mut w, "tech", note("still here?")), "users"), "the account 'tech' is disabled");
+    forbidden(act(&mut w, "tech", verify(1, "x")), "users");
+    forbidden(declare(w.org.clone(), "tech", &declaration("x", &[])), "users");
+    forbidden(
+        w.org.act("tech", O::IssueToken { user: user("tech"), sha256: token(9), expires_at: None, label: None }),
+        "users",
+    );
+    // Nor can they be given a role.
+    says(&invalid(act(&mut w, "cmd", assign("scribe", "tech")), "user"), &["there is no active user 'tech'"]);
+}
+
+#[test]
+fn a_viewer_cannot_act_even_on_an_incident_they_observe() {
+    let mut w = restricted_world();
+    act(&mut w, "cmd", assign("observer", VIEWER)).expect("a viewer may hold a read-only role");
+    assert!(decide::can_see(&w.incident, &user(VIEWER)), "an observing viewer sees the restricted incident");
+    let message = forbidden(act(&mut w, VIEWER, note("hello")), "org_roles");
+    assert_eq!(
+        message,
+        "'vic' may read incidents but not act on them: acting needs the admin or member organisation role"
+    );
+    forbidden(act(&mut w, VIEWER, propose("evidence_sharing", "Share logs")), "org_roles");
+    forbidden(declare(org(), VIEWER, &declaration("x", &[])), "org_roles");
+    says(
+        &invalid(act(&mut w, "cmd", assign("tech_lead", VIEWER)), "user"),
+        &["'vic' is a viewer or auditor and may hold only read-only roles (observer)"],
+    );
+}
+
+#[test]
+fn restricted_incidents_are_not_found_by_non_participants_and_found_by_participants() {
+    let mut w = restricted_world();
+    for outsider in [OUTSIDER, ADMIN, VIEWER] {
+        assert!(!decide::can_see(&w.incident, &user(outsider)));
+        assert_eq!(not_found(act(&mut w, outsider, note("peek"))), "there is no incident INC-1");
+        assert_eq!(
+            not_found(act(&mut w, outsider, approve(1))),
+            "there is no incident INC-1",
+            "no hint that D-1 exists or not"
+        );
+    }
+    for (name, _) in STAFF.iter().filter(|(_, r)| *r != "observer") {
+        assert!(decide::can_see(&w.incident, &user(name)));
+        act(&mut w, name, note("here")).expect("a participant acts");
+    }
+    forbidden(act(&mut w, "obs", note("here")), "actions.notes");
+    // Leaving the incident's roles puts a person outside it again.
+    act(&mut w, "cmd", release("responder", "resp")).expect("released");
+    not_found(act(&mut w, "resp", note("still here?")));
+    // An unrestricted incident is visible to every user.
+    let open = world();
+    assert!(decide::can_see(&open.incident, &user(OUTSIDER)) && decide::can_see(&open.incident, &user(VIEWER)));
+}
+
+#[test]
+fn a_closed_incident_refuses_every_command() {
+    let mut w = closed_world();
+    let every_command = [
+        assign("scribe", "resp"),
+        release("legal", "lee"),
+        C::SetPhase { phase: Phase::Recovery },
+        C::SetSeverity { severity: Severity::Sev1, reason: None },
+        fact("late finding"),
+        verify(1, "x"),
+        disprove(1, "x"),
+        task("late task"),
+        assign_task(1, "tech"),
+        complete(1),
+        block(1, "x"),
+        cancel(1),
+        propose("containment", "late"),
+        approve(1),
+        reject(1, "x"),
+        withdraw(1),
+        note("late note"),
+    ];
+    for command in every_command {
+        for name in ["cmd", "tech", "lee"] {
+            assert_eq!(
+                conflict(act(&mut w, name, command.clone())),
+                "INC-1 is closed; its record is final",
+                "{command}"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Roles, phase and severity.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn the_commander_assigns_and_releases_roles() {
+    let mut w = world();
+    act(&mut w, "cmd", assign("liaison", OUTSIDER)).expect("the commander staffs an outsider");
+    assert!(w.incident.is_participant(&user(OUTSIDER)));
+    act(&mut w, "cmd", release("liaison", OUTSIDER)).expect("and releases them");
+    assert!(!w.incident.is_participant(&user(OUTSIDER)));
+    // A second commander may take over, and then the first may leave.
+    act(&mut w, "cmd", assign("commander", "tech")).expect("two commanders");
+    act(&mut w, "tech", release("commander", "cmd")).expect("the new commander releases the old");
+    assert_eq!(w.incident.roles[&role("commander")], vec![user("tech")]);
+}
+
+#[test]
+fn assigning_roles_is_refused_with_what_would_satisfy_it() {
+    let mut w = world();
+    let message = forbidden(act(&mut w, "tech", assign("scribe", "resp")), "actions.assign_roles");
+    assert_eq!(message, "assigning roles needs the commander role; you hold tech_lead (commander: cmd)");
+    says(
+        &forbidden(act(&mut w, "lee", release("comms", "cora")), "actions.assign_roles"),
+        &["releasing roles needs the commander role", "(commander: cmd)"],
+    );
+    says(
+        &invalid(act(&mut w, "cmd", assign("janitor", "resp")), "role"),
+        &[
+            "unknown role 'janitor'; roles are commander, tech_lead, legal, comms, executive, scribe, responder, observer, liaison",
+        ],
+    );
+    says(&invalid(act(&mut w, "cmd", assign("scribe", "ghost")), "user"), &["there is no active user 'ghost'"]);
+    assert_eq!(conflict(act(&mut w, "cmd", assign("legal", "lee"))), "lee already holds legal on INC-1");
+    assert_eq!(conflict(act(&mut w, "cmd", release("legal", "cora"))), "cora does not hold legal on INC-1");
+    says(&conflict(act(&mut w, "cmd", release("commander", "cmd"))), &["INC-1 must always have a commander"]);
+}
+
+#[test]
+fn only_the_commander_moves_the_phase_and_only_a_close_decision_closes() {
+    let mut w = world();
+    act(&mut w, "cmd", C::SetPhase { phase: Phase::Containment }).expect("the commander may skip ahead");
+    assert_eq!(w.incident.phase, Phase::Containment);
+    let message = forbidden(act(&mut w, "tech", C::SetPhase { phase: Phase::Eradication }), "actions.set_phase");
+    assert_eq!(message, "setting the phase needs the commander role; you hold tech_lead (commander: cmd)");
+    let message = forbidden(act(&mut w, "cmd", C::SetPhase { phase: Phase::Closed }), "classes.close");
+    assert_eq!(
+        message,
+        "an incident is closed only by an approved close decision (approved by commander and executive); propose one"
+    );
+    assert_eq!(
+        conflict(act(&mut w, "cmd", C::SetPhase { phase: Phase::Containment })),
+        "INC-1 is already in containment"
+    );
+}
+
+#[test]
+fn only_the_commander_sets_the_severity() {
+    let mut w = world();
+    let entries =
+        act(&mut w, "cmd", C::SetSeverity { severity: Severity::Sev1, reason: Some("payments affected".into()) })
+            .expect("set");
+    assert_eq!(entries[0].body, r#"{"from":"sev2","reason":"payments affected","to":"sev1"}"#);
+    says(
+        &forbidden(
+            act(&mut w, "exec", C::SetSeverity { severity: Severity::Sev3, reason: None }),
+            "actions.set_severity",
+        ),
+        &["setting the severity needs the commander role; you hold executive"],
+    );
+    assert_eq!(
+        conflict(act(&mut w, "cmd", C::SetSeverity { severity: Severity::Sev1, reason: None })),
+        "INC-1 is already sev1"
+    );
+    invalid(
+        act(&mut w, "cmd", C::SetSeverity { severity: Severity::Sev3, reason: Some("\u{1b}[2J".into()) }),
+        "reason",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts.
+// ---------------------------------------------------------------------------------------------
+
+fn logged(text: &str, status: FactStatus, basis: Option<&str>) -> C {
+    C::LogFact { text: text.into(), source: Some("SIEM".into()), status, basis: basis.map(str::to_owned) }
+}
+
+#[test]
+fn participants_log_facts_and_the_tech_lead_or_commander_judges_them() {
+    let mut w = world();
+    act(&mut w, "exec", fact("Board asked for an update")).expect("any participant logs");
+    act(&mut w, "tech", logged("Key used from 203.0.113.9", FactStatus::Verified, Some("access log")))
+        .expect("a verifier logs a verified fact");
+    let f2 = &w.incident.facts[1];
+    assert_eq!(
+        (f2.status, f2.source.as_deref(), f2.judged.as_ref().map(|j| j.basis.as_str())),
+        (FactStatus::Verified, Some("SIEM"), Some("access log"))
+    );
+    act(&mut w, "cmd", logged("No data left the VPC", FactStatus::Disproved, Some("flow logs")))
+        .expect("the commander too");
+
+    says(
+        &forbidden(act(&mut w, "obs", fact("I saw it")), "actions.log_facts"),
+        &["logging facts needs a role on INC-1 other than a read-only one; you hold observer"],
+    );
+    says(
+        &forbidden(act(&mut w, OUTSIDER, fact("I saw it")), "actions.log_facts"),
+        &["you hold no role on this incident"],
+    );
+    let message = forbidden(
+        act(&mut w, "resp", logged("It is fine", FactStatus::Verified, Some("I think so"))),
+        "actions.verify_facts",
+    );
+    assert_eq!(
+        message,
+        "logging a fact as verified or disproved needs the commander or tech_lead role; you hold responder (commander: cmd; tech_lead: tech)"
+    );
+    says(
+        &invalid(act(&mut w, "resp", logged("x", FactStatus::Unverified, Some("why"))), "basis"),
+        &["only given for a fact logged as verified or disproved"],
+    );
+    says(&invalid(act(&mut w, "tech", logged("x", FactStatus::Verified, None)), "basis"), &["must not be empty"]);
+    invalid(
+        act(
+            &mut w,
+            "resp",
+            C::LogFact { text: "x".into(), source: Some("\u{0}".into()), status: FactStatus::Unverified, basis: None },
+        ),
+        "source",
+    );
+
+    act(&mut w, "tech", verify(1, "minutes of the call")).expect("verified");
+    act(&mut w, "tech", disprove(1, "the board did not ask")).expect("a verified fact can be disproved");
+    assert_eq!(w.incident.facts[0].status, FactStatus::Disproved);
+    let message = forbidden(act(&mut w, "resp", verify(1, "x")), "actions.verify_facts");
+    assert_eq!(
+        message,
+        "verifying facts needs the commander or tech_lead role; you hold responder (commander: cmd; tech_lead: tech)"
+    );
+    says(
+        &forbidden(act(&mut w, "lee", disprove(1, "x")), "actions.verify_facts"),
+        &["disproving facts needs the commander or tech_lead role"],
+    );
+    assert_eq!(not_found(act(&mut w, "tech", verify(9, "x"))), "INC-1 has no fact F-9");
+    assert_eq!(conflict(act(&mut w, "tech", disprove(1, "again"))), "F-1 is already disproved");
+    assert_eq!(conflict(act(&mut w, "tech", verify(2, "again"))), "F-2 is already verified");
+    invalid(act(&mut w, "tech", verify(1, " ")), "basis");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tasks.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn participants_create_assign_block_and_close_tasks() {
+    let mut w = world();
+    act(&mut w, "resp", C::CreateTask { title: "Pull logs".into(), owner: Some(user("tech")), due: Some(at(60)) })
+        .expect("created");
+    act(&mut w, "lee", task("Check contracts")).expect("created without an owner");
+    act(&mut w, "lee", assign_task(2, "lee")).expect("assigned");
+    act(&mut w, "lee", block(2, "waiting for the vendor")).expect("blocked");
+    act(&mut w, "lee", assign_task(2, "cora")).expect("a blocked task can be reassigned");
+    act(&mut w, "cora", C::CancelTask { task: TaskId(2), note: Some("not needed".into()) })
+        .expect("a blocked task can be cancelled");
+    act(&mut w, "tech", complete(1)).expect("done");
+    assert_eq!(w.incident.tasks.iter().map(|t| t.state).collect::<Vec<_>>(), [TaskState::Done, TaskState::Cancelled]);
+}
+
+#[test]
+fn task_commands_are_refused_with_what_would_satisfy_them() {
+    let mut w = world();
+    act(&mut w, "resp", C::CreateTask { title: "Pull logs".into(), owner: Some(user("resp")), due: None })
+        .expect("created");
+    act(&mut w, "resp", task("Image the laptop")).expect("created");
+    says(
+        &forbidden(act(&mut w, "obs", task("watching")), "actions.tasks"),
+        &["creating tasks needs a role on INC-1 other than a read-only one; you hold observer"],
+    );
+    says(&forbidden(act(&mut w, "obs", assign_task(1, "tech")), "actions.tasks"), &["assigning tasks"]);
+    says(&forbidden(act(&mut w, "obs", complete(1)), "actions.tasks"), &["completing tasks"]);
+    says(&forbidden(act(&mut w, "obs", cancel(1)), "actions.tasks"), &["cancelling tasks"]);
+    says(
+        &forbidden(act(&mut w, OUTSIDER, block(1, "x")), "actions.tasks"),
+        &["blocking tasks", "you hold no role on this incident"],
+    );
+    invalid(act(&mut w, "resp", task("")), "title");
+    assert_eq!(
+        invalid(
+            act(&mut w, "resp", C::CreateTask { title: "x".into(), owner: Some(user(OUTSIDER)), due: None }),
+            "owner"
+        ),
+        "'out' holds no role on INC-1; assign them a role first"
+    );
+    invalid(act(&mut w, "resp", assign_task(1, OUTSIDER)), "owner");
+    assert_eq!(conflict(act(&mut w, "resp", assign_task(1, "resp"))), "T-1 is already assigned to resp");
+    for command in [assign_task(9, "tech"), complete(9), cancel(9), block(9, "x")] {
+        assert_eq!(not_found(act(&mut w, "resp", command)), "INC-1 has no task T-9");
+    }
+    invalid(act(&mut w, "resp", block(1, "")), "reason");
+    invalid(act(&mut w, "resp", C::CompleteTask { task: TaskId(1), note: Some("\u{7}".into()) }), "note");
+    act(&mut w, "resp", block(1, "no access")).expect("blocked");
+    assert_eq!(conflict(act(&mut w, "resp", block(1, "still"))), "T-1 is blocked; only an open task can be blocked");
+    act(&mut w, "resp", complete(1)).expect("done");
+    assert_eq!(conflict(act(&mut w, "resp", complete(1))), "T-1 is already done");
+    assert_eq!(conflict(act(&mut w, "resp", cancel(1))), "T-1 is already done");
+    assert_eq!(conflict(act(&mut w, "resp", assign_task(1, "tech"))), "T-1 is done; it can no longer be assigned");
+    assert_eq!(conflict(act(&mut w, "resp", block(1, "x"))), "T-1 is done; only an open task can be blocked");
+    act(&mut w, "resp", cancel(2)).expect("cancelled");
+    assert_eq!(conflict(act(&mut w, "resp", complete(2))), "T-2 is already cancelled");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decisions.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn proposing_is_refused_unless_the_policy_allows_the_proposer() {
+    let mut w = world();
+    let message = forbidden(act(&mut w, "lee", propose("containment", "Pull the plug")), "classes.containment.propose");
+    assert_eq!(message, "containment may be proposed by commander or tech_lead; you hold legal");
+    let message =
+        forbidden(act(&mut w, "obs", propose("evidence_sharing", "Share logs")), "classes.evidence_sharing.propose");
+    assert_eq!(message, "evidence_sharing may be proposed by any participant other than observer; you hold observer");
+    says(
+        &forbidden(
+            act(&mut w, OUTSIDER, propose("evidence_sharing", "Share logs")),
+            "classes.evidence_sharing.propose",
+        ),
+        &["you hold no role on this incident"],
+    );
+    let message = invalid(act(&mut w, "cmd", propose("ransom_payment", "Pay")), "class");
+    assert_eq!(
+        message,
+        "unknown decision class 'ransom_payment'; classes are containment, credential_revocation, eradication, recovery, evidence_sharing, external_statement, customer_notification, regulatory_notification, law_enforcement, close"
+    );
+    act(&mut w, "resp", propose("evidence_sharing", "Share logs with the MSP"))
+        .expect("any participant may propose evidence sharing");
+    let entries = act(
+        &mut w,
+        "tech",
+        C::Propose {
+            class: class("containment"),
+            title: "Isolate host".into(),
+            rationale: Some("beaconing".into()),
+            actions: vec![],
+        },
+    )
+    .expect("proposed");
+    assert_eq!(entries[0].kind, "decision.proposed");
+    assert_eq!((w.decision(2).rationale.as_deref(), w.decision(2).proposer.as_str()), (Some("beaconing"), "tech"));
+}
+
+#[test]
+fn a_proposal_refuses_bad_actions_naming_the_action() {
+    let mut w = world();
+    let tech = |actions: Vec<ActionSpec>| with_actions("containment", "Isolate host", actions);
+    let task_action = |title: &str, owner_role: Option<&str>| ActionSpec::Task {
+        title: title.into(),
+        owner_role: owner_role.map(role),
+        due_in_minutes: Some(30),
+    };
+    says(&invalid(act(&mut w, "tech", tech(vec![notify(); MAX_ACTIONS + 1])), "actions"), &["at most 20 actions"]);
+    invalid(act(&mut w, "tech", tech(vec![task_action("", None)])), "actions[0].title");
+    assert_eq!(
+        invalid(
+            act(&mut w, "tech", tech(vec![notify(), task_action("Image it", Some("janitor"))])),
+            "actions[1].owner_role"
+        ),
+        "unknown role 'janitor'"
+    );
+    let message =
+        invalid(act(&mut w, "tech", tech(vec![notify(), webhook("https://attacker.example/hook")])), "actions[1]");
+    assert_eq!(message, "'https://attacker.example/hook' is not the name of a configured webhook (a-z, 0-9, '-', '_')");
+    says(
+        &invalid(
+            act(&mut w, "tech", tech(vec![ActionSpec::Command { command: "rm -rf /".into(), input: json!(null) }])),
+            "actions[0]",
+        ),
+        &["configured command"],
+    );
+    invalid(
+        act(&mut w, "tech", tech(vec![ActionSpec::Notify { message: Some("\u{7}".into()) }])),
+        "actions[0].message",
+    );
+    act(&mut w, "tech", tech(vec![notify(); MAX_ACTIONS])).expect("twenty actions are fine");
+    act(
+        &mut w,
+        "tech",
+        tech(vec![
+            task_action("Image it", Some("responder")),
+            ActionSpec::Command { command: "isolate-host".into(), input: json!({"host": "web-1"}) },
+        ]),
+    )
+    .expect("well-formed actions");
+    assert_eq!(w.decision(2).actions.len(), 2);
+}
+
+#[test]
+fn approving_is_refused_with_the_role_still_missing_and_its_holder() {
+    let mut w = world();
+    act(&mut w, "cora", propose("external_statement", "Holding statement")).expect("comms proposes");
+    let message = forbidden(act(&mut w, "cora", approve(1)), "people");
+    assert_eq!(
+        message,
+        "you already stand behind D-1 (you proposed it) and a person counts once; legal has not approved yet (legal: lee)"
+    );
+    let message = forbidden(act(&mut w, "exec", approve(1)), "classes.external_statement.approve");
+    assert_eq!(
+        message,
+        "external_statement needs approval by legal and comms; legal has not approved yet; you hold executive (legal: lee)"
+    );
+    says(
+        &forbidden(act(&mut w, OUTSIDER, approve(1)), "classes.external_statement.approve"),
+        &["you hold no role on this incident", "(legal: lee)"],
+    );
+    act(&mut w, "cmd", assign("comms", "resp")).expect("a second comms");
+    let message = forbidden(act(&mut w, "resp", approve(1)), "classes.external_statement.approve");
+    says(&message, &["D-1 already has comms", "legal has not approved yet (legal: lee)"]);
+    assert_eq!(not_found(act(&mut w, "lee", approve(9))), "INC-1 has no decision D-9");
+    invalid(act(&mut w, "lee", C::Approve { decision: DecisionId(1), note: Some("\u{0}".into()) }), "note");
+    act(&mut w, "lee", C::Approve { decision: DecisionId(1), note: Some("wording checked".into()) })
+        .expect("legal approves");
+    assert_eq!(
+        (w.decision(1).state, w.decision(1).approvals[1].note.as_deref()),
+        (DecisionState::Approved, Some("wording checked"))
+    );
+    assert_eq!(conflict(act(&mut w, "cora", approve(1))), "D-1 is approved; it can no longer be approved");
+    assert_eq!(conflict(act(&mut w, "lee", reject(1, "too late"))), "D-1 is approved; it can no longer be rejected");
+    assert_eq!(conflict(act(&mut w, "cora", withdraw(1))), "D-1 is approved; it can no longer be withdrawn");
+}
+
+#[test]
+fn an_approver_may_not_approve_twice_and_is_told_who_is_still_missing() {
+    let mut w = world();
+    act(&mut w, "resp", propose("evidence_sharing", "Share logs with the MSP")).expect("proposed");
+    act(&mut w, "lee", approve(1)).expect("legal approves");
+    assert_eq!(w.decision(1).state, DecisionState::Proposed);
+    let message = forbidden(act(&mut w, "lee", approve(1)), "people");
+    assert_eq!(
+        message,
+        "you already stand behind D-1 (you have approved it) and a person counts once; commander has not approved yet (commander: cmd)"
+    );
+    assert_eq!(
+        conflict(act(&mut w, "lee", reject(1, "changed my mind"))),
+        "you have approved D-1; an approval cannot be turned into a rejection"
+    );
+    act(&mut w, "cmd", approve(1)).expect("the commander approves");
+    assert_eq!(w.decision(1).state, DecisionState::Approved);
+}
+
+#[test]
+fn an_unfilled_role_is_named_as_unfilled() {
+    let mut w = declare(org(), "cmd", &declaration("No lawyer yet", &[("cora", "comms")])).expect("declared");
+    act(&mut w, "cora", propose("external_statement", "Holding statement")).expect("proposed");
+    says(
+        &forbidden(act(&mut w, "cmd", approve(1)), "classes.external_statement.approve"),
+        &["legal has not approved yet", "(legal: unfilled)"],
+    );
+}
+
+#[test]
+fn rejecting_needs_a_reason_and_a_required_role_and_is_not_for_the_proposer() {
+    let mut w = world();
+    act(&mut w, "cora", propose("external_statement", "Holding statement")).expect("proposed");
+    assert_eq!(invalid(act(&mut w, "lee", reject(1, " ")), "note"), "a rejection needs a reason a person can act on");
+    assert_eq!(
+        forbidden(act(&mut w, "cora", reject(1, "oops")), "withdraw"),
+        "you proposed D-1; withdraw it instead of rejecting it"
+    );
+    let message = forbidden(act(&mut w, "exec", reject(1, "no")), "classes.external_statement.approve");
+    assert_eq!(message, "only a holder of legal or comms may reject external_statement; you hold executive");
+    assert_eq!(not_found(act(&mut w, "lee", reject(9, "no"))), "INC-1 has no decision D-9");
+    act(&mut w, "lee", reject(1, "names the vendor")).expect("legal rejects");
+    let d1 = w.decision(1);
+    assert_eq!(
+        (d1.state, d1.rejections[0].role.as_ref().map(|r| r.as_str())),
+        (DecisionState::Rejected, Some("legal"))
+    );
+    assert_eq!(conflict(act(&mut w, "cmd", reject(1, "also no"))), "D-1 is rejected; it can no longer be rejected");
+    assert_eq!(conflict(act(&mut w, "lee", approve(1))), "D-1 is rejected; it can no longer be approved");
+}
+
+#[test]
+fn the_proposer_or_the_commander_withdraws_a_decision() {
+    let mut w = world();
+    act(&mut w, "cora", propose("external_statement", "Draft one")).expect("proposed");
+    act(&mut w, "cora", propose("external_statement", "Draft two")).expect("proposed");
+    assert_eq!(
+        forbidden(act(&mut w, "lee", withdraw(1)), "withdraw"),
+        "only the proposer (cora) or the commander may withdraw D-1"
+    );
+    invalid(act(&mut w, "cora", C::Withdraw { decision: DecisionId(1), note: Some(String::new()) }), "note");
+    act(&mut w, "cora", C::Withdraw { decision: DecisionId(1), note: Some("superseded".into()) })
+        .expect("the proposer withdraws");
+    act(&mut w, "cmd", withdraw(2)).expect("the commander withdraws");
+    assert_eq!(w.decision(2).withdrawn.as_ref().map(|a| a.user.as_str()), Some("cmd"));
+    assert_eq!(conflict(act(&mut w, "cora", withdraw(1))), "D-1 is withdrawn; it can no longer be withdrawn");
+    assert_eq!(not_found(act(&mut w, "cmd", withdraw(9))), "INC-1 has no decision D-9");
+}
+
+#[test]
+fn replacing_the_policy_never_changes_a_decision_already_under_way() {
+    let mut w = world();
+    act(&mut w, "tech", propose("containment", "Isolate host")).expect("proposed under the default policy");
+    let stricter = DEFAULT_POLICY.replacen(
+        "approve = { any_of = [\"commander\"] }\npeople = 1",
+        "approve = { all_of = [\"commander\", \"executive\"] }\npeople = 2",
+        1,
+    );
+    assert_ne!(stricter, DEFAULT_POLICY);
+    w.org.act(ADMIN, O::ReplacePolicy { source: stricter }).expect("replaced");
+    act(&mut w, "tech", propose("containment", "Isolate another host")).expect("proposed under the new policy");
+    act(&mut w, "cmd", approve(1)).expect("approved");
+    act(&mut w, "cmd", approve(2)).expect("approved");
+    assert_eq!((w.decision(1).state, w.decision(2).state), (DecisionState::Approved, DecisionState::Proposed));
+}
+
+#[test]
+fn a_quorum_class_added_by_the_policy_needs_that_many_roles_held_by_different_people() {
+    let mut w = world();
+    let extended = format!(
+        "{DEFAULT_POLICY}\n[classes.ai_model_rollback]\ntitle = \"Roll back a model\"\npropose = \"participants\"\napprove = {{ quorum = 2, of = [\"commander\", \"tech_lead\", \"legal\"] }}\npeople = 2\nscope = \"central\"\n"
+    );
+    w.org.act(ADMIN, O::ReplacePolicy { source: extended }).expect("an admin adds a class");
+    act(&mut w, "cmd", assign("legal", "tech")).expect("tech holds tech_lead and legal");
+    act(&mut w, "tech", propose("ai_model_rollback", "Roll back the triage model")).expect("proposed");
+    let message = forbidden(act(&mut w, "exec", approve(1)), "classes.ai_model_rollback.approve");
+    assert_eq!(
+        message,
+        "ai_model_rollback needs approval by 2 of commander, tech_lead, legal; 1 more of commander, tech_lead, legal must approve; you hold executive (commander: cmd; tech_lead: tech; legal: lee, tech)"
+    );
+    act(&mut w, "lee", approve(1)).expect("legal approves while tech stands for tech_lead");
+    assert_eq!(w.decision(1).state, DecisionState::Approved);
+}
+
+#[test]
+fn the_people_a_decision_awaits_see_it_as_needing_their_decision() {
+    let mut w = world();
+    act(&mut w, "cora", propose("external_statement", "Holding statement")).expect("proposed");
+    let awaiting = |w: &World, name: &str| w.incident.awaiting(&user(name)).iter().map(|d| d.id).collect::<Vec<_>>();
+    assert_eq!(awaiting(&w, "lee"), [DecisionId(1)]);
+    assert!(awaiting(&w, "cora").is_empty() && awaiting(&w, "exec").is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// User text.
+// ---------------------------------------------------------------------------------------------
+
+type TextCase = (&'static str, &'static str, usize, fn(String) -> C);
+
+#[test]
+fn user_text_refuses_empty_over_limit_and_control_characters_but_keeps_html_verbatim() {
+    let mut base = world();
+    act(&mut base, "resp", fact("seed")).expect("F-1");
+    act(&mut base, "cora", propose("external_statement", "seed")).expect("D-1");
+    let cases: [TextCase; 11] = [
+        ("resp", "text", TEXT_MAX, |t| C::AddNote { text: t }),
+        ("resp", "text", TEXT_MAX, |t| C::LogFact {
+            text: t,
+            source: None,
+            status: FactStatus::Unverified,
+            basis: None,
+        }),
+        ("resp", "source", TITLE_MAX, |t| C::LogFact {
+            text: "x".into(),
+            source: Some(t),
+            status: FactStatus::Unverified,
+            basis: None,
+        }),
+        ("tech", "basis", SHORT_MAX, |t| C::VerifyFact { fact: FactId(1), basis: t }),
+        ("resp", "title", TITLE_MAX, |t| C::CreateTask { title: t, owner: None, due: None }),
+        ("cmd", "title", TITLE_MAX, |t| C::Propose {
+            class: class("containment"),
+            title: t,
+            rationale: None,
+            actions: vec![],
+        }),
+        ("cmd", "rationale", TEXT_MAX, |t| C::Propose {
+            class: class("containment"),
+            title: "x".into(),
+            rationale: Some(t),
+            actions: vec![],
+        }),
+        ("cmd", "reason", SHORT_MAX, |t| C::SetSeverity { severity: Severity::Sev1, reason: Some(t) }),
+        ("lee", "note", SHORT_MAX, |t| C::Approve { decision: DecisionId(1), note: Some(t) }),
+        ("lee", "note", SHORT_MAX, |t| C::Reject { decision: DecisionId(1), note: t }),
+        ("cora", "note", SHORT_MAX, |t| C::Withdraw { decision: DecisionId(1), note: Some(t) }),
+    ];
+    let html = "<img src=x onerror=alert(1)> & \"quotes\" </textarea>";
+    for (name, field, max, command) in cases {
+        let refused = |text: String| {
+            let mut w = base.clone();
+            invalid(act(&mut w, name, command(text)), field)
+        };
+        let empty = if matches!(command(String::new()), C::Reject { .. }) {
+            "a rejection needs a reason a person can act on"
+        } else {
+            "must not be empty"
+        };
+        assert_eq!(refused(String::new()), empty, "{field}");
+        assert_eq!(refused(" \n\t ".into()), empty, "{field}");
+        assert_eq!(refused("é".repeat(max + 1)), format!("is {} characters; the limit is {max}", max + 1), "{field}");
+        for control in ["nul\u{0}", "\u{1b}[2Jcleared", "del\u{7f}", "next\u{85}line", "bell\u{7}"] {
+            says(&refused(control.into()), &["contains control characters"]);
+        }
+        for kept in [html.to_owned(), "line one\r\nline two\ttabbed".to_owned(), "é".repeat(max)] {
+            let mut w = base.clone();
+            let entries =
+                act(&mut w, name, command(kept.clone())).unwrap_or_else(|r| panic!("{field} refused {kept:?}: {r}"));
+            let body: serde_json::Value = serde_json::from_str(&entries[0].body).expect("json");
+            assert!(
+                body.as_object().expect("object").values().any(|v| v.as_str() == Some(kept.as_str())),
+                "{field} was not kept verbatim in {}",
+                entries[0].body
+            );
+        }
+    }
+    let mut w = base.clone();
+    act(&mut w, "resp", note(html)).expect("html is text");
+    assert_eq!(w.incident.notes[0].text, html);
+    assert!(
+        w.record.last().expect("entry").body.contains("<img src=x onerror=alert(1)>"),
+        "stored verbatim, escaped only where rendered"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Declaring.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn the_declarer_becomes_commander_unless_the_roles_name_one() {
+    let w = declare(org(), "tech", &declaration("Phishing wave", &[("lee", "legal")])).expect("declared");
+    assert_eq!(w.incident.roles_of(&user("tech")), vec![role("commander")]);
+    assert_eq!(w.kinds(), ["incident.declared", "role.assigned", "role.assigned"]);
+    assert_eq!(w.record[1].body, r#"{"role":"commander","user":"tech"}"#, "the commander is staffed first");
+
+    let w = declare(org(), "tech", &declaration("Phishing wave", &[("lee", "legal"), ("cmd", "commander")]))
+        .expect("declared");
+    assert_eq!(w.incident.roles[&role("commander")], vec![user("cmd")]);
+    assert!(!w.incident.is_participant(&user("tech")), "naming a commander leaves the declarer out");
+    assert_eq!(w.record[1].body, r#"{"role":"commander","user":"cmd"}"#);
+
+    let command =
+        Declare { restricted: true, exercise: true, scope: vec!["emea".into()], ..declaration("Tabletop", &[]) };
+    let w = declare(org(), "cmd", &command).expect("declared");
+    assert_eq!(
+        (w.incident.restricted, w.incident.exercise, w.incident.scope.clone()),
+        (true, true, vec!["emea".to_owned()])
+    );
+}
+
+#[test]
+fn declaring_is_refused_with_what_would_satisfy_it() {
+    let says_role = invalid(declare(org(), "cmd", &declaration("x", &[("lee", "janitor")])), "role");
+    says(&says_role, &["unknown role 'janitor'; roles are commander"]);
+    says(
+        &invalid(declare(org(), "cmd", &declaration("x", &[(VIEWER, "tech_lead")])), "user"),
+        &["may hold only read-only roles (observer)"],
+    );
+    let w = declare(org(), "cmd", &declaration("x", &[(VIEWER, "observer")])).expect("a viewer may observe");
+    assert!(w.incident.holds(&user(VIEWER), "observer"));
+    says(
+        &invalid(declare(org(), "cmd", &declaration("x", &[("ghost", "legal")])), "user"),
+        &["there is no active user 'ghost'"],
+    );
+    assert_eq!(
+        invalid(declare(org(), "cmd", &Declare { severity: None, ..declaration("x", &[]) }), "severity"),
+        "is required: one of sev1, sev2, sev3, sev4"
+    );
+    invalid(declare(org(), "cmd", &declaration("", &[])), "title");
+    invalid(declare(org(), "cmd", &declaration(&"x".repeat(TITLE_MAX + 1), &[])), "title");
+    invalid(declare(org(), "cmd", &declaration("a\u{0}b", &[])), "title");
+    let too_wide = Declare { scope: (0..21).map(|i| format!("unit-{i}")).collect(), ..declaration("x", &[]) };
+    assert_eq!(invalid(declare(org(), "cmd", &too_wide), "scope"), "names more than 20 org units");
+    invalid(declare(org(), "cmd", &Declare { scope: vec![String::new()], ..declaration("x", &[]) }), "scope");
+    forbidden(declare(org(), VIEWER, &declaration("x", &[])), "org_roles");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The organisation.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn only_admins_change_the_organisation() {
+    let mut org = org();
+    let cases = [
+        (
+            O::AddUser { user: user("eve"), display_name: None, org_role: OrgRole::Admin },
+            "adding users needs the admin organisation role",
+        ),
+        (O::DisableUser { user: user("tech"), reason: None }, "disabling users needs the admin organisation role"),
+        (
+            O::GrantOrgRole { user: user("cmd"), role: OrgRole::Admin },
+            "granting organisation roles needs the admin organisation role",
+        ),
+        (
+            O::RevokeOrgRole { user: user(ADMIN), role: OrgRole::Admin },
+            "revoking organisation roles needs the admin organisation role",
+        ),
+        (
+            O::IssueToken { user: user("tech"), sha256: token(9), expires_at: None, label: None },
+            "issuing tokens for someone else needs the admin organisation role",
+        ),
+        (
+            O::RevokeToken { user: user(ADMIN), token: token(0)[..12].to_owned() },
+            "revoking someone else's tokens needs the admin organisation role",
+        ),
+        (
+            O::ReplacePolicy { source: DEFAULT_POLICY.replace("default", "mine") },
+            "replacing the policy needs the admin organisation role",
+        ),
+        (
+            O::AddPlaybook { id: "mine".into(), version: "1".into(), source: "x".into() },
+            "adding playbooks needs the admin organisation role",
+        ),
+    ];
+    for (command, message) in cases {
+        assert_eq!(forbidden(org.act("cmd", command.clone()), "org_roles"), message);
+        forbidden(org.act(VIEWER, command), "org_roles");
+    }
+}
+
+#[test]
+fn users_are_added_disabled_and_given_org_roles_by_admins() {
+    let mut org = org();
+    org.act(
+        ADMIN,
+        O::AddUser { user: user("eve"), display_name: Some("Eve <Ops>".into()), org_role: OrgRole::Auditor },
+    )
+    .expect("added");
+    assert_eq!(org.state.users[&user("eve")].display_name.as_deref(), Some("Eve <Ops>"));
+    assert_eq!(
+        conflict(org.act(ADMIN, O::AddUser { user: user("eve"), display_name: None, org_role: OrgRole::Member })),
+        "the user 'eve' already exists"
+    );
+    invalid(
+        org.act(ADMIN, O::AddUser { user: user("fay"), display_name: Some("\u{0}".into()), org_role: OrgRole::Member }),
+        "display_name",
+    );
+
+    assert_eq!(
+        not_found(org.act(ADMIN, O::DisableUser { user: user("ghost"), reason: None })),
+        "there is no user 'ghost'"
+    );
+    invalid(org.act(ADMIN, O::DisableUser { user: user("eve"), reason: Some(String::new()) }), "reason");
+    org.act(ADMIN, O::DisableUser { user: user("eve"), reason: None }).expect("disabled");
+    assert_eq!(
+        conflict(org.act(ADMIN, O::DisableUser { user: user("eve"), reason: None })),
+        "the user 'eve' is already disabled"
+    );
+
+    not_found(org.act(ADMIN, O::GrantOrgRole { user: user("ghost"), role: OrgRole::Member }));
+    assert_eq!(
+        conflict(org.act(ADMIN, O::GrantOrgRole { user: user("cmd"), role: OrgRole::Member })),
+        "'cmd' already has the member organisation role"
+    );
+    not_found(org.act(ADMIN, O::RevokeOrgRole { user: user("ghost"), role: OrgRole::Member }));
+    assert_eq!(
+        conflict(org.act(ADMIN, O::RevokeOrgRole { user: user("cmd"), role: OrgRole::Admin })),
+        "'cmd' does not have the admin organisation role"
+    );
+    org.act(ADMIN, O::RevokeOrgRole { user: user("cmd"), role: OrgRole::Member }).expect("revoked");
+    let mut w = declare(org.clone(), "tech", &declaration("x", &[])).expect("declared");
+    forbidden(act(&mut w, "cmd", note("x")), "org_roles");
+}
+
+#[test]
+fn the_last_active_admin_can_be_neither_disabled_nor_demoted() {
+    let mut org = org();
+    assert_eq!(
+        conflict(org.act(ADMIN, O::DisableUser { user: user(ADMIN), reason: None })),
+        "the last active admin cannot be disabled; make someone else admin first"
+    );
+    assert_eq!(
+        conflict(org.act(ADMIN, O::RevokeOrgRole { user: user(ADMIN), role: OrgRole::Admin })),
+        "the last active admin keeps the admin role; make someone else admin first"
+    );
+    org.act(ADMIN, O::GrantOrgRole { user: user("cmd"), role: OrgRole::Admin }).expect("a second admin");
+    org.act("cmd", O::RevokeOrgRole { user: user(ADMIN), role: OrgRole::Admin }).expect("now the first may be demoted");
+    assert_eq!(
+        forbidden(
+            org.act(ADMIN, O::AddUser { user: user("eve"), display_name: None, org_role: OrgRole::Member }),
+            "org_roles"
+        ),
+        "adding users needs the admin organisation role"
+    );
+    conflict(org.act("cmd", O::DisableUser { user: user("cmd"), reason: None }));
+    org.act("cmd", O::GrantOrgRole { user: user("lee"), role: OrgRole::Admin }).expect("a third admin");
+    org.act("lee", O::DisableUser { user: user("cmd"), reason: None })
+        .expect("an admin who is not the last may be disabled");
+    assert_eq!(
+        forbidden(
+            org.act("cmd", O::AddUser { user: user("eve"), display_name: None, org_role: OrgRole::Member }),
+            "users"
+        ),
+        "the account 'cmd' is disabled"
+    );
+}
+
+#[test]
+fn tokens_follow_their_rules() {
+    let mut org = org();
+    let issue =
+        |name: &str, sha256: String, expires_at| O::IssueToken { user: user(name), sha256, expires_at, label: None };
+    org.act("tech", issue("tech", token(1), None)).expect("a user issues their own");
+    org.act(ADMIN, issue("lee", token(2), Some(org.now().plus_seconds(60)))).expect("an admin issues anyone's");
+    assert_eq!(not_found(org.act(ADMIN, issue("ghost", token(3), None))), "there is no user 'ghost'");
+    assert_eq!(
+        invalid(org.act("tech", issue("tech", token(3).to_uppercase().replace('0', "A"), None)), "sha256"),
+        "must be 64 lower-case hex digits"
+    );
+    invalid(org.act("tech", issue("tech", "abc".into(), None)), "sha256");
+    assert_eq!(conflict(org.act("tech", issue("tech", token(1), None))), "that token is already issued");
+    let now = org.now();
+    assert_eq!(invalid(org.act("tech", issue("tech", token(4), Some(now))), "expires_at"), "must be in the future");
+    invalid(
+        org.act(
+            "tech",
+            O::IssueToken { user: user("tech"), sha256: token(4), expires_at: None, label: Some("\u{7}".into()) },
+        ),
+        "label",
+    );
+    org.act(ADMIN, O::AddUser { user: user("eve"), display_name: None, org_role: OrgRole::Member }).expect("added");
+    org.act(ADMIN, O::DisableUser { user: user("eve"), reason: None }).expect("disabled");
+    assert_eq!(conflict(org.act(ADMIN, issue("eve", token(5), None))), "the user 'eve' is disabled");
+
+    let id = |n: u64| token(n)[..12].to_owned();
+    assert_eq!(
+        forbidden(org.act("tech", O::RevokeToken { user: user("lee"), token: id(2) }), "org_roles"),
+        "revoking someone else's tokens needs the admin organisation role"
+    );
+    assert_eq!(
+        not_found(org.act("tech", O::RevokeToken { user: user("tech"), token: id(2) })),
+        format!("'tech' has no token {}", id(2))
+    );
+    org.act("tech", O::RevokeToken { user: user("tech"), token: id(1) }).expect("a user revokes their own");
+    org.act(ADMIN, O::RevokeToken { user: user("lee"), token: id(2) }).expect("an admin revokes anyone's");
+    assert_eq!(
+        conflict(org.act("tech", O::RevokeToken { user: user("tech"), token: id(1) })),
+        format!("token {} is already revoked", id(1))
+    );
+}
+
+#[test]
+fn a_broken_policy_is_refused_naming_its_line_and_column() {
+    let mut org = org();
+    let line = DEFAULT_POLICY.lines().position(|l| l == "people = 1").expect("present") + 1;
+    let broken = DEFAULT_POLICY.replacen("people = 1", "people = 0", 1);
+    let message = invalid(org.act(ADMIN, O::ReplacePolicy { source: broken }), "policy");
+    assert_eq!(message, format!("line {line}, column 10: classes.containment.people must be between 1 and 9"));
+    let message = invalid(org.act(ADMIN, O::ReplacePolicy { source: "name = \"x\"\n[roles\n".into() }), "policy");
+    assert!(message.starts_with("line 2, column "), "{message}");
+    assert_eq!(
+        conflict(org.act(ADMIN, O::ReplacePolicy { source: DEFAULT_POLICY.into() })),
+        "that policy is already in force"
+    );
+    assert_eq!(org.state.policy.source, DEFAULT_POLICY, "nothing changed");
+}
+
+#[test]
+fn playbooks_are_added_by_admins_by_name_and_version() {
+    let mut org = org();
+    let add = |id: &str, version: &str, source: &str| O::AddPlaybook {
+        id: id.into(),
+        version: version.into(),
+        source: source.into(),
+    };
+    org.act(ADMIN, add("leaked-secret", "1", "steps = []")).expect("added");
+    assert_eq!(
+        conflict(org.act(ADMIN, add("leaked-secret", "1", "steps = []"))),
+        "playbook 'leaked-secret' is already this file"
+    );
+    org.act(ADMIN, add("leaked-secret", "2", "steps = [1]")).expect("a new version");
+    assert_eq!(org.state.playbooks["leaked-secret"].version, "2");
+    assert_eq!(
+        invalid(org.act(ADMIN, add("Leaked Secret", "1", "x")), "id"),
+        "must be 1 to 64 characters of a-z, 0-9, '-' or '_'"
+    );
+    invalid(org.act(ADMIN, add("../etc", "1", "x")), "id");
+    invalid(org.act(ADMIN, add("ok", "", "x")), "version");
+    invalid(org.act(ADMIN, add("ok", "1", "")), "source");
+}

@@ -1,0 +1,345 @@
+//! Test harness: an organisation and one incident, changed only through `decide_*`, sealed with
+//! `events::seal` and folded, exactly as the server does it.
+//!
+//! Every accepted command goes through decide AND fold, and after each one the whole record is
+//! folded again from scratch and must give the same state, so a test can never pass on a state
+//! that the record alone would not reproduce.
+
+// Each test binary uses part of the harness.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use serde_json::{Value, json};
+use sitrep_core::decide::{self, Declare, IncidentCommand, OrgCommand, Refusal};
+use sitrep_core::entry::{Entry, EntryHash};
+use sitrep_core::events::{FactStatus, IncidentEvent, seal};
+use sitrep_core::incident::{Decision, FoldError};
+use sitrep_core::{
+    Actor, DecisionClass, DecisionId, FactId, IncidentNumber, IncidentState, OrgRole, OrgState, Role, Severity, TaskId,
+    Timestamp, UserName,
+};
+use uuid::Uuid;
+
+/// The admin created with the deployment.
+pub const ADMIN: &str = "admin";
+/// The default incident's staff: one person per role.
+pub const STAFF: &[(&str, &str)] = &[
+    ("cmd", "commander"),
+    ("tech", "tech_lead"),
+    ("lee", "legal"),
+    ("cora", "comms"),
+    ("exec", "executive"),
+    ("resp", "responder"),
+    ("obs", "observer"),
+];
+/// A user with the viewer organisation role.
+pub const VIEWER: &str = "vic";
+/// A member of the organisation who holds no role on the incident.
+pub const OUTSIDER: &str = "out";
+
+pub fn user(name: &str) -> UserName {
+    UserName::parse(name).expect("a valid user name")
+}
+
+pub fn role(name: &str) -> Role {
+    Role::parse(name).expect("a valid role")
+}
+
+pub fn class(name: &str) -> DecisionClass {
+    DecisionClass::parse(name).expect("a valid decision class")
+}
+
+/// A fixed instant, `n` seconds after the harness's epoch.
+pub fn at(n: i64) -> Timestamp {
+    Timestamp::from_unix_micros(1_795_796_802_000_000 + n * 1_000_000).expect("in range")
+}
+
+/// A token hash (64 lower-case hex digits) that differs for each `n`.
+pub fn token(n: u64) -> String {
+    format!("{n:012x}{}", "a".repeat(52))
+}
+
+/// The organisation: its state, its record and the clock every entry is stamped with.
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub state: OrgState,
+    pub record: Vec<Entry>,
+    pub clock: i64,
+}
+
+impl Org {
+    /// A deployment with only its admin, from `decide::genesis`.
+    pub fn genesis() -> Org {
+        let events = decide::genesis(Uuid::from_u128(7), "Example Corp", "cHVibGljLWtleQ==", &user(ADMIN), &token(0));
+        let record = seal((0, EntryHash::ZERO), at(0), &Actor::system("init").expect("actor"), &events);
+        let (first, rest) = record.split_first().expect("genesis has entries");
+        let mut state = OrgState::create(first, &events[0]).expect("deployment.created starts the record");
+        for (entry, event) in rest.iter().zip(&events[1..]) {
+            state.apply(entry, event).expect("genesis folds");
+        }
+        let org = Org { state, record, clock: 0 };
+        org.check_refold();
+        org
+    }
+
+    pub fn now(&self) -> Timestamp {
+        at(self.clock)
+    }
+
+    /// The next instant: every append is one second after the one before.
+    pub fn tick(&mut self) -> Timestamp {
+        self.clock += 1;
+        at(self.clock)
+    }
+
+    /// Decides an organisation command, seals it, folds it and checks the refold.
+    pub fn act(&mut self, by: &str, command: OrgCommand) -> Result<Vec<Entry>, Refusal> {
+        let events = decide::decide_org(&self.state, &user(by), &command, self.now())?;
+        let entries = seal((self.state.seq, self.state.head), self.tick(), &Actor::User(user(by)), &events);
+        for (entry, event) in entries.iter().zip(&events) {
+            self.state.apply(entry, event).expect("a decided org entry folds");
+        }
+        self.record.extend(entries.iter().cloned());
+        self.check_refold();
+        Ok(entries)
+    }
+
+    /// Adds a user as the admin.
+    pub fn add(&mut self, name: &str, org_role: OrgRole) {
+        self.act(ADMIN, OrgCommand::AddUser { user: user(name), display_name: None, org_role })
+            .expect("the admin adds users");
+    }
+
+    /// Folding the whole organisation record again gives the same state.
+    pub fn check_refold(&self) {
+        let refolded = OrgState::fold(&self.record).expect("the organisation record folds from scratch");
+        assert_eq!(
+            org_snapshot(&refolded),
+            org_snapshot(&self.state),
+            "refolding the organisation record gives another state"
+        );
+    }
+}
+
+/// Everything in an `OrgState`, as JSON.
+pub fn org_snapshot(org: &OrgState) -> Value {
+    json!({
+        "deployment": org.deployment,
+        "name": org.name,
+        "public_key": org.public_key,
+        "users": org.users,
+        "tokens": org.tokens,
+        "policy": { "name": org.policy.name, "sha256": org.policy.sha256, "source": org.policy.source },
+        "playbooks": org.playbooks,
+        "seq": org.seq,
+        "head": org.head,
+    })
+}
+
+/// The organisation with the default incident's staff (members), a viewer and an outsider.
+pub fn org() -> Org {
+    let mut org = Org::genesis();
+    for (name, _) in STAFF {
+        org.add(name, OrgRole::Member);
+    }
+    org.add(VIEWER, OrgRole::Viewer);
+    org.add(OUTSIDER, OrgRole::Member);
+    org
+}
+
+/// An organisation and one incident in it.
+#[derive(Debug, Clone)]
+pub struct World {
+    pub org: Org,
+    pub incident: IncidentState,
+    pub record: Vec<Entry>,
+}
+
+/// Declares INC-1 through `decide_declare`.
+pub fn declare(mut org: Org, by: &str, command: &Declare) -> Result<World, Refusal> {
+    let events = decide::decide_declare(&org.state, &user(by), command, IncidentNumber(1), Uuid::from_u128(1))?;
+    let record = seal((0, EntryHash::ZERO), org.tick(), &Actor::User(user(by)), &events);
+    let (first, rest) = record.split_first().expect("a declaration has entries");
+    let mut incident = IncidentState::declare(first, &events[0]).expect("incident.declared starts the record");
+    for entry in rest {
+        incident.apply_entry(entry).expect("a declaration folds");
+    }
+    let world = World { org, incident, record };
+    world.check_refold();
+    Ok(world)
+}
+
+/// A declaration staffing `roles`, declared at sev2.
+pub fn declaration(title: &str, roles: &[(&str, &str)]) -> Declare {
+    Declare {
+        title: title.to_owned(),
+        severity: Some(Severity::Sev2),
+        roles: roles.iter().map(|(name, r)| (role(r), user(name))).collect::<BTreeMap<_, _>>(),
+        ..Declare::default()
+    }
+}
+
+/// INC-1, declared by `cmd` with every role of [`STAFF`] filled.
+pub fn world() -> World {
+    declare(org(), "cmd", &declaration("Leaked deploy key", &STAFF[1..])).expect("cmd declares")
+}
+
+/// INC-1 as [`world`], but need-to-know.
+pub fn restricted_world() -> World {
+    let command = Declare { restricted: true, ..declaration("Insider access", &STAFF[1..]) };
+    declare(org(), "cmd", &command).expect("cmd declares")
+}
+
+/// Decides an incident command as `by`, seals it after the head, folds it with `apply_entry`
+/// and checks that refolding the whole record gives the same state.
+pub fn act(world: &mut World, by: &str, command: IncidentCommand) -> Result<Vec<Entry>, Refusal> {
+    let events = decide::decide_incident(&world.incident, &world.org.state, &user(by), &command)?;
+    assert!(!events.is_empty(), "an accepted command writes at least one entry");
+    let entries = seal((world.incident.seq, world.incident.head), world.org.tick(), &Actor::User(user(by)), &events);
+    for entry in &entries {
+        world.incident.apply_entry(entry).expect("a decided entry folds");
+    }
+    world.record.extend(entries.iter().cloned());
+    world.check_refold();
+    Ok(entries)
+}
+
+/// Appends events that no command produces (the action worker's), as `actor`. Nothing changes
+/// when the fold refuses one of them.
+pub fn append(world: &mut World, actor: &Actor, events: &[IncidentEvent]) -> Result<Vec<Entry>, FoldError> {
+    let entries = seal((world.incident.seq, world.incident.head), world.org.tick(), actor, events);
+    let mut next = world.incident.clone();
+    for entry in &entries {
+        next.apply_entry(entry)?;
+    }
+    world.incident = next;
+    world.record.extend(entries.iter().cloned());
+    world.check_refold();
+    Ok(entries)
+}
+
+impl World {
+    pub fn check_refold(&self) {
+        let refolded = IncidentState::fold(&self.record).expect("the record folds from scratch");
+        assert_eq!(state_json(&refolded), state_json(&self.incident), "refolding the record gives another state");
+    }
+
+    pub fn decision(&self, n: u64) -> &Decision {
+        self.incident.decision(DecisionId(n)).expect("the decision exists")
+    }
+
+    /// The incident's record kinds, in order.
+    pub fn kinds(&self) -> Vec<&str> {
+        self.record.iter().map(|e| e.kind.as_str()).collect()
+    }
+}
+
+pub fn state_json(state: &IncidentState) -> Value {
+    serde_json::to_value(state).expect("the state serialises")
+}
+
+// Commands, so that cases read as one line.
+
+pub fn note(text: &str) -> IncidentCommand {
+    IncidentCommand::AddNote { text: text.to_owned() }
+}
+
+pub fn fact(text: &str) -> IncidentCommand {
+    IncidentCommand::LogFact { text: text.to_owned(), source: None, status: FactStatus::Unverified, basis: None }
+}
+
+pub fn verify(n: u64, basis: &str) -> IncidentCommand {
+    IncidentCommand::VerifyFact { fact: FactId(n), basis: basis.to_owned() }
+}
+
+pub fn disprove(n: u64, basis: &str) -> IncidentCommand {
+    IncidentCommand::DisproveFact { fact: FactId(n), basis: basis.to_owned() }
+}
+
+pub fn task(title: &str) -> IncidentCommand {
+    IncidentCommand::CreateTask { title: title.to_owned(), owner: None, due: None }
+}
+
+pub fn assign_task(n: u64, owner: &str) -> IncidentCommand {
+    IncidentCommand::AssignTask { task: TaskId(n), owner: user(owner) }
+}
+
+pub fn complete(n: u64) -> IncidentCommand {
+    IncidentCommand::CompleteTask { task: TaskId(n), note: None }
+}
+
+pub fn cancel(n: u64) -> IncidentCommand {
+    IncidentCommand::CancelTask { task: TaskId(n), note: None }
+}
+
+pub fn block(n: u64, reason: &str) -> IncidentCommand {
+    IncidentCommand::BlockTask { task: TaskId(n), reason: reason.to_owned() }
+}
+
+pub fn assign(r: &str, name: &str) -> IncidentCommand {
+    IncidentCommand::AssignRole { role: role(r), user: user(name) }
+}
+
+pub fn release(r: &str, name: &str) -> IncidentCommand {
+    IncidentCommand::ReleaseRole { role: role(r), user: user(name) }
+}
+
+pub fn propose(c: &str, title: &str) -> IncidentCommand {
+    IncidentCommand::Propose { class: class(c), title: title.to_owned(), rationale: None, actions: Vec::new() }
+}
+
+pub fn approve(n: u64) -> IncidentCommand {
+    IncidentCommand::Approve { decision: DecisionId(n), note: None }
+}
+
+pub fn reject(n: u64, why: &str) -> IncidentCommand {
+    IncidentCommand::Reject { decision: DecisionId(n), note: why.to_owned() }
+}
+
+pub fn withdraw(n: u64) -> IncidentCommand {
+    IncidentCommand::Withdraw { decision: DecisionId(n), note: None }
+}
+
+// Refusals: each returns the message, for assertions on what it tells the person.
+
+#[track_caller]
+pub fn forbidden<T: Debug>(result: Result<T, Refusal>, rule: &str) -> String {
+    match result {
+        Err(Refusal::Forbidden { rule: got, message }) if got == rule => message,
+        other => panic!("expected Forbidden by rule '{rule}', got {other:?}"),
+    }
+}
+
+#[track_caller]
+pub fn invalid<T: Debug>(result: Result<T, Refusal>, field: &str) -> String {
+    match result {
+        Err(Refusal::Invalid { field: got, message }) if got == field => message,
+        other => panic!("expected Invalid field '{field}', got {other:?}"),
+    }
+}
+
+#[track_caller]
+pub fn conflict<T: Debug>(result: Result<T, Refusal>) -> String {
+    match result {
+        Err(Refusal::Conflict(message)) => message,
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+}
+
+#[track_caller]
+pub fn not_found<T: Debug>(result: Result<T, Refusal>) -> String {
+    match result {
+        Err(Refusal::NotFound(message)) => message,
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+/// Asserts that `text` contains every one of `parts`.
+#[track_caller]
+pub fn says(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "'{text}' does not say '{part}'");
+    }
+}

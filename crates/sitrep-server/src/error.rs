@@ -1,0 +1,181 @@
+//! The one HTTP error type: RFC 9457 problem details that a person can act on.
+//!
+//! Every variant documents its status. Internal errors are logged with their cause and shown
+//! only as "internal error", so nothing about the server's insides leaks to a caller.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use sitrep_core::Refusal;
+use sitrep_store::LedgerError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request cannot be read at all (not JSON, wrong content type).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no credentials, or credentials that are unknown, expired or revoked.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: the policy or the caller's organisation role does not allow it.
+    #[error("{message}")]
+    Forbidden { rule: String, message: String },
+    /// 403: a cookie-authenticated change without the session's CSRF token.
+    #[error("{0}")]
+    Csrf(String),
+    /// 404: no such thing, or the caller may not know it exists.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the request contradicts the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body is larger than the limit.
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    /// 415: a body in a format the route does not take.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422: the body is JSON but a field's value is wrong or missing.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// 429: too many failed sign-ins; try again later.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_secs: u64 },
+    /// 503: the record cannot be written right now; nothing changed.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: a defect; the cause is logged, not shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// The problem document (RFC 9457) with sitrep's extension members.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// What happened and what would make it work, in words.
+    pub detail: String,
+    /// The policy rule that refused a 403, e.g. `classes.external_statement.approve`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The request field a 422 is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } | ApiError::Csrf(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad-request",
+            ApiError::Unauthorized(_) => "unauthenticated",
+            ApiError::Forbidden { .. } => "policy-refusal",
+            ApiError::Csrf(_) => "csrf",
+            ApiError::NotFound(_) => "not-found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::TooLarge { .. } => "too-large",
+            ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
+            ApiError::Invalid { .. } => "invalid-field",
+            ApiError::TooManyRequests { .. } => "throttled",
+            ApiError::Unavailable(_) => "record-unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let (rule, field, detail) = match self {
+            ApiError::Forbidden { rule, message } => (Some(rule.clone()), None, message.clone()),
+            ApiError::Invalid { field, message } => (None, Some(field.clone()), format!("{field}: {message}")),
+            other => (None, None, other.to_string()),
+        };
+        Problem {
+            kind: format!("https://sitrep.invalid/problems/{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            rule,
+            field,
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::Invalid { field: field.into(), message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(%cause, "internal error");
+        }
+        let status = self.status();
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        match &self {
+            ApiError::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"sitrep\""));
+            }
+            ApiError::TooManyRequests { retry_after_secs, .. } => {
+                if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    headers.insert(header::RETRY_AFTER, value);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NotFound(message) => ApiError::NotFound(message),
+            Refusal::Forbidden { rule, message } => ApiError::Forbidden { rule, message },
+            Refusal::Conflict(message) => ApiError::Conflict(message),
+            Refusal::Invalid { field, message } => ApiError::Invalid { field, message },
+        }
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(error: LedgerError) -> Self {
+        match error {
+            LedgerError::Refused(refusal) => refusal.into(),
+            LedgerError::Unavailable(cause) => {
+                tracing::error!(%cause, "the record could not be written");
+                ApiError::Unavailable("the record could not be written, so nothing changed; try again shortly".into())
+            }
+            LedgerError::ShuttingDown => ApiError::Unavailable("sitrep is shutting down; nothing was written".into()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<sitrep_store::StoreError> for ApiError {
+    fn from(error: sitrep_store::StoreError) -> Self {
+        tracing::error!(%error, "store error");
+        ApiError::Unavailable("the record cannot be read right now; try again shortly".into())
+    }
+}
