@@ -64,6 +64,11 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, Refusal> {
     if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
         return Err(invalid(field, "contains control characters"));
     }
+    // Bidirectional overrides can make text display differently from what it says
+    // ("Trojan Source"); nobody needs them in an incident record.
+    if value.chars().any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) {
+        return Err(invalid(field, "contains bidirectional override characters, which can disguise text"));
+    }
     Ok(value.to_owned())
 }
 
@@ -108,14 +113,46 @@ pub struct Declare {
 /// What an admin (or, for their own tokens, a user) intends to change in the organisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrgCommand {
-    AddUser { user: UserName, display_name: Option<String>, org_role: OrgRole },
-    DisableUser { user: UserName, reason: Option<String> },
-    GrantOrgRole { user: UserName, role: OrgRole },
-    RevokeOrgRole { user: UserName, role: OrgRole },
-    IssueToken { user: UserName, sha256: String, expires_at: Option<Timestamp>, label: Option<String> },
-    RevokeToken { user: UserName, token: String },
-    ReplacePolicy { source: String },
-    AddPlaybook { id: String, version: String, source: String },
+    AddUser {
+        user: UserName,
+        display_name: Option<String>,
+        org_role: OrgRole,
+    },
+    DisableUser {
+        user: UserName,
+        reason: Option<String>,
+    },
+    GrantOrgRole {
+        user: UserName,
+        role: OrgRole,
+    },
+    RevokeOrgRole {
+        user: UserName,
+        role: OrgRole,
+    },
+    /// Records that a password was set; the hash itself is a secret the caller stores beside
+    /// the entry, never in the record.
+    SetPassword {
+        user: UserName,
+    },
+    IssueToken {
+        user: UserName,
+        sha256: String,
+        expires_at: Option<Timestamp>,
+        label: Option<String>,
+    },
+    RevokeToken {
+        user: UserName,
+        token: String,
+    },
+    ReplacePolicy {
+        source: String,
+    },
+    AddPlaybook {
+        id: String,
+        version: String,
+        source: String,
+    },
 }
 
 /// The first entries of a new deployment's organisation record.
@@ -753,6 +790,15 @@ pub fn decide_org(
                 return Err(conflict("the last active admin keeps the admin role; make someone else admin first"));
             }
             vec![OrgEvent::OrgRoleRevoked(OrgRoleChange { user: user.clone(), role: *role })]
+        }
+        C::SetPassword { user } => {
+            if user != by {
+                admin_only("setting someone else's password")?;
+            }
+            if !existing(user)?.active {
+                return Err(conflict(format!("the user '{user}' is disabled")));
+            }
+            vec![OrgEvent::UserPasswordSet(UserPasswordSet { user: user.clone() })]
         }
         C::IssueToken { user, sha256, expires_at, label } => {
             if user != by {

@@ -115,6 +115,7 @@ events!(
         DeploymentCreated(DeploymentCreated) = "deployment.created",
         UserAdded(UserAdded) = "user.added",
         UserDisabled(UserDisabled) = "user.disabled",
+        UserPasswordSet(UserPasswordSet) = "user.password_set",
         OrgRoleGranted(OrgRoleChange) = "org_role.granted",
         OrgRoleRevoked(OrgRoleChange) = "org_role.revoked",
         TokenIssued(TokenIssued) = "token.issued",
@@ -399,6 +400,12 @@ pub struct UserDisabled {
     pub user: UserName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// A password was set or changed. The record holds no hash of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPasswordSet {
+    pub user: UserName,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -330,6 +330,19 @@ impl IncidentState {
                     return fail("decisions are proposed by people");
                 };
                 let approved = proposed.state == DecisionState::Approved;
+                // Re-judge what the entry claims, so a forged but re-hashed record is refused.
+                let claimed: Vec<&Role> = proposed.role.iter().chain(&proposed.also).collect();
+                if claimed.iter().any(|role| !self.holds(&proposer, role.as_str())) {
+                    return fail("the proposer does not hold the role the entry claims");
+                }
+                let endorsement: Vec<Endorsement<'_>> = proposed
+                    .role
+                    .iter()
+                    .map(|role| Endorsement { user: &proposer, role, also: &proposed.also })
+                    .collect();
+                if proposed.rule.progress(&proposer, &endorsement).approved != approved {
+                    return fail("the recorded state does not follow from the decision's rule");
+                }
                 self.decisions.push(Decision {
                     id: proposed.decision,
                     class: proposed.class.clone(),
@@ -369,9 +382,22 @@ impl IncidentState {
             }
             IncidentEvent::DecisionApproved(approved) => {
                 let Some(user) = actor.user().cloned() else { return fail("approvals are given by people") };
+                if std::iter::once(&approved.role).chain(&approved.also).any(|role| !self.holds(&user, role.as_str())) {
+                    return fail("the approver does not hold the role the entry claims");
+                }
                 let Some(decision) = self.decision_mut(approved.decision) else { return fail("unknown decision") };
                 if decision.state != DecisionState::Proposed {
                     return fail("the decision is no longer open");
+                }
+                if decision.endorsed_by(&user) {
+                    return fail("a person endorses a decision once");
+                }
+                let mut endorsements = decision.endorsements();
+                endorsements.push(Endorsement { user: &user, role: &approved.role, also: &approved.also });
+                if decision.rule.progress(&decision.proposer, &endorsements).approved
+                    != (approved.state == DecisionState::Approved)
+                {
+                    return fail("the recorded state does not follow from the decision's rule");
                 }
                 decision.approvals.push(Approval {
                     user,
@@ -388,6 +414,9 @@ impl IncidentState {
             }
             IncidentEvent::DecisionRejected(rejected) => {
                 let Some(user) = actor.user().cloned() else { return fail("rejections are given by people") };
+                if !self.holds(&user, rejected.role.as_str()) {
+                    return fail("the rejecter does not hold the role the entry claims");
+                }
                 let Some(decision) = self.decision_mut(rejected.decision) else { return fail("unknown decision") };
                 if decision.state != DecisionState::Proposed {
                     return fail("the decision is no longer open");

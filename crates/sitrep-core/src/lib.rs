@@ -15,6 +15,7 @@ pub mod incident;
 pub mod merkle;
 pub mod org;
 pub mod policy;
+pub mod report;
 pub mod time;
 
 pub use decide::{Declare, IncidentCommand, OrgCommand, Refusal};

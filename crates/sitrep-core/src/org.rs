@@ -34,6 +34,8 @@ pub struct User {
     pub display_name: Option<String>,
     pub org_roles: BTreeSet<OrgRole>,
     pub active: bool,
+    /// When a password was last set; `None` for token-only users.
+    pub password_set_at: Option<Timestamp>,
     pub added_at: Timestamp,
     pub added_by: Actor,
 }
@@ -134,6 +136,7 @@ impl OrgState {
                         display_name: added.display_name.clone(),
                         org_roles: BTreeSet::from([added.org_role]),
                         active: true,
+                        password_set_at: None,
                         added_at: entry.at,
                         added_by: entry.actor.clone(),
                     },
@@ -145,6 +148,10 @@ impl OrgState {
                 for token in self.tokens.values_mut().filter(|t| t.user == disabled.user) {
                     token.revoked = true;
                 }
+            }
+            OrgEvent::UserPasswordSet(set) => {
+                let Some(user) = self.users.get_mut(&set.user) else { return fail("unknown user") };
+                user.password_set_at = Some(entry.at);
             }
             OrgEvent::OrgRoleGranted(change) => {
                 let Some(user) = self.users.get_mut(&change.user) else { return fail("unknown user") };

@@ -13,7 +13,7 @@ use sitrep_core::entry::{Entry, EntryHash};
 use sitrep_core::events::*;
 use sitrep_core::incident::{ActionStatus, FoldError, TaskState};
 use sitrep_core::policy::DEFAULT_POLICY;
-use sitrep_core::{Actor, DecisionId, FactId, IncidentState, OrgRole, Phase, Severity, TaskId};
+use sitrep_core::{Actor, DecisionId, FactId, IncidentState, OrgRole, Phase, Refusal, Severity, TaskId};
 use support::*;
 
 fn worker() -> Actor {
@@ -225,6 +225,17 @@ fn a_full_organisation_life_decides_and_folds_every_org_entry_kind() {
     org.act(ADMIN, O::RevokeOrgRole { user: user("cmd"), role: OrgRole::Admin }).expect("revoked");
     assert!(!org.state.users[&user("cmd")].has(OrgRole::Admin));
 
+    org.act("cmd", O::SetPassword { user: user("cmd") }).expect("a user sets their own password");
+    let set_at = org.state.users[&user("cmd")].password_set_at;
+    assert!(set_at.is_some());
+    assert_eq!(org.record.last().map(|e| e.body.as_str()), Some(r#"{"user":"cmd"}"#), "the record holds no hash");
+    org.add("eve", OrgRole::Member);
+    assert!(
+        matches!(org.act("cmd", O::SetPassword { user: user("eve") }), Err(Refusal::Forbidden { .. })),
+        "a member may not set someone else's password"
+    );
+    org.act(ADMIN, O::SetPassword { user: user("eve") }).expect("an admin sets anyone's password");
+
     org.act(
         "cmd",
         O::IssueToken { user: user("cmd"), sha256: token(1), expires_at: Some(at(1000)), label: Some("laptop".into()) },
@@ -277,6 +288,38 @@ fn fold_refuses(w: &World, after: (u64, EntryHash), actor: &Actor, event: Incide
     record.push(entry);
     assert_eq!(IncidentState::fold(&record).expect_err("refolding refuses it too"), error);
     error
+}
+
+#[test]
+fn the_fold_refuses_a_forged_approval_even_when_it_is_hashed_correctly() {
+    let mut w = world();
+    // A forged approval: re-hashed correctly, but it could not have been decided.
+    act(&mut w, "cora", propose("external_statement", "Holding statement")).expect("proposed");
+    let statement = DecisionId(w.incident.decisions.len() as u64);
+    let not_held = IncidentEvent::DecisionApproved(DecisionApproved {
+        decision: statement,
+        role: role("legal"),
+        also: vec![],
+        note: None,
+        state: DecisionState::Approved,
+    });
+    let error = fold_refuses(&w, head(&w), &by("tech"), not_held.clone());
+    assert_eq!(error.reason, "the approver does not hold the role the entry claims");
+    let premature = IncidentEvent::DecisionApproved(DecisionApproved {
+        decision: statement,
+        role: role("comms"),
+        also: vec![],
+        note: None,
+        state: DecisionState::Approved,
+    });
+    let error = fold_refuses(&w, head(&w), &by("cora"), premature);
+    assert_eq!(error.reason, "a person endorses a decision once");
+    let overstated = fold_refuses(&w, head(&w), &by("lee"), {
+        let IncidentEvent::DecisionApproved(mut forged) = not_held else { unreachable!() };
+        forged.state = DecisionState::Proposed;
+        IncidentEvent::DecisionApproved(forged)
+    });
+    assert_eq!(overstated.reason, "the recorded state does not follow from the decision's rule");
 }
 
 fn head(w: &World) -> (u64, EntryHash) {
@@ -1108,6 +1151,9 @@ fn user_text_refuses_empty_over_limit_and_control_characters_but_keeps_html_verb
         assert_eq!(refused("é".repeat(max + 1)), format!("is {} characters; the limit is {max}", max + 1), "{field}");
         for control in ["nul\u{0}", "\u{1b}[2Jcleared", "del\u{7f}", "next\u{85}line", "bell\u{7}"] {
             says(&refused(control.into()), &["contains control characters"]);
+        }
+        for disguised in ["invoice\u{202E}fdp.exe", "admin\u{2066}ok\u{2069}"] {
+            says(&refused(disguised.into()), &["bidirectional override"]);
         }
         for kept in [html.to_owned(), "line one\r\nline two\ttabbed".to_owned(), "é".repeat(max)] {
             let mut w = base.clone();

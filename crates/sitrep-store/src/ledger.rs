@@ -26,6 +26,7 @@ use sitrep_core::{Actor, Entry, EntryHash, IncidentNumber, IncidentState, OrgSta
 use tokio::sync::{broadcast, oneshot};
 use uuid::Uuid;
 
+use crate::verify::{VerifyError, verify_store};
 use crate::{Append, Store, StoreError};
 
 /// The most commands gathered into one transaction.
@@ -127,8 +128,20 @@ impl Ledger {
         Ok(entries)
     }
 
-    /// Loads every record from the store, checking each entry's hash, and starts the writer.
+    /// Verifies every record, loads them, and starts the writer. A store that does not verify
+    /// is refused, naming the first break: serving a record that has been tampered with would
+    /// be worse than not starting.
     pub fn open(store: Arc<dyn Store>, clock: Clock) -> Result<Ledger, LedgerError> {
+        match verify_store(store.as_ref(), &mut |_| {}) {
+            Ok(_) => {}
+            Err(VerifyError::Break(broken)) => {
+                return Err(LedgerError::Corrupt {
+                    record: broken.record,
+                    reason: format!("seq {}: {}", broken.seq, broken.reason),
+                });
+            }
+            Err(VerifyError::Store(error)) => return Err(stored(error)),
+        }
         let heads = store.heads().map_err(LedgerError::Unavailable)?;
         if !heads.iter().any(|h| h.record == RecordId::Org) {
             return Err(LedgerError::NotInitialised);
@@ -242,10 +255,21 @@ impl Drop for Ledger {
     }
 }
 
+/// A store error as the ledger reports it: unreadable rows are corruption, not an outage, so
+/// that nobody retries forever against a tampered database.
+fn stored(error: StoreError) -> LedgerError {
+    match error {
+        StoreError::Corrupt { record, seq, reason } => {
+            LedgerError::Corrupt { record, reason: format!("seq {seq}: {reason}") }
+        }
+        other => LedgerError::Unavailable(other),
+    }
+}
+
 fn load(store: &dyn Store, record: RecordId) -> Result<Vec<Entry>, LedgerError> {
     let mut entries: Vec<Entry> = Vec::new();
     loop {
-        let chunk = store.read(record, entries.len() as u64 + 1, LOAD_CHUNK).map_err(LedgerError::Unavailable)?;
+        let chunk = store.read(record, entries.len() as u64 + 1, LOAD_CHUNK).map_err(stored)?;
         let done = chunk.len() < LOAD_CHUNK;
         for entry in chunk {
             if entry.computed_hash() != entry.hash {

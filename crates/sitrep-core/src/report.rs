@@ -1,0 +1,409 @@
+//! The SITREP: the situation report, generated from the record alone.
+//!
+//! "Only the record defines current status": every status line here is read off the folded
+//! state, and the report names the seq and hash it was generated at, so anyone can tell which
+//! version of the record it describes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::entry::EntryHash;
+use crate::events::{ActionSpec, DecisionState, FactStatus};
+use crate::ids::{Actor, DecisionClass, DecisionId, FactId, IncidentNumber, Phase, Role, Severity, TaskId, UserName};
+use crate::incident::{ActionStatus, Decision, IncidentState, TaskState};
+use crate::policy::Policy;
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Sitrep {
+    pub incident: IncidentNumber,
+    pub title: String,
+    pub severity: Severity,
+    pub phase: Phase,
+    pub restricted: bool,
+    pub exercise: bool,
+    pub declared_at: Timestamp,
+    pub declared_by: Actor,
+    pub generated_at: Timestamp,
+    /// The record this report describes: its last seq and hash.
+    pub as_of_seq: u64,
+    pub as_of_hash: EntryHash,
+    pub roles: BTreeMap<Role, Vec<UserName>>,
+    /// Required roles nobody holds.
+    pub blockers: Vec<Role>,
+    pub verified_facts: Vec<FactLine>,
+    pub unverified_facts: Vec<FactLine>,
+    pub disproved_facts: Vec<FactLine>,
+    pub pending_decisions: Vec<PendingDecision>,
+    pub approved_decisions: Vec<ApprovedDecision>,
+    pub open_tasks: Vec<TaskLine>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FactLine {
+    pub id: FactId,
+    pub text: String,
+    pub source: Option<String>,
+    pub logged_by: Actor,
+    pub logged_at: Timestamp,
+    /// Who verified or disproved it, and on what basis.
+    pub judged_by: Option<Actor>,
+    pub basis: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingDecision {
+    pub id: DecisionId,
+    pub class: DecisionClass,
+    pub title: String,
+    pub proposer: UserName,
+    pub proposed_at: Timestamp,
+    pub endorsed_by: Vec<UserName>,
+    /// What is missing, in words.
+    pub waiting_on: String,
+    /// Who must act: each role that can move it forward, with its holders.
+    pub must_act: Vec<RoleHolders>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleHolders {
+    pub role: Role,
+    pub holders: Vec<UserName>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovedDecision {
+    pub id: DecisionId,
+    pub class: DecisionClass,
+    pub title: String,
+    pub decided_at: Option<Timestamp>,
+    pub approved_by: Vec<UserName>,
+    pub actions: Vec<ActionLine>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionLine {
+    pub connector: &'static str,
+    pub target: String,
+    pub status: ActionStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskLine {
+    pub id: TaskId,
+    pub title: String,
+    pub owner: Option<UserName>,
+    pub due: Option<Timestamp>,
+    pub overdue: bool,
+    pub blocked: bool,
+    pub note: Option<String>,
+}
+
+impl Sitrep {
+    pub fn of(state: &IncidentState, policy: &Policy, now: Timestamp) -> Sitrep {
+        let facts = |status: FactStatus| -> Vec<FactLine> {
+            state
+                .facts
+                .iter()
+                .filter(|f| f.status == status)
+                .map(|f| FactLine {
+                    id: f.id,
+                    text: f.text.clone(),
+                    source: f.source.clone(),
+                    logged_by: f.logged_by.clone(),
+                    logged_at: f.logged_at,
+                    judged_by: f.judged.as_ref().map(|j| j.by.clone()),
+                    basis: f.judged.as_ref().map(|j| j.basis.clone()),
+                })
+                .collect()
+        };
+        Sitrep {
+            incident: state.id,
+            title: state.title.clone(),
+            severity: state.severity,
+            phase: state.phase,
+            restricted: state.restricted,
+            exercise: state.exercise,
+            declared_at: state.declared_at,
+            declared_by: state.declared_by.clone(),
+            generated_at: now,
+            as_of_seq: state.seq,
+            as_of_hash: state.head,
+            roles: state.roles.clone(),
+            blockers: state.unfilled(&policy.roles.required).into_iter().cloned().collect(),
+            verified_facts: facts(FactStatus::Verified),
+            unverified_facts: facts(FactStatus::Unverified),
+            disproved_facts: facts(FactStatus::Disproved),
+            pending_decisions: state
+                .decisions
+                .iter()
+                .filter(|d| d.state == DecisionState::Proposed)
+                .map(|d| pending(state, d))
+                .collect(),
+            approved_decisions: state
+                .decisions
+                .iter()
+                .filter(|d| d.state == DecisionState::Approved)
+                .map(|d| ApprovedDecision {
+                    id: d.id,
+                    class: d.class.clone(),
+                    title: d.title.clone(),
+                    decided_at: d.decided_at,
+                    approved_by: d.approvals.iter().map(|a| a.user.clone()).collect(),
+                    actions: d
+                        .actions
+                        .iter()
+                        .map(|a| ActionLine {
+                            connector: a.spec.connector(),
+                            target: target(&a.spec),
+                            status: a.status,
+                            attempts: a.attempts,
+                            last_error: a.last_error.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            open_tasks: state
+                .tasks
+                .iter()
+                .filter(|t| matches!(t.state, TaskState::Open | TaskState::Blocked))
+                .map(|t| TaskLine {
+                    id: t.id,
+                    title: t.title.clone(),
+                    owner: t.owner.clone(),
+                    due: t.due,
+                    overdue: t.due.is_some_and(|due| due < now),
+                    blocked: t.state == TaskState::Blocked,
+                    note: t.note.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The report as Markdown, for terminals, chat and print. User text is escaped so that it
+    /// reads as written and cannot add links, headings or formatting.
+    pub fn to_markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# SITREP {}: {}", self.incident, md(&self.title));
+        out.push('\n');
+        if self.exercise {
+            out.push_str("**EXERCISE — this incident is a drill.**\n\n");
+        }
+        let _ = writeln!(
+            out,
+            "Severity **{}** · phase **{}** · declared {} by {} ({} ago){}",
+            self.severity,
+            self.phase,
+            self.declared_at,
+            self.declared_by,
+            age(self.declared_at, self.generated_at),
+            if self.restricted { " · restricted (need-to-know)" } else { "" }
+        );
+        let _ = writeln!(
+            out,
+            "\nGenerated {} from the record as of seq {} (hash {}).",
+            self.generated_at,
+            self.as_of_seq,
+            self.as_of_hash.short()
+        );
+
+        out.push_str("\n## Roles\n\n");
+        for (role, holders) in &self.roles {
+            let _ = writeln!(out, "- {role}: {}", names(holders));
+        }
+        for role in &self.blockers {
+            let _ = writeln!(out, "- **{role}: unfilled (blocker)**");
+        }
+
+        let fact_section = |out: &mut String, heading: &str, facts: &[FactLine]| {
+            let _ = writeln!(out, "\n## {heading}\n");
+            if facts.is_empty() {
+                out.push_str("- none\n");
+            }
+            for fact in facts {
+                let _ = write!(out, "- {} {}", fact.id, md(&fact.text));
+                if let Some(source) = &fact.source {
+                    let _ = write!(out, " (source: {})", md(source));
+                }
+                match (&fact.judged_by, &fact.basis) {
+                    (Some(by), Some(basis)) => {
+                        let _ = writeln!(out, " — {by}: {}", md(basis));
+                    }
+                    _ => {
+                        let _ = writeln!(out, " — logged by {} at {}", fact.logged_by, fact.logged_at);
+                    }
+                }
+            }
+        };
+        fact_section(&mut out, "Known (verified facts)", &self.verified_facts);
+        fact_section(&mut out, "Unverified", &self.unverified_facts);
+        fact_section(&mut out, "Disproved", &self.disproved_facts);
+
+        out.push_str("\n## Decisions waiting\n\n");
+        if self.pending_decisions.is_empty() {
+            out.push_str("- none\n");
+        }
+        for decision in &self.pending_decisions {
+            let who: Vec<String> =
+                decision.must_act.iter().map(|r| format!("{}: {}", r.role, names(&r.holders))).collect();
+            let _ = writeln!(
+                out,
+                "- {} {} \"{}\", proposed by {} — {} (must act: {})",
+                decision.id,
+                decision.class,
+                md(&decision.title),
+                decision.proposer,
+                decision.waiting_on,
+                who.join("; ")
+            );
+        }
+
+        out.push_str("\n## Approved decisions\n\n");
+        if self.approved_decisions.is_empty() {
+            out.push_str("- none\n");
+        }
+        for decision in &self.approved_decisions {
+            let _ = writeln!(
+                out,
+                "- {} {} \"{}\", approved by {}{}",
+                decision.id,
+                decision.class,
+                md(&decision.title),
+                names(&decision.approved_by),
+                decision.decided_at.map(|at| format!(" at {at}")).unwrap_or_default()
+            );
+            for action in &decision.actions {
+                let _ = writeln!(
+                    out,
+                    "  - {} {}: {}{}",
+                    action.connector,
+                    md(&action.target),
+                    status_word(action.status),
+                    action.last_error.as_ref().map(|e| format!(" ({})", md(e))).unwrap_or_default()
+                );
+            }
+        }
+
+        out.push_str("\n## Open tasks\n\n");
+        if self.open_tasks.is_empty() {
+            out.push_str("- none\n");
+        }
+        for task in &self.open_tasks {
+            let _ = writeln!(
+                out,
+                "- {} {} — {}{}{}{}",
+                task.id,
+                md(&task.title),
+                task.owner.as_ref().map_or("unassigned".to_owned(), |o| format!("owner {o}")),
+                task.due.map(|due| format!(", due {due}")).unwrap_or_default(),
+                if task.overdue { " **OVERDUE**" } else { "" },
+                if task.blocked {
+                    format!(" **BLOCKED**: {}", task.note.as_deref().map(md).unwrap_or_default())
+                } else {
+                    String::new()
+                }
+            );
+        }
+        out
+    }
+}
+
+fn pending(state: &IncidentState, decision: &Decision) -> PendingDecision {
+    let progress = decision.progress();
+    PendingDecision {
+        id: decision.id,
+        class: decision.class.clone(),
+        title: decision.title.clone(),
+        proposer: decision.proposer.clone(),
+        proposed_at: decision.proposed_at,
+        endorsed_by: decision.approvals.iter().map(|a| a.user.clone()).collect(),
+        waiting_on: progress.waiting_on,
+        must_act: progress
+            .awaiting
+            .into_iter()
+            .map(|role| {
+                let holders = state
+                    .roles
+                    .get(&role)
+                    .map(|users| users.iter().filter(|u| !decision.endorsed_by(u)).cloned().collect())
+                    .unwrap_or_default();
+                RoleHolders { role, holders }
+            })
+            .collect(),
+    }
+}
+
+fn target(spec: &ActionSpec) -> String {
+    match spec {
+        ActionSpec::Task { title, .. } => title.clone(),
+        ActionSpec::Webhook { destination, .. } => destination.clone(),
+        ActionSpec::Command { command, .. } => command.clone(),
+        ActionSpec::Notify { .. } => "communications path".to_owned(),
+    }
+}
+
+fn status_word(status: ActionStatus) -> &'static str {
+    match status {
+        ActionStatus::Pending => "pending",
+        ActionStatus::Running => "running",
+        ActionStatus::Succeeded => "succeeded",
+        ActionStatus::Failed => "FAILED",
+    }
+}
+
+fn names(users: &[UserName]) -> String {
+    if users.is_empty() {
+        "nobody".to_owned()
+    } else {
+        users.iter().map(UserName::as_str).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// "3h 12m", "2d 4h", "45m".
+pub fn age(from: Timestamp, to: Timestamp) -> String {
+    let minutes = (to.unix_micros() - from.unix_micros()).max(0) / 60_000_000;
+    match minutes {
+        m if m < 60 => format!("{m}m"),
+        m if m < 24 * 60 => format!("{}h {}m", m / 60, m % 60),
+        m => format!("{}d {}h", m / (24 * 60), (m / 60) % 24),
+    }
+}
+
+/// Escapes Markdown so user text is shown as written, on one line.
+pub fn md(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '!' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' | '\t' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_escaping_keeps_text_as_written() {
+        assert_eq!(md("<img src=x onerror=alert(1)>"), "\\<img src=x onerror=alert(1)\\>");
+        assert_eq!(md("[click](http://evil)\n# heading"), "\\[click\\](http://evil) \\# heading");
+    }
+
+    #[test]
+    fn ages_read_naturally() {
+        let t = |minutes: i64| Timestamp::from_unix_micros(minutes * 60_000_000).expect("in range");
+        assert_eq!(age(t(0), t(45)), "45m");
+        assert_eq!(age(t(0), t(192)), "3h 12m");
+        assert_eq!(age(t(0), t(3 * 24 * 60 + 61)), "3d 1h");
+    }
+}
