@@ -557,7 +557,7 @@ pub fn decide_incident(
                 held_rule_roles(&rule, &holds).into_iter().filter(|r| Some(r) != role.as_ref()).collect::<Vec<_>>();
             let endorsement: Vec<Endorsement<'_>> =
                 role.iter().map(|role| Endorsement { user: by, role, also: &also }).collect();
-            let decided = rule.progress(by, &endorsement).approved;
+            let decided = rule.is_met(by, &endorsement);
             let decision = DecisionId(state.decisions.len() as u64 + 1);
             let mut events = vec![IncidentEvent::DecisionProposed(DecisionProposed {
                 decision,
@@ -619,7 +619,7 @@ pub fn decide_incident(
             let also: Vec<Role> = mine.iter().filter(|r| **r != role).cloned().collect();
             let mut endorsements = decision.endorsements();
             endorsements.push(Endorsement { user: by, role: &role, also: &also });
-            let approved = rule.progress(&decision.proposer, &endorsements).approved;
+            let approved = rule.is_met(&decision.proposer, &endorsements);
             let mut events = vec![IncidentEvent::DecisionApproved(DecisionApproved {
                 decision: *id,
                 role: role.clone(),

@@ -340,7 +340,7 @@ impl IncidentState {
                     .iter()
                     .map(|role| Endorsement { user: &proposer, role, also: &proposed.also })
                     .collect();
-                if proposed.rule.progress(&proposer, &endorsement).approved != approved {
+                if proposed.rule.is_met(&proposer, &endorsement) != approved {
                     return fail("the recorded state does not follow from the decision's rule");
                 }
                 self.decisions.push(Decision {
@@ -394,8 +394,7 @@ impl IncidentState {
                 }
                 let mut endorsements = decision.endorsements();
                 endorsements.push(Endorsement { user: &user, role: &approved.role, also: &approved.also });
-                if decision.rule.progress(&decision.proposer, &endorsements).approved
-                    != (approved.state == DecisionState::Approved)
+                if decision.rule.is_met(&decision.proposer, &endorsements) != (approved.state == DecisionState::Approved)
                 {
                     return fail("the recorded state does not follow from the decision's rule");
                 }

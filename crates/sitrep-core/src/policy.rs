@@ -214,6 +214,14 @@ fn matched(roles: &[Role], stands_for: &[Vec<&Role>]) -> usize {
         .count()
 }
 
+/// Who stands behind a decision, and how many of the rule's roles they cover.
+struct Tally<'a> {
+    people: BTreeSet<&'a UserName>,
+    stands_for: Vec<Vec<&'a Role>>,
+    have: usize,
+    needed: usize,
+}
+
 /// Where a proposed decision stands against its rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
@@ -233,21 +241,7 @@ impl Rule {
     /// holding two of the rule's roles stands for whichever one the others leave open.
     pub fn progress(&self, proposer: &UserName, endorsements: &[Endorsement<'_>]) -> Progress {
         let rule_roles = self.approve.roles();
-        let mut people: BTreeSet<&UserName> = endorsements.iter().map(|e| e.user).collect();
-        let stands_for: Vec<Vec<&Role>> = people
-            .iter()
-            .map(|user| {
-                endorsements
-                    .iter()
-                    .filter(|e| e.user == *user)
-                    .flat_map(|e| std::iter::once(e.role).chain(e.also))
-                    .filter(|r| rule_roles.contains(r))
-                    .collect()
-            })
-            .collect();
-        people.insert(proposer);
-        let needed = self.approve.needed();
-        let have = matched(rule_roles, &stands_for);
+        let Tally { people, stands_for, have, needed } = self.tally(proposer, endorsements);
         let roles_met = have >= needed;
         let people_met = people.len() >= self.people as usize;
         let (awaiting, waiting_on): (Vec<Role>, String) = if !roles_met {
@@ -285,6 +279,32 @@ impl Rule {
             (Vec::new(), String::new())
         };
         Progress { approved: roles_met && people_met, people: people.len(), awaiting, waiting_on }
+    }
+
+    /// Whether the rule is met: [`Rule::progress`] without working out what is missing, for the
+    /// fold, which judges every recorded approval.
+    pub fn is_met(&self, proposer: &UserName, endorsements: &[Endorsement<'_>]) -> bool {
+        let tally = self.tally(proposer, endorsements);
+        tally.have >= tally.needed && tally.people.len() >= self.people as usize
+    }
+
+    fn tally<'a>(&self, proposer: &'a UserName, endorsements: &[Endorsement<'a>]) -> Tally<'a> {
+        let rule_roles = self.approve.roles();
+        let mut people: BTreeSet<&UserName> = endorsements.iter().map(|e| e.user).collect();
+        let stands_for: Vec<Vec<&Role>> = people
+            .iter()
+            .map(|user| {
+                endorsements
+                    .iter()
+                    .filter(|e| e.user == *user)
+                    .flat_map(|e| std::iter::once(e.role).chain(e.also))
+                    .filter(|r| rule_roles.contains(r))
+                    .collect()
+            })
+            .collect();
+        people.insert(proposer);
+        let have = matched(rule_roles, &stands_for);
+        Tally { people, stands_for, have, needed: self.approve.needed() }
     }
 
     /// The role a person endorses: one of the rule's roles they hold, preferring one nobody has
