@@ -15,10 +15,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use sitrep_core::decide::{self, Declare, IncidentCommand, OrgCommand, Refusal};
 use sitrep_core::events::{IncidentEvent, OrgEvent, seal};
 use sitrep_core::incident::FoldError;
@@ -27,16 +28,18 @@ use tokio::sync::{broadcast, oneshot};
 use uuid::Uuid;
 
 use crate::verify::{VerifyError, verify_store};
-use crate::{Append, Store, StoreError};
+use crate::{Append, Extras, IdempotencyRow, Store, StoreError};
 
 /// The most commands gathered into one transaction.
 const MAX_BATCH: usize = 1024;
 /// Commands waiting beyond this many make callers wait before queueing (back-pressure).
 const QUEUE_DEPTH: usize = 65_536;
 /// Live subscribers that fall this far behind are told they lagged and re-read from the store.
-const LIVE_BUFFER: usize = 16_384;
+const LIVE_BUFFER: usize = 4_096;
 /// Entries read per query when loading a record.
 const LOAD_CHUNK: usize = 10_000;
+/// How long a retried request is answered from its first execution.
+pub const IDEMPOTENCY_WINDOW_SECS: i64 = 24 * 60 * 60;
 
 /// What a person asks the ledger to do.
 #[derive(Debug, Clone)]
@@ -44,6 +47,16 @@ pub enum Request {
     Declare(Declare),
     Incident { incident: IncidentNumber, command: IncidentCommand },
     Org(OrgCommand),
+    /// Sets a password: the entry records that it was set; `phc` (an argon2id hash the caller
+    /// computed, off the writer thread) is stored beside it in the same transaction.
+    SetPassword { user: UserName, phc: String },
+}
+
+/// A client's `Idempotency-Key`, and a fingerprint of the request it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub fingerprint: String,
 }
 
 /// The entries a command appended, once durable.
@@ -51,6 +64,8 @@ pub enum Request {
 pub struct Receipt {
     pub record: RecordId,
     pub entries: Vec<Entry>,
+    /// True when this answers a retry from the first execution; nothing new was written.
+    pub replayed: bool,
 }
 
 /// Entries newly committed to one record, as told to live subscribers.
@@ -77,6 +92,20 @@ pub enum LedgerError {
     Internal(String),
 }
 
+impl LedgerError {
+    /// The same error again, for a second caller (errors hold no resources).
+    fn duplicate(&self) -> LedgerError {
+        match self {
+            LedgerError::Refused(refusal) => LedgerError::Refused(refusal.clone()),
+            LedgerError::Unavailable(error) => LedgerError::Unavailable(StoreError::Backend(error.to_string())),
+            LedgerError::ShuttingDown => LedgerError::ShuttingDown,
+            LedgerError::NotInitialised => LedgerError::NotInitialised,
+            LedgerError::Corrupt { record, reason } => LedgerError::Corrupt { record: *record, reason: reason.clone() },
+            LedgerError::Internal(reason) => LedgerError::Internal(reason.clone()),
+        }
+    }
+}
+
 /// The source of server time.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
@@ -87,6 +116,7 @@ pub fn system_clock() -> Clock {
 struct Job {
     by: UserName,
     request: Request,
+    idempotency: Option<IdempotencyKey>,
     reply: oneshot::Sender<Result<Receipt, LedgerError>>,
 }
 
@@ -95,7 +125,10 @@ struct Published {
     store: Arc<dyn Store>,
     org: RwLock<Arc<OrgState>>,
     incidents: RwLock<BTreeMap<IncidentNumber, Arc<RwLock<IncidentState>>>>,
-    live: broadcast::Sender<Arc<Committed>>,
+    /// One channel per watched record, so a watcher of one incident is never woken for another.
+    live: Mutex<HashMap<RecordId, broadcast::Sender<Arc<Committed>>>>,
+    entries_appended: AtomicU64,
+    commits: AtomicU64,
 }
 
 /// The handle through which everything reads and writes records.
@@ -115,16 +148,12 @@ impl Ledger {
     /// Writes a new deployment's organisation record. Refuses a store that already has one.
     pub fn create_deployment(store: &dyn Store, events: &[OrgEvent], at: Timestamp) -> Result<Vec<Entry>, LedgerError> {
         if store.heads().map_err(LedgerError::Unavailable)?.iter().any(|h| h.record == RecordId::Org) {
-            return Err(LedgerError::Refused(Refusal::Conflict(
-                "this data directory already holds a deployment".into(),
-            )));
+            return Err(LedgerError::Refused(Refusal::Conflict("this data directory already holds a deployment".into())));
         }
         let actor = Actor::system("init").map_err(|e| LedgerError::Internal(e.to_string()))?;
         let entries = seal((0, EntryHash::ZERO), at, &actor, events);
         OrgState::fold(&entries).map_err(|error| LedgerError::Internal(error.to_string()))?;
-        store
-            .append(&[Append { record: RecordId::Org, after: 0, entries: &entries }])
-            .map_err(LedgerError::Unavailable)?;
+        store.append(&[Append { record: RecordId::Org, after: 0, entries: &entries }]).map_err(LedgerError::Unavailable)?;
         Ok(entries)
     }
 
@@ -159,12 +188,15 @@ impl Ledger {
             }
         }
         let org = org.ok_or(LedgerError::NotInitialised)?;
-        let (live, _) = broadcast::channel(LIVE_BUFFER);
+        let since = clock().plus_seconds(-IDEMPOTENCY_WINDOW_SECS);
+        let remembered = store.idempotency_since(since).map_err(stored)?;
         let published = Arc::new(Published {
             store,
             org: RwLock::new(Arc::new(org.clone())),
             incidents: RwLock::new(incidents.iter().map(|(n, s)| (*n, Arc::new(RwLock::new(s.clone())))).collect()),
-            live,
+            live: Mutex::new(HashMap::new()),
+            entries_appended: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
         });
         let (queue, jobs) = crossbeam_channel::bounded(QUEUE_DEPTH);
         let next_incident = incidents.keys().last().map_or(1, |n| n.0 + 1);
@@ -174,6 +206,8 @@ impl Ledger {
             org,
             incidents: incidents.into_iter().collect(),
             next_incident,
+            remembered: remembered.into_iter().map(|row| ((row.user.clone(), row.key.clone()), row)).collect(),
+            jobs_since_prune: 0,
         };
         let handle = std::thread::Builder::new()
             .name("sitrep-writer".into())
@@ -186,21 +220,34 @@ impl Ledger {
         &self,
         by: &UserName,
         request: Request,
+        idempotency: Option<IdempotencyKey>,
     ) -> Result<oneshot::Receiver<Result<Receipt, LedgerError>>, LedgerError> {
         let (reply, answer) = oneshot::channel();
         let queue = self.queue.as_ref().ok_or(LedgerError::ShuttingDown)?;
-        queue.send(Job { by: by.clone(), request, reply }).map_err(|_| LedgerError::ShuttingDown)?;
+        queue.send(Job { by: by.clone(), request, idempotency, reply }).map_err(|_| LedgerError::ShuttingDown)?;
         Ok(answer)
     }
 
     /// Decides and appends a command, answering once its entries are durable.
     pub async fn execute(&self, by: &UserName, request: Request) -> Result<Receipt, LedgerError> {
-        self.submit(by, request)?.await.map_err(|_| LedgerError::ShuttingDown)?
+        self.execute_once(by, request, None).await
+    }
+
+    /// As [`Ledger::execute`]. With a key, a retry of the same request within 24 hours is
+    /// answered from the first execution instead of writing again, even after a restart, and
+    /// the same key with a different request is refused.
+    pub async fn execute_once(
+        &self,
+        by: &UserName,
+        request: Request,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Receipt, LedgerError> {
+        self.submit(by, request, idempotency)?.await.map_err(|_| LedgerError::ShuttingDown)?
     }
 
     /// As [`Ledger::execute`], for threads outside an async runtime.
     pub fn execute_blocking(&self, by: &UserName, request: Request) -> Result<Receipt, LedgerError> {
-        self.submit(by, request)?.blocking_recv().map_err(|_| LedgerError::ShuttingDown)?
+        self.submit(by, request, None)?.blocking_recv().map_err(|_| LedgerError::ShuttingDown)?
     }
 
     /// The organisation's current (durable) state.
@@ -223,13 +270,22 @@ impl Ledger {
         }
     }
 
-    /// Live entries as they commit. Subscribe before reading the store to leave no gap.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Committed>> {
-        self.published.live.subscribe()
+    /// One record's entries as they commit. Subscribe before reading the store to leave no gap;
+    /// a subscriber that falls behind is told it lagged and should re-read from the store.
+    pub fn subscribe(&self, record: RecordId) -> broadcast::Receiver<Arc<Committed>> {
+        let mut live = self.published.live.lock();
+        live.retain(|_, sender| sender.receiver_count() > 0);
+        live.entry(record).or_insert_with(|| broadcast::channel(LIVE_BUFFER).0).subscribe()
     }
 
+    /// How many live subscriptions are open.
     pub fn live_subscribers(&self) -> usize {
-        self.published.live.receiver_count()
+        self.published.live.lock().values().map(broadcast::Sender::receiver_count).sum()
+    }
+
+    /// Entries appended and transactions committed since the ledger opened.
+    pub fn counters(&self) -> (u64, u64) {
+        (self.published.entries_appended.load(Ordering::Relaxed), self.published.commits.load(Ordering::Relaxed))
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -299,7 +355,25 @@ enum StagedEvents {
     Org(Vec<OrgEvent>),
 }
 
-type Outcome = Result<(RecordId, Range<usize>), LedgerError>;
+/// What one command of a batch came to.
+enum Outcome {
+    /// Entries staged in a record (this range of its staged entries).
+    Staged(RecordId, Range<usize>),
+    /// A retry answered from the first execution's entries.
+    Replayed(Receipt),
+    /// A retry of an earlier command in the same batch: answered as that one is.
+    SameAs(usize),
+    Failed(LedgerError),
+}
+
+/// Secrets and keys gathered for the current batch, written in its transaction.
+#[derive(Default)]
+struct Side {
+    passwords: Vec<(String, String)>,
+    idempotency: Vec<IdempotencyRow>,
+    /// The batch index of the command that wrote each row of `idempotency`.
+    idempotent_jobs: Vec<usize>,
+}
 
 struct Writer {
     published: Arc<Published>,
@@ -307,6 +381,9 @@ struct Writer {
     org: OrgState,
     incidents: HashMap<IncidentNumber, IncidentState>,
     next_incident: u64,
+    /// Idempotency keys of the last 24 hours, by (user, key).
+    remembered: HashMap<(String, String), IdempotencyRow>,
+    jobs_since_prune: usize,
 }
 
 impl Writer {
@@ -319,6 +396,7 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            self.prune(batch.len());
             self.commit(batch);
         }
     }
@@ -331,25 +409,29 @@ impl Writer {
             attempt += 1;
             let now = (self.clock)();
             let mut staged: BTreeMap<RecordId, Staged> = BTreeMap::new();
-            let outcomes: Vec<Outcome> = batch.iter().map(|job| self.stage(job, now, &mut staged)).collect();
+            let mut side = Side::default();
+            let outcomes: Vec<Outcome> =
+                batch.iter().enumerate().map(|(index, job)| self.admit(job, index, now, &mut staged, &mut side)).collect();
             if let Some(defect) = outcomes.iter().find_map(|o| match o {
-                Err(LedgerError::Internal(reason)) => Some(reason.clone()),
+                Outcome::Failed(LedgerError::Internal(reason)) => Some(reason.clone()),
                 _ => None,
             }) {
                 tracing::error!(%defect, "decided entries did not fold; the batch is refused");
                 self.rollback(&staged);
-                return answer_all(batch, |_| Err(LedgerError::Internal(defect.clone())));
+                return answer_all(batch, || LedgerError::Internal(defect.clone()));
             }
             if staged.is_empty() {
                 return answer(batch, outcomes, &staged);
             }
-            let appends: Vec<Append<'_>> = staged
-                .iter()
-                .map(|(record, s)| Append { record: *record, after: s.after, entries: &s.entries })
-                .collect();
-            match self.published.store.append(&appends) {
+            let appends: Vec<Append<'_>> =
+                staged.iter().map(|(record, s)| Append { record: *record, after: s.after, entries: &s.entries }).collect();
+            let extras = Extras { passwords: &side.passwords, idempotency: &side.idempotency };
+            match self.published.store.commit(&appends, &extras) {
                 Ok(()) => {
                     self.publish(&staged);
+                    for row in side.idempotency {
+                        self.remembered.insert((row.user.clone(), row.key.clone()), row);
+                    }
                     return answer(batch, outcomes, &staged);
                 }
                 Err(StoreError::Conflict { record, expected, found }) if attempt < ATTEMPTS => {
@@ -357,30 +439,102 @@ impl Writer {
                     tracing::info!(%record, expected, found, "append conflict; refreshing and retrying");
                     self.rollback(&staged);
                     if let Err(error) = self.refresh(record) {
-                        return answer_all(batch, |_| {
-                            Err(LedgerError::Unavailable(StoreError::Backend(error.to_string())))
-                        });
+                        return answer_all(batch, || error.duplicate());
                     }
                 }
                 Err(error) => {
                     tracing::error!(%error, "append failed; nothing in the batch was written");
                     self.rollback(&staged);
                     let message = error.to_string();
-                    return answer(
-                        batch,
-                        outcomes
-                            .into_iter()
-                            .map(|o| o.and(Err(LedgerError::Unavailable(StoreError::Backend(message.clone())))))
-                            .collect(),
-                        &staged,
-                    );
+                    let failed = outcomes
+                        .into_iter()
+                        .map(|outcome| match outcome {
+                            Outcome::Staged(..) | Outcome::SameAs(_) => {
+                                Outcome::Failed(LedgerError::Unavailable(StoreError::Backend(message.clone())))
+                            }
+                            other => other,
+                        })
+                        .collect();
+                    return answer(batch, failed, &staged);
                 }
             }
         }
     }
 
+    /// Answers a retry from its first execution, or decides and stages the command.
+    fn admit(
+        &mut self,
+        job: &Job,
+        index: usize,
+        now: Timestamp,
+        staged: &mut BTreeMap<RecordId, Staged>,
+        side: &mut Side,
+    ) -> Outcome {
+        let Some(idempotency) = &job.idempotency else {
+            return self.stage(job, now, staged, side).unwrap_or_else(Outcome::Failed);
+        };
+        let slot = (job.by.to_string(), idempotency.key.clone());
+        let reused = || {
+            Outcome::Failed(LedgerError::Refused(Refusal::Invalid {
+                field: "Idempotency-Key".into(),
+                message: "this key was already used for a different request; use a new key for a new request".into(),
+            }))
+        };
+        if let Some(first) = self.remembered.get(&slot) {
+            if first.fingerprint != idempotency.fingerprint {
+                return reused();
+            }
+            let count = (first.last_seq - first.first_seq + 1) as usize;
+            return match self.published.store.read(first.record, first.first_seq, count) {
+                Ok(entries) => Outcome::Replayed(Receipt { record: first.record, entries, replayed: true }),
+                Err(error) => Outcome::Failed(stored(error)),
+            };
+        }
+        if let Some(earlier) = side.idempotency.iter().position(|row| row.user == slot.0 && row.key == slot.1) {
+            let row = &side.idempotency[earlier];
+            if row.fingerprint != idempotency.fingerprint {
+                return reused();
+            }
+            return Outcome::SameAs(side.idempotent_jobs[earlier]);
+        }
+        let outcome = self.stage(job, now, staged, side).unwrap_or_else(Outcome::Failed);
+        if let Outcome::Staged(record, range) = &outcome {
+            let entries = &staged[record].entries[range.clone()];
+            if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
+                side.idempotency.push(IdempotencyRow {
+                    user: slot.0,
+                    key: slot.1,
+                    fingerprint: idempotency.fingerprint.clone(),
+                    record: *record,
+                    first_seq: first.seq,
+                    last_seq: last.seq,
+                    at: now,
+                });
+                side.idempotent_jobs.push(index);
+            }
+        }
+        outcome
+    }
+
+    /// Forgets idempotency keys older than the window, now and then.
+    fn prune(&mut self, jobs: usize) {
+        self.jobs_since_prune += jobs;
+        if self.jobs_since_prune < 10_000 {
+            return;
+        }
+        self.jobs_since_prune = 0;
+        let cutoff = (self.clock)().plus_seconds(-IDEMPOTENCY_WINDOW_SECS);
+        self.remembered.retain(|_, row| row.at >= cutoff);
+    }
+
     /// Decides one command against the working state and stages its entries.
-    fn stage(&mut self, job: &Job, now: Timestamp, staged: &mut BTreeMap<RecordId, Staged>) -> Outcome {
+    fn stage(
+        &mut self,
+        job: &Job,
+        now: Timestamp,
+        staged: &mut BTreeMap<RecordId, Staged>,
+        side: &mut Side,
+    ) -> Result<Outcome, LedgerError> {
         let actor = Actor::User(job.by.clone());
         let internal = |error: FoldError| LedgerError::Internal(error.to_string());
         match &job.request {
@@ -396,11 +550,8 @@ impl Writer {
                 self.next_incident += 1;
                 let record = RecordId::Incident(number);
                 let range = 0..entries.len();
-                staged.insert(
-                    record,
-                    Staged { after: 0, created: true, entries, events: StagedEvents::Incident(events) },
-                );
-                Ok((record, range))
+                staged.insert(record, Staged { after: 0, created: true, entries, events: StagedEvents::Incident(events) });
+                Ok(Outcome::Staged(record, range))
             }
             Request::Incident { incident, command } => {
                 let state = self
@@ -421,23 +572,38 @@ impl Writer {
                     entries: Vec::new(),
                     events: StagedEvents::Incident(Vec::new()),
                 });
-                Ok((record, extend(slot, entries, StagedEvents::Incident(events))))
+                Ok(Outcome::Staged(record, extend(slot, entries, StagedEvents::Incident(events))))
             }
-            Request::Org(command) => {
-                let events = decide::decide_org(&self.org, &job.by, command, now)?;
-                let entries = seal((self.org.seq, self.org.head), now.max(self.org.updated_at), &actor, &events);
-                for (entry, event) in entries.iter().zip(&events) {
-                    self.org.apply(entry, event).map_err(internal)?;
-                }
-                let slot = staged.entry(RecordId::Org).or_insert_with(|| Staged {
-                    after: entries[0].seq - 1,
-                    created: false,
-                    entries: Vec::new(),
-                    events: StagedEvents::Org(Vec::new()),
-                });
-                Ok((RecordId::Org, extend(slot, entries, StagedEvents::Org(events))))
+            Request::Org(command) => self.stage_org(&actor, &job.by, command, now, staged),
+            Request::SetPassword { user, phc } => {
+                let command = OrgCommand::SetPassword { user: user.clone() };
+                let outcome = self.stage_org(&actor, &job.by, &command, now, staged)?;
+                side.passwords.push((user.to_string(), phc.clone()));
+                Ok(outcome)
             }
         }
+    }
+
+    fn stage_org(
+        &mut self,
+        actor: &Actor,
+        by: &UserName,
+        command: &OrgCommand,
+        now: Timestamp,
+        staged: &mut BTreeMap<RecordId, Staged>,
+    ) -> Result<Outcome, LedgerError> {
+        let events = decide::decide_org(&self.org, by, command, now)?;
+        let entries = seal((self.org.seq, self.org.head), now.max(self.org.updated_at), actor, &events);
+        for (entry, event) in entries.iter().zip(&events) {
+            self.org.apply(entry, event).map_err(|error| LedgerError::Internal(error.to_string()))?;
+        }
+        let slot = staged.entry(RecordId::Org).or_insert_with(|| Staged {
+            after: entries[0].seq - 1,
+            created: false,
+            entries: Vec::new(),
+            events: StagedEvents::Org(Vec::new()),
+        });
+        Ok(Outcome::Staged(RecordId::Org, extend(slot, entries, StagedEvents::Org(events))))
     }
 
     /// Makes durable entries visible to readers and live subscribers.
@@ -463,8 +629,12 @@ impl Writer {
                 }
                 (RecordId::Incident(_), StagedEvents::Org(_)) => {}
             }
-            let _ = self.published.live.send(Arc::new(Committed { record: *record, entries: batch.entries.clone() }));
+            self.published.entries_appended.fetch_add(batch.entries.len() as u64, Ordering::Relaxed);
+            if let Some(sender) = self.published.live.lock().get(record) {
+                let _ = sender.send(Arc::new(Committed { record: *record, entries: batch.entries.clone() }));
+            }
         }
+        self.published.commits.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Restores the working copy of every record the batch touched from the published state.
@@ -488,15 +658,14 @@ impl Writer {
     /// Catches one record up with what other writers appended to the store.
     fn refresh(&mut self, record: RecordId) -> Result<(), LedgerError> {
         let corrupt = |error: FoldError| LedgerError::Corrupt { record, reason: error.to_string() };
+        let entries = load(self.published.store.as_ref(), record)?;
         match record {
             RecordId::Org => {
-                let entries = load(self.published.store.as_ref(), record)?;
                 let org = OrgState::fold(&entries).map_err(corrupt)?;
                 *self.published.org.write() = Arc::new(org.clone());
                 self.org = org;
             }
             RecordId::Incident(number) => {
-                let entries = load(self.published.store.as_ref(), record)?;
                 let state = IncidentState::fold(&entries).map_err(corrupt)?;
                 self.published.incidents.write().insert(number, Arc::new(RwLock::new(state.clone())));
                 self.incidents.insert(number, state);
@@ -519,18 +688,31 @@ fn extend(slot: &mut Staged, entries: Vec<Entry>, events: StagedEvents) -> Range
 }
 
 fn answer(batch: Vec<Job>, outcomes: Vec<Outcome>, staged: &BTreeMap<RecordId, Staged>) {
-    for (job, outcome) in batch.into_iter().zip(outcomes) {
-        let result = outcome.map(|(record, range)| Receipt {
-            record,
-            entries: staged.get(&record).map(|s| s.entries[range].to_vec()).unwrap_or_default(),
-        });
+    let receipt = |record: &RecordId, range: &Range<usize>, replayed: bool| Receipt {
+        record: *record,
+        entries: staged.get(record).map(|s| s.entries[range.clone()].to_vec()).unwrap_or_default(),
+        replayed,
+    };
+    let results: Vec<Result<Receipt, LedgerError>> = outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            Outcome::Staged(record, range) => Ok(receipt(record, range, false)),
+            Outcome::Replayed(first) => Ok(first.clone()),
+            Outcome::SameAs(earlier) => match &outcomes[*earlier] {
+                Outcome::Staged(record, range) => Ok(receipt(record, range, true)),
+                Outcome::Failed(error) => Err(error.duplicate()),
+                _ => Err(LedgerError::Internal("a repeated key's first request was not staged".into())),
+            },
+            Outcome::Failed(error) => Err(error.duplicate()),
+        })
+        .collect();
+    for (job, result) in batch.into_iter().zip(results) {
         let _ = job.reply.send(result);
     }
 }
 
-fn answer_all(batch: Vec<Job>, result: impl Fn(&Job) -> Result<Receipt, LedgerError>) {
+fn answer_all(batch: Vec<Job>, error: impl Fn() -> LedgerError) {
     for job in batch {
-        let outcome = result(&job);
-        let _ = job.reply.send(outcome);
+        let _ = job.reply.send(Err(error()));
     }
 }

@@ -226,7 +226,7 @@ fn a_failed_append_refuses_the_command_changes_nothing_and_leaves_no_gap() {
     let org_before = (ledger.org().seq, ledger.org().head, ledger.org().users.len());
     let heads_before = store.heads().expect("heads");
     let entries_before = verify_store(store.as_ref(), &mut |_| {}).expect("verifies").entries;
-    let mut live = ledger.subscribe();
+    let mut live = ledger.subscribe(sitrep_core::RecordId::Incident(incident));
 
     down.store(true, Ordering::SeqCst);
     assert_unavailable(act(&ledger, "tech", incident, log_fact("Backups are intact")), "logging a fact");

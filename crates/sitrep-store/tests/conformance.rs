@@ -11,6 +11,7 @@ use sitrep_core::events::{FactStatus, OrgEvent};
 use sitrep_core::{IncidentNumber, OrgRole, RecordId, Refusal, Role, Severity, Timestamp, UserName};
 use sitrep_store::ledger::system_clock;
 use sitrep_store::verify::verify_store;
+use sitrep_store::ledger::IdempotencyKey;
 use sitrep_store::{Append, Ledger, LedgerError, Request, SqliteStore, Store, StoreError};
 
 fn user(name: &str) -> UserName {
@@ -158,6 +159,61 @@ fn two_writers(open: &dyn Fn() -> Arc<dyn Store>) {
     assert_eq!(facts, 100);
 }
 
+/// A retried request with the same `Idempotency-Key` is answered from the first execution, even
+/// after a restart; the same key for a different request is refused; nothing is written twice.
+fn idempotency(open: &dyn Fn() -> Arc<dyn Store>) {
+    let store = open();
+    let ledger = deploy(&store);
+    let incident = declare(&ledger);
+    let key = |k: &str, fingerprint: &str| Some(IdempotencyKey { key: k.into(), fingerprint: fingerprint.into() });
+    let run = |ledger: &Ledger, k: Option<IdempotencyKey>| {
+        let request = Request::Incident { incident, command: log_fact("Key revoked at 03:12") };
+        block_on(ledger.execute_once(&user("tech"), request, k))
+    };
+    let first = run(&ledger, key("retry-1", "f1")).expect("first");
+    assert!(!first.replayed);
+    let again = run(&ledger, key("retry-1", "f1")).expect("retry");
+    assert!(again.replayed);
+    assert_eq!(again.entries, first.entries, "the retry is answered with the first entries");
+    let facts = || ledger.with_incident(incident, |s| s.facts.len()).expect("exists");
+    assert_eq!(facts(), 1, "nothing was written twice");
+    let reused = run(&ledger, key("retry-1", "another body"));
+    assert!(
+        matches!(&reused, Err(LedgerError::Refused(Refusal::Invalid { field, .. })) if field == "Idempotency-Key"),
+        "{reused:?}"
+    );
+    // Another user's key of the same name is theirs alone.
+    let other = block_on(ledger.execute_once(
+        &user("cmd"),
+        Request::Incident { incident, command: log_fact("Second finding") },
+        key("retry-1", "f1"),
+    ))
+    .expect("another user's key");
+    assert!(!other.replayed);
+    ledger.close();
+
+    let reopened = Ledger::open(open(), system_clock()).expect("reopens");
+    let after_restart = run(&reopened, key("retry-1", "f1")).expect("retry after restart");
+    assert!(after_restart.replayed);
+    assert_eq!(after_restart.entries, first.entries);
+    assert_eq!(reopened.with_incident(incident, |s| s.facts.len()), Some(2));
+
+    // A password is recorded as set, and its hash is kept beside the record, not in it.
+    reopened
+        .execute_blocking(&user("admin"), Request::SetPassword { user: user("lee"), phc: "$argon2id$v=19$test".into() })
+        .expect("sets");
+    assert_eq!(store.password_hash("lee").expect("reads").as_deref(), Some("$argon2id$v=19$test"));
+    let org = store.read(RecordId::Org, 1, 1000).expect("reads");
+    let last = org.last().expect("entries");
+    assert_eq!((last.kind.as_str(), last.body.as_str()), ("user.password_set", r#"{"user":"lee"}"#));
+    assert!(org.iter().all(|e| !e.body.contains("argon2")), "no hash in the record");
+}
+
+/// Runs a future to completion on the current thread (the ledger's futures need no runtime).
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(future)
+}
+
 fn sqlite(dir: &tempfile::TempDir) -> impl Fn() -> Arc<dyn Store> + '_ {
     move || Arc::new(SqliteStore::open(&dir.path().join("sitrep.db")).expect("opens")) as Arc<dyn Store>
 }
@@ -166,6 +222,12 @@ fn sqlite(dir: &tempfile::TempDir) -> impl Fn() -> Arc<dyn Store> + '_ {
 fn sqlite_passes_the_story() {
     let dir = tempfile::tempdir().expect("temp dir");
     story(&sqlite(&dir));
+}
+
+#[test]
+fn sqlite_answers_retries_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    idempotency(&sqlite(&dir));
 }
 
 #[test]
