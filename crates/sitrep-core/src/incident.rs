@@ -394,7 +394,8 @@ impl IncidentState {
                 }
                 let mut endorsements = decision.endorsements();
                 endorsements.push(Endorsement { user: &user, role: &approved.role, also: &approved.also });
-                if decision.rule.is_met(&decision.proposer, &endorsements) != (approved.state == DecisionState::Approved)
+                if decision.rule.is_met(&decision.proposer, &endorsements)
+                    != (approved.state == DecisionState::Approved)
                 {
                     return fail("the recorded state does not follow from the decision's rule");
                 }

@@ -50,7 +50,7 @@ pub enum ApiError {
 }
 
 /// The problem document (RFC 9457) with sitrep's extension members.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI naming the kind of problem.
     #[serde(rename = "type")]

@@ -45,11 +45,17 @@ pub const IDEMPOTENCY_WINDOW_SECS: i64 = 24 * 60 * 60;
 #[derive(Debug, Clone)]
 pub enum Request {
     Declare(Declare),
-    Incident { incident: IncidentNumber, command: IncidentCommand },
+    Incident {
+        incident: IncidentNumber,
+        command: IncidentCommand,
+    },
     Org(OrgCommand),
     /// Sets a password: the entry records that it was set; `phc` (an argon2id hash the caller
     /// computed, off the writer thread) is stored beside it in the same transaction.
-    SetPassword { user: UserName, phc: String },
+    SetPassword {
+        user: UserName,
+        phc: String,
+    },
 }
 
 /// A client's `Idempotency-Key`, and a fingerprint of the request it came with.
@@ -148,12 +154,16 @@ impl Ledger {
     /// Writes a new deployment's organisation record. Refuses a store that already has one.
     pub fn create_deployment(store: &dyn Store, events: &[OrgEvent], at: Timestamp) -> Result<Vec<Entry>, LedgerError> {
         if store.heads().map_err(LedgerError::Unavailable)?.iter().any(|h| h.record == RecordId::Org) {
-            return Err(LedgerError::Refused(Refusal::Conflict("this data directory already holds a deployment".into())));
+            return Err(LedgerError::Refused(Refusal::Conflict(
+                "this data directory already holds a deployment".into(),
+            )));
         }
         let actor = Actor::system("init").map_err(|e| LedgerError::Internal(e.to_string()))?;
         let entries = seal((0, EntryHash::ZERO), at, &actor, events);
         OrgState::fold(&entries).map_err(|error| LedgerError::Internal(error.to_string()))?;
-        store.append(&[Append { record: RecordId::Org, after: 0, entries: &entries }]).map_err(LedgerError::Unavailable)?;
+        store
+            .append(&[Append { record: RecordId::Org, after: 0, entries: &entries }])
+            .map_err(LedgerError::Unavailable)?;
         Ok(entries)
     }
 
@@ -410,8 +420,11 @@ impl Writer {
             let now = (self.clock)();
             let mut staged: BTreeMap<RecordId, Staged> = BTreeMap::new();
             let mut side = Side::default();
-            let outcomes: Vec<Outcome> =
-                batch.iter().enumerate().map(|(index, job)| self.admit(job, index, now, &mut staged, &mut side)).collect();
+            let outcomes: Vec<Outcome> = batch
+                .iter()
+                .enumerate()
+                .map(|(index, job)| self.admit(job, index, now, &mut staged, &mut side))
+                .collect();
             if let Some(defect) = outcomes.iter().find_map(|o| match o {
                 Outcome::Failed(LedgerError::Internal(reason)) => Some(reason.clone()),
                 _ => None,
@@ -423,8 +436,10 @@ impl Writer {
             if staged.is_empty() {
                 return answer(batch, outcomes, &staged);
             }
-            let appends: Vec<Append<'_>> =
-                staged.iter().map(|(record, s)| Append { record: *record, after: s.after, entries: &s.entries }).collect();
+            let appends: Vec<Append<'_>> = staged
+                .iter()
+                .map(|(record, s)| Append { record: *record, after: s.after, entries: &s.entries })
+                .collect();
             let extras = Extras { passwords: &side.passwords, idempotency: &side.idempotency };
             match self.published.store.commit(&appends, &extras) {
                 Ok(()) => {
@@ -550,7 +565,10 @@ impl Writer {
                 self.next_incident += 1;
                 let record = RecordId::Incident(number);
                 let range = 0..entries.len();
-                staged.insert(record, Staged { after: 0, created: true, entries, events: StagedEvents::Incident(events) });
+                staged.insert(
+                    record,
+                    Staged { after: 0, created: true, entries, events: StagedEvents::Incident(events) },
+                );
                 Ok(Outcome::Staged(record, range))
             }
             Request::Incident { incident, command } => {

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use sitrep_core::decide::{Declare, IncidentCommand, OrgCommand, genesis};
 use sitrep_core::events::{FactStatus, OrgEvent};
 use sitrep_core::{IncidentNumber, OrgRole, RecordId, Refusal, Role, Severity, Timestamp, UserName};
+use sitrep_store::ledger::IdempotencyKey;
 use sitrep_store::ledger::system_clock;
 use sitrep_store::verify::verify_store;
-use sitrep_store::ledger::IdempotencyKey;
 use sitrep_store::{Append, Ledger, LedgerError, Request, SqliteStore, Store, StoreError};
 
 fn user(name: &str) -> UserName {

@@ -11,8 +11,42 @@ use sitrep_store::datadir::{DataDir, new_token};
 use sitrep_store::verify::{VerifyError, verify_store};
 use sitrep_store::{Ledger, SqliteStore, Store};
 
-use crate::cli::{InitArgs, PolicyCommand, VerifyArgs};
+use sitrep_server::config::{Config, LogFormat};
+
+use crate::cli::{InitArgs, PolicyCommand, ServeArgs, VerifyArgs};
 use crate::exit;
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
+    let mut config = Config::load(args.config.as_deref(), |name| std::env::var(name).ok())?;
+    if let Some(data) = args.data {
+        config.data = data;
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(format) = args.log_format {
+        config.log_format = match format.as_str() {
+            "human" => LogFormat::Human,
+            "json" => LogFormat::Json,
+            other => anyhow::bail!("--log-format {other}: use human or json"),
+        };
+    }
+    init_logging(config.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(sitrep_server::serve::run(config, args.demo))?;
+    Ok(exit::OK)
+}
+
+/// Structured logs on stderr; `RUST_LOG` filters them (default: info).
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
 
 pub fn init(args: &InitArgs) -> anyhow::Result<u8> {
     let admin = UserName::parse(&args.admin).context("--admin")?;

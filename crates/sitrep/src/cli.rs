@@ -13,6 +13,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the server: HTTP API, live events, and (later) the web UI.
+    Serve(ServeArgs),
     /// Create a deployment: data directory, store, signing key, admin and an API token.
     Init(InitArgs),
     /// Re-verify every record in a data directory; exit 1 at the first break.
@@ -27,6 +29,25 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The data directory [default: ./sitrep-data].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// A TOML configuration file; `SITREP_*` variables and these flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Seed a demo organisation and incident when the data directory is empty.
+    #[arg(long)]
+    pub demo: bool,
+    /// Log format: human or json [default: human].
+    #[arg(long)]
+    pub log_format: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
 
 fn run(cli: cli::Cli) -> anyhow::Result<u8> {
     match cli.command {
+        cli::Command::Serve(args) => admin::serve(args),
         cli::Command::Init(args) => admin::init(&args),
         cli::Command::Verify(args) => admin::verify(&args),
         cli::Command::Policy { command } => admin::policy(&command),

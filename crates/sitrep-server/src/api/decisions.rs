@@ -1,0 +1,133 @@
+//! Decisions: proposed, approved, rejected, withdrawn.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use sitrep_core::decide::IncidentCommand;
+use sitrep_core::events::ActionSpec;
+use sitrep_core::{DecisionClass, DecisionId};
+use sitrep_store::Request;
+use utoipa::ToSchema;
+
+use super::{created, incident_number, read, written};
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::Body;
+use crate::state::AppState;
+use crate::views;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposeBody {
+    /// A decision class of the policy, e.g. `containment`.
+    #[schema(value_type = String, example = "credential_revocation")]
+    class: DecisionClass,
+    title: String,
+    rationale: Option<String>,
+    /// What it executes once approved: `{connector: task|webhook|command|notify, ...}`.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    actions: Vec<ActionSpec>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    note: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    /// Why it is rejected: required.
+    note: String,
+}
+
+fn decision_id(did: &str) -> Result<DecisionId, ApiError> {
+    did.parse().map_err(|_| ApiError::NotFound(format!("there is no decision {did}; decision ids look like D-2")))
+}
+
+async fn answer(
+    app: &AppState,
+    caller: &Caller,
+    id: &str,
+    command: IncidentCommand,
+    key: Option<sitrep_store::ledger::IdempotencyKey>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let incident = incident_number(app, caller, id)?;
+    let receipt = app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, key).await?;
+    let decision: DecisionId = created(&receipt, "decision")?;
+    let view =
+        read(app, incident, |state| state.decision(decision).map(|d| views::decision(state, d)).unwrap_or_default())?;
+    Ok(written(status, &receipt, view))
+}
+
+/// Propose a decision. If the proposer alone satisfies the rule, it is approved at once.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/decisions", tag = "decisions", request_body = ProposeBody,
+    params(("id" = String, Path, description = "INC-<n>")),
+    responses((status = 201, description = "The decision: `{id: \"D-n\", class, state, approvals, waiting_on, must_act, ...}`"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn propose(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Body<ProposeBody>,
+) -> Result<Response, ApiError> {
+    let ProposeBody { class, title, rationale, actions } = body.value;
+    answer(
+        &app,
+        &caller,
+        &id,
+        IncidentCommand::Propose { class, title, rationale, actions },
+        body.idempotency,
+        StatusCode::CREATED,
+    )
+    .await
+}
+
+/// Approve a decision, as a holder of a role its rule requires.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/decisions/{did}/approve", tag = "decisions", request_body = NoteBody,
+    params(("id" = String, Path, description = "INC-<n>"), ("did" = String, Path, description = "D-<n>")),
+    responses((status = 200, description = "The decision"), (status = 403, description = "The policy refuses: names the rule and who can act", body = Problem), (status = 409, body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn approve(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((id, did)): Path<(String, String)>,
+    body: Body<NoteBody>,
+) -> Result<Response, ApiError> {
+    let command = IncidentCommand::Approve { decision: decision_id(&did)?, note: body.value.note };
+    answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
+}
+
+/// Reject a decision, with the reason.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/decisions/{did}/reject", tag = "decisions", request_body = ReasonBody,
+    params(("id" = String, Path, description = "INC-<n>"), ("did" = String, Path, description = "D-<n>")),
+    responses((status = 200, description = "The decision"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn reject(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((id, did)): Path<(String, String)>,
+    body: Body<ReasonBody>,
+) -> Result<Response, ApiError> {
+    let command = IncidentCommand::Reject { decision: decision_id(&did)?, note: body.value.note };
+    answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
+}
+
+/// Withdraw a decision (its proposer or the commander).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/decisions/{did}/withdraw", tag = "decisions", request_body = NoteBody,
+    params(("id" = String, Path, description = "INC-<n>"), ("did" = String, Path, description = "D-<n>")),
+    responses((status = 200, description = "The decision"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn withdraw(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((id, did)): Path<(String, String)>,
+    body: Body<NoteBody>,
+) -> Result<Response, ApiError> {
+    let command = IncidentCommand::Withdraw { decision: decision_id(&did)?, note: body.value.note };
+    answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
+}

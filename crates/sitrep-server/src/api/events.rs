@@ -1,0 +1,140 @@
+//! Live events: Server-Sent Events, one per new entry, `id:` = seq.
+//!
+//! A stream subscribes to the incident's live channel *before* it reads the store, then sends
+//! what the store holds after the client's `Last-Event-ID` (or `?after=`), then live entries,
+//! skipping any seq it already sent: no gap, no duplicate. A client that falls behind the live
+//! channel is caught up from the store; a slow client only ever holds up its own stream. The
+//! stream ends when the server shuts down, or when the caller stops being allowed to see a
+//! restricted incident.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+use sitrep_core::{Entry, IncidentNumber, RecordId, UserName};
+use sitrep_store::Committed;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
+use utoipa::IntoParams;
+
+use super::incident_number;
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+use crate::views;
+
+/// Entries read from the store per catch-up step.
+const CATCH_UP: usize = 1_000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Send entries after this seq first (as `Last-Event-ID` does); `0` replays the whole
+    /// record. Without either, only new entries are sent.
+    after: Option<u64>,
+}
+
+struct Follow {
+    app: AppState,
+    user: UserName,
+    number: IncidentNumber,
+    live: broadcast::Receiver<Arc<Committed>>,
+    shutdown: watch::Receiver<bool>,
+    /// The last seq sent.
+    sent: u64,
+    pending: VecDeque<Entry>,
+    /// Whether the store may hold entries after `sent` that the live channel will not bring.
+    behind: bool,
+}
+
+/// Stream new entries of the incident as they commit.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/events", tag = "incidents",
+    params(("id" = String, Path, description = "INC-<n>"), EventsQuery,
+           ("Last-Event-ID" = Option<String>, Header, description = "Resume after this seq")),
+    responses((status = 200, description = "text/event-stream: one event per entry, `id:` = seq, data = the entry as JSON", content_type = "text/event-stream"), (status = 404, body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn events(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let number = incident_number(&app, &caller, &id)?;
+    let resume = match headers.get("last-event-id") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| ApiError::invalid("Last-Event-ID", "must be the seq of the last entry received"))?,
+        ),
+        None => query.after,
+    };
+    // Subscribe first, then look at the head: anything committed in between is in both and is
+    // sent once, because entries at or below `sent` are skipped.
+    let live = app.ledger.subscribe(RecordId::Incident(number));
+    let head = super::read(&app, number, |state| state.seq)?;
+    let sent = resume.unwrap_or(head).min(head);
+    let follow = Follow {
+        shutdown: app.shutdown.clone(),
+        app,
+        user: caller.user,
+        number,
+        live,
+        sent,
+        pending: VecDeque::new(),
+        behind: sent < head,
+    };
+    Ok(Sse::new(stream::unfold(follow, next))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat")))
+}
+
+/// The next event of a stream, or its end.
+async fn next(mut follow: Follow) -> Option<(Result<Event, Infallible>, Follow)> {
+    loop {
+        if let Some(entry) = follow.pending.pop_front() {
+            if entry.seq <= follow.sent {
+                continue;
+            }
+            follow.sent = entry.seq;
+            let data = serde_json::to_string(&entry).unwrap_or_default();
+            return Some((Ok(Event::default().id(entry.seq.to_string()).data(data)), follow));
+        }
+        if follow.behind {
+            let store = follow.app.ledger.store().clone();
+            let (record, from) = (RecordId::Incident(follow.number), follow.sent + 1);
+            let entries = tokio::task::spawn_blocking(move || store.read(record, from, CATCH_UP)).await.ok()?.ok()?;
+            follow.behind = entries.len() == CATCH_UP;
+            follow.pending.extend(entries);
+            continue;
+        }
+        if *follow.shutdown.borrow() {
+            return None;
+        }
+        tokio::select! {
+            received = follow.live.recv() => match received {
+                Ok(committed) => {
+                    let still_visible = follow
+                        .app
+                        .ledger
+                        .with_incident(follow.number, |state| views::visible(state, &follow.user))
+                        .unwrap_or(false);
+                    if !still_visible {
+                        return None;
+                    }
+                    follow.pending.extend(committed.entries.iter().cloned());
+                }
+                Err(RecvError::Lagged(_)) => follow.behind = true,
+                Err(RecvError::Closed) => return None,
+            },
+            _ = follow.shutdown.changed() => return None,
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Facts: logged, verified, disproved.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use sitrep_core::FactId;
+use sitrep_core::decide::IncidentCommand;
+use sitrep_core::events::FactStatus;
+use sitrep_store::Request;
+use utoipa::ToSchema;
+
+use super::{created, incident_number, read, written};
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::Body;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FactBody {
+    /// What happened or what is known.
+    text: String,
+    /// Where it comes from (a tool, a person, a ticket).
+    source: Option<String>,
+    /// `unverified` (the default), `verified` or `disproved`; the last two need `basis`.
+    #[schema(value_type = Option<String>, example = "unverified")]
+    status: Option<FactStatus>,
+    basis: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BasisBody {
+    /// Why: the evidence or reasoning.
+    basis: String,
+}
+
+fn fact_id(fid: &str) -> Result<FactId, ApiError> {
+    fid.parse().map_err(|_| ApiError::NotFound(format!("there is no fact {fid}; fact ids look like F-3")))
+}
+
+async fn answer(
+    app: &AppState,
+    caller: &Caller,
+    id: &str,
+    command: IncidentCommand,
+    key: Option<sitrep_store::ledger::IdempotencyKey>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let incident = incident_number(app, caller, id)?;
+    let receipt = app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, key).await?;
+    let fact: FactId = created(&receipt, "fact")?;
+    let view = read(app, incident, |state| serde_json::to_value(state.fact(fact)).unwrap_or_default())?;
+    Ok(written(status, &receipt, view))
+}
+
+/// Log a fact.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/facts", tag = "facts", request_body = FactBody,
+    params(("id" = String, Path, description = "INC-<n>")),
+    responses((status = 201, description = "The fact: `{id: \"F-n\", text, status, ...}`"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn log(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Body<FactBody>,
+) -> Result<Response, ApiError> {
+    let FactBody { text, source, status, basis } = body.value;
+    let command = IncidentCommand::LogFact { text, source, status: status.unwrap_or(FactStatus::Unverified), basis };
+    answer(&app, &caller, &id, command, body.idempotency, StatusCode::CREATED).await
+}
+
+/// Mark a fact verified, with the basis.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/facts/{fid}/verify", tag = "facts", request_body = BasisBody,
+    params(("id" = String, Path, description = "INC-<n>"), ("fid" = String, Path, description = "F-<n>")),
+    responses((status = 200, description = "The fact"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn verify(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((id, fid)): Path<(String, String)>,
+    body: Body<BasisBody>,
+) -> Result<Response, ApiError> {
+    let command = IncidentCommand::VerifyFact { fact: fact_id(&fid)?, basis: body.value.basis };
+    answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
+}
+
+/// Mark a fact disproved, with the basis.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/facts/{fid}/disprove", tag = "facts", request_body = BasisBody,
+    params(("id" = String, Path, description = "INC-<n>"), ("fid" = String, Path, description = "F-<n>")),
+    responses((status = 200, description = "The fact"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn disprove(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((id, fid)): Path<(String, String)>,
+    body: Body<BasisBody>,
+) -> Result<Response, ApiError> {
+    let command = IncidentCommand::DisproveFact { fact: fact_id(&fid)?, basis: body.value.basis };
+    answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
+}

@@ -1,0 +1,318 @@
+//! Declaring, listing and reading incidents; roles, phase, severity and notes.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sitrep_core::decide::{Declare, IncidentCommand};
+use sitrep_core::report::Sitrep;
+use sitrep_core::{Phase, RecordId, Role, Severity, UserName};
+use sitrep_store::Request;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{incident_number, read, written};
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::Body;
+use crate::state::AppState;
+use crate::views;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclareBody {
+    /// What happened, in a line.
+    title: String,
+    #[schema(value_type = String, example = "sev2")]
+    severity: Severity,
+    /// Need-to-know: only participants see it.
+    #[serde(default)]
+    restricted: bool,
+    /// A tabletop drill: connectors run dry and reports say so.
+    #[serde(default)]
+    exercise: bool,
+    /// Org units in scope.
+    #[serde(default)]
+    scope: Vec<String>,
+    /// A playbook to run at declaration.
+    playbook: Option<String>,
+    /// The playbook's inputs.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    inputs: BTreeMap<String, String>,
+    /// Roles staffed at once, `{role: user}`; the declarer is commander unless this names one.
+    #[serde(default)]
+    #[schema(value_type = Object, example = json!({"tech_lead": "tom", "legal": "lee"}))]
+    roles: BTreeMap<Role, UserName>,
+}
+
+/// Declare an incident.
+#[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = DeclareBody,
+    responses((status = 201, description = "The declared incident's state"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn declare(
+    State(app): State<AppState>,
+    caller: Caller,
+    body: Body<DeclareBody>,
+) -> Result<Response, ApiError> {
+    let DeclareBody { title, severity, restricted, exercise, scope, playbook, inputs, roles } = body.value;
+    if let Some(playbook) = playbook.filter(|p| !app.ledger.org().playbooks.contains_key(p)) {
+        return Err(ApiError::invalid(
+            "playbook",
+            format!("there is no playbook '{playbook}'; GET /api/v1/playbooks lists them"),
+        ));
+    }
+    if !inputs.is_empty() {
+        return Err(ApiError::invalid("inputs", "inputs are given only with a playbook"));
+    }
+    let declare = Declare { title, severity: Some(severity), scope, restricted, exercise, roles };
+    let receipt = app.ledger.execute_once(&caller.user, Request::Declare(declare), body.idempotency).await?;
+    let RecordId::Incident(number) = receipt.record else {
+        return Err(ApiError::Internal("declaring wrote to the organisation record".into()));
+    };
+    let org = app.ledger.org();
+    let view = read(&app, number, |state| views::incident(state, &org, &caller.user))?;
+    Ok(written(StatusCode::CREATED, &receipt, view))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// `open` (not closed), `closed`, or `all` (the default).
+    state: Option<String>,
+    /// Only incidents where the caller holds a role.
+    #[serde(default)]
+    mine: bool,
+}
+
+/// List the incidents the caller may see, newest first.
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(ListQuery),
+    responses((status = 200, description = "`{incidents: [...]}`")), security(("token" = []), ("session" = [])))]
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let wanted = match query.state.as_deref() {
+        None | Some("all") => None,
+        Some("open") => Some(false),
+        Some("closed") => Some(true),
+        Some(other) => return Err(ApiError::invalid("state", format!("'{other}' is not one of open, closed, all"))),
+    };
+    let now = app.now();
+    let mut incidents = Vec::new();
+    app.ledger.each_incident(|state| {
+        let closed = state.phase == Phase::Closed;
+        if views::visible(state, &caller.user)
+            && wanted.is_none_or(|w| w == closed)
+            && (!query.mine || state.is_participant(&caller.user))
+        {
+            incidents.push(views::summary(state, &caller.user, now));
+        }
+    });
+    incidents.reverse();
+    Ok(Json(json!({ "incidents": incidents })))
+}
+
+/// The incident's folded state.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",
+    params(("id" = String, Path, description = "INC-<n>")),
+    responses((status = 200, description = "The state: roles, facts, decisions, tasks, notes, blockers"), (status = 404, body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn show(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let number = incident_number(&app, &caller, &id)?;
+    let org = app.ledger.org();
+    Ok(Json(read(&app, number, |state| views::incident(state, &org, &caller.user))?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RecordQuery {
+    /// The first seq to return (default 1).
+    from: Option<u64>,
+    /// At most this many entries (default and maximum 10000).
+    limit: Option<usize>,
+}
+
+/// The incident's record: its entries, as hashed.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/record", tag = "incidents",
+    params(("id" = String, Path, description = "INC-<n>"), RecordQuery),
+    responses((status = 200, description = "`{entries: [{v, seq, at, actor, kind, body, prev, hash}], next}`")),
+    security(("token" = []), ("session" = [])))]
+pub async fn record(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<RecordQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let number = incident_number(&app, &caller, &id)?;
+    let from = query.from.unwrap_or(1).max(1);
+    let limit = query.limit.unwrap_or(10_000).clamp(1, 10_000);
+    let store = app.ledger.store().clone();
+    let entries = tokio::task::spawn_blocking(move || store.read(RecordId::Incident(number), from, limit))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let next = (entries.len() == limit).then(|| entries.last().map(|e| e.seq + 1)).flatten();
+    Ok(Json(json!({ "incident": number, "entries": entries, "next": next })))
+}
+
+/// The situation report, generated from the record: JSON, or Markdown with
+/// `Accept: text/markdown`.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/sitrep", tag = "incidents",
+    params(("id" = String, Path, description = "INC-<n>")),
+    responses((status = 200, description = "The SITREP as JSON, or as Markdown (`text/markdown`) when the Accept header asks for it")),
+    security(("token" = []), ("session" = [])))]
+pub async fn sitrep(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let number = incident_number(&app, &caller, &id)?;
+    let org = app.ledger.org();
+    let report = read(&app, number, |state| Sitrep::of(state, &org.policy, app.now()))?;
+    let markdown = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/markdown"));
+    if markdown {
+        let mut response = report.to_markdown().into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/markdown; charset=utf-8"));
+        Ok(response)
+    } else {
+        Ok(Json(report).into_response())
+    }
+}
+
+/// Runs one incident command for the caller and answers with the incident's state.
+async fn change(
+    app: &AppState,
+    caller: &Caller,
+    id: &str,
+    command: IncidentCommand,
+    body_key: Option<sitrep_store::ledger::IdempotencyKey>,
+) -> Result<Response, ApiError> {
+    let incident = incident_number(app, caller, id)?;
+    let receipt = app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, body_key).await?;
+    let org = app.ledger.org();
+    let view = read(app, incident, |state| views::incident(state, &org, &caller.user))?;
+    Ok(written(StatusCode::OK, &receipt, view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    #[schema(value_type = String, example = "legal")]
+    role: Role,
+    #[schema(value_type = String, example = "lee")]
+    user: UserName,
+}
+
+/// Assign a role to a user.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/roles", tag = "incidents", request_body = RoleBody,
+    params(("id" = String, Path, description = "INC-<n>")),
+    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn assign_role(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Body<RoleBody>,
+) -> Result<Response, ApiError> {
+    let RoleBody { role, user } = body.value;
+    change(&app, &caller, &id, IncidentCommand::AssignRole { role, user }, body.idempotency).await
+}
+
+/// Release a user from a role.
+#[utoipa::path(delete, path = "/api/v1/incidents/{id}/roles/{role}/{user}", tag = "incidents",
+    params(("id" = String, Path, description = "INC-<n>"), ("role" = String, Path), ("user" = String, Path)),
+    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn release_role(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((id, role, user)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let role = Role::parse(&role).map_err(|e| ApiError::invalid("role", e.to_string()))?;
+    let user = UserName::parse(&user).map_err(|e| ApiError::invalid("user", e.to_string()))?;
+    change(&app, &caller, &id, IncidentCommand::ReleaseRole { role, user }, None).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseBody {
+    #[schema(value_type = String, example = "containment")]
+    phase: Phase,
+}
+
+/// Move the incident to another phase (closing takes an approved `close` decision).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/phase", tag = "incidents", request_body = PhaseBody,
+    params(("id" = String, Path, description = "INC-<n>")),
+    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn set_phase(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Body<PhaseBody>,
+) -> Result<Response, ApiError> {
+    change(&app, &caller, &id, IncidentCommand::SetPhase { phase: body.value.phase }, body.idempotency).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeverityBody {
+    #[schema(value_type = String, example = "sev1")]
+    severity: Severity,
+    reason: Option<String>,
+}
+
+/// Change the incident's severity.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/severity", tag = "incidents", request_body = SeverityBody,
+    params(("id" = String, Path, description = "INC-<n>")),
+    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn set_severity(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Body<SeverityBody>,
+) -> Result<Response, ApiError> {
+    let SeverityBody { severity, reason } = body.value;
+    change(&app, &caller, &id, IncidentCommand::SetSeverity { severity, reason }, body.idempotency).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    text: String,
+}
+
+/// Add a note to the record.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/notes", tag = "incidents", request_body = NoteBody,
+    params(("id" = String, Path, description = "INC-<n>")),
+    responses((status = 201, description = "The note: `{seq, at, by, text}`"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn add_note(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Body<NoteBody>,
+) -> Result<Response, ApiError> {
+    let incident = incident_number(&app, &caller, &id)?;
+    let command = IncidentCommand::AddNote { text: body.value.text };
+    let receipt =
+        app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, body.idempotency).await?;
+    let entry = receipt.entries.first().ok_or_else(|| ApiError::Internal("a note wrote no entry".into()))?;
+    let text =
+        serde_json::from_str::<Value>(&entry.body).ok().and_then(|b| b.get("text").cloned()).unwrap_or(Value::Null);
+    let view = json!({ "seq": entry.seq, "at": entry.at, "by": entry.actor, "text": text });
+    Ok(written(StatusCode::CREATED, &receipt, view))
+}

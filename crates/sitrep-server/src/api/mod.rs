@@ -1,0 +1,147 @@
+//! The JSON API under `/api/v1`. Every route is registered through utoipa's `OpenApiRouter`,
+//! so the OpenAPI document at `/api/v1/openapi.json` is generated from the same code as the
+//! router and cannot leave a route out.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use sitrep_core::{IncidentNumber, IncidentState, RecordId};
+use sitrep_store::Receipt;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::views;
+
+pub mod decisions;
+pub mod events;
+pub mod facts;
+pub mod incidents;
+pub mod org;
+pub mod tasks;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "sitrep",
+        description = "One authoritative, tamper-evident record for running a security incident. \
+                       Errors are RFC 9457 problem details (`application/problem+json`).",
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "incidents", description = "Declare, read and run incidents"),
+        (name = "facts", description = "What happened and what is known"),
+        (name = "tasks", description = "Work and who owns it"),
+        (name = "decisions", description = "Proposals, approvals, rejections"),
+        (name = "organisation", description = "Users, tokens, sign-in, the policy"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::SESSION_COOKIE,
+                "Browser session; changes also need the X-CSRF-Token header",
+            ))),
+        );
+    }
+}
+
+/// Every API route, with its documentation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(incidents::declare, incidents::list))
+        .routes(routes!(incidents::show))
+        .routes(routes!(incidents::record))
+        .routes(routes!(incidents::sitrep))
+        .routes(routes!(events::events))
+        .routes(routes!(incidents::assign_role))
+        .routes(routes!(incidents::release_role))
+        .routes(routes!(incidents::set_phase))
+        .routes(routes!(incidents::set_severity))
+        .routes(routes!(incidents::add_note))
+        .routes(routes!(facts::log))
+        .routes(routes!(facts::verify))
+        .routes(routes!(facts::disprove))
+        .routes(routes!(tasks::create))
+        .routes(routes!(tasks::assign))
+        .routes(routes!(tasks::done))
+        .routes(routes!(tasks::block))
+        .routes(routes!(tasks::cancel))
+        .routes(routes!(decisions::propose))
+        .routes(routes!(decisions::approve))
+        .routes(routes!(decisions::reject))
+        .routes(routes!(decisions::withdraw))
+        .routes(routes!(org::add_user, org::list_users))
+        .routes(routes!(org::disable_user))
+        .routes(routes!(org::grant_org_role))
+        .routes(routes!(org::revoke_org_role))
+        .routes(routes!(org::set_password))
+        .routes(routes!(org::create_token, org::list_tokens))
+        .routes(routes!(org::revoke_token))
+        .routes(routes!(org::token_for_password))
+        .routes(routes!(org::sign_in, org::sign_out, org::whoami))
+        .routes(routes!(org::policy, org::replace_policy))
+        .routes(routes!(org::org_record))
+        .routes(routes!(org::playbooks))
+}
+
+/// The incident named by `{id}`, if it exists and the caller may see it; otherwise 404, with
+/// the same answer whether it does not exist or is restricted.
+pub fn incident_number(app: &AppState, caller: &Caller, id: &str) -> Result<IncidentNumber, ApiError> {
+    let missing = || ApiError::NotFound(format!("there is no incident {id}; incident ids look like INC-12"));
+    let number: IncidentNumber = id.parse().map_err(|_| missing())?;
+    let visible = app.ledger.with_incident(number, |state| views::visible(state, &caller.user)).unwrap_or(false);
+    if visible { Ok(number) } else { Err(missing()) }
+}
+
+/// Reads the incident's current state, as a visible incident.
+pub fn read<T>(app: &AppState, number: IncidentNumber, f: impl FnOnce(&IncidentState) -> T) -> Result<T, ApiError> {
+    app.ledger.with_incident(number, f).ok_or_else(|| ApiError::NotFound(format!("there is no incident {number}")))
+}
+
+/// A response to a change: the status, the body, and headers saying which entries it wrote
+/// and whether it repeats an earlier answer to the same `Idempotency-Key`.
+pub fn written(status: StatusCode, receipt: &Receipt, body: Value) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    if let Some(last) = receipt.entries.last()
+        && let Ok(value) = HeaderValue::from_str(&last.seq.to_string())
+    {
+        headers.insert("x-sitrep-seq", value);
+    }
+    if receipt.replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    if let RecordId::Incident(number) = receipt.record
+        && status == StatusCode::CREATED
+        && let Ok(value) = HeaderValue::from_str(&format!("/api/v1/incidents/{number}"))
+    {
+        headers.insert(axum::http::header::LOCATION, value);
+    }
+    response
+}
+
+/// The id (`F-3`, `D-2`, `T-5`) named by field `key` of the first entry a command wrote.
+pub fn created<T: std::str::FromStr>(receipt: &Receipt, key: &str) -> Result<T, ApiError> {
+    receipt
+        .entries
+        .first()
+        .and_then(|entry| serde_json::from_str::<Value>(&entry.body).ok())
+        .and_then(|body| body.get(key).and_then(Value::as_str).and_then(|id| id.parse().ok()))
+        .ok_or_else(|| ApiError::Internal(format!("the command's first entry names no {key}")))
+}

@@ -1,0 +1,467 @@
+//! The organisation: users, org roles, passwords, API tokens, sign-in, the policy, the
+//! organisation record and playbooks. Every change is an organisation-record entry.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Json;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sitrep_core::decide::OrgCommand;
+use sitrep_core::{OrgRole, RecordId, UserName};
+use sitrep_store::Request;
+use sitrep_store::datadir::new_token;
+use utoipa::ToSchema;
+
+use super::written;
+use crate::auth::{self, Caller, SESSION_COOKIE, Via};
+use crate::error::{ApiError, Problem};
+use crate::extract::Body;
+use crate::state::AppState;
+
+/// The client's address, for throttling sign-ins; from `X-Forwarded-For` only when configured.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        if app.config.trust_forwarded_for
+            && let Some(forwarded) = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|ip| ip.trim().parse().ok())
+        {
+            return Ok(ClientAddr(Some(forwarded)));
+        }
+        Ok(ClientAddr(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())))
+    }
+}
+
+fn user_name(field: &str, name: &str) -> Result<UserName, ApiError> {
+    UserName::parse(name).map_err(|e| ApiError::invalid(field, e.to_string()))
+}
+
+fn existing_user(app: &AppState, name: &str) -> Result<UserName, ApiError> {
+    UserName::parse(name)
+        .ok()
+        .filter(|user| app.ledger.org().user(user).is_some())
+        .ok_or_else(|| ApiError::NotFound(format!("there is no user '{name}'")))
+}
+
+fn require(app: &AppState, caller: &Caller, roles: &[OrgRole], doing: &str) -> Result<(), ApiError> {
+    let org = app.ledger.org();
+    let allowed = org.user(&caller.user).is_some_and(|u| roles.iter().any(|r| u.has(*r)));
+    if allowed {
+        Ok(())
+    } else {
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        Err(ApiError::Forbidden {
+            rule: "org_roles".into(),
+            message: format!("{doing} needs the {} organisation role", names.join(" or ")),
+        })
+    }
+}
+
+fn user_view(app: &AppState, user: &UserName) -> Value {
+    let org = app.ledger.org();
+    org.user(user).map(|u| serde_json::to_value(u).unwrap_or_default()).unwrap_or_default()
+}
+
+async fn org_change(
+    app: &AppState,
+    caller: &Caller,
+    command: OrgCommand,
+    key: Option<sitrep_store::ledger::IdempotencyKey>,
+) -> Result<sitrep_store::Receipt, ApiError> {
+    Ok(app.ledger.execute_once(&caller.user, Request::Org(command), key).await?)
+}
+
+async fn hashed(password: String) -> Result<String, ApiError> {
+    auth::check_new_password(&password)?;
+    tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    #[schema(example = "lee")]
+    name: String,
+    display_name: Option<String>,
+    #[schema(value_type = String, example = "member")]
+    org_role: OrgRole,
+    /// At least 12 characters; without one the user signs in with tokens only.
+    password: Option<String>,
+}
+
+/// Add a user (admin).
+#[utoipa::path(post, path = "/api/v1/users", tag = "organisation", request_body = NewUser,
+    responses((status = 201, description = "The user"), (status = "4XX", body = Problem)), security(("token" = []), ("session" = [])))]
+pub async fn add_user(State(app): State<AppState>, caller: Caller, body: Body<NewUser>) -> Result<Response, ApiError> {
+    let NewUser { name, display_name, org_role, password } = body.value;
+    let user = user_name("name", &name)?;
+    let phc = match password {
+        Some(password) => Some(hashed(password).await?),
+        None => None,
+    };
+    let receipt =
+        org_change(&app, &caller, OrgCommand::AddUser { user: user.clone(), display_name, org_role }, body.idempotency)
+            .await?;
+    if let Some(phc) = phc
+        && !receipt.replayed
+    {
+        app.ledger.execute(&caller.user, Request::SetPassword { user: user.clone(), phc }).await?;
+    }
+    Ok(written(StatusCode::CREATED, &receipt, user_view(&app, &user)))
+}
+
+/// The organisation's users.
+#[utoipa::path(get, path = "/api/v1/users", tag = "organisation",
+    responses((status = 200, description = "`{users: [{name, display_name, org_roles, active, ...}]}`")), security(("token" = []), ("session" = [])))]
+pub async fn list_users(State(app): State<AppState>, _caller: Caller) -> Json<Value> {
+    let org = app.ledger.org();
+    Json(json!({ "users": org.users.values().collect::<Vec<_>>() }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    reason: Option<String>,
+}
+
+/// Disable a user: their tokens stop working and their sessions end (admin).
+#[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "organisation", request_body = ReasonBody,
+    params(("name" = String, Path)), responses((status = 200, description = "The user"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn disable_user(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Body<ReasonBody>,
+) -> Result<Response, ApiError> {
+    let user = existing_user(&app, &name)?;
+    let receipt = org_change(
+        &app,
+        &caller,
+        OrgCommand::DisableUser { user: user.clone(), reason: body.value.reason },
+        body.idempotency,
+    )
+    .await?;
+    app.auth.end_sessions_of(&user);
+    Ok(written(StatusCode::OK, &receipt, user_view(&app, &user)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgRoleBody {
+    #[schema(value_type = String, example = "admin")]
+    role: OrgRole,
+}
+
+/// Grant an organisation role (admin).
+#[utoipa::path(post, path = "/api/v1/users/{name}/org-roles", tag = "organisation", request_body = OrgRoleBody,
+    params(("name" = String, Path)), responses((status = 200, description = "The user"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn grant_org_role(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Body<OrgRoleBody>,
+) -> Result<Response, ApiError> {
+    let user = existing_user(&app, &name)?;
+    let receipt = org_change(
+        &app,
+        &caller,
+        OrgCommand::GrantOrgRole { user: user.clone(), role: body.value.role },
+        body.idempotency,
+    )
+    .await?;
+    Ok(written(StatusCode::OK, &receipt, user_view(&app, &user)))
+}
+
+/// Revoke an organisation role (admin).
+#[utoipa::path(delete, path = "/api/v1/users/{name}/org-roles/{role}", tag = "organisation",
+    params(("name" = String, Path), ("role" = String, Path)), responses((status = 200, description = "The user"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn revoke_org_role(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((name, role)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let user = existing_user(&app, &name)?;
+    let role: OrgRole =
+        role.parse().map_err(|e: sitrep_core::ids::ParseIdError| ApiError::invalid("role", e.to_string()))?;
+    let receipt = org_change(&app, &caller, OrgCommand::RevokeOrgRole { user: user.clone(), role }, None).await?;
+    Ok(written(StatusCode::OK, &receipt, user_view(&app, &user)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    /// At least 12 characters.
+    password: String,
+}
+
+/// Set a password (the user themself, or an admin); the user's sessions end.
+#[utoipa::path(put, path = "/api/v1/users/{name}/password", tag = "organisation", request_body = PasswordBody,
+    params(("name" = String, Path)), responses((status = 200, description = "`{user, password_set_at}`"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn set_password(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Body<PasswordBody>,
+) -> Result<Response, ApiError> {
+    let user = existing_user(&app, &name)?;
+    let phc = hashed(body.value.password).await?;
+    let receipt = app
+        .ledger
+        .execute_once(&caller.user, Request::SetPassword { user: user.clone(), phc }, body.idempotency)
+        .await?;
+    app.auth.end_sessions_of(&user);
+    Ok(written(StatusCode::OK, &receipt, user_view(&app, &user)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    /// Days until it expires; `0` for never. Defaults to the server's `token_days`.
+    expires_in_days: Option<u64>,
+    label: Option<String>,
+}
+
+async fn issue_token(
+    app: &AppState,
+    by: &UserName,
+    user: &UserName,
+    days: Option<u64>,
+    label: Option<String>,
+    key: Option<sitrep_store::ledger::IdempotencyKey>,
+) -> Result<Response, ApiError> {
+    let days = days.unwrap_or(app.config.token_days);
+    if days > 3650 {
+        return Err(ApiError::invalid("expires_in_days", "must be at most 3650"));
+    }
+    let expires_at = (days > 0).then(|| app.now().plus_seconds(days as i64 * 86_400));
+    let (token, sha256) = new_token().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let command =
+        OrgCommand::IssueToken { user: user.clone(), sha256: sha256.clone(), expires_at, label: label.clone() };
+    let receipt = app.ledger.execute_once(by, Request::Org(command), key).await?;
+    if receipt.replayed {
+        return Err(ApiError::Conflict(
+            "this token request was already answered, and a token is shown only once; request a new one".into(),
+        ));
+    }
+    let body = json!({ "token": token, "id": &sha256[..12], "user": user, "expires_at": expires_at, "label": label });
+    Ok(written(StatusCode::CREATED, &receipt, body))
+}
+
+/// Create an API token (an admin for anyone, or a user for themself). It is shown once.
+#[utoipa::path(post, path = "/api/v1/users/{name}/tokens", tag = "organisation", request_body = TokenBody,
+    params(("name" = String, Path)), responses((status = 201, description = "`{token, id, expires_at}`: the token is shown only now"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn create_token(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Body<TokenBody>,
+) -> Result<Response, ApiError> {
+    let user = existing_user(&app, &name)?;
+    issue_token(&app, &caller.user, &user, body.value.expires_in_days, body.value.label, body.idempotency).await
+}
+
+/// A user's tokens, without their secrets (an admin, or the user).
+#[utoipa::path(get, path = "/api/v1/users/{name}/tokens", tag = "organisation",
+    params(("name" = String, Path)), responses((status = 200, description = "`{tokens: [{id, label, issued_at, expires_at, revoked}]}`"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn list_tokens(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = existing_user(&app, &name)?;
+    if user != caller.user {
+        require(&app, &caller, &[OrgRole::Admin], "listing someone else's tokens")?;
+    }
+    let org = app.ledger.org();
+    let tokens: Vec<&sitrep_core::org::Token> = org.tokens.values().filter(|t| t.user == user).collect();
+    Ok(Json(json!({ "tokens": tokens })))
+}
+
+/// Revoke a token (an admin, or its user); it stops working at once.
+#[utoipa::path(delete, path = "/api/v1/users/{name}/tokens/{token}", tag = "organisation",
+    params(("name" = String, Path), ("token" = String, Path, description = "The token's id")),
+    responses((status = 200, description = "`{id, revoked: true}`"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn revoke_token(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((name, token)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let user = existing_user(&app, &name)?;
+    let receipt = org_change(&app, &caller, OrgCommand::RevokeToken { user, token: token.clone() }, None).await?;
+    Ok(written(StatusCode::OK, &receipt, json!({ "id": token, "revoked": true })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    name: String,
+    password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    name: String,
+    password: String,
+    expires_in_days: Option<u64>,
+    label: Option<String>,
+}
+
+/// Exchange a name and password for an API token (for `sitrep login`). Throttled like sign-in.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "organisation", request_body = TokenRequest,
+    responses((status = 201, description = "`{token, id, expires_at}`"), (status = 401, body = Problem), (status = 429, body = Problem)))]
+pub async fn token_for_password(
+    State(app): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    body: Body<TokenRequest>,
+) -> Result<Response, ApiError> {
+    let TokenRequest { name, password, expires_in_days, label } = body.value;
+    let user = auth::sign_in(&app, &name, &password, address).await?;
+    issue_token(&app, &user, &user, expires_in_days, label.or_else(|| Some("sitrep login".into())), None).await
+}
+
+fn session_cookie(app: &AppState, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if app.config.behind_tls() { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("sitrep_session=; Path=/; Max-Age=0"))
+}
+
+/// Sign in with a name and password: starts a browser session (a new session id every time).
+#[utoipa::path(post, path = "/api/v1/session", tag = "organisation", request_body = Credentials,
+    responses((status = 200, description = "`{user, csrf_token}` and the session cookie"), (status = 401, body = Problem), (status = 429, body = Problem)))]
+pub async fn sign_in(
+    State(app): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    body: Body<Credentials>,
+) -> Result<Response, ApiError> {
+    let user = auth::sign_in(&app, &body.value.name, &body.value.password, address).await?;
+    let (id, csrf) = app.auth.start_session(&user)?;
+    let mut response = Json(json!({ "user": user, "csrf_token": csrf })).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, &id, app.config.session_hours * 3600));
+    Ok(response)
+}
+
+/// Sign out: the session ends on the server at once.
+#[utoipa::path(delete, path = "/api/v1/session", tag = "organisation",
+    responses((status = 204, description = "Signed out"), (status = "4XX", body = Problem)), security(("session" = [])))]
+pub async fn sign_out(State(app): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let Via::Session { id, .. } = &caller.via else {
+        return Err(ApiError::BadRequest(
+            "sign-out ends a browser session; revoke a token with DELETE /api/v1/users/{name}/tokens/{id}".into(),
+        ));
+    };
+    app.auth.end_session(id);
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, "", 0));
+    Ok(response)
+}
+
+/// Who the caller is.
+#[utoipa::path(get, path = "/api/v1/session", tag = "organisation",
+    responses((status = 200, description = "`{user, display_name, org_roles, csrf_token?}`"), (status = 401, body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn whoami(State(app): State<AppState>, caller: Caller) -> Json<Value> {
+    let mut view = user_view(&app, &caller.user);
+    if let (Some(object), Via::Session { csrf, .. }) = (view.as_object_mut(), &caller.via) {
+        object.insert("csrf_token".into(), json!(csrf));
+    }
+    Json(view)
+}
+
+/// The authority policy in force: the file, its hash, and the readable matrix.
+#[utoipa::path(get, path = "/api/v1/policy", tag = "organisation",
+    responses((status = 200, description = "`{name, sha256, source, matrix}`")), security(("token" = []), ("session" = [])))]
+pub async fn policy(State(app): State<AppState>, _caller: Caller) -> Json<Value> {
+    let org = app.ledger.org();
+    let policy = &org.policy;
+    let classes: Vec<Value> = policy
+        .classes
+        .iter()
+        .map(|c| {
+            json!({
+                "class": c.class, "title": c.title, "propose": c.propose.describe(), "approve": c.rule.approve.describe(),
+                "rule": c.rule, "path": c.path, "csf": c.csf, "ai_rmf": c.ai_rmf,
+            })
+        })
+        .collect();
+    Json(
+        json!({ "name": policy.name, "sha256": policy.sha256, "source": policy.source, "matrix": policy.matrix(), "classes": classes }),
+    )
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyBody {
+    /// The whole policy file (TOML).
+    source: String,
+}
+
+/// Replace the authority policy (admin). Decisions already proposed keep the rule they were
+/// proposed under.
+#[utoipa::path(put, path = "/api/v1/policy", tag = "organisation", request_body = PolicyBody,
+    responses((status = 200, description = "`{name, sha256}`"), (status = 422, description = "The file's error, with line and column", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn replace_policy(
+    State(app): State<AppState>,
+    caller: Caller,
+    body: Body<PolicyBody>,
+) -> Result<Response, ApiError> {
+    let receipt =
+        org_change(&app, &caller, OrgCommand::ReplacePolicy { source: body.value.source }, body.idempotency).await?;
+    let org = app.ledger.org();
+    Ok(written(StatusCode::OK, &receipt, json!({ "name": org.policy.name, "sha256": org.policy.sha256 })))
+}
+
+/// The organisation record: every user, role, token, policy and playbook change (admins and
+/// auditors).
+#[utoipa::path(get, path = "/api/v1/org/record", tag = "organisation",
+    responses((status = 200, description = "`{entries: [...]}`"), (status = 403, body = Problem)), security(("token" = []), ("session" = [])))]
+pub async fn org_record(State(app): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    require(&app, &caller, &[OrgRole::Admin, OrgRole::Auditor], "reading the organisation record")?;
+    let store = app.ledger.store().clone();
+    let entries = tokio::task::spawn_blocking(move || store.read(RecordId::Org, 1, usize::MAX))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(Json(json!({ "entries": entries })))
+}
+
+/// The playbooks: id, version, title.
+#[utoipa::path(get, path = "/api/v1/playbooks", tag = "organisation",
+    responses((status = 200, description = "`{playbooks: [{id, version, title, sha256}]}`")), security(("token" = []), ("session" = [])))]
+pub async fn playbooks(State(app): State<AppState>, _caller: Caller) -> Json<Value> {
+    let org = app.ledger.org();
+    let playbooks: Vec<Value> = org
+        .playbooks
+        .values()
+        .map(|p| {
+            let title = toml::from_str::<toml::Table>(&p.source)
+                .ok()
+                .and_then(|t| t.get("title").and_then(|v| v.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| p.id.clone());
+            json!({ "id": p.id, "version": p.version, "title": title, "sha256": p.sha256 })
+        })
+        .collect();
+    Json(json!({ "playbooks": playbooks }))
+}

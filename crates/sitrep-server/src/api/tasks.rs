@@ -1,0 +1,142 @@
+//! Tasks: created, assigned, done, blocked, cancelled.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use sitrep_core::decide::IncidentCommand;
+use sitrep_core::{TaskId, Timestamp, UserName};
+use sitrep_store::Request;
+use utoipa::ToSchema;
+
+use super::{created, incident_number, read, written};
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::Body;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskBody {
+    title: String,
+    /// A participant of the incident.
+    #[schema(value_type = Option<String>)]
+    owner: Option<UserName>,
+    /// When it is due, UTC: `2026-11-27T18:00:00.000000Z`.
+    #[schema(value_type = Option<String>)]
+    due: Option<Timestamp>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerBody {
+    #[schema(value_type = String)]
+    owner: UserName,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    note: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    reason: String,
+}
+
+fn task_id(tid: &str) -> Result<TaskId, ApiError> {
+    tid.parse().map_err(|_| ApiError::NotFound(format!("there is no task {tid}; task ids look like T-5")))
+}
+
+async fn answer(
+    app: &AppState,
+    caller: &Caller,
+    id: &str,
+    command: IncidentCommand,
+    key: Option<sitrep_store::ledger::IdempotencyKey>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let incident = incident_number(app, caller, id)?;
+    let receipt = app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, key).await?;
+    let task: TaskId = created(&receipt, "task")?;
+    let view = read(app, incident, |state| serde_json::to_value(state.task(task)).unwrap_or_default())?;
+    Ok(written(status, &receipt, view))
+}
+
+/// Create a task.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/tasks", tag = "tasks", request_body = TaskBody,
+    params(("id" = String, Path, description = "INC-<n>")),
+    responses((status = 201, description = "The task: `{id: \"T-n\", title, owner, state, ...}`"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn create(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Body<TaskBody>,
+) -> Result<Response, ApiError> {
+    let TaskBody { title, owner, due } = body.value;
+    answer(&app, &caller, &id, IncidentCommand::CreateTask { title, owner, due }, body.idempotency, StatusCode::CREATED)
+        .await
+}
+
+/// Give a task to someone.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/tasks/{tid}/assign", tag = "tasks", request_body = OwnerBody,
+    params(("id" = String, Path, description = "INC-<n>"), ("tid" = String, Path, description = "T-<n>")),
+    responses((status = 200, description = "The task"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn assign(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((id, tid)): Path<(String, String)>,
+    body: Body<OwnerBody>,
+) -> Result<Response, ApiError> {
+    let command = IncidentCommand::AssignTask { task: task_id(&tid)?, owner: body.value.owner };
+    answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
+}
+
+/// Mark a task done.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/tasks/{tid}/done", tag = "tasks", request_body = NoteBody,
+    params(("id" = String, Path, description = "INC-<n>"), ("tid" = String, Path, description = "T-<n>")),
+    responses((status = 200, description = "The task"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn done(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((id, tid)): Path<(String, String)>,
+    body: Body<NoteBody>,
+) -> Result<Response, ApiError> {
+    let command = IncidentCommand::CompleteTask { task: task_id(&tid)?, note: body.value.note };
+    answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
+}
+
+/// Mark a task blocked, with the reason.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/tasks/{tid}/block", tag = "tasks", request_body = ReasonBody,
+    params(("id" = String, Path, description = "INC-<n>"), ("tid" = String, Path, description = "T-<n>")),
+    responses((status = 200, description = "The task"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn block(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((id, tid)): Path<(String, String)>,
+    body: Body<ReasonBody>,
+) -> Result<Response, ApiError> {
+    let command = IncidentCommand::BlockTask { task: task_id(&tid)?, reason: body.value.reason };
+    answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
+}
+
+/// Cancel a task.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/tasks/{tid}/cancel", tag = "tasks", request_body = NoteBody,
+    params(("id" = String, Path, description = "INC-<n>"), ("tid" = String, Path, description = "T-<n>")),
+    responses((status = 200, description = "The task"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn cancel(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((id, tid)): Path<(String, String)>,
+    body: Body<NoteBody>,
+) -> Result<Response, ApiError> {
+    let command = IncidentCommand::CancelTask { task: task_id(&tid)?, note: body.value.note };
+    answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
+}

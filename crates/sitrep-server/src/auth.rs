@@ -1,0 +1,334 @@
+//! Who is calling: API tokens, browser sessions with CSRF protection, passwords and the
+//! throttling of failed sign-ins.
+//!
+//! - **Tokens** are 32 random bytes shown once; the organisation record holds their SHA-256, so
+//!   checking one is a hash and a map lookup in the folded organisation state.
+//! - **Sessions** live in server memory under the SHA-256 of their id: signing out or a restart
+//!   ends them. The cookie is `HttpOnly`, `SameSite=Strict`, and `Secure` when the public URL is
+//!   `https://`. Every change made with a session cookie must carry the session's CSRF token in
+//!   `X-CSRF-Token` (or the form field `csrf`), compared in constant time.
+//! - **Passwords** are argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane), hashed and
+//!   checked on the blocking pool so a sign-in never stalls other requests.
+//! - **Throttling**: 5 failed sign-ins per account or 20 per client address within 15 minutes
+//!   lock further attempts until the oldest failure ages out; an unknown account and a wrong
+//!   password get the same answer and take the same time.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use parking_lot::Mutex;
+use sha2::{Digest, Sha256};
+use sitrep_core::{Timestamp, UserName};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "sitrep_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+const FAILURES_PER_ACCOUNT: usize = 5;
+const FAILURES_PER_ADDRESS: usize = 20;
+
+/// A signed-in browser session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: UserName,
+    pub csrf: String,
+    expires: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Failures {
+    by_account: HashMap<String, VecDeque<Instant>>,
+    by_address: HashMap<IpAddr, VecDeque<Instant>>,
+}
+
+/// Sessions and sign-in throttling, shared by every request.
+#[derive(Debug)]
+pub struct Auth {
+    sessions: Mutex<HashMap<String, Session>>,
+    failures: Mutex<Failures>,
+    session_ttl: Duration,
+    /// A hash of nothing, checked against when the account is unknown, so both cases cost the same.
+    decoy: String,
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn random_token(prefix: &str) -> Result<String, ApiError> {
+    use base64::Engine as _;
+    let bytes = sitrep_store::datadir::random_bytes::<32>().map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+fn argon2() -> Argon2<'static> {
+    // OWASP Password Storage Cheat Sheet: argon2id, m = 19 MiB, t = 2, p = 1.
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password (slow by design; call from a blocking task).
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    argon2()
+        .hash_password(password.as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(|error| ApiError::Internal(format!("hashing a password: {error}")))
+}
+
+/// Checks a password against a stored hash (slow by design; call from a blocking task).
+pub fn password_matches(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|hash| argon2().verify_password(password.as_bytes(), &hash).is_ok())
+}
+
+/// The rules a new password must meet (OWASP ASVS 2.1: length, not content rules).
+pub fn check_new_password(password: &str) -> Result<(), ApiError> {
+    let length = password.chars().count();
+    if length < 12 {
+        return Err(ApiError::invalid("password", "must be at least 12 characters"));
+    }
+    if length > 128 {
+        return Err(ApiError::invalid("password", "must be at most 128 characters"));
+    }
+    Ok(())
+}
+
+impl Auth {
+    pub fn new(session_hours: u64) -> Result<Auth, ApiError> {
+        Ok(Auth {
+            sessions: Mutex::new(HashMap::new()),
+            failures: Mutex::new(Failures::default()),
+            session_ttl: Duration::from_secs(session_hours.max(1) * 3600),
+            decoy: hash_password("sitrep decoy password")?,
+        })
+    }
+
+    pub fn decoy_hash(&self) -> &str {
+        &self.decoy
+    }
+
+    /// Starts a session with a fresh id; returns the cookie value and the CSRF token.
+    pub fn start_session(&self, user: &UserName) -> Result<(String, String), ApiError> {
+        let id = random_token("")?;
+        let csrf = random_token("")?;
+        let session = Session { user: user.clone(), csrf: csrf.clone(), expires: Instant::now() + self.session_ttl };
+        let mut sessions = self.sessions.lock();
+        let now = Instant::now();
+        sessions.retain(|_, s| s.expires > now);
+        sessions.insert(sha256_hex(&id), session);
+        Ok((id, csrf))
+    }
+
+    pub fn session(&self, id: &str) -> Option<Session> {
+        let sessions = self.sessions.lock();
+        sessions.get(&sha256_hex(id)).filter(|s| s.expires > Instant::now()).cloned()
+    }
+
+    pub fn end_session(&self, id: &str) {
+        self.sessions.lock().remove(&sha256_hex(id));
+    }
+
+    /// Ends every session of a user (disabled, or their password changed).
+    pub fn end_sessions_of(&self, user: &UserName) {
+        self.sessions.lock().retain(|_, s| &s.user != user);
+    }
+
+    /// Refuses a sign-in attempt while the account or address has too many recent failures.
+    pub fn check_throttle(&self, account: &str, address: Option<IpAddr>) -> Result<(), ApiError> {
+        let mut failures = self.failures.lock();
+        let now = Instant::now();
+        let wait = |list: Option<&mut VecDeque<Instant>>, limit: usize| -> Option<Duration> {
+            let list = list?;
+            while list.front().is_some_and(|t| now.duration_since(*t) > FAILURE_WINDOW) {
+                list.pop_front();
+            }
+            (list.len() >= limit)
+                .then(|| list.front().map_or(FAILURE_WINDOW, |t| FAILURE_WINDOW - now.duration_since(*t)))
+        };
+        let account_wait = wait(failures.by_account.get_mut(account), FAILURES_PER_ACCOUNT);
+        let address_wait = address.and_then(|ip| wait(failures.by_address.get_mut(&ip), FAILURES_PER_ADDRESS));
+        match account_wait.max(address_wait) {
+            Some(wait) => {
+                let seconds = wait.as_secs().max(1);
+                Err(ApiError::TooManyRequests {
+                    message: format!("too many failed sign-ins; try again in {seconds} seconds"),
+                    retry_after_secs: seconds,
+                })
+            }
+            None => Ok(()),
+        }
+    }
+
+    pub fn record_failure(&self, account: &str, address: Option<IpAddr>) {
+        let mut failures = self.failures.lock();
+        let now = Instant::now();
+        failures.by_account.entry(account.to_owned()).or_default().push_back(now);
+        if let Some(ip) = address {
+            failures.by_address.entry(ip).or_default().push_back(now);
+        }
+        if failures.by_account.len() > 100_000 {
+            failures.by_account.retain(|_, list| list.back().is_some_and(|t| now.duration_since(*t) < FAILURE_WINDOW));
+        }
+    }
+
+    pub fn clear_failures(&self, account: &str) {
+        self.failures.lock().by_account.remove(account);
+    }
+}
+
+/// Checks a name and password, with throttling and the same answer for every failure.
+pub async fn sign_in(
+    app: &AppState,
+    name: &str,
+    password: &str,
+    address: Option<IpAddr>,
+) -> Result<UserName, ApiError> {
+    app.auth.check_throttle(name, address)?;
+    let user = UserName::parse(name).ok().filter(|u| app.ledger.org().user(u).is_some_and(|u| u.active));
+    let stored = match &user {
+        Some(user) => app.ledger.store().password_hash(user.as_str())?,
+        None => None,
+    };
+    let phc = stored.clone().unwrap_or_else(|| app.auth.decoy_hash().to_owned());
+    let password = password.to_owned();
+    let matches = tokio::task::spawn_blocking(move || password_matches(&password, &phc))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match user {
+        Some(user) if matches && stored.is_some() => {
+            app.auth.clear_failures(name);
+            Ok(user)
+        }
+        _ => {
+            app.auth.record_failure(name, address);
+            Err(ApiError::Unauthorized("the name or password is wrong".into()))
+        }
+    }
+}
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone)]
+pub enum Via {
+    Token,
+    Session { id: String, csrf: String },
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: UserName,
+    pub via: Via,
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// Compares secrets without leaking, through timing, how much of them matched.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Caller {
+    /// Authenticates from `Authorization: Bearer` or the session cookie, and checks CSRF for
+    /// cookie-authenticated changes (the header; forms check their own field).
+    pub fn from_headers(
+        app: &AppState,
+        method: &Method,
+        headers: &HeaderMap,
+        now: Timestamp,
+    ) -> Result<Caller, ApiError> {
+        if let Some(value) = headers.get(header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
+            let org = app.ledger.org();
+            let user = org
+                .authenticate(&sha256_hex(token), now)
+                .ok_or_else(|| ApiError::Unauthorized("the API token is unknown, expired or revoked".into()))?;
+            return Ok(Caller { user: user.name.clone(), via: Via::Token });
+        }
+        let id = cookie(headers, SESSION_COOKIE)
+            .ok_or_else(|| ApiError::Unauthorized("sign in, or send `Authorization: Bearer <token>`".into()))?;
+        let session = app
+            .auth
+            .session(id)
+            .filter(|s| app.ledger.org().user(&s.user).is_some_and(|u| u.active))
+            .ok_or_else(|| ApiError::Unauthorized("the session has ended; sign in again".into()))?;
+        let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe {
+            let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            if !sent.is_some_and(|sent| same_secret(sent, &session.csrf)) {
+                return Err(ApiError::Csrf(format!(
+                    "a change made with a session cookie must carry the session's CSRF token in the {CSRF_HEADER} header"
+                )));
+            }
+        }
+        Ok(Caller { user: session.user, via: Via::Session { id: id.to_owned(), csrf: session.csrf } })
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        Caller::from_headers(app, &parts.method, &parts.headers, app.now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_to_argon2id_with_owasp_parameters() {
+        let phc = hash_password("correct horse battery staple").expect("hashes");
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(password_matches("correct horse battery staple", &phc));
+        assert!(!password_matches("correct horse battery stapl", &phc));
+        assert!(!password_matches("anything", "not a hash"));
+    }
+
+    #[test]
+    fn throttling_locks_an_account_after_five_failures() {
+        let auth = Auth::new(1).expect("auth");
+        let ip: IpAddr = "192.0.2.1".parse().expect("ip");
+        for _ in 0..5 {
+            assert!(auth.check_throttle("lee", Some(ip)).is_ok());
+            auth.record_failure("lee", Some(ip));
+        }
+        let refused = auth.check_throttle("lee", Some(ip)).expect_err("locked");
+        assert!(matches!(refused, ApiError::TooManyRequests { retry_after_secs, .. } if retry_after_secs > 800));
+        assert!(
+            auth.check_throttle("cora", Some(ip)).is_ok(),
+            "another account from the same address is not locked yet"
+        );
+    }
+
+    #[test]
+    fn secrets_compare_exactly() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abcd"));
+    }
+}

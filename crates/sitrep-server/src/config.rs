@@ -1,0 +1,154 @@
+//! Server configuration: built-in defaults, then a TOML file, then `SITREP_*` environment
+//! variables, then command-line flags, each overriding the one before.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event, for a terminal.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The data directory (store, signing key).
+    pub data: PathBuf,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The URL people reach the server at; an `https://` URL marks session cookies `Secure`.
+    pub public_url: Option<String>,
+    pub log_format: LogFormat,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// How long a browser session lasts without signing in again.
+    pub session_hours: u64,
+    /// Expiry of API tokens when the request names none; `0` means they do not expire.
+    pub token_days: u64,
+    /// Take the client address for sign-in throttling from `X-Forwarded-For` (only behind a
+    /// proxy you trust to set it).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data: PathBuf::from("./sitrep-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            log_format: LogFormat::Human,
+            max_body_bytes: 1024 * 1024,
+            session_hours: 12,
+            token_days: 90,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{name}={value}: {message}")]
+    Env { name: String, value: String, message: String },
+}
+
+impl Config {
+    /// Defaults, overridden by `file` (if given) and then by `SITREP_*` variables from `env`.
+    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                toml::from_str(&text)
+                    .map_err(|error| ConfigError::Parse { path: path.to_owned(), message: error.to_string() })?
+            }
+            None => Config::default(),
+        };
+        let var = |name: &str| env(name).filter(|v| !v.is_empty());
+        let bad = |name: &str, value: &str, message: &str| ConfigError::Env {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            message: message.to_owned(),
+        };
+        if let Some(value) = var("SITREP_DATA") {
+            config.data = PathBuf::from(value);
+        }
+        if let Some(value) = var("SITREP_LISTEN") {
+            config.listen =
+                value.parse().map_err(|_| bad("SITREP_LISTEN", &value, "not an address like 127.0.0.1:8080"))?;
+        }
+        if let Some(value) = var("SITREP_PUBLIC_URL") {
+            config.public_url = Some(value);
+        }
+        if let Some(value) = var("SITREP_LOG_FORMAT") {
+            config.log_format = match value.as_str() {
+                "human" => LogFormat::Human,
+                "json" => LogFormat::Json,
+                _ => return Err(bad("SITREP_LOG_FORMAT", &value, "use human or json")),
+            };
+        }
+        let number = |name: &str| -> Result<Option<u64>, ConfigError> {
+            var(name).map(|value| value.parse().map_err(|_| bad(name, &value, "not a whole number"))).transpose()
+        };
+        if let Some(bytes) = number("SITREP_MAX_BODY_BYTES")? {
+            config.max_body_bytes = bytes as usize;
+        }
+        if let Some(hours) = number("SITREP_SESSION_HOURS")? {
+            config.session_hours = hours;
+        }
+        if let Some(days) = number("SITREP_TOKEN_DAYS")? {
+            config.token_days = days;
+        }
+        if let Some(value) = var("SITREP_TRUST_FORWARDED_FOR") {
+            config.trust_forwarded_for = matches!(value.as_str(), "1" | "true" | "yes");
+        }
+        Ok(config)
+    }
+
+    /// Whether people reach the server over TLS (so cookies must be `Secure`).
+    pub fn behind_tls(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
+    }
+
+    /// The base URL for links in notifications and the CLI.
+    pub fn base_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("sitrep.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nsession_hours = 4\n").expect("writes");
+        let env = |name: &str| (name == "SITREP_SESSION_HOURS").then(|| "2".to_owned());
+        let config = Config::load(Some(&file), env).expect("loads");
+        assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.session_hours, 2);
+        assert_eq!(config.max_body_bytes, 1024 * 1024);
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("sitrep.toml");
+        std::fs::write(&file, "lisen = \"0.0.0.0:9000\"\n").expect("writes");
+        let error = Config::load(Some(&file), |_| None).expect_err("unknown key");
+        assert!(error.to_string().contains("unknown field `lisen`"), "{error}");
+        let error = Config::load(None, |name| (name == "SITREP_LISTEN").then(|| "here".to_owned())).expect_err("bad");
+        assert_eq!(error.to_string(), "SITREP_LISTEN=here: not an address like 127.0.0.1:8080");
+    }
+}

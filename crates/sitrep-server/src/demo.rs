@@ -1,0 +1,194 @@
+//! `sitrep serve --demo`: a demo organisation and an incident in progress, so a newcomer sees a
+//! working command centre at once.
+//!
+//! The story is a leaked cloud access key: found by secret scanning, used from an unknown
+//! address, revoked on the technical lead's own authority (credential revocation needs one
+//! person), with a holding statement for customers drafted by communications and waiting on
+//! legal. Everything is written through the ledger, like any other action.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use base64::Engine as _;
+use sitrep_core::decide::{Declare, IncidentCommand, OrgCommand, genesis};
+use sitrep_core::events::{ActionSpec, FactStatus};
+use sitrep_core::{
+    DecisionClass, FactId, IncidentNumber, OrgRole, Phase, RecordId, Role, Severity, Timestamp, UserName,
+};
+use sitrep_store::datadir::{DataDir, new_token, random_bytes};
+use sitrep_store::{Ledger, Request, SqliteStore};
+
+use crate::auth::hash_password;
+use crate::serve::ServeError;
+
+/// A demo user and how to sign in as them.
+#[derive(Debug, Clone)]
+pub struct DemoPerson {
+    pub name: &'static str,
+    pub display_name: &'static str,
+    pub role: &'static str,
+    pub password: String,
+    pub token: String,
+}
+
+const PEOPLE: &[(&str, &str, &str)] = &[
+    ("maria", "Maria Okafor", "commander"),
+    ("tom", "Tom Reyes", "tech_lead"),
+    ("lena", "Lena Fischer", "legal"),
+    ("chris", "Chris Ahn", "comms"),
+    ("eve", "Eve Marchetti", "executive"),
+];
+
+fn name(text: &str) -> Result<UserName, ServeError> {
+    UserName::parse(text).map_err(|e| ServeError::Setup(e.to_string()))
+}
+
+fn role(text: &str) -> Result<Role, ServeError> {
+    Role::parse(text).map_err(|e| ServeError::Setup(e.to_string()))
+}
+
+/// Creates the demo deployment: data directory, store and organisation record, with `admin`.
+pub fn create(data: &Path) -> Result<DataDir, ServeError> {
+    let dir = DataDir::create(data)?;
+    let store = SqliteStore::open(&dir.database_path())?;
+    let (_, sha256) = new_token()?;
+    let events = genesis(uuid::Uuid::new_v4(), "Example Corp (demo)", &dir.public_key()?, &name("admin")?, &sha256);
+    Ledger::create_deployment(&store, &events, Timestamp::from_jiff(jiff::Timestamp::now()))?;
+    Ok(dir)
+}
+
+/// Adds the demo people and the incident in progress.
+pub async fn seed(ledger: &Ledger) -> Result<Vec<DemoPerson>, ServeError> {
+    let admin = name("admin")?;
+    let mut people = Vec::new();
+    for (user, display_name, incident_role) in PEOPLE {
+        let user_name = name(user)?;
+        let add = OrgCommand::AddUser {
+            user: user_name.clone(),
+            display_name: Some((*display_name).into()),
+            org_role: OrgRole::Member,
+        };
+        ledger.execute(&admin, Request::Org(add)).await?;
+        let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<12>()?);
+        let to_hash = password.clone();
+        let phc = tokio::task::spawn_blocking(move || hash_password(&to_hash))
+            .await
+            .map_err(|e| ServeError::Setup(e.to_string()))??;
+        ledger.execute(&admin, Request::SetPassword { user: user_name.clone(), phc }).await?;
+        let (token, sha256) = new_token()?;
+        let issue = OrgCommand::IssueToken { user: user_name, sha256, expires_at: None, label: Some("demo".into()) };
+        ledger.execute(&admin, Request::Org(issue)).await?;
+        people.push(DemoPerson { name: user, display_name, role: incident_role, password, token });
+    }
+
+    let (maria, tom, lena, chris) = (name("maria")?, name("tom")?, name("lena")?, name("chris")?);
+    let roles: BTreeMap<Role, UserName> =
+        PEOPLE.iter().skip(1).map(|(user, _, r)| Ok((role(r)?, name(user)?))).collect::<Result<_, ServeError>>()?;
+    let declare = Declare {
+        title: "Leaked AWS access key in a public GitHub repository".into(),
+        severity: Some(Severity::Sev2),
+        scope: vec!["cloud-platform".into()],
+        roles,
+        ..Declare::default()
+    };
+    let receipt = ledger.execute(&maria, Request::Declare(declare)).await?;
+    let RecordId::Incident(incident) = receipt.record else {
+        return Err(ServeError::Setup("declaring the demo incident wrote to the organisation record".into()));
+    };
+    let act = |by: &UserName, command: IncidentCommand| {
+        let by = by.clone();
+        async move { ledger.execute(&by, Request::Incident { incident, command }).await }
+    };
+    act(&maria, IncidentCommand::SetPhase { phase: Phase::Triage }).await?;
+    let fact = |text: &str, source: &str| IncidentCommand::LogFact {
+        text: text.into(),
+        source: Some(source.into()),
+        status: FactStatus::Unverified,
+        basis: None,
+    };
+    act(&tom, fact("GitHub secret scanning flagged an AWS access key (AKIA…7QXZ, IAM user prod-deployer) committed to acme/infra-scripts at 02:47 UTC", "GitHub secret scanning")).await?;
+    act(
+        &maria,
+        IncidentCommand::VerifyFact {
+            fact: FactId(1),
+            basis: "Commit 9f3c2e1 is public and contains the key; confirmed with the repository owner".into(),
+        },
+    )
+    .await?;
+    act(
+        &tom,
+        fact(
+            "CloudTrail shows the key calling s3:ListBuckets from 203.0.113.50 at 02:58 UTC, an address we do not use",
+            "CloudTrail",
+        ),
+    )
+    .await?;
+    act(
+        &tom,
+        IncidentCommand::VerifyFact {
+            fact: FactId(2),
+            basis: "CloudTrail event 4d1f0a2b-… reviewed; source IP is not in our egress ranges".into(),
+        },
+    )
+    .await?;
+    act(&tom, fact("No IAM or EC2 changes by the key so far", "CloudTrail")).await?;
+    act(&lena, fact("Buckets listed may hold customer invoices (EU customers); not yet confirmed", "Data inventory"))
+        .await?;
+    act(&maria, IncidentCommand::SetPhase { phase: Phase::Containment }).await?;
+    let revoke = IncidentCommand::Propose {
+        class: DecisionClass::parse("credential_revocation").map_err(|e| ServeError::Setup(e.to_string()))?,
+        title: "Deactivate and delete access key AKIA…7QXZ of prod-deployer".into(),
+        rationale: Some("The key is public and has been used from an unknown address.".into()),
+        actions: vec![ActionSpec::Task {
+            title: "Rotate prod-deployer's credentials in the deploy pipeline".into(),
+            owner_role: Some(role("tech_lead")?),
+            due_in_minutes: Some(60),
+        }],
+    };
+    act(&tom, revoke).await?;
+    let statement = IncidentCommand::Propose {
+        class: DecisionClass::parse("external_statement").map_err(|e| ServeError::Setup(e.to_string()))?,
+        title: "Holding statement for customers".into(),
+        rationale: Some("Customers may ask after the status page notice; we say what we know and no more.".into()),
+        actions: Vec::new(),
+    };
+    act(&chris, statement).await?;
+    let due = |minutes: i64| Some(Timestamp::from_jiff(jiff::Timestamp::now()).plus_seconds(minutes * 60));
+    act(
+        &maria,
+        IncidentCommand::CreateTask {
+            title: "Review all CloudTrail activity by the key since 02:47 UTC".into(),
+            owner: Some(tom.clone()),
+            due: due(120),
+        },
+    )
+    .await?;
+    act(
+        &maria,
+        IncidentCommand::CreateTask {
+            title: "Assess notification duties (GDPR Art. 33, contracts)".into(),
+            owner: Some(lena.clone()),
+            due: due(360),
+        },
+    )
+    .await?;
+    act(&maria, IncidentCommand::AddNote { text: "Bridge call at 04:00 UTC; next SITREP at 05:00 UTC.".into() })
+        .await?;
+    let _: IncidentNumber = incident;
+    Ok(people)
+}
+
+/// Prints how to sign in as each demo person.
+pub fn print(people: &[DemoPerson], base_url: &str) {
+    println!("Demo organisation seeded. Sign in at {base_url} as:");
+    println!();
+    println!("  {:<7} {:<15} {:<10} {:<18} API token", "user", "name", "role", "password");
+    for person in people {
+        println!(
+            "  {:<7} {:<15} {:<10} {:<18} {}",
+            person.name, person.display_name, person.role, person.password, person.token
+        );
+    }
+    println!();
+    println!("For the CLI: export SITREP_URL={base_url} SITREP_TOKEN=<a token above>");
+}

@@ -1,0 +1,137 @@
+//! Running the server: open the data directory, start the ledger, serve until a signal, then
+//! finish in-flight requests, end live streams and close the store cleanly.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sitrep_store::datadir::{DataDir, DataDirError};
+use sitrep_store::ledger::{Clock, system_clock};
+use sitrep_store::{Ledger, LedgerError, SqliteStore, StoreError};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::state::{AppState, Inner};
+use crate::{app, demo};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: SocketAddr, source: std::io::Error },
+    #[error("the server failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl From<ApiError> for ServeError {
+    fn from(error: ApiError) -> Self {
+        ServeError::Setup(match error {
+            ApiError::Internal(cause) => cause,
+            other => other.to_string(),
+        })
+    }
+}
+
+/// Builds the shared state over an open ledger.
+pub fn state(
+    config: Config,
+    ledger: Arc<Ledger>,
+    clock: Clock,
+    shutdown: watch::Receiver<bool>,
+) -> Result<AppState, ServeError> {
+    Ok(AppState::new(Inner {
+        ledger,
+        auth: Auth::new(config.session_hours)?,
+        metrics: Metrics::default(),
+        config,
+        clock,
+        shutdown,
+    }))
+}
+
+/// Serves `state` on `listener` until `stop` completes; then tells live streams to end and
+/// waits for in-flight requests.
+pub async fn serve_until(
+    listener: TcpListener,
+    state: AppState,
+    stop: impl Future<Output = ()> + Send + 'static,
+    shutdown: watch::Sender<bool>,
+) -> Result<(), ServeError> {
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(async move {
+            stop.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = shutdown.send(true);
+        })
+        .await?;
+    Ok(())
+}
+
+/// `sitrep serve`.
+pub async fn run(config: Config, demo_mode: bool) -> Result<(), ServeError> {
+    let fresh_demo = demo_mode && !config.data.join("sitrep.db").exists();
+    let data = if fresh_demo { demo::create(&config.data)? } else { DataDir::open(&config.data)? };
+    let store = Arc::new(SqliteStore::open(&data.database_path())?);
+    let ledger = Arc::new(Ledger::open(store, system_clock())?);
+    if fresh_demo {
+        let people = demo::seed(&ledger).await?;
+        demo::print(&people, &config.base_url());
+    } else if demo_mode {
+        println!(
+            "The demo in {} was seeded earlier; its passwords were printed then. Delete the directory to start over.",
+            config.data.display()
+        );
+    }
+    let (shutdown_sender, shutdown) = watch::channel(false);
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Listen { address: config.listen, source })?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, data = %config.data.display(), "sitrep is serving");
+    println!("sitrep is serving on http://{address} (data in {})", config.data.display());
+    let state = state(config, ledger.clone(), system_clock(), shutdown)?;
+    serve_until(listener, state, signal(), shutdown_sender).await?;
+    // Every request has finished; close the ledger so the last batch is durable before exit.
+    match Arc::try_unwrap(ledger) {
+        Ok(ledger) => ledger.close(),
+        Err(_) => tracing::warn!("the ledger is still in use at shutdown; it closes when the last user drops it"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

@@ -1,0 +1,73 @@
+//! What the API shows of the folded state: the state itself, plus what is derived from it for
+//! the person asking (blockers, who must act, what waits on them).
+
+use serde_json::{Value, json};
+use sitrep_core::decide::can_see;
+use sitrep_core::incident::{Decision, IncidentState, TaskState};
+use sitrep_core::report::age;
+use sitrep_core::{OrgState, Timestamp, UserName};
+
+/// A decision with where it stands: what is missing and who can act.
+pub fn decision(state: &IncidentState, decision: &Decision) -> Value {
+    let mut view = serde_json::to_value(decision).unwrap_or(Value::Null);
+    if decision.state == sitrep_core::events::DecisionState::Proposed {
+        let progress = decision.progress();
+        let must_act: Vec<Value> = progress
+            .awaiting
+            .iter()
+            .map(|role| {
+                let holders: Vec<&UserName> = state
+                    .roles
+                    .get(role)
+                    .map(|users| users.iter().filter(|u| !decision.endorsed_by(u)).collect())
+                    .unwrap_or_default();
+                json!({"role": role, "holders": holders})
+            })
+            .collect();
+        if let Some(object) = view.as_object_mut() {
+            object.insert("waiting_on".into(), json!(progress.waiting_on));
+            object.insert("must_act".into(), json!(must_act));
+        }
+    }
+    view
+}
+
+/// The incident as the state fold has it, for one viewer.
+pub fn incident(state: &IncidentState, org: &OrgState, viewer: &UserName) -> Value {
+    let mut view = serde_json::to_value(state).unwrap_or(Value::Null);
+    if let Some(object) = view.as_object_mut() {
+        object.insert("decisions".into(), Value::Array(state.decisions.iter().map(|d| decision(state, d)).collect()));
+        object.insert("blockers".into(), json!(state.unfilled(&org.policy.roles.required)));
+        object.insert(
+            "needs_your_decision".into(),
+            json!(state.awaiting(viewer).iter().map(|d| d.id).collect::<Vec<_>>()),
+        );
+        object.insert("your_roles".into(), json!(state.roles_of(viewer)));
+    }
+    view
+}
+
+/// One line of the incident list.
+pub fn summary(state: &IncidentState, viewer: &UserName, now: Timestamp) -> Value {
+    json!({
+        "id": state.id,
+        "title": state.title,
+        "severity": state.severity,
+        "phase": state.phase,
+        "restricted": state.restricted,
+        "exercise": state.exercise,
+        "declared_at": state.declared_at,
+        "updated_at": state.updated_at,
+        "age": age(state.declared_at, now),
+        "commander": state.roles.iter().find(|(role, _)| *role == "commander").map(|(_, users)| users),
+        "your_roles": state.roles_of(viewer),
+        "waiting_on_you": state.awaiting(viewer).len(),
+        "open_tasks": state.tasks.iter().filter(|t| matches!(t.state, TaskState::Open | TaskState::Blocked)).count(),
+        "seq": state.seq,
+    })
+}
+
+/// Whether a viewer may see this incident (restricted ones only by their participants).
+pub fn visible(state: &IncidentState, viewer: &UserName) -> bool {
+    can_see(state, viewer)
+}
