@@ -78,6 +78,13 @@ pub async fn track(State(app): State<AppState>, request: Request, next: Next) ->
     response
 }
 
+/// Resident memory of this process, from /proc (Linux).
+fn resident_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// `GET /metrics`.
 pub async fn render(State(app): State<AppState>) -> Response {
     let mut text = String::new();
@@ -100,6 +107,12 @@ pub async fn render(State(app): State<AppState>) -> Response {
     );
     for (phase, count) in phases {
         extra.push_str(&format!("sitrep_incidents{{phase=\"{phase}\"}} {count}\n"));
+    }
+    if let Some(bytes) = resident_memory() {
+        extra.push_str(&format!(
+            "# HELP process_resident_memory_bytes Resident memory of the server process.\n\
+             # TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {bytes}\n"
+        ));
     }
     let mut response = format!("{body}{extra}# EOF\n").into_response();
     response.headers_mut().insert(

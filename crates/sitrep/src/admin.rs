@@ -65,11 +65,11 @@ pub fn init(args: &InitArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-pub fn verify(args: &VerifyArgs) -> anyhow::Result<u8> {
+pub fn verify(args: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
     let dir = DataDir::inspect(&args.data)?;
     let store = SqliteStore::open_read_only(&dir.database_path())?;
     let total: u64 = store.heads()?.iter().map(|h| h.seq).sum();
-    let bar = if std::io::stderr().is_terminal() && !args.json {
+    let bar = if std::io::stderr().is_terminal() && !json {
         let bar = ProgressBar::new(total);
         bar.set_style(ProgressStyle::with_template("verifying {bar:40} {pos}/{len} entries ({per_sec}, {eta} left)")?);
         bar
@@ -80,7 +80,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<u8> {
     bar.finish_and_clear();
     match outcome {
         Ok(verified) => {
-            if args.json {
+            if json {
                 println!(
                     "{}",
                     serde_json::json!({"ok": true, "records": verified.records, "entries": verified.entries})
@@ -91,7 +91,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         Err(VerifyError::Break(broken)) => {
-            if args.json {
+            if json {
                 println!(
                     "{}",
                     serde_json::json!({"ok": false, "record": record_name(broken.record), "seq": broken.seq, "reason": broken.reason.to_string()})

@@ -20,12 +20,13 @@ use sitrep_store::ledger::system_clock;
 use sitrep_store::verify::verify_store;
 use sitrep_store::{Append, Ledger, Request, SqliteStore, Store};
 
-use crate::cli::{BenchCommand, BenchStoreArgs};
+use crate::cli::{BenchCommand, BenchStoreArgs, ClientArgs};
 use crate::exit;
 
-pub fn run(command: &BenchCommand) -> anyhow::Result<u8> {
+pub fn run(command: &BenchCommand, client: &ClientArgs) -> anyhow::Result<u8> {
     match command {
         BenchCommand::Store(args) => store(args),
+        BenchCommand::Server(args) => crate::load::run(args, client),
     }
 }
 

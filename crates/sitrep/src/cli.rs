@@ -9,6 +9,22 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// How client commands reach the server.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// The server, e.g. https://sitrep.example.org [env: SITREP_URL; else the file `sitrep login` wrote].
+    #[arg(long, global = true, env = "SITREP_URL", hide_env_values = true)]
+    pub url: Option<String>,
+    /// An API token [env: SITREP_TOKEN; else the file `sitrep login` wrote].
+    #[arg(long, global = true, env = "SITREP_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the server's JSON answer instead of a sentence.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,6 +44,252 @@ pub enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+    /// Save the server URL and a token for the client commands (asks for a password, or takes --token).
+    Login(LoginArgs),
+    /// Show who the client commands act as.
+    Whoami,
+    /// List the incidents you may see.
+    Incidents {
+        /// open, closed or all.
+        #[arg(long, default_value = "open")]
+        state: String,
+        /// Only incidents where you hold a role.
+        #[arg(long)]
+        mine: bool,
+    },
+    /// Declare an incident.
+    Declare(DeclareArgs),
+    /// Print an incident's SITREP.
+    Show { incident: String },
+    /// Show an incident's phase in one line, or move it to PHASE.
+    Status { incident: String, phase: Option<String> },
+    /// Change an incident's severity.
+    Severity {
+        incident: String,
+        severity: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Give someone a role on an incident (or take it away with --release).
+    Assign {
+        incident: String,
+        role: String,
+        user: String,
+        #[arg(long)]
+        release: bool,
+    },
+    /// Log a fact.
+    Log(LogArgs),
+    /// Verify or disprove a fact.
+    Fact {
+        #[command(subcommand)]
+        command: FactCommand,
+    },
+    /// Propose a decision.
+    Propose(ProposeArgs),
+    /// Approve a decision.
+    Approve {
+        incident: String,
+        decision: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Reject a decision, with the reason.
+    Reject {
+        incident: String,
+        decision: String,
+        #[arg(long)]
+        note: String,
+    },
+    /// Withdraw a decision you proposed (or, as commander, any).
+    Withdraw {
+        incident: String,
+        decision: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Create and work tasks.
+    Task {
+        #[command(subcommand)]
+        command: TaskCommand,
+    },
+    /// Add a note to an incident's record.
+    Note { incident: String, text: String },
+    /// Print an incident's record, entry by entry.
+    Record {
+        incident: String,
+        /// The first seq to print.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+    },
+    /// Print an incident's new entries as they are written, until interrupted.
+    Watch {
+        incident: String,
+        /// Start after this seq (0 replays the whole record); without it, only new entries.
+        #[arg(long)]
+        after: Option<u64>,
+    },
+    /// Add users (admin).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Create and revoke API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+impl Command {
+    /// Whether the command talks to a server (rather than to a data directory).
+    pub fn is_client(&self) -> bool {
+        !matches!(self, Command::Serve(_) | Command::Init(_) | Command::Verify(_) | Command::Policy { .. } | Command::Bench { .. })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Your user name (asked for when missing and no --token is given).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Read the password from standard input instead of asking.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Days until the new token expires.
+    #[arg(long)]
+    pub days: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeclareArgs {
+    pub title: String,
+    /// sev1 (worst) to sev4.
+    #[arg(long)]
+    pub severity: String,
+    /// Need-to-know: only participants see it.
+    #[arg(long)]
+    pub restricted: bool,
+    /// A drill: connectors run dry.
+    #[arg(long)]
+    pub exercise: bool,
+    /// An org unit in scope (repeatable).
+    #[arg(long)]
+    pub scope: Vec<String>,
+    /// Staff a role at once: role=user (repeatable).
+    #[arg(long = "role", value_name = "ROLE=USER")]
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    pub incident: String,
+    pub text: String,
+    #[arg(long)]
+    pub source: Option<String>,
+    /// unverified (default), verified or disproved; the last two need --basis.
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub basis: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FactCommand {
+    Verify {
+        incident: String,
+        fact: String,
+        #[arg(long)]
+        basis: String,
+    },
+    Disprove {
+        incident: String,
+        fact: String,
+        #[arg(long)]
+        basis: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ProposeArgs {
+    pub incident: String,
+    /// A decision class, e.g. containment or external_statement.
+    pub class: String,
+    pub title: String,
+    #[arg(long)]
+    pub rationale: Option<String>,
+    /// An action to execute once approved, as JSON, e.g. '{"connector":"task","title":"Rotate"}' (repeatable).
+    #[arg(long = "action", value_name = "JSON")]
+    pub actions: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Create a task.
+    Add {
+        incident: String,
+        title: String,
+        #[arg(long)]
+        owner: Option<String>,
+        /// UTC, e.g. 2026-11-27T18:00:00.000000Z
+        #[arg(long)]
+        due: Option<String>,
+    },
+    Assign { incident: String, task: String, owner: String },
+    Done {
+        incident: String,
+        task: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    Block {
+        incident: String,
+        task: String,
+        #[arg(long)]
+        reason: String,
+    },
+    Cancel {
+        incident: String,
+        task: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user (admin); --password-stdin sets a password for signing in.
+    Add {
+        name: String,
+        /// admin, member, viewer or auditor.
+        #[arg(long, default_value = "member")]
+        role: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token (for yourself, or as admin for --user); it is printed once.
+    Create {
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        days: Option<u64>,
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Revoke a token by its id.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        user: Option<String>,
     },
 }
 
@@ -67,9 +329,6 @@ pub struct InitArgs {
 pub struct VerifyArgs {
     #[arg(long, env = "SITREP_DATA", default_value = "./sitrep-data")]
     pub data: PathBuf,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,6 +352,25 @@ pub enum PolicyCommand {
 pub enum BenchCommand {
     /// Durable appends, verification and fold against a real SQLite store in a temporary directory.
     Store(BenchStoreArgs),
+    /// Load a running server like pgbench: concurrent clients logging facts, reading SITREPs,
+    /// proposing and approving, and live-event watchers. Needs an admin token (--token).
+    Server(BenchServerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchServerArgs {
+    /// Concurrent clients per measurement.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Live-event watchers on one incident.
+    #[arg(long, default_value_t = 1000)]
+    pub watchers: usize,
+    /// Facts per second written while the watchers listen.
+    #[arg(long, default_value_t = 200)]
+    pub watch_rate: u64,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,8 @@ use clap::Parser;
 mod admin;
 mod bench;
 mod cli;
+mod client;
+mod load;
 
 /// Exit codes scripts can rely on (also listed in `docs/cli.md`).
 pub mod exit {
@@ -21,6 +23,15 @@ pub mod exit {
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if cli.command.is_client() {
+        return match client::run(cli.command, &cli.client) {
+            Ok(code) => ExitCode::from(code),
+            Err(failure) => {
+                eprintln!("sitrep: {}", failure.message);
+                ExitCode::from(failure.code)
+            }
+        };
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
@@ -34,9 +45,10 @@ fn run(cli: cli::Cli) -> anyhow::Result<u8> {
     match cli.command {
         cli::Command::Serve(args) => admin::serve(args),
         cli::Command::Init(args) => admin::init(&args),
-        cli::Command::Verify(args) => admin::verify(&args),
+        cli::Command::Verify(args) => admin::verify(&args, cli.client.json),
         cli::Command::Policy { command } => admin::policy(&command),
-        cli::Command::Bench { command } => bench::run(&command),
+        cli::Command::Bench { command } => bench::run(&command, &cli.client),
+        client => anyhow::bail!("{client:?} is a client command"),
     }
 }
 

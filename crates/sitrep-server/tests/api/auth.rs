@@ -1,0 +1,508 @@
+//! Who is calling: API tokens (expiring, revocable), browser sessions with CSRF protection,
+//! sign-in throttling, and text that comes back exactly as it was written.
+
+use std::collections::BTreeSet;
+
+use reqwest::header::{AUTHORIZATION, COOKIE, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use sitrep_core::decide::OrgCommand;
+use sitrep_core::Refusal;
+use sitrep_store::datadir::new_token;
+use sitrep_store::{LedgerError, Request};
+
+use crate::helpers::*;
+
+/// Asserts a 401 that tells the client how to authenticate.
+async fn unauthorized(response: Response) -> Value {
+    let challenge = response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert!(challenge.as_deref().is_some_and(|c| c.starts_with("Bearer")), "401 carries WWW-Authenticate: {challenge:?}");
+    problem(response, StatusCode::UNAUTHORIZED).await
+}
+
+async fn whoami(app: &TestApp, token: &str) -> Response {
+    app.client.get(app.url("/api/v1/session")).bearer_auth(token).send().await.expect("the server answers")
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused_with_401() {
+    let app = spawn_app().await;
+    // A token cannot be issued already expired.
+    let (_, sha256) = new_token().expect("a token");
+    let past = app.clock.now().plus_seconds(-60);
+    let issue = OrgCommand::IssueToken { user: user(OUTSIDER), sha256, expires_at: Some(past), label: None };
+    let refused = app.ledger.execute(&user(ADMIN), Request::Org(issue)).await.expect_err("refused");
+    assert!(
+        matches!(&refused, LedgerError::Refused(Refusal::Invalid { field, .. }) if field == "expires_at"),
+        "{refused}"
+    );
+
+    // One that expires in a minute works until the server's clock passes it.
+    let (token, sha256) = new_token().expect("a token");
+    let soon = app.clock.now().plus_seconds(60);
+    let issue = OrgCommand::IssueToken { user: user(OUTSIDER), sha256, expires_at: Some(soon), label: None };
+    app.ledger.execute(&user(ADMIN), Request::Org(issue)).await.expect("issued");
+    assert_eq!(json_of(whoami(&app, &token).await, StatusCode::OK).await["name"], OUTSIDER);
+
+    // A token from the API, expiring in a day.
+    let body = json!({"expires_in_days": 1, "label": "laptop"});
+    let issued = app.post_ok(OUTSIDER, "/api/v1/users/otto/tokens", body, StatusCode::CREATED).await;
+    let daily = issued["token"].as_str().expect("the token is shown once").to_owned();
+    assert!(issued["expires_at"].as_str().is_some(), "{issued}");
+    json_of(whoami(&app, &daily).await, StatusCode::OK).await;
+
+    app.clock.advance(120);
+    let problem = unauthorized(whoami(&app, &token).await).await;
+    assert!(problem["detail"].as_str().expect("detail").contains("expired"), "{problem}");
+    json_of(whoami(&app, &daily).await, StatusCode::OK).await;
+    app.clock.advance(86_400);
+    unauthorized(whoami(&app, &daily).await).await;
+    // Tokens without an expiry keep working.
+    json_of(whoami(&app, app.token(OUTSIDER)).await, StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refused_with_401() {
+    let app = spawn_app().await;
+    let first = app.post_ok(OUTSIDER, "/api/v1/users/otto/tokens", json!({"label": "one"}), StatusCode::CREATED).await;
+    let second = app.post_ok(ADMIN, "/api/v1/users/otto/tokens", json!({"label": "two"}), StatusCode::CREATED).await;
+    let (first_token, first_id) = (first["token"].as_str().expect("token"), first["id"].as_str().expect("id"));
+    let (second_token, second_id) = (second["token"].as_str().expect("token"), second["id"].as_str().expect("id"));
+
+    let listed = app.get_json(OUTSIDER, "/api/v1/users/otto/tokens").await;
+    let text = listed.to_string();
+    assert!(text.contains(first_id) && text.contains(second_id), "the tokens are listed by id: {listed}");
+    assert!(!text.contains(first_token) && !text.contains(second_token), "never with their secrets: {listed}");
+
+    // The user revokes their own token; the admin revokes another.
+    json_of(app.delete(OUTSIDER, &format!("/api/v1/users/otto/tokens/{first_id}")).await, StatusCode::OK).await;
+    unauthorized(whoami(&app, first_token).await).await;
+    json_of(whoami(&app, second_token).await, StatusCode::OK).await;
+    json_of(app.delete(ADMIN, &format!("/api/v1/users/otto/tokens/{second_id}")).await, StatusCode::OK).await;
+    unauthorized(whoami(&app, second_token).await).await;
+    problem(app.delete(ADMIN, &format!("/api/v1/users/otto/tokens/{second_id}")).await, StatusCode::CONFLICT).await;
+
+    // Disabling a user stops all their tokens.
+    app.post_ok(ADMIN, "/api/v1/users/otto/disable", json!({"reason": "left"}), StatusCode::OK).await;
+    unauthorized(whoami(&app, app.token(OUTSIDER)).await).await;
+}
+
+#[tokio::test]
+async fn malformed_credentials_are_refused_with_401() {
+    let app = spawn_app().await;
+    let valid = app.token(COMMANDER).to_owned();
+    for header in [
+        "Bearer".to_owned(),
+        "Bearer ".to_owned(),
+        "Bearer    ".to_owned(),
+        "Basic Y21kOnBhc3N3b3Jk".to_owned(),
+        "Token abc".to_owned(),
+        "Bearer not-a-token".to_owned(),
+        format!("Bearer {valid}x"),
+        format!("Bearer {}", &valid[..valid.len() - 1]),
+        valid.clone(),
+    ] {
+        let response = app
+            .client
+            .get(app.url("/api/v1/incidents"))
+            .header(AUTHORIZATION, &header)
+            .send()
+            .await
+            .expect("the server answers");
+        unauthorized(response).await;
+    }
+    // No credentials at all.
+    unauthorized(app.client.get(app.url("/api/v1/incidents")).send().await.expect("the server answers")).await;
+    // A session cookie the server never issued.
+    let response = app
+        .client
+        .get(app.url("/api/v1/incidents"))
+        .header(COOKIE, "sitrep_session=made-up")
+        .send()
+        .await
+        .expect("the server answers");
+    unauthorized(response).await;
+}
+
+fn cookie_request(app: &TestApp, method: Method, path: &str, session: &Session) -> reqwest::RequestBuilder {
+    app.client.request(method, app.url(path)).header(COOKIE, &session.cookie)
+}
+
+#[tokio::test]
+async fn a_cookie_session_changes_nothing_without_its_csrf_token() {
+    let app = spawn_app().await;
+    let incident = app.standard_incident("Sessions", false).await;
+    // The admin sets the commander's password through the API.
+    app.set_password(COMMANDER, PASSWORD).await;
+    let session = app.sign_in(COMMANDER, PASSWORD).await;
+    let other = app.sign_in(COMMANDER, PASSWORD).await;
+    let notes = format!("/api/v1/incidents/{incident}/notes");
+    let before = app.record(COMMANDER, &incident).await.len();
+
+    // Reading needs only the cookie.
+    let response = cookie_request(&app, Method::GET, &format!("/api/v1/incidents/{incident}"), &session)
+        .send()
+        .await
+        .expect("the server answers");
+    json_of(response, StatusCode::OK).await;
+    let me = json_of(
+        cookie_request(&app, Method::GET, "/api/v1/session", &session).send().await.expect("the server answers"),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(me["name"], COMMANDER);
+    assert_eq!(me["csrf_token"], json!(session.csrf), "a page can fetch its CSRF token again");
+
+    // A change needs the session's own CSRF token.
+    for csrf in [None, Some("wrong"), Some(""), Some(other.csrf.as_str())] {
+        let mut request = cookie_request(&app, Method::POST, &notes, &session).json(&json!({"text": "via cookie"}));
+        if let Some(csrf) = csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        let problem = problem(request.send().await.expect("the server answers"), StatusCode::FORBIDDEN).await;
+        assert!(problem["detail"].as_str().expect("detail").contains("x-csrf-token"), "{problem}");
+    }
+    let response = cookie_request(&app, Method::DELETE, &format!("/api/v1/incidents/{incident}/roles/scribe/resp"), &session)
+        .send()
+        .await
+        .expect("the server answers");
+    problem(response, StatusCode::FORBIDDEN).await;
+    assert_eq!(app.record(COMMANDER, &incident).await.len(), before, "nothing was written without the token");
+
+    let response = cookie_request(&app, Method::POST, &notes, &session)
+        .header("x-csrf-token", &session.csrf)
+        .json(&json!({"text": "via cookie"}))
+        .send()
+        .await
+        .expect("the server answers");
+    let note = json_of(response, StatusCode::CREATED).await;
+    assert_eq!(note["by"], COMMANDER, "the session acts as its user");
+    assert_eq!(app.record(COMMANDER, &incident).await.len(), before + 1);
+}
+
+#[tokio::test]
+async fn session_cookies_are_http_only_and_same_site_strict() {
+    let app = spawn_app().await;
+    app.give_password(COMMANDER).await;
+    let session = app.sign_in(COMMANDER, PASSWORD).await;
+    let flags: BTreeSet<String> = session.set_cookie.split(';').skip(1).map(|f| f.trim().to_lowercase()).collect();
+    assert!(session.cookie.starts_with("sitrep_session="), "{}", session.set_cookie);
+    assert!(flags.contains("httponly"), "scripts cannot read the session: {}", session.set_cookie);
+    assert!(flags.contains("samesite=strict"), "other sites cannot send it: {}", session.set_cookie);
+    assert!(flags.contains("path=/"), "{}", session.set_cookie);
+    assert!(!flags.contains("secure"), "plain HTTP cannot carry a Secure cookie: {}", session.set_cookie);
+
+    // Behind TLS the cookie is Secure too.
+    let tls = spawn_app_with(|config| config.public_url = Some("https://sitrep.example.org".into())).await;
+    tls.give_password(COMMANDER).await;
+    let session = tls.sign_in(COMMANDER, PASSWORD).await;
+    let flags: BTreeSet<String> = session.set_cookie.split(';').skip(1).map(|f| f.trim().to_lowercase()).collect();
+    assert!(flags.contains("secure") && flags.contains("httponly") && flags.contains("samesite=strict"), "{flags:?}");
+}
+
+#[tokio::test]
+async fn every_sign_in_starts_a_new_session_and_signing_out_really_ends_it() {
+    let app = spawn_app().await;
+    app.give_password(COMMANDER).await;
+    let first = app.sign_in(COMMANDER, PASSWORD).await;
+    // Signing in again, even while presenting the old cookie, gives a new session id.
+    let response = app
+        .client
+        .post(app.url("/api/v1/session"))
+        .header(COOKIE, &first.cookie)
+        .json(&json!({"name": COMMANDER, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    let second_cookie = response
+        .headers()
+        .get(SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a new cookie")
+        .to_owned();
+    let second_csrf = response.json::<Value>().await.expect("JSON")["csrf_token"].as_str().expect("csrf").to_owned();
+    assert_ne!(second_cookie, first.cookie, "a new session id at every sign-in");
+    assert_ne!(second_csrf, first.csrf, "and a new CSRF token");
+
+    // Signing out needs the CSRF token, and ends the session on the server.
+    let response = cookie_request(&app, Method::DELETE, "/api/v1/session", &first).send().await.expect("answers");
+    problem(response, StatusCode::FORBIDDEN).await;
+    let response = cookie_request(&app, Method::DELETE, "/api/v1/session", &first)
+        .header("x-csrf-token", &first.csrf)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let cleared = response.headers().get(SET_COOKIE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert!(cleared.contains("Max-Age=0"), "the browser is told to forget the cookie: {cleared}");
+    // The old cookie, replayed, no longer works for reading or writing.
+    let response = cookie_request(&app, Method::GET, "/api/v1/session", &first).send().await.expect("answers");
+    unauthorized(response).await;
+    let response = cookie_request(&app, Method::POST, "/api/v1/incidents", &first)
+        .header("x-csrf-token", &first.csrf)
+        .json(&json!({"title": "x", "severity": "sev4"}))
+        .send()
+        .await
+        .expect("the server answers");
+    unauthorized(response).await;
+    // The other session is unaffected.
+    let response = app
+        .client
+        .get(app.url("/api/v1/session"))
+        .header(COOKIE, &second_cookie)
+        .send()
+        .await
+        .expect("the server answers");
+    json_of(response, StatusCode::OK).await;
+}
+
+async fn sign_in_raw(app: &TestApp, path: &str, name: &str, password: &str) -> Response {
+    app.client
+        .post(app.url(path))
+        .json(&json!({"name": name, "password": password}))
+        .send()
+        .await
+        .expect("the server answers")
+}
+
+#[tokio::test]
+async fn sign_in_is_throttled_after_five_failures_even_for_the_right_password() {
+    let app = spawn_app().await;
+    app.give_password(COMMANDER).await;
+    app.give_password(LEGAL).await;
+    for attempt in 1..=5 {
+        let response = sign_in_raw(&app, "/api/v1/session", COMMANDER, &format!("guess number {attempt}")).await;
+        unauthorized(response).await;
+    }
+    for path in ["/api/v1/session", "/api/v1/tokens"] {
+        let response = sign_in_raw(&app, path, COMMANDER, PASSWORD).await;
+        let retry_after: u64 = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("429 says when to try again, in seconds");
+        assert!((1..=15 * 60).contains(&retry_after), "{retry_after}");
+        let problem = problem(response, StatusCode::TOO_MANY_REQUESTS).await;
+        assert!(problem["detail"].as_str().expect("detail").contains("try again"), "{problem}");
+    }
+    // Another account is not locked by the first one's failures.
+    let response = sign_in_raw(&app, "/api/v1/session", LEGAL, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_unknown_user_and_a_wrong_password_get_the_same_answer() {
+    let app = spawn_app().await;
+    app.give_password(COMMANDER).await;
+    for path in ["/api/v1/session", "/api/v1/tokens"] {
+        let mut answers = Vec::new();
+        // A wrong password, an unknown user, a user without a password, a name that cannot exist.
+        for (name, password) in [
+            (COMMANDER, "not the password at all"),
+            ("nobody", "not the password at all"),
+            (TECH_LEAD, "not the password at all"),
+            ("No Such Name!", "not the password at all"),
+        ] {
+            let response = sign_in_raw(&app, path, name, password).await;
+            let status = response.status();
+            let challenge = response.headers().get(WWW_AUTHENTICATE).cloned();
+            let content_type = content_type(response.headers());
+            let body = response.text().await.expect("a body");
+            answers.push((status, challenge, content_type, body));
+        }
+        assert_eq!(answers[0].0, StatusCode::UNAUTHORIZED);
+        for answer in &answers[1..] {
+            assert_eq!(answer, &answers[0], "{path}: the answers are identical, byte for byte");
+        }
+    }
+}
+
+/// Text that a browser would run if it were ever rendered unescaped.
+fn hostile(field: &str) -> String {
+    format!(r#"{field}: <img src=x onerror=alert(1)><script>alert("x")</script>&'"#)
+}
+
+/// Every string in a JSON value.
+fn strings(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::String(text) => {
+            out.insert(text.clone());
+        }
+        Value::Array(items) => items.iter().for_each(|item| strings(item, out)),
+        Value::Object(map) => map.values().for_each(|item| strings(item, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn html_and_script_in_every_text_field_come_back_verbatim_in_json() {
+    let app = spawn_app().await;
+    let body = json!({
+        "title": hostile("title"),
+        "severity": "sev2",
+        "scope": [hostile("scope")],
+        "roles": {"tech_lead": TECH_LEAD, "legal": LEGAL, "comms": COMMS, "executive": EXECUTIVE},
+    });
+    let state = app.post_ok(COMMANDER, "/api/v1/incidents", body, StatusCode::CREATED).await;
+    let id = state["id"].as_str().expect("id").to_owned();
+    let at = |path: &str| format!("/api/v1/incidents/{id}{path}");
+    let steps: Vec<(&str, String, Value)> = vec![
+        (COMMANDER, at("/severity"), json!({"severity": "sev1", "reason": hostile("severity reason")})),
+        (TECH_LEAD, at("/facts"), json!({"text": hostile("fact text"), "source": hostile("fact source")})),
+        (TECH_LEAD, at("/facts"), json!({"text": "second"})),
+        (TECH_LEAD, at("/facts/F-1/verify"), json!({"basis": hostile("verify basis")})),
+        (TECH_LEAD, at("/facts/F-2/disprove"), json!({"basis": hostile("disprove basis")})),
+        (COMMANDER, at("/tasks"), json!({"title": hostile("task title")})),
+        (COMMANDER, at("/tasks"), json!({"title": "second"})),
+        (COMMANDER, at("/tasks"), json!({"title": "third"})),
+        (COMMANDER, at("/tasks/T-1/block"), json!({"reason": hostile("block reason")})),
+        (COMMANDER, at("/tasks/T-2/done"), json!({"note": hostile("done note")})),
+        (COMMANDER, at("/tasks/T-3/cancel"), json!({"note": hostile("cancel note")})),
+        (COMMS, at("/decisions"), json!({
+            "class": "external_statement", "title": hostile("decision title"), "rationale": hostile("rationale"),
+            "actions": [{"connector": "task", "title": hostile("action title")}],
+        })),
+        (LEGAL, at("/decisions/D-1/approve"), json!({"note": hostile("approve note")})),
+        (COMMS, at("/decisions"), json!({"class": "external_statement", "title": "second"})),
+        (LEGAL, at("/decisions/D-2/reject"), json!({"note": hostile("reject note")})),
+        (COMMS, at("/decisions"), json!({"class": "external_statement", "title": "third"})),
+        (COMMS, at("/decisions/D-3/withdraw"), json!({"note": hostile("withdraw note")})),
+        (COMMANDER, at("/notes"), json!({"text": hostile("note")})),
+    ];
+    for (who, path, body) in steps {
+        let response = app.post(who, &path, body.clone()).await;
+        assert!(response.status().is_success(), "{who} POST {path} {body}: {}", response.status());
+    }
+    let added = json!({"name": "mallory", "display_name": hostile("display name"), "org_role": "viewer"});
+    app.post_ok(ADMIN, "/api/v1/users", added, StatusCode::CREATED).await;
+
+    let fields = [
+        "title", "scope", "severity reason", "fact text", "fact source", "verify basis", "disprove basis",
+        "task title", "block reason", "done note", "cancel note", "decision title", "rationale", "action title",
+        "approve note", "reject note", "withdraw note", "note",
+    ];
+    let mut served = BTreeSet::new();
+    for path in [at(""), at("/record"), at("/sitrep")] {
+        let response = app.get(COMMANDER, &path).await;
+        assert_eq!(content_type(response.headers()), "application/json", "{path} is served as JSON");
+        let nosniff = response.headers().get("x-content-type-options").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        assert_eq!(nosniff.as_deref(), Some("nosniff"), "browsers must not sniff JSON into HTML");
+        let text = response.text().await.expect("a body");
+        assert!(text.contains("<script>alert("), "{path}: JSON carries the text as written, not HTML-escaped");
+        let value: Value = serde_json::from_str(&text).expect("JSON");
+        if path.ends_with("/record") {
+            for entry in value["entries"].as_array().expect("entries") {
+                strings(&entry["body"], &mut served);
+            }
+        }
+        strings(&value, &mut served);
+    }
+    for field in fields {
+        assert!(served.contains(&hostile(field)), "the {field} comes back exactly as written");
+    }
+    let users = app.get_json(ADMIN, "/api/v1/users").await;
+    let mut names = BTreeSet::new();
+    strings(&users, &mut names);
+    assert!(names.contains(&hostile("display name")), "the display name comes back exactly as written");
+
+    // Where text is rendered (the Markdown SITREP), it is escaped.
+    let markdown = app
+        .request(Method::GET, Some(COMMANDER), &at("/sitrep"))
+        .header(reqwest::header::ACCEPT, "text/markdown")
+        .send()
+        .await
+        .expect("the server answers")
+        .text()
+        .await
+        .expect("a body");
+    assert!(markdown.contains("script"), "the text is in the report: {markdown}");
+    let unescaped = markdown.match_indices('<').filter(|(at, _)| !markdown[..*at].ends_with('\\')).count();
+    assert_eq!(unescaped, 0, "every < of user text is escaped in Markdown: {markdown}");
+}
+
+#[tokio::test]
+async fn a_retried_post_with_an_idempotency_key_is_answered_from_the_first_time() {
+    let app = spawn_app().await;
+    let incident = app.standard_incident("Retries", false).await;
+    let at = |path: &str| format!("/api/v1/incidents/{incident}{path}");
+    let before = app.record(COMMANDER, &incident).await.len();
+    let post = |who: &'static str, path: String, key: &'static str, body: Value| {
+        let request = app.request(Method::POST, Some(who), &path).header("Idempotency-Key", key).json(&body);
+        async move { request.send().await.expect("the server answers") }
+    };
+    let replayed = |response: &Response| {
+        response.headers().get("idempotent-replayed").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    };
+
+    for (n, (who, path, body, changed, id_field)) in [
+        (TECH_LEAD, at("/facts"), json!({"text": "the key was used"}), json!({"text": "changed"}), "id"),
+        (
+            TECH_LEAD,
+            at("/decisions"),
+            json!({"class": "containment", "title": "Deactivate the key"}),
+            json!({"class": "containment", "title": "Delete the key"}),
+            "id",
+        ),
+        (COMMANDER, at("/tasks"), json!({"title": "Rotate"}), json!({"title": "Rotate now"}), "id"),
+        (COMMANDER, at("/notes"), json!({"text": "bridge at 4"}), json!({"text": "bridge at 5"}), "seq"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let key: &'static str = ["retry-1", "retry-2", "retry-3", "retry-4"][n];
+        let first = post(who, path.clone(), key, body.clone()).await;
+        assert_eq!(replayed(&first), None, "the first answer is not a replay");
+        let first_seq = first.headers().get("x-sitrep-seq").cloned();
+        let first = json_of(first, StatusCode::CREATED).await;
+        let length = app.record(COMMANDER, &incident).await.len();
+        let retry = post(who, path.clone(), key, body.clone()).await;
+        assert_eq!(replayed(&retry).as_deref(), Some("true"), "{path}: the retry says it is a replay");
+        assert_eq!(retry.headers().get("x-sitrep-seq").cloned(), first_seq, "{path}: the same entry");
+        let retry = json_of(retry, StatusCode::CREATED).await;
+        assert_eq!(retry[id_field], first[id_field], "{path}: the same id");
+        assert_eq!(app.record(COMMANDER, &incident).await.len(), length, "{path}: the retry wrote nothing");
+
+        // The same key with a different body is refused, naming the header.
+        let response = post(who, path.clone(), key, changed).await;
+        let problem = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(problem["field"], "Idempotency-Key", "{problem}");
+    }
+    assert_eq!(app.record(COMMANDER, &incident).await.len(), before + 4, "one entry per distinct request");
+
+    // Declaring is answered once too.
+    let declare = json!({"title": "Declared once", "severity": "sev3"});
+    let first = json_of(post(COMMANDER, "/api/v1/incidents".into(), "declare-1", declare.clone()).await, StatusCode::CREATED).await;
+    let retry = post(COMMANDER, "/api/v1/incidents".into(), "declare-1", declare).await;
+    assert_eq!(replayed(&retry).as_deref(), Some("true"));
+    assert_eq!(json_of(retry, StatusCode::CREATED).await["id"], first["id"]);
+    let listed = app.get_json(COMMANDER, "/api/v1/incidents").await;
+    assert_eq!(listed["incidents"].as_array().map(Vec::len), Some(2), "a single incident was declared");
+
+    // Concurrent retries of one request write it once.
+    let body = json!({"text": "sent five times at once"});
+    let length = app.record(COMMANDER, &incident).await.len();
+    let answers = futures_util::future::join_all((0..5).map(|_| post(TECH_LEAD, at("/facts"), "burst-1", body.clone()))).await;
+    let mut ids = BTreeSet::new();
+    for answer in answers {
+        ids.insert(json_of(answer, StatusCode::CREATED).await["id"].as_str().expect("id").to_owned());
+    }
+    assert_eq!(ids.len(), 1, "every retry names the same fact: {ids:?}");
+    assert_eq!(app.record(COMMANDER, &incident).await.len(), length + 1, "one entry for five sends");
+
+    // Keys belong to their user: another person's request with the same key is their own.
+    let response = post(COMMANDER, at("/facts"), "burst-1", json!({"text": "sent five times at once"})).await;
+    assert_eq!(replayed(&response), None);
+    json_of(response, StatusCode::CREATED).await;
+
+    // A key must be printable ASCII of at most 200 characters.
+    let long = "k".repeat(201);
+    for key in ["", long.as_str(), "has space"] {
+        let request = app.request(Method::POST, Some(TECH_LEAD), &at("/facts")).header("Idempotency-Key", key);
+        let response = request.json(&json!({"text": "x"})).send().await.expect("the server answers");
+        let problem = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(problem["field"], "Idempotency-Key");
+    }
+}

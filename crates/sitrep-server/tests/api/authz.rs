@@ -1,0 +1,403 @@
+//! The authorisation matrix: every route × every kind of caller × a normal and a restricted
+//! incident, as a table. The table must name exactly the routes of the OpenAPI document, so a
+//! route added without a row (or a row left behind by a removed route) fails the tests.
+
+use std::collections::{BTreeSet, HashMap};
+
+use reqwest::header::WWW_AUTHENTICATE;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sitrep_core::decide::OrgCommand;
+use sitrep_core::OrgRole;
+use sitrep_store::Request;
+use sitrep_store::datadir::new_token;
+
+use crate::helpers::*;
+
+/// Who calls. The table's status columns are in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    /// An admin who holds no role on the incident.
+    Admin,
+    /// A member holding the incident role the row's action needs (`Row::participant`).
+    Participant,
+    /// A member who holds no role on the incident.
+    Outsider,
+    Viewer,
+    Auditor,
+    /// No credentials at all.
+    Anonymous,
+}
+
+const COLUMNS: [Caller; 6] =
+    [Caller::Admin, Caller::Participant, Caller::Outsider, Caller::Viewer, Caller::Auditor, Caller::Anonymous];
+
+/// The order callers act in: those expected to be refused first, so the one expected to
+/// succeed finds the state the row was written for.
+const ORDER: [Caller; 6] =
+    [Caller::Anonymous, Caller::Viewer, Caller::Auditor, Caller::Outsider, Caller::Admin, Caller::Participant];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Incident {
+    Normal,
+    Restricted,
+}
+
+struct Row {
+    method: &'static str,
+    /// The path as the OpenAPI document spells it.
+    path: &'static str,
+    /// The member who stands for "participant" in this row.
+    participant: &'static str,
+    /// Path parameters other than `{id}`; a value starting with `$` is looked up in the
+    /// fixtures.
+    params: &'static [(&'static str, &'static str)],
+    body: fn(Incident) -> Option<Value>,
+    /// Status by caller, in `COLUMNS` order, on a normal incident (or for a route that names
+    /// no incident).
+    normal: [u16; 6],
+    /// The same on a restricted incident; `None` for routes that name no incident.
+    restricted: Option<[u16; 6]>,
+}
+
+fn none(_: Incident) -> Option<Value> {
+    None
+}
+
+/// Restricted incidents do not exist for anyone outside them, admins included.
+const HIDDEN: [u16; 6] = [404, 200, 404, 404, 404, 401];
+const HIDDEN_CREATED: [u16; 6] = [404, 201, 404, 404, 404, 401];
+
+#[rustfmt::skip]
+fn table() -> Vec<Row> {
+    vec![
+        //                                                                                     admin part outs view aud anon
+        // Incidents: anyone who may act declares; only participants see a restricted one.
+        Row { method: "POST", path: "/api/v1/incidents", participant: COMMANDER, params: &[],
+              body: |i| Some(json!({"title": "Another", "severity": "sev3", "restricted": i == Incident::Restricted})),
+              normal: [201, 201, 201, 403, 403, 401], restricted: None },
+        Row { method: "GET", path: "/api/v1/incidents", participant: COMMANDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: None },
+        Row { method: "GET", path: "/api/v1/incidents/{id}", participant: RESPONDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: Some(HIDDEN) },
+        Row { method: "GET", path: "/api/v1/incidents/{id}/record", participant: RESPONDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: Some(HIDDEN) },
+        Row { method: "GET", path: "/api/v1/incidents/{id}/sitrep", participant: RESPONDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: Some(HIDDEN) },
+        Row { method: "GET", path: "/api/v1/incidents/{id}/events", participant: RESPONDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: Some(HIDDEN) },
+        // Staffing, phase and severity: the commander.
+        Row { method: "POST", path: "/api/v1/incidents/{id}/roles", participant: COMMANDER, params: &[],
+              body: |_| Some(json!({"role": "liaison", "user": RESPONDER})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "DELETE", path: "/api/v1/incidents/{id}/roles/{role}/{user}", participant: COMMANDER,
+              params: &[("role", "scribe"), ("user", RESPONDER)], body: none,
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/phase", participant: COMMANDER, params: &[],
+              body: |_| Some(json!({"phase": "triage"})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/severity", participant: COMMANDER, params: &[],
+              body: |_| Some(json!({"severity": "sev1"})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        // Notes, facts and tasks: any participant; verifying: commander or tech lead.
+        Row { method: "POST", path: "/api/v1/incidents/{id}/notes", participant: RESPONDER, params: &[],
+              body: |_| Some(json!({"text": "a note"})),
+              normal: [403, 201, 403, 403, 403, 401], restricted: Some(HIDDEN_CREATED) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/facts", participant: RESPONDER, params: &[],
+              body: |_| Some(json!({"text": "a fact"})),
+              normal: [403, 201, 403, 403, 403, 401], restricted: Some(HIDDEN_CREATED) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/facts/{fid}/verify", participant: TECH_LEAD,
+              params: &[("fid", "F-1")], body: |_| Some(json!({"basis": "seen in the logs"})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/facts/{fid}/disprove", participant: TECH_LEAD,
+              params: &[("fid", "F-2")], body: |_| Some(json!({"basis": "not in the logs"})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/tasks", participant: RESPONDER, params: &[],
+              body: |_| Some(json!({"title": "a task"})),
+              normal: [403, 201, 403, 403, 403, 401], restricted: Some(HIDDEN_CREATED) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/tasks/{tid}/assign", participant: RESPONDER,
+              params: &[("tid", "T-1")], body: |_| Some(json!({"owner": TECH_LEAD})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/tasks/{tid}/done", participant: RESPONDER,
+              params: &[("tid", "T-2")], body: |_| Some(json!({})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/tasks/{tid}/block", participant: RESPONDER,
+              params: &[("tid", "T-3")], body: |_| Some(json!({"reason": "waiting"})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/tasks/{tid}/cancel", participant: RESPONDER,
+              params: &[("tid", "T-4")], body: |_| Some(json!({})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        // Decisions: by the policy's roles (D-1..D-3 are statements proposed by comms).
+        Row { method: "POST", path: "/api/v1/incidents/{id}/decisions", participant: TECH_LEAD, params: &[],
+              body: |_| Some(json!({"class": "containment", "title": "Isolate the host"})),
+              normal: [403, 201, 403, 403, 403, 401], restricted: Some(HIDDEN_CREATED) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/decisions/{did}/approve", participant: LEGAL,
+              params: &[("did", "D-1")], body: |_| Some(json!({})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/decisions/{did}/reject", participant: LEGAL,
+              params: &[("did", "D-2")], body: |_| Some(json!({"note": "not yet"})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/decisions/{did}/withdraw", participant: COMMS,
+              params: &[("did", "D-3")], body: |_| Some(json!({})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        // The organisation: admins change it; users manage their own tokens and password.
+        // `otto` is the outsider, so for his own tokens and password the outsider column is "self".
+        Row { method: "POST", path: "/api/v1/users", participant: COMMANDER, params: &[],
+              body: |_| Some(json!({"name": "newcomer", "org_role": "member"})),
+              normal: [201, 403, 403, 403, 403, 401], restricted: None },
+        Row { method: "GET", path: "/api/v1/users", participant: COMMANDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: None },
+        Row { method: "POST", path: "/api/v1/users/{name}/disable", participant: COMMANDER,
+              params: &[("name", "spare-disable")], body: |_| Some(json!({"reason": "left"})),
+              normal: [200, 403, 403, 403, 403, 401], restricted: None },
+        Row { method: "POST", path: "/api/v1/users/{name}/org-roles", participant: COMMANDER,
+              params: &[("name", "spare-grant")], body: |_| Some(json!({"role": "auditor"})),
+              normal: [200, 403, 403, 403, 403, 401], restricted: None },
+        Row { method: "DELETE", path: "/api/v1/users/{name}/org-roles/{role}", participant: COMMANDER,
+              params: &[("name", "spare-revoke"), ("role", "auditor")], body: none,
+              normal: [200, 403, 403, 403, 403, 401], restricted: None },
+        Row { method: "PUT", path: "/api/v1/users/{name}/password", participant: COMMANDER,
+              params: &[("name", OUTSIDER)], body: |_| Some(json!({"password": PASSWORD})),
+              normal: [200, 403, 200, 403, 403, 401], restricted: None },
+        Row { method: "POST", path: "/api/v1/users/{name}/tokens", participant: COMMANDER,
+              params: &[("name", OUTSIDER)], body: |_| Some(json!({"label": "matrix"})),
+              normal: [201, 403, 201, 403, 403, 401], restricted: None },
+        Row { method: "GET", path: "/api/v1/users/{name}/tokens", participant: COMMANDER,
+              params: &[("name", OUTSIDER)], body: none,
+              normal: [200, 403, 200, 403, 403, 401], restricted: None },
+        Row { method: "DELETE", path: "/api/v1/users/{name}/tokens/{token}", participant: COMMANDER,
+              params: &[("name", "spare-token"), ("token", "$spare_token_id")], body: none,
+              normal: [200, 403, 403, 403, 403, 401], restricted: None },
+        // Signing in needs no credentials: the password is the credential.
+        Row { method: "POST", path: "/api/v1/tokens", participant: COMMANDER, params: &[],
+              body: |_| Some(json!({"name": "spare-login", "password": PASSWORD})),
+              normal: [201, 201, 201, 201, 201, 201], restricted: None },
+        Row { method: "POST", path: "/api/v1/session", participant: COMMANDER, params: &[],
+              body: |_| Some(json!({"name": "spare-login", "password": PASSWORD})),
+              normal: [200, 200, 200, 200, 200, 200], restricted: None },
+        // Signing out ends a browser session; a token caller has none.
+        Row { method: "DELETE", path: "/api/v1/session", participant: COMMANDER, params: &[], body: none,
+              normal: [400, 400, 400, 400, 400, 401], restricted: None },
+        Row { method: "GET", path: "/api/v1/session", participant: COMMANDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: None },
+        Row { method: "GET", path: "/api/v1/policy", participant: COMMANDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: None },
+        Row { method: "PUT", path: "/api/v1/policy", participant: COMMANDER, params: &[],
+              body: |_| Some(json!({"source": sitrep_core::policy::Policy::default_policy().source.replacen("name = \"default\"", "name = \"matrix\"", 1)})),
+              normal: [200, 403, 403, 403, 403, 401], restricted: None },
+        Row { method: "GET", path: "/api/v1/org/record", participant: COMMANDER, params: &[], body: none,
+              normal: [200, 403, 403, 403, 200, 401], restricted: None },
+        Row { method: "GET", path: "/api/v1/playbooks", participant: COMMANDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: None },
+    ]
+}
+
+/// Routes outside the OpenAPI document: the document itself and the operational endpoints,
+/// open to anyone.
+const UNDOCUMENTED_PUBLIC: [&str; 4] = ["/api/v1/openapi.json", "/healthz", "/readyz", "/metrics"];
+
+const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+/// Every (method, path) the OpenAPI document lists.
+pub async fn documented_routes(app: &TestApp) -> BTreeSet<(String, String)> {
+    let response = app.client.get(app.url("/api/v1/openapi.json")).send().await.expect("the server answers");
+    let document = json_of(response, StatusCode::OK).await;
+    let paths = document["paths"].as_object().expect("the document has paths");
+    let mut routes = BTreeSet::new();
+    for (path, item) in paths {
+        for method in METHODS {
+            if item.get(method).is_some() {
+                routes.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+fn check_table_matches_document(documented: &BTreeSet<(String, String)>) {
+    let rows: BTreeSet<(String, String)> =
+        table().iter().map(|row| (row.method.to_owned(), row.path.to_owned())).collect();
+    assert_eq!(rows.len(), table().len(), "each route has one row");
+    let missing: Vec<_> = documented.difference(&rows).collect();
+    let stale: Vec<_> = rows.difference(documented).collect();
+    assert!(
+        missing.is_empty(),
+        "routes in /api/v1/openapi.json without a row in the authorisation matrix (add one to authz.rs): {missing:?}"
+    );
+    assert!(stale.is_empty(), "rows in the authorisation matrix for routes the OpenAPI document lacks: {stale:?}");
+}
+
+#[tokio::test]
+async fn every_documented_route_has_a_row_in_the_authorization_matrix() {
+    let app = spawn_app().await;
+    check_table_matches_document(&documented_routes(&app).await);
+}
+
+/// What a row acts on: two incidents staffed alike, one restricted, each with facts F-1 and
+/// F-2, tasks T-1..T-4 and statements D-1..D-3 proposed by comms; and spare users for the
+/// organisation rows.
+async fn fixtures(app: &TestApp) -> (HashMap<Incident, String>, HashMap<&'static str, String>) {
+    let mut incidents = HashMap::new();
+    for (kind, restricted) in [(Incident::Normal, false), (Incident::Restricted, true)] {
+        let id = app.standard_incident(&format!("{kind:?} incident"), restricted).await;
+        let at = |path: &str| format!("/api/v1/incidents/{id}{path}");
+        for text in ["first fact", "second fact"] {
+            app.post_ok(RESPONDER, &at("/facts"), json!({"text": text}), StatusCode::CREATED).await;
+        }
+        for title in ["assign me", "finish me", "block me", "cancel me"] {
+            app.post_ok(COMMANDER, &at("/tasks"), json!({"title": title}), StatusCode::CREATED).await;
+        }
+        for title in ["approve me", "reject me", "withdraw me"] {
+            let body = json!({"class": "external_statement", "title": title});
+            app.post_ok(COMMS, &at("/decisions"), body, StatusCode::CREATED).await;
+        }
+        incidents.insert(kind, id);
+    }
+
+    let admin = user(ADMIN);
+    for (name, role) in [
+        ("spare-disable", OrgRole::Member),
+        ("spare-grant", OrgRole::Member),
+        ("spare-revoke", OrgRole::Member),
+        ("spare-token", OrgRole::Member),
+        ("spare-login", OrgRole::Member),
+    ] {
+        let add = OrgCommand::AddUser { user: user(name), display_name: None, org_role: role };
+        app.ledger.execute(&admin, Request::Org(add)).await.expect("the admin adds a spare user");
+    }
+    let grant = OrgCommand::GrantOrgRole { user: user("spare-revoke"), role: OrgRole::Auditor };
+    app.ledger.execute(&admin, Request::Org(grant)).await.expect("the admin grants a role");
+    let (_, sha256) = new_token().expect("a token");
+    let issue = OrgCommand::IssueToken { user: user("spare-token"), sha256: sha256.clone(), expires_at: None, label: None };
+    app.ledger.execute(&admin, Request::Org(issue)).await.expect("the admin issues a token");
+    let phc = tokio::task::spawn_blocking(|| sitrep_server::auth::hash_password(PASSWORD))
+        .await
+        .expect("hashing finishes")
+        .expect("the password hashes");
+    app.ledger
+        .execute(&admin, Request::SetPassword { user: user("spare-login"), phc })
+        .await
+        .expect("the admin sets a password");
+    let values = HashMap::from([("$spare_token_id", sha256[..12].to_owned())]);
+    (incidents, values)
+}
+
+fn who(row: &Row, caller: Caller) -> Option<&'static str> {
+    match caller {
+        Caller::Admin => Some(ADMIN),
+        Caller::Participant => Some(row.participant),
+        Caller::Outsider => Some(OUTSIDER),
+        Caller::Viewer => Some(VIEWER),
+        Caller::Auditor => Some(AUDITOR),
+        Caller::Anonymous => None,
+    }
+}
+
+fn fill(row: &Row, incident: Option<&str>, values: &HashMap<&'static str, String>) -> String {
+    let mut path = row.path.to_owned();
+    if let Some(id) = incident {
+        path = path.replace("{id}", id);
+    }
+    for (name, value) in row.params {
+        let value = if value.starts_with('$') { values[value].as_str() } else { value };
+        path = path.replace(&format!("{{{name}}}"), value);
+    }
+    assert!(!path.contains('{'), "every parameter of {} is filled: {path}", row.path);
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
+    let app = spawn_app().await;
+    check_table_matches_document(&documented_routes(&app).await);
+    let (incidents, values) = fixtures(&app).await;
+
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for row in table() {
+        let variants: Vec<(Incident, [u16; 6])> = match row.restricted {
+            Some(restricted) => vec![(Incident::Normal, row.normal), (Incident::Restricted, restricted)],
+            None => vec![(Incident::Normal, row.normal)],
+        };
+        for (incident, expected) in variants {
+            let id = row.restricted.map(|_| incidents[&incident].as_str());
+            let path = fill(&row, id, &values);
+            for caller in ORDER {
+                let column = COLUMNS.iter().position(|c| *c == caller).expect("every caller has a column");
+                let method = Method::from_bytes(row.method.as_bytes()).expect("a method");
+                let mut request = app.request(method, who(&row, caller), &path);
+                if let Some(body) = (row.body)(incident) {
+                    request = request.json(&body);
+                }
+                let response = request.send().await.expect("the server answers");
+                let status = response.status().as_u16();
+                checked += 1;
+                let label = format!("{} {path} ({incident:?} incident) as {caller:?}", row.method);
+                if status == 401 && response.headers().get(WWW_AUTHENTICATE).is_none() {
+                    failures.push(format!("{label}: 401 without WWW-Authenticate"));
+                }
+                let content_type = content_type(response.headers());
+                // The event stream never ends; read bodies of everything else.
+                let text = if path.ends_with("/events") && status == 200 {
+                    String::new()
+                } else {
+                    response.text().await.expect("a body")
+                };
+                if status != expected[column] {
+                    failures.push(format!("{label}: expected {}, got {status}: {text}", expected[column]));
+                } else if status >= 400 && content_type != "application/problem+json" {
+                    failures.push(format!("{label}: error {status} is {content_type:?}, not a problem document"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} answers differ from the matrix:\n{}", failures.len(), failures.join("\n"));
+
+    // Lists: everyone sees the normal incident; only participants see the restricted one.
+    let (normal, restricted) = (&incidents[&Incident::Normal], &incidents[&Incident::Restricted]);
+    for name in [ADMIN, COMMANDER, RESPONDER, OUTSIDER, VIEWER, AUDITOR] {
+        let listed: Vec<String> = app.get_json(name, "/api/v1/incidents").await["incidents"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|i| i["id"].as_str().expect("an id").to_owned())
+            .collect();
+        assert!(listed.contains(normal), "{name} sees the normal incident in the list");
+        let participant = [COMMANDER, RESPONDER].contains(&name);
+        assert_eq!(listed.contains(restricted), participant, "{name} sees the restricted incident only as a participant");
+    }
+
+    // Public operational routes.
+    for path in UNDOCUMENTED_PUBLIC {
+        let response = app.client.get(app.url(path)).send().await.expect("the server answers");
+        assert_eq!(response.status(), StatusCode::OK, "{path} needs no credentials");
+    }
+}
+
+#[tokio::test]
+async fn restricted_incidents_look_exactly_like_missing_ones_to_outsiders() {
+    let app = spawn_app().await;
+    let restricted = app.standard_incident("Insider threat", true).await;
+    let missing = "INC-999";
+    for name in [ADMIN, OUTSIDER, VIEWER, AUDITOR] {
+        for (method, suffix, body) in [
+            (Method::GET, "", None),
+            (Method::GET, "/record", None),
+            (Method::GET, "/sitrep", None),
+            (Method::GET, "/events", None),
+            (Method::POST, "/facts", Some(json!({"text": "x"}))),
+            (Method::POST, "/decisions/D-1/approve", Some(json!({}))),
+        ] {
+            let mut answers = Vec::new();
+            for id in [&restricted, &missing.to_owned()] {
+                let mut request = app.request(method.clone(), Some(name), &format!("/api/v1/incidents/{id}{suffix}"));
+                if let Some(body) = &body {
+                    request = request.json(body);
+                }
+                let problem = problem(request.send().await.expect("the server answers"), StatusCode::NOT_FOUND).await;
+                answers.push(problem["detail"].as_str().expect("detail").replacen(id.as_str(), "INC-?", 1));
+            }
+            assert_eq!(answers[0], answers[1], "{name} {method} {suffix}: the same answer as for a missing incident");
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The HTTP API, tested through a real server on an ephemeral port with a real SQLite store.
+//!
+//! Every test starts its own server (`helpers::spawn_app`) over a fresh data directory, so
+//! tests are independent and run in parallel.
+
+mod helpers;
+mod ops;
+mod life;
+mod authz;
+mod errors;
+mod auth;

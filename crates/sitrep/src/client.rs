@@ -1,0 +1,589 @@
+//! The client commands: every user action, over the HTTP API.
+//!
+//! The server is named by `--url`/`SITREP_URL` and the caller by `--token`/`SITREP_TOKEN`, or by
+//! the file `sitrep login` writes (`$XDG_CONFIG_HOME/sitrep/client.toml`, mode 0600). Each
+//! command prints one sentence, or the server's JSON with `--json`; errors are one line on
+//! stderr, and the exit code says what kind of failure it was (see [`codes`]).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::cli::{ClientArgs, Command, FactCommand, TaskCommand, TokenCommand, UserCommand};
+
+/// Exit codes of the client commands (also in `docs/cli.md`).
+pub mod codes {
+    pub const OK: u8 = 0;
+    /// A usage or local error: bad arguments, no server or token configured.
+    pub const USAGE: u8 = 2;
+    /// The policy or your organisation role does not allow it (403).
+    pub const REFUSED: u8 = 3;
+    /// No such incident, fact, decision, task or user, or not visible to you (404).
+    pub const NOT_FOUND: u8 = 4;
+    /// It contradicts the current state, e.g. a withdrawn decision or a closed incident (409).
+    pub const CONFLICT: u8 = 5;
+    /// The request's content is wrong (400, 413, 415, 422).
+    pub const INVALID: u8 = 6;
+    /// Not signed in: the token is missing, unknown, expired or revoked (401).
+    pub const UNAUTHENTICATED: u8 = 7;
+    /// The server failed, is unreachable, or asks to wait (5xx, 429, network).
+    pub const UNAVAILABLE: u8 = 8;
+}
+
+/// A failed client command: the one line to print and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Failure {
+        Failure { code: codes::USAGE, message: message.into() }
+    }
+}
+
+type Outcome = Result<u8, Failure>;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Saved {
+    url: Option<String>,
+    token: Option<String>,
+}
+
+fn config_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(base.join("sitrep").join("client.toml"))
+}
+
+fn saved() -> Saved {
+    config_path()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| toml::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+fn save(saved: &Saved) -> Result<PathBuf, Failure> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = config_path().ok_or_else(|| Failure::usage("cannot find a config directory: set HOME or XDG_CONFIG_HOME"))?;
+    let local = |e: std::io::Error| Failure::usage(format!("{}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(local)?;
+    }
+    let text = toml::to_string(saved).map_err(|e| Failure::usage(e.to_string()))?;
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path).map_err(local)?;
+    file.write_all(text.as_bytes()).map_err(local)?;
+    Ok(path)
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    json: bool,
+}
+
+impl Client {
+    fn new(args: &ClientArgs, need_token: bool) -> Result<Client, Failure> {
+        let file = saved();
+        let base = args
+            .url
+            .clone()
+            .or(file.url)
+            .ok_or_else(|| Failure::usage("no server: pass --url, set SITREP_URL, or run `sitrep login --url URL`"))?;
+        let token = args.token.clone().or(file.token);
+        if need_token && token.is_none() {
+            return Err(Failure::usage("not signed in: pass --token, set SITREP_TOKEN, or run `sitrep login`"));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("sitrep-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        Ok(Client { http, base: base.trim_end_matches('/').to_owned(), token, json: args.json })
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, Failure> {
+        let response = request.timeout(Duration::from_secs(60)).send().await.map_err(|e| Failure {
+            code: codes::UNAVAILABLE,
+            message: format!("cannot reach {}: {}", self.base, root_cause(&e)),
+        })?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            return Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)));
+        }
+        Err(failure(status, &text))
+    }
+
+    async fn get(&self, path: &str) -> Result<Value, Failure> {
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Result<Value, Failure> {
+        self.send(self.request(Method::POST, path).json(&body)).await
+    }
+
+    /// Prints the server's JSON with `--json`, else the sentence.
+    fn say(&self, answer: &Value, sentence: impl FnOnce(&Value) -> String) -> Outcome {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(answer).unwrap_or_default());
+        } else {
+            println!("{}", sentence(answer));
+        }
+        Ok(codes::OK)
+    }
+}
+
+/// The one line a refused request comes to: the problem's detail, and the rule if the policy refused.
+fn failure(status: StatusCode, body: &str) -> Failure {
+    let problem: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let detail = problem.get("detail").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| format!("{status}"));
+    let message = match problem.get("rule").and_then(Value::as_str) {
+        Some(rule) => format!("refused by the policy ({rule}): {detail}"),
+        None => detail,
+    };
+    Failure { code: code_for(status), message }
+}
+
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+fn code_for(status: StatusCode) -> u8 {
+    match status.as_u16() {
+        401 => codes::UNAUTHENTICATED,
+        403 => codes::REFUSED,
+        404 => codes::NOT_FOUND,
+        409 => codes::CONFLICT,
+        400 | 413 | 415 | 422 => codes::INVALID,
+        _ => codes::UNAVAILABLE,
+    }
+}
+
+fn text(value: &Value, key: &str) -> String {
+    match value.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn seq(value: &Value) -> String {
+    value.get("seq").map(|s| format!(" (seq {s})")).unwrap_or_default()
+}
+
+/// "waiting: legal has not approved yet (must act: legal: lena)" or "approved".
+fn decision_words(decision: &Value) -> String {
+    match text(decision, "state").as_str() {
+        "proposed" => {
+            let must_act: Vec<String> = decision
+                .get("must_act")
+                .and_then(Value::as_array)
+                .map(|roles| {
+                    roles
+                        .iter()
+                        .map(|r| {
+                            let holders: Vec<String> = r
+                                .get("holders")
+                                .and_then(Value::as_array)
+                                .map(|h| h.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                                .unwrap_or_default();
+                            format!("{}: {}", text(r, "role"), if holders.is_empty() { "unfilled".into() } else { holders.join(", ") })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!("waiting: {} (must act: {})", text(decision, "waiting_on"), must_act.join("; "))
+        }
+        state => state.to_owned(),
+    }
+}
+
+fn read_secret(prompt: &str, from_stdin: bool) -> Result<String, Failure> {
+    if !from_stdin && std::io::stdin().is_terminal() {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| Failure::usage(e.to_string()))?;
+    let value = line.trim_end_matches(['\r', '\n']).to_owned();
+    if value.is_empty() {
+        return Err(Failure::usage(format!("{} is empty", prompt.trim_end_matches([':', ' ']))));
+    }
+    Ok(value)
+}
+
+fn incident_path(incident: &str) -> String {
+    format!("/api/v1/incidents/{}", urlencode(incident))
+}
+
+fn urlencode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// Runs one client command.
+pub fn run(command: Command, args: &ClientArgs) -> Outcome {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    runtime.block_on(dispatch(command, args))
+}
+
+async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
+    if let Command::Login(login) = &command {
+        return login_command(args, login).await;
+    }
+    let client = Client::new(args, true)?;
+    match command {
+        Command::Whoami => {
+            let me = client.get("/api/v1/session").await?;
+            let roles: Vec<String> = me
+                .get("org_roles")
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default();
+            client.say(&me, |me| format!("{} ({}) on {}", text(me, "name"), roles.join(", "), client.base))
+        }
+        Command::Incidents { state, mine } => {
+            let list = client.get(&format!("/api/v1/incidents?state={}&mine={mine}", urlencode(&state))).await?;
+            client.say(&list, |list| {
+                let rows: Vec<String> = list
+                    .get("incidents")
+                    .and_then(Value::as_array)
+                    .map(|all| {
+                        all.iter()
+                            .map(|i| {
+                                let waiting = i.get("waiting_on_you").and_then(Value::as_u64).unwrap_or(0);
+                                format!(
+                                    "{:<7} {:<5} {:<14} {:>8}  {}{}{}{}",
+                                    text(i, "id"),
+                                    text(i, "severity"),
+                                    text(i, "phase"),
+                                    text(i, "age"),
+                                    text(i, "title"),
+                                    if i["restricted"] == true { " [restricted]" } else { "" },
+                                    if i["exercise"] == true { " [exercise]" } else { "" },
+                                    if waiting > 0 { format!(" — {waiting} waiting on you") } else { String::new() }
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if rows.is_empty() { "No incidents.".to_owned() } else { rows.join("\n") }
+            })
+        }
+        Command::Declare(declare) => {
+            let mut roles = serde_json::Map::new();
+            for pair in &declare.roles {
+                let (role, user) =
+                    pair.split_once('=').ok_or_else(|| Failure::usage(format!("--role {pair}: write role=user")))?;
+                roles.insert(role.to_owned(), json!(user));
+            }
+            let body = json!({
+                "title": declare.title, "severity": declare.severity, "restricted": declare.restricted,
+                "exercise": declare.exercise, "scope": declare.scope, "roles": roles,
+            });
+            let state = client.post("/api/v1/incidents", body).await?;
+            client.say(&state, |s| {
+                let commander = s["roles"]["commander"].as_array().map(|c| c.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "));
+                format!("Declared {}: {} ({}). Commander: {}.", text(s, "id"), text(s, "title"), text(s, "severity"), commander.unwrap_or_default())
+            })
+        }
+        Command::Show { incident } => {
+            let path = format!("{}/sitrep", incident_path(&incident));
+            if client.json {
+                let report = client.get(&path).await?;
+                return client.say(&report, |_| String::new());
+            }
+            let markdown = client.send(client.request(Method::GET, &path).header("accept", "text/markdown")).await?;
+            print!("{}", markdown.as_str().unwrap_or_default());
+            Ok(codes::OK)
+        }
+        Command::Status { incident, phase: None } => {
+            let state = client.get(&incident_path(&incident)).await?;
+            client.say(&state, |s| {
+                let pending = s["decisions"].as_array().map_or(0, |d| d.iter().filter(|d| d["state"] == "proposed").count());
+                let blockers = s["blockers"].as_array().map(|b| b.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "));
+                format!(
+                    "{} {}: {} · phase {} · {} decision(s) waiting{}",
+                    text(s, "id"),
+                    text(s, "title"),
+                    text(s, "severity"),
+                    text(s, "phase"),
+                    pending,
+                    blockers.filter(|b| !b.is_empty()).map(|b| format!(" · unfilled: {b}")).unwrap_or_default()
+                )
+            })
+        }
+        Command::Status { incident, phase: Some(phase) } => {
+            let state = client.post(&format!("{}/phase", incident_path(&incident)), json!({ "phase": phase })).await?;
+            client.say(&state, |s| format!("{} is now in {}.", text(s, "id"), text(s, "phase")))
+        }
+        Command::Severity { incident, severity, reason } => {
+            let state = client
+                .post(&format!("{}/severity", incident_path(&incident)), json!({ "severity": severity, "reason": reason }))
+                .await?;
+            client.say(&state, |s| format!("{} is now {}.", text(s, "id"), text(s, "severity")))
+        }
+        Command::Assign { incident, role, user, release } => {
+            let state = if release {
+                let path = format!("{}/roles/{}/{}", incident_path(&incident), urlencode(&role), urlencode(&user));
+                client.send(client.request(Method::DELETE, &path)).await?
+            } else {
+                client.post(&format!("{}/roles", incident_path(&incident)), json!({ "role": role, "user": user })).await?
+            };
+            client.say(&state, |s| {
+                if release {
+                    format!("{user} no longer holds {role} on {}.", text(s, "id"))
+                } else {
+                    format!("{user} holds {role} on {}.", text(s, "id"))
+                }
+            })
+        }
+        Command::Log(log) => {
+            let body = json!({ "text": log.text, "source": log.source, "status": log.status, "basis": log.basis });
+            let fact = client.post(&format!("{}/facts", incident_path(&log.incident)), body).await?;
+            client.say(&fact, |f| format!("Logged {} on {} as {}.", text(f, "id"), log.incident, text(f, "status")))
+        }
+        Command::Fact { command } => {
+            let (incident, fact, basis, verb) = match command {
+                FactCommand::Verify { incident, fact, basis } => (incident, fact, basis, "verify"),
+                FactCommand::Disprove { incident, fact, basis } => (incident, fact, basis, "disprove"),
+            };
+            let path = format!("{}/facts/{}/{verb}", incident_path(&incident), urlencode(&fact));
+            let answer = client.post(&path, json!({ "basis": basis })).await?;
+            client.say(&answer, |f| format!("{} is now {}.", text(f, "id"), text(f, "status")))
+        }
+        Command::Propose(propose) => {
+            let actions = propose
+                .actions
+                .iter()
+                .map(|a| serde_json::from_str::<Value>(a).map_err(|e| Failure::usage(format!("--action {a}: not JSON: {e}"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            let body = json!({ "class": propose.class, "title": propose.title, "rationale": propose.rationale, "actions": actions });
+            let decision = client.post(&format!("{}/decisions", incident_path(&propose.incident)), body).await?;
+            client.say(&decision, |d| format!("Proposed {} ({}): {}.", text(d, "id"), text(d, "class"), decision_words(d)))
+        }
+        Command::Approve { incident, decision, note } => {
+            let path = format!("{}/decisions/{}/approve", incident_path(&incident), urlencode(&decision));
+            let answer = client.post(&path, json!({ "note": note })).await?;
+            client.say(&answer, |d| format!("Approved {}; it is {}.", text(d, "id"), decision_words(d)))
+        }
+        Command::Reject { incident, decision, note } => {
+            let path = format!("{}/decisions/{}/reject", incident_path(&incident), urlencode(&decision));
+            let answer = client.post(&path, json!({ "note": note })).await?;
+            client.say(&answer, |d| format!("Rejected {}.", text(d, "id")))
+        }
+        Command::Withdraw { incident, decision, note } => {
+            let path = format!("{}/decisions/{}/withdraw", incident_path(&incident), urlencode(&decision));
+            let answer = client.post(&path, json!({ "note": note })).await?;
+            client.say(&answer, |d| format!("Withdrew {}.", text(d, "id")))
+        }
+        Command::Task { command } => task(&client, command).await,
+        Command::Note { incident, text: note } => {
+            let answer = client.post(&format!("{}/notes", incident_path(&incident)), json!({ "text": note })).await?;
+            client.say(&answer, |n| format!("Noted on {incident}{}.", seq(n)))
+        }
+        Command::Record { incident, from } => {
+            let mut next = Some(from);
+            while let Some(from) = next {
+                let page = client.get(&format!("{}/record?from={from}", incident_path(&incident))).await?;
+                for entry in page["entries"].as_array().into_iter().flatten() {
+                    if client.json {
+                        println!("{entry}");
+                    } else {
+                        println!("{}", entry_line(entry));
+                    }
+                }
+                next = page["next"].as_u64();
+            }
+            Ok(codes::OK)
+        }
+        Command::Watch { incident, after } => watch(&client, &incident, after).await,
+        Command::User { command: UserCommand::Add { name, role, display_name, password_stdin } } => {
+            let password = if password_stdin { Some(read_secret("password: ", true)?) } else { None };
+            let body = json!({ "name": name, "org_role": role, "display_name": display_name, "password": password });
+            let user = client.post("/api/v1/users", body).await?;
+            client.say(&user, |u| format!("Added {}.", text(u, "name")))
+        }
+        Command::User { command: UserCommand::List } => {
+            let users = client.get("/api/v1/users").await?;
+            client.say(&users, |all| {
+                all["users"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|u| {
+                        let roles: Vec<&str> = u["org_roles"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                        format!("{:<16} {:<24} {}{}", text(u, "name"), text(u, "display_name"), roles.join(","), if u["active"] == false { " (disabled)" } else { "" })
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        Command::Token { command: TokenCommand::Create { user, days, label } } => {
+            let user = match user {
+                Some(user) => user,
+                None => text(&client.get("/api/v1/session").await?, "name"),
+            };
+            let body = json!({ "expires_in_days": days, "label": label });
+            let token = client.post(&format!("/api/v1/users/{}/tokens", urlencode(&user)), body).await?;
+            client.say(&token, |t| format!("Token {} for {user} (shown once):\n{}", text(t, "id"), text(t, "token")))
+        }
+        Command::Token { command: TokenCommand::Revoke { id, user } } => {
+            let user = match user {
+                Some(user) => user,
+                None => text(&client.get("/api/v1/session").await?, "name"),
+            };
+            let path = format!("/api/v1/users/{}/tokens/{}", urlencode(&user), urlencode(&id));
+            let answer = client.send(client.request(Method::DELETE, &path)).await?;
+            client.say(&answer, |_| format!("Revoked token {id}."))
+        }
+        other => Err(Failure::usage(format!("{other:?} is not a client command"))),
+    }
+}
+
+async fn task(client: &Client, command: TaskCommand) -> Outcome {
+    let (incident, path, body, created) = match command {
+        TaskCommand::Add { incident, title, owner, due } => {
+            let path = format!("{}/tasks", incident_path(&incident));
+            (incident, path, json!({ "title": title, "owner": owner, "due": due }), true)
+        }
+        TaskCommand::Assign { incident, task, owner } => {
+            let path = format!("{}/tasks/{}/assign", incident_path(&incident), urlencode(&task));
+            (incident, path, json!({ "owner": owner }), false)
+        }
+        TaskCommand::Done { incident, task, note } => {
+            let path = format!("{}/tasks/{}/done", incident_path(&incident), urlencode(&task));
+            (incident, path, json!({ "note": note }), false)
+        }
+        TaskCommand::Block { incident, task, reason } => {
+            let path = format!("{}/tasks/{}/block", incident_path(&incident), urlencode(&task));
+            (incident, path, json!({ "reason": reason }), false)
+        }
+        TaskCommand::Cancel { incident, task, note } => {
+            let path = format!("{}/tasks/{}/cancel", incident_path(&incident), urlencode(&task));
+            (incident, path, json!({ "note": note }), false)
+        }
+    };
+    let answer = client.post(&path, body).await?;
+    client.say(&answer, |t| {
+        let owner = t.get("owner").and_then(Value::as_str).map(|o| format!(", owner {o}")).unwrap_or_default();
+        if created {
+            format!("Created {} on {incident}{owner}.", text(t, "id"))
+        } else {
+            format!("{} is {}{owner}.", text(t, "id"), text(t, "state"))
+        }
+    })
+}
+
+/// `seq 12  2026-11-27T17:00:13.809082Z  tom  fact.logged  {"fact":"F-3",...}`
+fn entry_line(entry: &Value) -> String {
+    format!("seq {:<5} {}  {:<10} {:<26} {}", text(entry, "seq"), text(entry, "at"), text(entry, "actor"), text(entry, "kind"), entry["body"])
+}
+
+/// Streams live entries, reconnecting with `Last-Event-ID` after a dropped connection so that
+/// nothing is missed or printed twice.
+async fn watch(client: &Client, incident: &str, after: Option<u64>) -> Outcome {
+    let mut last = after;
+    let mut failures = 0;
+    loop {
+        let mut request = client.request(Method::GET, &format!("{}/events", incident_path(incident))).header("accept", "text/event-stream");
+        if let Some(seq) = last {
+            request = request.header("last-event-id", seq.to_string());
+        }
+        let response = match request.send().await {
+            Ok(response) if response.status().is_success() => response,
+            Ok(response) => {
+                let status = response.status();
+                return Err(failure(status, &response.text().await.unwrap_or_default()));
+            }
+            Err(error) => {
+                failures += 1;
+                if failures > 5 {
+                    return Err(Failure { code: codes::UNAVAILABLE, message: format!("lost {}: {}", client.base, root_cause(&error)) });
+                }
+                tokio::time::sleep(Duration::from_secs(1 << failures.min(4))).await;
+                continue;
+            }
+        };
+        failures = 0;
+        let mut stream = response.bytes_stream();
+        let mut buffer = String::new();
+        let mut data = String::new();
+        while let Some(chunk) = stream.next().await {
+            let Ok(chunk) = chunk else { break };
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find('\n') {
+                let line: String = buffer.drain(..=end).collect();
+                let line = line.trim_end_matches(['\r', '\n']);
+                if let Some(value) = line.strip_prefix("data:") {
+                    data.push_str(value.trim_start());
+                } else if let Some(id) = line.strip_prefix("id:") {
+                    last = id.trim().parse().ok().or(last);
+                } else if line.is_empty() && !data.is_empty() {
+                    let entry: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+                    if client.json {
+                        println!("{entry}");
+                    } else {
+                        println!("{}", entry_line(&entry));
+                    }
+                    let _ = std::io::stdout().flush();
+                    data.clear();
+                }
+            }
+        }
+    }
+}
+
+async fn login_command(args: &ClientArgs, login: &crate::cli::LoginArgs) -> Outcome {
+    let client = Client::new(args, false)?;
+    let token = match &client.token {
+        Some(token) if login.name.is_none() => token.clone(),
+        _ => {
+            let name = match &login.name {
+                Some(name) => name.clone(),
+                None => read_secret("user name: ", false)?,
+            };
+            let password = read_secret("password: ", login.password_stdin)?;
+            let body = json!({ "name": name, "password": password, "expires_in_days": login.days, "label": "sitrep login" });
+            let answer = Client { token: None, ..client_clone(&client) }.post("/api/v1/tokens", body).await?;
+            text(&answer, "token")
+        }
+    };
+    let me = Client { token: Some(token.clone()), ..client_clone(&client) }.get("/api/v1/session").await?;
+    let path = save(&Saved { url: Some(client.base.clone()), token: Some(token) })?;
+    client.say(&me, |me| format!("Signed in to {} as {}; saved in {}.", client.base, text(me, "name"), path.display()))
+}
+
+fn client_clone(client: &Client) -> Client {
+    Client { http: client.http.clone(), base: client.base.clone(), token: client.token.clone(), json: client.json }
+}

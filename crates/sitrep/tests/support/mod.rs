@@ -1,0 +1,377 @@
+//! A real `sitrep serve` process on an ephemeral port, and the real `sitrep` binary run against
+//! it the way a person or a script runs it: environment variables, standard input, exit codes.
+//!
+//! Only std is used for the little HTTP the tests need themselves (`/readyz`, `/metrics`); every
+//! incident action goes through the binary.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sitrep");
+
+/// How long one step may take before a test gives up; generous, for loaded CI machines. Steps
+/// that succeed return as soon as they do, so this costs nothing on the passing path.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Retries `attempt` every few milliseconds until it gives a value, or panics naming `what`.
+pub fn eventually<T>(what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = attempt() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {PATIENCE:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether `sitrep serve` answered `/readyz` with 200 (false: it exited first).
+fn wait_ready(child: &mut Child, addr: &str) -> bool {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if child.try_wait().expect("the server's status").is_some() {
+            return false;
+        }
+        if http_get(addr, "/readyz").is_some_and(|(status, _)| status == 200) {
+            return true;
+        }
+        assert!(Instant::now() < deadline, "sitrep serve on {addr} was not ready after {PATIENCE:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port").local_addr().expect("its address").port()
+}
+
+/// A plain HTTP/1.1 GET: `(status, body)`, or `None` when nothing answers.
+pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    let socket: SocketAddr = addr.parse().ok()?;
+    let mut stream = TcpStream::connect_timeout(&socket, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    Some((status, body))
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("temporary paths are UTF-8")
+}
+
+/// A demo person as `sitrep serve --demo` prints them.
+#[derive(Debug, Clone)]
+pub struct DemoUser {
+    pub name: String,
+    pub role: String,
+    pub password: String,
+    pub token: String,
+}
+
+/// A child process, killed when dropped, so a failing test leaves nothing running.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A running `sitrep serve`; killed when dropped.
+pub struct Server {
+    _process: Process,
+    pub addr: String,
+    pub url: String,
+    pub data: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// `sitrep init --admin ADMIN`, then `sitrep serve` on it: the server and the admin's token.
+    pub fn init(admin: &str) -> (Server, String) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let data = dir.path().join("data");
+        let init = Command::new(BIN)
+            .args(["init", "--data", path_str(&data), "--admin", admin])
+            .env_remove("SITREP_DATA")
+            .output()
+            .expect("sitrep init runs");
+        let stdout = String::from_utf8(init.stdout).expect("init prints UTF-8");
+        assert!(init.status.success(), "sitrep init failed: {}", String::from_utf8_lossy(&init.stderr));
+        let token = stdout.lines().last().expect("init prints the admin's token last").to_owned();
+        (Server::start(dir, Some(data), &[]), token)
+    }
+
+    /// `sitrep serve --demo` on an empty data directory: the server and the people it printed.
+    pub fn demo() -> (Server, Vec<DemoUser>) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let server = Server::start(dir, None, &["--demo"]);
+        let stdout = server.dir.path().join("stdout.log");
+        let printed = eventually("the demo table on stdout", || {
+            let text = std::fs::read_to_string(&stdout).ok()?;
+            text.contains("sitrep is serving").then_some(text)
+        });
+        let table = printed.lines().skip_while(|line| !line.trim_start().starts_with("user ")).skip(1);
+        let people: Vec<DemoUser> = table
+            .map_while(|line| {
+                // name, display name (with spaces), role, password, token
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let [name, .., role, password, token] = words.as_slice() else { return None };
+                Some(DemoUser {
+                    name: (*name).to_owned(),
+                    role: (*role).to_owned(),
+                    password: (*password).to_owned(),
+                    token: (*token).to_owned(),
+                })
+            })
+            .collect();
+        assert_eq!(people.len(), 5, "the demo prints five people:\n{printed}");
+        (server, people)
+    }
+
+    /// Starts `sitrep serve` on a free port and waits for `/readyz`. `data: None` means a fresh,
+    /// empty data directory per attempt (the demo seeds only an empty one).
+    fn start(dir: tempfile::TempDir, data: Option<PathBuf>, extra: &[&str]) -> Server {
+        let mut failures = Vec::new();
+        for attempt in 0..5 {
+            let data = data.clone().unwrap_or_else(|| dir.path().join(format!("data-{attempt}")));
+            let addr = format!("127.0.0.1:{}", free_port());
+            let stdout = File::create(dir.path().join("stdout.log")).expect("a log file");
+            let stderr_path = dir.path().join("stderr.log");
+            let stderr = File::create(&stderr_path).expect("a log file");
+            let child = Command::new(BIN)
+                .args(["serve", "--data", path_str(&data), "--listen", &addr])
+                .args(extra)
+                .env_remove("SITREP_DATA")
+                .env_remove("SITREP_LISTEN")
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(stdout)
+                .stderr(stderr)
+                .spawn()
+                .expect("sitrep serve starts");
+            let mut process = Process(child);
+            if wait_ready(&mut process.0, &addr) {
+                return Server { _process: process, url: format!("http://{addr}"), addr, data, dir };
+            }
+            // It exited before it was ready: most likely something took the port in between.
+            failures.push(std::fs::read_to_string(&stderr_path).unwrap_or_default());
+        }
+        panic!("sitrep serve did not start in five attempts:\n{}", failures.join("\n---\n"));
+    }
+
+    /// The client as the holder of `token`, talking to this server.
+    pub fn cli(&self, token: &str) -> Cli {
+        Cli { url: Some(self.url.clone()), token: Some(token.to_owned()), config_home: self.config_home() }
+    }
+
+    /// The client with nothing configured but its (per-test) config directory.
+    pub fn bare_cli(&self) -> Cli {
+        Cli { url: None, token: None, config_home: self.config_home() }
+    }
+
+    /// `$XDG_CONFIG_HOME` of every client run against this server: inside its temporary directory.
+    pub fn config_home(&self) -> PathBuf {
+        self.dir.path().join("config")
+    }
+
+    /// The number of open live-event streams, from `/metrics`.
+    pub fn live_clients(&self) -> Option<u64> {
+        let (status, body) = http_get(&self.addr, "/metrics")?;
+        if status != 200 {
+            return None;
+        }
+        body.lines().find_map(|line| line.strip_prefix("sitrep_live_clients ")?.trim().parse().ok())
+    }
+}
+
+/// One way of running the client: which URL and token it gets from the environment.
+#[derive(Debug, Clone)]
+pub struct Cli {
+    pub url: Option<String>,
+    pub token: Option<String>,
+    pub config_home: PathBuf,
+}
+
+/// What one client run did.
+#[derive(Debug)]
+pub struct Run {
+    pub command: String,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Its stdout, asserting it succeeded.
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, Some(0), "`{}` failed; stderr: {}", self.command, self.stderr);
+        &self.stdout
+    }
+
+    /// Its stdout as one JSON document, asserting it succeeded.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.ok())
+            .unwrap_or_else(|e| panic!("`{}` printed no JSON ({e}):\n{}", self.command, self.stdout))
+    }
+
+    /// Its one-line error message, asserting the exit code, nothing on stdout and exactly one
+    /// line on stderr.
+    pub fn fails(&self, code: i32) -> &str {
+        assert_eq!(self.code, Some(code), "`{}`: stdout {:?}, stderr {:?}", self.command, self.stdout, self.stderr);
+        assert_eq!(self.stdout, "", "`{}` printed to stdout although it failed", self.command);
+        assert!(
+            self.stderr.starts_with("sitrep: ") && self.stderr.ends_with('\n') && self.stderr.lines().count() == 1,
+            "`{}`: the error is not one line on stderr: {:?}",
+            self.command,
+            self.stderr
+        );
+        self.stderr.trim_end()
+    }
+}
+
+impl Cli {
+    pub fn with_token(&self, token: Option<&str>) -> Cli {
+        Cli { token: token.map(str::to_owned), ..self.clone() }
+    }
+
+    pub fn with_url(&self, url: Option<&str>) -> Cli {
+        Cli { url: url.map(str::to_owned), ..self.clone() }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env_remove("SITREP_URL")
+            .env_remove("SITREP_TOKEN")
+            .env_remove("SITREP_DATA")
+            .env("XDG_CONFIG_HOME", &self.config_home)
+            .env("HOME", &self.config_home);
+        if let Some(url) = &self.url {
+            command.env("SITREP_URL", url);
+        }
+        if let Some(token) = &self.token {
+            command.env("SITREP_TOKEN", token);
+        }
+        command
+    }
+
+    /// Runs `sitrep ARGS` with nothing on stdin.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_stdin(args, "")
+    }
+
+    /// Runs `sitrep ARGS` with `input` piped to stdin; kills it if it hangs.
+    pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Run {
+        let name = format!("sitrep {}", args.join(" "));
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the sitrep binary runs");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        // A command that never reads stdin may close it first; that is not the test's concern.
+        let _ = stdin.write_all(input.as_bytes());
+        drop(stdin);
+        let stdout = drain(child.stdout.take().expect("piped stdout"));
+        let stderr = drain(child.stderr.take().expect("piped stderr"));
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("the command's status") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("`{name}` did not finish within {PATIENCE:?}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        Run {
+            command: name,
+            code: status.code(),
+            stdout: stdout.join().expect("stdout reader"),
+            stderr: stderr.join().expect("stderr reader"),
+        }
+    }
+
+    /// Starts a long-running `sitrep ARGS` (e.g. `watch`) whose stdout lines the test reads.
+    pub fn spawn(&self, args: &[&str]) -> Streaming {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the sitrep binary runs");
+        let (send, lines) = mpsc::channel();
+        let stdout = child.stdout.take().expect("piped stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = drain(child.stderr.take().expect("piped stderr"));
+        Streaming { child, lines, stderr: Some(stderr), command: format!("sitrep {}", args.join(" ")) }
+    }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// A running client command; killed when dropped.
+pub struct Streaming {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+    command: String,
+}
+
+impl Streaming {
+    /// The next line it prints, waiting up to [`PATIENCE`].
+    pub fn next_line(&mut self) -> String {
+        match self.lines.recv_timeout(PATIENCE) {
+            Ok(line) => line,
+            Err(error) => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let stderr = self.stderr.take().map(|s| s.join().unwrap_or_default()).unwrap_or_default();
+                panic!("`{}` printed no further line ({error}); stderr: {stderr}", self.command)
+            }
+        }
+    }
+
+    /// Whether it is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("the command's status").is_none()
+    }
+}
+
+impl Drop for Streaming {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
