@@ -482,6 +482,10 @@ impl IncidentState {
 
     /// Decisions this person could approve or reject right now: "needs your decision".
     pub fn awaiting(&self, user: &UserName) -> Vec<&Decision> {
+        if self.phase == Phase::Closed {
+            // A closed record is final: a decision left open at close waits on nobody.
+            return Vec::new();
+        }
         let holds = self.roles_of(user);
         self.decisions
             .iter()

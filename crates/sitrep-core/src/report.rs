@@ -243,7 +243,11 @@ impl Sitrep {
         fact_section(&mut out, "Unverified", &self.unverified_facts);
         fact_section(&mut out, "Disproved", &self.disproved_facts);
 
-        out.push_str("\n## Decisions waiting\n\n");
+        out.push_str(if self.phase == Phase::Closed {
+            "\n## Decisions left open at close\n\n"
+        } else {
+            "\n## Decisions waiting\n\n"
+        });
         if self.pending_decisions.is_empty() {
             out.push_str("- none\n");
         }

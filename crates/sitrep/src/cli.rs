@@ -145,7 +145,10 @@ pub enum Command {
 impl Command {
     /// Whether the command talks to a server (rather than to a data directory).
     pub fn is_client(&self) -> bool {
-        !matches!(self, Command::Serve(_) | Command::Init(_) | Command::Verify(_) | Command::Policy { .. } | Command::Bench { .. })
+        !matches!(
+            self,
+            Command::Serve(_) | Command::Init(_) | Command::Verify(_) | Command::Policy { .. } | Command::Bench { .. }
+        )
     }
 }
 
@@ -236,7 +239,11 @@ pub enum TaskCommand {
         #[arg(long)]
         due: Option<String>,
     },
-    Assign { incident: String, task: String, owner: String },
+    Assign {
+        incident: String,
+        task: String,
+        owner: String,
+    },
     Done {
         incident: String,
         task: String,

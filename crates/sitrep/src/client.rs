@@ -64,24 +64,36 @@ fn config_path() -> Option<PathBuf> {
 }
 
 fn saved() -> Saved {
-    config_path()
-        .and_then(|path| std::fs::read_to_string(path).ok())
-        .and_then(|text| toml::from_str(&text).ok())
-        .unwrap_or_default()
+    let Some(path) = config_path() else { return Saved::default() };
+    let Ok(text) = std::fs::read_to_string(&path) else { return Saved::default() };
+    toml::from_str(&text).unwrap_or_else(|error| {
+        eprintln!("sitrep: ignoring {}: {}", path.display(), one_line(&error.to_string()));
+        Saved::default()
+    })
 }
 
+/// Writes the file `sitrep login` reads back, private to the user: a new file with mode 0600
+/// renamed over the old one, so an existing file with looser permissions never holds the token.
 fn save(saved: &Saved) -> Result<PathBuf, Failure> {
     use std::os::unix::fs::OpenOptionsExt;
-    let path = config_path().ok_or_else(|| Failure::usage("cannot find a config directory: set HOME or XDG_CONFIG_HOME"))?;
+    let path =
+        config_path().ok_or_else(|| Failure::usage("cannot find a config directory: set HOME or XDG_CONFIG_HOME"))?;
     let local = |e: std::io::Error| Failure::usage(format!("{}: {e}", path.display()));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(local)?;
-    }
+    let dir = path.parent().ok_or_else(|| Failure::usage("the config path has no directory"))?;
+    std::fs::create_dir_all(dir).map_err(local)?;
     let text = toml::to_string(saved).map_err(|e| Failure::usage(e.to_string()))?;
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path).map_err(local)?;
-    file.write_all(text.as_bytes()).map_err(local)?;
+    let fresh = dir.join(format!(".client.toml.{}", std::process::id()));
+    let _ = std::fs::remove_file(&fresh);
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&fresh).map_err(local)?;
+    file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(local)?;
+    std::fs::rename(&fresh, &path).map_err(local)?;
     Ok(path)
+}
+
+/// Text from the server or the user, made safe for one terminal line: control characters
+/// (newlines, escape sequences) are shown escaped, so nobody can forge a second line.
+pub fn one_line(text: &str) -> String {
+    text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
 }
 
 struct Client {
@@ -94,11 +106,10 @@ struct Client {
 impl Client {
     fn new(args: &ClientArgs, need_token: bool) -> Result<Client, Failure> {
         let file = saved();
-        let base = args
-            .url
-            .clone()
-            .or(file.url)
-            .ok_or_else(|| Failure::usage("no server: pass --url, set SITREP_URL, or run `sitrep login --url URL`"))?;
+        let base =
+            args.url.clone().or(file.url).ok_or_else(|| {
+                Failure::usage("no server: pass --url, set SITREP_URL, or run `sitrep login --url URL`")
+            })?;
         let token = args.token.clone().or(file.token);
         if need_token && token.is_none() {
             return Err(Failure::usage("not signed in: pass --token, set SITREP_TOKEN, or run `sitrep login`"));
@@ -154,12 +165,13 @@ impl Client {
 /// The one line a refused request comes to: the problem's detail, and the rule if the policy refused.
 fn failure(status: StatusCode, body: &str) -> Failure {
     let problem: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-    let detail = problem.get("detail").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| format!("{status}"));
+    let detail =
+        problem.get("detail").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| format!("{status}"));
     let message = match problem.get("rule").and_then(Value::as_str) {
         Some(rule) => format!("refused by the policy ({rule}): {detail}"),
         None => detail,
     };
-    Failure { code: code_for(status), message }
+    Failure { code: code_for(status), message: one_line(&message) }
 }
 
 fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
@@ -209,7 +221,11 @@ fn decision_words(decision: &Value) -> String {
                                 .and_then(Value::as_array)
                                 .map(|h| h.iter().filter_map(Value::as_str).map(str::to_owned).collect())
                                 .unwrap_or_default();
-                            format!("{}: {}", text(r, "role"), if holders.is_empty() { "unfilled".into() } else { holders.join(", ") })
+                            format!(
+                                "{}: {}",
+                                text(r, "role"),
+                                if holders.is_empty() { "unfilled".into() } else { holders.join(", ") }
+                            )
                         })
                         .collect()
                 })
@@ -220,18 +236,38 @@ fn decision_words(decision: &Value) -> String {
     }
 }
 
+/// A password: typed without echo at a terminal, or read from standard input when asked to.
 fn read_secret(prompt: &str, from_stdin: bool) -> Result<String, Failure> {
-    if !from_stdin && std::io::stdin().is_terminal() {
-        eprint!("{prompt}");
-        let _ = std::io::stderr().flush();
-    }
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| Failure::usage(e.to_string()))?;
-    let value = line.trim_end_matches(['\r', '\n']).to_owned();
+    let value = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| Failure::usage(e.to_string()))?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(prompt).map_err(|e| Failure::usage(e.to_string()))?
+    } else {
+        return Err(Failure::usage(
+            "no terminal to ask for the password; pass --password-stdin to read it from standard input",
+        ));
+    };
     if value.is_empty() {
-        return Err(Failure::usage(format!("{} is empty", prompt.trim_end_matches([':', ' ']))));
+        return Err(Failure::usage("the password is empty"));
     }
     Ok(value)
+}
+
+/// A line of input at a terminal (a user name), echoed.
+fn read_line(prompt: &str) -> Result<String, Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(format!(
+            "no terminal to ask for the {}; pass it as an option",
+            prompt.trim_end_matches([':', ' '])
+        )));
+    }
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| Failure::usage(e.to_string()))?;
+    Ok(line.trim().to_owned())
 }
 
 fn incident_path(incident: &str) -> String {
@@ -313,8 +349,16 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
             });
             let state = client.post("/api/v1/incidents", body).await?;
             client.say(&state, |s| {
-                let commander = s["roles"]["commander"].as_array().map(|c| c.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "));
-                format!("Declared {}: {} ({}). Commander: {}.", text(s, "id"), text(s, "title"), text(s, "severity"), commander.unwrap_or_default())
+                let commander = s["roles"]["commander"]
+                    .as_array()
+                    .map(|c| c.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "));
+                format!(
+                    "Declared {}: {} ({}). Commander: {}.",
+                    text(s, "id"),
+                    text(s, "title"),
+                    text(s, "severity"),
+                    commander.unwrap_or_default()
+                )
             })
         }
         Command::Show { incident } => {
@@ -330,8 +374,13 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
         Command::Status { incident, phase: None } => {
             let state = client.get(&incident_path(&incident)).await?;
             client.say(&state, |s| {
-                let pending = s["decisions"].as_array().map_or(0, |d| d.iter().filter(|d| d["state"] == "proposed").count());
-                let blockers = s["blockers"].as_array().map(|b| b.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "));
+                let pending = if s["phase"] == "closed" {
+                    0
+                } else {
+                    s["decisions"].as_array().map_or(0, |d| d.iter().filter(|d| d["state"] == "proposed").count())
+                };
+                let blockers =
+                    s["blockers"].as_array().map(|b| b.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "));
                 format!(
                     "{} {}: {} · phase {} · {} decision(s) waiting{}",
                     text(s, "id"),
@@ -349,7 +398,10 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
         }
         Command::Severity { incident, severity, reason } => {
             let state = client
-                .post(&format!("{}/severity", incident_path(&incident)), json!({ "severity": severity, "reason": reason }))
+                .post(
+                    &format!("{}/severity", incident_path(&incident)),
+                    json!({ "severity": severity, "reason": reason }),
+                )
                 .await?;
             client.say(&state, |s| format!("{} is now {}.", text(s, "id"), text(s, "severity")))
         }
@@ -358,7 +410,9 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                 let path = format!("{}/roles/{}/{}", incident_path(&incident), urlencode(&role), urlencode(&user));
                 client.send(client.request(Method::DELETE, &path)).await?
             } else {
-                client.post(&format!("{}/roles", incident_path(&incident)), json!({ "role": role, "user": user })).await?
+                client
+                    .post(&format!("{}/roles", incident_path(&incident)), json!({ "role": role, "user": user }))
+                    .await?
             };
             client.say(&state, |s| {
                 if release {
@@ -386,11 +440,15 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
             let actions = propose
                 .actions
                 .iter()
-                .map(|a| serde_json::from_str::<Value>(a).map_err(|e| Failure::usage(format!("--action {a}: not JSON: {e}"))))
+                .map(|a| {
+                    serde_json::from_str::<Value>(a).map_err(|e| Failure::usage(format!("--action {a}: not JSON: {e}")))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let body = json!({ "class": propose.class, "title": propose.title, "rationale": propose.rationale, "actions": actions });
             let decision = client.post(&format!("{}/decisions", incident_path(&propose.incident)), body).await?;
-            client.say(&decision, |d| format!("Proposed {} ({}): {}.", text(d, "id"), text(d, "class"), decision_words(d)))
+            client.say(&decision, |d| {
+                format!("Proposed {} ({}): {}.", text(d, "id"), text(d, "class"), decision_words(d))
+            })
         }
         Command::Approve { incident, decision, note } => {
             let path = format!("{}/decisions/{}/approve", incident_path(&incident), urlencode(&decision));
@@ -442,8 +500,15 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                     .into_iter()
                     .flatten()
                     .map(|u| {
-                        let roles: Vec<&str> = u["org_roles"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-                        format!("{:<16} {:<24} {}{}", text(u, "name"), text(u, "display_name"), roles.join(","), if u["active"] == false { " (disabled)" } else { "" })
+                        let roles: Vec<&str> =
+                            u["org_roles"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                        format!(
+                            "{:<16} {:<24} {}{}",
+                            text(u, "name"),
+                            text(u, "display_name"),
+                            roles.join(","),
+                            if u["active"] == false { " (disabled)" } else { "" }
+                        )
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
@@ -507,7 +572,14 @@ async fn task(client: &Client, command: TaskCommand) -> Outcome {
 
 /// `seq 12  2026-11-27T17:00:13.809082Z  tom  fact.logged  {"fact":"F-3",...}`
 fn entry_line(entry: &Value) -> String {
-    format!("seq {:<5} {}  {:<10} {:<26} {}", text(entry, "seq"), text(entry, "at"), text(entry, "actor"), text(entry, "kind"), entry["body"])
+    format!(
+        "seq {:<5} {}  {:<10} {:<26} {}",
+        text(entry, "seq"),
+        text(entry, "at"),
+        text(entry, "actor"),
+        text(entry, "kind"),
+        entry["body"]
+    )
 }
 
 /// Streams live entries, reconnecting with `Last-Event-ID` after a dropped connection so that
@@ -515,8 +587,11 @@ fn entry_line(entry: &Value) -> String {
 async fn watch(client: &Client, incident: &str, after: Option<u64>) -> Outcome {
     let mut last = after;
     let mut failures = 0;
+    let mut connected = false;
     loop {
-        let mut request = client.request(Method::GET, &format!("{}/events", incident_path(incident))).header("accept", "text/event-stream");
+        let mut request = client
+            .request(Method::GET, &format!("{}/events", incident_path(incident)))
+            .header("accept", "text/event-stream");
         if let Some(seq) = last {
             request = request.header("last-event-id", seq.to_string());
         }
@@ -528,13 +603,21 @@ async fn watch(client: &Client, incident: &str, after: Option<u64>) -> Outcome {
             }
             Err(error) => {
                 failures += 1;
-                if failures > 5 {
-                    return Err(Failure { code: codes::UNAVAILABLE, message: format!("lost {}: {}", client.base, root_cause(&error)) });
+                if !connected || failures > 5 {
+                    return Err(Failure {
+                        code: codes::UNAVAILABLE,
+                        message: one_line(&format!("cannot reach {}: {}", client.base, root_cause(&error))),
+                    });
                 }
+                eprintln!(
+                    "sitrep: lost the connection; reconnecting after seq {} (attempt {failures})",
+                    last.unwrap_or(0)
+                );
                 tokio::time::sleep(Duration::from_secs(1 << failures.min(4))).await;
                 continue;
             }
         };
+        connected = true;
         failures = 0;
         let mut stream = response.bytes_stream();
         let mut buffer = String::new();
@@ -571,10 +654,11 @@ async fn login_command(args: &ClientArgs, login: &crate::cli::LoginArgs) -> Outc
         _ => {
             let name = match &login.name {
                 Some(name) => name.clone(),
-                None => read_secret("user name: ", false)?,
+                None => read_line("user name: ")?,
             };
             let password = read_secret("password: ", login.password_stdin)?;
-            let body = json!({ "name": name, "password": password, "expires_in_days": login.days, "label": "sitrep login" });
+            let body =
+                json!({ "name": name, "password": password, "expires_in_days": login.days, "label": "sitrep login" });
             let answer = Client { token: None, ..client_clone(&client) }.post("/api/v1/tokens", body).await?;
             text(&answer, "token")
         }

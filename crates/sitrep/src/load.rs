@@ -29,7 +29,13 @@ struct Actor {
 }
 
 impl Bench {
-    async fn call(&self, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    async fn call(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
@@ -45,14 +51,21 @@ impl Bench {
 
     /// A member with a fresh token, created by the admin.
     async fn person(&self, admin: &str, name: &str) -> anyhow::Result<Actor> {
-        let created = self.call(admin, reqwest::Method::POST, "/api/v1/users", Some(json!({"name": name, "org_role": "member"}))).await;
+        let created = self
+            .call(admin, reqwest::Method::POST, "/api/v1/users", Some(json!({"name": name, "org_role": "member"})))
+            .await;
         if let Err(error) = created
             && !error.to_string().contains("409")
         {
             return Err(error);
         }
         let token = self
-            .call(admin, reqwest::Method::POST, &format!("/api/v1/users/{name}/tokens"), Some(json!({"expires_in_days": 1, "label": "bench"})))
+            .call(
+                admin,
+                reqwest::Method::POST,
+                &format!("/api/v1/users/{name}/tokens"),
+                Some(json!({"expires_in_days": 1, "label": "bench"})),
+            )
             .await?;
         Ok(Actor { name: name.to_owned(), token: token["token"].as_str().context("no token")?.to_owned() })
     }
@@ -212,7 +225,13 @@ where
 
 /// Opens the watchers, writes facts at a steady rate, and measures each entry's delay from its
 /// server timestamp to each watcher having read it.
-async fn watch(bench: &Arc<Bench>, reader: &str, writer: &str, incident: &str, args: &BenchServerArgs) -> anyhow::Result<String> {
+async fn watch(
+    bench: &Arc<Bench>,
+    reader: &str,
+    writer: &str,
+    incident: &str,
+    args: &BenchServerArgs,
+) -> anyhow::Result<String> {
     let delays = Arc::new(Mutex::new(Vec::<Duration>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let mut watchers = Vec::new();
@@ -265,13 +284,24 @@ async fn watch(bench: &Arc<Bench>, reader: &str, writer: &str, incident: &str, a
     // Let the last events arrive, then close the streams with one more entry.
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, Ordering::Relaxed);
-    bench.call(writer, reqwest::Method::POST, &format!("/api/v1/incidents/{incident}/notes"), Some(json!({"text": "bench done"}))).await?;
+    bench
+        .call(
+            writer,
+            reqwest::Method::POST,
+            &format!("/api/v1/incidents/{incident}/notes"),
+            Some(json!({"text": "bench done"})),
+        )
+        .await?;
     for watcher in watchers {
         let _ = tokio::time::timeout(Duration::from_secs(10), watcher).await;
     }
     let mut delays = std::mem::take(&mut *delays.lock().await);
     delays.sort_unstable();
-    let at = |q: f64| delays.get(((delays.len() as f64 * q) as usize).min(delays.len().saturating_sub(1))).map_or(0.0, |d| d.as_secs_f64() * 1e3);
+    let at = |q: f64| {
+        delays
+            .get(((delays.len() as f64 * q) as usize).min(delays.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    };
     Ok(format!(
         "| commit-to-watcher delay, {} watchers, {} entries/s ({} deliveries of {} entries) | — | {:.2} ms | {:.2} ms | {:.1} ms | — |",
         args.watchers,
@@ -286,6 +316,9 @@ async fn watch(bench: &Arc<Bench>, reader: &str, writer: &str, incident: &str, a
 
 /// The server's resident memory, from its `/metrics`.
 async fn resident_memory(bench: &Bench, token: &str) -> Option<u64> {
-    let text = bench.http.get(format!("{}/metrics", bench.base)).bearer_auth(token).send().await.ok()?.text().await.ok()?;
-    text.lines().find_map(|line| line.strip_prefix("process_resident_memory_bytes ")).and_then(|v| v.trim().parse().ok())
+    let text =
+        bench.http.get(format!("{}/metrics", bench.base)).bearer_auth(token).send().await.ok()?.text().await.ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("process_resident_memory_bytes "))
+        .and_then(|v| v.trim().parse().ok())
 }

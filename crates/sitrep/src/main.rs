@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         return match client::run(cli.command, &cli.client) {
             Ok(code) => ExitCode::from(code),
             Err(failure) => {
-                eprintln!("sitrep: {}", failure.message);
+                eprintln!("sitrep: {}", client::one_line(&failure.message));
                 ExitCode::from(failure.code)
             }
         };
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("sitrep: {}", one_line(&error));
+            eprintln!("sitrep: {}", client::one_line(&one_line(&error)));
             ExitCode::from(exit::ERROR)
         }
     }

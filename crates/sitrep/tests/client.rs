@@ -177,6 +177,19 @@ fn json_output_is_the_servers_answer_and_parses() {
     let maria = server.cli(&token("maria"));
     let tom = server.cli(&token("tom"));
 
+    // The demo prints one person per core role, and the passwords it prints sign them in.
+    let roles: Vec<(&str, &str)> = people.iter().map(|p| (p.name.as_str(), p.role.as_str())).collect();
+    assert_eq!(
+        roles,
+        [("maria", "commander"), ("tom", "tech_lead"), ("lena", "legal"), ("chris", "comms"), ("eve", "executive")]
+    );
+    let lena = people.iter().find(|p| p.name == "lena").expect("lena");
+    let login = server.bare_cli().run_with_stdin(
+        &["login", "--url", &server.url, "--name", "lena", "--password-stdin"],
+        &format!("{}\n", lena.password),
+    );
+    assert!(login.ok().starts_with(&format!("Signed in to {} as lena", server.url)), "{}", login.stdout);
+
     let me = maria.run(&["whoami", "--json"]).json();
     assert_eq!(me["name"], "maria");
     assert_eq!(maria.run(&["whoami"]).ok(), format!("maria (member) on {}\n", server.url));
@@ -376,4 +389,40 @@ fn html_in_a_fact_comes_back_verbatim() {
     assert_eq!(by_id(&state, "facts", "F-1")["text"], payload);
     let fact = root.run(&["log", "INC-1", payload, "--json"]).json();
     assert_eq!(fact["text"], payload);
+}
+
+/// BUG (client.rs `save`): `OpenOptions::mode(0o600)` applies only when the file is created, so
+/// `sitrep login` writes the new token into an existing `client.toml` with whatever mode it
+/// already had, e.g. world-readable 0644. It should leave the file 0600 (set the permissions
+/// after opening, or write a new file and rename it into place).
+#[test]
+fn login_makes_an_existing_world_readable_config_file_private() {
+    let (server, admin_token) = Server::init("root");
+    let dir = server.config_home().join("sitrep");
+    std::fs::create_dir_all(&dir).expect("config dir");
+    let config = dir.join("client.toml");
+    std::fs::write(&config, "url = \"http://old.example\"\n").expect("an old config");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+
+    let login = server.bare_cli().with_url(Some(&server.url)).with_token(Some(&admin_token));
+    login.run(&["login"]).ok();
+    let saved = std::fs::read_to_string(&config).expect("readable");
+    assert!(saved.contains(&admin_token), "login saved the token: {saved}");
+    let mode = std::fs::metadata(&config).expect("the config file").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "a file holding a token must be private, found {:o}", mode & 0o777);
+}
+
+/// BUG (client.rs `failure`): the server's `detail` is printed as is, and it echoes what the
+/// caller typed, so a newline or a terminal escape in an argument breaks the one-line error (and
+/// can forge a line such as "sitrep: all records verify"). The client should print control
+/// characters escaped, keeping the message on one line.
+#[test]
+fn errors_stay_on_one_line_when_an_argument_holds_a_newline() {
+    let (server, admin_token) = Server::init("root");
+    let root = server.cli(&admin_token);
+    root.run(&["declare", "Probe", "--severity", "sev3"]).ok();
+    let message = root.run(&["show", "INC-1\nsitrep: all records verify"]).fails(4).to_owned();
+    assert!(message.contains("INC-1"), "{message}");
+    let message = root.run(&["declare", "Probe", "--severity", "sev9\u{1b}[2J"]).fails(6).to_owned();
+    assert!(!message.contains('\u{1b}'), "a raw terminal escape reached stderr: {message:?}");
 }

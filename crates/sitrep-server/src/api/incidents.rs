@@ -59,10 +59,11 @@ pub async fn declare(
     body: Body<DeclareBody>,
 ) -> Result<Response, ApiError> {
     let DeclareBody { title, severity, restricted, exercise, scope, playbook, inputs, roles } = body.value;
-    if let Some(playbook) = playbook.filter(|p| !app.ledger.org().playbooks.contains_key(p)) {
+    if let Some(playbook) = playbook {
+        // Refused rather than ignored: declaring "with a playbook" must never quietly run none.
         return Err(ApiError::invalid(
             "playbook",
-            format!("there is no playbook '{playbook}'; GET /api/v1/playbooks lists them"),
+            format!("this server does not run playbooks yet, so '{playbook}' cannot be started; declare without it"),
         ));
     }
     if !inputs.is_empty() {
