@@ -179,6 +179,8 @@ impl Auth {
         }
     }
 
+    /// Clears an account's failures after a successful sign-in. Failures counted against the
+    /// address stay: one valid account must not reset the count for guessing others.
     pub fn clear_failures(&self, account: &str) {
         self.failures.lock().by_account.remove(account);
     }
@@ -255,11 +257,13 @@ impl Caller {
         now: Timestamp,
     ) -> Result<Caller, ApiError> {
         if let Some(value) = headers.get(header::AUTHORIZATION) {
+            // The scheme is case-insensitive (RFC 9110 §11.1).
             let token = value
                 .to_str()
                 .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim)
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim())
                 .filter(|t| !t.is_empty())
                 .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
             let org = app.ledger.org();

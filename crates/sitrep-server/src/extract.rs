@@ -66,6 +66,48 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     }
 }
 
+/// Path segments (`{id}`, `{fid}`, …), with a problem document when one cannot be read.
+#[derive(Debug)]
+pub struct Segments<T>(pub T);
+
+impl<T: DeserializeOwned + Send> axum::extract::FromRequestParts<AppState> for Segments<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, app)
+            .await
+            .map(|axum::extract::Path(value)| Segments(value))
+            .map_err(|rejection| ApiError::NotFound(format!("this path cannot be read: {}", rejection.body_text())))
+    }
+}
+
+/// The query string, with a problem document naming the parameter when it cannot be read.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned + Send> axum::extract::FromRequestParts<AppState> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer).map(Params).map_err(|error| {
+            let path = error.path().to_string();
+            let message = error.into_inner().to_string();
+            let field = between_backticks(&message, "unknown field `")
+                .or_else(|| between_backticks(&message, "missing field `"))
+                .unwrap_or(if path == "." { "query".to_owned() } else { path });
+            ApiError::invalid(field, message)
+        })
+    }
+}
+
 /// Parses JSON, turning serde's errors into ones that name the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -48,9 +48,9 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .fallback(|| async { ApiError::NotFound("there is no such route; GET /api/v1/openapi.json lists them".into()) })
         .method_not_allowed_fallback(|| async {
-            let mut response = ApiError::BadRequest("this route does not take that method".into()).into_response();
-            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-            response
+            ApiError::MethodNotAllowed(
+                "this route does not take that method; the Allow header lists those it does".into(),
+            )
         })
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(TraceLayer::new_for_http())

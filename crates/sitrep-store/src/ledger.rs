@@ -56,6 +56,13 @@ pub enum Request {
         user: UserName,
         phc: String,
     },
+    /// Adds a user, with a password when `phc` is given, in one step: both or neither.
+    AddUser {
+        user: UserName,
+        display_name: Option<String>,
+        org_role: sitrep_core::OrgRole,
+        phc: Option<String>,
+    },
 }
 
 /// A client's `Idempotency-Key`, and a fingerprint of the request it came with.
@@ -598,6 +605,25 @@ impl Writer {
                 let outcome = self.stage_org(&actor, &job.by, &command, now, staged)?;
                 side.passwords.push((user.to_string(), phc.clone()));
                 Ok(outcome)
+            }
+            Request::AddUser { user, display_name, org_role, phc } => {
+                let add =
+                    OrgCommand::AddUser { user: user.clone(), display_name: display_name.clone(), org_role: *org_role };
+                let added = self.stage_org(&actor, &job.by, &add, now, staged)?;
+                let Some(phc) = phc else { return Ok(added) };
+                let set = OrgCommand::SetPassword { user: user.clone() };
+                match (added, self.stage_org(&actor, &job.by, &set, now, staged)) {
+                    (Outcome::Staged(record, first), Ok(Outcome::Staged(_, then))) => {
+                        side.passwords.push((user.to_string(), phc.clone()));
+                        Ok(Outcome::Staged(record, first.start..then.end))
+                    }
+                    // The user was staged but cannot be given the password: a defect, so the
+                    // batch is rolled back rather than half of this request written.
+                    (_, result) => Err(LedgerError::Internal(format!(
+                        "adding {user} with a password: {}",
+                        result.err().map_or_else(|| "unexpected outcome".to_owned(), |e| e.to_string())
+                    ))),
+                }
             }
         }
     }

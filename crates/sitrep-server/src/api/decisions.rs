@@ -1,6 +1,6 @@
 //! Decisions: proposed, approved, rejected, withdrawn.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::{created, incident_number, read, written};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::Body;
+use crate::extract::{Body, Segments};
 use crate::state::AppState;
 use crate::views;
 
@@ -72,7 +72,7 @@ async fn answer(
 pub async fn propose(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     body: Body<ProposeBody>,
 ) -> Result<Response, ApiError> {
     let ProposeBody { class, title, rationale, actions } = body.value;
@@ -95,7 +95,7 @@ pub async fn propose(
 pub async fn approve(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, did)): Path<(String, String)>,
+    Segments((id, did)): Segments<(String, String)>,
     body: Body<NoteBody>,
 ) -> Result<Response, ApiError> {
     let command = IncidentCommand::Approve { decision: decision_id(&did)?, note: body.value.note };
@@ -110,7 +110,7 @@ pub async fn approve(
 pub async fn reject(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, did)): Path<(String, String)>,
+    Segments((id, did)): Segments<(String, String)>,
     body: Body<ReasonBody>,
 ) -> Result<Response, ApiError> {
     let command = IncidentCommand::Reject { decision: decision_id(&did)?, note: body.value.note };
@@ -125,7 +125,7 @@ pub async fn reject(
 pub async fn withdraw(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, did)): Path<(String, String)>,
+    Segments((id, did)): Segments<(String, String)>,
     body: Body<NoteBody>,
 ) -> Result<Response, ApiError> {
     let command = IncidentCommand::Withdraw { decision: decision_id(&did)?, note: body.value.note };

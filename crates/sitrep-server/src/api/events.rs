@@ -12,7 +12,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
@@ -26,6 +26,7 @@ use utoipa::IntoParams;
 use super::incident_number;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
+use crate::extract::{Params, Segments};
 use crate::state::AppState;
 use crate::views;
 
@@ -62,8 +63,8 @@ struct Follow {
 pub async fn events(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-    Query(query): Query<EventsQuery>,
+    Segments(id): Segments<String>,
+    Params(query): Params<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let number = incident_number(&app, &caller, &id)?;

@@ -1,6 +1,6 @@
 //! Facts: logged, verified, disproved.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::{created, incident_number, read, written};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::Body;
+use crate::extract::{Body, Segments};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -63,7 +63,7 @@ async fn answer(
 pub async fn log(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     body: Body<FactBody>,
 ) -> Result<Response, ApiError> {
     let FactBody { text, source, status, basis } = body.value;
@@ -79,7 +79,7 @@ pub async fn log(
 pub async fn verify(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, fid)): Path<(String, String)>,
+    Segments((id, fid)): Segments<(String, String)>,
     body: Body<BasisBody>,
 ) -> Result<Response, ApiError> {
     let command = IncidentCommand::VerifyFact { fact: fact_id(&fid)?, basis: body.value.basis };
@@ -94,7 +94,7 @@ pub async fn verify(
 pub async fn disprove(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, fid)): Path<(String, String)>,
+    Segments((id, fid)): Segments<(String, String)>,
     body: Body<BasisBody>,
 ) -> Result<Response, ApiError> {
     let command = IncidentCommand::DisproveFact { fact: fact_id(&fid)?, basis: body.value.basis };

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{incident_number, read, written};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::Body;
+use crate::extract::{Body, Params, Segments};
 use crate::state::AppState;
 use crate::views;
 
@@ -95,7 +95,7 @@ pub struct ListQuery {
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
+    Params(query): Params<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let wanted = match query.state.as_deref() {
         None | Some("all") => None,
@@ -126,7 +126,7 @@ pub async fn list(
 pub async fn show(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
 ) -> Result<Json<Value>, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
     let org = app.ledger.org();
@@ -150,8 +150,8 @@ pub struct RecordQuery {
 pub async fn record(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-    Query(query): Query<RecordQuery>,
+    Segments(id): Segments<String>,
+    Params(query): Params<RecordQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
     let from = query.from.unwrap_or(1).max(1);
@@ -173,7 +173,7 @@ pub async fn record(
 pub async fn sitrep(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
@@ -224,7 +224,7 @@ pub struct RoleBody {
 pub async fn assign_role(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     body: Body<RoleBody>,
 ) -> Result<Response, ApiError> {
     let RoleBody { role, user } = body.value;
@@ -239,7 +239,7 @@ pub async fn assign_role(
 pub async fn release_role(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, role, user)): Path<(String, String, String)>,
+    Segments((id, role, user)): Segments<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let role = Role::parse(&role).map_err(|e| ApiError::invalid("role", e.to_string()))?;
     let user = UserName::parse(&user).map_err(|e| ApiError::invalid("user", e.to_string()))?;
@@ -261,7 +261,7 @@ pub struct PhaseBody {
 pub async fn set_phase(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     body: Body<PhaseBody>,
 ) -> Result<Response, ApiError> {
     change(&app, &caller, &id, IncidentCommand::SetPhase { phase: body.value.phase }, body.idempotency).await
@@ -283,7 +283,7 @@ pub struct SeverityBody {
 pub async fn set_severity(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     body: Body<SeverityBody>,
 ) -> Result<Response, ApiError> {
     let SeverityBody { severity, reason } = body.value;
@@ -304,7 +304,7 @@ pub struct NoteBody {
 pub async fn add_note(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     body: Body<NoteBody>,
 ) -> Result<Response, ApiError> {
     let incident = incident_number(&app, &caller, &id)?;

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use super::written;
 use crate::auth::{self, Caller, SESSION_COOKIE, Via};
 use crate::error::{ApiError, Problem};
-use crate::extract::Body;
+use crate::extract::{Body, Segments};
 use crate::state::AppState;
 
 /// The client's address, for throttling sign-ins; from `X-Forwarded-For` only when configured.
@@ -108,18 +108,14 @@ pub struct NewUser {
 pub async fn add_user(State(app): State<AppState>, caller: Caller, body: Body<NewUser>) -> Result<Response, ApiError> {
     let NewUser { name, display_name, org_role, password } = body.value;
     let user = user_name("name", &name)?;
+    // Authority first, so nobody can make the server spend an argon2 hash only to be refused.
+    require(&app, &caller, &[OrgRole::Admin], "adding users")?;
     let phc = match password {
         Some(password) => Some(hashed(password).await?),
         None => None,
     };
-    let receipt =
-        org_change(&app, &caller, OrgCommand::AddUser { user: user.clone(), display_name, org_role }, body.idempotency)
-            .await?;
-    if let Some(phc) = phc
-        && !receipt.replayed
-    {
-        app.ledger.execute(&caller.user, Request::SetPassword { user: user.clone(), phc }).await?;
-    }
+    let request = Request::AddUser { user: user.clone(), display_name, org_role, phc };
+    let receipt = app.ledger.execute_once(&caller.user, request, body.idempotency).await?;
     Ok(written(StatusCode::CREATED, &receipt, user_view(&app, &user)))
 }
 
@@ -144,7 +140,7 @@ pub struct ReasonBody {
 pub async fn disable_user(
     State(app): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
+    Segments(name): Segments<String>,
     body: Body<ReasonBody>,
 ) -> Result<Response, ApiError> {
     let user = existing_user(&app, &name)?;
@@ -173,7 +169,7 @@ pub struct OrgRoleBody {
 pub async fn grant_org_role(
     State(app): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
+    Segments(name): Segments<String>,
     body: Body<OrgRoleBody>,
 ) -> Result<Response, ApiError> {
     let user = existing_user(&app, &name)?;
@@ -194,7 +190,7 @@ pub async fn grant_org_role(
 pub async fn revoke_org_role(
     State(app): State<AppState>,
     caller: Caller,
-    Path((name, role)): Path<(String, String)>,
+    Segments((name, role)): Segments<(String, String)>,
 ) -> Result<Response, ApiError> {
     let user = existing_user(&app, &name)?;
     let role: OrgRole =
@@ -217,10 +213,13 @@ pub struct PasswordBody {
 pub async fn set_password(
     State(app): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
+    Segments(name): Segments<String>,
     body: Body<PasswordBody>,
 ) -> Result<Response, ApiError> {
     let user = existing_user(&app, &name)?;
+    if user != caller.user {
+        require(&app, &caller, &[OrgRole::Admin], "setting someone else's password")?;
+    }
     let phc = hashed(body.value.password).await?;
     let receipt = app
         .ledger
@@ -271,7 +270,7 @@ async fn issue_token(
 pub async fn create_token(
     State(app): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
+    Segments(name): Segments<String>,
     body: Body<TokenBody>,
 ) -> Result<Response, ApiError> {
     let user = existing_user(&app, &name)?;
@@ -285,7 +284,7 @@ pub async fn create_token(
 pub async fn list_tokens(
     State(app): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
+    Segments(name): Segments<String>,
 ) -> Result<Json<Value>, ApiError> {
     let user = existing_user(&app, &name)?;
     if user != caller.user {
@@ -304,7 +303,7 @@ pub async fn list_tokens(
 pub async fn revoke_token(
     State(app): State<AppState>,
     caller: Caller,
-    Path((name, token)): Path<(String, String)>,
+    Segments((name, token)): Segments<(String, String)>,
 ) -> Result<Response, ApiError> {
     let user = existing_user(&app, &name)?;
     let receipt = org_change(&app, &caller, OrgCommand::RevokeToken { user, token: token.clone() }, None).await?;

@@ -1,6 +1,6 @@
 //! Tasks: created, assigned, done, blocked, cancelled.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::{created, incident_number, read, written};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::Body;
+use crate::extract::{Body, Segments};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -73,7 +73,7 @@ async fn answer(
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     body: Body<TaskBody>,
 ) -> Result<Response, ApiError> {
     let TaskBody { title, owner, due } = body.value;
@@ -89,7 +89,7 @@ pub async fn create(
 pub async fn assign(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, tid)): Path<(String, String)>,
+    Segments((id, tid)): Segments<(String, String)>,
     body: Body<OwnerBody>,
 ) -> Result<Response, ApiError> {
     let command = IncidentCommand::AssignTask { task: task_id(&tid)?, owner: body.value.owner };
@@ -104,7 +104,7 @@ pub async fn assign(
 pub async fn done(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, tid)): Path<(String, String)>,
+    Segments((id, tid)): Segments<(String, String)>,
     body: Body<NoteBody>,
 ) -> Result<Response, ApiError> {
     let command = IncidentCommand::CompleteTask { task: task_id(&tid)?, note: body.value.note };
@@ -119,7 +119,7 @@ pub async fn done(
 pub async fn block(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, tid)): Path<(String, String)>,
+    Segments((id, tid)): Segments<(String, String)>,
     body: Body<ReasonBody>,
 ) -> Result<Response, ApiError> {
     let command = IncidentCommand::BlockTask { task: task_id(&tid)?, reason: body.value.reason };
@@ -134,7 +134,7 @@ pub async fn block(
 pub async fn cancel(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, tid)): Path<(String, String)>,
+    Segments((id, tid)): Segments<(String, String)>,
     body: Body<NoteBody>,
 ) -> Result<Response, ApiError> {
     let command = IncidentCommand::CancelTask { task: task_id(&tid)?, note: body.value.note };

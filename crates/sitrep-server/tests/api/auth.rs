@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use reqwest::header::{AUTHORIZATION, COOKIE, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
-use sitrep_core::decide::OrgCommand;
 use sitrep_core::Refusal;
+use sitrep_core::decide::OrgCommand;
 use sitrep_store::datadir::new_token;
 use sitrep_store::{LedgerError, Request};
 
@@ -16,7 +16,10 @@ use crate::helpers::*;
 /// Asserts a 401 that tells the client how to authenticate.
 async fn unauthorized(response: Response) -> Value {
     let challenge = response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    assert!(challenge.as_deref().is_some_and(|c| c.starts_with("Bearer")), "401 carries WWW-Authenticate: {challenge:?}");
+    assert!(
+        challenge.as_deref().is_some_and(|c| c.starts_with("Bearer")),
+        "401 carries WWW-Authenticate: {challenge:?}"
+    );
     problem(response, StatusCode::UNAUTHORIZED).await
 }
 
@@ -162,10 +165,11 @@ async fn a_cookie_session_changes_nothing_without_its_csrf_token() {
         let problem = problem(request.send().await.expect("the server answers"), StatusCode::FORBIDDEN).await;
         assert!(problem["detail"].as_str().expect("detail").contains("x-csrf-token"), "{problem}");
     }
-    let response = cookie_request(&app, Method::DELETE, &format!("/api/v1/incidents/{incident}/roles/scribe/resp"), &session)
-        .send()
-        .await
-        .expect("the server answers");
+    let response =
+        cookie_request(&app, Method::DELETE, &format!("/api/v1/incidents/{incident}/roles/scribe/resp"), &session)
+            .send()
+            .await
+            .expect("the server answers");
     problem(response, StatusCode::FORBIDDEN).await;
     assert_eq!(app.record(COMMANDER, &incident).await.len(), before, "nothing was written without the token");
 
@@ -361,10 +365,14 @@ async fn html_and_script_in_every_text_field_come_back_verbatim_in_json() {
         (COMMANDER, at("/tasks/T-1/block"), json!({"reason": hostile("block reason")})),
         (COMMANDER, at("/tasks/T-2/done"), json!({"note": hostile("done note")})),
         (COMMANDER, at("/tasks/T-3/cancel"), json!({"note": hostile("cancel note")})),
-        (COMMS, at("/decisions"), json!({
-            "class": "external_statement", "title": hostile("decision title"), "rationale": hostile("rationale"),
-            "actions": [{"connector": "task", "title": hostile("action title")}],
-        })),
+        (
+            COMMS,
+            at("/decisions"),
+            json!({
+                "class": "external_statement", "title": hostile("decision title"), "rationale": hostile("rationale"),
+                "actions": [{"connector": "task", "title": hostile("action title")}],
+            }),
+        ),
         (LEGAL, at("/decisions/D-1/approve"), json!({"note": hostile("approve note")})),
         (COMMS, at("/decisions"), json!({"class": "external_statement", "title": "second"})),
         (LEGAL, at("/decisions/D-2/reject"), json!({"note": hostile("reject note")})),
@@ -380,9 +388,24 @@ async fn html_and_script_in_every_text_field_come_back_verbatim_in_json() {
     app.post_ok(ADMIN, "/api/v1/users", added, StatusCode::CREATED).await;
 
     let fields = [
-        "title", "scope", "severity reason", "fact text", "fact source", "verify basis", "disprove basis",
-        "task title", "block reason", "done note", "cancel note", "decision title", "rationale", "action title",
-        "approve note", "reject note", "withdraw note", "note",
+        "title",
+        "scope",
+        "severity reason",
+        "fact text",
+        "fact source",
+        "verify basis",
+        "disprove basis",
+        "task title",
+        "block reason",
+        "done note",
+        "cancel note",
+        "decision title",
+        "rationale",
+        "action title",
+        "approve note",
+        "reject note",
+        "withdraw note",
+        "note",
     ];
     let mut served = BTreeSet::new();
     for path in [at(""), at("/record"), at("/sitrep")] {
@@ -474,7 +497,9 @@ async fn a_retried_post_with_an_idempotency_key_is_answered_from_the_first_time(
 
     // Declaring is answered once too.
     let declare = json!({"title": "Declared once", "severity": "sev3"});
-    let first = json_of(post(COMMANDER, "/api/v1/incidents".into(), "declare-1", declare.clone()).await, StatusCode::CREATED).await;
+    let first =
+        json_of(post(COMMANDER, "/api/v1/incidents".into(), "declare-1", declare.clone()).await, StatusCode::CREATED)
+            .await;
     let retry = post(COMMANDER, "/api/v1/incidents".into(), "declare-1", declare).await;
     assert_eq!(replayed(&retry).as_deref(), Some("true"));
     assert_eq!(json_of(retry, StatusCode::CREATED).await["id"], first["id"]);
@@ -484,7 +509,8 @@ async fn a_retried_post_with_an_idempotency_key_is_answered_from_the_first_time(
     // Concurrent retries of one request write it once.
     let body = json!({"text": "sent five times at once"});
     let length = app.record(COMMANDER, &incident).await.len();
-    let answers = futures_util::future::join_all((0..5).map(|_| post(TECH_LEAD, at("/facts"), "burst-1", body.clone()))).await;
+    let answers =
+        futures_util::future::join_all((0..5).map(|_| post(TECH_LEAD, at("/facts"), "burst-1", body.clone()))).await;
     let mut ids = BTreeSet::new();
     for answer in answers {
         ids.insert(json_of(answer, StatusCode::CREATED).await["id"].as_str().expect("id").to_owned());

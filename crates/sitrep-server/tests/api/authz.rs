@@ -7,8 +7,8 @@ use std::collections::{BTreeSet, HashMap};
 use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sitrep_core::decide::OrgCommand;
 use sitrep_core::OrgRole;
+use sitrep_core::decide::OrgCommand;
 use sitrep_store::Request;
 use sitrep_store::datadir::new_token;
 
@@ -268,16 +268,10 @@ async fn fixtures(app: &TestApp) -> (HashMap<Incident, String>, HashMap<&'static
     let grant = OrgCommand::GrantOrgRole { user: user("spare-revoke"), role: OrgRole::Auditor };
     app.ledger.execute(&admin, Request::Org(grant)).await.expect("the admin grants a role");
     let (_, sha256) = new_token().expect("a token");
-    let issue = OrgCommand::IssueToken { user: user("spare-token"), sha256: sha256.clone(), expires_at: None, label: None };
+    let issue =
+        OrgCommand::IssueToken { user: user("spare-token"), sha256: sha256.clone(), expires_at: None, label: None };
     app.ledger.execute(&admin, Request::Org(issue)).await.expect("the admin issues a token");
-    let phc = tokio::task::spawn_blocking(|| sitrep_server::auth::hash_password(PASSWORD))
-        .await
-        .expect("hashing finishes")
-        .expect("the password hashes");
-    app.ledger
-        .execute(&admin, Request::SetPassword { user: user("spare-login"), phc })
-        .await
-        .expect("the admin sets a password");
+    app.give_password("spare-login").await;
     let values = HashMap::from([("$spare_token_id", sha256[..12].to_owned())]);
     (incidents, values)
 }
@@ -351,7 +345,12 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {checked} answers differ from the matrix:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} answers differ from the matrix:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 
     // Lists: everyone sees the normal incident; only participants see the restricted one.
     let (normal, restricted) = (&incidents[&Incident::Normal], &incidents[&Incident::Restricted]);
@@ -364,7 +363,11 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
             .collect();
         assert!(listed.contains(normal), "{name} sees the normal incident in the list");
         let participant = [COMMANDER, RESPONDER].contains(&name);
-        assert_eq!(listed.contains(restricted), participant, "{name} sees the restricted incident only as a participant");
+        assert_eq!(
+            listed.contains(restricted),
+            participant,
+            "{name} sees the restricted incident only as a participant"
+        );
     }
 
     // Public operational routes.

@@ -55,10 +55,25 @@ async fn wrong_types_missing_and_unknown_fields_are_422_naming_the_field() {
         (TECH_LEAD, at("/facts/F-1/verify"), json!({"reason": "x"}), "reason"),
         (COMMANDER, "/api/v1/incidents".into(), json!({"title": "x"}), "severity"),
         (COMMANDER, "/api/v1/incidents".into(), json!({"title": "x", "severity": "sev9"}), "severity"),
-        (COMMANDER, "/api/v1/incidents".into(), json!({"title": "x", "severity": "sev2", "restricted": "yes"}), "restricted"),
+        (
+            COMMANDER,
+            "/api/v1/incidents".into(),
+            json!({"title": "x", "severity": "sev2", "restricted": "yes"}),
+            "restricted",
+        ),
         (COMMANDER, "/api/v1/incidents".into(), json!({"title": "", "severity": "sev2"}), "title"),
-        (COMMANDER, "/api/v1/incidents".into(), json!({"title": "x", "severity": "sev2", "roles": {"legal": "nobody"}}), "user"),
-        (COMMANDER, "/api/v1/incidents".into(), json!({"title": "x", "severity": "sev2", "playbook": "nope"}), "playbook"),
+        (
+            COMMANDER,
+            "/api/v1/incidents".into(),
+            json!({"title": "x", "severity": "sev2", "roles": {"legal": "nobody"}}),
+            "user",
+        ),
+        (
+            COMMANDER,
+            "/api/v1/incidents".into(),
+            json!({"title": "x", "severity": "sev2", "playbook": "nope"}),
+            "playbook",
+        ),
         (COMMANDER, at("/phase"), json!({"phase": "done"}), "phase"),
         (COMMANDER, at("/roles"), json!({"role": "wizard", "user": OUTSIDER}), "role"),
         (COMMANDER, at("/roles"), json!({"role": "scribe", "user": "Not A Name"}), "user"),
@@ -84,7 +99,8 @@ async fn wrong_types_missing_and_unknown_fields_are_422_naming_the_field() {
 #[tokio::test]
 async fn query_parameters_of_the_wrong_value_are_422_naming_the_parameter() {
     let app = spawn_app().await;
-    let problem = problem(app.get(COMMANDER, "/api/v1/incidents?state=bogus").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let problem =
+        problem(app.get(COMMANDER, "/api/v1/incidents?state=bogus").await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem["field"], "state");
 }
 
@@ -122,7 +138,8 @@ async fn bodies_over_the_limit_are_413() {
     let huge = json!({"text": "A".repeat(20 * 1024)});
     let problem = problem(app.post(TECH_LEAD, &facts, huge).await, StatusCode::PAYLOAD_TOO_LARGE).await;
     assert!(problem["detail"].as_str().expect("detail").contains("16384"), "the limit is named: {problem}");
-    let response = app.post(COMMANDER, "/api/v1/incidents", json!({"title": "B".repeat(32 * 1024), "severity": "sev1"})).await;
+    let response =
+        app.post(COMMANDER, "/api/v1/incidents", json!({"title": "B".repeat(32 * 1024), "severity": "sev1"})).await;
     crate::helpers::problem(response, StatusCode::PAYLOAD_TOO_LARGE).await;
     assert_eq!(record_len(&app, &incident).await, before, "nothing was written");
     // Just under the limit is fine.
@@ -136,7 +153,8 @@ async fn bodies_that_are_not_json_are_415() {
     let before = record_len(&app, &incident).await;
     let facts = format!("/api/v1/incidents/{incident}/facts");
     for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("application/xml"), None] {
-        let body = if content_type == Some("application/x-www-form-urlencoded") { "text=x" } else { r#"{"text": "x"}"# };
+        let body =
+            if content_type == Some("application/x-www-form-urlencoded") { "text=x" } else { r#"{"text": "x"}"# };
         let response = post_raw(&app, TECH_LEAD, &facts, content_type, body).await;
         let problem = problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
         assert!(problem["detail"].as_str().expect("detail").contains("application/json"), "says what to send");
@@ -201,7 +219,9 @@ async fn unknown_and_malformed_ids_are_404() {
 async fn a_wrong_method_gets_405_with_a_problem_that_says_405() {
     let app = spawn_app().await;
     let incident = app.standard_incident("Methods", false).await;
-    for (method, path) in [(Method::PATCH, format!("/api/v1/incidents/{incident}")), (Method::PUT, "/api/v1/incidents".into())] {
+    for (method, path) in
+        [(Method::PATCH, format!("/api/v1/incidents/{incident}")), (Method::PUT, "/api/v1/incidents".into())]
+    {
         let response = app.request(method, Some(COMMANDER), &path).send().await.expect("the server answers");
         assert!(response.headers().get(reqwest::header::ALLOW).is_some(), "405 names the methods the route takes");
         let problem = problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
@@ -226,16 +246,39 @@ async fn policy_refusals_are_403_naming_the_rule_and_who_can_act() {
         (LEGAL, at("/decisions/D-1/approve"), json!({}), "classes.containment.approve", vec!["commander", COMMANDER]),
         (COMMS, at("/decisions/D-2/approve"), json!({}), "people", vec!["legal", LEGAL]),
         (TECH_LEAD, at("/decisions/D-1/reject"), json!({"note": "mine"}), "withdraw", vec!["withdraw"]),
-        (RESPONDER, at("/decisions"), json!({"class": "external_statement", "title": "x"}),
-            "classes.external_statement.propose", vec!["comms", "commander"]),
+        (
+            RESPONDER,
+            at("/decisions"),
+            json!({"class": "external_statement", "title": "x"}),
+            "classes.external_statement.propose",
+            vec!["comms", "commander"],
+        ),
         (TECH_LEAD, at("/phase"), json!({"phase": "triage"}), "actions.set_phase", vec!["commander", COMMANDER]),
         (TECH_LEAD, at("/severity"), json!({"severity": "sev1"}), "actions.set_severity", vec!["commander", COMMANDER]),
-        (TECH_LEAD, at("/roles"), json!({"role": "observer", "user": OUTSIDER}), "actions.assign_roles", vec![COMMANDER]),
-        (RESPONDER, at("/facts/F-1/verify"), json!({"basis": "x"}), "actions.verify_facts", vec!["commander", "tech_lead"]),
+        (
+            TECH_LEAD,
+            at("/roles"),
+            json!({"role": "observer", "user": OUTSIDER}),
+            "actions.assign_roles",
+            vec![COMMANDER],
+        ),
+        (
+            RESPONDER,
+            at("/facts/F-1/verify"),
+            json!({"basis": "x"}),
+            "actions.verify_facts",
+            vec!["commander", "tech_lead"],
+        ),
         (COMMANDER, at("/phase"), json!({"phase": "closed"}), "classes.close", vec!["close decision", "executive"]),
         (OUTSIDER, at("/notes"), json!({"text": "x"}), "actions.notes", vec!["role"]),
         (VIEWER, at("/facts"), json!({"text": "x"}), "org_roles", vec!["member"]),
-        (COMMANDER, "/api/v1/users".into(), json!({"name": "newbie", "org_role": "member"}), "org_roles", vec!["admin"]),
+        (
+            COMMANDER,
+            "/api/v1/users".into(),
+            json!({"name": "newbie", "org_role": "member"}),
+            "org_roles",
+            vec!["admin"],
+        ),
     ];
     for (who, path, body, rule, words) in cases {
         let problem = problem(app.post(who, &path, body.clone()).await, StatusCode::FORBIDDEN).await;
@@ -289,7 +332,8 @@ async fn conflicts_with_the_state_are_409() {
     app.post_ok(COMMANDER, &at("/decisions"), json!({"class": "close", "title": "Done"}), StatusCode::CREATED).await;
     app.post_ok(EXECUTIVE, &at("/decisions/D-4/approve"), json!({}), StatusCode::OK).await;
     let closed = record_len(&app, &incident).await;
-    let problem = problem(app.post(TECH_LEAD, &at("/facts"), json!({"text": "late"})).await, StatusCode::CONFLICT).await;
+    let problem =
+        problem(app.post(TECH_LEAD, &at("/facts"), json!({"text": "late"})).await, StatusCode::CONFLICT).await;
     assert!(problem["detail"].as_str().expect("detail").contains("closed"), "{problem}");
     assert_eq!(record_len(&app, &incident).await, closed, "nothing was written");
 }

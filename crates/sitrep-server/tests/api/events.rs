@@ -33,10 +33,15 @@ async fn a_watcher_gets_every_entry_in_order_including_those_written_after_it_co
     let mut watcher = watch(&app, EXECUTIVE, &incident, "?after=0", None).await;
     // Writers keep writing while the watcher reads.
     let writer = {
-        let (client, url, token) = (app.client.clone(), app.url(&format!("/api/v1/incidents/{incident}/facts")), app.token(TECH_LEAD).to_owned());
+        let (client, url, token) = (
+            app.client.clone(),
+            app.url(&format!("/api/v1/incidents/{incident}/facts")),
+            app.token(TECH_LEAD).to_owned(),
+        );
         tokio::spawn(async move {
             for i in 0..30 {
-                let response = client.post(&url).bearer_auth(&token).json(&json!({"text": format!("live {i}")})).send().await;
+                let response =
+                    client.post(&url).bearer_auth(&token).json(&json!({"text": format!("live {i}")})).send().await;
                 assert_eq!(response.expect("answers").status(), StatusCode::CREATED);
             }
         })
@@ -127,8 +132,11 @@ async fn outsiders_get_404_for_the_events_of_a_restricted_incident_and_released_
 
     // Released from every role, the responder is no longer told anything.
     for role in ["responder", "scribe"] {
-        json_of(app.delete(COMMANDER, &format!("/api/v1/incidents/{incident}/roles/{role}/{RESPONDER}")).await, StatusCode::OK)
-            .await;
+        json_of(
+            app.delete(COMMANDER, &format!("/api/v1/incidents/{incident}/roles/{role}/{RESPONDER}")).await,
+            StatusCode::OK,
+        )
+        .await;
     }
     log_facts(&app, &incident, 1, "secret").await;
     let mut leaked = Vec::new();

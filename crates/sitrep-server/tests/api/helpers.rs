@@ -4,12 +4,12 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap};
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use sitrep_core::decide::{OrgCommand, genesis};
@@ -25,9 +25,7 @@ use tokio::task::JoinHandle;
 
 /// The admin the deployment is created with.
 pub const ADMIN: &str = "admin";
-/// The five core incident roles and the member staffed in each.
-pub const STAFF: [(&str, &str); 5] =
-    [("cmd", "commander"), ("tech", "tech_lead"), ("lee", "legal"), ("cora", "comms"), ("exec", "executive")];
+/// Members staffed in the five core incident roles of the standard incident.
 pub const COMMANDER: &str = "cmd";
 pub const TECH_LEAD: &str = "tech";
 pub const LEGAL: &str = "lee";
@@ -338,7 +336,8 @@ pub async fn json_of(response: Response, status: StatusCode) -> Value {
     let url = response.url().clone();
     let text = response.text().await.expect("a body");
     assert_eq!(got, status, "{url}: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url} answered with something other than JSON ({e}): {text}"))
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{url} answered with something other than JSON ({e}): {text}"))
 }
 
 /// Asserts an RFC 9457 problem with this status and returns it.
@@ -366,10 +365,6 @@ pub fn content_type(headers: &HeaderMap) -> String {
     headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
 }
 
-pub fn bearer(token: &str) -> (reqwest::header::HeaderName, String) {
-    (AUTHORIZATION, format!("Bearer {token}"))
-}
-
 /// Asserts that entries form a chain: seqs 1, 2, …, each `prev` the previous `hash`, and that
 /// every hash re-computes from the entry as served.
 pub fn assert_chain(entries: &[Value]) {
@@ -378,10 +373,8 @@ pub fn assert_chain(entries: &[Value]) {
         let expected_prev = if index == 0 { json!(ZERO_HASH) } else { entries[index - 1]["hash"].clone() };
         assert_eq!(entry["prev"], expected_prev, "entry {} links to the one before", index + 1);
     }
-    let parsed: Vec<sitrep_core::Entry> = entries
-        .iter()
-        .map(|entry| serde_json::from_value(entry.clone()).expect("an entry as served parses"))
-        .collect();
+    let parsed: Vec<sitrep_core::Entry> =
+        entries.iter().map(|entry| serde_json::from_value(entry.clone()).expect("an entry as served parses")).collect();
     let number = entries
         .first()
         .and_then(|e| e["body"]["number"].as_str())
@@ -424,7 +417,10 @@ impl SseReader {
     pub fn new(response: Response) -> SseReader {
         assert_eq!(response.status(), StatusCode::OK, "the event stream opens");
         assert!(content_type(response.headers()).starts_with("text/event-stream"), "an event stream");
-        SseReader { stream: response.bytes_stream().map(|chunk| chunk.map(|b| b.to_vec())).boxed(), buffer: String::new() }
+        SseReader {
+            stream: response.bytes_stream().map(|chunk| chunk.map(|b| b.to_vec())).boxed(),
+            buffer: String::new(),
+        }
     }
 
     /// The next event (comments such as heartbeats are skipped), or `None` when the stream ends.

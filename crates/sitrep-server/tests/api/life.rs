@@ -86,7 +86,8 @@ async fn one_incident_lives_its_whole_life_through_the_http_api() {
     assert_eq!(task["due"], "2030-01-01T12:00:00.000000Z");
     let task = app.post_ok(COMMANDER, &inc("/tasks/T-1/assign"), json!({"owner": RESPONDER}), StatusCode::OK).await;
     assert_eq!(task["owner"], RESPONDER);
-    let task = app.post_ok(RESPONDER, &inc("/tasks/T-1/done"), json!({"note": "nothing else found"}), StatusCode::OK).await;
+    let task =
+        app.post_ok(RESPONDER, &inc("/tasks/T-1/done"), json!({"note": "nothing else found"}), StatusCode::OK).await;
     assert_eq!(task["state"], "done");
     app.post_ok(COMMANDER, &inc("/tasks"), json!({"title": "Assess GDPR duties", "owner": LEGAL}), StatusCode::CREATED)
         .await;
@@ -142,11 +143,13 @@ async fn one_incident_lives_its_whole_life_through_the_http_api() {
     assert_eq!(state["needs_your_decision"], json!(["D-5"]), "legal sees what waits on them");
     let decision = app.post_ok(LEGAL, &inc("/decisions/D-5/approve"), json!({}), StatusCode::OK).await;
     assert_eq!(decision["state"], "approved");
-    let endorsers: Vec<&Value> = decision["approvals"].as_array().expect("approvals").iter().map(|a| &a["user"]).collect();
+    let endorsers: Vec<&Value> =
+        decision["approvals"].as_array().expect("approvals").iter().map(|a| &a["user"]).collect();
     assert_eq!(endorsers, [COMMS, LEGAL], "approved by two people: the proposer and legal");
 
     // A note.
-    let note = app.post_ok(COMMANDER, &inc("/notes"), json!({"text": "Bridge call at 04:00"}), StatusCode::CREATED).await;
+    let note =
+        app.post_ok(COMMANDER, &inc("/notes"), json!({"text": "Bridge call at 04:00"}), StatusCode::CREATED).await;
     assert_eq!(note["by"], COMMANDER);
     assert_eq!(note["text"], "Bridge call at 04:00");
 

@@ -3,9 +3,12 @@
 //! Every test starts its own server (`helpers::spawn_app`) over a fresh data directory, so
 //! tests are independent and run in parallel.
 
-mod helpers;
-mod ops;
-mod life;
-mod authz;
-mod errors;
 mod auth;
+mod authz;
+mod concurrency;
+mod errors;
+mod events;
+mod helpers;
+mod life;
+mod openapi;
+mod ops;

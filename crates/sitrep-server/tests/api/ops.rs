@@ -39,8 +39,13 @@ async fn metrics_count_requests_by_route_pattern_and_entries_appended() {
     let appended_before = sample(&before, "sitrep_entries_appended_total").expect("entries appended are counted");
 
     let incident = app.standard_incident("Metrics", false).await;
-    app.post_ok(TECH_LEAD, &format!("/api/v1/incidents/{incident}/facts"), json!({"text": "seen"}), StatusCode::CREATED)
-        .await;
+    app.post_ok(
+        TECH_LEAD,
+        &format!("/api/v1/incidents/{incident}/facts"),
+        json!({"text": "seen"}),
+        StatusCode::CREATED,
+    )
+    .await;
     app.get_json(TECH_LEAD, &format!("/api/v1/incidents/{incident}")).await;
 
     let after = metrics(&app).await;

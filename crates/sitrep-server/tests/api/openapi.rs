@@ -1,0 +1,110 @@
+//! The OpenAPI document: generated from the code, and listing every fixed route of SPEC §4.
+
+use std::path::{Path, PathBuf};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::authz::documented_routes;
+use crate::helpers::*;
+
+/// SPEC §4's fixed routes that exist now (the evidence routes come with the evidence store).
+const FIXED_ROUTES: [(&str, &str); 19] = [
+    ("POST", "/api/v1/users"),
+    ("POST", "/api/v1/users/{name}/tokens"),
+    ("POST", "/api/v1/incidents"),
+    ("GET", "/api/v1/incidents"),
+    ("GET", "/api/v1/incidents/{id}"),
+    ("GET", "/api/v1/incidents/{id}/record"),
+    ("GET", "/api/v1/incidents/{id}/sitrep"),
+    ("GET", "/api/v1/incidents/{id}/events"),
+    ("POST", "/api/v1/incidents/{id}/roles"),
+    ("POST", "/api/v1/incidents/{id}/phase"),
+    ("POST", "/api/v1/incidents/{id}/facts"),
+    ("POST", "/api/v1/incidents/{id}/facts/{fid}/verify"),
+    ("POST", "/api/v1/incidents/{id}/facts/{fid}/disprove"),
+    ("POST", "/api/v1/incidents/{id}/decisions"),
+    ("POST", "/api/v1/incidents/{id}/decisions/{did}/approve"),
+    ("POST", "/api/v1/incidents/{id}/decisions/{did}/reject"),
+    ("POST", "/api/v1/incidents/{id}/decisions/{did}/withdraw"),
+    ("POST", "/api/v1/incidents/{id}/tasks"),
+    ("GET", "/api/v1/playbooks"),
+];
+
+#[tokio::test]
+async fn the_openapi_document_is_json_listing_every_fixed_route_of_the_spec() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/api/v1/openapi.json")).send().await.expect("the server answers");
+    assert!(content_type(response.headers()).starts_with("application/json"));
+    let document: Value = json_of(response, StatusCode::OK).await;
+    assert!(document["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "an OpenAPI 3 document");
+    assert!(document["info"]["title"].as_str().is_some(), "with a title");
+    let schemes = &document["components"]["securitySchemes"];
+    assert!(schemes.get("token").is_some() && schemes.get("session").is_some(), "both ways to authenticate: {schemes}");
+
+    let routes = documented_routes(&app).await;
+    let missing: Vec<_> = FIXED_ROUTES
+        .iter()
+        .filter(|(method, path)| !routes.contains(&((*method).to_owned(), (*path).to_owned())))
+        .collect();
+    assert!(missing.is_empty(), "fixed routes of SPEC §4 missing from the OpenAPI document: {missing:?}");
+
+    // Every operation says what it answers, and the fixed routes that take a body document it.
+    for (method, path) in &routes {
+        let operation = &document["paths"][path][method.to_lowercase()];
+        assert!(operation["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} documents answers");
+    }
+    for (method, path) in FIXED_ROUTES.iter().filter(|(method, _)| *method == "POST") {
+        let operation = &document["paths"][path][method.to_lowercase()];
+        assert!(operation.get("requestBody").is_some(), "{method} {path} documents its body");
+    }
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("the source directory is readable") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The string literal that starts `text` (after whitespace), if any.
+fn leading_literal(text: &str) -> Option<&str> {
+    let rest = text.trim_start().strip_prefix('"')?;
+    rest.find('"').map(|end| &rest[..end])
+}
+
+#[test]
+fn every_api_route_is_registered_through_utoipa() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(files.len() > 5, "the scan finds the server's sources in {}", src.display());
+    let mut outside = Vec::new();
+    let mut document_route_seen = false;
+    for file in &files {
+        let source = std::fs::read_to_string(file).expect("a readable source file");
+        let relative = file.strip_prefix(&src).expect("inside src").to_string_lossy().replace('\\', "/");
+        // Any way of adding a route by path to an axum router.
+        for call in [".route(", ".route_service(", ".nest(", ".nest_service("] {
+            for (at, _) in source.match_indices(call) {
+                let Some(path) = leading_literal(&source[at + call.len()..]) else { continue };
+                let allowed = relative == "lib.rs" && path == "/api/v1/openapi.json";
+                document_route_seen |= allowed;
+                if path.starts_with("/api") && !allowed {
+                    let line = source[..at].lines().count() + 1;
+                    outside.push(format!("src/{relative}:{line}: {call}\"{path}\""));
+                }
+            }
+        }
+    }
+    assert!(document_route_seen, "the scan reads registrations that span lines, like the document's own route");
+    assert!(
+        outside.is_empty(),
+        "API routes registered with axum directly are missing from the OpenAPI document; register them in \
+         api::routes() with .routes(routes!(handler)) and a #[utoipa::path]: {outside:#?}"
+    );
+}
