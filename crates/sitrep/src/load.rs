@@ -49,6 +49,22 @@ impl Bench {
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// As [`Bench::call`], without parsing the answer: what a client that only needs the
+    /// status (or streams the body elsewhere) pays.
+    async fn hit(&self, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<()> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        if !status.is_success() {
+            bail!("{path}: {status}: {}", String::from_utf8_lossy(&bytes));
+        }
+        Ok(())
+    }
+
     /// A member with a fresh token, created by the admin.
     async fn person(&self, admin: &str, name: &str) -> anyhow::Result<Actor> {
         let created = self
@@ -141,7 +157,7 @@ pub fn run(args: &BenchServerArgs, client: &ClientArgs) -> anyhow::Result<u8> {
                 let (token, incident) = (token.clone(), incident.clone());
                 async move {
                     let body = json!({"text": format!("Finding {n}: beacon to 198.51.100.23 from build-runner-7"), "source": "bench"});
-                    bench.call(&token, reqwest::Method::POST, &format!("/api/v1/incidents/{incident}/facts"), Some(body)).await.map(|_| ())
+                    bench.hit(&token, reqwest::Method::POST, &format!("/api/v1/incidents/{incident}/facts"), Some(body)).await
                 }
             }
         })
@@ -152,7 +168,7 @@ pub fn run(args: &BenchServerArgs, client: &ClientArgs) -> anyhow::Result<u8> {
             let (token, incident) = (cmd.token.clone(), reading.clone());
             move |bench: Arc<Bench>, _| {
                 let (token, incident) = (token.clone(), incident.clone());
-                async move { bench.call(&token, reqwest::Method::GET, &format!("/api/v1/incidents/{incident}/sitrep"), None).await.map(|_| ()) }
+                async move { bench.hit(&token, reqwest::Method::GET, &format!("/api/v1/incidents/{incident}/sitrep"), None).await }
             }
         })
         .await;
@@ -166,7 +182,7 @@ pub fn run(args: &BenchServerArgs, client: &ClientArgs) -> anyhow::Result<u8> {
                     let body = json!({"class": "recovery", "title": format!("Restore service {n}")});
                     let proposed = bench.call(&tech, reqwest::Method::POST, &format!("/api/v1/incidents/{incident}/decisions"), Some(body)).await?;
                     let id = proposed["id"].as_str().context("no decision id")?.to_owned();
-                    bench.call(&cmd, reqwest::Method::POST, &format!("/api/v1/incidents/{incident}/decisions/{id}/approve"), Some(json!({}))).await.map(|_| ())
+                    bench.hit(&cmd, reqwest::Method::POST, &format!("/api/v1/incidents/{incident}/decisions/{id}/approve"), Some(json!({}))).await
                 }
             }
         })
