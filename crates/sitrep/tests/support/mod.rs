@@ -171,6 +171,14 @@ impl Server {
         panic!("sitrep serve did not start in five attempts:\n{}", failures.join("\n---\n"));
     }
 
+    /// Sends SIGTERM and waits (up to 20 s) for the server to exit; its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self._process.0.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        assert!(sent.success(), "SIGTERM was delivered");
+        eventually("the server to exit after SIGTERM", || self._process.0.try_wait().ok().flatten())
+    }
+
     /// The client as the holder of `token`, talking to this server.
     pub fn cli(&self, token: &str) -> Cli {
         Cli { url: Some(self.url.clone()), token: Some(token.to_owned()), config_home: self.config_home() }
