@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod serve;
 pub mod state;
 pub mod views;
+pub mod web;
 
 pub use config::Config;
 pub use error::ApiError;
@@ -36,6 +37,7 @@ pub fn app(state: AppState) -> Router {
     let openapi: Arc<[u8]> = serde_json::to_vec_pretty(&openapi).unwrap_or_default().into();
     Router::new()
         .merge(api)
+        .merge(web::routes(&state))
         .route(
             "/api/v1/openapi.json",
             get(move || {

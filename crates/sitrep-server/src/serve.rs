@@ -57,6 +57,7 @@ pub fn state(
         config,
         clock,
         shutdown,
+        chain_checks: crate::web::chain_checks(),
     }))
 }
 

@@ -23,6 +23,8 @@ pub struct Inner {
     pub clock: Clock,
     /// Turns true when the server is shutting down, so long-lived streams can end.
     pub shutdown: watch::Receiver<bool>,
+    /// How much of each record the web pages have already verified.
+    pub chain_checks: Arc<crate::web::ChainChecks>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -1,0 +1,464 @@
+//! What the pages show, prepared from the folded state so templates only lay it out.
+//!
+//! Which controls a person sees is not decided here: every form is offered only if the same
+//! `decide_incident` that enforces the policy would accept it (a dry run against the current
+//! state), so the page can never offer what the server would refuse, or hide what it allows.
+
+use sitrep_core::decide::{IncidentCommand, decide_incident};
+use sitrep_core::events::{ActionSpec, DecisionState, FactStatus, IncidentEvent};
+use sitrep_core::incident::{ActionStatus, Decision, IncidentState, TaskState};
+use sitrep_core::report::age;
+use sitrep_core::{DecisionClass, Entry, OrgState, Phase, Severity, Timestamp, UserName};
+
+/// The signed-in person, for the page frame.
+#[derive(Debug, Clone)]
+pub struct Me {
+    pub name: String,
+    pub display_name: String,
+    pub csrf: String,
+    pub may_read_org_record: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RoleRow {
+    pub role: String,
+    pub holders: Vec<String>,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct FactRow {
+    pub id: String,
+    pub text: String,
+    pub source: String,
+    pub logged_by: String,
+    pub logged_at: String,
+    pub judged_by: String,
+    pub judged_at: String,
+    pub basis: String,
+    pub can_verify: bool,
+    pub can_disprove: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct EndorsementRow {
+    pub user: String,
+    pub role: String,
+    pub at: String,
+    pub note: String,
+    pub implied: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ActionRow {
+    pub connector: String,
+    pub target: String,
+    pub status: String,
+    pub failed: bool,
+    pub error: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DecisionCard {
+    pub id: String,
+    pub class: String,
+    pub title: String,
+    pub rationale: String,
+    pub proposer: String,
+    pub proposed_at: String,
+    pub state: String,
+    pub waiting_on: String,
+    pub must_act: String,
+    pub rule: String,
+    pub approvals: Vec<EndorsementRow>,
+    pub rejections: Vec<EndorsementRow>,
+    pub withdrawn: String,
+    pub actions: Vec<ActionRow>,
+    pub can_approve: bool,
+    pub can_reject: bool,
+    pub can_withdraw: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct TaskRow {
+    pub id: String,
+    pub title: String,
+    pub due: String,
+    pub overdue: bool,
+    pub state: String,
+    pub note: String,
+    pub open: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct TaskGroup {
+    pub owner: String,
+    pub tasks: Vec<TaskRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EntryRow {
+    pub seq: u64,
+    pub at: String,
+    pub actor: String,
+    pub kind: String,
+    pub hash: String,
+    pub summary: String,
+}
+
+/// One incident's command view, for one person.
+#[derive(Debug, Clone)]
+pub struct CommandView {
+    pub id: String,
+    pub title: String,
+    pub phase: String,
+    pub severity: String,
+    pub age: String,
+    pub declared_at: String,
+    pub declared_by: String,
+    pub restricted: bool,
+    pub exercise: bool,
+    pub closed: bool,
+    pub seq: u64,
+    pub roles: Vec<RoleRow>,
+    pub unfilled: Vec<String>,
+    pub needs_you: Vec<DecisionCard>,
+    pub verified: Vec<FactRow>,
+    pub unverified: Vec<FactRow>,
+    pub disproved: Vec<FactRow>,
+    pub decisions: Vec<DecisionCard>,
+    pub task_groups: Vec<TaskGroup>,
+    pub timeline: Vec<EntryRow>,
+    pub timeline_hidden: usize,
+    pub chain_ok: bool,
+    pub chain_detail: String,
+    pub can_log_fact: bool,
+    pub can_add_task: bool,
+    pub can_note: bool,
+    pub can_set_phase: bool,
+    pub can_set_severity: bool,
+    pub can_assign: bool,
+    pub proposable: Vec<String>,
+    /// Each phase and severity, with whether it is the current one.
+    pub phases: Vec<(String, bool)>,
+    pub severities: Vec<(String, bool)>,
+    pub role_names: Vec<String>,
+    pub users: Vec<String>,
+    pub participants: Vec<String>,
+}
+
+/// The newest entries shown in the timeline; older ones are in the record itself.
+pub const TIMELINE: usize = 300;
+
+/// "2026-11-27 17:27:49 UTC": the record's time without the microseconds people do not read.
+pub fn when(at: Timestamp) -> String {
+    let text = at.to_string();
+    match (text.get(..10), text.get(11..19)) {
+        (Some(date), Some(time)) => format!("{date} {time} UTC"),
+        _ => text,
+    }
+}
+
+/// Whether a record verifies, in words.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    pub ok: bool,
+    pub detail: String,
+}
+
+fn words(snake: &str) -> String {
+    snake.replace('_', " ")
+}
+
+/// Whether the policy would let `user` do this now: the real decision, run dry.
+fn allowed(state: &IncidentState, org: &OrgState, user: &UserName, command: IncidentCommand) -> bool {
+    decide_incident(state, org, user, &command).is_ok()
+}
+
+fn decision_card(state: &IncidentState, org: &OrgState, user: &UserName, decision: &Decision) -> DecisionCard {
+    let progress = decision.progress();
+    let open = decision.state == DecisionState::Proposed;
+    let must_act = if open {
+        progress
+            .awaiting
+            .iter()
+            .map(|role| {
+                let holders: Vec<String> = state
+                    .roles
+                    .get(role)
+                    .map(|users| users.iter().filter(|u| !decision.endorsed_by(u)).map(ToString::to_string).collect())
+                    .unwrap_or_default();
+                format!(
+                    "{} ({})",
+                    words(role.as_str()),
+                    if holders.is_empty() { "unfilled".into() } else { holders.join(", ") }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    } else {
+        String::new()
+    };
+    let endorsement = |a: &sitrep_core::incident::Approval| EndorsementRow {
+        user: a.user.to_string(),
+        role: a.role.as_ref().map(|r| words(r.as_str())).unwrap_or_default(),
+        at: when(a.at),
+        note: a.note.clone().unwrap_or_default(),
+        implied: a.implied,
+    };
+    DecisionCard {
+        id: decision.id.to_string(),
+        class: words(decision.class.as_str()),
+        title: decision.title.clone(),
+        rationale: decision.rationale.clone().unwrap_or_default(),
+        proposer: decision.proposer.to_string(),
+        proposed_at: when(decision.proposed_at),
+        state: decision.state.as_str().to_owned(),
+        waiting_on: if open { progress.waiting_on } else { String::new() },
+        must_act,
+        rule: format!("needs {}; {} people", decision.rule.approve.describe(), decision.rule.people),
+        approvals: decision.approvals.iter().map(endorsement).collect(),
+        rejections: decision.rejections.iter().map(endorsement).collect(),
+        withdrawn: decision
+            .withdrawn
+            .as_ref()
+            .map(|w| format!("withdrawn by {} at {}", w.user, when(w.at)))
+            .unwrap_or_default(),
+        actions: decision
+            .actions
+            .iter()
+            .map(|action| ActionRow {
+                connector: action.spec.connector().to_owned(),
+                target: match &action.spec {
+                    ActionSpec::Task { title, .. } => title.clone(),
+                    ActionSpec::Webhook { destination, .. } => destination.clone(),
+                    ActionSpec::Command { command, .. } => command.clone(),
+                    ActionSpec::Notify { .. } => "communications path".into(),
+                },
+                status: match action.status {
+                    ActionStatus::Pending if decision.state != DecisionState::Approved => "runs when approved".into(),
+                    ActionStatus::Pending => "pending".into(),
+                    ActionStatus::Running => "running".into(),
+                    ActionStatus::Succeeded => "succeeded".into(),
+                    ActionStatus::Failed => "failed".into(),
+                },
+                failed: action.status == ActionStatus::Failed,
+                error: action.last_error.clone().unwrap_or_default(),
+            })
+            .collect(),
+        can_approve: open && allowed(state, org, user, IncidentCommand::Approve { decision: decision.id, note: None }),
+        can_reject: open
+            && allowed(state, org, user, IncidentCommand::Reject { decision: decision.id, note: "reason".into() }),
+        can_withdraw: open
+            && allowed(state, org, user, IncidentCommand::Withdraw { decision: decision.id, note: None }),
+    }
+}
+
+/// A line a person can read for each kind of entry.
+pub fn summary(entry: &Entry) -> String {
+    let Ok(event) = IncidentEvent::parse(&entry.kind, &entry.body) else { return entry.body.clone() };
+    match event {
+        IncidentEvent::Declared(d) => format!("declared {} \"{}\" ({})", d.number, d.title, d.severity),
+        IncidentEvent::PhaseChanged(c) => match c.decision {
+            Some(decision) => format!("closed the incident by {decision}"),
+            None => format!("moved the phase from {} to {}", words(c.from.as_str()), words(c.to.as_str())),
+        },
+        IncidentEvent::SeverityChanged(c) => format!("changed severity from {} to {}", c.from, c.to),
+        IncidentEvent::RoleAssigned(r) => format!("made {} {}", r.user, words(r.role.as_str())),
+        IncidentEvent::RoleReleased(r) => format!("released {} from {}", r.user, words(r.role.as_str())),
+        IncidentEvent::FactLogged(f) => format!("logged {} ({}): {}", f.fact, f.status.as_str(), f.text),
+        IncidentEvent::FactVerified(f) => format!("verified {}: {}", f.fact, f.basis),
+        IncidentEvent::FactDisproved(f) => format!("disproved {}: {}", f.fact, f.basis),
+        IncidentEvent::TaskCreated(t) => format!("created {} \"{}\"", t.task, t.title),
+        IncidentEvent::TaskAssigned(t) => format!("gave {} to {}", t.task, t.owner),
+        IncidentEvent::TaskDone(t) => format!("finished {}", t.task),
+        IncidentEvent::TaskBlocked(t) => format!("marked {} blocked: {}", t.task, t.reason),
+        IncidentEvent::TaskCancelled(t) => format!("cancelled {}", t.task),
+        IncidentEvent::DecisionProposed(d) => format!(
+            "proposed {} ({}) \"{}\"{}",
+            d.decision,
+            words(d.class.as_str()),
+            d.title,
+            if d.state == DecisionState::Approved { ", approved at once" } else { "" }
+        ),
+        IncidentEvent::DecisionApproved(d) => format!(
+            "approved {} as {}{}",
+            d.decision,
+            words(d.role.as_str()),
+            if d.state == DecisionState::Approved { ": the decision is approved" } else { "" }
+        ),
+        IncidentEvent::DecisionRejected(d) => {
+            format!("rejected {} as {}: {}", d.decision, words(d.role.as_str()), d.note)
+        }
+        IncidentEvent::DecisionWithdrawn(d) => format!("withdrew {}", d.decision),
+        IncidentEvent::ActionStarted(a) => {
+            format!("started action {} of {} (attempt {})", a.action + 1, a.decision, a.attempt)
+        }
+        IncidentEvent::ActionSucceeded(a) => format!("action {} of {} succeeded", a.action + 1, a.decision),
+        IncidentEvent::ActionFailed(a) => format!("action {} of {} failed: {}", a.action + 1, a.decision, a.reason),
+        IncidentEvent::NoteAdded(n) => format!("noted: {}", n.text),
+    }
+}
+
+impl CommandView {
+    /// `recent` are the newest entries of the record (oldest first); `chain` says whether the
+    /// whole record verifies.
+    pub fn build(
+        state: &IncidentState,
+        org: &OrgState,
+        user: &UserName,
+        recent: &[Entry],
+        chain: &Chain,
+        now: Timestamp,
+    ) -> CommandView {
+        let policy = &org.policy;
+        let fact_row = |fact: &sitrep_core::incident::Fact| FactRow {
+            id: fact.id.to_string(),
+            text: fact.text.clone(),
+            source: fact.source.clone().unwrap_or_default(),
+            logged_by: fact.logged_by.to_string(),
+            logged_at: when(fact.logged_at),
+            judged_by: fact.judged.as_ref().map(|j| j.by.to_string()).unwrap_or_default(),
+            judged_at: fact.judged.as_ref().map(|j| when(j.at)).unwrap_or_default(),
+            basis: fact.judged.as_ref().map(|j| j.basis.clone()).unwrap_or_default(),
+            can_verify: fact.status != FactStatus::Verified
+                && allowed(state, org, user, IncidentCommand::VerifyFact { fact: fact.id, basis: "basis".into() }),
+            can_disprove: fact.status != FactStatus::Disproved
+                && allowed(state, org, user, IncidentCommand::DisproveFact { fact: fact.id, basis: "basis".into() }),
+        };
+        let facts = |status: FactStatus| state.facts.iter().filter(|f| f.status == status).map(fact_row).collect();
+        let mut roles: Vec<RoleRow> = policy
+            .all_roles()
+            .filter_map(|role| {
+                let holders: Vec<String> =
+                    state.roles.get(role).map(|u| u.iter().map(ToString::to_string).collect()).unwrap_or_default();
+                let required = policy.roles.required.contains(role);
+                (required || !holders.is_empty()).then(|| RoleRow { role: words(role.as_str()), holders, required })
+            })
+            .collect();
+        roles.sort_by_key(|r| !r.required);
+
+        let mut groups: Vec<TaskGroup> = Vec::new();
+        let mut tasks: Vec<&sitrep_core::incident::Task> = state.tasks.iter().collect();
+        tasks.sort_by_key(|t| (t.owner.clone(), !matches!(t.state, TaskState::Open | TaskState::Blocked), t.due));
+        for task in tasks {
+            let owner = task.owner.as_ref().map_or_else(|| "unassigned".to_owned(), ToString::to_string);
+            let open = matches!(task.state, TaskState::Open | TaskState::Blocked);
+            let row = TaskRow {
+                id: task.id.to_string(),
+                title: task.title.clone(),
+                due: task.due.map(when).unwrap_or_default(),
+                overdue: open && task.due.is_some_and(|d| d < now),
+                state: match task.state {
+                    TaskState::Open => "open",
+                    TaskState::Done => "done",
+                    TaskState::Blocked => "blocked",
+                    TaskState::Cancelled => "cancelled",
+                }
+                .to_owned(),
+                note: task.note.clone().unwrap_or_default(),
+                open,
+            };
+            match groups.last_mut() {
+                Some(group) if group.owner == owner => group.tasks.push(row),
+                _ => groups.push(TaskGroup { owner, tasks: vec![row] }),
+            }
+        }
+
+        let timeline = recent
+            .iter()
+            .rev()
+            .map(|entry| EntryRow {
+                seq: entry.seq,
+                at: when(entry.at),
+                actor: entry.actor.to_string(),
+                kind: entry.kind.clone(),
+                hash: entry.hash.short(),
+                summary: summary(entry),
+            })
+            .collect();
+
+        let probe = |command: IncidentCommand| allowed(state, org, user, command);
+        let proposable = policy
+            .classes
+            .iter()
+            .filter(|c| {
+                probe(IncidentCommand::Propose {
+                    class: c.class.clone(),
+                    title: "probe".into(),
+                    rationale: None,
+                    actions: Vec::new(),
+                })
+            })
+            .map(|c| c.class.to_string())
+            .collect();
+        let other_phase = if state.phase == Phase::Triage { Phase::Containment } else { Phase::Triage };
+        let other_severity = if state.severity == Severity::Sev4 { Severity::Sev3 } else { Severity::Sev4 };
+        // Assigning is allowed when the only objection is to the particular role or person.
+        let can_assign = state.phase != Phase::Closed
+            && policy.all_roles().next().is_some_and(|role| {
+                let command = IncidentCommand::AssignRole { role: role.clone(), user: user.clone() };
+                !matches!(
+                    decide_incident(state, org, user, &command),
+                    Err(sitrep_core::Refusal::Forbidden { .. } | sitrep_core::Refusal::NotFound(_))
+                )
+            });
+
+        CommandView {
+            id: state.id.to_string(),
+            title: state.title.clone(),
+            phase: state.phase.as_str().to_owned(),
+            severity: state.severity.as_str().to_owned(),
+            age: age(state.declared_at, now),
+            declared_at: when(state.declared_at),
+            declared_by: state.declared_by.to_string(),
+            restricted: state.restricted,
+            exercise: state.exercise,
+            closed: state.phase == Phase::Closed,
+            seq: state.seq,
+            roles,
+            unfilled: state.unfilled(&policy.roles.required).into_iter().map(|r| words(r.as_str())).collect(),
+            needs_you: state.awaiting(user).into_iter().map(|d| decision_card(state, org, user, d)).collect(),
+            verified: facts(FactStatus::Verified),
+            unverified: facts(FactStatus::Unverified),
+            disproved: facts(FactStatus::Disproved),
+            decisions: state.decisions.iter().rev().map(|d| decision_card(state, org, user, d)).collect(),
+            task_groups: groups,
+            timeline,
+            timeline_hidden: (state.seq as usize).saturating_sub(recent.len()),
+            chain_ok: chain.ok,
+            chain_detail: chain.detail.clone(),
+            can_log_fact: probe(IncidentCommand::LogFact {
+                text: "probe".into(),
+                source: None,
+                status: FactStatus::Unverified,
+                basis: None,
+            }),
+            can_add_task: probe(IncidentCommand::CreateTask { title: "probe".into(), owner: None, due: None }),
+            can_note: probe(IncidentCommand::AddNote { text: "probe".into() }),
+            can_set_phase: probe(IncidentCommand::SetPhase { phase: other_phase }),
+            can_set_severity: probe(IncidentCommand::SetSeverity { severity: other_severity, reason: None }),
+            can_assign,
+            proposable,
+            phases: Phase::ALL
+                .iter()
+                .filter(|p| **p != Phase::Closed)
+                .map(|p| (p.as_str().to_owned(), *p == state.phase))
+                .collect(),
+            severities: Severity::ALL.iter().map(|s| (s.as_str().to_owned(), *s == state.severity)).collect(),
+            role_names: policy.all_roles().map(ToString::to_string).collect(),
+            users: org.users.values().filter(|u| u.active).map(|u| u.name.to_string()).collect(),
+            participants: {
+                let mut people: Vec<String> = state.roles.values().flatten().map(ToString::to_string).collect();
+                people.sort();
+                people.dedup();
+                people
+            },
+        }
+    }
+}
+
+/// Whether a class name is one the policy defines (for the propose form).
+pub fn known_class(org: &OrgState, class: &str) -> Option<DecisionClass> {
+    DecisionClass::parse(class).ok().filter(|c| org.policy.class(c).is_some())
+}
