@@ -54,7 +54,9 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route("/incidents/{id}/decisions/{did}/{verb}", post(decide))
         .route("/incidents/{id}/tasks", post(add_task))
         .route("/incidents/{id}/tasks/{tid}/done", post(task_done))
+        .route("/incidents/{id}/tasks/{tid}/block", post(task_blocked))
         .route("/incidents/{id}/roles", post(assign_role))
+        .route("/incidents/{id}/roles/release", post(release_role))
         .route("/incidents/{id}/phase", post(set_phase))
         .route("/incidents/{id}/severity", post(set_severity))
         .route("/incidents/{id}/notes", post(add_note))
@@ -620,8 +622,13 @@ async fn add_task(
         Some(Ok(owner)) => Ok(Some(owner)),
         None => Ok(None),
     };
-    let command =
-        owner.map(|owner| IncidentCommand::CreateTask { title: fields.get("title").to_owned(), owner, due: None });
+    let due = match fields.optional("due") {
+        None => Ok(None),
+        Some(text) => local_utc(&text).map(Some),
+    };
+    let command = owner.and_then(|owner| {
+        due.map(|due| IncidentCommand::CreateTask { title: fields.get("title").to_owned(), owner, due })
+    });
     act(&app, &viewer, &id, &fields, "tasks", command).await
 }
 
@@ -636,6 +643,42 @@ async fn task_done(
         .map_err(|e| e.to_string())
         .map(|task| IncidentCommand::CompleteTask { task, note: fields.optional("note") });
     act(&app, &viewer, &id, &fields, "tasks", command).await
+}
+
+/// A `datetime-local` form value ("2026-11-27T18:00"), read as UTC.
+fn local_utc(text: &str) -> Result<sitrep_core::Timestamp, String> {
+    let civil: jiff::civil::DateTime = text.parse().map_err(|_| format!("'{text}' is not a date and time"))?;
+    civil
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .map(|zoned| sitrep_core::Timestamp::from_jiff(zoned.timestamp()))
+        .map_err(|e| e.to_string())
+}
+
+async fn task_blocked(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments((id, tid)): Path2,
+    fields: Fields,
+) -> Response {
+    let command = tid
+        .parse::<TaskId>()
+        .map_err(|e| e.to_string())
+        .map(|task| IncidentCommand::BlockTask { task, reason: fields.get("reason").to_owned() });
+    act(&app, &viewer, &id, &fields, "tasks", command).await
+}
+
+async fn release_role(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments(id): Path1,
+    fields: Fields,
+) -> Response {
+    let command = Role::parse(fields.get("role")).map_err(|e| e.to_string()).and_then(|role| {
+        UserName::parse(fields.get("user"))
+            .map_err(|e| e.to_string())
+            .map(|user| IncidentCommand::ReleaseRole { role, user })
+    });
+    act(&app, &viewer, &id, &fields, "roles", command).await
 }
 
 async fn assign_role(

@@ -21,6 +21,9 @@ pub struct Me {
 
 #[derive(Debug, Clone)]
 pub struct RoleRow {
+    /// The role's name as the policy writes it (`tech_lead`), for forms.
+    pub key: String,
+    /// The role's name for people (`tech lead`).
     pub role: String,
     pub holders: Vec<String>,
     pub required: bool,
@@ -333,7 +336,12 @@ impl CommandView {
                 let holders: Vec<String> =
                     state.roles.get(role).map(|u| u.iter().map(ToString::to_string).collect()).unwrap_or_default();
                 let required = policy.roles.required.contains(role);
-                (required || !holders.is_empty()).then(|| RoleRow { role: words(role.as_str()), holders, required })
+                (required || !holders.is_empty()).then(|| RoleRow {
+                    key: role.to_string(),
+                    role: words(role.as_str()),
+                    holders,
+                    required,
+                })
             })
             .collect();
         roles.sort_by_key(|r| !r.required);
