@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use crate::events::*;
 use crate::ids::{DecisionClass, DecisionId, FactId, IncidentNumber, OrgRole, Phase, Role, Severity, TaskId, UserName};
-use crate::incident::{Decision, IncidentState, TaskState};
+use crate::incident::{ActionStatus, Decision, IncidentState, NoticeStatus, TaskState};
 use crate::org::{OrgState, User};
+use crate::playbook::Playbook;
 use crate::policy::{Endorsement, Policy, Rule, Who};
 use crate::time::Timestamp;
 
@@ -79,23 +80,118 @@ fn optional_text(field: &str, value: &Option<String>, max: usize) -> Result<Opti
 /// What a person intends to do to an incident.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IncidentCommand {
-    AssignRole { role: Role, user: UserName },
-    ReleaseRole { role: Role, user: UserName },
-    SetPhase { phase: Phase },
-    SetSeverity { severity: Severity, reason: Option<String> },
-    LogFact { text: String, source: Option<String>, status: FactStatus, basis: Option<String> },
-    VerifyFact { fact: FactId, basis: String },
-    DisproveFact { fact: FactId, basis: String },
-    CreateTask { title: String, owner: Option<UserName>, due: Option<Timestamp> },
-    AssignTask { task: TaskId, owner: UserName },
-    CompleteTask { task: TaskId, note: Option<String> },
-    BlockTask { task: TaskId, reason: String },
-    CancelTask { task: TaskId, note: Option<String> },
-    Propose { class: DecisionClass, title: String, rationale: Option<String>, actions: Vec<ActionSpec> },
-    Approve { decision: DecisionId, note: Option<String> },
-    Reject { decision: DecisionId, note: String },
-    Withdraw { decision: DecisionId, note: Option<String> },
-    AddNote { text: String },
+    AssignRole {
+        role: Role,
+        user: UserName,
+    },
+    ReleaseRole {
+        role: Role,
+        user: UserName,
+    },
+    SetPhase {
+        phase: Phase,
+    },
+    SetSeverity {
+        severity: Severity,
+        reason: Option<String>,
+    },
+    LogFact {
+        text: String,
+        source: Option<String>,
+        status: FactStatus,
+        basis: Option<String>,
+    },
+    VerifyFact {
+        fact: FactId,
+        basis: String,
+    },
+    DisproveFact {
+        fact: FactId,
+        basis: String,
+    },
+    CreateTask {
+        title: String,
+        owner: Option<UserName>,
+        due: Option<Timestamp>,
+    },
+    AssignTask {
+        task: TaskId,
+        owner: UserName,
+    },
+    CompleteTask {
+        task: TaskId,
+        note: Option<String>,
+    },
+    BlockTask {
+        task: TaskId,
+        reason: String,
+    },
+    CancelTask {
+        task: TaskId,
+        note: Option<String>,
+    },
+    Propose {
+        class: DecisionClass,
+        title: String,
+        rationale: Option<String>,
+        actions: Vec<ActionSpec>,
+    },
+    Approve {
+        decision: DecisionId,
+        note: Option<String>,
+    },
+    Reject {
+        decision: DecisionId,
+        note: String,
+    },
+    Withdraw {
+        decision: DecisionId,
+        note: Option<String>,
+    },
+    AddNote {
+        text: String,
+    },
+    /// Starts a playbook from the organisation's playbooks.
+    RunPlaybook {
+        playbook: String,
+        inputs: BTreeMap<String, String>,
+    },
+    /// Runs a failed action again.
+    RetryAction {
+        decision: DecisionId,
+        action: u32,
+    },
+}
+
+/// What the action worker and the notifier record: results of running connectors.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SystemCommand {
+    StartAction {
+        decision: DecisionId,
+        action: u32,
+    },
+    FinishAction {
+        decision: DecisionId,
+        action: u32,
+        outcome: Result<Option<String>, ActionFailure>,
+    },
+    /// The `task` connector needs no outside system: starting it creates the task and succeeds.
+    RunTaskAction {
+        decision: DecisionId,
+        action: u32,
+    },
+    Notified {
+        decision: DecisionId,
+        moment: Moment,
+        channel: String,
+        outcome: Result<Option<String>, ActionFailure>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionFailure {
+    pub reason: String,
+    pub retryable: bool,
 }
 
 /// Declaring a new incident.
@@ -108,6 +204,9 @@ pub struct Declare {
     pub exercise: bool,
     /// Roles staffed at declaration; the declarer is commander unless this names one.
     pub roles: BTreeMap<Role, UserName>,
+    /// A playbook to start at once, with its inputs.
+    pub playbook: Option<String>,
+    pub inputs: BTreeMap<String, String>,
 }
 
 /// What an admin (or, for their own tokens, a user) intends to change in the organisation.
@@ -148,9 +247,8 @@ pub enum OrgCommand {
     ReplacePolicy {
         source: String,
     },
+    /// Adds or replaces a playbook; its id and version come from the file.
     AddPlaybook {
-        id: String,
-        version: String,
         source: String,
     },
 }
@@ -158,21 +256,34 @@ pub enum OrgCommand {
 /// The first entries of a new deployment's organisation record.
 pub fn genesis(deployment: Uuid, name: &str, public_key: &str, admin: &UserName, token_sha256: &str) -> Vec<OrgEvent> {
     let policy = Policy::default_policy();
-    vec![
+    let playbooks = crate::playbook::BUILT_IN_PLAYBOOKS.iter().filter_map(|source| {
+        // The built-in playbooks load under the built-in policy; a test keeps it so.
+        Playbook::parse(source, &policy).ok().map(|p| {
+            OrgEvent::PlaybookAdded(PlaybookAdded {
+                id: p.id,
+                version: p.version,
+                sha256: p.sha256,
+                source: (*source).to_owned(),
+            })
+        })
+    });
+    let mut events = vec![
         OrgEvent::DeploymentCreated(DeploymentCreated {
             deployment,
             name: name.to_owned(),
             public_key: public_key.to_owned(),
         }),
-        OrgEvent::PolicyReplaced(PolicyReplaced { sha256: policy.sha256, source: policy.source }),
-        OrgEvent::UserAdded(UserAdded { user: admin.clone(), display_name: None, org_role: OrgRole::Admin }),
-        OrgEvent::TokenIssued(TokenIssued {
-            user: admin.clone(),
-            sha256: token_sha256.to_owned(),
-            expires_at: None,
-            label: Some("created by sitrep init".into()),
-        }),
-    ]
+        OrgEvent::PolicyReplaced(PolicyReplaced { sha256: policy.sha256.clone(), source: policy.source.clone() }),
+    ];
+    events.extend(playbooks);
+    events.push(OrgEvent::UserAdded(UserAdded { user: admin.clone(), display_name: None, org_role: OrgRole::Admin }));
+    events.push(OrgEvent::TokenIssued(TokenIssued {
+        user: admin.clone(),
+        sha256: token_sha256.to_owned(),
+        expires_at: None,
+        label: Some("created by sitrep init".into()),
+    }));
+    events
 }
 
 fn acting_user<'a>(org: &'a OrgState, by: &UserName) -> Result<&'a User, Refusal> {
@@ -259,7 +370,111 @@ pub fn decide_declare(
         exercise: command.exercise,
         policy: policy.sha256.clone(),
     })];
-    events.extend(staffing.into_iter().map(|(role, user)| IncidentEvent::RoleAssigned(RoleChange { role, user })));
+    events.extend(staffing.iter().cloned().map(|(role, user)| IncidentEvent::RoleAssigned(RoleChange { role, user })));
+    if let Some(playbook) = &command.playbook {
+        let mut roles: BTreeMap<Role, Vec<UserName>> = BTreeMap::new();
+        for (role, user) in staffing {
+            roles.entry(role).or_default().push(user);
+        }
+        events.extend(playbook_events(org, by, playbook, &command.inputs, &roles, &[], (0, 0))?);
+    } else if !command.inputs.is_empty() {
+        return Err(invalid("inputs", "inputs are given only with a playbook"));
+    }
+    Ok(events)
+}
+
+/// The entries that start a playbook: the start itself, the pre-approved decisions (approved,
+/// citing the playbook), a task per step for the holder of its role (else the commander), and
+/// each step's decision as a proposal. `counts` are the incident's tasks and decisions so far.
+fn playbook_events(
+    org: &OrgState,
+    by: &UserName,
+    id: &str,
+    inputs: &BTreeMap<String, String>,
+    roles: &BTreeMap<Role, Vec<UserName>>,
+    started: &[String],
+    counts: (u64, u64),
+) -> Result<Vec<IncidentEvent>, Refusal> {
+    let record = org.playbooks.get(id).ok_or_else(|| {
+        let known: Vec<&str> = org.playbooks.keys().map(String::as_str).collect();
+        invalid("playbook", format!("there is no playbook '{id}'; playbooks are {}", known.join(", ")))
+    })?;
+    if started.iter().any(|p| p == id) {
+        return Err(conflict(format!("playbook '{id}' was already started on this incident")));
+    }
+    let playbook = crate::playbook::Playbook::parse(&record.source, &org.policy).map_err(|error| {
+        invalid("playbook", format!("playbook '{id}' does not load under the policy in force: {error}"))
+    })?;
+    let filled = playbook.fill(inputs).map_err(|error| invalid(&error.field, error.message))?;
+    let holder = |role: &Role| roles.get(role).and_then(|users| users.first()).cloned();
+    let commander = Role::parse("commander").ok().and_then(|r| holder(&r));
+    let holds: Vec<Role> = roles.iter().filter(|(_, users)| users.contains(by)).map(|(role, _)| role.clone()).collect();
+    let citation = playbook.citation();
+    let mut events = vec![IncidentEvent::PlaybookStarted(PlaybookStarted {
+        playbook: playbook.id.clone(),
+        version: playbook.version.clone(),
+        sha256: playbook.sha256.clone(),
+        approved_by: playbook.approved_by.clone(),
+        inputs: inputs.clone(),
+        required_roles: playbook.required_roles.clone(),
+    })];
+    let (mut tasks, mut decisions) = counts;
+    let decision = |template: &crate::playbook::DecisionTemplate,
+                    number: u64,
+                    preapproved: bool|
+     -> Result<IncidentEvent, Refusal> {
+        let class = org
+            .policy
+            .class(&template.class)
+            .ok_or_else(|| invalid("playbook", format!("unknown class {}", template.class)))?;
+        check_actions(&org.policy, &template.actions)?;
+        let (role, state) = if preapproved {
+            (None, DecisionState::Approved)
+        } else {
+            let role = class.rule.endorsement_role(&holds, &[]);
+            let endorsement: Vec<Endorsement<'_>> =
+                role.iter().map(|role| Endorsement { user: by, role, also: &[] }).collect();
+            let state =
+                if class.rule.is_met(by, &endorsement) { DecisionState::Approved } else { DecisionState::Proposed };
+            (role, state)
+        };
+        Ok(IncidentEvent::DecisionProposed(DecisionProposed {
+            decision: DecisionId(number),
+            class: template.class.clone(),
+            title: template.title.chars().take(TITLE_MAX).collect(),
+            rationale: template.rationale.clone(),
+            actions: template.actions.clone(),
+            rule: class.rule.clone(),
+            role,
+            also: Vec::new(),
+            state,
+            playbook: preapproved.then(|| citation.clone()),
+            path: class.path.clone(),
+        }))
+    };
+    for template in &filled.preapproved {
+        decisions += 1;
+        events.push(decision(template, decisions, true)?);
+    }
+    for (index, step) in filled.steps.iter().enumerate() {
+        tasks += 1;
+        events.push(IncidentEvent::TaskCreated(TaskCreated {
+            task: TaskId(tasks),
+            title: step.title.chars().take(TITLE_MAX).collect(),
+            owner: holder(&step.role).or_else(|| commander.clone()),
+            due: None,
+            due_in_minutes: step.due_minutes,
+            origin: TaskOrigin::Playbook {
+                playbook: playbook.id.clone(),
+                version: playbook.version.clone(),
+                step: index as u32 + 1,
+            },
+        }));
+        if let Some(template) = &step.decision {
+            decisions += 1;
+            events.push(decision(template, decisions, false)?);
+        }
+    }
     Ok(events)
 }
 
@@ -496,6 +711,7 @@ pub fn decide_incident(
                 title,
                 owner: owner.clone(),
                 due: *due,
+                due_in_minutes: None,
                 origin: TaskOrigin::Manual,
             })]
         }
@@ -569,6 +785,8 @@ pub fn decide_incident(
                 role: role.clone(),
                 also: also.clone(),
                 state: if decided { DecisionState::Approved } else { DecisionState::Proposed },
+                playbook: None,
+                path: class_policy.path.clone(),
             })];
             if decided {
                 events.extend(judge.closing(class, decision));
@@ -674,6 +892,26 @@ pub fn decide_incident(
                 note: optional_text("note", note, SHORT_MAX)?,
             })]
         }
+        C::RunPlaybook { playbook, inputs } => {
+            judge.permit("run_playbooks", &rules.run_playbooks, "starting a playbook")?;
+            let started: Vec<String> = state.playbooks.iter().map(|p| p.id.clone()).collect();
+            let counts = (state.tasks.len() as u64, state.decisions.len() as u64);
+            playbook_events(org, by, playbook, inputs, &state.roles, &started, counts)?
+        }
+        C::RetryAction { decision, action } => {
+            judge.permit("retry_actions", &rules.retry_actions, "retrying actions")?;
+            let found = judge.decision(*decision)?;
+            let Some(current) = found.actions.get(*action as usize) else {
+                return Err(Refusal::NotFound(format!("{decision} has no action {}", action + 1)));
+            };
+            if current.status != ActionStatus::Failed {
+                return Err(conflict(format!(
+                    "action {} of {decision} has not failed; only a failed action is retried",
+                    action + 1
+                )));
+            }
+            vec![IncidentEvent::ActionRetryRequested(ActionRef { decision: *decision, action: *action })]
+        }
         C::AddNote { text: note } => {
             judge.permit("notes", &rules.notes, "adding notes")?;
             vec![IncidentEvent::NoteAdded(NoteAdded { text: text("text", note, TEXT_MAX)? })]
@@ -685,6 +923,127 @@ pub fn decide_incident(
 /// The rule's roles this person holds, in the rule's order.
 fn held_rule_roles(rule: &Rule, holds: &[Role]) -> Vec<Role> {
     rule.approve.roles().iter().filter(|r| holds.contains(r)).cloned().collect()
+}
+
+/// Decides what connectors report: the action worker's attempts and outcomes, and the
+/// notifier's deliveries. They are refused only when they contradict the record (an action
+/// that is not waiting to run, a notification nobody owes), which would be a defect.
+pub fn decide_system(state: &IncidentState, command: &SystemCommand) -> Result<Vec<IncidentEvent>, Refusal> {
+    let action = |decision: DecisionId, index: u32| -> Result<(&Decision, &crate::incident::Action), Refusal> {
+        let found = state
+            .decision(decision)
+            .ok_or_else(|| Refusal::NotFound(format!("{} has no decision {decision}", state.id)))?;
+        if found.state != DecisionState::Approved {
+            return Err(conflict(format!("{decision} is not approved, so its actions do not run")));
+        }
+        let action = found
+            .actions
+            .get(index as usize)
+            .ok_or_else(|| Refusal::NotFound(format!("{decision} has no action {}", index + 1)))?;
+        Ok((found, action))
+    };
+    let startable = |action: &crate::incident::Action| match action.status {
+        ActionStatus::Pending | ActionStatus::Running => true,
+        ActionStatus::Failed => action.retryable,
+        ActionStatus::Succeeded => false,
+    };
+    let events = match command {
+        SystemCommand::StartAction { decision, action: index } => {
+            let (_, current) = action(*decision, *index)?;
+            if !startable(current) {
+                return Err(conflict(format!("action {} of {decision} is not waiting to run", index + 1)));
+            }
+            vec![IncidentEvent::ActionStarted(ActionStarted {
+                decision: *decision,
+                action: *index,
+                attempt: current.attempts + 1,
+            })]
+        }
+        SystemCommand::FinishAction { decision, action: index, outcome } => {
+            let (_, current) = action(*decision, *index)?;
+            if current.status != ActionStatus::Running {
+                return Err(conflict(format!("action {} of {decision} is not running", index + 1)));
+            }
+            let attempt = current.attempts;
+            vec![match outcome {
+                Ok(detail) => IncidentEvent::ActionSucceeded(ActionSucceeded {
+                    decision: *decision,
+                    action: *index,
+                    attempt,
+                    detail: detail.clone(),
+                }),
+                Err(failure) => IncidentEvent::ActionFailed(ActionFailed {
+                    decision: *decision,
+                    action: *index,
+                    attempt,
+                    reason: failure.reason.chars().take(SHORT_MAX).collect(),
+                    retryable: failure.retryable,
+                }),
+            }]
+        }
+        SystemCommand::RunTaskAction { decision, action: index } => {
+            let (found, current) = action(*decision, *index)?;
+            let ActionSpec::Task { title, owner_role, due_in_minutes } = &current.spec else {
+                return Err(invalid("action", format!("action {} of {decision} is not a task action", index + 1)));
+            };
+            if !startable(current) {
+                return Err(conflict(format!("action {} of {decision} is not waiting to run", index + 1)));
+            }
+            let holder = |role: &Role| state.roles.get(role).and_then(|users| users.first()).cloned();
+            let owner =
+                owner_role.as_ref().and_then(holder).or_else(|| Role::parse("commander").ok().and_then(|r| holder(&r)));
+            let task = TaskId(state.tasks.len() as u64 + 1);
+            let attempt = current.attempts + 1;
+            vec![
+                IncidentEvent::ActionStarted(ActionStarted { decision: found.id, action: *index, attempt }),
+                IncidentEvent::TaskCreated(TaskCreated {
+                    task,
+                    title: title.clone(),
+                    owner,
+                    due: None,
+                    due_in_minutes: *due_in_minutes,
+                    origin: TaskOrigin::Decision { decision: found.id, action: *index },
+                }),
+                IncidentEvent::ActionSucceeded(ActionSucceeded {
+                    decision: found.id,
+                    action: *index,
+                    attempt,
+                    detail: Some(format!("created {task}")),
+                }),
+            ]
+        }
+        SystemCommand::Notified { decision, moment, channel, outcome } => {
+            let found = state
+                .decision(*decision)
+                .ok_or_else(|| Refusal::NotFound(format!("{} has no decision {decision}", state.id)))?;
+            let owed = found
+                .notices
+                .iter()
+                .any(|n| n.moment == *moment && &n.channel == channel && n.status == NoticeStatus::Pending);
+            if !owed {
+                return Err(conflict(format!(
+                    "no {} notification of {decision} is owed to {channel}",
+                    moment.as_str()
+                )));
+            }
+            vec![match outcome {
+                Ok(detail) => IncidentEvent::NotificationDelivered(NotificationDelivered {
+                    decision: *decision,
+                    moment: *moment,
+                    channel: channel.clone(),
+                    detail: detail.clone(),
+                }),
+                Err(failure) => IncidentEvent::NotificationFailed(NotificationFailed {
+                    decision: *decision,
+                    moment: *moment,
+                    channel: channel.clone(),
+                    reason: failure.reason.chars().take(SHORT_MAX).collect(),
+                    retryable: failure.retryable,
+                }),
+            }]
+        }
+    };
+    Ok(events)
 }
 
 fn task_word(state: TaskState) -> &'static str {
@@ -845,18 +1204,22 @@ pub fn decide_org(
             }
             vec![OrgEvent::PolicyReplaced(PolicyReplaced { sha256: policy.sha256, source: policy.source })]
         }
-        C::AddPlaybook { id, version, source } => {
+        C::AddPlaybook { source } => {
             admin_only("adding playbooks")?;
-            if !is_name(id) {
-                return Err(invalid("id", "must be 1 to 64 characters of a-z, 0-9, '-' or '_'"));
+            if source.len() > 256 * 1024 {
+                return Err(invalid("source", "a playbook file is at most 256 KiB"));
             }
-            let version = text("version", version, 40)?;
-            let source = text("source", source, 256 * 1024)?;
-            let sha256 = crate::entry::EntryHash::of(source.as_bytes()).to_hex();
-            if org.playbooks.get(id).is_some_and(|p| p.sha256 == sha256) {
-                return Err(conflict(format!("playbook '{id}' is already this file")));
+            let playbook =
+                Playbook::parse(source, &org.policy).map_err(|error| invalid("playbook", error.to_string()))?;
+            if org.playbooks.get(&playbook.id).is_some_and(|p| p.sha256 == playbook.sha256) {
+                return Err(conflict(format!("playbook '{}' is already this file", playbook.id)));
             }
-            vec![OrgEvent::PlaybookAdded(PlaybookAdded { id: id.clone(), version, sha256, source })]
+            vec![OrgEvent::PlaybookAdded(PlaybookAdded {
+                id: playbook.id,
+                version: playbook.version,
+                sha256: playbook.sha256,
+                source: source.clone(),
+            })]
         }
     };
     Ok(events)
@@ -884,6 +1247,8 @@ impl fmt::Display for IncidentCommand {
             C::Reject { .. } => "reject",
             C::Withdraw { .. } => "withdraw",
             C::AddNote { .. } => "add note",
+            C::RunPlaybook { .. } => "run playbook",
+            C::RetryAction { .. } => "retry action",
         })
     }
 }

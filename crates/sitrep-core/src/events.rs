@@ -5,6 +5,8 @@
 //! fields are left out when empty, so bodies stay small and a field added later does not change
 //! the hash of entries written before it existed.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -12,6 +14,7 @@ use crate::entry::{Entry, EntryHash, canonical_json};
 use crate::ids::{
     Actor, DecisionClass, DecisionId, FactId, IncidentNumber, OrgRole, Phase, Role, Severity, TaskId, UserName,
 };
+use crate::playbook::Citation;
 use crate::policy::Rule;
 use crate::time::Timestamp;
 
@@ -105,6 +108,12 @@ events!(
         ActionStarted(ActionStarted) = "action.started",
         ActionSucceeded(ActionSucceeded) = "action.succeeded",
         ActionFailed(ActionFailed) = "action.failed",
+        /// A person asked for a failed action to run again.
+        ActionRetryRequested(ActionRef) = "action.retry_requested",
+        PlaybookStarted(PlaybookStarted) = "playbook.started",
+        /// A decision's proposal or outcome was told to one channel of its communications path.
+        NotificationDelivered(NotificationDelivered) = "notification.delivered",
+        NotificationFailed(NotificationFailed) = "notification.failed",
         NoteAdded(NoteAdded) = "note.added",
     }
 );
@@ -215,6 +224,9 @@ pub struct TaskCreated {
     pub owner: Option<UserName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<Timestamp>,
+    /// Due this many minutes after the entry's time (playbook steps and task actions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_in_minutes: Option<u32>,
     pub origin: TaskOrigin,
 }
 
@@ -318,8 +330,15 @@ pub struct DecisionProposed {
     /// them instead, when another person endorses `role` (SPEC §3).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<Role>,
-    /// `approved` when the proposer alone satisfies the rule.
+    /// `approved` when the proposer alone satisfies the rule, or a playbook pre-approved it.
     pub state: DecisionState,
+    /// The playbook that proposed it; with `state: approved`, the playbook approved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playbook: Option<Citation>,
+    /// The class's communications path when proposed: the channels told of its proposal and
+    /// its outcome.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -371,6 +390,65 @@ pub struct ActionFailed {
     pub action: u32,
     pub attempt: u32,
     pub reason: String,
+    pub retryable: bool,
+}
+
+/// One action of a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRef {
+    pub decision: DecisionId,
+    pub action: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaybookStarted {
+    pub playbook: String,
+    pub version: String,
+    pub sha256: String,
+    pub approved_by: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, String>,
+    /// Roles the playbook needs; blockers while unfilled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_roles: Vec<Role>,
+}
+
+/// Which moment of a decision a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Moment {
+    Proposed,
+    Approved,
+    Rejected,
+}
+
+impl Moment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Moment::Proposed => "proposed",
+            Moment::Approved => "approved",
+            Moment::Rejected => "rejected",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationDelivered {
+    pub decision: DecisionId,
+    pub moment: Moment,
+    pub channel: String,
+    /// What the receiver answered, or what a dry run would have sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationFailed {
+    pub decision: DecisionId,
+    pub moment: Moment,
+    pub channel: String,
+    pub reason: String,
+    /// Whether it will be tried again.
     pub retryable: bool,
 }
 

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::entry::{Entry, EntryHash};
 use crate::events::*;
 use crate::ids::{Actor, DecisionClass, DecisionId, FactId, IncidentNumber, Phase, Role, Severity, TaskId, UserName};
+use crate::playbook::Citation;
 use crate::policy::{Endorsement, Progress, Rule};
 use crate::time::Timestamp;
 
@@ -43,6 +44,10 @@ pub struct IncidentState {
     pub decisions: Vec<Decision>,
     pub tasks: Vec<Task>,
     pub notes: Vec<Note>,
+    /// Playbooks started on this incident, in order.
+    pub playbooks: Vec<StartedPlaybook>,
+    /// Roles the started playbooks need (in addition to the policy's required roles).
+    pub playbook_roles: Vec<Role>,
     /// The last entry's seq and hash: the record's head.
     pub seq: u64,
     pub head: EntryHash,
@@ -84,6 +89,44 @@ pub struct Decision {
     pub rejections: Vec<Approval>,
     pub decided_at: Option<Timestamp>,
     pub withdrawn: Option<Approval>,
+    /// The playbook that proposed (and, if approved at once, approved) it.
+    pub playbook: Option<Citation>,
+    /// The class's communications path when it was proposed.
+    pub path: Vec<String>,
+    /// Who must be told of its proposal and outcome, and whether they have been: the outbox of
+    /// notifications, kept in the record itself.
+    pub notices: Vec<Notice>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StartedPlaybook {
+    pub id: String,
+    pub version: String,
+    pub sha256: String,
+    pub approved_by: String,
+    pub inputs: BTreeMap<String, String>,
+    pub started_by: Actor,
+    pub started_at: Timestamp,
+}
+
+/// One notification a decision owes one channel.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notice {
+    pub moment: Moment,
+    pub channel: String,
+    pub status: NoticeStatus,
+    pub attempts: u32,
+    pub last_attempt_at: Option<Timestamp>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeStatus {
+    Pending,
+    Delivered,
+    /// Failed and will not be tried again.
+    Failed,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -104,7 +147,13 @@ pub struct Approval {
 pub struct Action {
     pub spec: ActionSpec,
     pub status: ActionStatus,
+    /// Attempts so far, across retries.
     pub attempts: u32,
+    /// Failures since it was approved or a person last asked for a retry.
+    pub failures: u32,
+    /// Whether a failure will be tried again automatically.
+    pub retryable: bool,
+    pub last_attempt_at: Option<Timestamp>,
     pub last_error: Option<String>,
     pub detail: Option<String>,
 }
@@ -150,7 +199,26 @@ pub struct Note {
     pub text: String,
 }
 
+impl Notice {
+    fn new(moment: Moment, channel: &str) -> Notice {
+        Notice {
+            moment,
+            channel: channel.to_owned(),
+            status: NoticeStatus::Pending,
+            attempts: 0,
+            last_attempt_at: None,
+            detail: None,
+        }
+    }
+}
+
 impl Decision {
+    /// Owes every channel of the path a notification of this moment.
+    fn owe(&mut self, moment: Moment) {
+        let owed: Vec<Notice> = self.path.iter().map(|channel| Notice::new(moment, channel)).collect();
+        self.notices.extend(owed);
+    }
+
     pub fn endorsements(&self) -> Vec<Endorsement<'_>> {
         self.approvals
             .iter()
@@ -209,6 +277,8 @@ impl IncidentState {
             decisions: Vec::new(),
             tasks: Vec::new(),
             notes: Vec::new(),
+            playbooks: Vec::new(),
+            playbook_roles: Vec::new(),
             seq: 1,
             head: entry.hash,
             updated_at: entry.at,
@@ -294,7 +364,7 @@ impl IncidentState {
                     id: created.task,
                     title: created.title.clone(),
                     owner: created.owner.clone(),
-                    due: created.due,
+                    due: created.due.or_else(|| created.due_in_minutes.map(|m| at.plus_seconds(i64::from(m) * 60))),
                     state: TaskState::Open,
                     origin: created.origin.clone(),
                     created_by: actor.clone(),
@@ -335,13 +405,27 @@ impl IncidentState {
                 if claimed.iter().any(|role| !self.holds(&proposer, role.as_str())) {
                     return fail("the proposer does not hold the role the entry claims");
                 }
-                let endorsement: Vec<Endorsement<'_>> = proposed
-                    .role
-                    .iter()
-                    .map(|role| Endorsement { user: &proposer, role, also: &proposed.also })
-                    .collect();
-                if proposed.rule.is_met(&proposer, &endorsement) != approved {
-                    return fail("the recorded state does not follow from the decision's rule");
+                match &proposed.playbook {
+                    Some(citation) => {
+                        if !self.playbooks.iter().any(|p| p.id == citation.playbook && p.sha256 == citation.sha256) {
+                            return fail("it cites a playbook that was not started on this incident");
+                        }
+                    }
+                    None => {
+                        let endorsement: Vec<Endorsement<'_>> = proposed
+                            .role
+                            .iter()
+                            .map(|role| Endorsement { user: &proposer, role, also: &proposed.also })
+                            .collect();
+                        if proposed.rule.is_met(&proposer, &endorsement) != approved {
+                            return fail("the recorded state does not follow from the decision's rule");
+                        }
+                    }
+                }
+                let mut notices: Vec<Notice> =
+                    proposed.path.iter().map(|channel| Notice::new(Moment::Proposed, channel)).collect();
+                if approved {
+                    notices.extend(proposed.path.iter().map(|channel| Notice::new(Moment::Approved, channel)));
                 }
                 self.decisions.push(Decision {
                     id: proposed.decision,
@@ -355,6 +439,9 @@ impl IncidentState {
                             spec: spec.clone(),
                             status: ActionStatus::Pending,
                             attempts: 0,
+                            failures: 0,
+                            retryable: true,
+                            last_attempt_at: None,
                             last_error: None,
                             detail: None,
                         })
@@ -378,6 +465,9 @@ impl IncidentState {
                     rejections: Vec::new(),
                     decided_at: approved.then_some(at),
                     withdrawn: None,
+                    playbook: proposed.playbook.clone(),
+                    path: proposed.path.clone(),
+                    notices,
                 });
             }
             IncidentEvent::DecisionApproved(approved) => {
@@ -410,6 +500,7 @@ impl IncidentState {
                 decision.state = approved.state;
                 if approved.state == DecisionState::Approved {
                     decision.decided_at = Some(at);
+                    decision.owe(Moment::Approved);
                 }
             }
             IncidentEvent::DecisionRejected(rejected) => {
@@ -431,6 +522,7 @@ impl IncidentState {
                 });
                 decision.state = DecisionState::Rejected;
                 decision.decided_at = Some(at);
+                decision.owe(Moment::Rejected);
             }
             IncidentEvent::DecisionWithdrawn(withdrawn) => {
                 let Some(user) = actor.user().cloned() else { return fail("withdrawals are made by people") };
@@ -453,12 +545,24 @@ impl IncidentState {
                 let action = self
                     .action_mut(started.decision, started.action)
                     .ok_or_else(|| fold_error(entry, "unknown action"))?;
+                let may_start = match action.status {
+                    ActionStatus::Pending | ActionStatus::Running => true,
+                    ActionStatus::Failed => action.retryable,
+                    ActionStatus::Succeeded => false,
+                };
+                if !may_start || started.attempt != action.attempts + 1 {
+                    return fail("the action cannot start this attempt");
+                }
                 action.status = ActionStatus::Running;
                 action.attempts = started.attempt;
+                action.last_attempt_at = Some(at);
             }
             IncidentEvent::ActionSucceeded(done) => {
                 let action =
                     self.action_mut(done.decision, done.action).ok_or_else(|| fold_error(entry, "unknown action"))?;
+                if action.status != ActionStatus::Running || done.attempt != action.attempts {
+                    return fail("the action is not running this attempt");
+                }
                 action.status = ActionStatus::Succeeded;
                 action.detail = done.detail.clone();
                 action.last_error = None;
@@ -467,8 +571,68 @@ impl IncidentState {
                 let action = self
                     .action_mut(failed.decision, failed.action)
                     .ok_or_else(|| fold_error(entry, "unknown action"))?;
+                if action.status != ActionStatus::Running || failed.attempt != action.attempts {
+                    return fail("the action is not running this attempt");
+                }
                 action.status = ActionStatus::Failed;
+                action.failures += 1;
+                action.retryable = failed.retryable;
                 action.last_error = Some(failed.reason.clone());
+            }
+            IncidentEvent::ActionRetryRequested(retry) => {
+                let action =
+                    self.action_mut(retry.decision, retry.action).ok_or_else(|| fold_error(entry, "unknown action"))?;
+                if action.status != ActionStatus::Failed {
+                    return fail("only a failed action is retried");
+                }
+                action.status = ActionStatus::Pending;
+                action.failures = 0;
+                action.retryable = true;
+            }
+            IncidentEvent::PlaybookStarted(started) => {
+                if self.playbooks.iter().any(|p| p.id == started.playbook) {
+                    return fail("the playbook was already started on this incident");
+                }
+                self.playbooks.push(StartedPlaybook {
+                    id: started.playbook.clone(),
+                    version: started.version.clone(),
+                    sha256: started.sha256.clone(),
+                    approved_by: started.approved_by.clone(),
+                    inputs: started.inputs.clone(),
+                    started_by: actor.clone(),
+                    started_at: at,
+                });
+                for role in &started.required_roles {
+                    if !self.playbook_roles.contains(role) {
+                        self.playbook_roles.push(role.clone());
+                    }
+                }
+            }
+            IncidentEvent::NotificationDelivered(sent) => {
+                let notice = self
+                    .notice_mut(sent.decision, sent.moment, &sent.channel)
+                    .ok_or_else(|| fold_error(entry, "no such notification is owed"))?;
+                if notice.status != NoticeStatus::Pending {
+                    return fail("the notification was already settled");
+                }
+                notice.status = NoticeStatus::Delivered;
+                notice.attempts += 1;
+                notice.last_attempt_at = Some(at);
+                notice.detail = sent.detail.clone();
+            }
+            IncidentEvent::NotificationFailed(failed) => {
+                let notice = self
+                    .notice_mut(failed.decision, failed.moment, &failed.channel)
+                    .ok_or_else(|| fold_error(entry, "no such notification is owed"))?;
+                if notice.status != NoticeStatus::Pending {
+                    return fail("the notification was already settled");
+                }
+                notice.attempts += 1;
+                notice.last_attempt_at = Some(at);
+                notice.detail = Some(failed.reason.clone());
+                if !failed.retryable {
+                    notice.status = NoticeStatus::Failed;
+                }
             }
             IncidentEvent::NoteAdded(note) => {
                 self.notes.push(Note { by: actor.clone(), at, text: note.text.clone() });
@@ -495,8 +659,15 @@ impl IncidentState {
     }
 
     /// Required roles nobody holds: blockers.
-    pub fn unfilled<'a>(&self, required: &'a [Role]) -> Vec<&'a Role> {
-        required.iter().filter(|role| self.roles.get(*role).is_none_or(|h| h.is_empty())).collect()
+    /// Required roles nobody holds: the policy's, then those the started playbooks need.
+    pub fn unfilled<'a>(&'a self, required: &'a [Role]) -> Vec<&'a Role> {
+        let mut unfilled: Vec<&Role> = Vec::new();
+        for role in required.iter().chain(&self.playbook_roles) {
+            if self.roles.get(role).is_none_or(|h| h.is_empty()) && !unfilled.contains(&role) {
+                unfilled.push(role);
+            }
+        }
+        unfilled
     }
 
     /// The roles a person holds on this incident.
@@ -534,6 +705,10 @@ impl IncidentState {
 
     fn task_mut(&mut self, id: TaskId) -> Option<&mut Task> {
         id.0.checked_sub(1).and_then(|i| self.tasks.get_mut(i as usize))
+    }
+
+    fn notice_mut(&mut self, decision: DecisionId, moment: Moment, channel: &str) -> Option<&mut Notice> {
+        self.decision_mut(decision)?.notices.iter_mut().find(|n| n.moment == moment && n.channel == channel)
     }
 
     fn action_mut(&mut self, decision: DecisionId, index: u32) -> Option<&mut Action> {

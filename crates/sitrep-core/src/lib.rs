@@ -14,6 +14,7 @@ pub mod ids;
 pub mod incident;
 pub mod merkle;
 pub mod org;
+pub mod playbook;
 pub mod policy;
 pub mod report;
 pub mod time;

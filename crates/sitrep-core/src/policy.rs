@@ -77,6 +77,10 @@ pub struct ActionRules {
     pub verify_facts: Who,
     pub tasks: Who,
     pub notes: Who,
+    /// Who may start a playbook on an incident (default: the commander).
+    pub run_playbooks: Who,
+    /// Who may retry a failed action (default: the commander and the technical lead).
+    pub retry_actions: Who,
 }
 
 /// One decision class and its rule.
@@ -391,6 +395,8 @@ impl Policy {
             ("verify and disprove facts", &a.verify_facts),
             ("tasks", &a.tasks),
             ("notes", &a.notes),
+            ("run playbooks", &a.run_playbooks),
+            ("retry failed actions", &a.retry_actions),
         ] {
             let _ = writeln!(out, "| {name} | {} |", who.describe());
         }
@@ -453,6 +459,8 @@ struct RawActions {
     verify_facts: Spanned<toml::Value>,
     tasks: Spanned<toml::Value>,
     notes: Spanned<toml::Value>,
+    run_playbooks: Option<Spanned<toml::Value>>,
+    retry_actions: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -521,6 +529,22 @@ impl Resolver<'_> {
             verify_facts: who(&raw.actions.verify_facts, "actions.verify_facts")?,
             tasks: who(&raw.actions.tasks, "actions.tasks")?,
             notes: who(&raw.actions.notes, "actions.notes")?,
+            run_playbooks: match &raw.actions.run_playbooks {
+                Some(value) => who(value, "actions.run_playbooks")?,
+                None => Who::Roles(vec![
+                    Role::parse("commander").map_err(|e| located(self.source, &(0..0), e.to_string()))?,
+                ]),
+            },
+            retry_actions: match &raw.actions.retry_actions {
+                Some(value) => who(value, "actions.retry_actions")?,
+                None => Who::Roles(
+                    ["commander", "tech_lead"]
+                        .iter()
+                        .filter_map(|r| Role::parse(r).ok())
+                        .filter(|r| known.contains(r))
+                        .collect(),
+                ),
+            },
         };
 
         let mut classes: Vec<(usize, ClassPolicy)> = Vec::new();

@@ -1,6 +1,7 @@
 //! Server configuration: built-in defaults, then a TOML file, then `SITREP_*` environment
 //! variables, then command-line flags, each overriding the one before.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,109 @@ pub struct Config {
     /// Take the client address for sign-in throttling from `X-Forwarded-For` (only behind a
     /// proxy you trust to set it).
     pub trust_forwarded_for: bool,
+    /// Webhook destinations that decisions' actions may name.
+    pub destinations: BTreeMap<String, Destination>,
+    /// Executables that decisions' actions may name.
+    pub commands: BTreeMap<String, CommandConfig>,
+    /// Communications channels that decision classes' paths name.
+    pub channels: BTreeMap<String, Channel>,
+    /// The mail server for `email` channels.
+    pub smtp: Option<Smtp>,
+}
+
+/// Where a `webhook` action posts, and the secret it signs with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destination {
+    pub url: String,
+    /// The HMAC key, or `secret_env`: the environment variable that holds it.
+    pub secret: Option<String>,
+    pub secret_env: Option<String>,
+    #[serde(default = "ten")]
+    pub timeout_secs: u64,
+}
+
+/// An executable a `command` action runs: no shell, the action as JSON on stdin.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandConfig {
+    pub path: PathBuf,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default = "thirty")]
+    pub timeout_secs: u64,
+}
+
+/// A channel of a communications path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Channel {
+    /// A signed JSON POST, like a webhook destination.
+    Webhook {
+        url: String,
+        secret: Option<String>,
+        secret_env: Option<String>,
+        #[serde(default = "ten")]
+        timeout_secs: u64,
+    },
+    /// A Slack-compatible incoming webhook (`{"text": …}`).
+    Slack {
+        url: String,
+        #[serde(default = "ten")]
+        timeout_secs: u64,
+    },
+    /// Mail to these addresses, through `[smtp]`.
+    Email { to: Vec<String> },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub host: String,
+    #[serde(default = "submission")]
+    pub port: u16,
+    /// Upgrade to TLS with STARTTLS (required unless you turn it off for a local relay).
+    #[serde(default = "yes")]
+    pub starttls: bool,
+    pub username: Option<String>,
+    /// The environment variable holding the SMTP password.
+    pub password_env: Option<String>,
+    pub from: String,
+    #[serde(default = "ten")]
+    pub timeout_secs: u64,
+}
+
+fn ten() -> u64 {
+    10
+}
+
+fn thirty() -> u64 {
+    30
+}
+
+fn submission() -> u16 {
+    587
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A secret given inline or by naming the environment variable that holds it.
+pub fn secret(inline: &Option<String>, env: &Option<String>, what: &str) -> Result<String, ConfigError> {
+    match (inline, env) {
+        (Some(secret), _) if !secret.is_empty() => Ok(secret.clone()),
+        (_, Some(name)) => std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| ConfigError::Env {
+            name: name.clone(),
+            value: String::new(),
+            message: format!("{what} names this variable for its secret, and it is not set"),
+        }),
+        _ => Err(ConfigError::Env {
+            name: what.to_owned(),
+            value: String::new(),
+            message: "needs `secret` or `secret_env`".into(),
+        }),
+    }
 }
 
 impl Default for Config {
@@ -47,6 +151,10 @@ impl Default for Config {
             session_hours: 12,
             token_days: 90,
             trust_forwarded_for: false,
+            destinations: BTreeMap::new(),
+            commands: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            smtp: None,
         }
     }
 }

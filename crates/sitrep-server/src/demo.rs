@@ -192,3 +192,88 @@ pub fn print(people: &[DemoPerson], base_url: &str) {
     println!();
     println!("For the CLI: export SITREP_URL={base_url} SITREP_TOKEN=<a token above>");
 }
+
+/// The demo's own webhook receiver, so `serve --demo` shows a signed action arriving without
+/// any other service: it checks each delivery's signature and idempotency key as a real
+/// receiver must, and lists what it received at `GET /demo/receiver`.
+#[derive(Debug, Default)]
+pub struct Receiver {
+    secrets: std::collections::HashMap<String, String>,
+    deliveries: parking_lot::Mutex<Vec<serde_json::Value>>,
+}
+
+impl Receiver {
+    /// Points the demo's destinations and channels at this server's receiver, unless the
+    /// configuration names them already.
+    pub fn configure(config: &mut crate::config::Config) -> Result<std::sync::Arc<Receiver>, ServeError> {
+        use crate::config::{Channel, CommandConfig, Destination};
+        let base = config.base_url();
+        let mut receiver = Receiver::default();
+        let secret = || -> Result<String, ServeError> { Ok(hex::encode(random_bytes::<16>()?)) };
+        for name in ["cloud-iam", "identity-provider"] {
+            if !config.destinations.contains_key(name) {
+                let key = secret()?;
+                receiver.secrets.insert(name.to_owned(), key.clone());
+                config.destinations.insert(
+                    name.to_owned(),
+                    Destination {
+                        url: format!("{base}/demo/receiver/{name}"),
+                        secret: Some(key),
+                        secret_env: None,
+                        timeout_secs: 10,
+                    },
+                );
+            }
+        }
+        for name in ["incident-channel", "legal", "communications", "executives"] {
+            if !config.channels.contains_key(name) {
+                let key = secret()?;
+                receiver.secrets.insert(name.to_owned(), key.clone());
+                config.channels.insert(
+                    name.to_owned(),
+                    Channel::Webhook {
+                        url: format!("{base}/demo/receiver/{name}"),
+                        secret: Some(key),
+                        secret_env: None,
+                        timeout_secs: 10,
+                    },
+                );
+            }
+        }
+        if !config.commands.contains_key("disable-service-account") {
+            config.commands.insert(
+                "disable-service-account".into(),
+                CommandConfig { path: "/bin/true".into(), args: Vec::new(), timeout_secs: 10 },
+            );
+        }
+        Ok(std::sync::Arc::new(receiver))
+    }
+
+    /// Checks and keeps one delivery; the answer says whether the signature held and whether
+    /// the idempotency key was seen before (a retry, to be done once).
+    pub fn receive(&self, name: &str, signature: &str, key: &str, body: &[u8]) -> (bool, serde_json::Value) {
+        let expected = self.secrets.get(name).and_then(|secret| {
+            let timestamp: i64 = signature.split(',').find_map(|part| part.strip_prefix("t="))?.parse().ok()?;
+            let fresh = (jiff::Timestamp::now().as_second() - timestamp).abs() < 300;
+            let computed = crate::connectors::webhook::signature(secret, timestamp, body).ok()?;
+            Some(fresh && crate::auth::same_secret(&computed, signature))
+        });
+        let valid = expected.unwrap_or(false);
+        let mut deliveries = self.deliveries.lock();
+        let duplicate = deliveries.iter().any(|d| d["idempotency_key"] == key && d["valid"] == true);
+        let record = serde_json::json!({
+            "receiver": name,
+            "received_at": jiff::Timestamp::now().to_string(),
+            "valid": valid,
+            "duplicate": duplicate,
+            "idempotency_key": key,
+            "body": serde_json::from_slice::<serde_json::Value>(body).unwrap_or(serde_json::Value::Null),
+        });
+        deliveries.push(record.clone());
+        (valid, serde_json::json!({ "received": valid, "duplicate": duplicate }))
+    }
+
+    pub fn deliveries(&self) -> Vec<serde_json::Value> {
+        self.deliveries.lock().clone()
+    }
+}

@@ -18,6 +18,7 @@ use tower_http::trace::TraceLayer;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod connectors;
 pub mod demo;
 pub mod error;
 pub mod extract;
@@ -48,6 +49,8 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))
+        .route("/demo/receiver", get(demo_deliveries))
+        .route("/demo/receiver/{name}", axum::routing::post(demo_receive))
         .fallback(|| async { ApiError::NotFound("there is no such route; GET /api/v1/openapi.json lists them".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed(
@@ -65,6 +68,30 @@ pub fn app(state: AppState) -> Router {
 
 fn header_layer(name: &'static str, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(HeaderName::from_static(name), HeaderValue::from_static(value))
+}
+
+/// What the demo's receiver got (404 outside `serve --demo`).
+async fn demo_deliveries(State(app): State<AppState>) -> Response {
+    match &app.demo_receiver {
+        Some(receiver) => axum::Json(serde_json::json!({ "deliveries": receiver.deliveries() })).into_response(),
+        None => ApiError::NotFound("the demo receiver runs only with `sitrep serve --demo`".into()).into_response(),
+    }
+}
+
+async fn demo_receive(
+    State(app): State<AppState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(receiver) = &app.demo_receiver else {
+        return ApiError::NotFound("the demo receiver runs only with `sitrep serve --demo`".into()).into_response();
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let (valid, answer) =
+        receiver.receive(&name, &header(connectors::webhook::SIGNATURE_HEADER), &header("idempotency-key"), &body);
+    let status = if valid { axum::http::StatusCode::OK } else { axum::http::StatusCode::UNAUTHORIZED };
+    (status, axum::Json(answer)).into_response()
 }
 
 /// Ready when the store answers.

@@ -58,6 +58,7 @@ pub fn state(
         clock,
         shutdown,
         chain_checks: crate::web::chain_checks(),
+        demo_receiver: None,
     }))
 }
 
@@ -80,8 +81,14 @@ pub async fn serve_until(
     Ok(())
 }
 
+/// Starts the connector worker: approved decisions' actions and decision notifications.
+pub fn start_worker(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let worker = crate::connectors::Worker::new(state.ledger.clone(), state.config.clone(), state.clock.clone());
+    tokio::spawn(worker.run(state.shutdown.clone()))
+}
+
 /// `sitrep serve`.
-pub async fn run(config: Config, demo_mode: bool) -> Result<(), ServeError> {
+pub async fn run(mut config: Config, demo_mode: bool) -> Result<(), ServeError> {
     let fresh_demo = demo_mode && !config.data.join("sitrep.db").exists();
     let data = if fresh_demo { demo::create(&config.data)? } else { DataDir::open(&config.data)? };
     let store = Arc::new(SqliteStore::open(&data.database_path())?);
@@ -102,8 +109,15 @@ pub async fn run(config: Config, demo_mode: bool) -> Result<(), ServeError> {
     let address = listener.local_addr()?;
     tracing::info!(%address, data = %config.data.display(), "sitrep is serving");
     println!("sitrep is serving on http://{address} (data in {})", config.data.display());
-    let state = state(config, ledger.clone(), system_clock(), shutdown)?;
+    let receiver = if demo_mode { Some(demo::Receiver::configure(&mut config)?) } else { None };
+    let mut state = state(config, ledger.clone(), system_clock(), shutdown)?;
+    if let Some(receiver) = receiver {
+        state = state.with_demo_receiver(receiver);
+    }
+    let worker = start_worker(&state);
     serve_until(listener, state, signal(), shutdown_sender).await?;
+    // The worker stops at the shutdown signal; an action it was running is recorded first.
+    let _ = worker.await;
     // Every request has finished; close the ledger so the last batch is durable before exit.
     match Arc::try_unwrap(ledger) {
         Ok(ledger) => ledger.close(),

@@ -25,6 +25,8 @@ pub struct Inner {
     pub shutdown: watch::Receiver<bool>,
     /// How much of each record the web pages have already verified.
     pub chain_checks: Arc<crate::web::ChainChecks>,
+    /// The demo's webhook receiver (only with `serve --demo`).
+    pub demo_receiver: Option<Arc<crate::demo::Receiver>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -46,6 +48,17 @@ impl AppState {
 
     pub fn now(&self) -> Timestamp {
         (self.clock)()
+    }
+
+    /// The same state with the demo's receiver mounted (before the server starts).
+    pub fn with_demo_receiver(self, receiver: Arc<crate::demo::Receiver>) -> AppState {
+        match Arc::try_unwrap(self.0) {
+            Ok(mut inner) => {
+                inner.demo_receiver = Some(receiver);
+                AppState(Arc::new(inner))
+            }
+            Err(shared) => AppState(shared),
+        }
     }
 }
 

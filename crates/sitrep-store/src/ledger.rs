@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Mutex, RwLock};
-use sitrep_core::decide::{self, Declare, IncidentCommand, OrgCommand, Refusal};
+use sitrep_core::decide::{self, Declare, IncidentCommand, OrgCommand, Refusal, SystemCommand};
 use sitrep_core::events::{IncidentEvent, OrgEvent, seal};
 use sitrep_core::incident::FoldError;
 use sitrep_core::{Actor, Entry, EntryHash, IncidentNumber, IncidentState, OrgState, RecordId, Timestamp, UserName};
@@ -55,6 +55,13 @@ pub enum Request {
     SetPassword {
         user: UserName,
         phc: String,
+    },
+    /// What a connector reports about an incident (the action worker, the notifier), written
+    /// as `system:<connector>`.
+    System {
+        incident: IncidentNumber,
+        connector: String,
+        command: SystemCommand,
     },
     /// Adds a user, with a password when `phc` is given, in one step: both or neither.
     AddUser {
@@ -142,6 +149,8 @@ struct Published {
     live: Mutex<HashMap<RecordId, broadcast::Sender<Arc<Committed>>>>,
     entries_appended: AtomicU64,
     commits: AtomicU64,
+    /// Ticks after every commit, for workers that wait for something to do.
+    committed: tokio::sync::watch::Sender<u64>,
 }
 
 /// The handle through which everything reads and writes records.
@@ -214,6 +223,7 @@ impl Ledger {
             live: Mutex::new(HashMap::new()),
             entries_appended: AtomicU64::new(0),
             commits: AtomicU64::new(0),
+            committed: tokio::sync::watch::channel(0).0,
         });
         let (queue, jobs) = crossbeam_channel::bounded(QUEUE_DEPTH);
         let next_incident = incidents.keys().last().map_or(1, |n| n.0 + 1);
@@ -262,6 +272,17 @@ impl Ledger {
         self.submit(by, request, idempotency)?.await.map_err(|_| LedgerError::ShuttingDown)?
     }
 
+    /// Records what a connector did (`system:<connector>` is the actor).
+    pub async fn execute_system(
+        &self,
+        incident: IncidentNumber,
+        connector: &str,
+        command: SystemCommand,
+    ) -> Result<Receipt, LedgerError> {
+        let system = UserName::parse("system").map_err(|e| LedgerError::Internal(e.to_string()))?;
+        self.execute(&system, Request::System { incident, connector: connector.to_owned(), command }).await
+    }
+
     /// As [`Ledger::execute`], for threads outside an async runtime.
     pub fn execute_blocking(&self, by: &UserName, request: Request) -> Result<Receipt, LedgerError> {
         self.submit(by, request, None)?.blocking_recv().map_err(|_| LedgerError::ShuttingDown)?
@@ -293,6 +314,11 @@ impl Ledger {
         let mut live = self.published.live.lock();
         live.retain(|_, sender| sender.receiver_count() > 0);
         live.entry(record).or_insert_with(|| broadcast::channel(LIVE_BUFFER).0).subscribe()
+    }
+
+    /// Changes after every commit: a worker waits on it instead of polling.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.published.committed.subscribe()
     }
 
     /// How many live subscriptions are open.
@@ -579,27 +605,16 @@ impl Writer {
                 Ok(Outcome::Staged(record, range))
             }
             Request::Incident { incident, command } => {
-                let state = self
-                    .incidents
-                    .get_mut(incident)
-                    .ok_or_else(|| Refusal::NotFound(format!("there is no incident {incident}")))?;
-                let events = decide::decide_incident(state, &self.org, &job.by, command)?;
-                // The record's time never goes backwards, even if the clock does.
-                let at = now.max(state.updated_at);
-                let entries = seal((state.seq, state.head), at, &actor, &events);
-                for (entry, event) in entries.iter().zip(&events) {
-                    state.apply(entry, event).map_err(internal)?;
-                }
-                let record = RecordId::Incident(*incident);
-                let slot = staged.entry(record).or_insert_with(|| Staged {
-                    after: entries[0].seq - 1,
-                    created: false,
-                    entries: Vec::new(),
-                    events: StagedEvents::Incident(Vec::new()),
-                });
-                Ok(Outcome::Staged(record, extend(slot, entries, StagedEvents::Incident(events))))
+                let (org, by) = (&self.org, &job.by);
+                let decide = |state: &IncidentState| decide::decide_incident(state, org, by, command);
+                stage_incident(&mut self.incidents, *incident, &actor, now, staged, decide)
             }
             Request::Org(command) => self.stage_org(&actor, &job.by, command, now, staged),
+            Request::System { incident, connector, command } => {
+                let actor = Actor::system(connector).map_err(|e| LedgerError::Internal(e.to_string()))?;
+                let decide = |state: &IncidentState| decide::decide_system(state, command);
+                stage_incident(&mut self.incidents, *incident, &actor, now, staged, decide)
+            }
             Request::SetPassword { user, phc } => {
                 let command = OrgCommand::SetPassword { user: user.clone() };
                 let outcome = self.stage_org(&actor, &job.by, &command, now, staged)?;
@@ -678,7 +693,8 @@ impl Writer {
                 let _ = sender.send(Arc::new(Committed { record: *record, entries: batch.entries.clone() }));
             }
         }
-        self.published.commits.fetch_add(1, Ordering::Relaxed);
+        let commits = self.published.commits.fetch_add(1, Ordering::Relaxed) + 1;
+        self.published.committed.send_replace(commits);
     }
 
     /// Restores the working copy of every record the batch touched from the published state.
@@ -718,6 +734,35 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// Decides against one incident's working state, seals the events as `actor`, folds them into
+/// the working state and stages them.
+fn stage_incident(
+    incidents: &mut HashMap<IncidentNumber, IncidentState>,
+    incident: IncidentNumber,
+    actor: &Actor,
+    now: Timestamp,
+    staged: &mut BTreeMap<RecordId, Staged>,
+    decide: impl FnOnce(&IncidentState) -> Result<Vec<IncidentEvent>, Refusal>,
+) -> Result<Outcome, LedgerError> {
+    let state =
+        incidents.get_mut(&incident).ok_or_else(|| Refusal::NotFound(format!("there is no incident {incident}")))?;
+    let events = decide(state)?;
+    // The record's time never goes backwards, even if the clock does.
+    let at = now.max(state.updated_at);
+    let entries = seal((state.seq, state.head), at, actor, &events);
+    for (entry, event) in entries.iter().zip(&events) {
+        state.apply(entry, event).map_err(|error| LedgerError::Internal(error.to_string()))?;
+    }
+    let record = RecordId::Incident(incident);
+    let slot = staged.entry(record).or_insert_with(|| Staged {
+        after: entries[0].seq - 1,
+        created: false,
+        entries: Vec::new(),
+        events: StagedEvents::Incident(Vec::new()),
+    });
+    Ok(Outcome::Staged(record, extend(slot, entries, StagedEvents::Incident(events))))
 }
 
 fn extend(slot: &mut Staged, entries: Vec<Entry>, events: StagedEvents) -> Range<usize> {

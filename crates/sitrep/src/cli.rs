@@ -116,6 +116,18 @@ pub enum Command {
     },
     /// Add a note to an incident's record.
     Note { incident: String, text: String },
+    /// List, show, add and start playbooks.
+    Playbook {
+        #[command(subcommand)]
+        command: PlaybookCommand,
+    },
+    /// Run a failed action of an approved decision again.
+    Retry {
+        incident: String,
+        decision: String,
+        /// Which action, counting from 1.
+        action: u32,
+    },
     /// Print an incident's record, entry by entry.
     Record {
         incident: String,
@@ -183,6 +195,12 @@ pub struct DeclareArgs {
     /// Staff a role at once: role=user (repeatable).
     #[arg(long = "role", value_name = "ROLE=USER")]
     pub roles: Vec<String>,
+    /// Start this playbook at once.
+    #[arg(long)]
+    pub playbook: Option<String>,
+    /// A playbook input: name=value (repeatable).
+    #[arg(long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -261,6 +279,24 @@ pub enum TaskCommand {
         task: String,
         #[arg(long)]
         note: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlaybookCommand {
+    /// The organisation's playbooks.
+    List,
+    /// One playbook, with its file.
+    Show { playbook: String },
+    /// Add or replace a playbook from a file (admin); errors name the line and column.
+    Add { file: std::path::PathBuf },
+    /// Start a playbook on an incident.
+    Run {
+        incident: String,
+        playbook: String,
+        /// name=value (repeatable).
+        #[arg(long = "input", value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
     },
 }
 

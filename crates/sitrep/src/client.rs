@@ -14,7 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::cli::{ClientArgs, Command, FactCommand, TaskCommand, TokenCommand, UserCommand};
+use crate::cli::{ClientArgs, Command, FactCommand, PlaybookCommand, TaskCommand, TokenCommand, UserCommand};
 
 /// Exit codes of the client commands (also in `docs/cli.md`).
 pub mod codes {
@@ -346,6 +346,7 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
             let body = json!({
                 "title": declare.title, "severity": declare.severity, "restricted": declare.restricted,
                 "exercise": declare.exercise, "scope": declare.scope, "roles": roles,
+                "playbook": declare.playbook, "inputs": pairs("--input", &declare.inputs)?,
             });
             let state = client.post("/api/v1/incidents", body).await?;
             client.say(&state, |s| {
@@ -470,6 +471,13 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
             let answer = client.post(&format!("{}/notes", incident_path(&incident)), json!({ "text": note })).await?;
             client.say(&answer, |n| format!("Noted on {incident}{}.", seq(n)))
         }
+        Command::Playbook { command } => playbook(&client, command).await,
+        Command::Retry { incident, decision, action } => {
+            let path =
+                format!("{}/decisions/{}/actions/{action}/retry", incident_path(&incident), urlencode(&decision));
+            let state = client.post(&path, json!({})).await?;
+            client.say(&state, |_| format!("Action {action} of {decision} will run again."))
+        }
         Command::Record { incident, from } => {
             let mut next = Some(from);
             while let Some(from) = next {
@@ -533,6 +541,80 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
             client.say(&answer, |_| format!("Revoked token {id}."))
         }
         other => Err(Failure::usage(format!("{other:?} is not a client command"))),
+    }
+}
+
+/// `name=value` arguments as a JSON object.
+fn pairs(flag: &str, items: &[String]) -> Result<serde_json::Map<String, Value>, Failure> {
+    items
+        .iter()
+        .map(|item| {
+            item.split_once('=')
+                .map(|(name, value)| (name.trim().to_owned(), json!(value)))
+                .ok_or_else(|| Failure::usage(format!("{flag} {item}: write name=value")))
+        })
+        .collect()
+}
+
+async fn playbook(client: &Client, command: PlaybookCommand) -> Outcome {
+    match command {
+        PlaybookCommand::List => {
+            let list = client.get("/api/v1/playbooks").await?;
+            client.say(&list, |all| {
+                all["playbooks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| {
+                        let inputs: Vec<String> =
+                            p["inputs"].as_array().into_iter().flatten().map(|i| text(i, "name")).collect();
+                        format!(
+                            "{:<28} v{:<7} {}{}",
+                            text(p, "id"),
+                            text(p, "version"),
+                            text(p, "title"),
+                            if inputs.is_empty() { String::new() } else { format!(" (inputs: {})", inputs.join(", ")) }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        PlaybookCommand::Show { playbook } => {
+            let found = client.get(&format!("/api/v1/playbooks/{}", urlencode(&playbook))).await?;
+            client.say(&found, |p| text(p, "source"))
+        }
+        PlaybookCommand::Add { file } => {
+            let source =
+                std::fs::read_to_string(&file).map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
+            let id = source
+                .lines()
+                .find_map(|line| line.trim().strip_prefix("id").map(str::trim).and_then(|rest| rest.strip_prefix('=')))
+                .map(|value| value.trim().trim_matches('"').to_owned())
+                .ok_or_else(|| Failure::usage(format!("{}: the file has no `id = \"...\"` line", file.display())))?;
+            let path = format!("/api/v1/playbooks/{}", urlencode(&id));
+            let answer = client.send(client.request(Method::PUT, &path).json(&json!({ "source": source }))).await?;
+            client.say(&answer, |a| {
+                format!(
+                    "Playbook {} v{} is in place (sha256 {}).",
+                    text(a, "id"),
+                    text(a, "version"),
+                    text(a, "sha256")
+                )
+            })
+        }
+        PlaybookCommand::Run { incident, playbook, inputs } => {
+            let body = json!({ "playbook": playbook, "inputs": pairs("--input", &inputs)? });
+            let state = client.post(&format!("{}/playbooks", incident_path(&incident)), body).await?;
+            client.say(&state, |s| {
+                format!(
+                    "Started {playbook} on {}: {} tasks, {} decisions.",
+                    text(s, "id"),
+                    s["tasks"].as_array().map_or(0, Vec::len),
+                    s["decisions"].as_array().map_or(0, Vec::len)
+                )
+            })
+        }
     }
 }
 

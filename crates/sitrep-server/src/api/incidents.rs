@@ -59,17 +59,7 @@ pub async fn declare(
     body: Body<DeclareBody>,
 ) -> Result<Response, ApiError> {
     let DeclareBody { title, severity, restricted, exercise, scope, playbook, inputs, roles } = body.value;
-    if let Some(playbook) = playbook {
-        // Refused rather than ignored: declaring "with a playbook" must never quietly run none.
-        return Err(ApiError::invalid(
-            "playbook",
-            format!("this server does not run playbooks yet, so '{playbook}' cannot be started; declare without it"),
-        ));
-    }
-    if !inputs.is_empty() {
-        return Err(ApiError::invalid("inputs", "inputs are given only with a playbook"));
-    }
-    let declare = Declare { title, severity: Some(severity), scope, restricted, exercise, roles };
+    let declare = Declare { title, severity: Some(severity), scope, restricted, exercise, roles, playbook, inputs };
     let receipt = app.ledger.execute_once(&caller.user, Request::Declare(declare), body.idempotency).await?;
     let RecordId::Incident(number) = receipt.record else {
         return Err(ApiError::Internal("declaring wrote to the organisation record".into()));
@@ -316,4 +306,49 @@ pub async fn add_note(
         serde_json::from_str::<Value>(&entry.body).ok().and_then(|b| b.get("text").cloned()).unwrap_or(Value::Null);
     let view = json!({ "seq": entry.seq, "at": entry.at, "by": entry.actor, "text": text });
     Ok(written(StatusCode::CREATED, &receipt, view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaybookBody {
+    /// A playbook id, e.g. `leaked-secret`.
+    playbook: String,
+    #[serde(default)]
+    #[schema(value_type = Object, example = json!({"key_id": "AKIA…7QXZ", "provider": "AWS"}))]
+    inputs: BTreeMap<String, String>,
+}
+
+/// Start a playbook on the incident: its tasks, its step decisions as proposals, and its
+/// pre-approved decisions, approved at once citing the playbook.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/playbooks", tag = "incidents", request_body = PlaybookBody,
+    params(("id" = String, Path, description = "INC-<n>")),
+    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn run_playbook(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments(id): Segments<String>,
+    body: Body<PlaybookBody>,
+) -> Result<Response, ApiError> {
+    let PlaybookBody { playbook, inputs } = body.value;
+    change(&app, &caller, &id, IncidentCommand::RunPlaybook { playbook, inputs }, body.idempotency).await
+}
+
+/// Run a failed action of an approved decision again (`action` counts from 1).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/decisions/{did}/actions/{action}/retry", tag = "decisions",
+    params(("id" = String, Path, description = "INC-<n>"), ("did" = String, Path, description = "D-<n>"), ("action" = u32, Path, description = "1 for the first action")),
+    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn retry_action(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments((id, did, action)): Segments<(String, String, u32)>,
+) -> Result<Response, ApiError> {
+    let decision: sitrep_core::DecisionId = did
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("there is no decision {did}; decision ids look like D-2")))?;
+    let Some(action) = action.checked_sub(1) else {
+        return Err(ApiError::NotFound("actions are numbered from 1".into()));
+    };
+    change(&app, &caller, &id, IncidentCommand::RetryAction { decision, action }, None).await
 }

@@ -74,6 +74,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(incidents::set_phase))
         .routes(routes!(incidents::set_severity))
         .routes(routes!(incidents::add_note))
+        .routes(routes!(incidents::run_playbook))
+        .routes(routes!(incidents::retry_action))
         .routes(routes!(facts::log))
         .routes(routes!(facts::verify))
         .routes(routes!(facts::disprove))
@@ -98,6 +100,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(org::policy, org::replace_policy))
         .routes(routes!(org::org_record))
         .routes(routes!(org::playbooks))
+        .routes(routes!(org::playbook, org::replace_playbook))
 }
 
 /// The incident named by `{id}`, if it exists and the caller may see it; otherwise 404, with

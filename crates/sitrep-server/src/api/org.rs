@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sitrep_core::decide::OrgCommand;
+use sitrep_core::playbook::Playbook;
 use sitrep_core::{OrgRole, RecordId, UserName};
 use sitrep_store::Request;
 use sitrep_store::datadir::new_token;
@@ -446,21 +447,91 @@ pub async fn org_record(State(app): State<AppState>, caller: Caller) -> Result<J
     Ok(Json(json!({ "entries": entries })))
 }
 
-/// The playbooks: id, version, title.
+/// The playbooks: id, version, title and what they need.
 #[utoipa::path(get, path = "/api/v1/playbooks", tag = "organisation",
-    responses((status = 200, description = "`{playbooks: [{id, version, title, sha256}]}`")), security(("token" = []), ("session" = [])))]
+    responses((status = 200, description = "`{playbooks: [{id, version, title, sha256, approved_by, inputs, required_roles}]}`")), security(("token" = []), ("session" = [])))]
 pub async fn playbooks(State(app): State<AppState>, _caller: Caller) -> Json<Value> {
     let org = app.ledger.org();
-    let playbooks: Vec<Value> = org
-        .playbooks
-        .values()
-        .map(|p| {
-            let title = toml::from_str::<toml::Table>(&p.source)
-                .ok()
-                .and_then(|t| t.get("title").and_then(|v| v.as_str()).map(str::to_owned))
-                .unwrap_or_else(|| p.id.clone());
-            json!({ "id": p.id, "version": p.version, "title": title, "sha256": p.sha256 })
-        })
-        .collect();
+    let playbooks: Vec<Value> = org.playbooks.values().map(|record| playbook_view(&org, record, false)).collect();
     Json(json!({ "playbooks": playbooks }))
+}
+
+fn playbook_view(org: &sitrep_core::OrgState, record: &sitrep_core::org::PlaybookRecord, with_source: bool) -> Value {
+    let parsed = Playbook::parse(&record.source, &org.policy);
+    let mut view =
+        json!({ "id": record.id, "version": record.version, "sha256": record.sha256, "added_at": record.added_at });
+    if let (Some(object), Ok(playbook)) = (view.as_object_mut(), &parsed) {
+        object.insert("title".into(), json!(playbook.title));
+        object.insert("summary".into(), json!(playbook.summary));
+        object.insert("approved_by".into(), json!(playbook.approved_by));
+        object.insert("approved_at".into(), json!(playbook.approved_at));
+        object.insert("required_roles".into(), json!(playbook.required_roles));
+        let inputs: Vec<Value> = playbook
+            .inputs
+            .iter()
+            .map(|i| json!({ "name": i.name, "description": i.description, "required": i.required, "example": i.example }))
+            .collect();
+        object.insert("inputs".into(), json!(inputs));
+        object.insert("steps".into(), json!(playbook.steps.len()));
+        object.insert(
+            "preapproved".into(),
+            json!(playbook.preapproved.iter().map(|d| json!({"class": d.class, "title": d.title})).collect::<Vec<_>>()),
+        );
+    }
+    if let (Some(object), Err(error)) = (view.as_object_mut(), &parsed) {
+        object.insert("error".into(), json!(format!("does not load under the policy in force: {error}")));
+    }
+    if with_source && let Some(object) = view.as_object_mut() {
+        object.insert("source".into(), json!(record.source));
+    }
+    view
+}
+
+/// One playbook, with its file.
+#[utoipa::path(get, path = "/api/v1/playbooks/{playbook}", tag = "organisation",
+    params(("playbook" = String, Path)),
+    responses((status = 200, description = "The playbook and its `source`"), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+pub async fn playbook(
+    State(app): State<AppState>,
+    _caller: Caller,
+    Segments(id): Segments<String>,
+) -> Result<Json<Value>, ApiError> {
+    let org = app.ledger.org();
+    let record = org.playbooks.get(&id).ok_or_else(|| ApiError::NotFound(format!("there is no playbook '{id}'")))?;
+    Ok(Json(playbook_view(&org, record, true)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaybookFile {
+    /// The whole playbook file (TOML); its `id` must be the one in the path.
+    source: String,
+}
+
+/// Add or replace a playbook (admin). The file is checked against the policy in force; an
+/// error names its line and column.
+#[utoipa::path(put, path = "/api/v1/playbooks/{playbook}", tag = "organisation", request_body = PlaybookFile,
+    params(("playbook" = String, Path)),
+    responses((status = 200, description = "`{id, version, sha256}`"), (status = 422, description = "The file's error, located", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn replace_playbook(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments(id): Segments<String>,
+    body: Body<PlaybookFile>,
+) -> Result<Response, ApiError> {
+    require(&app, &caller, &[OrgRole::Admin], "adding playbooks")?;
+    let org = app.ledger.org();
+    let parsed = Playbook::parse(&body.value.source, &org.policy)
+        .map_err(|error| ApiError::invalid("source", error.to_string()))?;
+    if parsed.id != id {
+        return Err(ApiError::invalid("source", format!("the file's id is '{}', not '{id}'", parsed.id)));
+    }
+    let receipt =
+        org_change(&app, &caller, OrgCommand::AddPlaybook { source: body.value.source }, body.idempotency).await?;
+    Ok(written(
+        StatusCode::OK,
+        &receipt,
+        json!({ "id": parsed.id, "version": parsed.version, "sha256": parsed.sha256 }),
+    ))
 }

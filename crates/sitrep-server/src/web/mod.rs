@@ -60,6 +60,8 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route("/incidents/{id}/phase", post(set_phase))
         .route("/incidents/{id}/severity", post(set_severity))
         .route("/incidents/{id}/notes", post(add_note))
+        .route("/incidents/{id}/playbooks", post(run_playbook))
+        .route("/incidents/{id}/decisions/{did}/actions/{number}/retry", post(retry_action))
         .route("/policy", get(policy_page))
         .route("/org/record", get(org_record_page))
         .route("/account/tokens", get(tokens_page).post(create_token))
@@ -338,7 +340,8 @@ struct DeclarePage {
     /// Each core role, with what leaving it empty means.
     core_roles: Vec<(String, &'static str)>,
     users: Vec<String>,
-    playbooks: Vec<String>,
+    /// Each playbook: id, title, its inputs as `name=example` lines.
+    playbooks: Vec<(String, String, String)>,
 }
 
 fn declare_form(app: &AppState, viewer: &Viewer, error: Option<String>, title: String, status: StatusCode) -> Response {
@@ -357,7 +360,20 @@ fn declare_form(app: &AppState, viewer: &Viewer, error: Option<String>, title: S
             .map(|r| (r.to_string(), if r == "commander" { "me" } else { "not yet" }))
             .collect(),
         users: org.users.values().filter(|u| u.active).map(|u| u.name.to_string()).collect(),
-        playbooks: org.playbooks.keys().cloned().collect(),
+        playbooks: org
+            .playbooks
+            .values()
+            .filter_map(|p| sitrep_core::playbook::Playbook::parse(&p.source, &org.policy).ok())
+            .map(|p| {
+                let hint = p
+                    .inputs
+                    .iter()
+                    .map(|i| format!("{}={}", i.name, i.example.clone().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                (p.id, p.title, hint)
+            })
+            .collect(),
     };
     render(&page, status)
 }
@@ -375,12 +391,10 @@ async fn declare(State(app): State<AppState>, viewer: Viewer, fields: Fields) ->
     let Ok(severity) = fields.get("severity").parse::<Severity>() else {
         return refuse("Choose a severity.".into(), StatusCode::UNPROCESSABLE_ENTITY);
     };
-    if fields.optional("playbook").is_some() {
-        return refuse(
-            "This server does not run playbooks yet; declare without one.".into(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
-    }
+    let inputs = match inputs_of(&fields) {
+        Ok(inputs) => inputs,
+        Err(message) => return refuse(message, StatusCode::UNPROCESSABLE_ENTITY),
+    };
     let mut roles = std::collections::BTreeMap::new();
     for (key, value) in &fields.0 {
         let (Some(role), false) = (key.strip_prefix("role_"), value.trim().is_empty()) else { continue };
@@ -398,6 +412,8 @@ async fn declare(State(app): State<AppState>, viewer: Viewer, fields: Fields) ->
         restricted: fields.checked("restricted"),
         exercise: fields.checked("exercise"),
         roles,
+        playbook: fields.optional("playbook"),
+        inputs,
     };
     match app.ledger.execute(&viewer.user, LedgerRequest::Declare(declare)).await {
         Ok(receipt) => match receipt.record {
@@ -643,6 +659,50 @@ async fn task_done(
         .map_err(|e| e.to_string())
         .map(|task| IncidentCommand::CompleteTask { task, note: fields.optional("note") });
     act(&app, &viewer, &id, &fields, "tasks", command).await
+}
+
+/// The `inputs` field: one `name=value` per line.
+fn inputs_of(fields: &Fields) -> Result<std::collections::BTreeMap<String, String>, String> {
+    fields
+        .get("inputs")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            line.split_once('=')
+                .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+                .ok_or_else(|| format!("'{line}' is not name=value"))
+        })
+        .collect()
+}
+
+async fn run_playbook(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments(id): Path1,
+    fields: Fields,
+) -> Response {
+    let command = inputs_of(&fields)
+        .map(|inputs| IncidentCommand::RunPlaybook { playbook: fields.get("playbook").to_owned(), inputs });
+    act(&app, &viewer, &id, &fields, "tasks", command).await
+}
+
+async fn retry_action(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments((id, did, number)): Path3,
+    fields: Fields,
+) -> Response {
+    let command = did.parse::<DecisionId>().map_err(|e| e.to_string()).and_then(|decision| {
+        number
+            .parse::<u32>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .map(|action| IncidentCommand::RetryAction { decision, action })
+            .ok_or_else(|| format!("'{number}' is not an action number"))
+    });
+    let anchor = format!("decision-{did}");
+    act(&app, &viewer, &id, &fields, &anchor, command).await
 }
 
 /// A `datetime-local` form value ("2026-11-27T18:00"), read as UTC.

@@ -54,6 +54,9 @@ pub struct EndorsementRow {
 
 #[derive(Debug, Clone)]
 pub struct ActionRow {
+    /// 1 for the first action.
+    pub number: u32,
+    pub can_retry: bool,
     pub connector: String,
     pub target: String,
     pub status: String,
@@ -76,6 +79,8 @@ pub struct DecisionCard {
     pub approvals: Vec<EndorsementRow>,
     pub rejections: Vec<EndorsementRow>,
     pub withdrawn: String,
+    /// "pre-approved by playbook leaked-secret v1.0.0 (approved by …)".
+    pub citation: String,
     pub actions: Vec<ActionRow>,
     pub can_approve: bool,
     pub can_reject: bool,
@@ -142,6 +147,9 @@ pub struct CommandView {
     pub can_set_severity: bool,
     pub can_assign: bool,
     pub proposable: Vec<String>,
+    /// Playbooks that may be started now: id, title, and their inputs as a hint.
+    pub playbooks: Vec<(String, String, String)>,
+    pub started_playbooks: Vec<String>,
     /// Each phase and severity, with whether it is the current one.
     pub phases: Vec<(String, bool)>,
     pub severities: Vec<(String, bool)>,
@@ -171,6 +179,13 @@ pub struct Chain {
 
 fn words(snake: &str) -> String {
     snake.replace('_', " ")
+}
+
+/// Whether the policy lets `user` start playbooks here: only the permission is probed (a
+/// playbook that does not exist is the one objection that does not matter).
+fn probe_playbook(state: &IncidentState, org: &OrgState, user: &UserName) -> bool {
+    let command = IncidentCommand::RunPlaybook { playbook: String::new(), inputs: Default::default() };
+    matches!(decide_incident(state, org, user, &command), Ok(_) | Err(sitrep_core::Refusal::Invalid { .. }))
 }
 
 /// Whether the policy would let `user` do this now: the real decision, run dry.
@@ -227,10 +242,32 @@ fn decision_card(state: &IncidentState, org: &OrgState, user: &UserName, decisio
             .as_ref()
             .map(|w| format!("withdrawn by {} at {}", w.user, when(w.at)))
             .unwrap_or_default(),
+        citation: decision
+            .playbook
+            .as_ref()
+            .map(|c| {
+                format!(
+                    "pre-approved by playbook {} v{} (approved by {}; file sha256 {})",
+                    c.playbook,
+                    c.version,
+                    c.approved_by,
+                    &c.sha256[..12]
+                )
+            })
+            .unwrap_or_default(),
         actions: decision
             .actions
             .iter()
-            .map(|action| ActionRow {
+            .enumerate()
+            .map(|(index, action)| ActionRow {
+                number: index as u32 + 1,
+                can_retry: action.status == ActionStatus::Failed
+                    && allowed(
+                        state,
+                        org,
+                        user,
+                        IncidentCommand::RetryAction { decision: decision.id, action: index as u32 },
+                    ),
                 connector: action.spec.connector().to_owned(),
                 target: match &action.spec {
                     ActionSpec::Task { title, .. } => title.clone(),
@@ -282,7 +319,12 @@ pub fn summary(entry: &Entry) -> String {
             d.decision,
             words(d.class.as_str()),
             d.title,
-            if d.state == DecisionState::Approved { ", approved at once" } else { "" }
+            match (&d.playbook, d.state) {
+                (Some(citation), DecisionState::Approved) =>
+                    format!(", pre-approved by playbook {} v{}", citation.playbook, citation.version),
+                (None, DecisionState::Approved) => ", approved at once".to_owned(),
+                _ => String::new(),
+            }
         ),
         IncidentEvent::DecisionApproved(d) => format!(
             "approved {} as {}{}",
@@ -300,6 +342,16 @@ pub fn summary(entry: &Entry) -> String {
         IncidentEvent::ActionSucceeded(a) => format!("action {} of {} succeeded", a.action + 1, a.decision),
         IncidentEvent::ActionFailed(a) => format!("action {} of {} failed: {}", a.action + 1, a.decision, a.reason),
         IncidentEvent::NoteAdded(n) => format!("noted: {}", n.text),
+        IncidentEvent::ActionRetryRequested(a) => format!("asked to retry action {} of {}", a.action + 1, a.decision),
+        IncidentEvent::PlaybookStarted(p) => {
+            format!("started playbook {} v{} (approved by {})", p.playbook, p.version, p.approved_by)
+        }
+        IncidentEvent::NotificationDelivered(n) => {
+            format!("told {} that {} was {}", n.channel, n.decision, n.moment.as_str())
+        }
+        IncidentEvent::NotificationFailed(n) => {
+            format!("could not tell {} that {} was {}: {}", n.channel, n.decision, n.moment.as_str(), n.reason)
+        }
     }
 }
 
@@ -448,6 +500,29 @@ impl CommandView {
             can_set_severity: probe(IncidentCommand::SetSeverity { severity: other_severity, reason: None }),
             can_assign,
             proposable,
+            playbooks: if probe_playbook(state, org, user) {
+                org.playbooks
+                    .values()
+                    .filter(|p| !state.playbooks.iter().any(|s| s.id == p.id))
+                    .filter_map(|p| sitrep_core::playbook::Playbook::parse(&p.source, &org.policy).ok())
+                    .map(|p| {
+                        let hint = p
+                            .inputs
+                            .iter()
+                            .map(|i| format!("{}={}", i.name, i.example.clone().unwrap_or_default()))
+                            .collect::<Vec<_>>()
+                            .join("\n");
+                        (p.id.clone(), p.title.clone(), hint)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            started_playbooks: state
+                .playbooks
+                .iter()
+                .map(|p| format!("{} v{} (started by {} at {})", p.id, p.version, p.started_by, when(p.started_at)))
+                .collect(),
             phases: Phase::ALL
                 .iter()
                 .filter(|p| **p != Phase::Closed)

@@ -1,0 +1,96 @@
+//! Communications channels: signed webhooks, Slack-compatible incoming webhooks, and email
+//! over SMTP (STARTTLS unless turned off for a local relay), through lettre.
+
+use std::time::Duration;
+
+use lettre::message::header::ContentType;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message as Mail, Tokio1Executor};
+use serde_json::{Value, json};
+use sitrep_core::decide::ActionFailure;
+
+use super::{truncate, webhook};
+use crate::config::{Channel, Config, secret};
+
+/// What a channel is told.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub subject: String,
+    pub text: String,
+    /// The structured form, for webhook channels.
+    pub document: Value,
+}
+
+/// Delivers to one configured channel.
+pub async fn deliver(
+    config: &Config,
+    http: &reqwest::Client,
+    name: &str,
+    key: &str,
+    message: &Message,
+) -> Result<Option<String>, ActionFailure> {
+    let Some(channel) = config.channels.get(name) else {
+        return Err(ActionFailure {
+            reason: format!("no channel '{name}' is configured on this server"),
+            retryable: false,
+        });
+    };
+    match channel {
+        Channel::Webhook { url, secret: inline, secret_env, timeout_secs } => {
+            let secret = secret(inline, secret_env, name)
+                .map_err(|e| ActionFailure { reason: e.to_string(), retryable: false })?;
+            webhook::post(http, url, &secret, key, &message.document, Duration::from_secs(*timeout_secs)).await
+        }
+        Channel::Slack { url, timeout_secs } => {
+            let response = http
+                .post(url)
+                .timeout(Duration::from_secs(*timeout_secs))
+                .json(&json!({ "text": message.text }))
+                .send()
+                .await
+                .map_err(|e| ActionFailure { reason: format!("could not reach {name}: {e}"), retryable: true })?;
+            let status = response.status();
+            let text = truncate(&response.text().await.unwrap_or_default());
+            if status.is_success() {
+                Ok(Some(format!("HTTP {}: {text}", status.as_u16())))
+            } else {
+                Err(ActionFailure {
+                    reason: format!("HTTP {}: {text}", status.as_u16()),
+                    retryable: status.is_server_error() || status.as_u16() == 429,
+                })
+            }
+        }
+        Channel::Email { to } => email(config, to, message).await,
+    }
+}
+
+async fn email(config: &Config, to: &[String], message: &Message) -> Result<Option<String>, ActionFailure> {
+    let final_failure = |reason: String| ActionFailure { reason, retryable: false };
+    let Some(smtp) = &config.smtp else {
+        return Err(final_failure("email channels need an [smtp] section in the server configuration".into()));
+    };
+    let mut builder = Mail::builder()
+        .from(smtp.from.parse().map_err(|e| final_failure(format!("smtp.from: {e}")))?)
+        .subject(message.subject.clone())
+        .header(ContentType::TEXT_PLAIN);
+    for address in to {
+        builder = builder.to(address.parse().map_err(|e| final_failure(format!("{address}: {e}")))?);
+    }
+    let mail = builder.body(message.text.clone()).map_err(|e| final_failure(e.to_string()))?;
+    let mut transport = if smtp.starttls {
+        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(|e| final_failure(e.to_string()))?
+    } else {
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+    }
+    .port(smtp.port)
+    .timeout(Some(Duration::from_secs(smtp.timeout_secs)));
+    if let Some(username) = &smtp.username {
+        let password = secret(&None, &smtp.password_env, "smtp").map_err(|e| final_failure(e.to_string()))?;
+        transport = transport.credentials(Credentials::new(username.clone(), password));
+    }
+    let response = transport.build().send(mail).await.map_err(|e| ActionFailure {
+        reason: format!("the mail server refused or could not be reached: {e}"),
+        retryable: !e.is_permanent(),
+    })?;
+    Ok(Some(format!("SMTP {}: {}", response.code(), truncate(&response.message().collect::<Vec<_>>().join(" ")))))
+}

@@ -1,0 +1,389 @@
+//! Connectors: what approved decisions execute, and who is told about decisions.
+//!
+//! The outbox is the record itself. An approved decision's actions are in its approving entry
+//! (its proposal carries them), so they become due in the same transaction that approves it;
+//! the fold tracks each action's attempts and outcome, and each decision's notifications owed to
+//! the channels of its class's path. This worker reads what is due from the folded state, runs
+//! it, and writes every attempt and outcome back as entries (`system:worker`, `system:notifier`).
+//! After a restart the fold says exactly what is still due, so pending work resumes.
+//!
+//! Each action carries an idempotency key built from the incident's UUID, the decision and the
+//! action's index; receivers get it on every attempt, so a retry causes one effect. Failures
+//! are retried with exponential backoff; after [`MAX_FAILURES`] the failure is recorded as final
+//! and a person may retry it. In an exercise incident nothing leaves: what would have been sent
+//! is recorded instead.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sitrep_core::decide::{ActionFailure, SystemCommand};
+use sitrep_core::events::{ActionSpec, DecisionState, Moment};
+use sitrep_core::incident::{ActionStatus, IncidentState, NoticeStatus};
+use sitrep_core::{DecisionId, IncidentNumber, Timestamp};
+use sitrep_store::Ledger;
+
+use crate::config::Config;
+
+pub mod channels;
+pub mod command;
+pub mod webhook;
+
+/// Automatic attempts before a failure is final (a person may still retry).
+pub const MAX_FAILURES: u32 = 6;
+/// Text kept from a receiver's answer or a command's output.
+pub const KEEP: usize = 500;
+
+/// Seconds to wait after `failures` failures: 2, 4, 8, … up to five minutes.
+pub fn backoff(failures: u32) -> i64 {
+    if failures == 0 { 0 } else { (1i64 << failures.min(8)).min(300) }
+}
+
+/// Work that is due.
+#[derive(Debug, Clone)]
+enum Due {
+    Action { incident: IncidentNumber, decision: DecisionId, action: u32 },
+    Notice { incident: IncidentNumber, decision: DecisionId, moment: Moment, channel: String },
+}
+
+/// Everything due now, and when the next retry falls due.
+fn due(ledger: &Ledger, now: Timestamp) -> (Vec<Due>, Option<Timestamp>) {
+    let mut work = Vec::new();
+    let mut next: Option<Timestamp> = None;
+    let mut consider = |at: Timestamp, item: Due, work: &mut Vec<Due>| {
+        if at <= now {
+            work.push(item);
+        } else {
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+    };
+    ledger.each_incident(|state| {
+        for decision in &state.decisions {
+            if decision.state == DecisionState::Approved {
+                for (index, action) in decision.actions.iter().enumerate() {
+                    let item = Due::Action { incident: state.id, decision: decision.id, action: index as u32 };
+                    match action.status {
+                        ActionStatus::Pending | ActionStatus::Running => work.push(item),
+                        ActionStatus::Failed if action.retryable => {
+                            let at = action.last_attempt_at.unwrap_or(now).plus_seconds(backoff(action.failures));
+                            consider(at, item, &mut work);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            for notice in decision.notices.iter().filter(|n| n.status == NoticeStatus::Pending) {
+                let item = Due::Notice {
+                    incident: state.id,
+                    decision: decision.id,
+                    moment: notice.moment,
+                    channel: notice.channel.clone(),
+                };
+                let at = notice.last_attempt_at.map_or(now, |last| last.plus_seconds(backoff(notice.attempts)));
+                consider(at, item, &mut work);
+            }
+        }
+    });
+    (work, next)
+}
+
+/// Runs connectors until `shutdown` turns true.
+pub struct Worker {
+    ledger: Arc<Ledger>,
+    config: Config,
+    http: reqwest::Client,
+    clock: sitrep_store::ledger::Clock,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Worker")
+    }
+}
+
+/// The idempotency key every attempt of one action carries.
+pub fn idempotency_key(state: &IncidentState, decision: DecisionId, action: u32) -> String {
+    format!("sitrep:{}:{decision}:{}", state.uuid, action + 1)
+}
+
+impl Worker {
+    pub fn new(ledger: Arc<Ledger>, config: Config, clock: sitrep_store::ledger::Clock) -> Worker {
+        let http = reqwest::Client::builder()
+            // Destinations are configured by admins; a redirect would send the signed body elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("sitrep/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Worker { ledger, config, http, clock }
+    }
+
+    /// Works through what is due, then waits for the next commit or retry time.
+    pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut commits = self.ledger.commits();
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let (work, next) = due(&self.ledger, (self.clock)());
+            for item in work {
+                if *shutdown.borrow() {
+                    return;
+                }
+                match item {
+                    Due::Action { incident, decision, action } => self.action(incident, decision, action).await,
+                    Due::Notice { incident, decision, moment, channel } => {
+                        self.notice(incident, decision, moment, &channel).await
+                    }
+                }
+            }
+            let wait = next
+                .map(|at| Duration::from_micros((at.unix_micros() - (self.clock)().unix_micros()).max(0) as u64))
+                .unwrap_or(Duration::from_secs(60))
+                .min(Duration::from_secs(60));
+            tokio::select! {
+                _ = commits.changed() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    async fn record(&self, incident: IncidentNumber, connector: &str, command: SystemCommand) -> bool {
+        match self.ledger.execute_system(incident, connector, command).await {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::warn!(%incident, %error, "could not record a connector's result");
+                false
+            }
+        }
+    }
+
+    async fn action(&self, incident: IncidentNumber, decision: DecisionId, index: u32) {
+        let Some((spec, exercise, key, document)) = self
+            .ledger
+            .with_incident(incident, |state| {
+                let found = state.decision(decision)?;
+                let action = found.actions.get(index as usize)?;
+                let document = action_document(state, decision, index, self.config.base_url());
+                Some((action.spec.clone(), state.exercise, idempotency_key(state, decision, index), document))
+            })
+            .flatten()
+        else {
+            return;
+        };
+        if let ActionSpec::Task { .. } = spec {
+            self.record(incident, "worker", SystemCommand::RunTaskAction { decision, action: index }).await;
+            return;
+        }
+        if !self.record(incident, "worker", SystemCommand::StartAction { decision, action: index }).await {
+            return;
+        }
+        let failures = self
+            .ledger
+            .with_incident(incident, |s| {
+                s.decision(decision).and_then(|d| d.actions.get(index as usize)).map_or(0, |a| a.failures)
+            })
+            .unwrap_or(0);
+        let outcome = if exercise {
+            Ok(Some(format!("exercise: nothing was sent; a live incident would have run {}", describe(&spec))))
+        } else {
+            self.execute(&spec, &key, &document, incident, decision).await
+        };
+        let outcome = outcome.map_err(|mut failure| {
+            if failure.retryable && failures + 1 >= MAX_FAILURES {
+                failure.retryable = false;
+                failure.reason = format!("{} (gave up after {MAX_FAILURES} attempts; retry by hand)", failure.reason);
+            }
+            failure
+        });
+        match &outcome {
+            Ok(_) => tracing::info!(%incident, %decision, action = index + 1, "action succeeded"),
+            Err(failure) => {
+                tracing::warn!(%incident, %decision, action = index + 1, reason = %failure.reason, "action failed")
+            }
+        }
+        self.record(incident, "worker", SystemCommand::FinishAction { decision, action: index, outcome }).await;
+    }
+
+    async fn execute(
+        &self,
+        spec: &ActionSpec,
+        key: &str,
+        document: &Value,
+        incident: IncidentNumber,
+        decision: DecisionId,
+    ) -> Result<Option<String>, ActionFailure> {
+        match spec {
+            ActionSpec::Webhook { destination, payload } => {
+                let Some(config) = self.config.destinations.get(destination) else {
+                    return Err(not_configured("webhook destination", destination));
+                };
+                let secret = crate::config::secret(&config.secret, &config.secret_env, destination)
+                    .map_err(|e| ActionFailure { reason: e.to_string(), retryable: false })?;
+                let mut body = document.clone();
+                body["payload"] = payload.clone();
+                webhook::post(&self.http, &config.url, &secret, key, &body, Duration::from_secs(config.timeout_secs))
+                    .await
+            }
+            ActionSpec::Command { command: name, input } => {
+                let Some(config) = self.config.commands.get(name) else {
+                    return Err(not_configured("command", name));
+                };
+                let mut body = document.clone();
+                body["input"] = input.clone();
+                command::run(config, key, &body).await
+            }
+            ActionSpec::Notify { message } => {
+                let (class_path, text) = self
+                    .ledger
+                    .with_incident(incident, |state| {
+                        let found = state.decision(decision);
+                        let path = found.map(|d| d.path.clone()).unwrap_or_default();
+                        let text = message.clone().unwrap_or_else(|| {
+                            found.map(|d| format!("{} {}: {}", state.id, d.id, d.title)).unwrap_or_default()
+                        });
+                        (path, text)
+                    })
+                    .unwrap_or_default();
+                if class_path.is_empty() {
+                    return Ok(Some("the class's communications path names no channel".into()));
+                }
+                let mut told = Vec::new();
+                for channel in &class_path {
+                    let message = channels::Message {
+                        subject: format!("[sitrep] {incident} {decision}: {text}"),
+                        text: format!("{text}\n\n{}", document["record"].as_str().unwrap_or_default()),
+                        document: document.clone(),
+                    };
+                    channels::deliver(&self.config, &self.http, channel, key, &message).await?;
+                    told.push(channel.as_str());
+                }
+                Ok(Some(format!("told {}", told.join(", "))))
+            }
+            ActionSpec::Task { .. } => Ok(None),
+        }
+    }
+
+    async fn notice(&self, incident: IncidentNumber, decision: DecisionId, moment: Moment, channel: &str) {
+        let Some((exercise, message, key)) = self
+            .ledger
+            .with_incident(incident, |state| {
+                let found = state.decision(decision)?;
+                let record = format!("{}/incidents/{}#decision-{}", self.config.base_url(), state.id, decision);
+                let what = match moment {
+                    Moment::Proposed => match found.progress().waiting_on.as_str() {
+                        "" => format!("proposed by {}", found.proposer),
+                        waiting => format!("proposed by {}; {waiting}", found.proposer),
+                    },
+                    Moment::Approved => format!(
+                        "approved by {}",
+                        found.approvals.iter().map(|a| a.user.to_string()).collect::<Vec<_>>().join(", ")
+                    ),
+                    Moment::Rejected => format!(
+                        "rejected by {}",
+                        found
+                            .rejections
+                            .iter()
+                            .map(|r| format!("{}: {}", r.user, r.note.clone().unwrap_or_default()))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                };
+                let line = format!("{} {} ({}) \"{}\" was {}", state.id, decision, found.class, found.title, what);
+                let document = json!({
+                    "event": format!("decision.{}", moment.as_str()),
+                    "incident": state.id,
+                    "incident_id": state.uuid,
+                    "decision": decision,
+                    "class": found.class,
+                    "title": found.title,
+                    "state": found.state.as_str(),
+                    "text": line,
+                    "record": record,
+                    "exercise": state.exercise,
+                });
+                let message = channels::Message {
+                    subject: format!("[sitrep] {} {} {}: {}", state.id, decision, moment.as_str(), found.title),
+                    text: format!("{line}.\n\nThe record: {record}\n"),
+                    document,
+                };
+                Some((
+                    state.exercise,
+                    message,
+                    format!("sitrep:{}:{decision}:{}:{channel}", state.uuid, moment.as_str()),
+                ))
+            })
+            .flatten()
+        else {
+            return;
+        };
+        let outcome = if exercise {
+            Ok(Some(format!("exercise: nothing was sent; a live incident would have told {channel}")))
+        } else {
+            channels::deliver(&self.config, &self.http, channel, &key, &message).await
+        };
+        let attempts = self
+            .ledger
+            .with_incident(incident, |s| {
+                s.decision(decision)
+                    .and_then(|d| d.notices.iter().find(|n| n.moment == moment && n.channel == channel))
+                    .map_or(0, |n| n.attempts)
+            })
+            .unwrap_or(0);
+        let outcome = outcome.map_err(|mut failure| {
+            if failure.retryable && attempts + 1 >= MAX_FAILURES {
+                failure.retryable = false;
+                failure.reason = format!("{} (gave up after {MAX_FAILURES} attempts)", failure.reason);
+            }
+            failure
+        });
+        self.record(
+            incident,
+            "notifier",
+            SystemCommand::Notified { decision, moment, channel: channel.to_owned(), outcome },
+        )
+        .await;
+    }
+}
+
+fn not_configured(what: &str, name: &str) -> ActionFailure {
+    ActionFailure { reason: format!("no {what} '{name}' is configured on this server"), retryable: false }
+}
+
+fn describe(spec: &ActionSpec) -> String {
+    match spec {
+        ActionSpec::Task { title, .. } => format!("task \"{title}\""),
+        ActionSpec::Webhook { destination, .. } => format!("the webhook to {destination}"),
+        ActionSpec::Command { command, .. } => format!("the command {command}"),
+        ActionSpec::Notify { .. } => "the notification of the communications path".into(),
+    }
+}
+
+/// What a receiver or command is told about an action.
+fn action_document(state: &IncidentState, decision: DecisionId, index: u32, base_url: String) -> Value {
+    let found = state.decision(decision);
+    json!({
+        "event": "decision.action",
+        "incident": state.id,
+        "incident_id": state.uuid,
+        "decision": decision,
+        "class": found.map(|d| d.class.to_string()),
+        "title": found.map(|d| d.title.clone()),
+        "approved_by": found.map(|d| d.approvals.iter().map(|a| a.user.to_string()).collect::<Vec<_>>()),
+        "playbook": found.and_then(|d| d.playbook.clone()),
+        "action": index + 1,
+        "attempt": found.and_then(|d| d.actions.get(index as usize)).map(|a| a.attempts),
+        "idempotency_key": idempotency_key(state, decision, index),
+        "exercise": state.exercise,
+        "record": format!("{base_url}/incidents/{}#decision-{decision}", state.id),
+    })
+}
+
+/// Keeps the first `KEEP` characters of a receiver's answer.
+pub fn truncate(text: &str) -> String {
+    let mut kept: String = text.chars().take(KEEP).collect();
+    if kept.len() < text.len() {
+        kept.push('…');
+    }
+    kept
+}
