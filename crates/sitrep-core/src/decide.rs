@@ -376,6 +376,22 @@ pub fn decide_declare(
         for (role, user) in staffing {
             roles.entry(role).or_default().push(user);
         }
+        // Starting a playbook at declaration needs the same authority as starting it later.
+        let allowed = match &policy.actions.run_playbooks {
+            Who::Participants => roles.iter().any(|(role, users)| users.contains(by) && !policy.is_read_only(role)),
+            Who::Roles(permitted) => {
+                permitted.iter().any(|role| roles.get(role).is_some_and(|users| users.contains(by)))
+            }
+        };
+        if !allowed {
+            return Err(forbidden(
+                "actions.run_playbooks",
+                format!(
+                    "starting a playbook needs the {} role; declare without it, or staff yourself so",
+                    policy.actions.run_playbooks.describe()
+                ),
+            ));
+        }
         events.extend(playbook_events(org, by, playbook, &command.inputs, &roles, &[], (0, 0))?);
     } else if !command.inputs.is_empty() {
         return Err(invalid("inputs", "inputs are given only with a playbook"));
@@ -950,6 +966,12 @@ pub fn decide_system(state: &IncidentState, command: &SystemCommand) -> Result<V
     let events = match command {
         SystemCommand::StartAction { decision, action: index } => {
             let (_, current) = action(*decision, *index)?;
+            if matches!(current.spec, ActionSpec::Task { .. }) {
+                return Err(invalid(
+                    "action",
+                    format!("action {} of {decision} creates a task; run it as a task action", index + 1),
+                ));
+            }
             if !startable(current) {
                 return Err(conflict(format!("action {} of {decision} is not waiting to run", index + 1)));
             }

@@ -48,6 +48,9 @@ pub struct IncidentState {
     pub playbooks: Vec<StartedPlaybook>,
     /// Roles the started playbooks need (in addition to the policy's required roles).
     pub playbook_roles: Vec<Role>,
+    /// The playbook whose pre-approved decisions may follow: only directly after its start.
+    #[serde(skip)]
+    preapproving: Option<String>,
     /// The last entry's seq and hash: the record's head.
     pub seq: u64,
     pub head: EntryHash,
@@ -279,6 +282,7 @@ impl IncidentState {
             notes: Vec::new(),
             playbooks: Vec::new(),
             playbook_roles: Vec::new(),
+            preapproving: None,
             seq: 1,
             head: entry.hash,
             updated_at: entry.at,
@@ -298,6 +302,27 @@ impl IncidentState {
         let fail = |reason: &str| Err(fold_error(entry, reason));
         let at = entry.at;
         let actor = &entry.actor;
+        // Connectors' results are written by the system; people's commands by people.
+        let by_system = matches!(actor, Actor::System(_));
+        let system_kind = matches!(
+            event,
+            IncidentEvent::ActionStarted(_)
+                | IncidentEvent::ActionSucceeded(_)
+                | IncidentEvent::ActionFailed(_)
+                | IncidentEvent::NotificationDelivered(_)
+                | IncidentEvent::NotificationFailed(_)
+        );
+        let task_from_action =
+            matches!(event, IncidentEvent::TaskCreated(t) if matches!(t.origin, TaskOrigin::Decision { .. }));
+        if by_system != (system_kind || task_from_action) {
+            return fail(if by_system {
+                "only people write this kind of entry"
+            } else {
+                "only the system writes this kind of entry"
+            });
+        }
+        // Pre-approved decisions follow their playbook's start directly, in one command.
+        let preapproving = self.preapproving.take();
         match event {
             IncidentEvent::Declared(_) => return fail("an incident is declared once"),
             IncidentEvent::PhaseChanged(change) => {
@@ -410,6 +435,10 @@ impl IncidentState {
                         if !self.playbooks.iter().any(|p| p.id == citation.playbook && p.sha256 == citation.sha256) {
                             return fail("it cites a playbook that was not started on this incident");
                         }
+                        if preapproving.as_deref() != Some(citation.sha256.as_str()) {
+                            return fail("a pre-approved decision must directly follow the start of its playbook");
+                        }
+                        self.preapproving = preapproving.clone();
                     }
                     None => {
                         let endorsement: Vec<Endorsement<'_>> = proposed
@@ -607,6 +636,7 @@ impl IncidentState {
                         self.playbook_roles.push(role.clone());
                     }
                 }
+                self.preapproving = Some(started.sha256.clone());
             }
             IncidentEvent::NotificationDelivered(sent) => {
                 let notice = self

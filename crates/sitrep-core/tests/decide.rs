@@ -11,26 +11,10 @@ use sitrep_core::decide::{
 };
 use sitrep_core::entry::{Entry, EntryHash};
 use sitrep_core::events::*;
-use sitrep_core::incident::{ActionStatus, FoldError, TaskState};
+use sitrep_core::incident::{ActionStatus, NoticeStatus, TaskState};
 use sitrep_core::policy::DEFAULT_POLICY;
-use sitrep_core::{Actor, DecisionId, FactId, IncidentState, OrgRole, Phase, Refusal, Severity, TaskId};
+use sitrep_core::{DecisionId, FactId, IncidentState, OrgRole, Phase, Refusal, Severity, TaskId};
 use support::*;
-
-fn worker() -> Actor {
-    Actor::system("worker").expect("a connector name")
-}
-
-fn with_actions(c: &str, title: &str, actions: Vec<ActionSpec>) -> C {
-    C::Propose { class: class(c), title: title.to_owned(), rationale: None, actions }
-}
-
-fn webhook(destination: &str) -> ActionSpec {
-    ActionSpec::Webhook { destination: destination.to_owned(), payload: json!({"key": "deploy-1"}) }
-}
-
-fn notify() -> ActionSpec {
-    ActionSpec::Notify { message: None }
-}
 
 /// A world whose incident has been closed by an approved close decision.
 fn closed_world() -> World {
@@ -136,43 +120,50 @@ fn a_full_incident_life_decides_and_folds_every_incident_entry_kind() {
         (DecisionState::Approved, "cmd", Some("commander"))
     );
     assert!(d1.decided_at.is_some());
-    let d = DecisionId(1);
-    append(&mut w, &worker(), &[IncidentEvent::ActionStarted(ActionStarted { decision: d, action: 0, attempt: 1 })])
-        .expect("started");
+    // The worker runs D-1's actions through `decide_system`: the webhook succeeds at once, the
+    // notification fails for good, a person asks for a retry and the second attempt succeeds.
+    let entries = system(&mut w, start(1, 0)).expect("the worker starts the webhook");
+    assert_eq!((entries[0].kind.as_str(), &entries[0].actor), ("action.started", &worker()));
     assert_eq!((w.decision(1).actions[0].status, w.decision(1).actions[0].attempts), (ActionStatus::Running, 1));
-    append(
-        &mut w,
-        &worker(),
-        &[IncidentEvent::ActionSucceeded(ActionSucceeded {
-            decision: d,
-            action: 0,
-            attempt: 1,
-            detail: Some("HTTP 204".into()),
-        })],
-    )
-    .expect("succeeded");
+    system(&mut w, succeed(1, 0, Some("HTTP 204"))).expect("succeeded");
     assert_eq!(
         (w.decision(1).actions[0].status, w.decision(1).actions[0].detail.as_deref()),
         (ActionStatus::Succeeded, Some("HTTP 204"))
     );
-    append(
-        &mut w,
-        &worker(),
-        &[
-            IncidentEvent::ActionStarted(ActionStarted { decision: d, action: 1, attempt: 1 }),
-            IncidentEvent::ActionFailed(ActionFailed {
-                decision: d,
-                action: 1,
-                attempt: 1,
-                reason: "channel unreachable".into(),
-                retryable: true,
-            }),
-        ],
-    )
-    .expect("failed");
+    system(&mut w, start(1, 1)).expect("the worker starts the notification");
+    system(&mut w, fail(1, 1, "channel unreachable", false)).expect("failed for good");
+    let a2 = &w.decision(1).actions[1];
     assert_eq!(
-        (w.decision(1).actions[1].status, w.decision(1).actions[1].last_error.as_deref()),
-        (ActionStatus::Failed, Some("channel unreachable"))
+        (a2.status, a2.last_error.as_deref(), a2.retryable, a2.failures),
+        (ActionStatus::Failed, Some("channel unreachable"), false, 1)
+    );
+    act(&mut w, "tech", retry(1, 1)).expect("the tech lead asks for a retry");
+    let a2 = &w.decision(1).actions[1];
+    assert_eq!((a2.status, a2.retryable, a2.failures, a2.attempts), (ActionStatus::Pending, true, 0, 1));
+    system(&mut w, start(1, 1)).expect("started again");
+    system(&mut w, succeed(1, 1, None)).expect("succeeded");
+    assert_eq!((w.decision(1).actions[1].status, w.decision(1).actions[1].attempts), (ActionStatus::Succeeded, 2));
+
+    // The notifier tells D-1's communications path of its proposal and its approval.
+    let owed = |w: &World| {
+        w.decision(1).notices.iter().map(|n| (n.moment, n.channel.clone(), n.status, n.attempts)).collect::<Vec<_>>()
+    };
+    let channel = || "incident-channel".to_owned();
+    assert_eq!(
+        owed(&w),
+        [
+            (Moment::Proposed, channel(), NoticeStatus::Pending, 0),
+            (Moment::Approved, channel(), NoticeStatus::Pending, 0)
+        ]
+    );
+    system(&mut w, delivered(1, Moment::Proposed, "incident-channel")).expect("delivered");
+    system(&mut w, undelivered(1, Moment::Approved, "incident-channel", "HTTP 410", false)).expect("failed");
+    assert_eq!(
+        owed(&w),
+        [
+            (Moment::Proposed, channel(), NoticeStatus::Delivered, 1),
+            (Moment::Approved, channel(), NoticeStatus::Failed, 1)
+        ]
     );
 
     act(&mut w, "cora", propose("external_statement", "Tell customers")).expect("comms proposes");
@@ -190,6 +181,11 @@ fn a_full_incident_life_decides_and_folds_every_incident_entry_kind() {
         (DecisionState::Withdrawn, Some("tech"))
     );
 
+    // playbook.started, as an incident command: the generic playbook's eight tasks follow it.
+    let entries = act(&mut w, "cmd", run_playbook("generic", &[])).expect("the commander starts a playbook");
+    assert_eq!((entries[0].kind.as_str(), entries.len()), ("playbook.started", 9));
+    assert_eq!(w.incident.playbooks.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["generic"]);
+
     // A close decision closes the incident in the same step.
     act(&mut w, "cmd", propose("close", "Close INC-1")).expect("proposed");
     let entries = act(&mut w, "exec", approve(4)).expect("the executive approves closing");
@@ -200,7 +196,17 @@ fn a_full_incident_life_decides_and_folds_every_incident_entry_kind() {
     assert_eq!(entries[1].body, r#"{"decision":"D-4","from":"triage","to":"closed"}"#);
     assert_eq!((w.incident.phase, w.decision(4).state), (Phase::Closed, DecisionState::Approved));
 
-    let seen: BTreeSet<&str> = w.kinds().into_iter().collect();
+    // playbook.started at declaration, on another incident.
+    let command = Declare {
+        playbook: Some("leaked-secret".into()),
+        inputs: inputs(&[("key_id", "AKIA1234"), ("provider", "AWS")]),
+        ..declaration("Key in a public repository", &STAFF[1..])
+    };
+    let declared = declare(org(), "cmd", &command).expect("declared with a playbook");
+    assert_eq!(declared.kinds()[STAFF.len() + 1], "playbook.started");
+    assert_eq!(declared.incident.playbooks[0].id, "leaked-secret");
+
+    let seen: BTreeSet<&str> = w.kinds().into_iter().chain(declared.kinds()).collect();
     for kind in IncidentEvent::KINDS {
         assert!(seen.contains(kind), "no test produces and folds '{kind}'");
     }
@@ -259,35 +265,18 @@ fn a_full_organisation_life_decides_and_folds_every_org_entry_kind() {
     org.act(ADMIN, O::ReplacePolicy { source: stricter.clone() }).expect("replaced");
     assert_eq!((org.state.policy.name.as_str(), org.state.policy.source.as_str()), ("stricter", stricter.as_str()));
 
-    org.act(
-        ADMIN,
-        O::AddPlaybook { id: "leaked-secret".into(), version: "1".into(), source: "title = \"Leaked secret\"".into() },
-    )
-    .expect("added");
+    let revised = sitrep_core::playbook::BUILT_IN_PLAYBOOKS[0].replace("version = \"1.0.0\"", "version = \"1.1.0\"");
+    org.act(ADMIN, O::AddPlaybook { source: revised.clone() }).expect("added");
     let playbook = &org.state.playbooks["leaked-secret"];
     assert_eq!(
         (playbook.version.as_str(), playbook.sha256.clone()),
-        ("1", EntryHash::of(b"title = \"Leaked secret\"").to_hex())
+        ("1.1.0", EntryHash::of(revised.as_bytes()).to_hex())
     );
 
     let seen: BTreeSet<&str> = org.record.iter().map(|e| e.kind.as_str()).collect();
     for kind in OrgEvent::KINDS {
         assert!(seen.contains(kind), "no test produces and folds '{kind}'");
     }
-}
-
-/// Seals `event` after `after` as `actor`: applying it to the state and refolding the record with
-/// it must both refuse it, naming its seq.
-#[track_caller]
-fn fold_refuses(w: &World, after: (u64, EntryHash), actor: &Actor, event: IncidentEvent) -> FoldError {
-    let entry = seal(after, at(9_999), actor, &[event]).remove(0);
-    let error = w.incident.clone().apply_entry(&entry).expect_err("the fold refuses the entry");
-    assert_eq!((error.seq, error.kind.as_str()), (entry.seq, entry.kind.as_str()));
-    assert!(error.to_string().starts_with(&format!("seq {} ({})", entry.seq, entry.kind)), "{error}");
-    let mut record = w.record.clone();
-    record.push(entry);
-    assert_eq!(IncidentState::fold(&record).expect_err("refolding refuses it too"), error);
-    error
 }
 
 #[test]
@@ -303,7 +292,7 @@ fn the_fold_refuses_a_forged_approval_even_when_it_is_hashed_correctly() {
         note: None,
         state: DecisionState::Approved,
     });
-    let error = fold_refuses(&w, head(&w), &by("tech"), not_held.clone());
+    let error = fold_refuses(&w, w.head(), &by("tech"), not_held.clone());
     assert_eq!(error.reason, "the approver does not hold the role the entry claims");
     let premature = IncidentEvent::DecisionApproved(DecisionApproved {
         decision: statement,
@@ -312,22 +301,14 @@ fn the_fold_refuses_a_forged_approval_even_when_it_is_hashed_correctly() {
         note: None,
         state: DecisionState::Approved,
     });
-    let error = fold_refuses(&w, head(&w), &by("cora"), premature);
+    let error = fold_refuses(&w, w.head(), &by("cora"), premature);
     assert_eq!(error.reason, "a person endorses a decision once");
-    let overstated = fold_refuses(&w, head(&w), &by("lee"), {
+    let overstated = fold_refuses(&w, w.head(), &by("lee"), {
         let IncidentEvent::DecisionApproved(mut forged) = not_held else { unreachable!() };
         forged.state = DecisionState::Proposed;
         IncidentEvent::DecisionApproved(forged)
     });
     assert_eq!(overstated.reason, "the recorded state does not follow from the decision's rule");
-}
-
-fn head(w: &World) -> (u64, EntryHash) {
-    (w.incident.seq, w.incident.head)
-}
-
-fn by(name: &str) -> Actor {
-    Actor::User(user(name))
 }
 
 #[test]
@@ -339,7 +320,7 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
 
     let unknown_fact = fold_refuses(
         &w,
-        head(&w),
+        w.head(),
         &by("tech"),
         IncidentEvent::FactVerified(FactJudged { fact: FactId(9), basis: "forged".into() }),
     );
@@ -352,7 +333,7 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
         note: None,
         state: DecisionState::Approved,
     });
-    let withdrawn = fold_refuses(&w, head(&w), &by("cmd"), approved.clone());
+    let withdrawn = fold_refuses(&w, w.head(), &by("cmd"), approved.clone());
     assert_eq!(withdrawn.reason, "the decision is no longer open");
 
     let gap = fold_refuses(
@@ -382,7 +363,7 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
             }),
             "unknown decision",
         ),
-        (worker(), approved, "approvals are given by people"),
+        (worker(), approved, "only people write this kind of entry"),
         (
             by("cmd"),
             IncidentEvent::RoleReleased(RoleChange { role: role("legal"), user: user("cora") }),
@@ -426,6 +407,7 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
                 title: "skips ids".into(),
                 owner: None,
                 due: None,
+                due_in_minutes: None,
                 origin: TaskOrigin::Manual,
             }),
             "task ids must be sequential",
@@ -452,7 +434,7 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
         ),
     ];
     for (actor, event, reason) in rules {
-        assert_eq!(fold_refuses(&w, head(&w), &actor, event).reason, reason);
+        assert_eq!(fold_refuses(&w, w.head(), &actor, event).reason, reason);
     }
 
     let proposed = |decision: u64| {
@@ -466,10 +448,12 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
             role: None,
             also: vec![],
             state: DecisionState::Proposed,
+            playbook: None,
+            path: vec![],
         })
     };
-    assert_eq!(fold_refuses(&w, head(&w), &worker(), proposed(2)).reason, "decisions are proposed by people");
-    assert_eq!(fold_refuses(&w, head(&w), &by("tech"), proposed(5)).reason, "decision ids must be sequential");
+    assert_eq!(fold_refuses(&w, w.head(), &worker(), proposed(2)).reason, "only people write this kind of entry");
+    assert_eq!(fold_refuses(&w, w.head(), &by("tech"), proposed(5)).reason, "decision ids must be sequential");
 
     // An entry of a kind no version wrote, and one whose body does not fit its kind.
     let alien = Entry::seal(next, at(9_999), by("cmd"), "fact.deleted", r#"{"fact":"F-1"}"#.into(), w.incident.head);
@@ -634,6 +618,8 @@ fn a_closed_incident_refuses_every_command() {
         reject(1, "x"),
         withdraw(1),
         note("late note"),
+        run_playbook("generic", &[]),
+        retry(1, 0),
     ];
     for command in every_command {
         for name in ["cmd", "tech", "lee"] {
@@ -1263,7 +1249,7 @@ fn only_admins_change_the_organisation() {
             "replacing the policy needs the admin organisation role",
         ),
         (
-            O::AddPlaybook { id: "mine".into(), version: "1".into(), source: "x".into() },
+            O::AddPlaybook { source: sitrep_core::playbook::BUILT_IN_PLAYBOOKS[3].to_owned() },
             "adding playbooks needs the admin organisation role",
         ),
     ];
@@ -1411,25 +1397,18 @@ fn a_broken_policy_is_refused_naming_its_line_and_column() {
 }
 
 #[test]
-fn playbooks_are_added_by_admins_by_name_and_version() {
+fn playbooks_are_added_by_admins_and_checked_against_the_policy() {
     let mut org = org();
-    let add = |id: &str, version: &str, source: &str| O::AddPlaybook {
-        id: id.into(),
-        version: version.into(),
-        source: source.into(),
-    };
-    org.act(ADMIN, add("leaked-secret", "1", "steps = []")).expect("added");
+    let generic = sitrep_core::playbook::BUILT_IN_PLAYBOOKS[3];
     assert_eq!(
-        conflict(org.act(ADMIN, add("leaked-secret", "1", "steps = []"))),
-        "playbook 'leaked-secret' is already this file"
+        conflict(org.act(ADMIN, O::AddPlaybook { source: generic.into() })),
+        "playbook 'generic' is already this file"
     );
-    org.act(ADMIN, add("leaked-secret", "2", "steps = [1]")).expect("a new version");
-    assert_eq!(org.state.playbooks["leaked-secret"].version, "2");
-    assert_eq!(
-        invalid(org.act(ADMIN, add("Leaked Secret", "1", "x")), "id"),
-        "must be 1 to 64 characters of a-z, 0-9, '-' or '_'"
-    );
-    invalid(org.act(ADMIN, add("../etc", "1", "x")), "id");
-    invalid(org.act(ADMIN, add("ok", "", "x")), "version");
-    invalid(org.act(ADMIN, add("ok", "1", "")), "source");
+    let revised = generic.replace("version = \"1.0.0\"", "version = \"2.0.0\"");
+    org.act(ADMIN, O::AddPlaybook { source: revised }).expect("a new version");
+    assert_eq!(org.state.playbooks["generic"].version, "2.0.0");
+    let refused = |source: String| invalid(org.clone().act(ADMIN, O::AddPlaybook { source }), "playbook");
+    says(&refused(generic.replace("id = \"generic\"", "id = \"Generic!\"")), &["line 2", "id must be"]);
+    says(&refused(generic.replace("role = \"executive\"", "role = \"ceo\"")), &["unknown role 'ceo'"]);
+    says(&refused("id = \"x\"\nversion = 1".into()), &["line 2", "invalid type"]);
 }

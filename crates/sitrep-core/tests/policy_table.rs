@@ -298,7 +298,7 @@ fn one_person_holding_legal_and_comms_who_proposes_still_needs_another_person_fo
     assert_eq!(state(&base), DecisionState::Proposed, "one person is not two");
     assert_eq!(
         base.record.last().expect("entry").body,
-        r#"{"also":["comms"],"class":"external_statement","decision":"D-1","role":"legal","rule":{"approve":{"all_of":["legal","comms"]},"people":2,"scope":"central"},"state":"proposed","title":"Holding statement"}"#
+        r#"{"also":["comms"],"class":"external_statement","decision":"D-1","path":["incident-channel","legal","communications"],"role":"legal","rule":{"approve":{"all_of":["legal","comms"]},"people":2,"scope":"central"},"state":"proposed","title":"Holding statement"}"#
     );
     forbidden(act(&mut base, "lee", approve(1)), "people");
     assert_eq!(state(&base), DecisionState::Proposed);

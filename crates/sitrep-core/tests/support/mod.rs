@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 
 use serde_json::{Value, json};
-use sitrep_core::decide::{self, Declare, IncidentCommand, OrgCommand, Refusal};
+use sitrep_core::decide::{self, ActionFailure, Declare, IncidentCommand, OrgCommand, Refusal, SystemCommand};
 use sitrep_core::entry::{Entry, EntryHash};
-use sitrep_core::events::{FactStatus, IncidentEvent, seal};
-use sitrep_core::incident::{Decision, FoldError};
+use sitrep_core::events::{ActionSpec, FactStatus, IncidentEvent, Moment, seal};
+use sitrep_core::incident::{Decision, FoldError, Task};
 use sitrep_core::{
     Actor, DecisionClass, DecisionId, FactId, IncidentNumber, IncidentState, OrgRole, OrgState, Role, Severity, TaskId,
     Timestamp, UserName,
@@ -41,6 +41,11 @@ pub const OUTSIDER: &str = "out";
 
 pub fn user(name: &str) -> UserName {
     UserName::parse(name).expect("a valid user name")
+}
+
+/// A person as the actor of an entry.
+pub fn by(name: &str) -> Actor {
+    Actor::User(user(name))
 }
 
 pub fn role(name: &str) -> Role {
@@ -206,7 +211,27 @@ pub fn act(world: &mut World, by: &str, command: IncidentCommand) -> Result<Vec<
     Ok(entries)
 }
 
-/// Appends events that no command produces (the action worker's), as `actor`. Nothing changes
+/// The connector every system entry of the harness is sealed as, as the store seals the action
+/// worker's and the notifier's.
+pub fn worker() -> Actor {
+    Actor::system("worker").expect("a connector name")
+}
+
+/// Decides what a connector reports with `decide_system`, seals it as [`worker`] after the head,
+/// folds it with `apply_entry` and checks that refolding the whole record gives the same state.
+pub fn system(world: &mut World, command: SystemCommand) -> Result<Vec<Entry>, Refusal> {
+    let events = decide::decide_system(&world.incident, &command)?;
+    assert!(!events.is_empty(), "an accepted system command writes at least one entry");
+    let entries = seal((world.incident.seq, world.incident.head), world.org.tick(), &worker(), &events);
+    for entry in &entries {
+        world.incident.apply_entry(entry).expect("a decided system entry folds");
+    }
+    world.record.extend(entries.iter().cloned());
+    world.check_refold();
+    Ok(entries)
+}
+
+/// Appends events that no decide function produces (forgeries), as `actor`. Nothing changes
 /// when the fold refuses one of them.
 pub fn append(world: &mut World, actor: &Actor, events: &[IncidentEvent]) -> Result<Vec<Entry>, FoldError> {
     let entries = seal((world.incident.seq, world.incident.head), world.org.tick(), actor, events);
@@ -228,6 +253,14 @@ impl World {
 
     pub fn decision(&self, n: u64) -> &Decision {
         self.incident.decision(DecisionId(n)).expect("the decision exists")
+    }
+
+    pub fn task(&self, n: u64) -> &Task {
+        self.incident.task(TaskId(n)).expect("the task exists")
+    }
+
+    pub fn head(&self) -> (u64, EntryHash) {
+        (self.incident.seq, self.incident.head)
     }
 
     /// The incident's record kinds, in order.
@@ -302,6 +335,71 @@ pub fn withdraw(n: u64) -> IncidentCommand {
     IncidentCommand::Withdraw { decision: DecisionId(n), note: None }
 }
 
+pub fn with_actions(c: &str, title: &str, actions: Vec<ActionSpec>) -> IncidentCommand {
+    IncidentCommand::Propose { class: class(c), title: title.to_owned(), rationale: None, actions }
+}
+
+pub fn webhook(destination: &str) -> ActionSpec {
+    ActionSpec::Webhook { destination: destination.to_owned(), payload: json!({"key": "deploy-1"}) }
+}
+
+pub fn notify() -> ActionSpec {
+    ActionSpec::Notify { message: None }
+}
+
+/// A playbook's inputs from `(name, value)` pairs.
+pub fn inputs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect()
+}
+
+pub fn run_playbook(id: &str, given: &[(&str, &str)]) -> IncidentCommand {
+    IncidentCommand::RunPlaybook { playbook: id.to_owned(), inputs: inputs(given) }
+}
+
+pub fn retry(decision: u64, action: u32) -> IncidentCommand {
+    IncidentCommand::RetryAction { decision: DecisionId(decision), action }
+}
+
+// What connectors report, for `system`.
+
+pub fn start(decision: u64, action: u32) -> SystemCommand {
+    SystemCommand::StartAction { decision: DecisionId(decision), action }
+}
+
+pub fn succeed(decision: u64, action: u32, detail: Option<&str>) -> SystemCommand {
+    SystemCommand::FinishAction { decision: DecisionId(decision), action, outcome: Ok(detail.map(str::to_owned)) }
+}
+
+pub fn fail(decision: u64, action: u32, reason: &str, retryable: bool) -> SystemCommand {
+    SystemCommand::FinishAction {
+        decision: DecisionId(decision),
+        action,
+        outcome: Err(ActionFailure { reason: reason.to_owned(), retryable }),
+    }
+}
+
+pub fn run_task(decision: u64, action: u32) -> SystemCommand {
+    SystemCommand::RunTaskAction { decision: DecisionId(decision), action }
+}
+
+pub fn delivered(decision: u64, moment: Moment, channel: &str) -> SystemCommand {
+    SystemCommand::Notified {
+        decision: DecisionId(decision),
+        moment,
+        channel: channel.to_owned(),
+        outcome: Ok(Some("HTTP 200".to_owned())),
+    }
+}
+
+pub fn undelivered(decision: u64, moment: Moment, channel: &str, reason: &str, retryable: bool) -> SystemCommand {
+    SystemCommand::Notified {
+        decision: DecisionId(decision),
+        moment,
+        channel: channel.to_owned(),
+        outcome: Err(ActionFailure { reason: reason.to_owned(), retryable }),
+    }
+}
+
 // Refusals: each returns the message, for assertions on what it tells the person.
 
 #[track_caller]
@@ -334,6 +432,20 @@ pub fn not_found<T: Debug>(result: Result<T, Refusal>) -> String {
         Err(Refusal::NotFound(message)) => message,
         other => panic!("expected NotFound, got {other:?}"),
     }
+}
+
+/// Seals `event` after `after` as `actor`: applying it to the state and refolding the record with
+/// it must both refuse it, naming its seq.
+#[track_caller]
+pub fn fold_refuses(w: &World, after: (u64, EntryHash), actor: &Actor, event: IncidentEvent) -> FoldError {
+    let entry = seal(after, at(9_999), actor, &[event]).remove(0);
+    let error = w.incident.clone().apply_entry(&entry).expect_err("the fold refuses the entry");
+    assert_eq!((error.seq, error.kind.as_str()), (entry.seq, entry.kind.as_str()));
+    assert!(error.to_string().starts_with(&format!("seq {} ({})", entry.seq, entry.kind)), "{error}");
+    let mut record = w.record.clone();
+    record.push(entry);
+    assert_eq!(IncidentState::fold(&record).expect_err("refolding refuses it too"), error);
+    error
 }
 
 /// Asserts that `text` contains every one of `parts`.
