@@ -20,7 +20,7 @@ use toml::Spanned;
 use crate::entry::EntryHash;
 use crate::events::ActionSpec;
 use crate::ids::{DecisionClass, Role};
-use crate::policy::{Policy, PolicyError};
+use crate::policy::{Policy, PolicyError, located};
 
 /// The playbooks every deployment starts with.
 pub const BUILT_IN_PLAYBOOKS: &[&str] = &[
@@ -96,7 +96,7 @@ impl Playbook {
     pub fn parse(source: &str, policy: &Policy) -> Result<Playbook, PlaybookError> {
         let raw: RawPlaybook = toml::from_str(source).map_err(|error| {
             let at = error.span().unwrap_or(0..0);
-            locate(source, &at, error.message().trim_end().to_owned())
+            located(source, &at, error.message().trim_end().to_owned())
         })?;
         Loader { source, policy }.load(raw)
     }
@@ -267,13 +267,6 @@ fn all_text(action: &ActionSpec) -> Vec<String> {
     out
 }
 
-fn locate(source: &str, span: &Range<usize>, message: String) -> PlaybookError {
-    let before = &source[..span.start.min(source.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |tail| tail.chars().count()) + 1;
-    PolicyError { line, column, message }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPlaybook {
@@ -333,7 +326,7 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     fn err<T>(&self, span: &Range<usize>, message: impl Into<String>) -> Result<T, PlaybookError> {
-        Err(locate(self.source, span, message.into()))
+        Err(located(self.source, span, message.into()))
     }
 
     fn text(&self, field: &str, value: &Spanned<String>, max: usize) -> Result<String, PlaybookError> {

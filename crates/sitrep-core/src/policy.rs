@@ -423,7 +423,8 @@ fn or_dash(text: &str) -> &str {
     if text.is_empty() { "—" } else { text }
 }
 
-fn located(source: &str, span: &Range<usize>, message: String) -> PolicyError {
+/// An error at a byte span of a TOML source, as line and column.
+pub(crate) fn located(source: &str, span: &Range<usize>, message: String) -> PolicyError {
     let before = &source[..span.start.min(source.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |tail| tail.chars().count()) + 1;

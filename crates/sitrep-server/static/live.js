@@ -15,10 +15,13 @@
     var fields = section.querySelectorAll("input:not([type=hidden]), textarea, select");
     for (var i = 0; i < fields.length; i++) {
       var field = fields[i];
-      if (field.tagName === "SELECT") {
+            if (field.tagName === "SELECT") {
+        // With no option marked selected, the browser shows the first: that is the default.
+        var initial = 0;
         for (var j = 0; j < field.options.length; j++) {
-          if (field.options[j].selected !== field.options[j].defaultSelected) { return true; }
+          if (field.options[j].defaultSelected) { initial = j; break; }
         }
+        if (field.selectedIndex !== initial) { return true; }
       } else if (field.value !== field.defaultValue) { return true; }
     }
     return false;

@@ -7,10 +7,9 @@ use serde::Deserialize;
 use sitrep_core::decide::IncidentCommand;
 use sitrep_core::events::ActionSpec;
 use sitrep_core::{DecisionClass, DecisionId};
-use sitrep_store::Request;
 use utoipa::ToSchema;
 
-use super::{created, incident_number, read, written};
+use super::answer_about;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Body, Segments};
@@ -56,12 +55,10 @@ async fn answer(
     key: Option<sitrep_store::ledger::IdempotencyKey>,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
-    let incident = incident_number(app, caller, id)?;
-    let receipt = app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, key).await?;
-    let decision: DecisionId = created(&receipt, "decision")?;
-    let view =
-        read(app, incident, |state| state.decision(decision).map(|d| views::decision(state, d)).unwrap_or_default())?;
-    Ok(written(status, &receipt, view))
+    answer_about::<DecisionId>(app, caller, id, command, key, status, "decision", |state, decision| {
+        state.decision(decision).map(|d| views::decision(state, d)).unwrap_or_default()
+    })
+    .await
 }
 
 /// Propose a decision. If the proposer alone satisfies the rule, it is approved at once.

@@ -7,10 +7,9 @@ use serde::Deserialize;
 use sitrep_core::FactId;
 use sitrep_core::decide::IncidentCommand;
 use sitrep_core::events::FactStatus;
-use sitrep_store::Request;
 use utoipa::ToSchema;
 
-use super::{created, incident_number, read, written};
+use super::answer_about;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Body, Segments};
@@ -48,11 +47,10 @@ async fn answer(
     key: Option<sitrep_store::ledger::IdempotencyKey>,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
-    let incident = incident_number(app, caller, id)?;
-    let receipt = app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, key).await?;
-    let fact: FactId = created(&receipt, "fact")?;
-    let view = read(app, incident, |state| serde_json::to_value(state.fact(fact)).unwrap_or_default())?;
-    Ok(written(status, &receipt, view))
+    answer_about::<FactId>(app, caller, id, command, key, status, "fact", |state, fact| {
+        serde_json::to_value(state.fact(fact)).unwrap_or_default()
+    })
+    .await
 }
 
 /// Log a fact.

@@ -139,6 +139,27 @@ pub fn written(status: StatusCode, receipt: &Receipt, body: Value) -> Response {
     response
 }
 
+/// Runs one incident command and answers with `status` and the view of the thing it wrote,
+/// found by the id in field `key` of its first entry (`fact`, `task`, `decision`).
+#[allow(clippy::too_many_arguments)]
+pub async fn answer_about<T: std::str::FromStr>(
+    app: &AppState,
+    caller: &Caller,
+    id: &str,
+    command: sitrep_core::IncidentCommand,
+    idempotency: Option<sitrep_store::ledger::IdempotencyKey>,
+    status: StatusCode,
+    key: &str,
+    view: impl FnOnce(&IncidentState, T) -> Value,
+) -> Result<Response, ApiError> {
+    let incident = incident_number(app, caller, id)?;
+    let request = sitrep_store::Request::Incident { incident, command };
+    let receipt = app.ledger.execute_once(&caller.user, request, idempotency).await?;
+    let thing: T = created(&receipt, key)?;
+    let body = read(app, incident, |state| view(state, thing))?;
+    Ok(written(status, &receipt, body))
+}
+
 /// The id (`F-3`, `D-2`, `T-5`) named by field `key` of the first entry a command wrote.
 pub fn created<T: std::str::FromStr>(receipt: &Receipt, key: &str) -> Result<T, ApiError> {
     receipt

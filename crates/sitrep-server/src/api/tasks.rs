@@ -6,10 +6,9 @@ use axum::response::Response;
 use serde::Deserialize;
 use sitrep_core::decide::IncidentCommand;
 use sitrep_core::{TaskId, Timestamp, UserName};
-use sitrep_store::Request;
 use utoipa::ToSchema;
 
-use super::{created, incident_number, read, written};
+use super::answer_about;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Body, Segments};
@@ -58,11 +57,10 @@ async fn answer(
     key: Option<sitrep_store::ledger::IdempotencyKey>,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
-    let incident = incident_number(app, caller, id)?;
-    let receipt = app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, key).await?;
-    let task: TaskId = created(&receipt, "task")?;
-    let view = read(app, incident, |state| serde_json::to_value(state.task(task)).unwrap_or_default())?;
-    Ok(written(status, &receipt, view))
+    answer_about::<TaskId>(app, caller, id, command, key, status, "task", |state, task| {
+        serde_json::to_value(state.task(task)).unwrap_or_default()
+    })
+    .await
 }
 
 /// Create a task.

@@ -357,7 +357,7 @@ fn declare_form(app: &AppState, viewer: &Viewer, error: Option<String>, title: S
             .roles
             .required
             .iter()
-            .map(|r| (r.to_string(), if r == "commander" { "me" } else { "not yet" }))
+            .map(|r| (r.to_string(), if r == "commander" { "me (you are the commander)" } else { "not yet" }))
             .collect(),
         users: org.users.values().filter(|u| u.active).map(|u| u.name.to_string()).collect(),
         playbooks: org
@@ -365,12 +365,7 @@ fn declare_form(app: &AppState, viewer: &Viewer, error: Option<String>, title: S
             .values()
             .filter_map(|p| sitrep_core::playbook::Playbook::parse(&p.source, &org.policy).ok())
             .map(|p| {
-                let hint = p
-                    .inputs
-                    .iter()
-                    .map(|i| format!("{}={}", i.name, i.example.clone().unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join("\n");
+                let hint = view::input_hint(&p);
                 (p.id, p.title, hint)
             })
             .collect(),
@@ -727,17 +722,20 @@ async fn task_blocked(
     act(&app, &viewer, &id, &fields, "tasks", command).await
 }
 
+/// The `role` and `user` fields of a roles form.
+fn role_and_user(fields: &Fields) -> Result<(Role, UserName), String> {
+    let role = Role::parse(fields.get("role")).map_err(|e| e.to_string())?;
+    let user = UserName::parse(fields.get("user")).map_err(|e| e.to_string())?;
+    Ok((role, user))
+}
+
 async fn release_role(
     State(app): State<AppState>,
     viewer: Viewer,
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command = Role::parse(fields.get("role")).map_err(|e| e.to_string()).and_then(|role| {
-        UserName::parse(fields.get("user"))
-            .map_err(|e| e.to_string())
-            .map(|user| IncidentCommand::ReleaseRole { role, user })
-    });
+    let command = role_and_user(&fields).map(|(role, user)| IncidentCommand::ReleaseRole { role, user });
     act(&app, &viewer, &id, &fields, "roles", command).await
 }
 
@@ -747,11 +745,7 @@ async fn assign_role(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command = Role::parse(fields.get("role")).map_err(|e| e.to_string()).and_then(|role| {
-        UserName::parse(fields.get("user"))
-            .map_err(|e| e.to_string())
-            .map(|user| IncidentCommand::AssignRole { role, user })
-    });
+    let command = role_and_user(&fields).map(|(role, user)| IncidentCommand::AssignRole { role, user });
     act(&app, &viewer, &id, &fields, "roles", command).await
 }
 
@@ -800,6 +794,8 @@ struct SitrepPage {
     r: Sitrep,
     age: String,
     head: String,
+    declared: String,
+    generated: String,
     roles: Vec<(String, String)>,
 }
 
@@ -815,12 +811,16 @@ async fn sitrep_page(State(app): State<AppState>, viewer: Viewer, crate::extract
     let roles = r
         .roles
         .iter()
-        .map(|(role, users)| (role.to_string(), users.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")))
+        .map(|(role, users)| {
+            (role.as_str().replace('_', " "), users.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+        })
         .collect();
     let page = SitrepPage {
         me: Some(viewer.me(&app)),
         age: age(r.declared_at, r.generated_at),
         head: r.as_of_hash.short(),
+        declared: view::when(r.declared_at),
+        generated: view::when(r.generated_at),
         roles,
         r,
     };

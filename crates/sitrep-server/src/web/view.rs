@@ -8,7 +8,7 @@ use sitrep_core::decide::{IncidentCommand, decide_incident};
 use sitrep_core::events::{ActionSpec, DecisionState, FactStatus, IncidentEvent};
 use sitrep_core::incident::{ActionStatus, Decision, IncidentState, TaskState};
 use sitrep_core::report::age;
-use sitrep_core::{DecisionClass, Entry, OrgState, Phase, Severity, Timestamp, UserName};
+use sitrep_core::{Entry, OrgState, Phase, Severity, Timestamp, UserName};
 
 /// The signed-in person, for the page frame.
 #[derive(Debug, Clone)]
@@ -505,15 +505,7 @@ impl CommandView {
                     .values()
                     .filter(|p| !state.playbooks.iter().any(|s| s.id == p.id))
                     .filter_map(|p| sitrep_core::playbook::Playbook::parse(&p.source, &org.policy).ok())
-                    .map(|p| {
-                        let hint = p
-                            .inputs
-                            .iter()
-                            .map(|i| format!("{}={}", i.name, i.example.clone().unwrap_or_default()))
-                            .collect::<Vec<_>>()
-                            .join("\n");
-                        (p.id.clone(), p.title.clone(), hint)
-                    })
+                    .map(|p| (p.id.clone(), p.title.clone(), input_hint(&p)))
                     .collect()
             } else {
                 Vec::new()
@@ -541,7 +533,12 @@ impl CommandView {
     }
 }
 
-/// Whether a class name is one the policy defines (for the propose form).
-pub fn known_class(org: &OrgState, class: &str) -> Option<DecisionClass> {
-    DecisionClass::parse(class).ok().filter(|c| org.policy.class(c).is_some())
+/// A playbook's inputs as `name=example` lines, the hint shown beside the inputs field.
+pub fn input_hint(playbook: &sitrep_core::playbook::Playbook) -> String {
+    playbook
+        .inputs
+        .iter()
+        .map(|i| format!("{}={}", i.name, i.example.clone().unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -383,3 +383,57 @@ impl Drop for Streaming {
         let _ = self.child.wait();
     }
 }
+
+/// The configuration file a server started by [`Server::init_with_config`] reads.
+const CONFIG_FILE: &str = "sitrep.toml";
+
+impl Server {
+    /// `sitrep init --admin ADMIN`, then `sitrep serve --config FILE` with this configuration
+    /// (destinations, commands, channels): the server and the admin's token.
+    pub fn init_with_config(admin: &str, config: &str) -> (Server, String) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let file = dir.path().join(CONFIG_FILE);
+        std::fs::write(&file, config).expect("the configuration file is written");
+        let data = dir.path().join("data");
+        let init = Command::new(BIN)
+            .args(["init", "--data", path_str(&data), "--admin", admin])
+            .env_remove("SITREP_DATA")
+            .output()
+            .expect("sitrep init runs");
+        let stdout = String::from_utf8(init.stdout).expect("init prints UTF-8");
+        assert!(init.status.success(), "sitrep init failed: {}", String::from_utf8_lossy(&init.stderr));
+        let token = stdout.lines().last().expect("init prints the admin's token last").to_owned();
+        let server = Server::start(dir, Some(data), &["--config", path_str(&file)]);
+        (server, token)
+    }
+
+    /// Sends SIGKILL (no chance to clean up) and waits for the process to be gone.
+    pub fn kill_hard(&mut self) -> std::process::ExitStatus {
+        let pid = self._process.0.id().to_string();
+        let sent = Command::new("kill").args(["-KILL", &pid]).status().expect("kill runs");
+        assert!(sent.success(), "SIGKILL was delivered");
+        eventually("the server to die after SIGKILL", || self._process.0.try_wait().ok().flatten())
+    }
+
+    /// Starts `sitrep serve` again on the same data directory (and configuration file, if it
+    /// had one), after the process ended; on a new port.
+    pub fn restart(self) -> Server {
+        let Server { _process: mut process, data, dir, .. } = self;
+        assert!(process.0.try_wait().expect("the server's status").is_some(), "the old server has stopped");
+        let file = dir.path().join(CONFIG_FILE);
+        let config = file.exists().then(|| path_str(&file).to_owned());
+        let extra: Vec<&str> = config.iter().flat_map(|path| ["--config", path.as_str()]).collect();
+        Server::start(dir, Some(data), &extra)
+    }
+
+    /// `sitrep verify --data DIR` on this server's data directory: its exit code and output.
+    pub fn verify_data(&self) -> (Option<i32>, String) {
+        let output = Command::new(BIN)
+            .args(["verify", "--data", path_str(&self.data)])
+            .env_remove("SITREP_DATA")
+            .output()
+            .expect("sitrep verify runs");
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.code(), text)
+    }
+}

@@ -1,0 +1,10 @@
+//! The web command centre in a real browser: headless Chromium driven over chromedriver.
+//!
+//! Every test starts its own sitrep server (fresh data directory, demo seeded) and its own
+//! chromedriver, and each browser session gets a fresh profile. Without Chromium and
+//! chromedriver the tests say so in one line and pass, unless `SITREP_BROWSER_TESTS=required`.
+
+mod a11y;
+mod flows;
+mod harness;
+mod screenshots;
