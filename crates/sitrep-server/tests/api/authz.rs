@@ -140,6 +140,15 @@ fn table() -> Vec<Row> {
         Row { method: "POST", path: "/api/v1/incidents/{id}/decisions/{did}/withdraw", participant: COMMS,
               params: &[("did", "D-3")], body: |_| Some(json!({})),
               normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        // Playbooks: the commander starts one (once per incident).
+        Row { method: "POST", path: "/api/v1/incidents/{id}/playbooks", participant: COMMANDER, params: &[],
+              body: |_| Some(json!({"playbook": "generic"})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        // Retrying: the commander or tech lead. The fixture has no failed action, so a permitted
+        // caller gets past the policy and learns there is no such action.
+        Row { method: "POST", path: "/api/v1/incidents/{id}/decisions/{did}/actions/{action}/retry", participant: TECH_LEAD,
+              params: &[("did", "D-1"), ("action", "1")], body: none,
+              normal: [403, 404, 403, 403, 403, 401], restricted: Some([404, 404, 404, 404, 404, 401]) },
         // The organisation: admins change it; users manage their own tokens and password.
         // `otto` is the outsider, so for his own tokens and password the outsider column is "self".
         Row { method: "POST", path: "/api/v1/users", participant: COMMANDER, params: &[],
@@ -189,6 +198,13 @@ fn table() -> Vec<Row> {
               normal: [200, 403, 403, 403, 200, 401], restricted: None },
         Row { method: "GET", path: "/api/v1/playbooks", participant: COMMANDER, params: &[], body: none,
               normal: [200, 200, 200, 200, 200, 401], restricted: None },
+        Row { method: "GET", path: "/api/v1/playbooks/{playbook}", participant: COMMANDER,
+              params: &[("playbook", "generic")], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: None },
+        Row { method: "PUT", path: "/api/v1/playbooks/{playbook}", participant: COMMANDER,
+              params: &[("playbook", "generic")],
+              body: |_| Some(json!({"source": sitrep_core::playbook::BUILT_IN_PLAYBOOKS[3].replacen("version = \"1.0.0\"", "version = \"1.0.1\"", 1)})),
+              normal: [200, 403, 403, 403, 403, 401], restricted: None },
     ]
 }
 
