@@ -21,6 +21,20 @@ pub struct Message {
     pub document: Value,
 }
 
+/// Whether the channel is configured (what an exercise checks instead of delivering).
+pub fn configured(config: &Config, name: &str) -> Result<(), ActionFailure> {
+    match config.channels.get(name) {
+        Some(Channel::Email { .. }) if config.smtp.is_none() => Err(ActionFailure {
+            reason: "email channels need an [smtp] section in the server configuration".into(),
+            retryable: false,
+        }),
+        Some(_) => Ok(()),
+        None => {
+            Err(ActionFailure { reason: format!("no channel '{name}' is configured on this server"), retryable: false })
+        }
+    }
+}
+
 /// Delivers to one configured channel.
 pub async fn deliver(
     config: &Config,
@@ -29,12 +43,8 @@ pub async fn deliver(
     key: &str,
     message: &Message,
 ) -> Result<Option<String>, ActionFailure> {
-    let Some(channel) = config.channels.get(name) else {
-        return Err(ActionFailure {
-            reason: format!("no channel '{name}' is configured on this server"),
-            retryable: false,
-        });
-    };
+    configured(config, name)?;
+    let Some(channel) = config.channels.get(name) else { return Ok(None) };
     match channel {
         Channel::Webhook { url, secret: inline, secret_env, timeout_secs } => {
             let secret = secret(inline, secret_env, name)

@@ -16,6 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use sitrep_core::decide::{ActionFailure, SystemCommand};
 use sitrep_core::events::{ActionSpec, DecisionState, Moment};
@@ -33,6 +34,8 @@ pub mod webhook;
 pub const MAX_FAILURES: u32 = 6;
 /// Text kept from a receiver's answer or a command's output.
 pub const KEEP: usize = 500;
+/// Actions and notifications run at once.
+const CONCURRENCY: usize = 8;
 
 /// Seconds to wait after `failures` failures: 2, 4, 8, … up to five minutes.
 pub fn backoff(failures: u32) -> i64 {
@@ -125,16 +128,28 @@ impl Worker {
                 return;
             }
             let (work, next) = due(&self.ledger, (self.clock)());
-            for item in work {
-                if *shutdown.borrow() {
-                    return;
-                }
-                match item {
-                    Due::Action { incident, decision, action } => self.action(incident, decision, action).await,
-                    Due::Notice { incident, decision, moment, channel } => {
-                        self.notice(incident, decision, moment, &channel).await
+            // Up to eight at a time, so one slow receiver does not hold up the rest; each item
+            // is a different action or notice, so none runs twice at once.
+            let shutting_down = shutdown.clone();
+            let this = &self;
+            futures_util::stream::iter(work)
+                .for_each_concurrent(CONCURRENCY, |item| {
+                    let shutting_down = shutting_down.clone();
+                    async move {
+                        if *shutting_down.borrow() {
+                            return;
+                        }
+                        match item {
+                            Due::Action { incident, decision, action } => this.action(incident, decision, action).await,
+                            Due::Notice { incident, decision, moment, channel } => {
+                                this.notice(incident, decision, moment, &channel).await
+                            }
+                        }
                     }
-                }
+                })
+                .await;
+            if *shutdown.borrow() {
+                return;
             }
             let wait = next
                 .map(|at| Duration::from_micros((at.unix_micros() - (self.clock)().unix_micros()).max(0) as u64))
@@ -159,13 +174,11 @@ impl Worker {
     }
 
     async fn action(&self, incident: IncidentNumber, decision: DecisionId, index: u32) {
-        let Some((spec, exercise, key, document)) = self
+        let Some((spec, exercise)) = self
             .ledger
             .with_incident(incident, |state| {
-                let found = state.decision(decision)?;
-                let action = found.actions.get(index as usize)?;
-                let document = action_document(state, decision, index, self.config.base_url());
-                Some((action.spec.clone(), state.exercise, idempotency_key(state, decision, index), document))
+                let action = state.decision(decision)?.actions.get(index as usize)?;
+                Some((action.spec.clone(), state.exercise))
             })
             .flatten()
         else {
@@ -178,17 +191,19 @@ impl Worker {
         if !self.record(incident, "worker", SystemCommand::StartAction { decision, action: index }).await {
             return;
         }
-        let failures = self
-            .ledger
-            .with_incident(incident, |s| {
-                s.decision(decision).and_then(|d| d.actions.get(index as usize)).map_or(0, |a| a.failures)
-            })
-            .unwrap_or(0);
-        let outcome = if exercise {
-            Ok(Some(format!("exercise: nothing was sent; a live incident would have run {}", describe(&spec))))
-        } else {
-            self.execute(&spec, &key, &document, incident, decision).await
+        // Read after the start is recorded, so the receiver is told the attempt the record holds.
+        let Some((key, document, failures)) = self.ledger.with_incident(incident, |state| {
+            let failures =
+                state.decision(decision).and_then(|d| d.actions.get(index as usize)).map_or(0, |a| a.failures);
+            (
+                idempotency_key(state, decision, index),
+                action_document(state, decision, index, self.config.base_url()),
+                failures,
+            )
+        }) else {
+            return;
         };
+        let outcome = self.execute(&spec, &key, &document, incident, decision, exercise).await;
         let outcome = outcome.map_err(|mut failure| {
             if failure.retryable && failures + 1 >= MAX_FAILURES {
                 failure.retryable = false;
@@ -205,6 +220,7 @@ impl Worker {
         self.record(incident, "worker", SystemCommand::FinishAction { decision, action: index, outcome }).await;
     }
 
+    /// Runs one action, or in an exercise checks it could run and records what would be sent.
     async fn execute(
         &self,
         spec: &ActionSpec,
@@ -212,6 +228,7 @@ impl Worker {
         document: &Value,
         incident: IncidentNumber,
         decision: DecisionId,
+        exercise: bool,
     ) -> Result<Option<String>, ActionFailure> {
         match spec {
             ActionSpec::Webhook { destination, payload } => {
@@ -222,6 +239,9 @@ impl Worker {
                     .map_err(|e| ActionFailure { reason: e.to_string(), retryable: false })?;
                 let mut body = document.clone();
                 body["payload"] = payload.clone();
+                if exercise {
+                    return Ok(Some(dry_run(&format!("POSTed to {}", config.url), &body)));
+                }
                 webhook::post(&self.http, &config.url, &secret, key, &body, Duration::from_secs(config.timeout_secs))
                     .await
             }
@@ -231,6 +251,9 @@ impl Worker {
                 };
                 let mut body = document.clone();
                 body["input"] = input.clone();
+                if exercise {
+                    return Ok(Some(dry_run(&format!("run {}", config.path.display()), &body)));
+                }
                 command::run(config, key, &body).await
             }
             ActionSpec::Notify { message } => {
@@ -255,10 +278,18 @@ impl Worker {
                         text: format!("{text}\n\n{}", document["record"].as_str().unwrap_or_default()),
                         document: document.clone(),
                     };
-                    channels::deliver(&self.config, &self.http, channel, key, &message).await?;
+                    if exercise {
+                        channels::configured(&self.config, channel)?;
+                    } else {
+                        channels::deliver(&self.config, &self.http, channel, key, &message).await?;
+                    }
                     told.push(channel.as_str());
                 }
-                Ok(Some(format!("told {}", told.join(", "))))
+                Ok(Some(if exercise {
+                    format!("exercise: nothing was sent; would have told {}", told.join(", "))
+                } else {
+                    format!("told {}", told.join(", "))
+                }))
             }
             ActionSpec::Task { .. } => Ok(None),
         }
@@ -318,7 +349,8 @@ impl Worker {
             return;
         };
         let outcome = if exercise {
-            Ok(Some(format!("exercise: nothing was sent; a live incident would have told {channel}")))
+            channels::configured(&self.config, channel)
+                .map(|()| Some(dry_run(&format!("told {channel}"), &message.document)))
         } else {
             channels::deliver(&self.config, &self.http, channel, &key, &message).await
         };
@@ -346,17 +378,13 @@ impl Worker {
     }
 }
 
-fn not_configured(what: &str, name: &str) -> ActionFailure {
-    ActionFailure { reason: format!("no {what} '{name}' is configured on this server"), retryable: false }
+/// What an exercise records instead of sending: where it would have gone, and what.
+fn dry_run(what: &str, body: &Value) -> String {
+    truncate(&format!("exercise: nothing was sent; a live incident would have {what}: {body}"))
 }
 
-fn describe(spec: &ActionSpec) -> String {
-    match spec {
-        ActionSpec::Task { title, .. } => format!("task \"{title}\""),
-        ActionSpec::Webhook { destination, .. } => format!("the webhook to {destination}"),
-        ActionSpec::Command { command, .. } => format!("the command {command}"),
-        ActionSpec::Notify { .. } => "the notification of the communications path".into(),
-    }
+fn not_configured(what: &str, name: &str) -> ActionFailure {
+    ActionFailure { reason: format!("no {what} '{name}' is configured on this server"), retryable: false }
 }
 
 /// What a receiver or command is told about an action.

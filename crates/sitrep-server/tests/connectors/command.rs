@@ -1,0 +1,149 @@
+//! The `command` connector, with real scripts the test writes: the action arrives as JSON on
+//! stdin with the playbook's input filled in and the idempotency key in the environment; the
+//! exit code decides the outcome; a command that hangs is killed at its timeout.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::harness::{
+    ADMIN, COMMANDER, action, action_entries, action_reaches, assert_idempotency_key, spawn_with_scratch,
+};
+
+/// Writes an executable script.
+fn script(dir: &Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}")).expect("the script is written");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("the script is executable");
+    path.to_str().expect("temporary paths are UTF-8").to_owned()
+}
+
+/// A playbook whose pre-approved containment runs the registered command `disable-account`.
+const PLAYBOOK: &str = r#"id = "disable-account"
+title = "Disable a compromised account"
+version = "2.1"
+approved_by = "Head of Security Operations"
+approved_at = "2026-10-01"
+required_roles = ["commander", "tech_lead"]
+
+[inputs.account]
+description = "The account to disable"
+
+[[preapproved]]
+class = "containment"
+title = "Disable {account}"
+actions = [{ connector = "command", command = "disable-account", input = { account = "{account}", reason = "compromised" } }]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_script_gets_the_action_on_stdin_and_its_output_is_recorded() {
+    let server = spawn_with_scratch(|dir| {
+        let path = script(
+            dir,
+            "disable-account.sh",
+            r#"cat > "$1/stdin.json"
+printf '%s' "$SITREP_IDEMPOTENCY_KEY" > "$1/key"
+echo "disabled the account"
+"#,
+        );
+        format!(
+            "[commands.disable-account]\npath = \"{path}\"\nargs = [\"{dir}\"]\ntimeout_secs = 10\n",
+            dir = dir.display()
+        )
+    })
+    .await;
+    let added = server.put(ADMIN, "/api/v1/playbooks/disable-account", json!({ "source": PLAYBOOK })).await;
+    assert_eq!(added.status(), StatusCode::OK, "the admin adds the playbook: {:?}", added.text().await);
+    let state = server
+        .declare(
+            "Service account svc-build used from abroad",
+            json!({"playbook": "disable-account", "inputs": {"account": "svc-build"}}),
+        )
+        .await;
+    let incident = state["id"].as_str().expect("an incident id");
+    let did = state["decisions"][0]["id"].as_str().expect("the pre-approved decision");
+
+    let done = action_reaches(&server, incident, did, 1, "succeeded").await;
+    assert_eq!(done["detail"], "exit 0: disabled the account", "the exit code and output are recorded: {done:#}");
+
+    let stdin: Value = serde_json::from_str(
+        &std::fs::read_to_string(server.scratch.join("stdin.json")).expect("the script saved its stdin"),
+    )
+    .expect("the script got JSON on stdin");
+    assert_eq!(stdin["input"], json!({"account": "svc-build", "reason": "compromised"}), "the input, filled in");
+    assert_eq!(stdin["incident"], incident);
+    assert_eq!(stdin["decision"], did);
+    assert_eq!(stdin["class"], "containment");
+    assert_eq!(stdin["playbook"]["playbook"], "disable-account");
+    let key = std::fs::read_to_string(server.scratch.join("key")).expect("the script saved its key");
+    assert_idempotency_key(&key, state["uuid"].as_str().expect("a UUID"), did, 1);
+    assert_eq!(stdin["idempotency_key"], key, "stdin and the environment carry the same key");
+
+    let runs = action_entries(&server.record(incident).await, did, 1);
+    let kinds: Vec<&str> = runs.iter().map(|e| e["kind"].as_str().unwrap_or_default()).collect();
+    assert_eq!(kinds, ["action.started", "action.succeeded"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_past_its_timeout_is_killed_and_retried_later() {
+    let server = spawn_with_scratch(|dir| {
+        let path = script(dir, "slow.sh", "exec sleep 20\n");
+        format!("[commands.slow]\npath = \"{path}\"\ntimeout_secs = 1\n")
+    })
+    .await;
+    let state = server.declare("Slow containment", json!({})).await;
+    let incident = state["id"].as_str().expect("an incident id");
+    let proposed = server
+        .post_ok(
+            COMMANDER,
+            &format!("/api/v1/incidents/{incident}/decisions"),
+            json!({"class": "containment", "title": "Block the egress", "actions": [{"connector": "command", "command": "slow"}]}),
+            StatusCode::CREATED,
+        )
+        .await;
+    let did = proposed["id"].as_str().expect("a decision id");
+
+    let started = std::time::Instant::now();
+    let failed = action_reaches(&server, incident, did, 1, "failed").await;
+    assert!(started.elapsed().as_secs() < 10, "killed at its 1 s timeout, not at the end of its sleep");
+    let reason = failed["last_error"].as_str().expect("a reason");
+    assert!(reason.contains("did not finish within 1 s"), "{reason}");
+    assert_eq!(failed["retryable"], true, "a timeout may be retried: {failed:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_75_asks_for_a_retry_and_any_other_failure_is_final() {
+    let server = spawn_with_scratch(|dir| {
+        let busy = script(dir, "busy.sh", "echo 'the directory is busy' >&2\nexit 75\n");
+        let broken = script(dir, "broken.sh", "echo 'no such account'\nexit 3\n");
+        format!("[commands.busy]\npath = \"{busy}\"\n\n[commands.broken]\npath = \"{broken}\"\n")
+    })
+    .await;
+    let state = server.declare("Two commands", json!({})).await;
+    let incident = state["id"].as_str().expect("an incident id");
+    let proposed = server
+        .post_ok(
+            COMMANDER,
+            &format!("/api/v1/incidents/{incident}/decisions"),
+            json!({"class": "containment", "title": "Disable and lock", "actions": [
+                {"connector": "command", "command": "busy"},
+                {"connector": "command", "command": "broken"},
+            ]}),
+            StatusCode::CREATED,
+        )
+        .await;
+    let did = proposed["id"].as_str().expect("a decision id");
+
+    let busy = action_reaches(&server, incident, did, 1, "failed").await;
+    assert_eq!(busy["retryable"], true, "{busy:#}");
+    assert!(busy["last_error"].as_str().is_some_and(|e| e.contains("exit 75") && e.contains("busy")), "{busy:#}");
+    let broken = action_reaches(&server, incident, did, 2, "failed").await;
+    assert_eq!(broken["retryable"], false, "{broken:#}");
+    assert!(
+        broken["last_error"].as_str().is_some_and(|e| e.contains("exit 3") && e.contains("no such account")),
+        "{broken:#}"
+    );
+    assert_eq!(action(&server.state(incident).await, did, 2)["attempts"], 1);
+}

@@ -1,0 +1,187 @@
+//! A receiver on 127.0.0.1, as an organisation would run one: it checks each signed webhook's
+//! HMAC over `"<t>.<body>"` with the shared secret (in constant time) and the timestamp's age,
+//! does the work once per idempotency key, and answers with scripted statuses so tests can make
+//! it fail. Slack-style channels post unsigned `{"text"}` bodies to `/slack`; `/moved`
+//! redirects to `/hook/cloud-iam`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use hmac::{KeyInit, Mac};
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// The secret the configured destinations share with this receiver.
+pub const SECRET: &str = "whsec-test-7f3a91c2";
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// `/hook/<name>`, `/slack` or `/moved`.
+    pub path: String,
+    pub idempotency_key: Option<String>,
+    /// Whether the signature header verified (always false for `/slack`, which is unsigned).
+    pub signed: bool,
+    pub body: Value,
+    /// The status it answered.
+    pub status: u16,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Statuses to answer signed webhooks with, in order; then 200.
+    script: VecDeque<u16>,
+    deliveries: Vec<Delivery>,
+    /// The idempotency keys whose work was done: one effect per key.
+    effects: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Receiver {
+    base: String,
+    inner: Arc<Mutex<Inner>>,
+    server: JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new()
+            .route("/hook/{name}", post(signed))
+            .route("/slack", post(slack))
+            .route("/moved", post(moved))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("an ephemeral port");
+        let base = format!("http://{}", listener.local_addr().expect("the bound address"));
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("the receiver serves");
+        });
+        Receiver { base, inner, server }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Answers the next signed webhooks with these statuses, then 200 again.
+    pub fn answer(&self, statuses: &[u16]) {
+        self.inner.lock().script = statuses.iter().copied().collect();
+    }
+
+    /// Everything received on this path so far.
+    pub fn deliveries(&self, path: &str) -> Vec<Delivery> {
+        self.inner.lock().deliveries.iter().filter(|d| d.path == path).cloned().collect()
+    }
+
+    /// Every request so far, on any path.
+    pub fn all_deliveries(&self) -> Vec<Delivery> {
+        self.inner.lock().deliveries.clone()
+    }
+
+    /// The idempotency keys whose work was done.
+    pub fn effects(&self) -> Vec<String> {
+        self.inner.lock().effects.clone()
+    }
+}
+
+/// Checks `t=<unix>,v1=<hex>` against the body: fresh (five minutes) and the right HMAC.
+pub fn verify_signature(secret: &str, header: &str, body: &[u8]) -> bool {
+    let mut timestamp = None;
+    let mut signature = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", value)) => timestamp = value.parse::<i64>().ok(),
+            Some(("v1", value)) => signature = hex::decode(value).ok(),
+            _ => {}
+        }
+    }
+    let (Some(timestamp), Some(signature)) = (timestamp, signature) else { return false };
+    if (jiff::Timestamp::now().as_second() - timestamp).abs() > 300 {
+        return false;
+    }
+    let Ok(mut mac) = HmacSha256::new_from_slice(secret.as_bytes()) else { return false };
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    // `verify_slice` compares in constant time.
+    mac.verify_slice(&signature).is_ok()
+}
+
+async fn signed(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let signed = header("x-sitrep-signature").is_some_and(|h| verify_signature(SECRET, &h, &body));
+    let key = header("idempotency-key");
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut inner = inner.lock();
+    let (status, answer) = if !signed {
+        (401, json!({"error": "bad signature"}))
+    } else {
+        match inner.script.pop_front().unwrap_or(200) {
+            200 => match &key {
+                Some(key) if inner.effects.contains(key) => (200, json!({"duplicate": key})),
+                Some(key) => {
+                    inner.effects.push(key.clone());
+                    (200, json!({"done": parsed["payload"]["operation"], "key_id": parsed["payload"]["key_id"]}))
+                }
+                None => (400, json!({"error": "no idempotency key"})),
+            },
+            503 => (503, json!({"error": "the IAM API is briefly unavailable"})),
+            other => (other, json!({"error": format!("refused ({other}): unknown key id")})),
+        }
+    };
+    inner.deliveries.push(Delivery {
+        path: format!("/hook/{name}"),
+        idempotency_key: key,
+        signed,
+        body: parsed,
+        status,
+    });
+    (StatusCode::from_u16(status).expect("a valid status"), axum::Json(answer)).into_response()
+}
+
+async fn slack(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> Response {
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    inner.lock().deliveries.push(Delivery {
+        path: "/slack".into(),
+        idempotency_key: key,
+        signed: false,
+        body: parsed,
+        status: 200,
+    });
+    "ok".into_response()
+}
+
+/// Answers every POST with a redirect to the signed hook, as a hijacked or moved endpoint might.
+async fn moved(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> Response {
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    inner.lock().deliveries.push(Delivery {
+        path: "/moved".into(),
+        idempotency_key: key,
+        signed: false,
+        body: parsed,
+        status: 307,
+    });
+    (StatusCode::TEMPORARY_REDIRECT, [(axum::http::header::LOCATION, "/hook/cloud-iam")], "moved").into_response()
+}
