@@ -10,8 +10,12 @@ use std::fmt;
 
 use uuid::Uuid;
 
+use crate::entry::sha256_hex;
 use crate::events::*;
-use crate::ids::{DecisionClass, DecisionId, FactId, IncidentNumber, OrgRole, Phase, Role, Severity, TaskId, UserName};
+use crate::ids::{
+    DecisionClass, DecisionId, FactId, IncidentNumber, OrgRole, Phase, Role, Severity, ShareId, StatementId, TaskId,
+    UserName,
+};
 use crate::incident::{ActionStatus, Decision, IncidentState, NoticeStatus, TaskState};
 use crate::org::{OrgState, User};
 use crate::playbook::Playbook;
@@ -51,6 +55,9 @@ pub const TITLE_MAX: usize = 200;
 pub const TEXT_MAX: usize = 10_000;
 pub const SHORT_MAX: usize = 2_000;
 pub const MAX_ACTIONS: usize = 20;
+pub const MAX_SHARED_ITEMS: usize = 100;
+/// Thirty days: a share link is for an investigation, not a standing feed.
+pub const MAX_SHARE_HOURS: u32 = 720;
 
 /// User-written text: kept verbatim, but never empty and free of control characters other than
 /// line breaks and tabs, which no one types and which can hide content when rendered.
@@ -135,6 +142,8 @@ pub enum IncidentCommand {
         title: String,
         rationale: Option<String>,
         actions: Vec<ActionSpec>,
+        /// A statement whose latest version this decision approves for publishing.
+        statement: Option<StatementId>,
     },
     Approve {
         decision: DecisionId,
@@ -161,6 +170,37 @@ pub enum IncidentCommand {
         decision: DecisionId,
         action: u32,
     },
+    /// Registers a blob the store has already written durably under its hash.
+    RegisterEvidence(EvidenceRegistered),
+    /// A signed-in download or export: recorded before the first byte is served.
+    AccessEvidence {
+        sha256: String,
+        purpose: String,
+    },
+    EngageParty {
+        party: String,
+        reason: Option<String>,
+    },
+    RevokeShare {
+        share: ShareId,
+        reason: Option<String>,
+    },
+    DraftStatement {
+        audience: Audience,
+        title: String,
+        text: String,
+    },
+    ReviseStatement {
+        statement: StatementId,
+        text: String,
+    },
+    /// Publishes a statement's latest version; `sha256`, when given, is the text the caller
+    /// read, so a revision that lands in between is refused instead of published unseen.
+    PublishStatement {
+        statement: StatementId,
+        channel: String,
+        sha256: Option<String>,
+    },
 }
 
 /// What the action worker and the notifier record: results of running connectors.
@@ -185,6 +225,21 @@ pub enum SystemCommand {
         moment: Moment,
         channel: String,
         outcome: Result<Option<String>, ActionFailure>,
+    },
+    /// The `share` connector needs no outside system: starting it creates the share link.
+    RunShareAction {
+        decision: DecisionId,
+        action: u32,
+    },
+    /// Someone without an account fetched an item through a share link.
+    ShareUsed {
+        share: ShareId,
+        sha256: String,
+    },
+    /// A stored blob no longer matches its hash.
+    IntegrityFailed {
+        sha256: String,
+        detail: String,
     },
 }
 
@@ -251,6 +306,9 @@ pub enum OrgCommand {
     AddPlaybook {
         source: String,
     },
+    RegisterParty(Party),
+    /// Replaces a registered party's entry.
+    UpdateParty(Party),
 }
 
 /// The first entries of a new deployment's organisation record.
@@ -466,6 +524,7 @@ fn playbook_events(
             state,
             playbook: preapproved.then(|| citation.clone()),
             path: class.path.clone(),
+            statement: None,
         }))
     };
     for template in &filled.preapproved {
@@ -497,6 +556,18 @@ fn playbook_events(
 /// Whether `by` may see this incident at all.
 pub fn can_see(state: &IncidentState, by: &UserName) -> bool {
     !state.restricted || state.is_participant(by)
+}
+
+/// Whether `by` may list and download this incident's evidence (`[actions] evidence`). Those
+/// who may not see evidence do not learn its names either.
+pub fn may_read_evidence(state: &IncidentState, policy: &Policy, by: &UserName) -> bool {
+    can_see(state, by) && Judge { state, policy, by }.allowed(&policy.actions.evidence)
+}
+
+/// Whether `by` may see share links: the evidence readers and those who manage third parties.
+pub fn may_see_share_links(state: &IncidentState, policy: &Policy, by: &UserName) -> bool {
+    let judge = Judge { state, policy, by };
+    can_see(state, by) && (judge.allowed(&policy.actions.evidence) || judge.allowed(&policy.actions.third_parties))
 }
 
 struct Judge<'a> {
@@ -598,6 +669,122 @@ impl Judge<'_> {
             decision: Some(decision),
         }))
     }
+}
+
+impl Judge<'_> {
+    fn evidence(&self, sha256: &str) -> Result<&crate::incident::EvidenceItem, Refusal> {
+        self.state
+            .evidence_item(sha256)
+            .ok_or_else(|| Refusal::NotFound(format!("{} has no evidence {sha256}", self.state.id)))
+    }
+
+    fn statement(&self, id: StatementId) -> Result<&crate::incident::Statement, Refusal> {
+        self.state.statement(id).ok_or_else(|| Refusal::NotFound(format!("{} has no statement {id}", self.state.id)))
+    }
+
+    /// A share action names an engaged party and registered items, and only an
+    /// `evidence_sharing` decision carries one.
+    fn shares(&self, class: &DecisionClass, actions: &[ActionSpec], org: &OrgState) -> Result<(), Refusal> {
+        for (index, action) in actions.iter().enumerate() {
+            let ActionSpec::Share { party, items, .. } = action else { continue };
+            let field = format!("actions[{index}]");
+            if class != "evidence_sharing" {
+                return Err(invalid(&field, "evidence is shared only through an evidence_sharing decision"));
+            }
+            if !org.parties.contains_key(party) {
+                return Err(invalid(&format!("{field}.party"), format!("there is no registered party '{party}'")));
+            }
+            if !self.state.is_engaged(party) {
+                return Err(invalid(
+                    &format!("{field}.party"),
+                    format!("{party} is not engaged on {}; engage them first", self.state.id),
+                ));
+            }
+            if let Some(unknown) = items.iter().find(|item| self.state.evidence_item(item).is_none()) {
+                return Err(invalid(&format!("{field}.items"), format!("{} has no evidence {unknown}", self.state.id)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Binds a decision to a statement's latest version, through the class its audience needs.
+    fn statement_to_approve(&self, id: StatementId, class: &DecisionClass) -> Result<StatementRef, Refusal> {
+        let statement = self.statement(id)?;
+        let needed = statement.audience.class();
+        if class.as_str() != needed {
+            return Err(invalid(
+                "class",
+                format!("a statement to {} is approved through {needed}, not {class}", statement.audience.as_str()),
+            ));
+        }
+        let latest = statement.latest();
+        Ok(StatementRef { statement: id, version: latest.version, sha256: latest.sha256.clone() })
+    }
+
+    /// Why this statement version may not go out, and what would let it.
+    fn unapproved(&self, statement: &crate::incident::Statement, bound: &StatementRef) -> Refusal {
+        let id = statement.id;
+        let version = bound.version;
+        let class = statement.audience.class();
+        let rule = format!("classes.{class}.approve");
+        let for_statement = |d: &&Decision| d.statement.as_ref().is_some_and(|s| s.statement == id);
+        let pending = self
+            .state
+            .decisions
+            .iter()
+            .filter(for_statement)
+            .find(|d| d.state == DecisionState::Proposed && d.statement.as_ref() == Some(bound));
+        if let Some(pending) = pending {
+            return forbidden(
+                rule,
+                format!("{id} v{version} is not approved yet: {} {}", pending.id, pending.progress().waiting_on),
+            );
+        }
+        let earlier = self.state.decisions.iter().filter(for_statement).rfind(|d| d.state == DecisionState::Approved);
+        let message = match earlier.and_then(|d| d.statement.as_ref().map(|s| (d.id, s.version))) {
+            Some((decision, approved)) => format!(
+                "{id} changed after {decision} approved v{approved}; v{version} needs its own {class} approval: propose one"
+            ),
+            None => format!("{id} v{version} has no approved {class} decision; propose one bound to it"),
+        };
+        forbidden(rule, message)
+    }
+}
+
+fn is_sha256(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() { "none yet".to_owned() } else { items.join(", ") }
+}
+
+/// The longest evidence name kept, in characters.
+pub const EVIDENCE_NAME_MAX: usize = 255;
+
+/// An uploaded file's name as the record keeps it: metadata only, never a path. Characters that
+/// could hide or reorder what is displayed (controls, NUL, bidirectional overrides) are written
+/// out as `<U+XXXX>` so nothing is silently dropped and nothing displays as something else; an
+/// empty name becomes "unnamed"; a very long one is cut.
+pub fn evidence_name(raw: &str) -> String {
+    let mut name = String::new();
+    for c in raw.chars() {
+        let hidden = c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
+        if hidden {
+            name.push_str(&format!("<U+{:04X}>", c as u32));
+        } else {
+            name.push(c);
+        }
+    }
+    if name.trim().is_empty() {
+        return "unnamed".to_owned();
+    }
+    if name.chars().count() > EVIDENCE_NAME_MAX {
+        name = name.chars().take(EVIDENCE_NAME_MAX - 1).collect();
+        name.push('…');
+    }
+    name
 }
 
 fn join_or(roles: &[Role]) -> String {
@@ -761,7 +948,7 @@ pub fn decide_incident(
             }
             vec![IncidentEvent::TaskBlocked(TaskBlocked { task: *task, reason: text("reason", reason, SHORT_MAX)? })]
         }
-        C::Propose { class, title, rationale, actions } => {
+        C::Propose { class, title, rationale, actions, statement } => {
             let Some(class_policy) = org.policy.class(class) else {
                 let known: Vec<&str> = org.policy.classes.iter().map(|c| c.class.as_str()).collect();
                 return Err(invalid(
@@ -782,6 +969,8 @@ pub fn decide_incident(
             let title = text("title", title, TITLE_MAX)?;
             let rationale = optional_text("rationale", rationale, TEXT_MAX)?;
             check_actions(&org.policy, actions)?;
+            judge.shares(class, actions, org)?;
+            let statement = statement.map(|id| judge.statement_to_approve(id, class)).transpose()?;
             let rule = class_policy.rule.clone();
             let holds = judge.holds();
             let role = rule.endorsement_role(&holds, &[]);
@@ -803,6 +992,7 @@ pub fn decide_incident(
                 state: if decided { DecisionState::Approved } else { DecisionState::Proposed },
                 playbook: None,
                 path: class_policy.path.clone(),
+                statement,
             })];
             if decided {
                 events.extend(judge.closing(class, decision));
@@ -932,6 +1122,122 @@ pub fn decide_incident(
             judge.permit("notes", &rules.notes, "adding notes")?;
             vec![IncidentEvent::NoteAdded(NoteAdded { text: text("text", note, TEXT_MAX)? })]
         }
+        C::RegisterEvidence(registered) => {
+            judge.permit("evidence", &rules.evidence, "adding evidence")?;
+            if !is_sha256(&registered.sha256) {
+                return Err(invalid("sha256", "must be 64 lower-case hex digits"));
+            }
+            if let Some(item) = state.evidence_item(&registered.sha256) {
+                return Err(conflict(format!(
+                    "this file is already evidence on {} (registered by {} at {})",
+                    state.id, item.registered_by, item.received_at
+                )));
+            }
+            vec![IncidentEvent::EvidenceRegistered(EvidenceRegistered {
+                sha256: registered.sha256.clone(),
+                size: registered.size,
+                name: evidence_name(&registered.name),
+                declared_type: optional_text("declared_type", &registered.declared_type, 200)?,
+                sniffed_type: registered.sniffed_type.clone(),
+                source: optional_text("source", &registered.source, TITLE_MAX)?,
+                collected_by: optional_text("collected_by", &registered.collected_by, TITLE_MAX)?,
+                collected_at: registered.collected_at,
+            })]
+        }
+        C::AccessEvidence { sha256, purpose } => {
+            judge.permit("evidence", &rules.evidence, "reading evidence")?;
+            judge.evidence(sha256)?;
+            let purpose = text("purpose", purpose, SHORT_MAX).map_err(|refusal| {
+                if purpose.trim().is_empty() {
+                    invalid("purpose", "say why you are downloading it; the purpose goes in the chain of custody")
+                } else {
+                    refusal
+                }
+            })?;
+            vec![IncidentEvent::EvidenceAccessed(EvidenceAccessed { sha256: sha256.clone(), purpose, share: None })]
+        }
+        C::EngageParty { party, reason } => {
+            judge.permit("third_parties", &rules.third_parties, "engaging third parties")?;
+            if !org.parties.contains_key(party) {
+                let known: Vec<&str> = org.parties.keys().map(String::as_str).collect();
+                return Err(invalid(
+                    "party",
+                    format!("there is no registered party '{party}'; registered parties are {}", list_or_none(&known)),
+                ));
+            }
+            if state.is_engaged(party) {
+                return Err(conflict(format!("{party} is already engaged on {}", state.id)));
+            }
+            vec![IncidentEvent::PartyEngaged(PartyEngaged {
+                party: party.clone(),
+                reason: optional_text("reason", reason, SHORT_MAX)?,
+            })]
+        }
+        C::RevokeShare { share, reason } => {
+            judge.permit("third_parties", &rules.third_parties, "revoking share links")?;
+            let found =
+                state.share(*share).ok_or_else(|| Refusal::NotFound(format!("{} has no share {share}", state.id)))?;
+            if let Some(revoked) = &found.revoked {
+                return Err(conflict(format!("{share} was already revoked by {} at {}", revoked.by, revoked.at)));
+            }
+            vec![IncidentEvent::ShareRevoked(ShareRevoked {
+                share: *share,
+                reason: optional_text("reason", reason, SHORT_MAX)?,
+            })]
+        }
+        C::DraftStatement { audience, title, text: body } => {
+            judge.permit("statements", &rules.statements, "drafting statements")?;
+            let title = text("title", title, TITLE_MAX)?;
+            let body = text("text", body, TEXT_MAX)?;
+            vec![IncidentEvent::StatementDrafted(StatementDrafted {
+                statement: StatementId(state.statements.len() as u64 + 1),
+                audience: *audience,
+                title,
+                sha256: sha256_hex(body.as_bytes()),
+                text: body,
+            })]
+        }
+        C::ReviseStatement { statement, text: body } => {
+            judge.permit("statements", &rules.statements, "revising statements")?;
+            let found = judge.statement(*statement)?;
+            let body = text("text", body, TEXT_MAX)?;
+            let latest = found.latest();
+            if latest.text == body {
+                return Err(conflict(format!("{statement} v{} already says exactly this", latest.version)));
+            }
+            vec![IncidentEvent::StatementRevised(StatementRevised {
+                statement: *statement,
+                version: latest.version + 1,
+                sha256: sha256_hex(body.as_bytes()),
+                text: body,
+            })]
+        }
+        C::PublishStatement { statement, channel, sha256 } => {
+            judge.permit("publish_statements", &rules.publish_statements, "publishing statements")?;
+            let found = judge.statement(*statement)?;
+            let channel = text("channel", channel, TITLE_MAX)?;
+            let latest = found.latest();
+            if sha256.as_ref().is_some_and(|read| *read != latest.sha256) {
+                return Err(conflict(format!(
+                    "{statement} changed since you read it: the latest is v{}; read it again before publishing",
+                    latest.version
+                )));
+            }
+            let bound = StatementRef { statement: *statement, version: latest.version, sha256: latest.sha256.clone() };
+            let Some(decision) = state.approval_of(&bound) else {
+                return Err(judge.unapproved(found, &bound));
+            };
+            if found.publications.iter().any(|p| p.version == latest.version && p.channel == channel) {
+                return Err(conflict(format!("{statement} v{} is already published on {channel}", latest.version)));
+            }
+            vec![IncidentEvent::StatementPublished(StatementPublished {
+                statement: *statement,
+                version: latest.version,
+                sha256: latest.sha256.clone(),
+                channel,
+                decision: decision.id,
+            })]
+        }
     };
     Ok(events)
 }
@@ -944,7 +1250,13 @@ fn held_rule_roles(rule: &Rule, holds: &[Role]) -> Vec<Role> {
 /// Decides what connectors report: the action worker's attempts and outcomes, and the
 /// notifier's deliveries. They are refused only when they contradict the record (an action
 /// that is not waiting to run, a notification nobody owes), which would be a defect.
-pub fn decide_system(state: &IncidentState, command: &SystemCommand) -> Result<Vec<IncidentEvent>, Refusal> {
+///
+/// `now` is the time the entries will carry, which decides whether a share link still works.
+pub fn decide_system(
+    state: &IncidentState,
+    command: &SystemCommand,
+    now: Timestamp,
+) -> Result<Vec<IncidentEvent>, Refusal> {
     let action = |decision: DecisionId, index: u32| -> Result<(&Decision, &crate::incident::Action), Refusal> {
         let found = state
             .decision(decision)
@@ -966,11 +1278,13 @@ pub fn decide_system(state: &IncidentState, command: &SystemCommand) -> Result<V
     let events = match command {
         SystemCommand::StartAction { decision, action: index } => {
             let (_, current) = action(*decision, *index)?;
-            if matches!(current.spec, ActionSpec::Task { .. }) {
-                return Err(invalid(
-                    "action",
-                    format!("action {} of {decision} creates a task; run it as a task action", index + 1),
-                ));
+            let internal = match current.spec {
+                ActionSpec::Task { .. } => Some("creates a task; run it as a task action"),
+                ActionSpec::Share { .. } => Some("creates a share link; run it as a share action"),
+                _ => None,
+            };
+            if let Some(what) = internal {
+                return Err(invalid("action", format!("action {} of {decision} {what}", index + 1)));
             }
             if !startable(current) {
                 return Err(conflict(format!("action {} of {decision} is not waiting to run", index + 1)));
@@ -1033,6 +1347,61 @@ pub fn decide_system(state: &IncidentState, command: &SystemCommand) -> Result<V
                     detail: Some(format!("created {task}")),
                 }),
             ]
+        }
+        SystemCommand::RunShareAction { decision, action: index } => {
+            let (found, current) = action(*decision, *index)?;
+            let ActionSpec::Share { party, items, expires_in_hours } = &current.spec else {
+                return Err(invalid("action", format!("action {} of {decision} is not a share action", index + 1)));
+            };
+            if !startable(current) {
+                return Err(conflict(format!("action {} of {decision} is not waiting to run", index + 1)));
+            }
+            let share = ShareId(state.shares.len() as u64 + 1);
+            let attempt = current.attempts + 1;
+            let expires_at = now.plus_seconds(i64::from(*expires_in_hours) * 3600);
+            vec![
+                IncidentEvent::ActionStarted(ActionStarted { decision: found.id, action: *index, attempt }),
+                IncidentEvent::ShareCreated(ShareCreated {
+                    share,
+                    decision: found.id,
+                    action: *index,
+                    party: party.clone(),
+                    items: items.clone(),
+                    expires_in_hours: *expires_in_hours,
+                }),
+                IncidentEvent::ActionSucceeded(ActionSucceeded {
+                    decision: found.id,
+                    action: *index,
+                    attempt,
+                    detail: Some(format!("created {share} for {party}, live until {expires_at}")),
+                }),
+            ]
+        }
+        SystemCommand::ShareUsed { share, sha256 } => {
+            let found = state
+                .share(*share)
+                .filter(|s| s.items.contains(sha256))
+                .ok_or_else(|| Refusal::NotFound("this link does not reach that item".to_owned()))?;
+            if let Some(revoked) = &found.revoked {
+                return Err(conflict(format!("this link was revoked at {}", revoked.at)));
+            }
+            if now >= found.expires_at {
+                return Err(conflict(format!("this link expired at {}", found.expires_at)));
+            }
+            vec![IncidentEvent::EvidenceAccessed(EvidenceAccessed {
+                sha256: sha256.clone(),
+                purpose: format!("fetched by {} through {share}", found.party),
+                share: Some(*share),
+            })]
+        }
+        SystemCommand::IntegrityFailed { sha256, detail } => {
+            if state.evidence_item(sha256).is_none() {
+                return Err(Refusal::NotFound(format!("{} has no evidence {sha256}", state.id)));
+            }
+            vec![IncidentEvent::EvidenceIntegrityFailed(EvidenceIntegrityFailed {
+                sha256: sha256.clone(),
+                detail: detail.chars().take(SHORT_MAX).collect(),
+            })]
         }
         SystemCommand::Notified { decision, moment, channel, outcome } => {
             let found = state
@@ -1106,6 +1475,26 @@ fn check_actions(policy: &Policy, actions: &[ActionSpec]) -> Result<(), Refusal>
             }
             ActionSpec::Notify { message } => {
                 optional_text(&format!("{field}.message"), message, SHORT_MAX)?;
+            }
+            ActionSpec::Share { party, items, expires_in_hours } => {
+                if !is_name(party) {
+                    return Err(invalid(&format!("{field}.party"), format!("'{party}' is not a party id")));
+                }
+                if items.is_empty() || items.len() > MAX_SHARED_ITEMS {
+                    return Err(invalid(
+                        &format!("{field}.items"),
+                        format!("name between 1 and {MAX_SHARED_ITEMS} evidence items by SHA-256"),
+                    ));
+                }
+                if let Some(bad) = items.iter().find(|item| !is_sha256(item)) {
+                    return Err(invalid(&format!("{field}.items"), format!("'{bad}' is not a SHA-256")));
+                }
+                if !(1..=MAX_SHARE_HOURS).contains(expires_in_hours) {
+                    return Err(invalid(
+                        &format!("{field}.expires_in_hours"),
+                        format!("a share link lives between 1 and {MAX_SHARE_HOURS} hours"),
+                    ));
+                }
             }
         }
     }
@@ -1243,8 +1632,66 @@ pub fn decide_org(
                 source: source.clone(),
             })]
         }
+        C::RegisterParty(party) => {
+            admin_only("registering third parties")?;
+            let party = checked_party(party)?;
+            if org.parties.contains_key(&party.party) {
+                return Err(conflict(format!("the party '{}' is already registered; update it instead", party.party)));
+            }
+            vec![OrgEvent::PartyRegistered(party)]
+        }
+        C::UpdateParty(party) => {
+            admin_only("changing third parties")?;
+            let party = checked_party(party)?;
+            let Some(current) = org.parties.get(&party.party) else {
+                return Err(Refusal::NotFound(format!("there is no registered party '{}'", party.party)));
+            };
+            if current.party == party {
+                return Err(conflict(format!("the party '{}' already reads exactly so", party.party)));
+            }
+            vec![OrgEvent::PartyUpdated(party)]
+        }
     };
     Ok(events)
+}
+
+/// A party entry with every field checked.
+fn checked_party(party: &Party) -> Result<Party, Refusal> {
+    if !is_name(&party.party) {
+        return Err(invalid("party", "a party id is 1-64 characters of a-z, 0-9, '-' and '_'"));
+    }
+    if party.contacts.len() > 20 || party.authority.len() > 20 {
+        return Err(invalid("contacts", "a party has at most 20 contacts and 20 authority lines"));
+    }
+    let contacts = party
+        .contacts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let field = |name: &str| format!("contacts[{i}].{name}");
+            Ok(Contact {
+                name: text(&field("name"), &c.name, 100)?,
+                role: optional_text(&field("role"), &c.role, 100)?,
+                email: optional_text(&field("email"), &c.email, 254)?,
+                phone: optional_text(&field("phone"), &c.phone, 50)?,
+            })
+        })
+        .collect::<Result<Vec<_>, Refusal>>()?;
+    let authority = party
+        .authority
+        .iter()
+        .enumerate()
+        .map(|(i, line)| text(&format!("authority[{i}]"), line, SHORT_MAX))
+        .collect::<Result<Vec<_>, Refusal>>()?;
+    Ok(Party {
+        party: party.party.clone(),
+        name: text("name", &party.name, TITLE_MAX)?,
+        kind: party.kind,
+        contacts,
+        operates: optional_text("operates", &party.operates, SHORT_MAX)?,
+        authority,
+        sharing_rule: optional_text("sharing_rule", &party.sharing_rule, SHORT_MAX)?,
+    })
 }
 
 impl fmt::Display for IncidentCommand {
@@ -1271,6 +1718,13 @@ impl fmt::Display for IncidentCommand {
             C::AddNote { .. } => "add note",
             C::RunPlaybook { .. } => "run playbook",
             C::RetryAction { .. } => "retry action",
+            C::RegisterEvidence(_) => "register evidence",
+            C::AccessEvidence { .. } => "access evidence",
+            C::EngageParty { .. } => "engage party",
+            C::RevokeShare { .. } => "revoke share",
+            C::DraftStatement { .. } => "draft statement",
+            C::ReviseStatement { .. } => "revise statement",
+            C::PublishStatement { .. } => "publish statement",
         })
     }
 }

@@ -200,6 +200,12 @@ fn push_json_string(out: &mut Vec<u8>, text: &str) {
     }
 }
 
+/// The SHA-256 of some bytes in lower-case hex: how policies, playbooks, statement texts and
+/// evidence are named in the record.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    EntryHash::of(bytes).to_hex()
+}
+
 /// Canonical JSON (RFC 8785) of any serialisable value.
 pub fn canonical_json<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
     serde_json_canonicalizer::to_string(value)

@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use crate::entry::{Entry, EntryHash, canonical_json};
 use crate::ids::{
-    Actor, DecisionClass, DecisionId, FactId, IncidentNumber, OrgRole, Phase, Role, Severity, TaskId, UserName,
+    Actor, DecisionClass, DecisionId, FactId, IncidentNumber, OrgRole, Phase, Role, Severity, ShareId, StatementId,
+    TaskId, UserName,
 };
 use crate::playbook::Citation;
 use crate::policy::Rule;
@@ -113,8 +114,19 @@ events!(
         PlaybookStarted(PlaybookStarted) = "playbook.started",
         /// A decision's proposal or outcome was told to one channel of its communications path.
         NotificationDelivered(NotificationDelivered) = "notification.delivered",
-        NotificationFailed(NotificationFailed) = "notification.failed",
+                NotificationFailed(NotificationFailed) = "notification.failed",
         NoteAdded(NoteAdded) = "note.added",
+        EvidenceRegistered(EvidenceRegistered) = "evidence.registered",
+        /// A download, export or share-link use: the chain of custody.
+        EvidenceAccessed(EvidenceAccessed) = "evidence.accessed",
+        /// A stored blob no longer matches its hash; it was not served.
+        EvidenceIntegrityFailed(EvidenceIntegrityFailed) = "evidence.integrity_failed",
+        PartyEngaged(PartyEngaged) = "party.engaged",
+        ShareCreated(ShareCreated) = "share.created",
+        ShareRevoked(ShareRevoked) = "share.revoked",
+        StatementDrafted(StatementDrafted) = "statement.drafted",
+        StatementRevised(StatementRevised) = "statement.revised",
+        StatementPublished(StatementPublished) = "statement.published",
     }
 );
 
@@ -130,7 +142,9 @@ events!(
         TokenIssued(TokenIssued) = "token.issued",
         TokenRevoked(TokenRevoked) = "token.revoked",
         PolicyReplaced(PolicyReplaced) = "policy.replaced",
-        PlaybookAdded(PlaybookAdded) = "playbook.added",
+                PlaybookAdded(PlaybookAdded) = "playbook.added",
+        PartyRegistered(Party) = "party.registered",
+        PartyUpdated(Party) = "party.updated",
     }
 );
 
@@ -279,6 +293,9 @@ pub enum ActionSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
+    /// Shares these evidence items (SHA-256) with an engaged third party through an expiring,
+    /// revocable link. Only an `evidence_sharing` decision may carry it.
+    Share { party: String, items: Vec<String>, expires_in_hours: u32 },
 }
 
 impl ActionSpec {
@@ -288,6 +305,7 @@ impl ActionSpec {
             ActionSpec::Webhook { .. } => "webhook",
             ActionSpec::Command { .. } => "command",
             ActionSpec::Notify { .. } => "notify",
+            ActionSpec::Share { .. } => "share",
         }
     }
 }
@@ -339,6 +357,9 @@ pub struct DecisionProposed {
     /// its outcome.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub path: Vec<String>,
+    /// The exact statement version (and its text's hash) this decision approves for publishing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<StatementRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -450,6 +471,193 @@ pub struct NotificationFailed {
     pub reason: String,
     /// Whether it will be tried again.
     pub retryable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRegistered {
+    pub sha256: String,
+    pub size: u64,
+    /// The name it was uploaded with: metadata only, never a storage path.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_type: Option<String>,
+    /// The media type its first bytes say it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sniffed_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Who collected it, when that is not the person registering it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collected_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collected_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceAccessed {
+    pub sha256: String,
+    pub purpose: String,
+    /// The share link it went out through, when it was not a signed-in download.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<ShareId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceIntegrityFailed {
+    pub sha256: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartyEngaged {
+    pub party: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareCreated {
+    pub share: ShareId,
+    pub decision: DecisionId,
+    pub action: u32,
+    pub party: String,
+    pub items: Vec<String>,
+    /// The link works until the entry's time plus this many hours.
+    pub expires_in_hours: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareRevoked {
+    pub share: ShareId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Who a statement speaks to; the audience decides which class must approve it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    Internal,
+    Customers,
+    Regulator,
+    Press,
+    Partners,
+}
+
+impl Audience {
+    pub const ALL: [Audience; 5] =
+        [Audience::Internal, Audience::Customers, Audience::Regulator, Audience::Press, Audience::Partners];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::Internal => "internal",
+            Audience::Customers => "customers",
+            Audience::Regulator => "regulator",
+            Audience::Press => "press",
+            Audience::Partners => "partners",
+        }
+    }
+
+    /// The decision class whose approval lets a statement to this audience go out (SPEC §3).
+    pub fn class(self) -> &'static str {
+        match self {
+            Audience::Customers => "customer_notification",
+            Audience::Regulator => "regulatory_notification",
+            Audience::Internal | Audience::Press | Audience::Partners => "external_statement",
+        }
+    }
+}
+
+/// One exact version of a statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementRef {
+    pub statement: StatementId,
+    pub version: u32,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementDrafted {
+    pub statement: StatementId,
+    pub audience: Audience,
+    pub title: String,
+    pub text: String,
+    /// SHA-256 of `text`.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementRevised {
+    pub statement: StatementId,
+    pub version: u32,
+    pub text: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementPublished {
+    pub statement: StatementId,
+    pub version: u32,
+    pub sha256: String,
+    /// Where it went out: a status page, a mail to customers, a regulator's portal.
+    pub channel: String,
+    /// The approved decision that let it out.
+    pub decision: DecisionId,
+}
+
+/// A third party in the organisation's registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    pub party: String,
+    pub name: String,
+    pub kind: PartyKind,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<Contact>,
+    /// What they operate for us.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operates: Option<String>,
+    /// The contractual authority we hold over them ("may suspend their integration").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authority: Vec<String>,
+    /// Their evidence-sharing rule, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharing_rule: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartyKind {
+    Msp,
+    CloudOperator,
+    Vendor,
+    Regulator,
+    LawEnforcement,
+    Counsel,
+}
+
+impl PartyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartyKind::Msp => "MSP",
+            PartyKind::CloudOperator => "cloud operator",
+            PartyKind::Vendor => "vendor",
+            PartyKind::Regulator => "regulator",
+            PartyKind::LawEnforcement => "law enforcement",
+            PartyKind::Counsel => "counsel",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -179,6 +179,20 @@ numbered_id!(
     "D-<n>, for example D-2"
 );
 numbered_id!(
+    /// A share link within an incident.
+    ShareId,
+    "SH",
+    "share id",
+    "SH-<n>, for example SH-1"
+);
+numbered_id!(
+    /// A statement within an incident.
+    StatementId,
+    "ST",
+    "statement id",
+    "ST-<n>, for example ST-2"
+);
+numbered_id!(
     /// A task within an incident.
     TaskId,
     "T",

@@ -11,7 +11,10 @@ use uuid::Uuid;
 
 use crate::entry::{Entry, EntryHash};
 use crate::events::*;
-use crate::ids::{Actor, DecisionClass, DecisionId, FactId, IncidentNumber, Phase, Role, Severity, TaskId, UserName};
+use crate::ids::{
+    Actor, DecisionClass, DecisionId, FactId, IncidentNumber, Phase, Role, Severity, ShareId, StatementId, TaskId,
+    UserName,
+};
 use crate::playbook::Citation;
 use crate::policy::{Endorsement, Progress, Rule};
 use crate::time::Timestamp;
@@ -48,6 +51,13 @@ pub struct IncidentState {
     pub playbooks: Vec<StartedPlaybook>,
     /// Roles the started playbooks need (in addition to the policy's required roles).
     pub playbook_roles: Vec<Role>,
+    /// Evidence registered on this incident, in order, each with its chain of custody.
+    pub evidence: Vec<EvidenceItem>,
+    /// Third parties engaged on this incident.
+    pub parties: Vec<EngagedParty>,
+    /// Share links created by approved evidence-sharing decisions.
+    pub shares: Vec<Share>,
+    pub statements: Vec<Statement>,
     /// The playbook whose pre-approved decisions may follow: only directly after its start.
     #[serde(skip)]
     preapproving: Option<String>,
@@ -99,6 +109,104 @@ pub struct Decision {
     /// Who must be told of its proposal and outcome, and whether they have been: the outbox of
     /// notifications, kept in the record itself.
     pub notices: Vec<Notice>,
+    /// The exact statement version this decision approves for publishing.
+    pub statement: Option<StatementRef>,
+}
+
+/// A file registered as evidence; the blob itself lives in the store, named by its hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceItem {
+    pub sha256: String,
+    pub size: u64,
+    pub name: String,
+    pub declared_type: Option<String>,
+    pub sniffed_type: Option<String>,
+    pub source: Option<String>,
+    pub collected_by: Option<String>,
+    pub collected_at: Option<Timestamp>,
+    pub registered_by: Actor,
+    /// The server's time of receipt: the registration entry's time.
+    pub received_at: Timestamp,
+    /// Every download, export and share-link use, in order.
+    pub custody: Vec<Custody>,
+    /// Times the stored blob was found not to match its hash.
+    pub integrity_failures: Vec<Note>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Custody {
+    pub by: Actor,
+    pub at: Timestamp,
+    pub purpose: String,
+    pub share: Option<ShareId>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EngagedParty {
+    pub party: String,
+    pub reason: Option<String>,
+    pub engaged_by: Actor,
+    pub engaged_at: Timestamp,
+}
+
+/// An expiring, revocable link through which one party fetches exactly these items.
+#[derive(Debug, Clone, Serialize)]
+pub struct Share {
+    pub id: ShareId,
+    pub decision: DecisionId,
+    pub party: String,
+    pub items: Vec<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked: Option<Note>,
+    pub uses: u32,
+}
+
+impl Share {
+    /// Whether the link works at `now`.
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.revoked.is_none() && now < self.expires_at
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Statement {
+    pub id: StatementId,
+    pub audience: Audience,
+    pub title: String,
+    /// Every version, the first draft first; a version's number is its index plus one.
+    pub versions: Vec<StatementVersion>,
+    pub publications: Vec<Publication>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatementVersion {
+    pub version: u32,
+    pub text: String,
+    pub sha256: String,
+    pub by: Actor,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Publication {
+    pub version: u32,
+    pub sha256: String,
+    pub channel: String,
+    pub decision: DecisionId,
+    pub by: Actor,
+    pub at: Timestamp,
+}
+
+impl Statement {
+    pub fn latest(&self) -> &StatementVersion {
+        // Drafting creates the first version, so there is always one.
+        &self.versions[self.versions.len() - 1]
+    }
+
+    pub fn version(&self, version: u32) -> Option<&StatementVersion> {
+        version.checked_sub(1).and_then(|i| self.versions.get(i as usize))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -282,6 +390,10 @@ impl IncidentState {
             notes: Vec::new(),
             playbooks: Vec::new(),
             playbook_roles: Vec::new(),
+            evidence: Vec::new(),
+            parties: Vec::new(),
+            shares: Vec::new(),
+            statements: Vec::new(),
             preapproving: None,
             seq: 1,
             head: entry.hash,
@@ -311,7 +423,9 @@ impl IncidentState {
                 | IncidentEvent::ActionFailed(_)
                 | IncidentEvent::NotificationDelivered(_)
                 | IncidentEvent::NotificationFailed(_)
-        );
+                | IncidentEvent::ShareCreated(_)
+                | IncidentEvent::EvidenceIntegrityFailed(_)
+        ) || matches!(event, IncidentEvent::EvidenceAccessed(a) if a.share.is_some());
         let task_from_action =
             matches!(event, IncidentEvent::TaskCreated(t) if matches!(t.origin, TaskOrigin::Decision { .. }));
         if by_system != (system_kind || task_from_action) {
@@ -451,6 +565,15 @@ impl IncidentState {
                         }
                     }
                 }
+                if let Some(bound) = &proposed.statement {
+                    let Some(statement) = self.statement(bound.statement) else { return fail("unknown statement") };
+                    if statement.version(bound.version).is_none_or(|v| v.sha256 != bound.sha256) {
+                        return fail("the decision is bound to a statement version that does not exist");
+                    }
+                    if statement.audience.class() != proposed.class.as_str() {
+                        return fail("a statement is approved through the class its audience requires");
+                    }
+                }
                 let mut notices: Vec<Notice> =
                     proposed.path.iter().map(|channel| Notice::new(Moment::Proposed, channel)).collect();
                 if approved {
@@ -497,6 +620,7 @@ impl IncidentState {
                     playbook: proposed.playbook.clone(),
                     path: proposed.path.clone(),
                     notices,
+                    statement: proposed.statement.clone(),
                 });
             }
             IncidentEvent::DecisionApproved(approved) => {
@@ -667,6 +791,145 @@ impl IncidentState {
             IncidentEvent::NoteAdded(note) => {
                 self.notes.push(Note { by: actor.clone(), at, text: note.text.clone() });
             }
+            IncidentEvent::EvidenceRegistered(registered) => {
+                if self.evidence_item(&registered.sha256).is_some() {
+                    return fail("the item is already registered on this incident");
+                }
+                self.evidence.push(EvidenceItem {
+                    sha256: registered.sha256.clone(),
+                    size: registered.size,
+                    name: registered.name.clone(),
+                    declared_type: registered.declared_type.clone(),
+                    sniffed_type: registered.sniffed_type.clone(),
+                    source: registered.source.clone(),
+                    collected_by: registered.collected_by.clone(),
+                    collected_at: registered.collected_at,
+                    registered_by: actor.clone(),
+                    received_at: at,
+                    custody: Vec::new(),
+                    integrity_failures: Vec::new(),
+                });
+            }
+            IncidentEvent::EvidenceAccessed(accessed) => {
+                if let Some(id) = accessed.share {
+                    let Some(share) = self.share_mut(id) else { return fail("unknown share") };
+                    if !share.is_live(at) || !share.items.contains(&accessed.sha256) {
+                        return fail("the share does not reach this item at this time");
+                    }
+                    share.uses += 1;
+                }
+                let Some(item) = self.evidence_mut(&accessed.sha256) else { return fail("unknown evidence") };
+                item.custody.push(Custody {
+                    by: actor.clone(),
+                    at,
+                    purpose: accessed.purpose.clone(),
+                    share: accessed.share,
+                });
+            }
+            IncidentEvent::EvidenceIntegrityFailed(failed) => {
+                let Some(item) = self.evidence_mut(&failed.sha256) else { return fail("unknown evidence") };
+                item.integrity_failures.push(Note { by: actor.clone(), at, text: failed.detail.clone() });
+            }
+            IncidentEvent::PartyEngaged(engaged) => {
+                if self.parties.iter().any(|p| p.party == engaged.party) {
+                    return fail("the party is already engaged");
+                }
+                self.parties.push(EngagedParty {
+                    party: engaged.party.clone(),
+                    reason: engaged.reason.clone(),
+                    engaged_by: actor.clone(),
+                    engaged_at: at,
+                });
+            }
+            IncidentEvent::ShareCreated(created) => {
+                if created.share.0 != self.shares.len() as u64 + 1 {
+                    return fail("share ids must be sequential");
+                }
+                let action = self
+                    .action_mut(created.decision, created.action)
+                    .ok_or_else(|| fold_error(entry, "unknown action"))?;
+                let matches_action = matches!(&action.spec, ActionSpec::Share { party, items, expires_in_hours }
+                    if *party == created.party && *items == created.items && *expires_in_hours == created.expires_in_hours);
+                if action.status != ActionStatus::Running || !matches_action {
+                    return fail("a share is created only by its running share action");
+                }
+                self.shares.push(Share {
+                    id: created.share,
+                    decision: created.decision,
+                    party: created.party.clone(),
+                    items: created.items.clone(),
+                    created_at: at,
+                    expires_at: at.plus_seconds(i64::from(created.expires_in_hours) * 3600),
+                    revoked: None,
+                    uses: 0,
+                });
+            }
+            IncidentEvent::ShareRevoked(revoked) => {
+                let Some(share) = self.share_mut(revoked.share) else { return fail("unknown share") };
+                if share.revoked.is_some() {
+                    return fail("the share is already revoked");
+                }
+                share.revoked = Some(Note { by: actor.clone(), at, text: revoked.reason.clone().unwrap_or_default() });
+            }
+            IncidentEvent::StatementDrafted(drafted) => {
+                if drafted.statement.0 != self.statements.len() as u64 + 1 {
+                    return fail("statement ids must be sequential");
+                }
+                if crate::entry::sha256_hex(drafted.text.as_bytes()) != drafted.sha256 {
+                    return fail("the recorded hash is not the text's");
+                }
+                self.statements.push(Statement {
+                    id: drafted.statement,
+                    audience: drafted.audience,
+                    title: drafted.title.clone(),
+                    versions: vec![StatementVersion {
+                        version: 1,
+                        text: drafted.text.clone(),
+                        sha256: drafted.sha256.clone(),
+                        by: actor.clone(),
+                        at,
+                    }],
+                    publications: Vec::new(),
+                });
+            }
+            IncidentEvent::StatementRevised(revised) => {
+                if crate::entry::sha256_hex(revised.text.as_bytes()) != revised.sha256 {
+                    return fail("the recorded hash is not the text's");
+                }
+                let Some(statement) = self.statement_mut(revised.statement) else { return fail("unknown statement") };
+                if revised.version as usize != statement.versions.len() + 1 {
+                    return fail("statement versions must be sequential");
+                }
+                statement.versions.push(StatementVersion {
+                    version: revised.version,
+                    text: revised.text.clone(),
+                    sha256: revised.sha256.clone(),
+                    by: actor.clone(),
+                    at,
+                });
+            }
+            IncidentEvent::StatementPublished(published) => {
+                let bound = StatementRef {
+                    statement: published.statement,
+                    version: published.version,
+                    sha256: published.sha256.clone(),
+                };
+                if !self.approves(published.decision, &bound) {
+                    return fail("only the text an approved decision is bound to is published");
+                }
+                let Some(statement) = self.statement_mut(published.statement) else { return fail("unknown statement") };
+                if statement.latest().version != published.version {
+                    return fail("only a statement's latest version is published");
+                }
+                statement.publications.push(Publication {
+                    version: published.version,
+                    sha256: published.sha256.clone(),
+                    channel: published.channel.clone(),
+                    decision: published.decision,
+                    by: actor.clone(),
+                    at,
+                });
+            }
         }
         self.seq = entry.seq;
         self.head = entry.hash;
@@ -723,6 +986,45 @@ impl IncidentState {
 
     pub fn task(&self, id: TaskId) -> Option<&Task> {
         id.0.checked_sub(1).and_then(|i| self.tasks.get(i as usize))
+    }
+
+    pub fn evidence_item(&self, sha256: &str) -> Option<&EvidenceItem> {
+        self.evidence.iter().find(|item| item.sha256 == sha256)
+    }
+
+    pub fn share(&self, id: ShareId) -> Option<&Share> {
+        id.0.checked_sub(1).and_then(|i| self.shares.get(i as usize))
+    }
+
+    pub fn statement(&self, id: StatementId) -> Option<&Statement> {
+        id.0.checked_sub(1).and_then(|i| self.statements.get(i as usize))
+    }
+
+    pub fn is_engaged(&self, party: &str) -> bool {
+        self.parties.iter().any(|p| p.party == party)
+    }
+
+    /// Whether `decision` is approved and bound to exactly this statement version.
+    pub fn approves(&self, decision: DecisionId, bound: &StatementRef) -> bool {
+        self.decision(decision)
+            .is_some_and(|d| d.state == DecisionState::Approved && d.statement.as_ref() == Some(bound))
+    }
+
+    /// The approved decision that lets this exact statement version out, if any.
+    pub fn approval_of(&self, bound: &StatementRef) -> Option<&Decision> {
+        self.decisions.iter().find(|d| d.state == DecisionState::Approved && d.statement.as_ref() == Some(bound))
+    }
+
+    fn evidence_mut(&mut self, sha256: &str) -> Option<&mut EvidenceItem> {
+        self.evidence.iter_mut().find(|item| item.sha256 == sha256)
+    }
+
+    fn share_mut(&mut self, id: ShareId) -> Option<&mut Share> {
+        id.0.checked_sub(1).and_then(|i| self.shares.get_mut(i as usize))
+    }
+
+    fn statement_mut(&mut self, id: StatementId) -> Option<&mut Statement> {
+        id.0.checked_sub(1).and_then(|i| self.statements.get_mut(i as usize))
     }
 
     fn fact_mut(&mut self, id: FactId) -> Option<&mut Fact> {

@@ -23,6 +23,8 @@ pub struct OrgState {
     pub tokens: BTreeMap<String, Token>,
     pub policy: Policy,
     pub playbooks: BTreeMap<String, PlaybookRecord>,
+    /// The third-party registry, by party id.
+    pub parties: BTreeMap<String, PartyRecord>,
     pub seq: u64,
     pub head: EntryHash,
     pub updated_at: Timestamp,
@@ -59,6 +61,16 @@ pub struct PlaybookRecord {
     pub source: String,
     pub added_at: Timestamp,
     pub added_by: Actor,
+}
+
+/// A registered third party and who last changed its entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartyRecord {
+    #[serde(flatten)]
+    pub party: Party,
+    pub registered_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub updated_by: Actor,
 }
 
 impl User {
@@ -112,6 +124,7 @@ impl OrgState {
             tokens: BTreeMap::new(),
             policy: Policy::default_policy(),
             playbooks: BTreeMap::new(),
+            parties: BTreeMap::new(),
             seq: 1,
             head: entry.hash,
             updated_at: entry.at,
@@ -204,6 +217,24 @@ impl OrgState {
                         added_by: entry.actor.clone(),
                     },
                 );
+            }
+            OrgEvent::PartyRegistered(party) => {
+                if self.parties.contains_key(&party.party) {
+                    return fail("the party is already registered");
+                }
+                let record = PartyRecord {
+                    party: party.clone(),
+                    registered_at: entry.at,
+                    updated_at: entry.at,
+                    updated_by: entry.actor.clone(),
+                };
+                self.parties.insert(party.party.clone(), record);
+            }
+            OrgEvent::PartyUpdated(party) => {
+                let Some(record) = self.parties.get_mut(&party.party) else { return fail("unknown party") };
+                record.party = party.clone();
+                record.updated_at = entry.at;
+                record.updated_by = entry.actor.clone();
             }
         }
         self.seq = entry.seq;

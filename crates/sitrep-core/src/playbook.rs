@@ -245,6 +245,8 @@ fn fill_action(action: &ActionSpec, inputs: &BTreeMap<String, String>) -> Action
         ActionSpec::Notify { message } => {
             ActionSpec::Notify { message: message.as_deref().map(|m| substitute(m, inputs)) }
         }
+        // Refused when a playbook is parsed; kept as written should one ever get here.
+        ActionSpec::Share { .. } => action.clone(),
     }
 }
 
@@ -263,6 +265,10 @@ fn all_text(action: &ActionSpec) -> Vec<String> {
         ActionSpec::Webhook { payload, .. } => strings(payload, &mut out),
         ActionSpec::Command { input, .. } => strings(input, &mut out),
         ActionSpec::Notify { message } => out.extend(message.clone()),
+        ActionSpec::Share { party, items, .. } => {
+            out.push(party.clone());
+            out.extend(items.iter().cloned());
+        }
     }
     out
 }
@@ -398,6 +404,14 @@ impl Loader<'_> {
                 self.err(&action.span(), format!("{action_field}: {}", e.message().trim_end()))
             })?;
             match &spec {
+                ActionSpec::Share { .. } => {
+                    return self.err(
+                        &action.span(),
+                        format!(
+                            "{action_field}: a playbook cannot share evidence; sharing needs an evidence_sharing decision naming the party and the items"
+                        ),
+                    );
+                }
                 ActionSpec::Task { owner_role: Some(role), .. } if !self.policy.knows_role(role) => {
                     return self.err(&action.span(), format!("{action_field}.owner_role: unknown role '{role}'"));
                 }

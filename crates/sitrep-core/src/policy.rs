@@ -81,6 +81,14 @@ pub struct ActionRules {
     pub run_playbooks: Who,
     /// Who may retry a failed action (default: the commander and the technical lead).
     pub retry_actions: Who,
+    /// Who may add, list and download evidence (default: commander, tech_lead, legal, responder).
+    pub evidence: Who,
+    /// Who may draft and revise statements (default: comms, commander, legal).
+    pub statements: Who,
+    /// Who may publish an approved statement (default: comms, commander).
+    pub publish_statements: Who,
+    /// Who may engage third parties and revoke their share links (default: commander, legal, liaison).
+    pub third_parties: Who,
 }
 
 /// One decision class and its rule.
@@ -397,6 +405,10 @@ impl Policy {
             ("notes", &a.notes),
             ("run playbooks", &a.run_playbooks),
             ("retry failed actions", &a.retry_actions),
+            ("add and read evidence", &a.evidence),
+            ("draft statements", &a.statements),
+            ("publish approved statements", &a.publish_statements),
+            ("engage third parties, revoke share links", &a.third_parties),
         ] {
             let _ = writeln!(out, "| {name} | {} |", who.describe());
         }
@@ -462,6 +474,10 @@ struct RawActions {
     notes: Spanned<toml::Value>,
     run_playbooks: Option<Spanned<toml::Value>>,
     retry_actions: Option<Spanned<toml::Value>>,
+    evidence: Option<Spanned<toml::Value>>,
+    statements: Option<Spanned<toml::Value>>,
+    publish_statements: Option<Spanned<toml::Value>>,
+    third_parties: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -522,6 +538,14 @@ impl Resolver<'_> {
         }
 
         let who = |value: &Spanned<toml::Value>, field: &str| self.who(value, &known, field);
+        // Actions added after the first policy format: a file that does not name them gets the
+        // default, so older policy files keep loading.
+        let or_default = |value: &Option<Spanned<toml::Value>>, field: &str, default: &[&str]| match value {
+            Some(value) => self.who(value, &known, field),
+            None => Ok(Who::Roles(
+                default.iter().filter_map(|r| Role::parse(r).ok()).filter(|r| known.contains(r)).collect(),
+            )),
+        };
         let actions = ActionRules {
             set_phase: who(&raw.actions.set_phase, "actions.set_phase")?,
             set_severity: who(&raw.actions.set_severity, "actions.set_severity")?,
@@ -530,22 +554,28 @@ impl Resolver<'_> {
             verify_facts: who(&raw.actions.verify_facts, "actions.verify_facts")?,
             tasks: who(&raw.actions.tasks, "actions.tasks")?,
             notes: who(&raw.actions.notes, "actions.notes")?,
-            run_playbooks: match &raw.actions.run_playbooks {
-                Some(value) => who(value, "actions.run_playbooks")?,
-                None => Who::Roles(vec![
-                    Role::parse("commander").map_err(|e| located(self.source, &(0..0), e.to_string()))?,
-                ]),
-            },
-            retry_actions: match &raw.actions.retry_actions {
-                Some(value) => who(value, "actions.retry_actions")?,
-                None => Who::Roles(
-                    ["commander", "tech_lead"]
-                        .iter()
-                        .filter_map(|r| Role::parse(r).ok())
-                        .filter(|r| known.contains(r))
-                        .collect(),
-                ),
-            },
+            run_playbooks: or_default(&raw.actions.run_playbooks, "actions.run_playbooks", &["commander"])?,
+            retry_actions: or_default(
+                &raw.actions.retry_actions,
+                "actions.retry_actions",
+                &["commander", "tech_lead"],
+            )?,
+            evidence: or_default(
+                &raw.actions.evidence,
+                "actions.evidence",
+                &["commander", "tech_lead", "legal", "responder"],
+            )?,
+            statements: or_default(&raw.actions.statements, "actions.statements", &["comms", "commander", "legal"])?,
+            publish_statements: or_default(
+                &raw.actions.publish_statements,
+                "actions.publish_statements",
+                &["comms", "commander"],
+            )?,
+            third_parties: or_default(
+                &raw.actions.third_parties,
+                "actions.third_parties",
+                &["commander", "legal", "liaison"],
+            )?,
         };
 
         let mut classes: Vec<(usize, ClassPolicy)> = Vec::new();

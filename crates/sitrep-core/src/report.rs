@@ -347,6 +347,7 @@ fn target(spec: &ActionSpec) -> String {
         ActionSpec::Webhook { destination, .. } => destination.clone(),
         ActionSpec::Command { command, .. } => command.clone(),
         ActionSpec::Notify { .. } => "communications path".to_owned(),
+        ActionSpec::Share { party, items, .. } => format!("{} item(s) with {party}", items.len()),
     }
 }
 

@@ -6,11 +6,13 @@ mod support;
 use std::collections::BTreeSet;
 
 use serde_json::json;
+use sitrep_core::decide::SystemCommand;
 use sitrep_core::decide::{
     self, Declare, IncidentCommand as C, MAX_ACTIONS, OrgCommand as O, SHORT_MAX, TEXT_MAX, TITLE_MAX,
 };
 use sitrep_core::entry::{Entry, EntryHash};
 use sitrep_core::events::*;
+use sitrep_core::ids::ShareId;
 use sitrep_core::incident::{ActionStatus, NoticeStatus, TaskState};
 use sitrep_core::policy::DEFAULT_POLICY;
 use sitrep_core::{DecisionId, FactId, IncidentState, OrgRole, Phase, Refusal, Severity, TaskId};
@@ -186,15 +188,33 @@ fn a_full_incident_life_decides_and_folds_every_incident_entry_kind() {
     assert_eq!((entries[0].kind.as_str(), entries.len()), ("playbook.started", 9));
     assert_eq!(w.incident.playbooks.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["generic"]);
 
+    // Evidence with its custody, a third party sharing it, a statement approved and published.
+    act(&mut w, "tech", register(&blob(1), "cloudtrail.json")).expect("evidence.registered");
+    act(&mut w, "lee", access(&blob(1), "legal review")).expect("evidence.accessed");
+    system(&mut w, SystemCommand::IntegrityFailed { sha256: blob(1), detail: "hash mismatch".into() })
+        .expect("evidence.integrity_failed");
+    register_party(&mut w, "acme");
+    act(&mut w, "cmd", engage("acme")).expect("party.engaged");
+    act(&mut w, "lee", with_actions("evidence_sharing", "Share the log", vec![share("acme", &[&blob(1)], 24)]))
+        .expect("legal proposes sharing");
+    act(&mut w, "cmd", approve(4)).expect("the commander approves sharing");
+    system(&mut w, run_share(4, 0)).expect("share.created");
+    act(&mut w, "cmd", C::RevokeShare { share: ShareId(1), reason: None }).expect("share.revoked");
+    act(&mut w, "cora", draft(Audience::Press, "We are investigating.")).expect("statement.drafted");
+    act(&mut w, "cora", revise(1, "We are investigating an incident.")).expect("statement.revised");
+    act(&mut w, "cora", propose_statement("external_statement", 1)).expect("comms proposes the statement");
+    act(&mut w, "lee", approve(5)).expect("legal approves it");
+    act(&mut w, "cora", publish(1, "status page")).expect("statement.published");
+
     // A close decision closes the incident in the same step.
     act(&mut w, "cmd", propose("close", "Close INC-1")).expect("proposed");
-    let entries = act(&mut w, "exec", approve(4)).expect("the executive approves closing");
+    let entries = act(&mut w, "exec", approve(6)).expect("the executive approves closing");
     assert_eq!(
         entries.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
         ["decision.approved", "incident.phase_changed"]
     );
-    assert_eq!(entries[1].body, r#"{"decision":"D-4","from":"triage","to":"closed"}"#);
-    assert_eq!((w.incident.phase, w.decision(4).state), (Phase::Closed, DecisionState::Approved));
+    assert_eq!(entries[1].body, r#"{"decision":"D-6","from":"triage","to":"closed"}"#);
+    assert_eq!((w.incident.phase, w.decision(6).state), (Phase::Closed, DecisionState::Approved));
 
     // playbook.started at declaration, on another incident.
     let command = Declare {
@@ -272,6 +292,12 @@ fn a_full_organisation_life_decides_and_folds_every_org_entry_kind() {
         (playbook.version.as_str(), playbook.sha256.clone()),
         ("1.1.0", EntryHash::of(revised.as_bytes()).to_hex())
     );
+
+    org.act(ADMIN, O::RegisterParty(msp("acme"))).expect("party.registered");
+    let mut changed = msp("acme");
+    changed.authority.push("may audit their access logs".into());
+    org.act(ADMIN, O::UpdateParty(changed.clone())).expect("party.updated");
+    assert_eq!(org.state.parties["acme"].party, changed);
 
     let seen: BTreeSet<&str> = org.record.iter().map(|e| e.kind.as_str()).collect();
     for kind in OrgEvent::KINDS {
@@ -450,6 +476,7 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
             state: DecisionState::Proposed,
             playbook: None,
             path: vec![],
+            statement: None,
         })
     };
     assert_eq!(fold_refuses(&w, w.head(), &worker(), proposed(2)).reason, "only people write this kind of entry");
@@ -878,6 +905,7 @@ fn proposing_is_refused_unless_the_policy_allows_the_proposer() {
             title: "Isolate host".into(),
             rationale: Some("beaconing".into()),
             actions: vec![],
+            statement: None,
         },
     )
     .expect("proposed");
@@ -1109,12 +1137,14 @@ fn user_text_refuses_empty_over_limit_and_control_characters_but_keeps_html_verb
             title: t,
             rationale: None,
             actions: vec![],
+            statement: None,
         }),
         ("cmd", "rationale", TEXT_MAX, |t| C::Propose {
             class: class("containment"),
             title: "x".into(),
             rationale: Some(t),
             actions: vec![],
+            statement: None,
         }),
         ("cmd", "reason", SHORT_MAX, |t| C::SetSeverity { severity: Severity::Sev1, reason: Some(t) }),
         ("lee", "note", SHORT_MAX, |t| C::Approve { decision: DecisionId(1), note: Some(t) }),

@@ -88,6 +88,7 @@ fn fill_action(action: &ActionSpec, playbook: &Playbook, given: &BTreeMap<String
         ActionSpec::Command { command, input } => {
             ActionSpec::Command { command: command.clone(), input: fill_json(input, playbook, given) }
         }
+        ActionSpec::Share { .. } => panic!("playbooks cannot carry share actions"),
         ActionSpec::Notify { message } => {
             ActionSpec::Notify { message: message.as_deref().map(|m| fill(m, playbook, given)) }
         }
@@ -127,6 +128,7 @@ fn expected(source: &str, w: &World, by: &str, given: &BTreeMap<String, String>)
             state: if preapproved { DecisionState::Approved } else { DecisionState::Proposed },
             playbook: preapproved.then(|| citation.clone()),
             path: class.path.clone(),
+            statement: None,
         })
     };
     let mut events = vec![IncidentEvent::PlaybookStarted(PlaybookStarted {
@@ -1102,6 +1104,7 @@ fn the_fold_refuses_forged_notifications_and_uncited_playbook_approvals() {
             state: DecisionState::Approved,
             playbook: Some(citation),
             path: class.path.clone(),
+            statement: None,
         })
     };
     let error = fold_refuses(&w, w.head(), &by("resp"), forged(playbook.citation()));

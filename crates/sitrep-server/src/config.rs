@@ -28,6 +28,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Largest request body accepted, in bytes; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Largest evidence file accepted, in bytes (default 2 GiB); larger uploads get 413 and
+    /// nothing is stored.
+    pub max_evidence_bytes: u64,
     /// How long a browser session lasts without signing in again.
     pub session_hours: u64,
     /// Expiry of API tokens when the request names none; `0` means they do not expire.
@@ -148,6 +151,7 @@ impl Default for Config {
             public_url: None,
             log_format: LogFormat::Human,
             max_body_bytes: 1024 * 1024,
+            max_evidence_bytes: 2 * 1024 * 1024 * 1024,
             session_hours: 12,
             token_days: 90,
             trust_forwarded_for: false,
@@ -209,6 +213,9 @@ impl Config {
         };
         if let Some(bytes) = number("SITREP_MAX_BODY_BYTES")? {
             config.max_body_bytes = bytes as usize;
+        }
+        if let Some(bytes) = number("SITREP_MAX_EVIDENCE_BYTES")? {
+            config.max_evidence_bytes = bytes;
         }
         if let Some(hours) = number("SITREP_SESSION_HOURS")? {
             config.session_hours = hours;

@@ -144,6 +144,7 @@ pub async fn seed(ledger: &Ledger) -> Result<Vec<DemoPerson>, ServeError> {
             owner_role: Some(role("tech_lead")?),
             due_in_minutes: Some(60),
         }],
+        statement: None,
     };
     act(&tom, revoke).await?;
     let statement = IncidentCommand::Propose {
@@ -151,6 +152,7 @@ pub async fn seed(ledger: &Ledger) -> Result<Vec<DemoPerson>, ServeError> {
         title: "Holding statement for customers".into(),
         rationale: Some("Customers may ask after the status page notice; we say what we know and no more.".into()),
         actions: Vec::new(),
+        statement: None,
     };
     act(&chris, statement).await?;
     let due = |minutes: i64| Some(Timestamp::from_jiff(jiff::Timestamp::now()).plus_seconds(minutes * 60));

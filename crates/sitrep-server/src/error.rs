@@ -32,6 +32,9 @@ pub enum ApiError {
     /// 409: the request contradicts the current state.
     #[error("{0}")]
     Conflict(String),
+    /// 410: a share link that was revoked or has expired.
+    #[error("{0}")]
+    Gone(String),
     /// 413: the body is larger than the limit.
     #[error("the request body is larger than the limit of {limit} bytes")]
     TooLarge { limit: usize },
@@ -47,6 +50,9 @@ pub enum ApiError {
     /// 503: the record cannot be written right now; nothing changed.
     #[error("{0}")]
     Unavailable(String),
+    /// 500: a stored evidence blob no longer matches its hash; it was not served.
+    #[error("{0}")]
+    Integrity(String),
     /// 500: a defect; the cause is logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -79,12 +85,13 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Integrity(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -97,11 +104,13 @@ impl ApiError {
             ApiError::NotFound(_) => "not-found",
             ApiError::MethodNotAllowed(_) => "method-not-allowed",
             ApiError::Conflict(_) => "conflict",
+            ApiError::Gone(_) => "gone",
             ApiError::TooLarge { .. } => "too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Invalid { .. } => "invalid-field",
             ApiError::TooManyRequests { .. } => "throttled",
             ApiError::Unavailable(_) => "record-unavailable",
+            ApiError::Integrity(_) => "evidence-integrity",
             ApiError::Internal(_) => "internal",
         }
     }

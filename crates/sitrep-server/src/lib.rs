@@ -24,6 +24,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod serve;
+pub mod shares;
 pub mod state;
 pub mod views;
 pub mod web;
@@ -49,6 +50,8 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))
+        .route("/shares/{token}", get(shares::page))
+        .route("/shares/{token}/{sha256}", get(shares::download))
         .route("/demo/receiver", get(demo_deliveries))
         .route("/demo/receiver/{name}", axum::routing::post(demo_receive))
         .fallback(|| async { ApiError::NotFound("there is no such route; GET /api/v1/openapi.json lists them".into()) })

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use sitrep_store::blobs::BlobStore;
 use sitrep_store::datadir::{DataDir, DataDirError};
 use sitrep_store::ledger::{Clock, system_clock};
 use sitrep_store::{Ledger, LedgerError, SqliteStore, StoreError};
@@ -50,7 +51,12 @@ pub fn state(
     clock: Clock,
     shutdown: watch::Receiver<bool>,
 ) -> Result<AppState, ServeError> {
+    let data = DataDir::inspect(&config.data)?;
+    let blobs = BlobStore::open(&data.blobs_path()).map_err(|e| ServeError::Setup(e.to_string()))?;
+    let share_key = crate::shares::derive_key(&data.signing_key()?.to_bytes());
     Ok(AppState::new(Inner {
+        blobs,
+        share_key,
         ledger,
         auth: Auth::new(config.session_hours)?,
         metrics: Metrics::default(),

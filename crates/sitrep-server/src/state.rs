@@ -25,6 +25,10 @@ pub struct Inner {
     pub shutdown: watch::Receiver<bool>,
     /// How much of each record the web pages have already verified.
     pub chain_checks: Arc<crate::web::ChainChecks>,
+    /// Evidence files, content-addressed in the data directory.
+    pub blobs: sitrep_store::blobs::BlobStore,
+    /// Signs share links (derived from the deployment's key, so no secret is in the record).
+    pub share_key: [u8; 32],
     /// The demo's webhook receiver (only with `serve --demo`).
     pub demo_receiver: Option<Arc<crate::demo::Receiver>>,
 }

@@ -6,6 +6,7 @@
 //!   deployment.key       Ed25519 private key seed, base64, mode 0600
 //!   deployment.pub       Ed25519 public key, base64
 //!   lock                 held (flock) by the one server using this directory
+//!   blobs/               evidence, content-addressed (see `blobs`)
 //! ```
 
 use std::fs::{self, File, OpenOptions};
@@ -114,6 +115,10 @@ impl DataDir {
 
     pub fn database_path(&self) -> PathBuf {
         self.root.join("sitrep.db")
+    }
+
+    pub fn blobs_path(&self) -> PathBuf {
+        self.root.join("blobs")
     }
 
     pub fn key_path(&self) -> PathBuf {

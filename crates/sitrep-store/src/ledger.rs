@@ -612,7 +612,7 @@ impl Writer {
             Request::Org(command) => self.stage_org(&actor, &job.by, command, now, staged),
             Request::System { incident, connector, command } => {
                 let actor = Actor::system(connector).map_err(|e| LedgerError::Internal(e.to_string()))?;
-                let decide = |state: &IncidentState| decide::decide_system(state, command);
+                let decide = |state: &IncidentState| decide::decide_system(state, command, now.max(state.updated_at));
                 stage_incident(&mut self.incidents, *incident, &actor, now, staged, decide)
             }
             Request::SetPassword { user, phc } => {

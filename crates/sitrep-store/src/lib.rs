@@ -13,6 +13,7 @@ use std::ops::ControlFlow;
 use sitrep_core::chain::RawEntry;
 use sitrep_core::{Entry, RecordId};
 
+pub mod blobs;
 pub mod datadir;
 pub mod ledger;
 pub mod sqlite;

@@ -68,6 +68,7 @@ fn concurrent_commands_on_one_incident_leave_one_gap_free_chain() {
                                 title: format!("Reset passwords seen by {me} ({i})"),
                                 rationale: None,
                                 actions: Vec::new(),
+                                statement: None,
                             };
                             let proposed =
                                 act(ledger, &me, incident, propose).expect("a responder proposes a revocation");
@@ -235,6 +236,7 @@ fn a_failed_append_refuses_the_command_changes_nothing_and_leaves_no_gap() {
         title: "Isolate fs-02".into(),
         rationale: None,
         actions: Vec::new(),
+        statement: None,
     };
     assert_unavailable(act(&ledger, "cmd", incident, revoke.clone()), "deciding containment");
     let second = Declare { title: "Second incident".into(), severity: Some(Severity::Sev3), ..Declare::default() };

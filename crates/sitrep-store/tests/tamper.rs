@@ -118,6 +118,7 @@ impl Deployment {
                     owner_role: Some(role("tech_lead")),
                     due_in_minutes: Some(15),
                 }],
+                statement: None,
             };
             act(&ledger, "tech", first, revoke).expect("tech proposes containment");
             act(&ledger, "cmd", first, IncidentCommand::Approve { decision: DecisionId(1), note: Some("go".into()) })
@@ -151,6 +152,7 @@ impl Deployment {
                 title: "Customer notice about the phishing app".into(),
                 rationale: None,
                 actions: Vec::new(),
+                statement: None,
             };
             act(&ledger, "cora", second, statement).expect("comms proposes a statement");
             act(&ledger, "lee", second, IncidentCommand::Approve { decision: DecisionId(1), note: None })
@@ -160,6 +162,7 @@ impl Deployment {
                 title: "Re-enable third-party app consent".into(),
                 rationale: None,
                 actions: Vec::new(),
+                statement: None,
             };
             act(&ledger, "tech", second, recovery).expect("tech proposes recovery");
             act(&ledger, "cmd", second, IncidentCommand::Approve { decision: DecisionId(2), note: None })

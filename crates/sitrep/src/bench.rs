@@ -299,6 +299,7 @@ fn folding(path: &Path, total: u64) -> anyhow::Result<FoldFigures> {
                     title: format!("Block egress {step}"),
                     rationale: None,
                     actions: Vec::new(),
+                    statement: None,
                 },
             ),
             4 => (
@@ -308,6 +309,7 @@ fn folding(path: &Path, total: u64) -> anyhow::Result<FoldFigures> {
                     title: format!("Restore service {step}"),
                     rationale: None,
                     actions: Vec::new(),
+                    statement: None,
                 },
             ),
             5 => (

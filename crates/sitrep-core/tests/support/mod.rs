@@ -14,7 +14,9 @@ use std::fmt::Debug;
 use serde_json::{Value, json};
 use sitrep_core::decide::{self, ActionFailure, Declare, IncidentCommand, OrgCommand, Refusal, SystemCommand};
 use sitrep_core::entry::{Entry, EntryHash};
-use sitrep_core::events::{ActionSpec, FactStatus, IncidentEvent, Moment, seal};
+use sitrep_core::events::{
+    ActionSpec, Audience, Contact, EvidenceRegistered, FactStatus, IncidentEvent, Moment, Party, PartyKind, seal,
+};
 use sitrep_core::incident::{Decision, FoldError, Task};
 use sitrep_core::{
     Actor, DecisionClass, DecisionId, FactId, IncidentNumber, IncidentState, OrgRole, OrgState, Role, Severity, TaskId,
@@ -138,6 +140,7 @@ pub fn org_snapshot(org: &OrgState) -> Value {
         "tokens": org.tokens,
         "policy": { "name": org.policy.name, "sha256": org.policy.sha256, "source": org.policy.source },
         "playbooks": org.playbooks,
+        "parties": org.parties,
         "seq": org.seq,
         "head": org.head,
     })
@@ -220,7 +223,8 @@ pub fn worker() -> Actor {
 /// Decides what a connector reports with `decide_system`, seals it as [`worker`] after the head,
 /// folds it with `apply_entry` and checks that refolding the whole record gives the same state.
 pub fn system(world: &mut World, command: SystemCommand) -> Result<Vec<Entry>, Refusal> {
-    let events = decide::decide_system(&world.incident, &command)?;
+    // Decided at the instant the entries will carry, as the store does.
+    let events = decide::decide_system(&world.incident, &command, at(world.org.clock + 1))?;
     assert!(!events.is_empty(), "an accepted system command writes at least one entry");
     let entries = seal((world.incident.seq, world.incident.head), world.org.tick(), &worker(), &events);
     for entry in &entries {
@@ -320,7 +324,13 @@ pub fn release(r: &str, name: &str) -> IncidentCommand {
 }
 
 pub fn propose(c: &str, title: &str) -> IncidentCommand {
-    IncidentCommand::Propose { class: class(c), title: title.to_owned(), rationale: None, actions: Vec::new() }
+    IncidentCommand::Propose {
+        class: class(c),
+        title: title.to_owned(),
+        rationale: None,
+        actions: Vec::new(),
+        statement: None,
+    }
 }
 
 pub fn approve(n: u64) -> IncidentCommand {
@@ -336,7 +346,7 @@ pub fn withdraw(n: u64) -> IncidentCommand {
 }
 
 pub fn with_actions(c: &str, title: &str, actions: Vec<ActionSpec>) -> IncidentCommand {
-    IncidentCommand::Propose { class: class(c), title: title.to_owned(), rationale: None, actions }
+    IncidentCommand::Propose { class: class(c), title: title.to_owned(), rationale: None, actions, statement: None }
 }
 
 pub fn webhook(destination: &str) -> ActionSpec {
@@ -453,5 +463,99 @@ pub fn fold_refuses(w: &World, after: (u64, EntryHash), actor: &Actor, event: In
 pub fn says(text: &str, parts: &[&str]) {
     for part in parts {
         assert!(text.contains(part), "'{text}' does not say '{part}'");
+    }
+}
+
+// Evidence, third parties and statements.
+
+/// A SHA-256 (64 lower-case hex digits) that differs for each `n`; the core never sees blobs.
+pub fn blob(n: u64) -> String {
+    format!("{n:016x}{}", "b".repeat(48))
+}
+
+pub fn register(sha256: &str, name: &str) -> IncidentCommand {
+    IncidentCommand::RegisterEvidence(EvidenceRegistered {
+        sha256: sha256.to_owned(),
+        size: 1234,
+        name: name.to_owned(),
+        declared_type: Some("text/plain".into()),
+        sniffed_type: None,
+        source: Some("CloudTrail export".into()),
+        collected_by: Some("tech".into()),
+        collected_at: Some(at(-60)),
+    })
+}
+
+pub fn access(sha256: &str, purpose: &str) -> IncidentCommand {
+    IncidentCommand::AccessEvidence { sha256: sha256.to_owned(), purpose: purpose.to_owned() }
+}
+
+/// A registry entry for a managed-service provider.
+pub fn msp(id: &str) -> Party {
+    Party {
+        party: id.to_owned(),
+        name: "Acme Managed Services".into(),
+        kind: PartyKind::Msp,
+        contacts: vec![Contact {
+            name: "Pat Duty".into(),
+            role: Some("SOC lead".into()),
+            email: Some("soc@acme.example".into()),
+            phone: Some("+44 20 7946 0000".into()),
+        }],
+        operates: Some("our CI runners".into()),
+        authority: vec!["may suspend their integration".into(), "may revoke their access".into()],
+        sharing_rule: Some("logs only, through an approved share".into()),
+    }
+}
+
+/// Registers `id` in the world's organisation as the admin.
+pub fn register_party(world: &mut World, id: &str) {
+    world.org.act(ADMIN, OrgCommand::RegisterParty(msp(id))).expect("the admin registers a party");
+}
+
+pub fn engage(party: &str) -> IncidentCommand {
+    IncidentCommand::EngageParty { party: party.to_owned(), reason: Some("they run the CI runners".into()) }
+}
+
+pub fn share(party: &str, items: &[&str], hours: u32) -> ActionSpec {
+    ActionSpec::Share {
+        party: party.to_owned(),
+        items: items.iter().map(|s| (*s).to_owned()).collect(),
+        expires_in_hours: hours,
+    }
+}
+
+pub fn run_share(decision: u64, action: u32) -> SystemCommand {
+    SystemCommand::RunShareAction { decision: DecisionId(decision), action }
+}
+
+pub fn share_used(share: u64, sha256: &str) -> SystemCommand {
+    SystemCommand::ShareUsed { share: sitrep_core::ids::ShareId(share), sha256: sha256.to_owned() }
+}
+
+pub fn draft(audience: Audience, text: &str) -> IncidentCommand {
+    IncidentCommand::DraftStatement { audience, title: "Security notice".into(), text: text.to_owned() }
+}
+
+pub fn revise(statement: u64, text: &str) -> IncidentCommand {
+    IncidentCommand::ReviseStatement { statement: sitrep_core::ids::StatementId(statement), text: text.to_owned() }
+}
+
+/// Proposes approving statement `statement`'s latest version through `c`.
+pub fn propose_statement(c: &str, statement: u64) -> IncidentCommand {
+    IncidentCommand::Propose {
+        class: class(c),
+        title: format!("Approve ST-{statement}"),
+        rationale: None,
+        actions: Vec::new(),
+        statement: Some(sitrep_core::ids::StatementId(statement)),
+    }
+}
+
+pub fn publish(statement: u64, channel: &str) -> IncidentCommand {
+    IncidentCommand::PublishStatement {
+        statement: sitrep_core::ids::StatementId(statement),
+        channel: channel.to_owned(),
+        sha256: None,
     }
 }

@@ -6,6 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use sitrep_core::decide::IncidentCommand;
 use sitrep_core::events::ActionSpec;
+use sitrep_core::ids::StatementId;
 use sitrep_core::{DecisionClass, DecisionId};
 use utoipa::ToSchema;
 
@@ -28,6 +29,10 @@ pub struct ProposeBody {
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     actions: Vec<ActionSpec>,
+    /// `ST-<n>`: approve that statement's latest version (its text's hash is bound to the
+    /// decision); the class must be the one its audience requires.
+    #[schema(value_type = Option<String>, example = "ST-1")]
+    statement: Option<StatementId>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -72,12 +77,12 @@ pub async fn propose(
     Segments(id): Segments<String>,
     body: Body<ProposeBody>,
 ) -> Result<Response, ApiError> {
-    let ProposeBody { class, title, rationale, actions } = body.value;
+    let ProposeBody { class, title, rationale, actions, statement } = body.value;
     answer(
         &app,
         &caller,
         &id,
-        IncidentCommand::Propose { class, title, rationale, actions },
+        IncidentCommand::Propose { class, title, rationale, actions, statement },
         body.idempotency,
         StatusCode::CREATED,
     )

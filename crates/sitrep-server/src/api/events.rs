@@ -105,7 +105,16 @@ async fn next(mut follow: Follow) -> Option<(Result<Event, Infallible>, Follow)>
                 continue;
             }
             follow.sent = entry.seq;
-            let data = serde_json::to_string(&entry).unwrap_or_default();
+            // Whether the viewer may read evidence is asked per entry: their roles may change.
+            let reader = !views::is_evidence_entry(&entry)
+                || follow
+                    .app
+                    .ledger
+                    .with_incident(follow.number, |state| {
+                        sitrep_core::decide::may_read_evidence(state, &follow.app.ledger.org().policy, &follow.user)
+                    })
+                    .unwrap_or(false);
+            let data = views::entry(&entry, reader).to_string();
             return Some((Ok(Event::default().id(entry.seq.to_string()).data(data)), follow));
         }
         if follow.behind {

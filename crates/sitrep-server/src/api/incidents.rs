@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sitrep_core::decide::{Declare, IncidentCommand};
+use sitrep_core::decide::{Declare, IncidentCommand, may_read_evidence};
 use sitrep_core::report::Sitrep;
 use sitrep_core::{Phase, RecordId, Role, Severity, UserName};
 use sitrep_store::Request;
@@ -65,7 +65,7 @@ pub async fn declare(
         return Err(ApiError::Internal("declaring wrote to the organisation record".into()));
     };
     let org = app.ledger.org();
-    let view = read(&app, number, |state| views::incident(state, &org, &caller.user))?;
+    let view = read(&app, number, |state| views::incident(&app, state, &org, &caller.user))?;
     Ok(written(StatusCode::CREATED, &receipt, view))
 }
 
@@ -120,7 +120,7 @@ pub async fn show(
 ) -> Result<Json<Value>, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
     let org = app.ledger.org();
-    Ok(Json(read(&app, number, |state| views::incident(state, &org, &caller.user))?))
+    Ok(Json(read(&app, number, |state| views::incident(&app, state, &org, &caller.user))?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -151,6 +151,9 @@ pub async fn record(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     let next = (entries.len() == limit).then(|| entries.last().map(|e| e.seq + 1)).flatten();
+    let org = app.ledger.org();
+    let reader = read(&app, number, |state| may_read_evidence(state, &org.policy, &caller.user))?;
+    let entries: Vec<Value> = entries.iter().map(|entry| views::entry(entry, reader)).collect();
     Ok(Json(json!({ "incident": number, "entries": entries, "next": next })))
 }
 
@@ -193,7 +196,7 @@ async fn change(
     let incident = incident_number(app, caller, id)?;
     let receipt = app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, body_key).await?;
     let org = app.ledger.org();
-    let view = read(app, incident, |state| views::incident(state, &org, &caller.user))?;
+    let view = read(app, incident, |state| views::incident(app, state, &org, &caller.user))?;
     Ok(written(StatusCode::OK, &receipt, view))
 }
 

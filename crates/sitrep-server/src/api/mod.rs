@@ -19,9 +19,12 @@ use crate::views;
 
 pub mod decisions;
 pub mod events;
+pub mod evidence;
 pub mod facts;
 pub mod incidents;
 pub mod org;
+pub mod parties;
+pub mod statements;
 pub mod tasks;
 
 #[derive(OpenApi)]
@@ -37,6 +40,9 @@ pub mod tasks;
         (name = "facts", description = "What happened and what is known"),
         (name = "tasks", description = "Work and who owns it"),
         (name = "decisions", description = "Proposals, approvals, rejections"),
+        (name = "evidence", description = "Evidence files and their chain of custody"),
+        (name = "third parties", description = "The registry, engagement and share links"),
+        (name = "statements", description = "Drafts, versions, approval and publishing"),
         (name = "organisation", description = "Users, tokens, sign-in, the policy"),
     )
 )]
@@ -88,6 +94,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(decisions::approve))
         .routes(routes!(decisions::reject))
         .routes(routes!(decisions::withdraw))
+        .routes(routes!(evidence::upload, evidence::list))
+        .routes(routes!(evidence::download))
+        .routes(routes!(parties::register, parties::list))
+        .routes(routes!(parties::update))
+        .routes(routes!(parties::engage))
+        .routes(routes!(parties::revoke_share))
+        .routes(routes!(statements::draft, statements::list))
+        .routes(routes!(statements::revise))
+        .routes(routes!(statements::publish))
         .routes(routes!(org::add_user, org::list_users))
         .routes(routes!(org::disable_user))
         .routes(routes!(org::grant_org_role))

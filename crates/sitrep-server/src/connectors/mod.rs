@@ -184,9 +184,17 @@ impl Worker {
         else {
             return;
         };
-        if let ActionSpec::Task { .. } = spec {
-            self.record(incident, "worker", SystemCommand::RunTaskAction { decision, action: index }).await;
-            return;
+        // Tasks and share links are sitrep's own: created in one step, with no outside call.
+        match spec {
+            ActionSpec::Task { .. } => {
+                self.record(incident, "worker", SystemCommand::RunTaskAction { decision, action: index }).await;
+                return;
+            }
+            ActionSpec::Share { .. } => {
+                self.record(incident, "worker", SystemCommand::RunShareAction { decision, action: index }).await;
+                return;
+            }
+            _ => {}
         }
         if !self.record(incident, "worker", SystemCommand::StartAction { decision, action: index }).await {
             return;
@@ -291,7 +299,7 @@ impl Worker {
                     format!("told {}", told.join(", "))
                 }))
             }
-            ActionSpec::Task { .. } => Ok(None),
+            ActionSpec::Task { .. } | ActionSpec::Share { .. } => Ok(None),
         }
     }
 

@@ -601,6 +601,7 @@ async fn propose(
             title: fields.get("title").to_owned(),
             rationale: fields.optional("rationale"),
             actions: Vec::new(),
+            statement: None,
         }
     });
     act(&app, &viewer, &id, &fields, "decisions", command).await

@@ -274,6 +274,9 @@ fn decision_card(state: &IncidentState, org: &OrgState, user: &UserName, decisio
                     ActionSpec::Webhook { destination, .. } => destination.clone(),
                     ActionSpec::Command { command, .. } => command.clone(),
                     ActionSpec::Notify { .. } => "communications path".into(),
+                    ActionSpec::Share { party, items, expires_in_hours } => {
+                        format!("{} item(s) with {party} for {expires_in_hours} h", items.len())
+                    }
                 },
                 status: match action.status {
                     ActionStatus::Pending if decision.state != DecisionState::Approved => "runs when approved".into(),
@@ -352,6 +355,40 @@ pub fn summary(entry: &Entry) -> String {
         IncidentEvent::NotificationFailed(n) => {
             format!("could not tell {} that {} was {}: {}", n.channel, n.decision, n.moment.as_str(), n.reason)
         }
+        IncidentEvent::EvidenceRegistered(e) => {
+            format!("added evidence \"{}\" ({} bytes, {})", e.name, e.size, short(&e.sha256))
+        }
+        IncidentEvent::EvidenceAccessed(e) => match e.share {
+            Some(share) => format!("{share} was used to fetch {}", short(&e.sha256)),
+            None => format!("downloaded {} for: {}", short(&e.sha256), e.purpose),
+        },
+        IncidentEvent::EvidenceIntegrityFailed(e) => {
+            format!("REFUSED to serve {}: the stored blob does not match its hash ({})", short(&e.sha256), e.detail)
+        }
+        IncidentEvent::PartyEngaged(p) => format!("engaged third party {}", p.party),
+        IncidentEvent::ShareCreated(s) => format!(
+            "created share link {} for {} ({} item(s), {} h) by {}",
+            s.share,
+            s.party,
+            s.items.len(),
+            s.expires_in_hours,
+            s.decision
+        ),
+        IncidentEvent::ShareRevoked(s) => format!("revoked share link {}", s.share),
+        IncidentEvent::StatementDrafted(s) => {
+            format!("drafted {} for {}: \"{}\" (v1 {})", s.statement, s.audience.as_str(), s.title, short(&s.sha256))
+        }
+        IncidentEvent::StatementRevised(s) => {
+            format!("revised {} to v{} ({})", s.statement, s.version, short(&s.sha256))
+        }
+        IncidentEvent::StatementPublished(s) => format!(
+            "published {} v{} on {} under {} ({})",
+            s.statement,
+            s.version,
+            s.channel,
+            s.decision,
+            short(&s.sha256)
+        ),
     }
 }
 
@@ -448,6 +485,7 @@ impl CommandView {
                     title: "probe".into(),
                     rationale: None,
                     actions: Vec::new(),
+                    statement: None,
                 })
             })
             .map(|c| c.class.to_string())
@@ -541,4 +579,9 @@ pub fn input_hint(playbook: &sitrep_core::playbook::Playbook) -> String {
         .map(|i| format!("{}={}", i.name, i.example.clone().unwrap_or_default()))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The first twelve hex digits of a hash: enough to tell items apart on screen.
+fn short(sha256: &str) -> String {
+    sha256.chars().take(12).collect()
 }

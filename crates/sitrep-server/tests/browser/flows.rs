@@ -218,6 +218,7 @@ async fn without_authority_there_is_no_approve_control_and_a_forged_approval_is_
         title: "Block 203.0.113.50 at the edge firewall".into(),
         rationale: None,
         actions: Vec::new(),
+        statement: None,
     };
     server
         .ledger

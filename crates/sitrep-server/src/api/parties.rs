@@ -1,0 +1,201 @@
+//! Third parties: the organisation's registry, engaging a party on an incident, and the share
+//! links that approved `evidence_sharing` decisions create.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sitrep_core::decide::{self, IncidentCommand, OrgCommand};
+use sitrep_core::events::{Contact, Party, PartyKind};
+use sitrep_core::ids::ShareId;
+use sitrep_core::{IncidentState, OrgState};
+use sitrep_store::Request;
+use utoipa::ToSchema;
+
+use super::{incident_number, read, written};
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Body, Segments};
+use crate::state::AppState;
+
+/// A registry entry, without its id (which is in the path or in `party`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartyFields {
+    #[schema(example = "Acme Managed Services")]
+    name: String,
+    /// `msp`, `cloud_operator`, `vendor`, `regulator`, `law_enforcement` or `counsel`.
+    #[schema(value_type = String, example = "msp")]
+    kind: PartyKind,
+    /// `[{name, role?, email?, phone?}]`
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    contacts: Vec<Contact>,
+    /// What they operate for us.
+    operates: Option<String>,
+    /// The contractual authority we hold over them, one line each.
+    #[serde(default)]
+    #[schema(example = json!(["may suspend their integration", "may revoke their access"]))]
+    authority: Vec<String>,
+    /// Their evidence-sharing rule, in words.
+    sharing_rule: Option<String>,
+}
+
+impl PartyFields {
+    fn into_party(self, party: String) -> Party {
+        Party {
+            party,
+            name: self.name,
+            kind: self.kind,
+            contacts: self.contacts,
+            operates: self.operates,
+            authority: self.authority,
+            sharing_rule: self.sharing_rule,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewParty {
+    /// The party's id: a-z, 0-9, '-' and '_'.
+    #[schema(example = "acme-msp")]
+    party: String,
+    #[serde(flatten)]
+    fields: PartyFields,
+}
+
+fn party_view(org: &OrgState, id: &str) -> Value {
+    org.parties.get(id).map(|p| serde_json::to_value(p).unwrap_or_default()).unwrap_or_default()
+}
+
+/// Register a third party (admin).
+#[utoipa::path(post, path = "/api/v1/parties", tag = "third parties", request_body = NewParty,
+    responses((status = 201, description = "The party"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn register(State(app): State<AppState>, caller: Caller, body: Body<NewParty>) -> Result<Response, ApiError> {
+    let NewParty { party, fields } = body.value;
+    let command = OrgCommand::RegisterParty(fields.into_party(party.clone()));
+    let receipt = app.ledger.execute_once(&caller.user, Request::Org(command), body.idempotency).await?;
+    Ok(written(StatusCode::CREATED, &receipt, party_view(&app.ledger.org(), &party)))
+}
+
+/// The third-party registry.
+#[utoipa::path(get, path = "/api/v1/parties", tag = "third parties",
+    responses((status = 200, description = "`{parties: [...]}`")), security(("token" = []), ("session" = [])))]
+pub async fn list(State(app): State<AppState>, _caller: Caller) -> Json<Value> {
+    let org = app.ledger.org();
+    Json(json!({ "parties": org.parties.values().collect::<Vec<_>>() }))
+}
+
+/// Replace a registered party's entry (admin).
+#[utoipa::path(put, path = "/api/v1/parties/{party}", tag = "third parties", request_body = PartyFields,
+    params(("party" = String, Path)),
+    responses((status = 200, description = "The party"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn update(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments(party): Segments<String>,
+    body: Body<PartyFields>,
+) -> Result<Response, ApiError> {
+    let command = OrgCommand::UpdateParty(body.value.into_party(party.clone()));
+    let receipt = app.ledger.execute_once(&caller.user, Request::Org(command), body.idempotency).await?;
+    Ok(written(StatusCode::OK, &receipt, party_view(&app.ledger.org(), &party)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EngageBody {
+    #[schema(example = "acme-msp")]
+    party: String,
+    reason: Option<String>,
+}
+
+/// Engage a registered party on the incident.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/parties", tag = "third parties", request_body = EngageBody,
+    params(("id" = String, Path, description = "INC-<n>")),
+    responses((status = 201, description = "The engaged parties with their registry entries"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn engage(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments(id): Segments<String>,
+    body: Body<EngageBody>,
+) -> Result<Response, ApiError> {
+    let incident = incident_number(&app, &caller, &id)?;
+    let EngageBody { party, reason } = body.value;
+    let command = IncidentCommand::EngageParty { party, reason };
+    let receipt =
+        app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, body.idempotency).await?;
+    let org = app.ledger.org();
+    let view = read(&app, incident, |state| json!({ "parties": engaged(state, &org) }))?;
+    Ok(written(StatusCode::CREATED, &receipt, view))
+}
+
+/// The engaged parties, each with its registry entry (contacts, our authority over them).
+pub fn engaged(state: &IncidentState, org: &OrgState) -> Vec<Value> {
+    state
+        .parties
+        .iter()
+        .map(|p| {
+            let mut view = serde_json::to_value(p).unwrap_or_default();
+            if let (Some(object), Some(record)) = (view.as_object_mut(), org.parties.get(&p.party)) {
+                object.insert("registry".into(), serde_json::to_value(&record.party).unwrap_or_default());
+            }
+            view
+        })
+        .collect()
+}
+
+/// The incident's share links; the links themselves only for those who may see them.
+pub fn shares(app: &AppState, state: &IncidentState, org: &OrgState, viewer: &sitrep_core::UserName) -> Vec<Value> {
+    let show_links = decide::may_see_share_links(state, &org.policy, viewer);
+    let now = app.now();
+    state
+        .shares
+        .iter()
+        .map(|share| {
+            let mut view = serde_json::to_value(share).unwrap_or_default();
+            if let Some(object) = view.as_object_mut() {
+                object.insert("live".into(), json!(share.is_live(now)));
+                if show_links {
+                    let link =
+                        format!("{}{}", app.config.base_url(), crate::shares::link(&app.share_key, state, share.id));
+                    object.insert("url".into(), json!(link));
+                }
+            }
+            view
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    reason: Option<String>,
+}
+
+/// Revoke a share link: it stops working at once.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/shares/{sid}/revoke", tag = "third parties", request_body = RevokeBody,
+    params(("id" = String, Path, description = "INC-<n>"), ("sid" = String, Path, description = "SH-<n>")),
+    responses((status = 200, description = "`{shares: [...]}`"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn revoke_share(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments((id, sid)): Segments<(String, String)>,
+    body: Body<RevokeBody>,
+) -> Result<Response, ApiError> {
+    let incident = incident_number(&app, &caller, &id)?;
+    let share: ShareId =
+        sid.parse().map_err(|_| ApiError::NotFound(format!("there is no share {sid}; share ids look like SH-1")))?;
+    let command = IncidentCommand::RevokeShare { share, reason: body.value.reason };
+    let receipt =
+        app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, body.idempotency).await?;
+    let org = app.ledger.org();
+    let view = read(&app, incident, |state| json!({ "shares": shares(&app, state, &org, &caller.user) }))?;
+    Ok(written(StatusCode::OK, &receipt, view).into_response())
+}

@@ -1,0 +1,144 @@
+//! Statements: drafted, revised as new versions, approved through the class their audience
+//! needs (bound to one version's hash), and published only as exactly that text.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sitrep_core::IncidentState;
+use sitrep_core::decide::IncidentCommand;
+use sitrep_core::events::{Audience, StatementRef};
+use sitrep_core::ids::StatementId;
+use sitrep_core::incident::Statement;
+use utoipa::ToSchema;
+
+use super::{answer_about, incident_number, read};
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Body, Segments};
+use crate::state::AppState;
+
+/// A statement with, for each version, the approved decision bound to it (if any).
+pub fn view(state: &IncidentState, statement: &Statement) -> Value {
+    let mut view = serde_json::to_value(statement).unwrap_or_default();
+    let approvals: Vec<Value> = statement
+        .versions
+        .iter()
+        .map(|v| {
+            let bound = StatementRef { statement: statement.id, version: v.version, sha256: v.sha256.clone() };
+            json!(state.approval_of(&bound).map(|d| d.id))
+        })
+        .collect();
+    if let Some(object) = view.as_object_mut() {
+        object.insert("needs_class".into(), json!(statement.audience.class()));
+        object.insert("latest_version".into(), json!(statement.latest().version));
+        if let Some(Value::Array(versions)) = object.get_mut("versions") {
+            for (version, approval) in versions.iter_mut().zip(approvals) {
+                if let Some(v) = version.as_object_mut() {
+                    v.insert("approved_by".into(), approval);
+                }
+            }
+        }
+    }
+    view
+}
+
+fn statement_id(sid: &str) -> Result<StatementId, ApiError> {
+    sid.parse().map_err(|_| ApiError::NotFound(format!("there is no statement {sid}; statement ids look like ST-1")))
+}
+
+fn about(state: &IncidentState, id: StatementId) -> Value {
+    state.statement(id).map(|s| view(state, s)).unwrap_or(Value::Null)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DraftBody {
+    /// `internal`, `customers`, `regulator`, `press` or `partners`.
+    #[schema(value_type = String, example = "customers")]
+    audience: Audience,
+    title: String,
+    text: String,
+}
+
+/// Draft a statement (version 1).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/statements", tag = "statements", request_body = DraftBody,
+    params(("id" = String, Path, description = "INC-<n>")),
+    responses((status = 201, description = "The statement: `{id: \"ST-n\", audience, versions: [{version, text, sha256, approved_by}], publications, needs_class}`"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn draft(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments(id): Segments<String>,
+    body: Body<DraftBody>,
+) -> Result<Response, ApiError> {
+    let DraftBody { audience, title, text } = body.value;
+    let command = IncidentCommand::DraftStatement { audience, title, text };
+    answer_about(&app, &caller, &id, command, body.idempotency, StatusCode::CREATED, "statement", about).await
+}
+
+/// The incident's statements.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/statements", tag = "statements",
+    params(("id" = String, Path, description = "INC-<n>")),
+    responses((status = 200, description = "`{statements: [...]}`"), (status = 404, body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments(id): Segments<String>,
+) -> Result<Json<Value>, ApiError> {
+    let number = incident_number(&app, &caller, &id)?;
+    let statements = read(&app, number, |state| state.statements.iter().map(|s| view(state, s)).collect::<Vec<_>>())?;
+    Ok(Json(json!({ "statements": statements })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviseBody {
+    text: String,
+}
+
+/// Revise a statement: a new version, which needs its own approval.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/statements/{sid}/revisions", tag = "statements", request_body = ReviseBody,
+    params(("id" = String, Path, description = "INC-<n>"), ("sid" = String, Path, description = "ST-<n>")),
+    responses((status = 201, description = "The statement"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn revise(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments((id, sid)): Segments<(String, String)>,
+    body: Body<ReviseBody>,
+) -> Result<Response, ApiError> {
+    let statement = statement_id(&sid)?;
+    let command = IncidentCommand::ReviseStatement { statement, text: body.value.text };
+    answer_about(&app, &caller, &id, command, body.idempotency, StatusCode::CREATED, "statement", about).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishBody {
+    /// Where it goes out: `status page`, `customer email`, `regulator portal`…
+    channel: String,
+    /// The SHA-256 of the text you reviewed; refused if the latest version is another text.
+    sha256: Option<String>,
+}
+
+/// Publish a statement's latest version: only when an approved decision is bound to exactly
+/// that text.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/statements/{sid}/publish", tag = "statements", request_body = PublishBody,
+    params(("id" = String, Path, description = "INC-<n>"), ("sid" = String, Path, description = "ST-<n>")),
+    responses((status = 200, description = "The statement"), (status = 403, description = "Not approved, or changed since approval", body = Problem), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn publish(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments((id, sid)): Segments<(String, String)>,
+    body: Body<PublishBody>,
+) -> Result<Response, ApiError> {
+    let statement = statement_id(&sid)?;
+    let PublishBody { channel, sha256 } = body.value;
+    let command = IncidentCommand::PublishStatement { statement, channel, sha256 };
+    answer_about(&app, &caller, &id, command, body.idempotency, StatusCode::OK, "statement", about).await
+}
