@@ -751,7 +751,7 @@ impl Judge<'_> {
     }
 }
 
-fn is_sha256(text: &str) -> bool {
+pub fn is_sha256(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
@@ -770,7 +770,10 @@ pub fn evidence_name(raw: &str) -> String {
     let mut name = String::new();
     for c in raw.chars() {
         let hidden = c.is_control()
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
+            || matches!(
+                c,
+                '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+            );
         if hidden {
             name.push_str(&format!("<U+{:04X}>", c as u32));
         } else {
@@ -1378,6 +1381,9 @@ pub fn decide_system(
             ]
         }
         SystemCommand::ShareUsed { share, sha256 } => {
+            if state.phase == Phase::Closed {
+                return Err(conflict(format!("{} is closed; its share links no longer work", state.id)));
+            }
             let found = state
                 .share(*share)
                 .filter(|s| s.items.contains(sha256))
@@ -1488,6 +1494,9 @@ fn check_actions(policy: &Policy, actions: &[ActionSpec]) -> Result<(), Refusal>
                 }
                 if let Some(bad) = items.iter().find(|item| !is_sha256(item)) {
                     return Err(invalid(&format!("{field}.items"), format!("'{bad}' is not a SHA-256")));
+                }
+                if items.iter().enumerate().any(|(i, item)| items[..i].contains(item)) {
+                    return Err(invalid(&format!("{field}.items"), "names an item twice"));
                 }
                 if !(1..=MAX_SHARE_HOURS).contains(expires_in_hours) {
                     return Err(invalid(

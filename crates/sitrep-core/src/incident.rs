@@ -565,6 +565,14 @@ impl IncidentState {
                         }
                     }
                 }
+                if proposed.actions.iter().any(|a| matches!(a, ActionSpec::Share { .. })) {
+                    if proposed.class != "evidence_sharing" {
+                        return fail("evidence is shared only through an evidence_sharing decision");
+                    }
+                    if proposed.playbook.is_some() {
+                        return fail("a playbook cannot share evidence");
+                    }
+                }
                 if let Some(bound) = &proposed.statement {
                     let Some(statement) = self.statement(bound.statement) else { return fail("unknown statement") };
                     if statement.version(bound.version).is_none_or(|v| v.sha256 != bound.sha256) {
@@ -792,6 +800,12 @@ impl IncidentState {
                 self.notes.push(Note { by: actor.clone(), at, text: note.text.clone() });
             }
             IncidentEvent::EvidenceRegistered(registered) => {
+                if !crate::decide::is_sha256(&registered.sha256) {
+                    return fail("evidence is named by 64 lower-case hex digits");
+                }
+                if crate::decide::evidence_name(&registered.name) != registered.name {
+                    return fail("the name holds characters the record never keeps as they are");
+                }
                 if self.evidence_item(&registered.sha256).is_some() {
                     return fail("the item is already registered on this incident");
                 }
@@ -812,6 +826,9 @@ impl IncidentState {
             }
             IncidentEvent::EvidenceAccessed(accessed) => {
                 if let Some(id) = accessed.share {
+                    if self.phase == Phase::Closed {
+                        return fail("a closed incident's share links no longer work");
+                    }
                     let Some(share) = self.share_mut(id) else { return fail("unknown share") };
                     if !share.is_live(at) || !share.items.contains(&accessed.sha256) {
                         return fail("the share does not reach this item at this time");

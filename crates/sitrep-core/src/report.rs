@@ -10,10 +10,13 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::entry::EntryHash;
-use crate::events::{ActionSpec, DecisionState, FactStatus};
-use crate::ids::{Actor, DecisionClass, DecisionId, FactId, IncidentNumber, Phase, Role, Severity, TaskId, UserName};
+use crate::events::{ActionSpec, Audience, Contact, DecisionState, FactStatus, StatementRef};
+use crate::ids::{
+    Actor, DecisionClass, DecisionId, FactId, IncidentNumber, Phase, Role, Severity, ShareId, StatementId, TaskId,
+    UserName,
+};
 use crate::incident::{ActionStatus, Decision, IncidentState, TaskState};
-use crate::policy::Policy;
+use crate::org::OrgState;
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Serialize)]
@@ -39,6 +42,42 @@ pub struct Sitrep {
     pub pending_decisions: Vec<PendingDecision>,
     pub approved_decisions: Vec<ApprovedDecision>,
     pub open_tasks: Vec<TaskLine>,
+    /// Third parties engaged, with how to reach them and the authority we hold over them.
+    pub third_parties: Vec<PartyLine>,
+    /// For each audience, the latest statement version that an approved decision lets out.
+    pub statements: Vec<StatementLine>,
+    /// How many evidence items the record holds (their names are for evidence readers only).
+    pub evidence_items: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PartyLine {
+    pub party: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub contacts: Vec<Contact>,
+    pub operates: Option<String>,
+    pub authority: Vec<String>,
+    pub engaged_by: Actor,
+    pub engaged_at: Timestamp,
+    /// Share links to them that still work.
+    pub live_shares: Vec<ShareId>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatementLine {
+    pub audience: Audience,
+    pub statement: StatementId,
+    pub title: String,
+    pub version: u32,
+    pub sha256: String,
+    pub text: String,
+    pub approved_by: DecisionId,
+    pub approved_at: Option<Timestamp>,
+    /// Where this version went out.
+    pub published: Vec<String>,
+    /// A later version exists that is not approved yet.
+    pub newer_draft: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -104,7 +143,8 @@ pub struct TaskLine {
 }
 
 impl Sitrep {
-    pub fn of(state: &IncidentState, policy: &Policy, now: Timestamp) -> Sitrep {
+    pub fn of(state: &IncidentState, org: &OrgState, now: Timestamp) -> Sitrep {
+        let policy = &org.policy;
         let facts = |status: FactStatus| -> Vec<FactLine> {
             state
                 .facts
@@ -181,6 +221,31 @@ impl Sitrep {
                     note: t.note.clone(),
                 })
                 .collect(),
+            third_parties: state
+                .parties
+                .iter()
+                .map(|engaged| {
+                    let registry = org.parties.get(&engaged.party).map(|r| &r.party);
+                    PartyLine {
+                        party: engaged.party.clone(),
+                        name: registry.map_or_else(|| engaged.party.clone(), |p| p.name.clone()),
+                        kind: registry.map_or("unregistered", |p| p.kind.as_str()),
+                        contacts: registry.map(|p| p.contacts.clone()).unwrap_or_default(),
+                        operates: registry.and_then(|p| p.operates.clone()),
+                        authority: registry.map(|p| p.authority.clone()).unwrap_or_default(),
+                        engaged_by: engaged.engaged_by.clone(),
+                        engaged_at: engaged.engaged_at,
+                        live_shares: state
+                            .shares
+                            .iter()
+                            .filter(|s| s.party == engaged.party && s.is_live(now))
+                            .map(|s| s.id)
+                            .collect(),
+                    }
+                })
+                .collect(),
+            statements: Audience::ALL.iter().filter_map(|audience| approved_statement(state, *audience)).collect(),
+            evidence_items: state.evidence.len(),
         }
     }
 
@@ -292,6 +357,63 @@ impl Sitrep {
             }
         }
 
+        out.push_str("\n## Statements (latest approved, per audience)\n\n");
+        if self.statements.is_empty() {
+            out.push_str("- none approved\n");
+        }
+        for line in &self.statements {
+            let _ = writeln!(
+                out,
+                "- {}: {} v{} \"{}\", approved by {} (text SHA-256 {}); {}{}",
+                line.audience.as_str(),
+                line.statement,
+                line.version,
+                md(&line.title),
+                line.approved_by,
+                &line.sha256[..12.min(line.sha256.len())],
+                if line.published.is_empty() {
+                    "not published yet".to_owned()
+                } else {
+                    format!("published on {}", md(&line.published.join(", ")))
+                },
+                if line.newer_draft { "; a newer version awaits approval" } else { "" }
+            );
+            for text_line in line.text.lines() {
+                let _ = writeln!(out, "  > {}", md(text_line));
+            }
+        }
+
+        out.push_str("\n## Third parties engaged\n\n");
+        if self.third_parties.is_empty() {
+            out.push_str("- none\n");
+        }
+        for party in &self.third_parties {
+            let _ = writeln!(
+                out,
+                "- {} ({}){}, engaged by {} at {}",
+                md(&party.name),
+                party.kind,
+                party.operates.as_ref().map(|o| format!(", operates {}", md(o))).unwrap_or_default(),
+                party.engaged_by,
+                party.engaged_at
+            );
+            for contact in &party.contacts {
+                let reach: Vec<String> = [&contact.role, &contact.email, &contact.phone]
+                    .iter()
+                    .filter_map(|v| v.as_deref().map(md))
+                    .collect();
+                let _ = writeln!(out, "  - contact: {} ({})", md(&contact.name), reach.join(", "));
+            }
+            for authority in &party.authority {
+                let _ = writeln!(out, "  - our authority: {}", md(authority));
+            }
+            if !party.live_shares.is_empty() {
+                let ids: Vec<String> = party.live_shares.iter().map(ToString::to_string).collect();
+                let _ = writeln!(out, "  - live share links: {}", ids.join(", "));
+            }
+        }
+        let _ = writeln!(out, "\nEvidence items in the record: {}.", self.evidence_items);
+
         out.push_str("\n## Open tasks\n\n");
         if self.open_tasks.is_empty() {
             out.push_str("- none\n");
@@ -314,6 +436,39 @@ impl Sitrep {
         }
         out
     }
+}
+
+/// The most recently approved statement version for an audience.
+fn approved_statement(state: &IncidentState, audience: Audience) -> Option<StatementLine> {
+    state
+        .statements
+        .iter()
+        .filter(|s| s.audience == audience)
+        .flat_map(|statement| {
+            statement.versions.iter().filter_map(move |version| {
+                let bound =
+                    StatementRef { statement: statement.id, version: version.version, sha256: version.sha256.clone() };
+                state.approval_of(&bound).map(|decision| (statement, version, decision))
+            })
+        })
+        .max_by_key(|(_, _, decision)| decision.decided_at)
+        .map(|(statement, version, decision)| StatementLine {
+            audience,
+            statement: statement.id,
+            title: statement.title.clone(),
+            version: version.version,
+            sha256: version.sha256.clone(),
+            text: version.text.clone(),
+            approved_by: decision.id,
+            approved_at: decision.decided_at,
+            published: statement
+                .publications
+                .iter()
+                .filter(|p| p.version == version.version)
+                .map(|p| format!("{} at {}", p.channel, p.at))
+                .collect(),
+            newer_draft: statement.latest().version > version.version,
+        })
 }
 
 fn pending(state: &IncidentState, decision: &Decision) -> PendingDecision {

@@ -69,6 +69,9 @@ fn open(app: &AppState, token: &str) -> Result<(IncidentNumber, ShareId), ApiErr
 /// Why a valid link no longer works, or `None` while it does.
 fn gone(state: &IncidentState, share: ShareId, now: sitrep_core::Timestamp) -> Result<(), ApiError> {
     let found = state.share(share).ok_or_else(|| ApiError::NotFound("this share link is not valid".into()))?;
+    if state.phase == sitrep_core::Phase::Closed {
+        return Err(ApiError::Gone(format!("{} is closed; its share links no longer work", state.id)));
+    }
     if let Some(revoked) = &found.revoked {
         return Err(ApiError::Gone(format!("this share link was revoked at {}", revoked.at)));
     }
