@@ -171,7 +171,7 @@ pub async fn sitrep(
 ) -> Result<Response, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
     let org = app.ledger.org();
-    let report = read(&app, number, |state| Sitrep::of(state, &org.policy, app.now()))?;
+    let report = read(&app, number, |state| Sitrep::of(state, &org, app.now()))?;
     let markdown = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

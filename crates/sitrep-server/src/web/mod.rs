@@ -806,7 +806,7 @@ async fn sitrep_page(State(app): State<AppState>, viewer: Viewer, crate::extract
         Err(page) => return *page,
     };
     let org = app.ledger.org();
-    let Some(r) = app.ledger.with_incident(number, |state| Sitrep::of(state, &org.policy, app.now())) else {
+    let Some(r) = app.ledger.with_incident(number, |state| Sitrep::of(state, &org, app.now())) else {
         return error_page(Some(viewer.me(&app)), StatusCode::NOT_FOUND, "Not found", "That incident is gone.");
     };
     let roles = r
