@@ -3,18 +3,25 @@
 //!
 //! The story is a leaked cloud access key: found by secret scanning, used from an unknown
 //! address, revoked on the technical lead's own authority (credential revocation needs one
-//! person), with a holding statement for customers drafted by communications and waiting on
-//! legal. Everything is written through the ledger, like any other action.
+//! person). The CloudTrail export and the scanning alert are evidence, one already downloaded
+//! by legal; the managed-service provider that runs the deploy pipeline is engaged and holds a
+//! live share link to the CloudTrail export (approved by legal and the commander); a customer
+//! notice was approved by legal and the executive and published on the status page, and a
+//! press holding statement waits on legal. Everything is written through the ledger, like any
+//! other action.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use base64::Engine as _;
+use sitrep_core::decide::SystemCommand;
 use sitrep_core::decide::{Declare, IncidentCommand, OrgCommand, genesis};
-use sitrep_core::events::{ActionSpec, FactStatus};
+use sitrep_core::events::{ActionSpec, Audience, Contact, EvidenceRegistered, FactStatus, Party, PartyKind};
+use sitrep_core::ids::StatementId;
 use sitrep_core::{
     DecisionClass, FactId, IncidentNumber, OrgRole, Phase, RecordId, Role, Severity, Timestamp, UserName,
 };
+use sitrep_store::blobs::BlobStore;
 use sitrep_store::datadir::{DataDir, new_token, random_bytes};
 use sitrep_store::{Ledger, Request, SqliteStore};
 
@@ -58,7 +65,7 @@ pub fn create(data: &Path) -> Result<DataDir, ServeError> {
 }
 
 /// Adds the demo people and the incident in progress.
-pub async fn seed(ledger: &Ledger) -> Result<Vec<DemoPerson>, ServeError> {
+pub async fn seed(ledger: &Ledger, blobs: &BlobStore) -> Result<Vec<DemoPerson>, ServeError> {
     let admin = name("admin")?;
     let mut people = Vec::new();
     for (user, display_name, incident_role) in PEOPLE {
@@ -147,14 +154,138 @@ pub async fn seed(ledger: &Ledger) -> Result<Vec<DemoPerson>, ServeError> {
         statement: None,
     };
     act(&tom, revoke).await?;
-    let statement = IncidentCommand::Propose {
-        class: DecisionClass::parse("external_statement").map_err(|e| ServeError::Setup(e.to_string()))?,
-        title: "Holding statement for customers".into(),
-        rationale: Some("Customers may ask after the status page notice; we say what we know and no more.".into()),
-        actions: Vec::new(),
+    let setup = |e: String| ServeError::Setup(e);
+    let class = |name: &str| DecisionClass::parse(name).map_err(|e| setup(e.to_string()));
+
+    // Evidence, one item already downloaded by legal: the start of its chain of custody.
+    let trail = add_evidence(
+        ledger,
+        blobs,
+        &tom,
+        incident,
+        "cloudtrail-prod-deployer-0247-0310.json",
+        CLOUDTRAIL,
+        "CloudTrail, us-east-1 (read-only export)",
+    )
+    .await?;
+    add_evidence(
+        ledger,
+        blobs,
+        &tom,
+        incident,
+        "github-secret-scanning-alert-4711.json",
+        ALERT,
+        "GitHub secret scanning",
+    )
+    .await?;
+    act(
+        &lena,
+        IncidentCommand::AccessEvidence {
+            sha256: trail.clone(),
+            purpose: "Assess whether customer data was read (GDPR Art. 33)".into(),
+        },
+    )
+    .await?;
+
+    // The provider that runs the deploy pipeline: registered, engaged, and sent the log through
+    // a link that legal and the commander approved.
+    let msp = Party {
+        party: "northwind-msp".into(),
+        name: "Northwind Managed Services".into(),
+        kind: PartyKind::Msp,
+        contacts: vec![Contact {
+            name: "Northwind SOC (24/7)".into(),
+            role: Some("security operations".into()),
+            email: Some("soc@northwind.example".into()),
+            phone: Some("+44 20 7946 0958".into()),
+        }],
+        operates: Some("the deploy pipeline and its CI runners".into()),
+        authority: vec![
+            "may suspend their pipeline integration (MSA §7.2)".into(),
+            "may revoke their access to production accounts".into(),
+        ],
+        sharing_rule: Some("logs for this incident only, through an approved share link".into()),
+    };
+    ledger.execute(&admin, Request::Org(OrgCommand::RegisterParty(msp))).await?;
+    act(
+        &maria,
+        IncidentCommand::EngageParty {
+            party: "northwind-msp".into(),
+            reason: Some("the leaked key belongs to their deploy pipeline".into()),
+        },
+    )
+    .await?;
+    let share = IncidentCommand::Propose {
+        class: class("evidence_sharing")?,
+        title: "Send Northwind the CloudTrail export for the key's activity".into(),
+        rationale: Some("They must confirm which of their runners held the key.".into()),
+        actions: vec![ActionSpec::Share { party: "northwind-msp".into(), items: vec![trail], expires_in_hours: 72 }],
         statement: None,
     };
-    act(&chris, statement).await?;
+    let proposed = act(&lena, share).await?;
+    let sharing = crate::api::created(&proposed, "decision").map_err(|e| setup(e.to_string()))?;
+    act(&maria, IncidentCommand::Approve { decision: sharing, note: Some("Only the export, nothing else.".into()) })
+        .await?;
+    ledger.execute_system(incident, "worker", SystemCommand::RunShareAction { decision: sharing, action: 0 }).await?;
+
+    // A customer notice, approved by legal and the executive and published; a press holding
+    // statement waiting on legal.
+    let eve = name("eve")?;
+    act(
+        &chris,
+        IncidentCommand::DraftStatement {
+            audience: Audience::Customers,
+            title: "Service notice: access key exposure".into(),
+            text:
+                "At 02:47 UTC we found that a credential used by our deployment system had been published by mistake. \
+               We revoked it within the hour. We are checking whether any customer data was accessed and will update \
+               this notice by 12:00 UTC."
+                    .into(),
+        },
+    )
+    .await?;
+    let notice = StatementId(1);
+    let proposed = act(
+        &chris,
+        IncidentCommand::Propose {
+            class: class("customer_notification")?,
+            title: "Publish the service notice on the status page".into(),
+            rationale: None,
+            actions: Vec::new(),
+            statement: Some(notice),
+        },
+    )
+    .await?;
+    let approval = crate::api::created(&proposed, "decision").map_err(|e| setup(e.to_string()))?;
+    act(&lena, IncidentCommand::Approve { decision: approval, note: Some("Says what we know, no more.".into()) })
+        .await?;
+    act(&eve, IncidentCommand::Approve { decision: approval, note: None }).await?;
+    act(&chris, IncidentCommand::PublishStatement { statement: notice, channel: "status page".into(), sha256: None })
+        .await?;
+    act(
+        &chris,
+        IncidentCommand::DraftStatement {
+            audience: Audience::Press,
+            title: "Holding statement for press enquiries".into(),
+            text: "We are aware of a security incident involving a deployment credential and are investigating. \
+               We will share more when we can."
+                .into(),
+        },
+    )
+    .await?;
+    act(
+        &chris,
+        IncidentCommand::Propose {
+            class: class("external_statement")?,
+            title: "Holding statement for press enquiries".into(),
+            rationale: Some(
+                "Journalists may ask after the status page notice; we say what we know and no more.".into(),
+            ),
+            actions: Vec::new(),
+            statement: Some(StatementId(2)),
+        },
+    )
+    .await?;
     let due = |minutes: i64| Some(Timestamp::from_jiff(jiff::Timestamp::now()).plus_seconds(minutes * 60));
     act(
         &maria,
@@ -179,6 +310,46 @@ pub async fn seed(ledger: &Ledger) -> Result<Vec<DemoPerson>, ServeError> {
     let _: IncidentNumber = incident;
     Ok(people)
 }
+
+/// Stores a demo evidence file and registers it as `by`; returns its SHA-256.
+async fn add_evidence(
+    ledger: &Ledger,
+    blobs: &BlobStore,
+    by: &UserName,
+    incident: IncidentNumber,
+    file: &str,
+    content: &str,
+    source: &str,
+) -> Result<String, ServeError> {
+    let setup = |e: sitrep_store::blobs::BlobError| ServeError::Setup(e.to_string());
+    let mut upload = blobs.receive(content.len() as u64).await.map_err(setup)?;
+    upload.write(content.as_bytes()).await.map_err(setup)?;
+    let stored = upload.finish().await.map_err(setup)?;
+    let command = IncidentCommand::RegisterEvidence(EvidenceRegistered {
+        sha256: stored.sha256.clone(),
+        size: stored.size,
+        name: file.into(),
+        declared_type: Some("application/json".into()),
+        sniffed_type: crate::api::evidence::sniff(&stored.head),
+        source: Some(source.into()),
+        collected_by: Some(by.to_string()),
+        collected_at: Some(Timestamp::from_jiff(jiff::Timestamp::now()).plus_seconds(-600)),
+    });
+    ledger.execute(by, Request::Incident { incident, command }).await?;
+    Ok(stored.sha256)
+}
+
+const CLOUDTRAIL: &str = r#"{"Records": [
+  {"eventTime": "02:58:11Z", "eventName": "ListBuckets", "sourceIPAddress": "203.0.113.50",
+   "userIdentity": {"type": "IAMUser", "userName": "prod-deployer", "accessKeyId": "AKIA…7QXZ"}},
+  {"eventTime": "03:02:40Z", "eventName": "GetBucketLocation", "sourceIPAddress": "203.0.113.50",
+   "userIdentity": {"type": "IAMUser", "userName": "prod-deployer", "accessKeyId": "AKIA…7QXZ"}}
+]}
+"#;
+
+const ALERT: &str = r#"{"number": 4711, "secret_type": "aws_access_key_id", "repository": "acme/infra-scripts",
+ "commit": "9f3c2e1", "created_at": "02:47:03Z", "state": "open"}
+"#;
 
 /// Prints how to sign in as each demo person.
 pub fn print(people: &[DemoPerson], base_url: &str) {

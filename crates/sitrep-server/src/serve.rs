@@ -100,7 +100,8 @@ pub async fn run(mut config: Config, demo_mode: bool) -> Result<(), ServeError> 
     let store = Arc::new(SqliteStore::open(&data.database_path())?);
     let ledger = Arc::new(Ledger::open(store, system_clock())?);
     if fresh_demo {
-        let people = demo::seed(&ledger).await?;
+        let blobs = BlobStore::open(&data.blobs_path()).map_err(|e| ServeError::Setup(e.to_string()))?;
+        let people = demo::seed(&ledger, &blobs).await?;
         demo::print(&people, &config.base_url());
     } else if demo_mode {
         println!(

@@ -18,7 +18,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use parking_lot::Mutex;
 use sitrep_core::decide::{Declare, IncidentCommand};
-use sitrep_core::events::FactStatus;
+use sitrep_core::events::{Audience, FactStatus};
 use sitrep_core::report::{Sitrep, age};
 use sitrep_core::{
     DecisionId, Entry, EntryHash, FactId, IncidentNumber, OrgRole, Phase, RecordId, Role, Severity, TaskId, UserName,
@@ -30,6 +30,7 @@ use crate::auth::{self, SESSION_COOKIE, cookie, same_secret};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+pub mod sections;
 pub mod view;
 
 use view::{Chain, CommandView, Me};
@@ -62,6 +63,13 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route("/incidents/{id}/notes", post(add_note))
         .route("/incidents/{id}/playbooks", post(run_playbook))
         .route("/incidents/{id}/decisions/{did}/actions/{number}/retry", post(retry_action))
+        .route("/incidents/{id}/evidence", post(upload_evidence))
+        .route("/incidents/{id}/parties", post(engage_party))
+        .route("/incidents/{id}/shares", post(propose_share))
+        .route("/incidents/{id}/shares/{sid}/revoke", post(revoke_share))
+        .route("/incidents/{id}/statements", post(draft_statement))
+        .route("/incidents/{id}/statements/{sid}/{verb}", post(statement_action))
+        .route("/parties", get(parties_page).post(register_party))
         .route("/policy", get(policy_page))
         .route("/org/record", get(org_record_page))
         .route("/account/tokens", get(tokens_page).post(create_token))
@@ -150,7 +158,12 @@ impl axum::extract::FromRequest<AppState> for Fields {
         let bytes = axum::body::to_bytes(request.into_body(), limit).await.map_err(|_| {
             error_page(None, StatusCode::PAYLOAD_TOO_LARGE, "Too large", "The form is larger than the server accepts.")
         })?;
-        Ok(Fields(form_urlencoded::parse(&bytes).into_owned().collect()))
+        // A repeated field (ticked checkboxes) arrives as its values joined by commas.
+        let mut fields: HashMap<String, String> = HashMap::new();
+        for (name, value) in form_urlencoded::parse(&bytes).into_owned() {
+            fields.entry(name).and_modify(|v| *v = format!("{v},{value}")).or_insert(value);
+        }
+        Ok(Fields(fields))
     }
 }
 
@@ -429,6 +442,7 @@ struct IncidentPage {
     csrf: String,
     error: Option<String>,
     view: CommandView,
+    s: sections::Sections,
 }
 
 /// The incident named in the path, if it exists and the viewer may see it.
@@ -507,12 +521,17 @@ async fn render_command(
     };
     let org = app.ledger.org();
     let now = app.now();
-    let Some(view) =
-        app.ledger.with_incident(number, |state| CommandView::build(state, &org, &viewer.user, &recent, &chain, now))
-    else {
+    let base = app.config.base_url();
+    let Some((view, sections)) = app.ledger.with_incident(number, |state| {
+        let share_url = |share| format!("{base}{}", crate::shares::link(&app.share_key, state, share));
+        (
+            CommandView::build(state, &org, &viewer.user, &recent, &chain, now),
+            sections::build(state, &org, &viewer.user, now, &share_url),
+        )
+    }) else {
         return error_page(Some(viewer.me(app)), StatusCode::NOT_FOUND, "Not found", "That incident is gone.");
     };
-    render(&IncidentPage { me: Some(viewer.me(app)), csrf: viewer.csrf.clone(), error, view }, status)
+    render(&IncidentPage { me: Some(viewer.me(app)), csrf: viewer.csrf.clone(), error, view, s: sections }, status)
 }
 
 async fn command_view(
@@ -1046,4 +1065,212 @@ async fn revoke_token(
 /// Shared by the state: which record prefixes are already verified.
 pub fn chain_checks() -> Arc<ChainChecks> {
     Arc::new(ChainChecks::default())
+}
+
+/// A browser upload: the form's CSRF part is checked before the file is read.
+async fn upload_evidence(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments(id): Path1,
+    request: Request,
+) -> Response {
+    let incident = match visible_incident(&app, &viewer, &id) {
+        Ok(number) => number,
+        Err(page) => return *page,
+    };
+    let (parts, body) = request.into_parts();
+    let received =
+        crate::api::evidence::receive(&app, &viewer.user, incident, &parts.headers, body, Some(&viewer.csrf)).await;
+    match received {
+        Ok(_) => Redirect::to(&format!("/incidents/{incident}#evidence")).into_response(),
+        Err(error) => render_command(&app, &viewer, &id, Some(error.to_string()), error.status()).await,
+    }
+}
+
+async fn engage_party(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments(id): Path1,
+    fields: Fields,
+) -> Response {
+    let command =
+        IncidentCommand::EngageParty { party: fields.get("party").to_owned(), reason: fields.optional("reason") };
+    act(&app, &viewer, &id, &fields, "parties", Ok(command)).await
+}
+
+/// Proposes an evidence_sharing decision whose action shares the ticked items.
+async fn propose_share(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments(id): Path1,
+    fields: Fields,
+) -> Response {
+    let items: Vec<String> =
+        fields.get("items").split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let command = fields
+        .get("hours")
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| "hours: give the link's lifetime in whole hours".to_owned())
+        .and_then(|hours| {
+            let title = fields
+                .optional("title")
+                .unwrap_or_else(|| format!("Share {} evidence item(s) with {}", items.len(), fields.get("party")));
+            sections::share_proposal(fields.get("party").to_owned(), items.clone(), hours, title)
+        });
+    act(&app, &viewer, &id, &fields, "decisions", command).await
+}
+
+async fn revoke_share(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments((id, sid)): Path2,
+    fields: Fields,
+) -> Response {
+    let command = sid
+        .parse::<sitrep_core::ids::ShareId>()
+        .map_err(|e| e.to_string())
+        .map(|share| IncidentCommand::RevokeShare { share, reason: fields.optional("reason") });
+    act(&app, &viewer, &id, &fields, "parties", command).await
+}
+
+async fn draft_statement(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments(id): Path1,
+    fields: Fields,
+) -> Response {
+    let audience = Audience::ALL.iter().find(|a| a.as_str() == fields.get("audience")).copied();
+    let command = audience.ok_or_else(|| format!("'{}' is not an audience", fields.get("audience"))).map(|audience| {
+        IncidentCommand::DraftStatement {
+            audience,
+            title: fields.get("title").to_owned(),
+            text: fields.get("text").to_owned(),
+        }
+    });
+    act(&app, &viewer, &id, &fields, "statements", command).await
+}
+
+/// `revise`, `propose` (for approval through the audience's class) or `publish`.
+async fn statement_action(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments((id, sid, verb)): Path3,
+    fields: Fields,
+) -> Response {
+    let number: Option<IncidentNumber> = id.parse().ok();
+    let command = sid.parse::<sitrep_core::ids::StatementId>().map_err(|e| e.to_string()).and_then(|statement| {
+        match verb.as_str() {
+            "revise" => Ok(IncidentCommand::ReviseStatement { statement, text: fields.get("text").to_owned() }),
+            "publish" => Ok(IncidentCommand::PublishStatement {
+                statement,
+                channel: fields.get("channel").to_owned(),
+                sha256: fields.optional("sha256"),
+            }),
+            "propose" => {
+                let found = number.and_then(|n| {
+                    app.ledger.with_incident(n, |state| {
+                        state.statement(statement).map(|s| {
+                            (s.audience.class(), format!("Approve {statement} v{}: {}", s.latest().version, s.title))
+                        })
+                    })
+                });
+                let (class, title) = found.flatten().ok_or_else(|| format!("there is no statement {statement}"))?;
+                let class = sitrep_core::DecisionClass::parse(class).map_err(|e| e.to_string())?;
+                Ok(IncidentCommand::Propose {
+                    class,
+                    title: fields.optional("title").unwrap_or(title),
+                    rationale: fields.optional("rationale"),
+                    actions: Vec::new(),
+                    statement: Some(statement),
+                })
+            }
+            other => Err(format!("'{other}' is not something a statement can be")),
+        }
+    });
+    act(&app, &viewer, &id, &fields, "statements", command).await
+}
+
+#[derive(Template)]
+#[template(path = "parties.html")]
+struct PartiesPage {
+    me: Option<Me>,
+    csrf: String,
+    error: Option<String>,
+    parties: Vec<sitrep_core::org::PartyRecord>,
+    is_admin: bool,
+    kinds: Vec<(String, String)>,
+}
+
+fn party_kinds() -> Vec<(String, String)> {
+    use sitrep_core::events::PartyKind as K;
+    [K::Msp, K::CloudOperator, K::Vendor, K::Regulator, K::LawEnforcement, K::Counsel]
+        .iter()
+        .map(|k| {
+            let key = serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            (key, k.as_str().to_owned())
+        })
+        .collect()
+}
+
+async fn parties_page(State(app): State<AppState>, viewer: Viewer) -> Response {
+    render_parties(&app, &viewer, None, StatusCode::OK)
+}
+
+fn render_parties(app: &AppState, viewer: &Viewer, error: Option<String>, status: StatusCode) -> Response {
+    let org = app.ledger.org();
+    let page = PartiesPage {
+        me: Some(viewer.me(app)),
+        csrf: viewer.csrf.clone(),
+        error,
+        parties: org.parties.values().cloned().collect(),
+        is_admin: org.user(&viewer.user).is_some_and(|u| u.has(OrgRole::Admin)),
+        kinds: party_kinds(),
+    };
+    render(&page, status)
+}
+
+/// Registers a party from the registry page's form: contacts one per line as
+/// `name | role | email | phone`, authority one per line.
+async fn register_party(State(app): State<AppState>, viewer: Viewer, fields: Fields) -> Response {
+    if let Some(refused) = csrf(&app, &viewer, &fields) {
+        return refused;
+    }
+    let kind = serde_json::from_value::<sitrep_core::events::PartyKind>(serde_json::json!(fields.get("kind")));
+    let Ok(kind) = kind else {
+        let message = format!("'{}' is not a kind of third party", fields.get("kind"));
+        return render_parties(&app, &viewer, Some(message), StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    let lines = |name: &str| -> Vec<String> {
+        fields.get(name).lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+    };
+    let contacts = lines("contacts")
+        .iter()
+        .map(|line| {
+            let mut cells = line.split('|').map(str::trim).map(|c| Some(c.to_owned()).filter(|c| !c.is_empty()));
+            sitrep_core::events::Contact {
+                name: cells.next().flatten().unwrap_or_default(),
+                role: cells.next().flatten(),
+                email: cells.next().flatten(),
+                phone: cells.next().flatten(),
+            }
+        })
+        .collect();
+    let party = sitrep_core::events::Party {
+        party: fields.get("party").trim().to_owned(),
+        name: fields.get("name").to_owned(),
+        kind,
+        contacts,
+        operates: fields.optional("operates"),
+        authority: lines("authority"),
+        sharing_rule: fields.optional("sharing_rule"),
+    };
+    let command = sitrep_core::decide::OrgCommand::RegisterParty(party);
+    match app.ledger.execute(&viewer.user, LedgerRequest::Org(command)).await {
+        Ok(_) => Redirect::to("/parties").into_response(),
+        Err(error) => {
+            let error = ApiError::from(error);
+            render_parties(&app, &viewer, Some(error.to_string()), error.status())
+        }
+    }
 }

@@ -462,6 +462,7 @@ impl CommandView {
             }
         }
 
+        let evidence_reader = sitrep_core::decide::may_read_evidence(state, policy, user);
         let timeline = recent
             .iter()
             .rev()
@@ -471,7 +472,11 @@ impl CommandView {
                 actor: entry.actor.to_string(),
                 kind: entry.kind.clone(),
                 hash: entry.hash.short(),
-                summary: summary(entry),
+                summary: if evidence_reader || !entry.kind.starts_with("evidence.") {
+                    summary(entry)
+                } else {
+                    "an evidence entry (shown to those who may read evidence)".to_owned()
+                },
             })
             .collect();
 

@@ -116,7 +116,8 @@ impl Server {
         let data_dir = sitrep_server::demo::create(&data).expect("the demo deployment is created");
         let store = Arc::new(SqliteStore::open(&data_dir.database_path()).expect("the store opens"));
         let ledger = Arc::new(Ledger::open(store, system_clock()).expect("the ledger opens"));
-        let people = sitrep_server::demo::seed(&ledger).await.expect("the demo is seeded");
+        let blobs = sitrep_store::blobs::BlobStore::open(&data_dir.blobs_path()).expect("the blob store opens");
+        let people = sitrep_server::demo::seed(&ledger, &blobs).await.expect("the demo is seeded");
         let mut passwords: HashMap<String, String> =
             people.into_iter().map(|p| (p.name.to_owned(), p.password)).collect();
         if auditor {

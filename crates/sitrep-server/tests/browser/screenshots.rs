@@ -11,6 +11,7 @@ pub fn pages() -> Vec<(&'static str, String, Option<&'static str>)> {
         ("declare", "/incidents/new".into(), Some("maria")),
         ("command-view", format!("/incidents/{DEMO_INCIDENT}"), Some("maria")),
         ("sitrep", format!("/incidents/{DEMO_INCIDENT}/sitrep"), Some("maria")),
+        ("parties", "/parties".into(), Some("maria")),
         ("policy", "/policy".into(), Some("maria")),
         ("api-tokens", "/account/tokens".into(), Some("maria")),
         ("org-record", "/org/record".into(), Some(AUDITOR)),

@@ -1,0 +1,332 @@
+//! The command view's evidence, third-party and statement sections. As everywhere in the web
+//! UI, a control is offered only when the real decision, run dry, would accept it.
+
+use sitrep_core::decide::{self, IncidentCommand, decide_incident};
+use sitrep_core::events::{ActionSpec, Audience, DecisionState, StatementRef};
+use sitrep_core::ids::{ShareId, StatementId};
+use sitrep_core::incident::{EvidenceItem, IncidentState, Statement};
+use sitrep_core::{DecisionClass, OrgState, Timestamp, UserName};
+
+use super::view::when;
+
+#[derive(Debug, Clone)]
+pub struct EvidenceRow {
+    pub sha256: String,
+    pub short: String,
+    pub name: String,
+    pub size: u64,
+    pub media: String,
+    pub source: String,
+    pub collected: String,
+    pub received: String,
+    /// The chain of custody, oldest first: registration, then each download or share use.
+    pub custody: Vec<String>,
+    pub integrity: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PartyRow {
+    pub name: String,
+    pub kind: String,
+    pub operates: String,
+    pub contacts: Vec<String>,
+    pub authority: Vec<String>,
+    pub sharing_rule: String,
+    pub engaged: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ShareRow {
+    pub id: String,
+    pub party: String,
+    pub items: Vec<String>,
+    pub decision: String,
+    pub expires: String,
+    pub status: String,
+    pub live: bool,
+    pub uses: u32,
+    pub url: String,
+    pub can_revoke: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct VersionRow {
+    pub version: u32,
+    pub text: String,
+    pub short: String,
+    pub by: String,
+    pub at: String,
+    pub approved_by: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StatementRow {
+    pub id: String,
+    pub audience: String,
+    pub title: String,
+    pub needs_class: String,
+    pub versions: Vec<VersionRow>,
+    pub latest_text: String,
+    pub latest_sha256: String,
+    pub latest_version: u32,
+    /// "approved by D-4", "awaiting approval (D-5)" or "not yet proposed for approval".
+    pub latest_status: String,
+    pub publications: Vec<String>,
+    pub can_revise: bool,
+    pub can_propose: bool,
+    pub can_publish: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Sections {
+    /// Whether the viewer may see evidence at all; if not, only the count is shown.
+    pub evidence_reader: bool,
+    pub evidence_count: usize,
+    pub evidence: Vec<EvidenceRow>,
+    pub can_add_evidence: bool,
+    pub parties: Vec<PartyRow>,
+    /// Registered parties not yet engaged, when the viewer may engage them: (id, name).
+    pub engageable: Vec<(String, String)>,
+    pub shares: Vec<ShareRow>,
+    /// Engaged parties evidence may be shared with, when the viewer may propose sharing.
+    pub share_parties: Vec<String>,
+    pub statements: Vec<StatementRow>,
+    pub can_draft: bool,
+    pub audiences: Vec<String>,
+}
+
+/// Builds the sections for `user`; `share_url` gives a share's full link.
+pub fn build(
+    state: &IncidentState,
+    org: &OrgState,
+    user: &UserName,
+    now: Timestamp,
+    share_url: &dyn Fn(ShareId) -> String,
+) -> Sections {
+    let allowed = |command: IncidentCommand| decide_incident(state, org, user, &command).is_ok();
+    let evidence_reader = decide::may_read_evidence(state, &org.policy, user);
+    let show_links = decide::may_see_share_links(state, &org.policy, user);
+    let item_name = |sha: &str| {
+        if evidence_reader {
+            state.evidence_item(sha).map_or_else(|| sha.chars().take(12).collect(), |i| i.name.clone())
+        } else {
+            sha.chars().take(12).collect()
+        }
+    };
+    let can_engage = allowed(IncidentCommand::EngageParty { party: String::new(), reason: None })
+        || matches!(
+            decide_incident(state, org, user, &IncidentCommand::EngageParty { party: String::new(), reason: None }),
+            Err(sitrep_core::Refusal::Invalid { .. })
+        );
+    let sharing_class = DecisionClass::parse("evidence_sharing").ok();
+    let may_share = evidence_reader
+        && sharing_class.as_ref().is_some_and(|class| {
+            let probe = IncidentCommand::Propose {
+                class: class.clone(),
+                title: "probe".into(),
+                rationale: None,
+                actions: Vec::new(),
+                statement: None,
+            };
+            allowed(probe)
+        });
+    Sections {
+        evidence_reader,
+        evidence_count: state.evidence.len(),
+        evidence: if evidence_reader { state.evidence.iter().map(evidence_row).collect() } else { Vec::new() },
+        can_add_evidence: allowed(IncidentCommand::RegisterEvidence(sitrep_core::events::EvidenceRegistered {
+            sha256: "0".repeat(64),
+            size: 0,
+            name: "probe".into(),
+            declared_type: None,
+            sniffed_type: None,
+            source: None,
+            collected_by: None,
+            collected_at: None,
+        })),
+        parties: state
+            .parties
+            .iter()
+            .map(|engaged| {
+                let registry = org.parties.get(&engaged.party).map(|r| &r.party);
+                PartyRow {
+                    name: registry.map_or_else(|| engaged.party.clone(), |p| p.name.clone()),
+                    kind: registry.map_or("unregistered", |p| p.kind.as_str()).to_owned(),
+                    operates: registry.and_then(|p| p.operates.clone()).unwrap_or_default(),
+                    contacts: registry
+                        .map(|p| {
+                            p.contacts
+                                .iter()
+                                .map(|c| {
+                                    [Some(&c.name), c.role.as_ref(), c.email.as_ref(), c.phone.as_ref()]
+                                        .into_iter()
+                                        .flatten()
+                                        .cloned()
+                                        .collect::<Vec<_>>()
+                                        .join(" · ")
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    authority: registry.map(|p| p.authority.clone()).unwrap_or_default(),
+                    sharing_rule: registry.and_then(|p| p.sharing_rule.clone()).unwrap_or_default(),
+                    engaged: format!(
+                        "engaged by {} at {}{}",
+                        engaged.engaged_by,
+                        when(engaged.engaged_at),
+                        engaged.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+                    ),
+                }
+            })
+            .collect(),
+        engageable: if can_engage {
+            org.parties
+                .values()
+                .filter(|p| !state.is_engaged(&p.party.party))
+                .map(|p| (p.party.party.clone(), p.party.name.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        shares: state
+            .shares
+            .iter()
+            .map(|share| ShareRow {
+                id: share.id.to_string(),
+                party: org.parties.get(&share.party).map_or_else(|| share.party.clone(), |p| p.party.name.clone()),
+                items: share.items.iter().map(|sha| item_name(sha)).collect(),
+                decision: share.decision.to_string(),
+                expires: when(share.expires_at),
+                status: match &share.revoked {
+                    Some(revoked) => format!("revoked by {} at {}", revoked.by, when(revoked.at)),
+                    None if share.is_live(now) => "live".to_owned(),
+                    None => "expired".to_owned(),
+                },
+                live: share.is_live(now),
+                uses: share.uses,
+                url: if show_links && share.is_live(now) { share_url(share.id) } else { String::new() },
+                can_revoke: share.revoked.is_none()
+                    && allowed(IncidentCommand::RevokeShare { share: share.id, reason: None }),
+            })
+            .collect(),
+        share_parties: if may_share { state.parties.iter().map(|p| p.party.clone()).collect() } else { Vec::new() },
+        statements: state.statements.iter().rev().map(|s| statement_row(state, org, user, s)).collect(),
+        can_draft: allowed(IncidentCommand::DraftStatement {
+            audience: Audience::Internal,
+            title: "probe".into(),
+            text: "probe".into(),
+        }),
+        audiences: Audience::ALL.iter().map(|a| a.as_str().to_owned()).collect(),
+    }
+}
+
+fn evidence_row(item: &EvidenceItem) -> EvidenceRow {
+    let mut custody = vec![format!("{} registered it by {}", when(item.received_at), item.registered_by)];
+    custody.extend(item.custody.iter().map(|c| match c.share {
+        Some(share) => format!("{} fetched through share link {share}", when(c.at)),
+        None => format!("{} downloaded by {}: {}", when(c.at), c.by, c.purpose),
+    }));
+    EvidenceRow {
+        sha256: item.sha256.clone(),
+        short: item.sha256.chars().take(12).collect(),
+        name: item.name.clone(),
+        size: item.size,
+        media: match (&item.sniffed_type, &item.declared_type) {
+            (Some(sniffed), Some(declared)) if sniffed != declared => format!("{sniffed} (declared {declared})"),
+            (Some(sniffed), _) => sniffed.clone(),
+            (None, Some(declared)) => format!("declared {declared}"),
+            (None, None) => "unknown".to_owned(),
+        },
+        source: item.source.clone().unwrap_or_default(),
+        collected: match (&item.collected_by, item.collected_at) {
+            (Some(by), Some(at)) => format!("{by} at {}", when(at)),
+            (Some(by), None) => by.clone(),
+            (None, Some(at)) => when(at),
+            (None, None) => String::new(),
+        },
+        received: when(item.received_at),
+        custody,
+        integrity: item.integrity_failures.iter().map(|f| format!("{}: {}", when(f.at), f.text)).collect(),
+    }
+}
+
+fn statement_row(state: &IncidentState, org: &OrgState, user: &UserName, statement: &Statement) -> StatementRow {
+    let allowed = |command: IncidentCommand| decide_incident(state, org, user, &command).is_ok();
+    let bound =
+        |version: u32, sha256: &str| StatementRef { statement: statement.id, version, sha256: sha256.to_owned() };
+    let latest = statement.latest();
+    let latest_ref = bound(latest.version, &latest.sha256);
+    let pending = state
+        .decisions
+        .iter()
+        .find(|d| d.state == DecisionState::Proposed && d.statement.as_ref() == Some(&latest_ref));
+    let latest_status = match (state.approval_of(&latest_ref), pending) {
+        (Some(decision), _) => format!("v{} approved by {}", latest.version, decision.id),
+        (None, Some(decision)) => {
+            format!("v{} awaiting approval: {} {}", latest.version, decision.id, decision.progress().waiting_on)
+        }
+        (None, None) => {
+            format!("v{} is not approved; propose it for {} approval", latest.version, statement.audience.class())
+        }
+    };
+    let id: StatementId = statement.id;
+    let propose = DecisionClass::parse(statement.audience.class()).ok().map(|class| IncidentCommand::Propose {
+        class,
+        title: "probe".into(),
+        rationale: None,
+        actions: Vec::new(),
+        statement: Some(id),
+    });
+    StatementRow {
+        id: id.to_string(),
+        audience: statement.audience.as_str().to_owned(),
+        title: statement.title.clone(),
+        needs_class: statement.audience.class().replace('_', " "),
+        versions: statement
+            .versions
+            .iter()
+            .rev()
+            .map(|v| VersionRow {
+                version: v.version,
+                text: v.text.clone(),
+                short: v.sha256.chars().take(12).collect(),
+                by: v.by.to_string(),
+                at: when(v.at),
+                approved_by: state
+                    .approval_of(&bound(v.version, &v.sha256))
+                    .map(|d| d.id.to_string())
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        latest_text: latest.text.clone(),
+        latest_sha256: latest.sha256.clone(),
+        latest_version: latest.version,
+        latest_status,
+        publications: statement
+            .publications
+            .iter()
+            .map(|p| format!("v{} on {} by {} at {} (under {})", p.version, p.channel, p.by, when(p.at), p.decision))
+            .collect(),
+        can_revise: allowed(IncidentCommand::ReviseStatement {
+            statement: id,
+            text: format!("{}\nprobe", latest.text),
+        }),
+        can_propose: pending.is_none() && state.approval_of(&latest_ref).is_none() && propose.is_some_and(allowed),
+        can_publish: allowed(IncidentCommand::PublishStatement {
+            statement: id,
+            channel: "probe".into(),
+            sha256: Some(latest.sha256.clone()),
+        }),
+    }
+}
+
+/// The share action a web form asks for, as a proposal.
+pub fn share_proposal(party: String, items: Vec<String>, hours: u32, title: String) -> Result<IncidentCommand, String> {
+    DecisionClass::parse("evidence_sharing").map_err(|e| e.to_string()).map(|class| IncidentCommand::Propose {
+        class,
+        title,
+        rationale: None,
+        actions: vec![ActionSpec::Share { party, items, expires_in_hours: hours }],
+        statement: None,
+    })
+}
