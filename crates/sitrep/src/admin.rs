@@ -1,12 +1,15 @@
-//! Commands that work on a data directory directly: init, verify, policy.
+//! Commands that work on a data directory directly: init, verify (records and evidence blobs), policy.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use sitrep_core::decide::genesis;
 use sitrep_core::{OrgState, Policy, RecordId, Timestamp, UserName};
+use sitrep_store::blobs::{BlobError, BlobStore};
 use sitrep_store::datadir::{DataDir, new_token};
 use sitrep_store::verify::{VerifyError, verify_store};
 use sitrep_store::{Ledger, SqliteStore, Store};
@@ -78,18 +81,8 @@ pub fn verify(args: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
     };
     let outcome = verify_store(&store, &mut |done| bar.set_position(done));
     bar.finish_and_clear();
-    match outcome {
-        Ok(verified) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"ok": true, "records": verified.records, "entries": verified.entries})
-                );
-            } else {
-                println!("ok: {} entries in {} records verify", verified.entries, verified.records);
-            }
-            Ok(exit::OK)
-        }
+    let verified = match outcome {
+        Ok(verified) => verified,
         Err(VerifyError::Break(broken)) => {
             if json {
                 println!(
@@ -99,10 +92,179 @@ pub fn verify(args: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
             } else {
                 println!("BROKEN: {broken}");
             }
-            Ok(exit::BROKEN)
+            return Ok(exit::BROKEN);
         }
-        Err(VerifyError::Store(error)) => Err(error.into()),
+        Err(VerifyError::Store(error)) => return Err(error.into()),
+    };
+    let blobs = verify_blobs(&store, &BlobStore::inspect(&dir.blobs_path()), json)?;
+    if let Some(first) = blobs.failures.first() {
+        if json {
+            let mut answer = first.json();
+            answer["failures"] = blobs.failures.iter().map(BlobFailure::json).collect();
+            println!("{answer}");
+        } else {
+            for failure in &blobs.failures {
+                println!("BROKEN: {}", failure.line());
+            }
+        }
+        return Ok(exit::BROKEN);
     }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"ok": true, "records": verified.records, "entries": verified.entries, "blobs": blobs.checked})
+        );
+    } else {
+        let blobs = match blobs.checked {
+            0 => "no evidence blobs to check".to_owned(),
+            1 => "1 evidence blob matches its hash".to_owned(),
+            n => format!("{n} evidence blobs match their hashes"),
+        };
+        println!("ok: {} entries in {} records verify; {blobs}", verified.entries, verified.records);
+    }
+    Ok(exit::OK)
+}
+
+/// An `evidence.registered` entry: which blob a record names, and under what name.
+#[derive(Debug)]
+struct Registration {
+    record: RecordId,
+    seq: u64,
+    sha256: String,
+    name: String,
+}
+
+/// A blob that is missing or no longer hashes to its name.
+#[derive(Debug)]
+struct BlobFailure {
+    /// The registration naming it; `None` for a blob in the store that no record names.
+    registration: Option<Registration>,
+    sha256: String,
+    reason: String,
+}
+
+impl BlobFailure {
+    /// `INC-1 seq 7 evidence 3f2a… (cloudtrail.json): the stored blob does not match its hash`
+    fn line(&self) -> String {
+        match &self.registration {
+            Some(r) => format!(
+                "{} seq {} evidence {} ({}): {}",
+                r.record,
+                r.seq,
+                self.sha256,
+                crate::client::one_line(&r.name),
+                self.reason
+            ),
+            None => format!(
+                "blob store: blob {} (named by no record): {}",
+                crate::client::one_line(&self.sha256),
+                self.reason
+            ),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let registration = self.registration.as_ref();
+        serde_json::json!({
+            "ok": false,
+            "record": registration.map(|r| record_name(r.record)),
+            "seq": registration.map(|r| r.seq),
+            "sha256": self.sha256,
+            "name": registration.map(|r| r.name.clone()),
+            "reason": self.reason,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct BlobsVerified {
+    /// Distinct blobs re-hashed.
+    checked: u64,
+    failures: Vec<BlobFailure>,
+}
+
+/// Every evidence registration, in record order.
+fn registrations(store: &dyn Store) -> anyhow::Result<Vec<Registration>> {
+    #[derive(serde::Deserialize)]
+    struct Registered {
+        sha256: String,
+        name: String,
+    }
+    let mut found = Vec::new();
+    let mut unreadable = None;
+    store.scan(&mut |record, raw| {
+        if raw.kind != b"evidence.registered" {
+            return ControlFlow::Continue(());
+        }
+        let seq = raw.seq.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+        match serde_json::from_slice::<Registered>(raw.body) {
+            Ok(body) => {
+                found.push(Registration { record, seq, sha256: body.sha256, name: body.name });
+                ControlFlow::Continue(())
+            }
+            Err(error) => {
+                unreadable =
+                    Some(anyhow::anyhow!("{record} seq {seq}: the evidence registration does not parse: {error}"));
+                ControlFlow::Break(())
+            }
+        }
+    })?;
+    match unreadable {
+        Some(error) => Err(error),
+        None => Ok(found),
+    }
+}
+
+/// Re-hashes every blob a record names, and every blob in the store, each once.
+fn verify_blobs(store: &dyn Store, blobs: &BlobStore, json: bool) -> anyhow::Result<BlobsVerified> {
+    let registered = registrations(store)?;
+    let stored = blobs.list()?;
+    let mut distinct: Vec<String> = registered.iter().map(|r| r.sha256.clone()).chain(stored.iter().cloned()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let bar = if std::io::stderr().is_terminal() && !json {
+        let bar = ProgressBar::new(distinct.len() as u64);
+        bar.set_style(ProgressStyle::with_template("hashing evidence {bar:40} {pos}/{len} blobs ({eta} left)")?);
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    // The outcome per blob: `None` when it holds, else why not.
+    let mut outcomes: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for sha256 in distinct {
+        let outcome = match blobs.check(&sha256) {
+            Ok(_) => None,
+            Err(BlobError::Missing(_)) => Some("the blob is missing from the store".to_owned()),
+            Err(BlobError::Corrupt { actual, .. }) => {
+                Some(format!("the stored blob does not match its hash (it now hashes to {actual})"))
+            }
+            Err(BlobError::BadName(_)) => Some("the name is not a SHA-256".to_owned()),
+            Err(other) => return Err(other.into()),
+        };
+        outcomes.insert(sha256, outcome);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let mut failures = Vec::new();
+    let mut named = BTreeSet::new();
+    for registration in registered {
+        named.insert(registration.sha256.clone());
+        if let Some(Some(reason)) = outcomes.get(registration.sha256.as_str()) {
+            failures.push(BlobFailure {
+                sha256: registration.sha256.clone(),
+                reason: reason.clone(),
+                registration: Some(registration),
+            });
+        }
+    }
+    for sha256 in &stored {
+        if !named.contains(sha256)
+            && let Some(Some(reason)) = outcomes.get(sha256.as_str())
+        {
+            failures.push(BlobFailure { registration: None, sha256: sha256.clone(), reason: reason.clone() });
+        }
+    }
+    Ok(BlobsVerified { checked: outcomes.len() as u64, failures })
 }
 
 fn record_name(record: RecordId) -> String {

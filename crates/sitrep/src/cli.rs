@@ -33,7 +33,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create a deployment: data directory, store, signing key, admin and an API token.
     Init(InitArgs),
-    /// Re-verify every record in a data directory; exit 1 at the first break.
+    /// Re-verify every record and every evidence blob in a data directory; exit 1 at the first break.
     Verify(VerifyArgs),
     /// Show or check an authority policy.
     Policy {
@@ -141,6 +141,26 @@ pub enum Command {
         /// Start after this seq (0 replays the whole record); without it, only new entries.
         #[arg(long)]
         after: Option<u64>,
+    },
+    /// Add evidence files, list them with their chain of custody, and download them.
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
+    /// The third-party registry (admin), and engaging a party on an incident.
+    Party {
+        #[command(subcommand)]
+        command: PartyCommand,
+    },
+    /// The share links that approved evidence_sharing decisions created: list and revoke them.
+    Share {
+        #[command(subcommand)]
+        command: ShareCommand,
+    },
+    /// Draft, revise, approve and publish external statements.
+    Statement {
+        #[command(subcommand)]
+        command: StatementCommand,
     },
     /// Add users (admin).
     User {
@@ -298,6 +318,207 @@ pub enum PlaybookCommand {
         #[arg(long = "input", value_name = "NAME=VALUE")]
         inputs: Vec<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Upload a file as evidence (streamed, with a progress bar on a terminal); prints its
+    /// SHA-256, size and name.
+    Add(EvidenceAddArgs),
+    /// An incident's evidence, each item with its chain of custody.
+    List { incident: String },
+    /// Download an item to a file, recording why in its chain of custody. The file is kept only
+    /// when what was written hashes to SHA256.
+    Get {
+        incident: String,
+        /// The item's SHA-256, as `evidence list` shows it.
+        sha256: String,
+        /// Why you are downloading it; recorded with your name and the time.
+        #[arg(long)]
+        purpose: String,
+        /// Where to write it [default: the item's name, made safe, in the current directory].
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct EvidenceAddArgs {
+    pub incident: String,
+    /// The file to upload; it is streamed, never read whole into memory.
+    pub file: PathBuf,
+    /// Where it came from, e.g. "AWS CloudTrail export".
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Who collected it, when that is not you.
+    #[arg(long, value_name = "WHO")]
+    pub collected_by: Option<String>,
+    /// When it was collected, RFC 3339, e.g. 2026-11-27T03:10:00Z.
+    #[arg(long, value_name = "TIME")]
+    pub collected_at: Option<String>,
+    /// The name to record [default: the file's name]. Metadata only: it never names a file on the server.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The media type to declare [default: guessed from the extension, else application/octet-stream].
+    #[arg(long, value_name = "TYPE")]
+    pub content_type: Option<String>,
+}
+
+/// The kinds of third party the registry knows.
+pub const PARTY_KINDS: [&str; 6] = ["msp", "cloud_operator", "vendor", "regulator", "law_enforcement", "counsel"];
+
+#[derive(Debug, Subcommand)]
+pub enum PartyCommand {
+    /// Register a third party (admin).
+    Add(PartyAddArgs),
+    /// Change a registered party (admin): the fields given replace theirs, the others stay.
+    Update(PartyUpdateArgs),
+    /// The registry: every party with its contacts, what they operate and our authority.
+    List,
+    /// Engage a registered party on an incident.
+    Engage {
+        incident: String,
+        party: String,
+        /// Why they are engaged.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+/// The party fields both `add` and `update` take.
+#[derive(Debug, Args)]
+pub struct PartyDetails {
+    /// A contact point: "NAME [(ROLE)] [<EMAIL>] [PHONE]", e.g.
+    /// "Dana Reyes (account manager) <dana@acme.example> +44 20 7946 0000"; the phone is
+    /// everything from the first word that starts with + or a digit. Or a JSON object
+    /// {"name", "role", "email", "phone"}. Repeatable; on update, the contacts given replace all.
+    #[arg(long = "contact", value_name = "CONTACT", verbatim_doc_comment)]
+    pub contacts: Vec<String>,
+    /// What they operate for us, e.g. "endpoint management".
+    #[arg(long)]
+    pub operates: Option<String>,
+    /// Contractual authority we hold over them, one per flag, e.g. "may suspend their integration".
+    /// Repeatable; on update, the lines given replace all.
+    #[arg(long = "authority", value_name = "TEXT")]
+    pub authority: Vec<String>,
+    /// Their evidence-sharing rule, in words.
+    #[arg(long)]
+    pub sharing_rule: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PartyAddArgs {
+    /// The party's id: a-z, 0-9, '-' and '_', e.g. acme-msp.
+    pub party: String,
+    /// Their name, e.g. "Acme Managed Services".
+    #[arg(long)]
+    pub name: String,
+    /// What they are to us.
+    #[arg(long, value_parser = PARTY_KINDS)]
+    pub kind: String,
+    #[command(flatten)]
+    pub details: PartyDetails,
+}
+
+#[derive(Debug, Args)]
+pub struct PartyUpdateArgs {
+    pub party: String,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long, value_parser = PARTY_KINDS)]
+    pub kind: Option<String>,
+    #[command(flatten)]
+    pub details: PartyDetails,
+    /// Remove every contact.
+    #[arg(long, conflicts_with = "contacts")]
+    pub no_contacts: bool,
+    /// Remove every line of authority.
+    #[arg(long, conflicts_with = "authority")]
+    pub no_authority: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShareCommand {
+    /// An incident's share links: party, items, expiry, uses, whether live, and the link.
+    List { incident: String },
+    /// Revoke a share link; it stops working at once.
+    Revoke {
+        incident: String,
+        /// SH-<n>
+        share: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+/// The audiences a statement is written for.
+pub const AUDIENCES: [&str; 5] = ["internal", "customers", "regulator", "press", "partners"];
+
+#[derive(Debug, Subcommand)]
+pub enum StatementCommand {
+    /// Draft a statement (its version 1).
+    Draft {
+        incident: String,
+        #[arg(long, value_parser = AUDIENCES)]
+        audience: String,
+        #[arg(long)]
+        title: String,
+        #[command(flatten)]
+        text: StatementText,
+    },
+    /// Revise a statement: a new version, which needs its own approval.
+    Revise {
+        incident: String,
+        /// ST-<n>
+        statement: String,
+        #[command(flatten)]
+        text: StatementText,
+    },
+    /// An incident's statements: latest version, approval and publications.
+    List {
+        incident: String,
+        /// Print each latest version's text too.
+        #[arg(long)]
+        text: bool,
+    },
+    /// Ask for approval: propose a decision of the class the statement's audience needs, bound
+    /// to its latest version's text.
+    #[command(visible_alias = "approve-request")]
+    Propose {
+        incident: String,
+        /// ST-<n>
+        statement: String,
+        /// The decision's title [default: the statement's title, audience and version].
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        rationale: Option<String>,
+    },
+    /// Publish the latest version; refused unless an approved decision is bound to exactly the
+    /// text this command reads first.
+    Publish {
+        incident: String,
+        /// ST-<n>
+        statement: String,
+        /// Where it goes out, e.g. "status page" or "customer email".
+        #[arg(long)]
+        channel: String,
+    },
+}
+
+/// A statement's text: given inline or read from a file.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct StatementText {
+    /// The text.
+    #[arg(long)]
+    pub text: Option<String>,
+    /// A file holding the text, used exactly as it is (`-` reads standard input).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

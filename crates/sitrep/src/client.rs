@@ -16,6 +16,10 @@ use serde_json::{Value, json};
 
 use crate::cli::{ClientArgs, Command, FactCommand, PlaybookCommand, TaskCommand, TokenCommand, UserCommand};
 
+mod evidence;
+mod parties;
+mod statements;
+
 /// Exit codes of the client commands (also in `docs/cli.md`).
 pub mod codes {
     pub const OK: u8 = 0;
@@ -23,7 +27,8 @@ pub mod codes {
     pub const USAGE: u8 = 2;
     /// The policy or your organisation role does not allow it (403).
     pub const REFUSED: u8 = 3;
-    /// No such incident, fact, decision, task or user, or not visible to you (404).
+    /// No such incident, fact, decision, task, user, evidence item, statement, party or share, or not
+    /// visible to you (404).
     pub const NOT_FOUND: u8 = 4;
     /// It contradicts the current state, e.g. a withdrawn decision or a closed incident (409).
     pub const CONFLICT: u8 = 5;
@@ -91,9 +96,18 @@ fn save(saved: &Saved) -> Result<PathBuf, Failure> {
 }
 
 /// Text from the server or the user, made safe for one terminal line: control characters
-/// (newlines, escape sequences) are shown escaped, so nobody can forge a second line.
+/// (newlines, escape sequences) and the invisible marks that reorder text (right-to-left
+/// overrides and isolates) are shown escaped, so nobody can forge a second line or disguise a
+/// name like `evil\u{202e}fdp.exe` as `evilexe.pdf`.
 pub fn one_line(text: &str) -> String {
-    text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
+    text.chars()
+        .flat_map(|c| if c.is_control() || reorders(c) { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
+        .collect()
+}
+
+/// Unicode's bidirectional formatting characters.
+fn reorders(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 struct Client {
@@ -131,10 +145,25 @@ impl Client {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, Failure> {
-        let response = request.timeout(Duration::from_secs(60)).send().await.map_err(|e| Failure {
+        self.send_unbounded(request.timeout(Duration::from_secs(60))).await
+    }
+
+    /// [`Client::send`] without the overall time limit, for uploads that take as long as the
+    /// file does.
+    async fn send_unbounded(&self, request: reqwest::RequestBuilder) -> Result<Value, Failure> {
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        self.answer(response).await
+    }
+
+    fn unreachable(&self, error: &reqwest::Error) -> Failure {
+        Failure {
             code: codes::UNAVAILABLE,
-            message: format!("cannot reach {}: {}", self.base, root_cause(&e)),
-        })?;
+            message: one_line(&format!("cannot reach {}: {}", self.base, root_cause(error))),
+        }
+    }
+
+    /// The JSON of a successful answer, or the failure a refusal comes to.
+    async fn answer(&self, response: reqwest::Response) -> Result<Value, Failure> {
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         if status.is_success() {
@@ -149,6 +178,10 @@ impl Client {
 
     async fn post(&self, path: &str, body: Value) -> Result<Value, Failure> {
         self.send(self.request(Method::POST, path).json(&body)).await
+    }
+
+    async fn put(&self, path: &str, body: Value) -> Result<Value, Failure> {
+        self.send(self.request(Method::PUT, path).json(&body)).await
     }
 
     /// Prints the server's JSON with `--json`, else the sentence.
@@ -494,6 +527,10 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
             Ok(codes::OK)
         }
         Command::Watch { incident, after } => watch(&client, &incident, after).await,
+        Command::Evidence { command } => evidence::run(&client, command).await,
+        Command::Party { command } => parties::party(&client, command).await,
+        Command::Share { command } => parties::share(&client, command).await,
+        Command::Statement { command } => statements::run(&client, command).await,
         Command::User { command: UserCommand::Add { name, role, display_name, password_stdin } } => {
             let password = if password_stdin { Some(read_secret("password: ", true)?) } else { None };
             let body = json!({ "name": name, "org_role": role, "display_name": display_name, "password": password });

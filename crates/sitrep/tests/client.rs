@@ -245,12 +245,23 @@ fn errors_exit_with_documented_codes_and_one_line() {
     let (maria, tom, lena, chris, eve) =
         (as_user("maria"), as_user("tom"), as_user("lena"), as_user("chris"), as_user("eve"));
 
+    // The demo's press statement waits on legal: found by what it is, not by its number, so
+    // that the demo may grow.
+    let state = maria.run(&["--json", "status", "INC-1"]).json();
+    let waiting = state["decisions"]
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["class"] == "external_statement" && d["state"] == "proposed"))
+        .and_then(|d| d["id"].as_str())
+        .expect("the demo has an external statement waiting")
+        .to_owned();
+    let waiting = waiting.as_str();
+
     // 3: refused by the policy, naming the rule.
     let refused = lena.run(&["status", "INC-1", "eradication"]).fails(3).to_owned();
     assert!(refused.contains("refused by the policy (actions.set_phase)"), "{refused}");
-    let refused = eve.run(&["approve", "INC-1", "D-2"]).fails(3).to_owned();
+    let refused = eve.run(&["approve", "INC-1", waiting]).fails(3).to_owned();
     assert!(refused.contains("classes.external_statement.approve"), "{refused}");
-    let refused = eve.run(&["approve", "INC-1", "D-2", "--json"]).fails(3).to_owned();
+    let refused = eve.run(&["approve", "INC-1", waiting, "--json"]).fails(3).to_owned();
     assert!(refused.contains("classes.external_statement.approve"), "--json does not change errors: {refused}");
 
     // 4: unknown incident, decision or fact.
@@ -262,9 +273,9 @@ fn errors_exit_with_documented_codes_and_one_line() {
 
     // 5: contradicts the state.
     assert!(maria.run(&["assign", "INC-1", "tech_lead", "tom"]).fails(5).contains("already holds"));
-    chris.run(&["withdraw", "INC-1", "D-2"]).ok();
-    assert!(lena.run(&["approve", "INC-1", "D-2"]).fails(5).contains("withdrawn"));
-    chris.run(&["withdraw", "INC-1", "D-2"]).fails(5);
+    chris.run(&["withdraw", "INC-1", waiting]).ok();
+    assert!(lena.run(&["approve", "INC-1", waiting]).fails(5).contains("withdrawn"));
+    chris.run(&["withdraw", "INC-1", waiting]).fails(5);
 
     // 6: invalid input, naming the field.
     let invalid = maria.run(&["declare", "Bad", "--severity", "sev9"]).fails(6).to_owned();

@@ -181,12 +181,12 @@ impl Server {
 
     /// The client as the holder of `token`, talking to this server.
     pub fn cli(&self, token: &str) -> Cli {
-        Cli { url: Some(self.url.clone()), token: Some(token.to_owned()), config_home: self.config_home() }
+        Cli { url: Some(self.url.clone()), token: Some(token.to_owned()), config_home: self.config_home(), cwd: None }
     }
 
     /// The client with nothing configured but its (per-test) config directory.
     pub fn bare_cli(&self) -> Cli {
-        Cli { url: None, token: None, config_home: self.config_home() }
+        Cli { url: None, token: None, config_home: self.config_home(), cwd: None }
     }
 
     /// `$XDG_CONFIG_HOME` of every client run against this server: inside its temporary directory.
@@ -210,6 +210,8 @@ pub struct Cli {
     pub url: Option<String>,
     pub token: Option<String>,
     pub config_home: PathBuf,
+    /// The working directory of each run; the test's own when `None`.
+    pub cwd: Option<PathBuf>,
 }
 
 /// What one client run did.
@@ -258,6 +260,11 @@ impl Cli {
         Cli { url: url.map(str::to_owned), ..self.clone() }
     }
 
+    /// The client run from `dir`, as a person who has `cd`'d there.
+    pub fn in_dir(&self, dir: &Path) -> Cli {
+        Cli { cwd: Some(dir.to_owned()), ..self.clone() }
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(BIN);
         command
@@ -267,6 +274,9 @@ impl Cli {
             .env_remove("SITREP_DATA")
             .env("XDG_CONFIG_HOME", &self.config_home)
             .env("HOME", &self.config_home);
+        if let Some(dir) = &self.cwd {
+            command.current_dir(dir);
+        }
         if let Some(url) = &self.url {
             command.env("SITREP_URL", url);
         }
