@@ -386,9 +386,11 @@ impl Reading {
 }
 
 /// `attachment` with an ASCII fallback name and the exact name in RFC 8187 encoding. The name
-/// is the uploaded one's last path component; it never names a file on this server.
+/// is the uploaded one's last path component; it never names a file on this server. A last
+/// component of only dots and spaces (`..`) names no file, so it is offered as `evidence`.
 pub fn content_disposition(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let base = if base.trim_matches(['.', ' ']).is_empty() { "" } else { base };
     let ascii: String = base
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ') { c } else { '_' })

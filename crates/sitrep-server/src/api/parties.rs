@@ -57,14 +57,39 @@ impl PartyFields {
     }
 }
 
+/// A new registry entry. The fields are spelled out rather than flattened from
+/// [`PartyFields`]: through `#[serde(flatten)]` a refusal (`kind: "friend"`) names the whole
+/// body instead of its field.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewParty {
     /// The party's id: a-z, 0-9, '-' and '_'.
     #[schema(example = "acme-msp")]
     party: String,
-    #[serde(flatten)]
-    fields: PartyFields,
+    #[schema(example = "Acme Managed Services")]
+    name: String,
+    /// `msp`, `cloud_operator`, `vendor`, `regulator`, `law_enforcement` or `counsel`.
+    #[schema(value_type = String, example = "msp")]
+    kind: PartyKind,
+    /// `[{name, role?, email?, phone?}]`
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    contacts: Vec<Contact>,
+    /// What they operate for us.
+    operates: Option<String>,
+    /// The contractual authority we hold over them, one line each.
+    #[serde(default)]
+    #[schema(example = json!(["may suspend their integration", "may revoke their access"]))]
+    authority: Vec<String>,
+    /// Their evidence-sharing rule, in words.
+    sharing_rule: Option<String>,
+}
+
+impl NewParty {
+    fn into_party(self) -> Party {
+        let NewParty { party, name, kind, contacts, operates, authority, sharing_rule } = self;
+        PartyFields { name, kind, contacts, operates, authority, sharing_rule }.into_party(party)
+    }
 }
 
 fn party_view(org: &OrgState, id: &str) -> Value {
@@ -76,10 +101,11 @@ fn party_view(org: &OrgState, id: &str) -> Value {
     responses((status = 201, description = "The party"), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn register(State(app): State<AppState>, caller: Caller, body: Body<NewParty>) -> Result<Response, ApiError> {
-    let NewParty { party, fields } = body.value;
-    let command = OrgCommand::RegisterParty(fields.into_party(party.clone()));
+    let party = body.value.into_party();
+    let id = party.party.clone();
+    let command = OrgCommand::RegisterParty(party);
     let receipt = app.ledger.execute_once(&caller.user, Request::Org(command), body.idempotency).await?;
-    Ok(written(StatusCode::CREATED, &receipt, party_view(&app.ledger.org(), &party)))
+    Ok(written(StatusCode::CREATED, &receipt, party_view(&app.ledger.org(), &id)))
 }
 
 /// The third-party registry.
@@ -160,7 +186,9 @@ pub fn shares(app: &AppState, state: &IncidentState, org: &OrgState, viewer: &si
         .map(|share| {
             let mut view = serde_json::to_value(share).unwrap_or_default();
             if let Some(object) = view.as_object_mut() {
-                object.insert("live".into(), json!(share.is_live(now)));
+                // A closed incident's links no longer work, whatever their expiry says.
+                let live = share.is_live(now) && state.phase != sitrep_core::Phase::Closed;
+                object.insert("live".into(), json!(live));
                 if show_links {
                     let link =
                         format!("{}{}", app.config.base_url(), crate::shares::link(&app.share_key, state, share.id));

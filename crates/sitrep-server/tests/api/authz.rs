@@ -7,8 +7,8 @@ use std::collections::{BTreeSet, HashMap};
 use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sitrep_core::OrgRole;
-use sitrep_core::decide::OrgCommand;
+use sitrep_core::decide::{OrgCommand, SystemCommand};
+use sitrep_core::{DecisionId, IncidentNumber, OrgRole};
 use sitrep_store::Request;
 use sitrep_store::datadir::new_token;
 
@@ -63,6 +63,10 @@ struct Row {
 fn none(_: Incident) -> Option<Value> {
     None
 }
+
+/// A row body with this member is sent as a multipart form whose `file` part holds the
+/// member's value, rather than as JSON.
+const MULTIPART_FILE: &str = "$multipart_file";
 
 /// Restricted incidents do not exist for anyone outside them, admins included.
 const HIDDEN: [u16; 6] = [404, 200, 404, 404, 404, 401];
@@ -149,6 +153,45 @@ fn table() -> Vec<Row> {
         Row { method: "POST", path: "/api/v1/incidents/{id}/decisions/{did}/actions/{action}/retry", participant: TECH_LEAD,
               params: &[("did", "D-1"), ("action", "1")], body: none,
               normal: [403, 404, 403, 403, 403, 401], restricted: Some([404, 404, 404, 404, 404, 401]) },
+        // Evidence: the evidence roles (commander, tech lead, legal, responder) add, list and
+        // download it; the upload is a multipart form, the download names its purpose.
+        Row { method: "POST", path: "/api/v1/incidents/{id}/evidence", participant: RESPONDER, params: &[],
+              body: |_| Some(json!({MULTIPART_FILE: "uploaded through the matrix"})),
+              normal: [403, 201, 403, 403, 403, 401], restricted: Some(HIDDEN_CREATED) },
+        Row { method: "GET", path: "/api/v1/incidents/{id}/evidence", participant: RESPONDER, params: &[], body: none,
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "GET", path: "/api/v1/incidents/{id}/evidence/{sha256}", participant: LEGAL,
+              params: &[("sha256", "$evidence_with_purpose")], body: none,
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        // Third parties: admins keep the registry; commander, legal and liaison engage parties
+        // and revoke share links (SH-1 shares the fixture's evidence with `acme`).
+        Row { method: "POST", path: "/api/v1/parties", participant: COMMANDER, params: &[],
+              body: |_| Some(json!({"party": "matrix-new", "name": "Matrix Vendor", "kind": "vendor"})),
+              normal: [201, 403, 403, 403, 403, 401], restricted: None },
+        Row { method: "GET", path: "/api/v1/parties", participant: COMMANDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: None },
+        Row { method: "PUT", path: "/api/v1/parties/{party}", participant: COMMANDER, params: &[("party", "acme")],
+              body: |_| Some(json!({"name": "Acme, renamed", "kind": "msp"})),
+              normal: [200, 403, 403, 403, 403, 401], restricted: None },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/parties", participant: LEGAL, params: &[],
+              body: |_| Some(json!({"party": "matrix-engage", "reason": "the matrix"})),
+              normal: [403, 201, 403, 403, 403, 401], restricted: Some(HIDDEN_CREATED) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/shares/{sid}/revoke", participant: COMMANDER,
+              params: &[("sid", "SH-1")], body: |_| Some(json!({"reason": "the matrix"})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        // Statements: comms, commander and legal draft and revise (ST-1); comms and the
+        // commander publish an approved one (ST-2, approved by D-5).
+        Row { method: "POST", path: "/api/v1/incidents/{id}/statements", participant: COMMS, params: &[],
+              body: |_| Some(json!({"audience": "press", "title": "Holding statement", "text": "We are investigating."})),
+              normal: [403, 201, 403, 403, 403, 401], restricted: Some(HIDDEN_CREATED) },
+        Row { method: "GET", path: "/api/v1/incidents/{id}/statements", participant: RESPONDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/statements/{sid}/revisions", participant: COMMS,
+              params: &[("sid", "ST-1")], body: |_| Some(json!({"text": "revised through the matrix"})),
+              normal: [403, 201, 403, 403, 403, 401], restricted: Some(HIDDEN_CREATED) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/statements/{sid}/publish", participant: COMMS,
+              params: &[("sid", "ST-2")], body: |_| Some(json!({"channel": "status page"})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
         // The organisation: admins change it; users manage their own tokens and password.
         // `otto` is the outsider, so for his own tokens and password the outsider column is "self".
         Row { method: "POST", path: "/api/v1/users", participant: COMMANDER, params: &[],
@@ -250,10 +293,17 @@ async fn every_documented_route_has_a_row_in_the_authorization_matrix() {
 }
 
 /// What a row acts on: two incidents staffed alike, one restricted, each with facts F-1 and
-/// F-2, tasks T-1..T-4 and statements D-1..D-3 proposed by comms; and spare users for the
+/// F-2, tasks T-1..T-4, statement decisions D-1..D-3 proposed by comms, an evidence item shared
+/// with the party `acme` through the approved D-4 (share SH-1), statements ST-1 (a draft) and
+/// ST-2 (approved by D-5); the parties `acme` and `matrix-engage`; and spare users for the
 /// organisation rows.
 async fn fixtures(app: &TestApp) -> (HashMap<Incident, String>, HashMap<&'static str, String>) {
     let mut incidents = HashMap::new();
+    for party in ["acme", "matrix-engage"] {
+        let body = json!({"party": party, "name": format!("{party} Ltd"), "kind": "vendor"});
+        app.post_ok(ADMIN, "/api/v1/parties", body, StatusCode::CREATED).await;
+    }
+    let evidence = b"evidence for the matrix";
     for (kind, restricted) in [(Incident::Normal, false), (Incident::Restricted, true)] {
         let id = app.standard_incident(&format!("{kind:?} incident"), restricted).await;
         let at = |path: &str| format!("/api/v1/incidents/{id}{path}");
@@ -267,6 +317,22 @@ async fn fixtures(app: &TestApp) -> (HashMap<Incident, String>, HashMap<&'static
             let body = json!({"class": "external_statement", "title": title});
             app.post_ok(COMMS, &at("/decisions"), body, StatusCode::CREATED).await;
         }
+        app.post_ok(COMMANDER, &at("/parties"), json!({"party": "acme"}), StatusCode::CREATED).await;
+        let sha256 = app.evidence(RESPONDER, &id, "matrix.txt", evidence).await["sha256"].clone();
+        let share = json!({"connector": "share", "party": "acme", "items": [sha256], "expires_in_hours": 24});
+        let body = json!({"class": "evidence_sharing", "title": "share it", "actions": [share]});
+        assert_eq!(app.post_ok(COMMANDER, &at("/decisions"), body, StatusCode::CREATED).await["id"], "D-4");
+        app.post_ok(LEGAL, &at("/decisions/D-4/approve"), json!({}), StatusCode::OK).await;
+        let number: IncidentNumber = id.parse().expect("an incident id");
+        let run = SystemCommand::RunShareAction { decision: DecisionId(4), action: 0 };
+        app.ledger.execute_system(number, "worker", run).await.expect("the share action runs");
+        for title in ["revise me", "publish me"] {
+            let body = json!({"audience": "press", "title": title, "text": title});
+            app.post_ok(COMMS, &at("/statements"), body, StatusCode::CREATED).await;
+        }
+        let body = json!({"class": "external_statement", "title": "publish ST-2", "statement": "ST-2"});
+        assert_eq!(app.post_ok(COMMS, &at("/decisions"), body, StatusCode::CREATED).await["id"], "D-5");
+        app.post_ok(LEGAL, &at("/decisions/D-5/approve"), json!({}), StatusCode::OK).await;
         incidents.insert(kind, id);
     }
 
@@ -288,7 +354,10 @@ async fn fixtures(app: &TestApp) -> (HashMap<Incident, String>, HashMap<&'static
         OrgCommand::IssueToken { user: user("spare-token"), sha256: sha256.clone(), expires_at: None, label: None };
     app.ledger.execute(&admin, Request::Org(issue)).await.expect("the admin issues a token");
     app.give_password("spare-login").await;
-    let values = HashMap::from([("$spare_token_id", sha256[..12].to_owned())]);
+    let values = HashMap::from([
+        ("$spare_token_id", sha256[..12].to_owned()),
+        ("$evidence_with_purpose", format!("{}?purpose=the%20matrix", sha256_hex(evidence))),
+    ]);
     (incidents, values)
 }
 
@@ -337,7 +406,10 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
                 let method = Method::from_bytes(row.method.as_bytes()).expect("a method");
                 let mut request = app.request(method, who(&row, caller), &path);
                 if let Some(body) = (row.body)(incident) {
-                    request = request.json(&body);
+                    request = match body.get(MULTIPART_FILE).and_then(Value::as_str) {
+                        Some(content) => request.multipart(file_form("matrix-upload.txt", content.as_bytes())),
+                        None => request.json(&body),
+                    };
                 }
                 let response = request.send().await.expect("the server answers");
                 let status = response.status().as_u16();

@@ -297,6 +297,58 @@ impl TestApp {
         Session { cookie, csrf, set_cookie }
     }
 
+    /// Uploads a multipart form as evidence.
+    pub async fn upload(&self, who: &str, incident: &str, form: reqwest::multipart::Form) -> Response {
+        self.request(Method::POST, Some(who), &format!("/api/v1/incidents/{incident}/evidence"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// Uploads `bytes` as the file `name` (with no other parts).
+    pub async fn upload_file(&self, who: &str, incident: &str, name: &str, bytes: &[u8]) -> Response {
+        self.upload(who, incident, file_form(name, bytes)).await
+    }
+
+    /// Uploads `bytes` as the file `name`, asserting 201, and returns the item.
+    pub async fn evidence(&self, who: &str, incident: &str, name: &str, bytes: &[u8]) -> Value {
+        json_of(self.upload_file(who, incident, name, bytes).await, StatusCode::CREATED).await
+    }
+
+    /// Downloads an item with a purpose (the response is returned unread).
+    pub async fn download(&self, who: &str, incident: &str, sha256: &str, purpose: &str) -> Response {
+        let purpose: String = form_urlencoded::byte_serialize(purpose.as_bytes()).collect();
+        self.request(
+            Method::GET,
+            Some(who),
+            &format!("/api/v1/incidents/{incident}/evidence/{sha256}?purpose={purpose}"),
+        )
+        .send()
+        .await
+        .expect("the server answers")
+    }
+
+    /// The blob store's directory.
+    pub fn blobs(&self) -> PathBuf {
+        self.data.join("blobs")
+    }
+
+    /// Where the blob store keeps content with this hash.
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        self.blobs().join("sha256").join(&sha256[..2]).join(sha256)
+    }
+
+    /// Every file under the blob store's content directory.
+    pub fn stored_blobs(&self) -> Vec<PathBuf> {
+        files_under(&self.blobs().join("sha256"))
+    }
+
+    /// Every file in the blob store's directory of uploads in progress.
+    pub fn incoming(&self) -> Vec<PathBuf> {
+        files_under(&self.blobs().join("incoming"))
+    }
+
     /// Stops the server (in-flight requests finish, live streams end) and waits for it.
     pub async fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
@@ -328,6 +380,37 @@ pub struct Session {
     pub csrf: String,
     /// The whole Set-Cookie header it came with.
     pub set_cookie: String,
+}
+
+/// A form with one part, `file`, holding `bytes` under the file name `name`.
+pub fn file_form(name: &str, bytes: &[u8]) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned()))
+}
+
+/// The SHA-256 of `bytes`, as lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Every file below `dir`, however deep (none when it does not exist).
+pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(next) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&next) else { continue };
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
 }
 
 /// Reads a JSON answer, asserting its status.

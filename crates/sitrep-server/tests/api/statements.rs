@@ -1,0 +1,268 @@
+//! Statements: drafted for an audience, revised as versions, approved through the class the
+//! audience needs (bound to one version's hash), and published only as exactly that text.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const V1: &str = "We are investigating an incident affecting sign-in. Your data is safe.";
+const V2: &str = "We are investigating an incident affecting sign-in. We will update you by 18:00 UTC.";
+
+struct Desk<'a> {
+    app: &'a TestApp,
+    incident: String,
+}
+
+impl Desk<'_> {
+    fn at(&self, path: &str) -> String {
+        format!("/api/v1/incidents/{}{path}", self.incident)
+    }
+
+    async fn draft(&self, who: &str, audience: &str, text: &str) -> Value {
+        let body = json!({"audience": audience, "title": format!("Notice to {audience}"), "text": text});
+        self.app.post_ok(who, &self.at("/statements"), body, StatusCode::CREATED).await
+    }
+
+    async fn propose(&self, who: &str, class: &str, statement: &str) -> Value {
+        let body = json!({"class": class, "title": format!("Let {statement} out"), "statement": statement});
+        self.app.post_ok(who, &self.at("/decisions"), body, StatusCode::CREATED).await
+    }
+
+    async fn approve(&self, who: &str, decision: &str) -> Value {
+        self.app.post_ok(who, &self.at(&format!("/decisions/{decision}/approve")), json!({}), StatusCode::OK).await
+    }
+
+    async fn publish(&self, who: &str, statement: &str, body: Value) -> reqwest::Response {
+        self.app.post(who, &self.at(&format!("/statements/{statement}/publish")), body).await
+    }
+
+    async fn statement(&self, id: &str) -> Value {
+        let listing = self.app.get_json(EXECUTIVE, &self.at("/statements")).await;
+        let found = listing["statements"].as_array().expect("a list").iter().find(|s| s["id"] == id).cloned();
+        found.unwrap_or_else(|| panic!("{id} is listed: {listing}"))
+    }
+
+    async fn seq(&self) -> Value {
+        self.app.state(COMMANDER, &self.incident).await["seq"].clone()
+    }
+}
+
+async fn desk(app: &TestApp) -> Desk<'_> {
+    Desk { app, incident: app.standard_incident("Sign-in outage", false).await }
+}
+
+#[tokio::test]
+async fn a_statement_goes_out_only_as_the_exact_text_an_approved_decision_bound() {
+    let app = spawn_app().await;
+    let desk = desk(&app).await;
+
+    let statement = desk.draft(COMMS, "customers", V1).await;
+    assert_eq!(statement["id"], "ST-1");
+    assert_eq!(statement["audience"], "customers");
+    assert_eq!(statement["needs_class"], "customer_notification", "customers hear through a customer notification");
+    assert_eq!(statement["versions"][0]["version"], 1);
+    assert_eq!(statement["versions"][0]["text"], V1);
+    assert_eq!(statement["versions"][0]["sha256"], sha256_hex(V1.as_bytes()), "each version's text hash is recorded");
+    assert!(statement["versions"][0]["approved_by"].is_null());
+    assert_eq!(statement["publications"], json!([]));
+
+    // Not approved: refused, and it says what would let it out.
+    let seq_before = desk.seq().await;
+    let refused =
+        problem(desk.publish(COMMS, "ST-1", json!({"channel": "status page"})).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(refused["rule"], "classes.customer_notification.approve");
+    assert!(refused["detail"].as_str().expect("detail").contains("no approved customer_notification"), "{refused}");
+    let decision = desk.propose(COMMS, "customer_notification", "ST-1").await;
+    assert_eq!(decision["id"], "D-1");
+    assert_eq!(decision["state"], "proposed");
+    assert_eq!(decision["statement"]["version"], 1);
+    assert_eq!(decision["statement"]["sha256"], sha256_hex(V1.as_bytes()), "the decision is bound to the text's hash");
+    let refused =
+        problem(desk.publish(COMMS, "ST-1", json!({"channel": "status page"})).await, StatusCode::FORBIDDEN).await;
+    assert!(refused["detail"].as_str().expect("detail").contains("not approved yet: D-1"), "{refused}");
+    assert_eq!(desk.approve(LEGAL, "D-1").await["state"], "proposed", "legal and the executive must both approve");
+    problem(desk.publish(COMMS, "ST-1", json!({"channel": "status page"})).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(desk.seq().await.as_u64(), seq_before.as_u64().map(|s| s + 2), "refusals recorded nothing");
+    assert_eq!(desk.approve(EXECUTIVE, "D-1").await["state"], "approved");
+    assert_eq!(desk.statement("ST-1").await["versions"][0]["approved_by"], "D-1");
+
+    // Approved: published, with the channel, version, hash and decision recorded.
+    let body = json!({"channel": "status page", "sha256": sha256_hex(V1.as_bytes())});
+    let published = json_of(desk.publish(COMMS, "ST-1", body).await, StatusCode::OK).await;
+    let publication = &published["publications"][0];
+    assert_eq!(publication["channel"], "status page");
+    assert_eq!(publication["version"], 1);
+    assert_eq!(publication["sha256"], sha256_hex(V1.as_bytes()));
+    assert_eq!(publication["decision"], "D-1");
+    assert_eq!(publication["by"], COMMS);
+    let record = app.record(COMMANDER, &desk.incident).await;
+    let entry = record.last().expect("entries");
+    assert_eq!(entry["kind"], "statement.published");
+    assert_eq!(entry["body"]["decision"], "D-1");
+    assert_eq!(entry["body"]["sha256"], sha256_hex(V1.as_bytes()));
+    problem(desk.publish(COMMS, "ST-1", json!({"channel": "status page"})).await, StatusCode::CONFLICT).await;
+    let published =
+        json_of(desk.publish(COMMANDER, "ST-1", json!({"channel": "customer email"})).await, StatusCode::OK).await;
+    assert_eq!(
+        published["publications"].as_array().expect("publications").len(),
+        2,
+        "the same text on another channel"
+    );
+
+    // Revised: the new text needs its own approval.
+    let revised =
+        desk.app.post_ok(COMMS, &desk.at("/statements/ST-1/revisions"), json!({"text": V2}), StatusCode::CREATED).await;
+    assert_eq!(revised["latest_version"], 2);
+    assert_eq!(revised["versions"][1]["sha256"], sha256_hex(V2.as_bytes()));
+    assert!(revised["versions"][1]["approved_by"].is_null());
+    assert_eq!(revised["versions"][0]["approved_by"], "D-1", "the old approval stays with the old text");
+    let refused =
+        problem(desk.publish(COMMS, "ST-1", json!({"channel": "status page v2"})).await, StatusCode::FORBIDDEN).await;
+    let detail = refused["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("changed after D-1 approved v1") && detail.contains("v2"),
+        "it says the text changed: {detail}"
+    );
+    // Publishing what one read, when it is no longer the latest, is a conflict.
+    let stale = json!({"channel": "status page v2", "sha256": sha256_hex(V1.as_bytes())});
+    let refused = problem(desk.publish(COMMS, "ST-1", stale).await, StatusCode::CONFLICT).await;
+    assert!(refused["detail"].as_str().expect("detail").contains("changed since you read it"), "{refused}");
+    problem(
+        desk.app.post(COMMS, &desk.at("/statements/ST-1/revisions"), json!({"text": V2})).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+
+    // A new approval of the new text lets it out.
+    let decision = desk.propose(LEGAL, "customer_notification", "ST-1").await;
+    assert_eq!(decision["statement"]["version"], 2);
+    assert_eq!(desk.approve(EXECUTIVE, "D-2").await["state"], "approved", "legal proposed, the executive approved");
+    let body = json!({"channel": "status page", "sha256": sha256_hex(V2.as_bytes())});
+    let published = json_of(desk.publish(COMMS, "ST-1", body).await, StatusCode::OK).await;
+    let latest = published["publications"].as_array().expect("publications").last().cloned().expect("one");
+    assert_eq!((latest["version"].clone(), latest["decision"].clone()), (json!(2), json!("D-2")));
+    let statement = desk.statement("ST-1").await;
+    assert_eq!(statement["versions"][1]["approved_by"], "D-2");
+
+    // The SITREP shows the latest approved text for the audience, and where it went out.
+    let sitrep = app.get_json(EXECUTIVE, &desk.at("/sitrep")).await;
+    let lines = sitrep["statements"].as_array().expect("statements");
+    assert_eq!(lines.len(), 1, "one audience: {sitrep}");
+    assert_eq!(lines[0]["audience"], "customers");
+    assert_eq!(lines[0]["version"], 2);
+    assert_eq!(lines[0]["text"], V2);
+    assert_eq!(lines[0]["approved_by"], "D-2");
+    assert_eq!(lines[0]["published"].as_array().map(Vec::len), Some(1), "{sitrep}");
+}
+
+#[tokio::test]
+async fn a_statement_is_approved_only_through_the_class_its_audience_needs() {
+    let app = spawn_app().await;
+    let desk = desk(&app).await;
+    for (audience, needs) in [
+        ("customers", "customer_notification"),
+        ("regulator", "regulatory_notification"),
+        ("press", "external_statement"),
+        ("partners", "external_statement"),
+        ("internal", "external_statement"),
+    ] {
+        let statement = desk.draft(LEGAL, audience, &format!("A word to {audience}")).await;
+        assert_eq!(statement["needs_class"], needs, "{audience}");
+    }
+    let seq_before = desk.seq().await;
+    for (statement, wrong) in [
+        ("ST-1", "external_statement"),
+        ("ST-2", "customer_notification"),
+        ("ST-3", "regulatory_notification"),
+        ("ST-3", "containment"),
+    ] {
+        let body = json!({"class": wrong, "title": "wrong path", "statement": statement});
+        let refused =
+            problem(app.post(COMMANDER, &desk.at("/decisions"), body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(refused["field"], "class", "{statement} through {wrong}: {refused}");
+    }
+    let body = json!({"class": "external_statement", "title": "no such statement", "statement": "ST-9"});
+    problem(app.post(COMMANDER, &desk.at("/decisions"), body).await, StatusCode::NOT_FOUND).await;
+    // The class's own rule still says who may propose: comms may not propose to the regulator.
+    let body = json!({"class": "regulatory_notification", "title": "to the DPA", "statement": "ST-2"});
+    problem(app.post(COMMS, &desk.at("/decisions"), body).await, StatusCode::FORBIDDEN).await;
+    let refused = problem(
+        app.post(COMMS, &desk.at("/statements"), json!({"audience": "shareholders", "title": "t", "text": "t"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(refused["field"], "audience", "{refused}");
+    assert_eq!(desk.seq().await, seq_before, "nothing was proposed");
+
+    let decision = desk.propose(LEGAL, "regulatory_notification", "ST-2").await;
+    assert_eq!(decision["state"], "proposed");
+    assert_eq!(desk.approve(EXECUTIVE, "D-1").await["state"], "approved");
+    let published =
+        json_of(desk.publish(COMMANDER, "ST-2", json!({"channel": "DPA portal"})).await, StatusCode::OK).await;
+    assert_eq!(published["publications"][0]["channel"], "DPA portal");
+}
+
+#[tokio::test]
+async fn only_comms_and_the_commander_publish_and_only_statement_roles_draft() {
+    let app = spawn_app().await;
+    let desk = desk(&app).await;
+    desk.draft(COMMS, "press", V1).await;
+    desk.propose(COMMS, "external_statement", "ST-1").await;
+    assert_eq!(desk.approve(LEGAL, "D-1").await["state"], "approved", "comms proposed, legal approved: two people");
+
+    for who in [LEGAL, EXECUTIVE, TECH_LEAD, RESPONDER, OUTSIDER, VIEWER, ADMIN] {
+        let refused =
+            problem(desk.publish(who, "ST-1", json!({"channel": "press release"})).await, StatusCode::FORBIDDEN).await;
+        if who != VIEWER {
+            // A viewer is refused sooner: their organisation role never acts.
+            assert_eq!(refused["rule"], "actions.publish_statements", "{who}: {refused}");
+        }
+    }
+    json_of(desk.publish(COMMANDER, "ST-1", json!({"channel": "press release"})).await, StatusCode::OK).await;
+
+    let draft = json!({"audience": "press", "title": "t", "text": "t"});
+    for who in [EXECUTIVE, TECH_LEAD, RESPONDER, OUTSIDER, VIEWER, ADMIN] {
+        let refused = problem(app.post(who, &desk.at("/statements"), draft.clone()).await, StatusCode::FORBIDDEN).await;
+        if who != VIEWER {
+            assert_eq!(refused["rule"], "actions.statements", "{who}: {refused}");
+        }
+        let revise = app.post(who, &desk.at("/statements/ST-1/revisions"), json!({"text": "hijacked"})).await;
+        problem(revise, StatusCode::FORBIDDEN).await;
+    }
+    assert_eq!(desk.statement("ST-1").await["versions"].as_array().expect("versions").len(), 1, "nobody changed it");
+}
+
+#[tokio::test]
+async fn approvers_must_be_distinct_people_holding_the_required_roles() {
+    let app = spawn_app().await;
+    let desk = desk(&app).await;
+    desk.draft(COMMS, "press", V1).await;
+    desk.propose(COMMS, "external_statement", "ST-1").await;
+
+    // The proposer's approval is implied; approving again is refused.
+    let approve = desk.at("/decisions/D-1/approve");
+    let refused = problem(app.post(COMMS, &approve, json!({})).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(refused["rule"], "people", "{refused}");
+    // Holders of other roles do not count.
+    for who in [EXECUTIVE, TECH_LEAD, RESPONDER] {
+        problem(app.post(who, &approve, json!({})).await, StatusCode::FORBIDDEN).await;
+    }
+    problem(desk.publish(COMMS, "ST-1", json!({"channel": "press release"})).await, StatusCode::FORBIDDEN).await;
+
+    // One person holding both required roles still needs another person.
+    app.post_ok(COMMANDER, &desk.at("/roles"), json!({"role": "comms", "user": LEGAL}), StatusCode::OK).await;
+    desk.draft(LEGAL, "partners", V2).await;
+    let decision = desk.propose(LEGAL, "external_statement", "ST-2").await;
+    assert_eq!(decision["state"], "proposed", "legal and comms in one person is one person: {decision}");
+    let refused =
+        problem(app.post(LEGAL, &desk.at("/decisions/D-2/approve"), json!({})).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(refused["rule"], "people");
+    problem(desk.publish(LEGAL, "ST-2", json!({"channel": "partner portal"})).await, StatusCode::FORBIDDEN).await;
+    let decision = desk.approve(COMMS, "D-2").await;
+    assert_eq!(decision["state"], "approved");
+    let endorsers: Vec<&Value> =
+        decision["approvals"].as_array().expect("approvals").iter().map(|a| &a["user"]).collect();
+    assert_eq!(endorsers, [LEGAL, COMMS], "two people");
+    json_of(desk.publish(COMMS, "ST-2", json!({"channel": "partner portal"})).await, StatusCode::OK).await;
+}
