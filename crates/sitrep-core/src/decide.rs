@@ -812,7 +812,9 @@ pub fn decide_incident(
         return Err(Refusal::NotFound(format!("there is no incident {}", state.id)));
     }
     may_act(user)?;
-    if state.phase == Phase::Closed {
+    // A closed record is final, except that its evidence stays readable: the chain of custody
+    // outlives the incident (legal holds, litigation), so downloads are still recorded.
+    if state.phase == Phase::Closed && !matches!(command, IncidentCommand::AccessEvidence { .. }) {
         return Err(conflict(format!("{} is closed; its record is final", state.id)));
     }
     let judge = Judge { state, policy: &org.policy, by };

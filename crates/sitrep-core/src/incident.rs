@@ -1017,6 +1017,11 @@ impl IncidentState {
         id.0.checked_sub(1).and_then(|i| self.statements.get(i as usize))
     }
 
+    /// Whether a share's link works at `now`: not revoked, not expired, incident not closed.
+    pub fn share_is_live(&self, share: &Share, now: Timestamp) -> bool {
+        self.phase != Phase::Closed && share.is_live(now)
+    }
+
     pub fn is_engaged(&self, party: &str) -> bool {
         self.parties.iter().any(|p| p.party == party)
     }

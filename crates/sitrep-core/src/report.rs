@@ -238,7 +238,7 @@ impl Sitrep {
                         live_shares: state
                             .shares
                             .iter()
-                            .filter(|s| s.party == engaged.party && s.is_live(now))
+                            .filter(|s| s.party == engaged.party && state.share_is_live(s, now))
                             .map(|s| s.id)
                             .collect(),
                     }

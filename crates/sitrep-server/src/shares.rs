@@ -133,8 +133,10 @@ pub async fn page(State(app): State<AppState>, Segments(token): Segments<String>
 /// One item through a link: recorded as a custody entry, then served like any download.
 pub async fn download(
     State(app): State<AppState>,
+    method: axum::http::Method,
     Segments((token, sha256)): Segments<(String, String)>,
 ) -> Result<Response, ApiError> {
+    crate::api::evidence::refuse_head(&method)?;
     let (number, share) = open(&app, &token)?;
     let now = app.now();
     let command = SystemCommand::ShareUsed { share, sha256: sha256.clone() };
@@ -149,7 +151,13 @@ pub async fn download(
             Ok(state.evidence_item(&sha256).map(|item| item.name.clone()).unwrap_or_default())
         })
         .ok_or_else(|| ApiError::NotFound("this share link is not valid".into()))??;
-    let size = check_integrity(&app, number, &sha256).await?;
+    // The failure is recorded and the incident's people see the detail; the party is only told.
+    let size = check_integrity(&app, number, &sha256).await.map_err(|error| match error {
+        ApiError::Integrity(_) => ApiError::Integrity(
+            "this file cannot be served: it failed its integrity check; the sender has been told".into(),
+        ),
+        other => other,
+    })?;
     app.ledger.execute_system(number, "share", command).await.map_err(|error| match error {
         sitrep_store::LedgerError::Refused(Refusal::Conflict(message)) => ApiError::Gone(message),
         other => other.into(),

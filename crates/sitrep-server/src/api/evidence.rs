@@ -74,6 +74,10 @@ pub async fn receive(
     body: axum::body::Body,
     csrf: Option<&str>,
 ) -> Result<(sitrep_store::Receipt, String), ApiError> {
+    // Whatever the answer, the body is read to its end (up to a bound): a server that answers and
+    // closes with the upload unread makes the client's kernel reset the connection, and the
+    // client then sees "broken pipe" instead of the refusal.
+    let body = forward(body);
     dry_run(app, user, number, &probe_registration())?;
     let limit = app.config.max_evidence_bytes;
     let declared_length =
@@ -97,7 +101,7 @@ pub async fn receive(
                 .for_field("collected_at", TEXT_PART_MAX)
                 .for_field("csrf", TEXT_PART_MAX),
         );
-    let mut form = multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    let mut form = multer::Multipart::with_constraints(body, boundary, constraints);
     let mut upload = None;
     let (mut source, mut collected_by, mut collected_at) = (None, None, None);
     let mut csrf_seen = csrf.is_none();
@@ -156,6 +160,58 @@ pub async fn receive(
     blob.finish().await.map_err(blob_error)?;
     let receipt = app.ledger.execute(user, Request::Incident { incident: number, command }).await?;
     Ok((receipt, sha256))
+}
+
+/// How much of a refused upload is still read (and discarded) so the client sees the answer.
+const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The request body as a stream fed by a task of its own; once the stream is dropped (the
+/// upload refused), the task reads and discards the rest, within bounds, instead of leaving it
+/// unread.
+fn forward(body: axum::body::Body) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(8);
+    tokio::spawn(async move {
+        let mut chunks = body.into_data_stream();
+        let mut forwarding = true;
+        let mut discarded = 0u64;
+        let mut deadline = None;
+        loop {
+            let next = match deadline {
+                None => chunks.next().await,
+                Some(deadline) => match tokio::time::timeout_at(deadline, chunks.next()).await {
+                    Ok(next) => next,
+                    Err(_) => break,
+                },
+            };
+            let Some(chunk) = next else { break };
+            match chunk {
+                Ok(bytes) if forwarding => {
+                    if let Err(tokio::sync::mpsc::error::SendError(Ok(bytes))) = sender.send(Ok(bytes)).await {
+                        forwarding = false;
+                        discarded = bytes.len() as u64;
+                        deadline = Some(tokio::time::Instant::now() + DRAIN_TIME);
+                    }
+                }
+                Ok(bytes) => {
+                    discarded += bytes.len() as u64;
+                    if discarded > DRAIN_BYTES {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    if forwarding {
+                        let _ = sender.send(Err(std::io::Error::other(error.to_string()))).await;
+                    }
+                    break;
+                }
+            }
+        }
+    });
+    futures_util::stream::unfold(
+        receiver,
+        |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
+    )
 }
 
 fn parse_time(text: &str) -> Result<Timestamp, ApiError> {
@@ -284,9 +340,11 @@ pub struct DownloadQuery {
 pub async fn download(
     State(app): State<AppState>,
     caller: Caller,
+    method: axum::http::Method,
     Segments((id, sha256)): Segments<(String, String)>,
     Params(query): Params<DownloadQuery>,
 ) -> Result<Response, ApiError> {
+    refuse_head(&method)?;
     let number = incident_number(&app, &caller, &id)?;
     let command =
         IncidentCommand::AccessEvidence { sha256: sha256.clone(), purpose: query.purpose.unwrap_or_default() };
@@ -296,6 +354,15 @@ pub async fn download(
     let size = check_integrity(&app, number, &sha256).await?;
     app.ledger.execute(&caller.user, Request::Incident { incident: number, command }).await?;
     serve_blob(&app, &sha256, &name, size).await
+}
+
+/// Every download is a custody entry, so a HEAD (which axum would answer with the GET handler,
+/// recording an access that served nothing) is refused.
+pub fn refuse_head(method: &axum::http::Method) -> Result<(), ApiError> {
+    if method == axum::http::Method::HEAD {
+        return Err(ApiError::MethodNotAllowed("evidence is fetched with GET; each fetch is recorded".into()));
+    }
+    Ok(())
 }
 
 /// Re-hashes a stored blob before anything is served; a mismatch is recorded and refused.

@@ -187,7 +187,7 @@ pub fn shares(app: &AppState, state: &IncidentState, org: &OrgState, viewer: &si
             let mut view = serde_json::to_value(share).unwrap_or_default();
             if let Some(object) = view.as_object_mut() {
                 // A closed incident's links no longer work, whatever their expiry says.
-                let live = share.is_live(now) && state.phase != sitrep_core::Phase::Closed;
+                let live = state.share_is_live(share, now);
                 object.insert("live".into(), json!(live));
                 if show_links {
                     let link =

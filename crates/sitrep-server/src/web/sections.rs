@@ -199,12 +199,13 @@ pub fn build(
                 expires: when(share.expires_at),
                 status: match &share.revoked {
                     Some(revoked) => format!("revoked by {} at {}", revoked.by, when(revoked.at)),
-                    None if share.is_live(now) => "live".to_owned(),
+                    None if state.share_is_live(share, now) => "live".to_owned(),
+                    None if state.phase == sitrep_core::Phase::Closed => "ended when the incident closed".to_owned(),
                     None => "expired".to_owned(),
                 },
-                live: share.is_live(now),
+                live: state.share_is_live(share, now),
                 uses: share.uses,
-                url: if show_links && share.is_live(now) { share_url(share.id) } else { String::new() },
+                url: if show_links && state.share_is_live(share, now) { share_url(share.id) } else { String::new() },
                 can_revoke: share.revoked.is_none()
                     && allowed(IncidentCommand::RevokeShare { share: share.id, reason: None }),
             })

@@ -692,3 +692,43 @@ async fn a_blob_missing_from_the_store_is_refused_and_reported() {
     assert_eq!(record.last().expect("entries")["kind"], "evidence.integrity_failed");
     assert_eq!(list(&app, COMMANDER, &incident).await[0]["custody"], json!([]), "nothing was served");
 }
+
+#[tokio::test]
+async fn a_head_request_is_refused_so_no_custody_entry_records_a_fetch_that_served_nothing() {
+    let app = spawn_app().await;
+    let incident = app.standard_incident("HEAD", false).await;
+    let sha256 =
+        app.evidence(TECH_LEAD, &incident, "pcap.bin", b"pcap").await["sha256"].as_str().expect("a hash").to_owned();
+    let before = seq(&app, &incident).await;
+    let path = format!("/api/v1/incidents/{incident}/evidence/{sha256}?purpose=peek");
+    let response = app.request(Method::HEAD, Some(TECH_LEAD), &path).send().await.expect("an answer");
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(seq(&app, &incident).await, before, "nothing was recorded");
+    assert!(list(&app, TECH_LEAD, &incident).await[0]["custody"].as_array().expect("custody").is_empty());
+}
+
+#[tokio::test]
+async fn evidence_stays_readable_after_the_incident_closes_and_every_download_is_still_recorded() {
+    let app = spawn_app().await;
+    let incident = app.standard_incident("Closed with evidence", false).await;
+    let sha256 = app.evidence(TECH_LEAD, &incident, "disk.img", b"disk image").await["sha256"]
+        .as_str()
+        .expect("a hash")
+        .to_owned();
+    let at = |path: &str| format!("/api/v1/incidents/{incident}{path}");
+    let close = app
+        .post_ok(COMMANDER, &at("/decisions"), json!({"class": "close", "title": "Done"}), StatusCode::CREATED)
+        .await;
+    let decision = close["id"].as_str().expect("a decision id").to_owned();
+    app.post_ok(EXECUTIVE, &at(&format!("/decisions/{decision}/approve")), json!({}), StatusCode::OK).await;
+    assert_eq!(app.state(COMMANDER, &incident).await["phase"], "closed");
+
+    let response = app.download(LEGAL, &incident, &sha256, "litigation hold").await;
+    assert_served_as_download(&response);
+    assert_eq!(response.bytes().await.expect("the body").as_ref(), b"disk image");
+    let custody = list(&app, LEGAL, &incident).await[0]["custody"].clone();
+    assert_eq!(custody[0]["purpose"], "litigation hold", "the chain of custody outlives the incident");
+    // Everything else about a closed record stays final.
+    let refused = app.upload_file(TECH_LEAD, &incident, "late.txt", b"too late").await;
+    problem(refused, StatusCode::CONFLICT).await;
+}
