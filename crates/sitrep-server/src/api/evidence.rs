@@ -48,7 +48,7 @@ pub fn dry_run(
 }
 
 /// A registration with a placeholder hash: enough to ask whether the caller may add evidence.
-fn probe_registration() -> IncidentCommand {
+pub fn probe_registration() -> IncidentCommand {
     IncidentCommand::RegisterEvidence(EvidenceRegistered {
         sha256: "0".repeat(64),
         size: 0,

@@ -20,10 +20,14 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Body, Segments};
 use crate::state::AppState;
 
-/// A registry entry, without its id (which is in the path or in `party`).
+/// A registry entry. `party` (the id) is required when registering; when replacing, the id is
+/// in the path and `party`, if sent, must match it.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PartyFields {
+pub struct PartyBody {
+    /// The party's id: a-z, 0-9, '-' and '_'.
+    #[schema(example = "acme-msp")]
+    party: Option<String>,
     #[schema(example = "Acme Managed Services")]
     name: String,
     /// `msp`, `cloud_operator`, `vendor`, `regulator`, `law_enforcement` or `counsel`.
@@ -43,7 +47,7 @@ pub struct PartyFields {
     sharing_rule: Option<String>,
 }
 
-impl PartyFields {
+impl PartyBody {
     fn into_party(self, party: String) -> Party {
         Party {
             party,
@@ -57,53 +61,23 @@ impl PartyFields {
     }
 }
 
-/// A new registry entry. The fields are spelled out rather than flattened from
-/// [`PartyFields`]: through `#[serde(flatten)]` a refusal (`kind: "friend"`) names the whole
-/// body instead of its field.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewParty {
-    /// The party's id: a-z, 0-9, '-' and '_'.
-    #[schema(example = "acme-msp")]
-    party: String,
-    #[schema(example = "Acme Managed Services")]
-    name: String,
-    /// `msp`, `cloud_operator`, `vendor`, `regulator`, `law_enforcement` or `counsel`.
-    #[schema(value_type = String, example = "msp")]
-    kind: PartyKind,
-    /// `[{name, role?, email?, phone?}]`
-    #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
-    contacts: Vec<Contact>,
-    /// What they operate for us.
-    operates: Option<String>,
-    /// The contractual authority we hold over them, one line each.
-    #[serde(default)]
-    #[schema(example = json!(["may suspend their integration", "may revoke their access"]))]
-    authority: Vec<String>,
-    /// Their evidence-sharing rule, in words.
-    sharing_rule: Option<String>,
-}
-
-impl NewParty {
-    fn into_party(self) -> Party {
-        let NewParty { party, name, kind, contacts, operates, authority, sharing_rule } = self;
-        PartyFields { name, kind, contacts, operates, authority, sharing_rule }.into_party(party)
-    }
-}
-
 fn party_view(org: &OrgState, id: &str) -> Value {
     org.parties.get(id).map(|p| serde_json::to_value(p).unwrap_or_default()).unwrap_or_default()
 }
 
 /// Register a third party (admin).
-#[utoipa::path(post, path = "/api/v1/parties", tag = "third parties", request_body = NewParty,
+#[utoipa::path(post, path = "/api/v1/parties", tag = "third parties", request_body = PartyBody,
     responses((status = 201, description = "The party"), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
-pub async fn register(State(app): State<AppState>, caller: Caller, body: Body<NewParty>) -> Result<Response, ApiError> {
-    let party = body.value.into_party();
-    let id = party.party.clone();
-    let command = OrgCommand::RegisterParty(party);
+pub async fn register(
+    State(app): State<AppState>,
+    caller: Caller,
+    body: Body<PartyBody>,
+) -> Result<Response, ApiError> {
+    let Some(id) = body.value.party.clone() else {
+        return Err(ApiError::invalid("party", "name the party's id (a-z, 0-9, '-' and '_')"));
+    };
+    let command = OrgCommand::RegisterParty(body.value.into_party(id.clone()));
     let receipt = app.ledger.execute_once(&caller.user, Request::Org(command), body.idempotency).await?;
     Ok(written(StatusCode::CREATED, &receipt, party_view(&app.ledger.org(), &id)))
 }
@@ -117,7 +91,7 @@ pub async fn list(State(app): State<AppState>, _caller: Caller) -> Json<Value> {
 }
 
 /// Replace a registered party's entry (admin).
-#[utoipa::path(put, path = "/api/v1/parties/{party}", tag = "third parties", request_body = PartyFields,
+#[utoipa::path(put, path = "/api/v1/parties/{party}", tag = "third parties", request_body = PartyBody,
     params(("party" = String, Path)),
     responses((status = 200, description = "The party"), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
@@ -125,8 +99,11 @@ pub async fn update(
     State(app): State<AppState>,
     caller: Caller,
     Segments(party): Segments<String>,
-    body: Body<PartyFields>,
+    body: Body<PartyBody>,
 ) -> Result<Response, ApiError> {
+    if body.value.party.as_ref().is_some_and(|named| *named != party) {
+        return Err(ApiError::invalid("party", format!("the body names another party than the path ('{party}')")));
+    }
     let command = OrgCommand::UpdateParty(body.value.into_party(party.clone()));
     let receipt = app.ledger.execute_once(&caller.user, Request::Org(command), body.idempotency).await?;
     Ok(written(StatusCode::OK, &receipt, party_view(&app.ledger.org(), &party)))

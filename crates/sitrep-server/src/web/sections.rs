@@ -134,16 +134,7 @@ pub fn build(
         evidence_reader,
         evidence_count: state.evidence.len(),
         evidence: if evidence_reader { state.evidence.iter().map(evidence_row).collect() } else { Vec::new() },
-        can_add_evidence: allowed(IncidentCommand::RegisterEvidence(sitrep_core::events::EvidenceRegistered {
-            sha256: "0".repeat(64),
-            size: 0,
-            name: "probe".into(),
-            declared_type: None,
-            sniffed_type: None,
-            source: None,
-            collected_by: None,
-            collected_at: None,
-        })),
+        can_add_evidence: allowed(crate::api::evidence::probe_registration()),
         parties: state
             .parties
             .iter()
