@@ -13,8 +13,8 @@ use uuid::Uuid;
 use crate::entry::sha256_hex;
 use crate::events::*;
 use crate::ids::{
-    DecisionClass, DecisionId, FactId, IncidentNumber, OrgRole, Phase, Role, Severity, ShareId, StatementId, TaskId,
-    UserName,
+    ControlChangeId, DecisionClass, DecisionId, FactId, IncidentNumber, LessonId, OrgRole, Phase, Role, Severity,
+    ShareId, StatementId, TaskId, UserName,
 };
 use crate::incident::{ActionStatus, Decision, IncidentState, NoticeStatus, TaskState};
 use crate::org::{OrgState, User};
@@ -87,13 +87,16 @@ fn optional_text(field: &str, value: &Option<String>, max: usize) -> Result<Opti
 /// What a person intends to do to an incident.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IncidentCommand {
+    /// Assigns a role on the incident, or with `unit`, a local role in an org unit in scope.
     AssignRole {
         role: Role,
         user: UserName,
+        unit: Option<String>,
     },
     ReleaseRole {
         role: Role,
         user: UserName,
+        unit: Option<String>,
     },
     SetPhase {
         phase: Phase,
@@ -144,6 +147,8 @@ pub enum IncidentCommand {
         actions: Vec<ActionSpec>,
         /// A statement whose latest version this decision approves for publishing.
         statement: Option<StatementId>,
+        /// Running regulatory clocks this decision's execution stops.
+        clocks: Vec<String>,
     },
     Approve {
         decision: DecisionId,
@@ -201,6 +206,35 @@ pub enum IncidentCommand {
         channel: String,
         sha256: Option<String>,
     },
+    RecordLesson {
+        what_happened: String,
+        why: String,
+        change: String,
+    },
+    PlanControlChange {
+        lesson: LessonId,
+        title: String,
+        owner: UserName,
+        due: Timestamp,
+        csf: String,
+    },
+    CompleteControlChange {
+        change: ControlChangeId,
+        note: Option<String>,
+    },
+    CancelControlChange {
+        change: ControlChangeId,
+        note: String,
+    },
+    CompleteReview {
+        summary: String,
+    },
+    /// A determination that starts the policy's clocks that start on it.
+    RecordDetermination {
+        determination: String,
+        basis: String,
+        aware_at: Option<Timestamp>,
+    },
 }
 
 /// What the action worker and the notifier record: results of running connectors.
@@ -240,6 +274,15 @@ pub enum SystemCommand {
     IntegrityFailed {
         sha256: String,
         detail: String,
+    },
+    /// The clock's path was told (or could not be told) that its deadline is near.
+    ClockWarned {
+        clock: String,
+        told: Vec<String>,
+        failed: Vec<String>,
+    },
+    ClockMissed {
+        clock: String,
     },
 }
 
@@ -428,7 +471,9 @@ pub fn decide_declare(
         exercise: command.exercise,
         policy: policy.sha256.clone(),
     })];
-    events.extend(staffing.iter().cloned().map(|(role, user)| IncidentEvent::RoleAssigned(RoleChange { role, user })));
+    events.extend(
+        staffing.iter().cloned().map(|(role, user)| IncidentEvent::RoleAssigned(RoleChange { role, user, unit: None })),
+    );
     if let Some(playbook) = &command.playbook {
         let mut roles: BTreeMap<Role, Vec<UserName>> = BTreeMap::new();
         for (role, user) in staffing {
@@ -525,6 +570,7 @@ fn playbook_events(
             playbook: preapproved.then(|| citation.clone()),
             path: class.path.clone(),
             statement: None,
+            clocks: Vec::new(),
         }))
     };
     for template in &filled.preapproved {
@@ -579,6 +625,37 @@ struct Judge<'a> {
 impl Judge<'_> {
     fn holds(&self) -> Vec<Role> {
         self.state.roles_of(self.by)
+    }
+
+    /// The roles this person may decide with under a rule of this scope (local roles count
+    /// for `local` classes).
+    fn holds_for(&self, scope: crate::policy::Scope) -> Vec<Role> {
+        self.state.deciding_roles_of(self.by, scope)
+    }
+
+    /// For a `local` class, why a person with no role of it cannot decide: which units decide.
+    fn local_words(&self, rule: &Rule, class: &DecisionClass) -> String {
+        let units: Vec<&str> = self.state.scope.iter().filter_map(|u| self.policy.unit(u)).collect();
+        if rule.scope != crate::policy::Scope::Local || units.is_empty() {
+            return String::new();
+        }
+        let held_there = self.state.unit_roles.values().any(|roles| roles.values().any(|h| h.contains(self.by)));
+        format!(
+            "{class} is local to {}{}; ",
+            units.join(", "),
+            if held_there { String::new() } else { format!("; you hold no role in {}", units.join(" or ")) }
+        )
+    }
+
+    fn unit_in_scope(&self, unit: &str) -> Result<(), Refusal> {
+        if self.policy.unit(unit).is_none() {
+            let known: Vec<&str> = self.policy.units.iter().map(|(u, _)| u.as_str()).collect();
+            return Err(invalid("unit", format!("unknown unit '{unit}'; units are {}", list_or_none(&known))));
+        }
+        if !self.state.scope.iter().any(|s| s == unit) {
+            return Err(invalid("unit", format!("{unit} is not in the scope of {}", self.state.id)));
+        }
+        Ok(())
     }
 
     /// Who currently holds any of these roles, for messages that say who could act.
@@ -672,6 +749,67 @@ impl Judge<'_> {
 }
 
 impl Judge<'_> {
+    /// The clocks a proposal names: each running and stopped by this class.
+    fn clocks_to_stop(&self, class: &DecisionClass, named: &[String]) -> Result<Vec<String>, Refusal> {
+        for (index, name) in named.iter().enumerate() {
+            let Some(clock) = self.state.clocks.iter().find(|c| &c.clock == name) else {
+                return Err(invalid(&format!("clocks[{index}]"), format!("{} has no clock '{name}'", self.state.id)));
+            };
+            if !clock.is_running() {
+                return Err(invalid(&format!("clocks[{index}]"), format!("the clock '{name}' has already stopped")));
+            }
+            if &clock.stopped_by != class {
+                return Err(invalid(
+                    &format!("clocks[{index}]"),
+                    format!("the clock '{name}' is stopped by {}, not {class}", clock.stopped_by),
+                ));
+            }
+        }
+        Ok(named.to_vec())
+    }
+
+    fn review_open(&self) -> Result<(), Refusal> {
+        match &self.state.review.completed {
+            Some(done) => Err(conflict(format!(
+                "the review of {} was completed by {} at {}; it is final",
+                self.state.id, done.by, done.at
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn control_change(&self, id: ControlChangeId) -> Result<&crate::incident::ControlChange, Refusal> {
+        let found = self
+            .state
+            .review
+            .control_change(id)
+            .ok_or_else(|| Refusal::NotFound(format!("{} has no control change {id}", self.state.id)))?;
+        if found.state != crate::incident::ControlChangeState::Open {
+            return Err(conflict(format!("{id} is already closed")));
+        }
+        Ok(found)
+    }
+
+    /// Closing needs every regulatory clock stopped and the post-incident review complete.
+    fn ready_to_close(&self) -> Result<(), Refusal> {
+        if let Some(clock) = self.state.clocks.iter().find(|c| c.is_running()) {
+            return Err(conflict(format!(
+                "{} cannot close while the clock '{}' ({}) runs; it is due {} and a {} decision stops it",
+                self.state.id, clock.clock, clock.title, clock.deadline, clock.stopped_by
+            )));
+        }
+        if self.state.review.completed.is_some() {
+            return Ok(());
+        }
+        let review = &self.state.review;
+        let missing = if review.lessons.is_empty() {
+            "record its lessons, turn each into control changes, then complete it".to_owned()
+        } else {
+            format!("{} lesson(s) recorded; complete the review first", review.lessons.len())
+        };
+        Err(conflict(format!("{} closes only after its post-incident review: {missing}", self.state.id)))
+    }
+
     fn evidence(&self, sha256: &str) -> Result<&crate::incident::EvidenceItem, Refusal> {
         self.state
             .evidence_item(sha256)
@@ -751,6 +889,17 @@ impl Judge<'_> {
     }
 }
 
+/// `PR.AA-05`: a NIST CSF 2.0 function, category and subcategory number.
+pub fn is_csf_subcategory(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 8
+        && ["GV", "ID", "PR", "DE", "RS", "RC"].iter().any(|f| text.starts_with(f))
+        && bytes[2] == b'.'
+        && bytes[3..5].iter().all(u8::is_ascii_uppercase)
+        && bytes[5] == b'-'
+        && bytes[6..8].iter().all(u8::is_ascii_digit)
+}
+
 pub fn is_sha256(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
@@ -800,11 +949,15 @@ fn join_or(roles: &[Role]) -> String {
 }
 
 /// Decides one command against an incident.
+///
+/// `now` is the time the entries will carry (for checks against the clock, such as an
+/// awareness time that cannot be in the future).
 pub fn decide_incident(
     state: &IncidentState,
     org: &OrgState,
     by: &UserName,
     command: &IncidentCommand,
+    now: Timestamp,
 ) -> Result<Vec<IncidentEvent>, Refusal> {
     let user = acting_user(org, by)?;
     if !can_see(state, by) {
@@ -814,22 +967,47 @@ pub fn decide_incident(
     may_act(user)?;
     // A closed record is final, except that its evidence stays readable: the chain of custody
     // outlives the incident (legal holds, litigation), so downloads are still recorded.
-    if state.phase == Phase::Closed && !matches!(command, IncidentCommand::AccessEvidence { .. }) {
+    // Control changes are tracked after close too: they are the review's follow-up.
+    let outlives_close = matches!(
+        command,
+        IncidentCommand::AccessEvidence { .. }
+            | IncidentCommand::CompleteControlChange { .. }
+            | IncidentCommand::CancelControlChange { .. }
+    );
+    if state.phase == Phase::Closed && !outlives_close {
         return Err(conflict(format!("{} is closed; its record is final", state.id)));
     }
     let judge = Judge { state, policy: &org.policy, by };
     let rules = &org.policy.actions;
     use IncidentCommand as C;
     let events = match command {
-        C::AssignRole { role, user } => {
+        C::AssignRole { role, user, unit: Some(unit) } => {
+            judge.permit("assign_roles", &rules.assign_roles, "assigning roles")?;
+            check_staffing(org, &org.policy, role, user)?;
+            judge.unit_in_scope(unit)?;
+            if state.holds_in(unit, user, role.as_str()) {
+                return Err(conflict(format!("{user} already holds {role} in {unit} on {}", state.id)));
+            }
+            let change = RoleChange { role: role.clone(), user: user.clone(), unit: Some(unit.clone()) };
+            vec![IncidentEvent::RoleAssigned(change)]
+        }
+        C::ReleaseRole { role, user, unit: Some(unit) } => {
+            judge.permit("assign_roles", &rules.assign_roles, "releasing roles")?;
+            if !state.holds_in(unit, user, role.as_str()) {
+                return Err(conflict(format!("{user} does not hold {role} in {unit} on {}", state.id)));
+            }
+            let change = RoleChange { role: role.clone(), user: user.clone(), unit: Some(unit.clone()) };
+            vec![IncidentEvent::RoleReleased(change)]
+        }
+        C::AssignRole { role, user, unit: None } => {
             judge.permit("assign_roles", &rules.assign_roles, "assigning roles")?;
             check_staffing(org, &org.policy, role, user)?;
             if state.holds(user, role.as_str()) {
                 return Err(conflict(format!("{user} already holds {role} on {}", state.id)));
             }
-            vec![IncidentEvent::RoleAssigned(RoleChange { role: role.clone(), user: user.clone() })]
+            vec![IncidentEvent::RoleAssigned(RoleChange { role: role.clone(), user: user.clone(), unit: None })]
         }
-        C::ReleaseRole { role, user } => {
+        C::ReleaseRole { role, user, unit: None } => {
             judge.permit("assign_roles", &rules.assign_roles, "releasing roles")?;
             if !state.holds(user, role.as_str()) {
                 return Err(conflict(format!("{user} does not hold {role} on {}", state.id)));
@@ -840,7 +1018,7 @@ pub fn decide_incident(
                     state.id
                 )));
             }
-            vec![IncidentEvent::RoleReleased(RoleChange { role: role.clone(), user: user.clone() })]
+            vec![IncidentEvent::RoleReleased(RoleChange { role: role.clone(), user: user.clone(), unit: None })]
         }
         C::SetPhase { phase } => {
             judge.permit("set_phase", &rules.set_phase, "setting the phase")?;
@@ -953,7 +1131,7 @@ pub fn decide_incident(
             }
             vec![IncidentEvent::TaskBlocked(TaskBlocked { task: *task, reason: text("reason", reason, SHORT_MAX)? })]
         }
-        C::Propose { class, title, rationale, actions, statement } => {
+        C::Propose { class, title, rationale, actions, statement, clocks } => {
             let Some(class_policy) = org.policy.class(class) else {
                 let known: Vec<&str> = org.policy.classes.iter().map(|c| c.class.as_str()).collect();
                 return Err(invalid(
@@ -961,14 +1139,26 @@ pub fn decide_incident(
                     format!("unknown decision class '{class}'; classes are {}", known.join(", ")),
                 ));
             };
-            if !judge.allowed(&class_policy.propose) {
+            let may_propose = judge.allowed(&class_policy.propose)
+                || (class_policy.rule.scope == crate::policy::Scope::Local
+                    && match &class_policy.propose {
+                        Who::Roles(roles) => {
+                            roles.iter().any(|r| judge.holds_for(crate::policy::Scope::Local).contains(r))
+                        }
+                        Who::Participants => !judge.holds_for(crate::policy::Scope::Local).is_empty(),
+                    });
+            if !may_propose {
                 let who = match &class_policy.propose {
                     Who::Participants => format!("any participant other than {}", join_or(&org.policy.roles.read_only)),
                     Who::Roles(roles) => join_or(roles),
                 };
                 return Err(forbidden(
                     format!("classes.{class}.propose"),
-                    format!("{class} may be proposed by {who}; {}", judge.held_words()),
+                    format!(
+                        "{}{class} may be proposed by {who}; {}",
+                        judge.local_words(&class_policy.rule, class),
+                        judge.held_words()
+                    ),
                 ));
             }
             let title = text("title", title, TITLE_MAX)?;
@@ -976,8 +1166,11 @@ pub fn decide_incident(
             check_actions(&org.policy, actions)?;
             judge.shares(class, actions, org)?;
             let statement = statement.map(|id| judge.statement_to_approve(id, class)).transpose()?;
+            if class == "close" {
+                judge.ready_to_close()?;
+            }
             let rule = class_policy.rule.clone();
-            let holds = judge.holds();
+            let holds = judge.holds_for(rule.scope);
             let role = rule.endorsement_role(&holds, &[]);
             let also =
                 held_rule_roles(&rule, &holds).into_iter().filter(|r| Some(r) != role.as_ref()).collect::<Vec<_>>();
@@ -998,6 +1191,7 @@ pub fn decide_incident(
                 playbook: None,
                 path: class_policy.path.clone(),
                 statement,
+                clocks: judge.clocks_to_stop(class, clocks)?,
             })];
             if decided {
                 events.extend(judge.closing(class, decision));
@@ -1022,12 +1216,13 @@ pub fn decide_incident(
             }
             // The approver stands for one of the rule's roles they hold that still counts; which
             // one each person stands for is settled by `Rule::progress`, not by who came first.
-            let mine = held_rule_roles(rule, &judge.holds());
+            let mine = held_rule_roles(rule, &judge.holds_for(rule.scope));
             let Some(first) = mine.first() else {
                 return Err(forbidden(
                     format!("classes.{class}.approve"),
                     format!(
-                        "{class} needs approval by {}; {}; {} ({})",
+                        "{}{class} needs approval by {}; {}; {} ({})",
+                        judge.local_words(rule, class),
                         rule.approve.describe(),
                         progress.waiting_on,
                         judge.held_words(),
@@ -1049,6 +1244,9 @@ pub fn decide_incident(
             let mut endorsements = decision.endorsements();
             endorsements.push(Endorsement { user: by, role: &role, also: &also });
             let approved = rule.is_met(&decision.proposer, &endorsements);
+            if approved && class == "close" {
+                judge.ready_to_close()?;
+            }
             let mut events = vec![IncidentEvent::DecisionApproved(DecisionApproved {
                 decision: *id,
                 role: role.clone(),
@@ -1074,7 +1272,7 @@ pub fn decide_incident(
                 return Err(forbidden("withdraw", format!("you proposed {id}; withdraw it instead of rejecting it")));
             }
             let rule = &decision.rule;
-            let Some(role) = rule.endorsement_role(&judge.holds(), &[]) else {
+            let Some(role) = rule.endorsement_role(&judge.holds_for(rule.scope), &[]) else {
                 let class = &decision.class;
                 return Err(forbidden(
                     format!("classes.{class}.approve"),
@@ -1126,6 +1324,111 @@ pub fn decide_incident(
         C::AddNote { text: note } => {
             judge.permit("notes", &rules.notes, "adding notes")?;
             vec![IncidentEvent::NoteAdded(NoteAdded { text: text("text", note, TEXT_MAX)? })]
+        }
+        C::RecordDetermination { determination, basis, aware_at } => {
+            judge.permit("determinations", &rules.determinations, "recording determinations")?;
+            let policy = &org.policy;
+            if !policy.determinations.iter().any(|(name, _)| name == determination) {
+                let known: Vec<&str> = policy.determinations.iter().map(|(name, _)| name.as_str()).collect();
+                return Err(invalid(
+                    "determination",
+                    format!("unknown determination '{determination}'; the policy knows {}", list_or_none(&known)),
+                ));
+            }
+            if aware_at.is_some_and(|aware| aware > now) {
+                return Err(invalid(
+                    "aware_at",
+                    format!("{} is in the future; it is {now} now", aware_at.unwrap_or(now)),
+                ));
+            }
+            if let Some(earlier) = state.determinations.iter().find(|d| &d.determination == determination) {
+                return Err(conflict(format!(
+                    "{determination} was already determined by {} at {}",
+                    earlier.by, earlier.at
+                )));
+            }
+            let clocks = policy
+                .clocks
+                .iter()
+                .filter(|c| &c.starts_on == determination)
+                .map(|c| ClockStart {
+                    clock: c.clock.clone(),
+                    title: c.title.clone(),
+                    deadline: c.deadline,
+                    stopped_by: c.stopped_by.clone(),
+                    warn_hours: c.warn_hours,
+                    path: policy.class(&c.stopped_by).map(|class| class.path.clone()).unwrap_or_default(),
+                })
+                .collect();
+            vec![IncidentEvent::DeterminationRecorded(DeterminationRecorded {
+                determination: determination.clone(),
+                basis: text("basis", basis, SHORT_MAX)?,
+                aware_at: *aware_at,
+                clocks,
+            })]
+        }
+        C::RecordLesson { what_happened, why, change } => {
+            judge.permit("review", &rules.review, "recording lessons")?;
+            judge.review_open()?;
+            vec![IncidentEvent::LessonRecorded(LessonRecorded {
+                lesson: LessonId(state.review.lessons.len() as u64 + 1),
+                what_happened: text("what_happened", what_happened, TEXT_MAX)?,
+                why: text("why", why, TEXT_MAX)?,
+                change: text("change", change, TEXT_MAX)?,
+            })]
+        }
+        C::PlanControlChange { lesson, title, owner, due, csf } => {
+            judge.permit("review", &rules.review, "planning control changes")?;
+            if state.review.lesson(*lesson).is_none() {
+                return Err(Refusal::NotFound(format!("{} has no lesson {lesson}", state.id)));
+            }
+            if !org.user(owner).is_some_and(|u| u.active) {
+                return Err(invalid("owner", format!("'{owner}' is not an active user of the organisation")));
+            }
+            if !is_csf_subcategory(csf) {
+                return Err(invalid(
+                    "csf",
+                    format!("'{csf}' is not a NIST CSF 2.0 subcategory like PR.AA-05 (GV, ID, PR, DE, RS or RC)"),
+                ));
+            }
+            vec![IncidentEvent::ControlChangePlanned(ControlChangePlanned {
+                change: ControlChangeId(state.review.control_changes.len() as u64 + 1),
+                lesson: *lesson,
+                title: text("title", title, TITLE_MAX)?,
+                owner: owner.clone(),
+                due: *due,
+                csf: csf.clone(),
+            })]
+        }
+        C::CompleteControlChange { change, note } => {
+            let found = judge.control_change(*change)?;
+            if &found.owner != by {
+                judge.permit("review", &rules.review, "closing someone else's control change")?;
+            }
+            let closed = ControlChangeClosed { change: *change, note: optional_text("note", note, SHORT_MAX)? };
+            vec![IncidentEvent::ControlChangeDone(closed)]
+        }
+        C::CancelControlChange { change, note } => {
+            judge.permit("review", &rules.review, "cancelling control changes")?;
+            judge.control_change(*change)?;
+            let closed = ControlChangeClosed { change: *change, note: Some(text("note", note, SHORT_MAX)?) };
+            vec![IncidentEvent::ControlChangeCancelled(closed)]
+        }
+        C::CompleteReview { summary } => {
+            judge.permit("review", &rules.review, "completing the review")?;
+            judge.review_open()?;
+            if state.review.lessons.is_empty() {
+                return Err(conflict("record at least one lesson before completing the review"));
+            }
+            let unconverted = state.review.unconverted();
+            if !unconverted.is_empty() {
+                let ids: Vec<String> = unconverted.iter().map(ToString::to_string).collect();
+                return Err(conflict(format!(
+                    "every lesson becomes at least one control change; {} has none yet",
+                    ids.join(", ")
+                )));
+            }
+            vec![IncidentEvent::ReviewCompleted(ReviewCompleted { summary: text("summary", summary, TEXT_MAX)? })]
         }
         C::RegisterEvidence(registered) => {
             judge.permit("evidence", &rules.evidence, "adding evidence")?;
@@ -1402,6 +1705,24 @@ pub fn decide_system(
                 share: Some(*share),
             })]
         }
+        SystemCommand::ClockWarned { clock, told, failed } => {
+            let found = running_clock(state, clock)?;
+            if found.warned.is_some() || now < found.warn_at {
+                return Err(conflict(format!("the clock '{clock}' is not due a warning")));
+            }
+            vec![IncidentEvent::ClockWarned(ClockWarned {
+                clock: clock.clone(),
+                told: told.clone(),
+                failed: failed.iter().map(|f| f.chars().take(SHORT_MAX).collect()).collect(),
+            })]
+        }
+        SystemCommand::ClockMissed { clock } => {
+            let found = running_clock(state, clock)?;
+            if found.missed_at.is_some() || now < found.deadline {
+                return Err(conflict(format!("the clock '{clock}' has not run out")));
+            }
+            vec![IncidentEvent::ClockMissed(ClockRef { clock: clock.clone() })]
+        }
         SystemCommand::IntegrityFailed { sha256, detail } => {
             if state.evidence_item(sha256).is_none() {
                 return Err(Refusal::NotFound(format!("{} has no evidence {sha256}", state.id)));
@@ -1443,6 +1764,18 @@ pub fn decide_system(
         }
     };
     Ok(events)
+}
+
+fn running_clock<'a>(state: &'a IncidentState, clock: &str) -> Result<&'a crate::incident::Clock, Refusal> {
+    let found = state
+        .clocks
+        .iter()
+        .find(|c| c.clock == clock)
+        .ok_or_else(|| Refusal::NotFound(format!("{} has no clock '{clock}'", state.id)))?;
+    if !found.is_running() {
+        return Err(conflict(format!("the clock '{clock}' has stopped")));
+    }
+    Ok(found)
 }
 
 fn task_word(state: TaskState) -> &'static str {
@@ -1736,6 +2069,12 @@ impl fmt::Display for IncidentCommand {
             C::DraftStatement { .. } => "draft statement",
             C::ReviseStatement { .. } => "revise statement",
             C::PublishStatement { .. } => "publish statement",
+            C::RecordLesson { .. } => "record lesson",
+            C::PlanControlChange { .. } => "plan control change",
+            C::CompleteControlChange { .. } => "complete control change",
+            C::CancelControlChange { .. } => "cancel control change",
+            C::CompleteReview { .. } => "complete review",
+            C::RecordDetermination { .. } => "record determination",
         })
     }
 }

@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::entry::{Entry, EntryHash, canonical_json};
 use crate::ids::{
-    Actor, DecisionClass, DecisionId, FactId, IncidentNumber, OrgRole, Phase, Role, Severity, ShareId, StatementId,
-    TaskId, UserName,
+    Actor, ControlChangeId, DecisionClass, DecisionId, FactId, IncidentNumber, LessonId, OrgRole, Phase, Role,
+    Severity, ShareId, StatementId, TaskId, UserName,
 };
 use crate::playbook::Citation;
 use crate::policy::Rule;
@@ -52,6 +52,9 @@ macro_rules! events {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident($body:ty) = $kind:literal,)+ }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq)]
+        // An event lives only between parsing or deciding and folding, a few at a time; boxing
+        // the large proposal would cost every match and construction for no memory saved.
+        #[allow(clippy::large_enum_variant)]
         pub enum $name { $($(#[$vdoc])* $variant($body),)+ }
 
         impl $name {
@@ -127,6 +130,20 @@ events!(
         StatementDrafted(StatementDrafted) = "statement.drafted",
         StatementRevised(StatementRevised) = "statement.revised",
         StatementPublished(StatementPublished) = "statement.published",
+        /// Post-incident review: what happened, why, and what we change.
+        LessonRecorded(LessonRecorded) = "lesson.recorded",
+        /// A control change a lesson turned into; tracked after the incident closes.
+        ControlChangePlanned(ControlChangePlanned) = "control_change.planned",
+        ControlChangeDone(ControlChangeClosed) = "control_change.done",
+        ControlChangeCancelled(ControlChangeClosed) = "control_change.cancelled",
+        /// The review is complete; only now may the incident close.
+        ReviewCompleted(ReviewCompleted) = "review.completed",
+        /// A determination (personal data affected, material, …) that starts regulatory clocks.
+        DeterminationRecorded(DeterminationRecorded) = "determination.recorded",
+        /// A clock's stopping class's path was told its deadline is near.
+        ClockWarned(ClockWarned) = "clock.warned",
+        /// A clock's deadline passed before a decision stopped it.
+        ClockMissed(ClockRef) = "clock.missed",
     }
 );
 
@@ -183,6 +200,9 @@ pub struct SeverityChanged {
 pub struct RoleChange {
     pub role: Role,
     pub user: UserName,
+    /// The org unit the role is held in (a local role), or none for the incident's central role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -360,6 +380,9 @@ pub struct DecisionProposed {
     /// The exact statement version (and its text's hash) this decision approves for publishing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement: Option<StatementRef>,
+    /// The running clocks its execution stops; none named stops the one of its class due first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clocks: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -603,6 +626,78 @@ pub struct StatementPublished {
     pub channel: String,
     /// The approved decision that let it out.
     pub decision: DecisionId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LessonRecorded {
+    pub lesson: LessonId,
+    pub what_happened: String,
+    pub why: String,
+    /// What we change because of it.
+    pub change: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlChangePlanned {
+    pub change: ControlChangeId,
+    pub lesson: LessonId,
+    pub title: String,
+    pub owner: UserName,
+    pub due: Timestamp,
+    /// The NIST CSF 2.0 subcategory it strengthens, e.g. `PR.AA-05`.
+    pub csf: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlChangeClosed {
+    pub change: ControlChangeId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewCompleted {
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeterminationRecorded {
+    pub determination: String,
+    pub basis: String,
+    /// When we became aware, if before this entry; the clocks run from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aware_at: Option<Timestamp>,
+    /// The clocks it starts, copied from the policy in force, so a later policy change does
+    /// not move a running deadline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clocks: Vec<ClockStart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockStart {
+    pub clock: String,
+    pub title: String,
+    pub deadline: crate::policy::Deadline,
+    pub stopped_by: DecisionClass,
+    pub warn_hours: u32,
+    /// The stopping class's communications path, told before the deadline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockWarned {
+    pub clock: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub told: Vec<String>,
+    /// Channels that could not be told, with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockRef {
+    pub clock: String,
 }
 
 /// A third party in the organisation's registry.

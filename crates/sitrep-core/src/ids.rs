@@ -179,6 +179,20 @@ numbered_id!(
     "D-<n>, for example D-2"
 );
 numbered_id!(
+    /// A lesson of an incident's post-incident review.
+    LessonId,
+    "L",
+    "lesson id",
+    "L-<n>, for example L-1"
+);
+numbered_id!(
+    /// A control change a lesson turned into.
+    ControlChangeId,
+    "CC",
+    "control change id",
+    "CC-<n>, for example CC-2"
+);
+numbered_id!(
     /// A share link within an incident.
     ShareId,
     "SH",

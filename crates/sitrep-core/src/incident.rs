@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::entry::{Entry, EntryHash};
 use crate::events::*;
 use crate::ids::{
-    Actor, DecisionClass, DecisionId, FactId, IncidentNumber, Phase, Role, Severity, ShareId, StatementId, TaskId,
-    UserName,
+    Actor, ControlChangeId, DecisionClass, DecisionId, FactId, IncidentNumber, LessonId, Phase, Role, Severity,
+    ShareId, StatementId, TaskId, UserName,
 };
 use crate::playbook::Citation;
 use crate::policy::{Endorsement, Progress, Rule};
@@ -43,6 +43,8 @@ pub struct IncidentState {
     pub declared_at: Timestamp,
     pub declared_by: Actor,
     pub roles: BTreeMap<Role, Vec<UserName>>,
+    /// Local roles: by org unit in scope, who holds which role there.
+    pub unit_roles: BTreeMap<String, BTreeMap<Role, Vec<UserName>>>,
     pub facts: Vec<Fact>,
     pub decisions: Vec<Decision>,
     pub tasks: Vec<Task>,
@@ -58,6 +60,12 @@ pub struct IncidentState {
     /// Share links created by approved evidence-sharing decisions.
     pub shares: Vec<Share>,
     pub statements: Vec<Statement>,
+    /// The post-incident review: lessons, their control changes, and whether it is complete.
+    pub review: Review,
+    /// Determinations recorded (personal data affected, material, …), in order.
+    pub determinations: Vec<Determination>,
+    /// Regulatory clocks the determinations started.
+    pub clocks: Vec<Clock>,
     /// The playbook whose pre-approved decisions may follow: only directly after its start.
     #[serde(skip)]
     preapproving: Option<String>,
@@ -111,6 +119,122 @@ pub struct Decision {
     pub notices: Vec<Notice>,
     /// The exact statement version this decision approves for publishing.
     pub statement: Option<StatementRef>,
+    /// The clocks it names as the ones its execution stops.
+    pub clocks: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Determination {
+    pub determination: String,
+    pub basis: String,
+    pub by: Actor,
+    pub at: Timestamp,
+    pub aware_at: Option<Timestamp>,
+}
+
+/// A regulatory deadline and where it stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct Clock {
+    pub clock: String,
+    pub title: String,
+    pub determination: String,
+    pub started_at: Timestamp,
+    pub deadline: Timestamp,
+    pub warn_at: Timestamp,
+    pub stopped_by: DecisionClass,
+    pub path: Vec<String>,
+    /// When the path was told the deadline is near, who was told and who could not be.
+    pub warned: Option<ClockWarning>,
+    pub missed_at: Option<Timestamp>,
+    pub stopped: Option<ClockStop>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClockWarning {
+    pub at: Timestamp,
+    pub told: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClockStop {
+    pub decision: DecisionId,
+    pub at: Timestamp,
+    /// Whether it stopped by its deadline.
+    pub met: bool,
+}
+
+impl Clock {
+    pub fn is_running(&self) -> bool {
+        self.stopped.is_none()
+    }
+
+    /// Seconds left at `now` (negative once past the deadline).
+    pub fn seconds_left(&self, now: Timestamp) -> i64 {
+        (self.deadline.unix_micros() - now.unix_micros()) / 1_000_000
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Review {
+    pub lessons: Vec<Lesson>,
+    pub control_changes: Vec<ControlChange>,
+    pub completed: Option<ReviewCompletion>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Lesson {
+    pub id: LessonId,
+    pub what_happened: String,
+    pub why: String,
+    pub change: String,
+    pub by: Actor,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ControlChange {
+    pub id: ControlChangeId,
+    pub lesson: LessonId,
+    pub title: String,
+    pub owner: UserName,
+    pub due: Timestamp,
+    pub csf: String,
+    pub state: ControlChangeState,
+    pub planned_by: Actor,
+    pub planned_at: Timestamp,
+    /// Who closed it (done or cancelled), when, and their note.
+    pub closed: Option<Note>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlChangeState {
+    Open,
+    Done,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewCompletion {
+    pub by: Actor,
+    pub at: Timestamp,
+    pub summary: String,
+}
+
+impl Review {
+    pub fn lesson(&self, id: LessonId) -> Option<&Lesson> {
+        id.0.checked_sub(1).and_then(|i| self.lessons.get(i as usize))
+    }
+
+    pub fn control_change(&self, id: ControlChangeId) -> Option<&ControlChange> {
+        id.0.checked_sub(1).and_then(|i| self.control_changes.get(i as usize))
+    }
+
+    /// Lessons not yet turned into any control change.
+    pub fn unconverted(&self) -> Vec<LessonId> {
+        self.lessons.iter().filter(|l| !self.control_changes.iter().any(|c| c.lesson == l.id)).map(|l| l.id).collect()
+    }
 }
 
 /// A file registered as evidence; the blob itself lives in the store, named by its hash.
@@ -384,6 +508,7 @@ impl IncidentState {
             declared_at: entry.at,
             declared_by: entry.actor.clone(),
             roles: BTreeMap::new(),
+            unit_roles: BTreeMap::new(),
             facts: Vec::new(),
             decisions: Vec::new(),
             tasks: Vec::new(),
@@ -394,6 +519,9 @@ impl IncidentState {
             parties: Vec::new(),
             shares: Vec::new(),
             statements: Vec::new(),
+            review: Review::default(),
+            determinations: Vec::new(),
+            clocks: Vec::new(),
             preapproving: None,
             seq: 1,
             head: entry.hash,
@@ -425,6 +553,8 @@ impl IncidentState {
                 | IncidentEvent::NotificationFailed(_)
                 | IncidentEvent::ShareCreated(_)
                 | IncidentEvent::EvidenceIntegrityFailed(_)
+                | IncidentEvent::ClockWarned(_)
+                | IncidentEvent::ClockMissed(_)
         ) || matches!(event, IncidentEvent::EvidenceAccessed(a) if a.share.is_some());
         let task_from_action =
             matches!(event, IncidentEvent::TaskCreated(t) if matches!(t.origin, TaskOrigin::Decision { .. }));
@@ -443,6 +573,9 @@ impl IncidentState {
                 if change.from != self.phase {
                     return fail("'from' is not the current phase");
                 }
+                if change.to == Phase::Closed && self.review.completed.is_none() {
+                    return fail("an incident closes only after its review is complete");
+                }
                 self.phase = change.to;
             }
             IncidentEvent::SeverityChanged(change) => {
@@ -450,6 +583,26 @@ impl IncidentState {
                     return fail("'from' is not the current severity");
                 }
                 self.severity = change.to;
+            }
+            IncidentEvent::RoleAssigned(RoleChange { role, user, unit: Some(unit) }) => {
+                if !self.scope.contains(unit) {
+                    return fail("a local role is held in a unit in the incident's scope");
+                }
+                let holders = self.unit_roles.entry(unit.clone()).or_default().entry(role.clone()).or_default();
+                if holders.contains(user) {
+                    return fail("the user already holds the role in the unit");
+                }
+                holders.push(user.clone());
+            }
+            IncidentEvent::RoleReleased(RoleChange { role, user, unit: Some(unit) }) => {
+                let Some(holders) = self.unit_roles.get_mut(unit).and_then(|roles| roles.get_mut(role)) else {
+                    return fail("nobody holds the role in the unit");
+                };
+                let before = holders.len();
+                holders.retain(|u| u != user);
+                if holders.len() == before {
+                    return fail("the user does not hold the role in the unit");
+                }
             }
             IncidentEvent::RoleAssigned(change) => {
                 let holders = self.roles.entry(change.role.clone()).or_default();
@@ -541,7 +694,7 @@ impl IncidentState {
                 let approved = proposed.state == DecisionState::Approved;
                 // Re-judge what the entry claims, so a forged but re-hashed record is refused.
                 let claimed: Vec<&Role> = proposed.role.iter().chain(&proposed.also).collect();
-                if claimed.iter().any(|role| !self.holds(&proposer, role.as_str())) {
+                if claimed.iter().any(|role| !self.holds_for(&proposed.rule, &proposer, role.as_str())) {
                     return fail("the proposer does not hold the role the entry claims");
                 }
                 match &proposed.playbook {
@@ -629,11 +782,18 @@ impl IncidentState {
                     path: proposed.path.clone(),
                     notices,
                     statement: proposed.statement.clone(),
+                    clocks: proposed.clocks.clone(),
                 });
+                self.settle_clocks(proposed.decision, at);
             }
             IncidentEvent::DecisionApproved(approved) => {
                 let Some(user) = actor.user().cloned() else { return fail("approvals are given by people") };
-                if std::iter::once(&approved.role).chain(&approved.also).any(|role| !self.holds(&user, role.as_str())) {
+                let rule = self.decision(approved.decision).map(|d| d.rule.clone());
+                let Some(rule) = rule else { return fail("unknown decision") };
+                if std::iter::once(&approved.role)
+                    .chain(&approved.also)
+                    .any(|role| !self.holds_for(&rule, &user, role.as_str()))
+                {
                     return fail("the approver does not hold the role the entry claims");
                 }
                 let Some(decision) = self.decision_mut(approved.decision) else { return fail("unknown decision") };
@@ -662,11 +822,14 @@ impl IncidentState {
                 if approved.state == DecisionState::Approved {
                     decision.decided_at = Some(at);
                     decision.owe(Moment::Approved);
+                    self.settle_clocks(approved.decision, at);
                 }
             }
             IncidentEvent::DecisionRejected(rejected) => {
                 let Some(user) = actor.user().cloned() else { return fail("rejections are given by people") };
-                if !self.holds(&user, rejected.role.as_str()) {
+                let rule = self.decision(rejected.decision).map(|d| d.rule.clone());
+                let Some(rule) = rule else { return fail("unknown decision") };
+                if !self.holds_for(&rule, &user, rejected.role.as_str()) {
                     return fail("the rejecter does not hold the role the entry claims");
                 }
                 let Some(decision) = self.decision_mut(rejected.decision) else { return fail("unknown decision") };
@@ -727,6 +890,7 @@ impl IncidentState {
                 action.status = ActionStatus::Succeeded;
                 action.detail = done.detail.clone();
                 action.last_error = None;
+                self.settle_clocks(done.decision, at);
             }
             IncidentEvent::ActionFailed(failed) => {
                 let action = self
@@ -798,6 +962,122 @@ impl IncidentState {
             }
             IncidentEvent::NoteAdded(note) => {
                 self.notes.push(Note { by: actor.clone(), at, text: note.text.clone() });
+            }
+            IncidentEvent::DeterminationRecorded(recorded) => {
+                if self.determinations.iter().any(|d| d.determination == recorded.determination) {
+                    return fail("the determination is already recorded");
+                }
+                let started_at = recorded.aware_at.unwrap_or(at);
+                if started_at > at {
+                    return fail("awareness cannot be later than the entry");
+                }
+                for start in &recorded.clocks {
+                    if self.clocks.iter().any(|c| c.clock == start.clock) {
+                        return fail("the clock is already running");
+                    }
+                    let deadline = start.deadline.after(started_at);
+                    self.clocks.push(Clock {
+                        clock: start.clock.clone(),
+                        title: start.title.clone(),
+                        determination: recorded.determination.clone(),
+                        started_at,
+                        deadline,
+                        warn_at: deadline.plus_seconds(-i64::from(start.warn_hours) * 3600),
+                        stopped_by: start.stopped_by.clone(),
+                        path: start.path.clone(),
+                        warned: None,
+                        missed_at: None,
+                        stopped: None,
+                    });
+                }
+                self.determinations.push(Determination {
+                    determination: recorded.determination.clone(),
+                    basis: recorded.basis.clone(),
+                    by: actor.clone(),
+                    at,
+                    aware_at: recorded.aware_at,
+                });
+            }
+            IncidentEvent::ClockWarned(warned) => {
+                let Some(clock) = self.clocks.iter_mut().find(|c| c.clock == warned.clock) else {
+                    return fail("unknown clock");
+                };
+                if !clock.is_running() || clock.warned.is_some() || at < clock.warn_at {
+                    return fail("the clock is not due a warning");
+                }
+                clock.warned = Some(ClockWarning { at, told: warned.told.clone(), failed: warned.failed.clone() });
+            }
+            IncidentEvent::ClockMissed(missed) => {
+                let Some(clock) = self.clocks.iter_mut().find(|c| c.clock == missed.clock) else {
+                    return fail("unknown clock");
+                };
+                if !clock.is_running() || clock.missed_at.is_some() || at < clock.deadline {
+                    return fail("the clock has not run out");
+                }
+                clock.missed_at = Some(at);
+            }
+            IncidentEvent::LessonRecorded(recorded) => {
+                if self.review.completed.is_some() {
+                    return fail("the review is already complete");
+                }
+                if recorded.lesson.0 != self.review.lessons.len() as u64 + 1 {
+                    return fail("lesson ids must be sequential");
+                }
+                self.review.lessons.push(Lesson {
+                    id: recorded.lesson,
+                    what_happened: recorded.what_happened.clone(),
+                    why: recorded.why.clone(),
+                    change: recorded.change.clone(),
+                    by: actor.clone(),
+                    at,
+                });
+            }
+            IncidentEvent::ControlChangePlanned(planned) => {
+                if planned.change.0 != self.review.control_changes.len() as u64 + 1 {
+                    return fail("control change ids must be sequential");
+                }
+                if self.review.lesson(planned.lesson).is_none() {
+                    return fail("unknown lesson");
+                }
+                self.review.control_changes.push(ControlChange {
+                    id: planned.change,
+                    lesson: planned.lesson,
+                    title: planned.title.clone(),
+                    owner: planned.owner.clone(),
+                    due: planned.due,
+                    csf: planned.csf.clone(),
+                    state: ControlChangeState::Open,
+                    planned_by: actor.clone(),
+                    planned_at: at,
+                    closed: None,
+                });
+            }
+            IncidentEvent::ControlChangeDone(closed) | IncidentEvent::ControlChangeCancelled(closed) => {
+                let state = if matches!(event, IncidentEvent::ControlChangeDone(_)) {
+                    ControlChangeState::Done
+                } else {
+                    ControlChangeState::Cancelled
+                };
+                let Some(change) =
+                    closed.change.0.checked_sub(1).and_then(|i| self.review.control_changes.get_mut(i as usize))
+                else {
+                    return fail("unknown control change");
+                };
+                if change.state != ControlChangeState::Open {
+                    return fail("the control change is already closed");
+                }
+                change.state = state;
+                change.closed = Some(Note { by: actor.clone(), at, text: closed.note.clone().unwrap_or_default() });
+            }
+            IncidentEvent::ReviewCompleted(completed) => {
+                if self.review.completed.is_some() {
+                    return fail("the review is already complete");
+                }
+                if self.review.lessons.is_empty() || !self.review.unconverted().is_empty() {
+                    return fail("a review completes only when every lesson has a control change");
+                }
+                self.review.completed =
+                    Some(ReviewCompletion { by: actor.clone(), at, summary: completed.summary.clone() });
             }
             IncidentEvent::EvidenceRegistered(registered) => {
                 if !crate::decide::is_sha256(&registered.sha256) {
@@ -960,11 +1240,13 @@ impl IncidentState {
             // A closed record is final: a decision left open at close waits on nobody.
             return Vec::new();
         }
-        let holds = self.roles_of(user);
         self.decisions
             .iter()
             .filter(|d| d.state == DecisionState::Proposed && !d.endorsed_by(user))
-            .filter(|d| d.progress().awaiting.iter().any(|role| holds.contains(role)))
+            .filter(|d| {
+                let holds = self.deciding_roles_of(user, d.rule.scope);
+                d.progress().awaiting.iter().any(|role| holds.contains(role))
+            })
             .collect()
     }
 
@@ -991,6 +1273,37 @@ impl IncidentState {
 
     pub fn is_participant(&self, user: &UserName) -> bool {
         self.roles.values().any(|holders| holders.contains(user))
+            || self.unit_roles.values().flat_map(|roles| roles.values()).any(|holders| holders.contains(user))
+    }
+
+    /// Whether `user` holds `role` locally in `unit`.
+    pub fn holds_in(&self, unit: &str, user: &UserName, role: &str) -> bool {
+        self.unit_roles
+            .get(unit)
+            .is_some_and(|roles| roles.iter().any(|(r, holders)| r == role && holders.contains(user)))
+    }
+
+    /// Whether `user` holds `role` for deciding under `rule`: centrally, or for a `local` rule
+    /// also in a unit in scope.
+    pub fn holds_for(&self, rule: &Rule, user: &UserName, role: &str) -> bool {
+        self.holds(user, role)
+            || (rule.scope == crate::policy::Scope::Local
+                && self.unit_roles.keys().any(|u| self.holds_in(u, user, role)))
+    }
+
+    /// The roles `user` may decide with under a rule of this scope.
+    pub fn deciding_roles_of(&self, user: &UserName, scope: crate::policy::Scope) -> Vec<Role> {
+        let mut roles = self.roles_of(user);
+        if scope == crate::policy::Scope::Local {
+            for unit_roles in self.unit_roles.values() {
+                for (role, holders) in unit_roles {
+                    if holders.contains(user) && !roles.contains(role) {
+                        roles.push(role.clone());
+                    }
+                }
+            }
+        }
+        roles
     }
 
     pub fn fact(&self, id: FactId) -> Option<&Fact> {
@@ -1015,6 +1328,29 @@ impl IncidentState {
 
     pub fn statement(&self, id: StatementId) -> Option<&Statement> {
         id.0.checked_sub(1).and_then(|i| self.statements.get(i as usize))
+    }
+
+    /// A decision that has just become executed (approved, every action succeeded) stops the
+    /// clocks it names, or else the running clock of its class that is due first.
+    fn settle_clocks(&mut self, decision: DecisionId, at: Timestamp) {
+        let Some(found) = self.decision(decision) else { return };
+        let executed =
+            found.state == DecisionState::Approved && found.actions.iter().all(|a| a.status == ActionStatus::Succeeded);
+        if !executed || self.clocks.iter().any(|c| c.stopped.as_ref().is_some_and(|s| s.decision == decision)) {
+            return;
+        }
+        let (class, named) = (found.class.clone(), found.clocks.clone());
+        let mut running: Vec<&mut Clock> =
+            self.clocks.iter_mut().filter(|c| c.is_running() && c.stopped_by == class).collect();
+        if named.is_empty() {
+            running.sort_by_key(|c| c.deadline);
+            running.truncate(1);
+        } else {
+            running.retain(|c| named.contains(&c.clock));
+        }
+        for clock in running {
+            clock.stopped = Some(ClockStop { decision, at, met: at <= clock.deadline });
+        }
     }
 
     /// Whether a share's link works at `now`: not revoked, not expired, incident not closed.

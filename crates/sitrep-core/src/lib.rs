@@ -6,7 +6,9 @@
 //! identifiers come in as arguments, so every function here is deterministic and testable
 //! without setup, and the store and server crates can only add ways in and out.
 
+pub mod bundle;
 pub mod chain;
+pub mod checkpoint;
 pub mod decide;
 pub mod entry;
 pub mod events;
@@ -16,6 +18,7 @@ pub mod merkle;
 pub mod org;
 pub mod playbook;
 pub mod policy;
+pub mod post_report;
 pub mod report;
 pub mod time;
 

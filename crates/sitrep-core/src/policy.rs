@@ -21,6 +21,7 @@ use toml::Spanned;
 
 use crate::entry::EntryHash;
 use crate::ids::{DecisionClass, Role, UserName};
+use crate::time::Timestamp;
 
 /// The policy a new deployment starts with.
 pub const DEFAULT_POLICY: &str = include_str!("../policy/default.toml");
@@ -47,6 +48,14 @@ pub struct Policy {
     pub actions: ActionRules,
     /// In file order, which is the order the matrix shows.
     pub classes: Vec<ClassPolicy>,
+    /// Determinations a person records (for example that personal data was affected), by name,
+    /// with what each means; recording one starts the clocks that start on it.
+    pub determinations: Vec<(String, String)>,
+    /// Regulatory clocks, in file order.
+    pub clocks: Vec<ClockPolicy>,
+    /// Org units (regions, business units) an incident's scope may name, with their titles.
+    /// In a unit in scope, its own role holders decide `local` classes.
+    pub units: Vec<(String, String)>,
     pub source: String,
     /// SHA-256 of `source`, hex.
     pub sha256: String,
@@ -89,6 +98,77 @@ pub struct ActionRules {
     pub publish_statements: Who,
     /// Who may engage third parties and revoke their share links (default: commander, legal, liaison).
     pub third_parties: Who,
+    /// Who may record the post-incident review: lessons, control changes, completion (default:
+    /// commander, tech_lead, scribe). A control change's owner may also mark it done.
+    pub review: Who,
+    /// Who may record a determination that starts regulatory clocks (default: commander, legal).
+    pub determinations: Who,
+}
+
+/// A deadline a regulator imposes, started by a determination and stopped by the execution of
+/// a decision of one class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockPolicy {
+    pub clock: String,
+    pub title: String,
+    pub starts_on: String,
+    pub deadline: Deadline,
+    pub stopped_by: DecisionClass,
+    /// The stopping class's path is told this many hours before the deadline.
+    pub warn_hours: u32,
+}
+
+/// How long a clock runs from its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deadline {
+    Hours(u32),
+    /// Monday to Friday, UTC, at the start's time of day; public holidays are not known.
+    BusinessDays(u32),
+    /// Calendar months, UTC (a month from 31 January is the last day of February).
+    Months(u32),
+}
+
+impl Deadline {
+    /// When a clock started at `start` runs out.
+    pub fn after(self, start: Timestamp) -> Timestamp {
+        match self {
+            Deadline::Hours(hours) => start.plus_seconds(i64::from(hours) * 3600),
+            Deadline::BusinessDays(days) => {
+                let mut at = start;
+                let mut left = days;
+                while left > 0 {
+                    at = at.plus_seconds(86_400);
+                    if !is_weekend(at) {
+                        left -= 1;
+                    }
+                }
+                at
+            }
+            Deadline::Months(months) => {
+                let utc = jiff::tz::TimeZone::UTC;
+                utc.to_datetime(start.as_jiff())
+                    .checked_add(jiff::Span::new().months(i64::from(months)))
+                    .ok()
+                    .and_then(|later| utc.to_timestamp(later).ok())
+                    .map_or(start, Timestamp::from_jiff)
+            }
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            Deadline::Hours(h) => format!("{h} hours"),
+            Deadline::BusinessDays(d) => format!("{d} business days"),
+            Deadline::Months(1) => "one month".to_owned(),
+            Deadline::Months(m) => format!("{m} months"),
+        }
+    }
+}
+
+fn is_weekend(at: Timestamp) -> bool {
+    let day = jiff::tz::TimeZone::UTC.to_datetime(at.as_jiff()).weekday();
+    matches!(day, jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday)
 }
 
 /// One decision class and its rule.
@@ -349,6 +429,11 @@ fn join(roles: &[Role], word: &str) -> String {
 }
 
 impl Policy {
+    /// A unit's title, if the policy defines the unit.
+    pub fn unit(&self, name: &str) -> Option<&str> {
+        self.units.iter().find(|(unit, _)| unit == name).map(|(_, title)| title.as_str())
+    }
+
     /// The built-in default policy of SPEC §3.
     pub fn default_policy() -> Policy {
         // The file is part of the build and covered by tests; failing here is a build defect.
@@ -409,6 +494,8 @@ impl Policy {
             ("draft statements", &a.statements),
             ("publish approved statements", &a.publish_statements),
             ("engage third parties, revoke share links", &a.third_parties),
+            ("post-incident review", &a.review),
+            ("record determinations (start regulatory clocks)", &a.determinations),
         ] {
             let _ = writeln!(out, "| {name} | {} |", who.describe());
         }
@@ -418,6 +505,29 @@ impl Policy {
             list(&self.roles.required),
             or_dash(&list(&self.roles.read_only)),
         );
+        if !self.units.is_empty() {
+            let units: Vec<String> = self.units.iter().map(|(name, title)| format!("{title} ({name})")).collect();
+            let _ = writeln!(
+                out,
+                "\nOrg units: {}. A local class may be decided by the holders of its roles in a unit in the \
+                 incident's scope, or by the central role holders; a central class only by the central ones.",
+                units.join(", ")
+            );
+        }
+        if !self.clocks.is_empty() {
+            out.push_str("\n| clock | starts on | deadline | stopped by | path told before |\n|---|---|---|---|---|\n");
+            for clock in &self.clocks {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} h |",
+                    clock.title,
+                    clock.starts_on,
+                    clock.deadline.describe(),
+                    clock.stopped_by,
+                    clock.warn_hours
+                );
+            }
+        }
         out
     }
 
@@ -435,6 +545,12 @@ fn or_dash(text: &str) -> &str {
     if text.is_empty() { "—" } else { text }
 }
 
+fn is_key(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// An error at a byte span of a TOML source, as line and column.
 pub(crate) fn located(source: &str, span: &Range<usize>, message: String) -> PolicyError {
     let before = &source[..span.start.min(source.len())];
@@ -450,6 +566,23 @@ struct RawPolicy {
     roles: RawRoles,
     actions: RawActions,
     classes: Spanned<BTreeMap<Spanned<String>, Spanned<RawClass>>>,
+    #[serde(default)]
+    determinations: BTreeMap<Spanned<String>, String>,
+    #[serde(default)]
+    units: BTreeMap<Spanned<String>, String>,
+    #[serde(default)]
+    clocks: BTreeMap<Spanned<String>, Spanned<RawClock>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClock {
+    title: String,
+    starts_on: Spanned<String>,
+    deadline: Spanned<Deadline>,
+    stopped_by: Spanned<String>,
+    #[serde(default)]
+    warn_hours: u32,
 }
 
 #[derive(Deserialize)]
@@ -478,6 +611,8 @@ struct RawActions {
     statements: Option<Spanned<toml::Value>>,
     publish_statements: Option<Spanned<toml::Value>>,
     third_parties: Option<Spanned<toml::Value>>,
+    review: Option<Spanned<toml::Value>>,
+    determinations: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -576,6 +711,8 @@ impl Resolver<'_> {
                 "actions.third_parties",
                 &["commander", "legal", "liaison"],
             )?,
+            review: or_default(&raw.actions.review, "actions.review", &["commander", "tech_lead", "scribe"])?,
+            determinations: or_default(&raw.actions.determinations, "actions.determinations", &["commander", "legal"])?,
         };
 
         let mut classes: Vec<(usize, ClassPolicy)> = Vec::new();
@@ -596,11 +733,68 @@ impl Resolver<'_> {
                 );
             }
         }
+        let mut determinations: Vec<(usize, (String, String))> = Vec::new();
+        for (key, meaning) in &raw.determinations {
+            if !is_key(key.get_ref()) {
+                return self.err(&key.span(), "a determination's name is a-z, 0-9 and '_'");
+            }
+            determinations.push((key.span().start, (key.get_ref().clone(), meaning.trim().to_owned())));
+        }
+        determinations.sort_by_key(|(start, _)| *start);
+        let determinations: Vec<(String, String)> = determinations.into_iter().map(|(_, d)| d).collect();
+        let mut clocks: Vec<(usize, ClockPolicy)> = Vec::new();
+        for (key, raw_clock) in &raw.clocks {
+            let field = format!("clocks.{}", key.get_ref());
+            if !is_key(key.get_ref()) {
+                return self.err(&key.span(), "a clock's name is a-z, 0-9 and '_'");
+            }
+            let clock = raw_clock.get_ref();
+            if !determinations.iter().any(|(name, _)| name == clock.starts_on.get_ref()) {
+                return self.err(
+                    &clock.starts_on.span(),
+                    format!("{field}.starts_on: '{}' is not one of [determinations]", clock.starts_on.get_ref()),
+                );
+            }
+            let stopped_by = DecisionClass::parse(clock.stopped_by.get_ref())
+                .ok()
+                .filter(|c| classes.iter().any(|known| &known.class == c))
+                .map_or_else(
+                    || self.err(&clock.stopped_by.span(), format!("{field}.stopped_by: not a class of this policy")),
+                    Ok,
+                )?;
+            let deadline = *clock.deadline.get_ref();
+            if matches!(deadline, Deadline::Hours(0) | Deadline::BusinessDays(0) | Deadline::Months(0)) {
+                return self.err(&clock.deadline.span(), format!("{field}.deadline must be more than zero"));
+            }
+            clocks.push((
+                key.span().start,
+                ClockPolicy {
+                    clock: key.get_ref().clone(),
+                    title: clock.title.trim().to_owned(),
+                    starts_on: clock.starts_on.get_ref().clone(),
+                    deadline,
+                    stopped_by,
+                    warn_hours: clock.warn_hours,
+                },
+            ));
+        }
+        clocks.sort_by_key(|(start, _)| *start);
+        let mut units: Vec<(usize, (String, String))> = Vec::new();
+        for (key, title) in &raw.units {
+            if !is_key(key.get_ref()) {
+                return self.err(&key.span(), "a unit's name is a-z, 0-9 and '_'");
+            }
+            units.push((key.span().start, (key.get_ref().clone(), title.trim().to_owned())));
+        }
+        units.sort_by_key(|(start, _)| *start);
         Ok(Policy {
+            units: units.into_iter().map(|(_, u)| u).collect(),
             name,
             roles: Roles { required, optional, read_only },
             actions,
             classes,
+            determinations,
+            clocks: clocks.into_iter().map(|(_, c)| c).collect(),
             source: self.source.to_owned(),
             sha256: EntryHash::of(self.source.as_bytes()).to_hex(),
         })

@@ -48,6 +48,24 @@ pub struct Sitrep {
     pub statements: Vec<StatementLine>,
     /// How many evidence items the record holds (their names are for evidence readers only).
     pub evidence_items: usize,
+    /// Regulatory clocks: running ones first (soonest due first), then stopped ones.
+    pub clocks: Vec<ClockLine>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClockLine {
+    pub clock: String,
+    pub title: String,
+    pub deadline: Timestamp,
+    pub running: bool,
+    /// For a running clock: seconds left (negative once missed).
+    pub seconds_left: Option<i64>,
+    pub missed: bool,
+    /// The decision that stopped it, and whether in time.
+    pub stopped_by: Option<DecisionId>,
+    pub met: Option<bool>,
+    /// The class whose executed decision stops it.
+    pub stopping_class: DecisionClass,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -246,6 +264,25 @@ impl Sitrep {
                 .collect(),
             statements: Audience::ALL.iter().filter_map(|audience| approved_statement(state, *audience)).collect(),
             evidence_items: state.evidence.len(),
+            clocks: {
+                let mut clocks: Vec<ClockLine> = state
+                    .clocks
+                    .iter()
+                    .map(|c| ClockLine {
+                        clock: c.clock.clone(),
+                        title: c.title.clone(),
+                        deadline: c.deadline,
+                        running: c.is_running(),
+                        seconds_left: c.is_running().then(|| c.seconds_left(now)),
+                        missed: c.missed_at.is_some() || c.stopped.as_ref().is_some_and(|s| !s.met),
+                        stopped_by: c.stopped.as_ref().map(|s| s.decision),
+                        met: c.stopped.as_ref().map(|s| s.met),
+                        stopping_class: c.stopped_by.clone(),
+                    })
+                    .collect();
+                clocks.sort_by_key(|c| (!c.running, c.deadline));
+                clocks
+            },
         }
     }
 
@@ -353,6 +390,26 @@ impl Sitrep {
                     md(&action.target),
                     status_word(action.status),
                     action.last_error.as_ref().map(|e| format!(" ({})", md(e))).unwrap_or_default()
+                );
+            }
+        }
+
+        if !self.clocks.is_empty() {
+            out.push_str("\n## Regulatory clocks\n\n");
+            for clock in &self.clocks {
+                let status = match (clock.seconds_left, clock.stopped_by, clock.met) {
+                    (Some(left), _, _) if left < 0 => format!("**MISSED** {} ago", duration_words(-left)),
+                    (Some(left), _, _) => format!("**{} left**", duration_words(left)),
+                    (None, Some(decision), Some(true)) => format!("met by {decision}"),
+                    (None, Some(decision), _) => format!("**late**, stopped by {decision}"),
+                    _ => "stopped".to_owned(),
+                };
+                let _ = writeln!(
+                    out,
+                    "- {} — due {}: {status} (a {} decision stops it)",
+                    md(&clock.title),
+                    clock.deadline,
+                    clock.stopping_class
                 );
             }
         }
@@ -496,7 +553,8 @@ fn pending(state: &IncidentState, decision: &Decision) -> PendingDecision {
     }
 }
 
-fn target(spec: &ActionSpec) -> String {
+/// What an action acts on, in words: a task's title, a destination, a command, a party.
+pub fn target(spec: &ActionSpec) -> String {
     match spec {
         ActionSpec::Task { title, .. } => title.clone(),
         ActionSpec::Webhook { destination, .. } => destination.clone(),
@@ -547,6 +605,17 @@ pub fn md(text: &str) -> String {
         }
     }
     out
+}
+
+/// "2 d 4 h", "3 h 10 min", "12 min": a duration as people read a deadline.
+pub fn duration_words(seconds: i64) -> String {
+    let minutes = seconds.max(0) / 60;
+    let (days, hours, mins) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    match (days, hours) {
+        (0, 0) => format!("{mins} min"),
+        (0, _) => format!("{hours} h {mins} min"),
+        _ => format!("{days} d {hours} h"),
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use sitrep_core::decide::{
 };
 use sitrep_core::entry::{Entry, EntryHash};
 use sitrep_core::events::*;
-use sitrep_core::ids::ShareId;
+use sitrep_core::ids::{ControlChangeId, ShareId};
 use sitrep_core::incident::{ActionStatus, NoticeStatus, TaskState};
 use sitrep_core::policy::DEFAULT_POLICY;
 use sitrep_core::{DecisionId, FactId, IncidentState, OrgRole, Phase, Refusal, Severity, TaskId};
@@ -21,6 +21,7 @@ use support::*;
 /// A world whose incident has been closed by an approved close decision.
 fn closed_world() -> World {
     let mut w = world();
+    review(&mut w);
     act(&mut w, "cmd", propose("close", "Close INC-1")).expect("the commander proposes closing");
     act(&mut w, "exec", approve(1)).expect("the executive approves closing");
     assert_eq!(w.incident.phase, Phase::Closed);
@@ -206,15 +207,43 @@ fn a_full_incident_life_decides_and_folds_every_incident_entry_kind() {
     act(&mut w, "lee", approve(5)).expect("legal approves it");
     act(&mut w, "cora", publish(1, "status page")).expect("statement.published");
 
+    // A regulatory clock: started by a determination, warned, missed, then stopped late.
+    act(&mut w, "lee", determine("personal_data_breach", None)).expect("determination.recorded");
+    let started = w.org.clock;
+    jump_to(&mut w, started + 60 * 3600);
+    let warned = SystemCommand::ClockWarned { clock: "gdpr_art33".into(), told: vec!["legal".into()], failed: vec![] };
+    system(&mut w, warned).expect("clock.warned");
+    jump_to(&mut w, started + 72 * 3600);
+    system(&mut w, SystemCommand::ClockMissed { clock: "gdpr_art33".into() }).expect("clock.missed");
+    act(&mut w, "lee", propose("regulatory_notification", "Notify the DPA")).expect("legal proposes");
+    act(&mut w, "exec", approve(6)).expect("the executive approves: the clock stops, late");
+    assert_eq!(w.incident.clocks[0].stopped.as_ref().map(|s| s.met), Some(false));
+
+    // The post-incident review: lessons become control changes; one is done, one cancelled.
+    act(&mut w, "cmd", lesson("A deploy key sat in a public repository")).expect("lesson.recorded");
+    act(&mut w, "tech", control_change(1, "tech", "PR.AA-05")).expect("control_change.planned");
+    act(&mut w, "tech", control_change(1, "resp", "DE.CM-09")).expect("a second control change");
+    act(&mut w, "tech", C::CancelControlChange { change: ControlChangeId(2), note: "covered by CC-1".into() })
+        .expect("control_change.cancelled");
+    assert_eq!(
+        conflict(act(&mut w, "cmd", propose("close", "Close INC-1"))),
+        "INC-1 closes only after its post-incident review: 1 lesson(s) recorded; complete the review first"
+    );
+    act(&mut w, "cmd", complete_review("Contained within the hour.")).expect("review.completed");
+
     // A close decision closes the incident in the same step.
     act(&mut w, "cmd", propose("close", "Close INC-1")).expect("proposed");
-    let entries = act(&mut w, "exec", approve(6)).expect("the executive approves closing");
+    let entries = act(&mut w, "exec", approve(7)).expect("the executive approves closing");
     assert_eq!(
         entries.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
         ["decision.approved", "incident.phase_changed"]
     );
-    assert_eq!(entries[1].body, r#"{"decision":"D-6","from":"triage","to":"closed"}"#);
-    assert_eq!((w.incident.phase, w.decision(6).state), (Phase::Closed, DecisionState::Approved));
+    assert_eq!(entries[1].body, r#"{"decision":"D-7","from":"triage","to":"closed"}"#);
+    assert_eq!((w.incident.phase, w.decision(7).state), (Phase::Closed, DecisionState::Approved));
+    // The owner marks their control change done after the incident closed: it is tracked on.
+    act(&mut w, "tech", C::CompleteControlChange { change: ControlChangeId(1), note: Some("enforced".into()) })
+        .expect("control_change.done");
+    assert_eq!(w.incident.review.control_changes[0].state, sitrep_core::incident::ControlChangeState::Done);
 
     // playbook.started at declaration, on another incident.
     let command = Declare {
@@ -392,17 +421,17 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
         (worker(), approved, "only people write this kind of entry"),
         (
             by("cmd"),
-            IncidentEvent::RoleReleased(RoleChange { role: role("legal"), user: user("cora") }),
+            IncidentEvent::RoleReleased(RoleChange { role: role("legal"), user: user("cora"), unit: None }),
             "the user does not hold the role",
         ),
         (
             by("cmd"),
-            IncidentEvent::RoleReleased(RoleChange { role: role("liaison"), user: user("cora") }),
+            IncidentEvent::RoleReleased(RoleChange { role: role("liaison"), user: user("cora"), unit: None }),
             "nobody holds the role",
         ),
         (
             by("cmd"),
-            IncidentEvent::RoleAssigned(RoleChange { role: role("legal"), user: user("lee") }),
+            IncidentEvent::RoleAssigned(RoleChange { role: role("legal"), user: user("lee"), unit: None }),
             "the user already holds the role",
         ),
         (
@@ -477,6 +506,7 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
             playbook: None,
             path: vec![],
             statement: None,
+            clocks: Vec::new(),
         })
     };
     assert_eq!(fold_refuses(&w, w.head(), &worker(), proposed(2)).reason, "only people write this kind of entry");
@@ -906,6 +936,7 @@ fn proposing_is_refused_unless_the_policy_allows_the_proposer() {
             rationale: Some("beaconing".into()),
             actions: vec![],
             statement: None,
+            clocks: Vec::new(),
         },
     )
     .expect("proposed");
@@ -1138,6 +1169,7 @@ fn user_text_refuses_empty_over_limit_and_control_characters_but_keeps_html_verb
             rationale: None,
             actions: vec![],
             statement: None,
+            clocks: Vec::new(),
         }),
         ("cmd", "rationale", TEXT_MAX, |t| C::Propose {
             class: class("containment"),
@@ -1145,6 +1177,7 @@ fn user_text_refuses_empty_over_limit_and_control_characters_but_keeps_html_verb
             rationale: Some(t),
             actions: vec![],
             statement: None,
+            clocks: Vec::new(),
         }),
         ("cmd", "reason", SHORT_MAX, |t| C::SetSeverity { severity: Severity::Sev1, reason: Some(t) }),
         ("lee", "note", SHORT_MAX, |t| C::Approve { decision: DecisionId(1), note: Some(t) }),

@@ -102,6 +102,7 @@ fn proposed(
         playbook: None,
         path: policy.path.clone(),
         statement,
+        clocks: Vec::new(),
     })
 }
 
@@ -911,6 +912,7 @@ fn a_link_works_until_its_expiry_and_not_a_second_longer() {
 #[test]
 fn closing_the_incident_leaves_no_link_that_works_and_cannot_be_revoked() {
     let mut w = shared_world(MAX_SHARE_HOURS);
+    review(&mut w);
     act(&mut w, "cmd", propose("close", "Close INC-1")).expect("the commander proposes closing");
     act(&mut w, "exec", approve(2)).expect("the executive approves closing");
     assert_eq!(w.incident.phase, sitrep_core::Phase::Closed);

@@ -129,6 +129,7 @@ fn expected(source: &str, w: &World, by: &str, given: &BTreeMap<String, String>)
             playbook: preapproved.then(|| citation.clone()),
             path: class.path.clone(),
             statement: None,
+            clocks: Vec::new(),
         })
     };
     let mut events = vec![IncidentEvent::PlaybookStarted(PlaybookStarted {
@@ -504,7 +505,9 @@ fn a_playbook_that_no_longer_loads_under_the_policy_in_force_is_refused() {
     let lawful =
         GENERIC.replace("id = \"generic\"", "id = \"police\"").replace("role = \"executive\"", "role = \"scribe\"");
     w.org.act(ADMIN, O::AddPlaybook { source: lawful }).expect("added");
-    let without_scribe = sitrep_core::policy::DEFAULT_POLICY.replace("optional = [\"scribe\", ", "optional = [");
+    let without_scribe = sitrep_core::policy::DEFAULT_POLICY
+        .replace("optional = [\"scribe\", ", "optional = [")
+        .replace("review = [\"commander\", \"tech_lead\", \"scribe\"]", "review = [\"commander\", \"tech_lead\"]");
     w.org.act(ADMIN, O::ReplacePolicy { source: without_scribe }).expect("the policy drops scribe");
     says(
         &invalid(act(&mut w, "cmd", run_playbook("police", &[])), "playbook"),
@@ -1035,6 +1038,7 @@ fn a_decision_pre_approved_by_a_playbook_owes_both_proposed_and_approved_notices
 #[test]
 fn a_closed_incident_still_settles_the_notices_of_its_close_decision() {
     let mut w = world();
+    review(&mut w);
     act(&mut w, "cmd", propose("close", "Close INC-1")).expect("proposed");
     act(&mut w, "exec", approve(1)).expect("closed");
     assert_eq!(
@@ -1105,6 +1109,7 @@ fn the_fold_refuses_forged_notifications_and_uncited_playbook_approvals() {
             playbook: Some(citation),
             path: class.path.clone(),
             statement: None,
+            clocks: Vec::new(),
         })
     };
     let error = fold_refuses(&w, w.head(), &by("resp"), forged(playbook.citation()));

@@ -138,6 +138,8 @@ fn staffed(proposer_roles: &[&str]) -> World {
     for r in APPROVER_ROLES.iter().filter(|r| **r != "commander") {
         act(&mut w, "commander", assign(r, r)).expect("an approver is staffed");
     }
+    // Reviewed, so that a close decision may close it.
+    review_by(&mut w, "commander");
     w
 }
 
@@ -358,6 +360,7 @@ fn approving_your_own_proposal_again_is_refused() {
         ("tech", "containment"),
     ] {
         let mut w = world();
+        review(&mut w);
         act(&mut w, proposer, propose(class, "mine")).expect("proposed");
         let message = forbidden(act(&mut w, proposer, approve(1)), "people");
         says(&message, &["you already stand behind D-1 (you proposed it) and a person counts once"]);

@@ -7,8 +7,9 @@
 //! by legal; the managed-service provider that runs the deploy pipeline is engaged and holds a
 //! live share link to the CloudTrail export (approved by legal and the commander); a customer
 //! notice was approved by legal and the executive and published on the status page, and a
-//! press holding statement waits on legal. Everything is written through the ledger, like any
-//! other action.
+//! press holding statement waits on legal. Legal has determined that personal data was
+//! affected, so the GDPR 72-hour clock runs and the notification to the authority waits on the
+//! executive. Everything is written through the ledger, like any other action.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -152,6 +153,7 @@ pub async fn seed(ledger: &Ledger, blobs: &BlobStore) -> Result<Vec<DemoPerson>,
             due_in_minutes: Some(60),
         }],
         statement: None,
+        clocks: Vec::new(),
     };
     act(&tom, revoke).await?;
     let setup = |e: String| ServeError::Setup(e);
@@ -221,6 +223,7 @@ pub async fn seed(ledger: &Ledger, blobs: &BlobStore) -> Result<Vec<DemoPerson>,
         rationale: Some("They must confirm which of their runners held the key.".into()),
         actions: vec![ActionSpec::Share { party: "northwind-msp".into(), items: vec![trail], expires_in_hours: 72 }],
         statement: None,
+        clocks: Vec::new(),
     };
     let proposed = act(&lena, share).await?;
     let sharing = crate::api::created(&proposed, "decision").map_err(|e| setup(e.to_string()))?;
@@ -253,6 +256,7 @@ pub async fn seed(ledger: &Ledger, blobs: &BlobStore) -> Result<Vec<DemoPerson>,
             rationale: None,
             actions: Vec::new(),
             statement: Some(notice),
+            clocks: Vec::new(),
         },
     )
     .await?;
@@ -283,6 +287,32 @@ pub async fn seed(ledger: &Ledger, blobs: &BlobStore) -> Result<Vec<DemoPerson>,
             ),
             actions: Vec::new(),
             statement: Some(StatementId(2)),
+            clocks: Vec::new(),
+        },
+    )
+    .await?;
+
+    // Legal determines that personal data was affected: the GDPR 72-hour clock runs from when
+    // we became aware, and the notification to the authority waits on the executive.
+    let aware = Timestamp::from_jiff(jiff::Timestamp::now()).plus_seconds(-90 * 60);
+    act(
+        &lena,
+        IncidentCommand::RecordDetermination {
+            determination: "personal_data_breach".into(),
+            basis: "The listed buckets hold EU customers' invoices (names, addresses)".into(),
+            aware_at: Some(aware),
+        },
+    )
+    .await?;
+    act(
+        &lena,
+        IncidentCommand::Propose {
+            class: class("regulatory_notification")?,
+            title: "Notify the lead supervisory authority (GDPR Art. 33)".into(),
+            rationale: Some("Invoices of EU customers may have been listed; we notify within 72 hours.".into()),
+            actions: Vec::new(),
+            statement: None,
+            clocks: vec!["gdpr_art33".into()],
         },
     )
     .await?;

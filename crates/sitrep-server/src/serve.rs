@@ -53,10 +53,12 @@ pub fn state(
 ) -> Result<AppState, ServeError> {
     let data = DataDir::inspect(&config.data)?;
     let blobs = BlobStore::open(&data.blobs_path()).map_err(|e| ServeError::Setup(e.to_string()))?;
-    let share_key = crate::shares::derive_key(&data.signing_key()?.to_bytes());
+    let signing_key = data.signing_key()?;
+    let share_key = crate::shares::derive_key(&signing_key.to_bytes());
     Ok(AppState::new(Inner {
         blobs,
         share_key,
+        signing_key,
         ledger,
         auth: Auth::new(config.session_hours)?,
         metrics: Metrics::default(),

@@ -606,7 +606,8 @@ impl Writer {
             }
             Request::Incident { incident, command } => {
                 let (org, by) = (&self.org, &job.by);
-                let decide = |state: &IncidentState| decide::decide_incident(state, org, by, command);
+                let decide =
+                    |state: &IncidentState| decide::decide_incident(state, org, by, command, now.max(state.updated_at));
                 stage_incident(&mut self.incidents, *incident, &actor, now, staged, decide)
             }
             Request::Org(command) => self.stage_org(&actor, &job.by, command, now, staged),

@@ -43,7 +43,7 @@ fn concurrent_commands_on_one_incident_leave_one_gap_free_chain() {
     add_users(&ledger, &responders.iter().map(String::as_str).collect::<Vec<_>>());
     let incident = incident_of(&declare(&ledger, "Credential stuffing against the VPN"));
     for name in &responders {
-        let assign = IncidentCommand::AssignRole { role: role("responder"), user: user(name) };
+        let assign = IncidentCommand::AssignRole { role: role("responder"), user: user(name), unit: None };
         act(&ledger, "cmd", incident, assign).expect("the commander staffs responders");
     }
     let setup = ledger.with_incident(incident, |s| s.seq).expect("the incident exists");
@@ -69,6 +69,7 @@ fn concurrent_commands_on_one_incident_leave_one_gap_free_chain() {
                                 rationale: None,
                                 actions: Vec::new(),
                                 statement: None,
+                                clocks: Vec::new(),
                             };
                             let proposed =
                                 act(ledger, &me, incident, propose).expect("a responder proposes a revocation");
@@ -237,6 +238,7 @@ fn a_failed_append_refuses_the_command_changes_nothing_and_leaves_no_gap() {
         rationale: None,
         actions: Vec::new(),
         statement: None,
+        clocks: Vec::new(),
     };
     assert_unavailable(act(&ledger, "cmd", incident, revoke.clone()), "deciding containment");
     let second = Declare { title: "Second incident".into(), severity: Some(Severity::Sev3), ..Declare::default() };

@@ -119,6 +119,7 @@ impl Deployment {
                     due_in_minutes: Some(15),
                 }],
                 statement: None,
+                clocks: Vec::new(),
             };
             act(&ledger, "tech", first, revoke).expect("tech proposes containment");
             act(&ledger, "cmd", first, IncidentCommand::Approve { decision: DecisionId(1), note: Some("go".into()) })
@@ -153,6 +154,7 @@ impl Deployment {
                 rationale: None,
                 actions: Vec::new(),
                 statement: None,
+                clocks: Vec::new(),
             };
             act(&ledger, "cora", second, statement).expect("comms proposes a statement");
             act(&ledger, "lee", second, IncidentCommand::Approve { decision: DecisionId(1), note: None })
@@ -163,6 +165,7 @@ impl Deployment {
                 rationale: None,
                 actions: Vec::new(),
                 statement: None,
+                clocks: Vec::new(),
             };
             act(&ledger, "tech", second, recovery).expect("tech proposes recovery");
             act(&ledger, "cmd", second, IncidentCommand::Approve { decision: DecisionId(2), note: None })

@@ -300,6 +300,7 @@ fn folding(path: &Path, total: u64) -> anyhow::Result<FoldFigures> {
                     rationale: None,
                     actions: Vec::new(),
                     statement: None,
+                    clocks: Vec::new(),
                 },
             ),
             4 => (
@@ -310,6 +311,7 @@ fn folding(path: &Path, total: u64) -> anyhow::Result<FoldFigures> {
                     rationale: None,
                     actions: Vec::new(),
                     statement: None,
+                    clocks: Vec::new(),
                 },
             ),
             5 => (
@@ -327,7 +329,7 @@ fn folding(path: &Path, total: u64) -> anyhow::Result<FoldFigures> {
             ),
         };
         let by = user(by);
-        let events = decide_incident(&state, &org, &by, &command)
+        let events = decide_incident(&state, &org, &by, &command, state.updated_at)
             .map_err(|refusal| anyhow::anyhow!("step {step}: {refusal}"))?;
         let new = seal((state.seq, state.head), now(), &Actor::User(by), &events);
         for (entry, event) in new.iter().zip(&events) {

@@ -35,6 +35,9 @@ pub enum Command {
     Init(InitArgs),
     /// Re-verify every record and every evidence blob in a data directory; exit 1 at the first break.
     Verify(VerifyArgs),
+    /// Verify an export bundle offline (no server): entries, chain, Merkle root, signature,
+    /// evidence files, proofs; exit 1 naming the first thing that fails.
+    VerifyBundle(VerifyBundleArgs),
     /// Show or check an authority policy.
     Policy {
         #[command(subcommand)]
@@ -142,6 +145,16 @@ pub enum Command {
         #[arg(long)]
         after: Option<u64>,
     },
+    /// Export an incident as one signed bundle file that `sitrep verify-bundle` checks offline.
+    Export(ExportArgs),
+    /// Print an incident's signed checkpoint (its record's size and Merkle root, signed by the
+    /// deployment); keep it to check later bundles with `verify-bundle --checkpoint`.
+    Checkpoint {
+        incident: String,
+        /// Write it to FILE instead of printing it.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Add evidence files, list them with their chain of custody, and download them.
     Evidence {
         #[command(subcommand)]
@@ -179,7 +192,12 @@ impl Command {
     pub fn is_client(&self) -> bool {
         !matches!(
             self,
-            Command::Serve(_) | Command::Init(_) | Command::Verify(_) | Command::Policy { .. } | Command::Bench { .. }
+            Command::Serve(_)
+                | Command::Init(_)
+                | Command::Verify(_)
+                | Command::VerifyBundle(_)
+                | Command::Policy { .. }
+                | Command::Bench { .. }
         )
     }
 }
@@ -593,6 +611,42 @@ pub struct InitArgs {
 pub struct VerifyArgs {
     #[arg(long, env = "SITREP_DATA", default_value = "./sitrep-data")]
     pub data: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    pub incident: String,
+    /// The bundle file to write (a tar archive).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Include the evidence files; each is recorded in its chain of custody (needs --purpose).
+    #[arg(long)]
+    pub blobs: bool,
+    /// Why the evidence files are exported; recorded as "export: WHY" for each.
+    #[arg(long, value_name = "WHY", requires = "blobs")]
+    pub purpose: Option<String>,
+    /// Export only these entries, e.g. 3,7 (an excerpt), each with an inclusion proof.
+    #[arg(long, value_delimiter = ',', value_name = "SEQ,…")]
+    pub entries: Vec<u64>,
+    /// Add a consistency proof from the record's first N entries (the size of a checkpoint you hold).
+    #[arg(long, value_name = "N")]
+    pub since: Option<u64>,
+    /// Overwrite FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyBundleArgs {
+    /// The bundle, as `sitrep export` wrote it.
+    pub file: PathBuf,
+    /// The deployment's public key, base64 or a file holding it (deployment.pub); the bundle
+    /// must be signed with it [default: the key the bundle carries].
+    #[arg(long, value_name = "PUBKEY")]
+    pub key: Option<String>,
+    /// A checkpoint of the same record kept from earlier: the record must only have grown since.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

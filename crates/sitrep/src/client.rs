@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use crate::cli::{ClientArgs, Command, FactCommand, PlaybookCommand, TaskCommand, TokenCommand, UserCommand};
 
 mod evidence;
+mod export;
 mod parties;
 mod statements;
 
@@ -528,6 +529,8 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
         }
         Command::Watch { incident, after } => watch(&client, &incident, after).await,
         Command::Evidence { command } => evidence::run(&client, command).await,
+        Command::Export(args) => export::run(&client, args).await,
+        Command::Checkpoint { incident, output } => export::checkpoint(&client, &incident, output).await,
         Command::Party { command } => parties::party(&client, command).await,
         Command::Share { command } => parties::share(&client, command).await,
         Command::Statement { command } => statements::run(&client, command).await,

@@ -7,15 +7,16 @@ use clap::Parser;
 
 mod admin;
 mod bench;
+mod bundle;
 mod cli;
 mod client;
 mod load;
 
 /// Exit codes scripts can rely on (also listed in `docs/cli.md`).
 pub mod exit {
-    /// The command did what was asked; for `verify`, every record verifies.
+    /// The command did what was asked; for `verify` and `verify-bundle`, everything verifies.
     pub const OK: u8 = 0;
-    /// `verify` found a record that does not verify.
+    /// `verify` found a record that does not verify, or `verify-bundle` a bundle.
     pub const BROKEN: u8 = 1;
     /// The command could not run: bad arguments, a missing or locked data directory, I/O.
     pub const ERROR: u8 = 2;
@@ -46,6 +47,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<u8> {
         cli::Command::Serve(args) => admin::serve(args),
         cli::Command::Init(args) => admin::init(&args),
         cli::Command::Verify(args) => admin::verify(&args, cli.client.json),
+        cli::Command::VerifyBundle(args) => bundle::verify(&args, cli.client.json),
         cli::Command::Policy { command } => admin::policy(&command),
         cli::Command::Bench { command } => bench::run(&command, &cli.client),
         client => anyhow::bail!("{client:?} is a client command"),

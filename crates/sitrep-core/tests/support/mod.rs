@@ -203,7 +203,8 @@ pub fn restricted_world() -> World {
 /// Decides an incident command as `by`, seals it after the head, folds it with `apply_entry`
 /// and checks that refolding the whole record gives the same state.
 pub fn act(world: &mut World, by: &str, command: IncidentCommand) -> Result<Vec<Entry>, Refusal> {
-    let events = decide::decide_incident(&world.incident, &world.org.state, &user(by), &command)?;
+    let events =
+        decide::decide_incident(&world.incident, &world.org.state, &user(by), &command, at(world.org.clock + 1))?;
     assert!(!events.is_empty(), "an accepted command writes at least one entry");
     let entries = seal((world.incident.seq, world.incident.head), world.org.tick(), &Actor::User(user(by)), &events);
     for entry in &entries {
@@ -316,11 +317,11 @@ pub fn block(n: u64, reason: &str) -> IncidentCommand {
 }
 
 pub fn assign(r: &str, name: &str) -> IncidentCommand {
-    IncidentCommand::AssignRole { role: role(r), user: user(name) }
+    IncidentCommand::AssignRole { role: role(r), user: user(name), unit: None }
 }
 
 pub fn release(r: &str, name: &str) -> IncidentCommand {
-    IncidentCommand::ReleaseRole { role: role(r), user: user(name) }
+    IncidentCommand::ReleaseRole { role: role(r), user: user(name), unit: None }
 }
 
 pub fn propose(c: &str, title: &str) -> IncidentCommand {
@@ -330,6 +331,7 @@ pub fn propose(c: &str, title: &str) -> IncidentCommand {
         rationale: None,
         actions: Vec::new(),
         statement: None,
+        clocks: Vec::new(),
     }
 }
 
@@ -346,7 +348,14 @@ pub fn withdraw(n: u64) -> IncidentCommand {
 }
 
 pub fn with_actions(c: &str, title: &str, actions: Vec<ActionSpec>) -> IncidentCommand {
-    IncidentCommand::Propose { class: class(c), title: title.to_owned(), rationale: None, actions, statement: None }
+    IncidentCommand::Propose {
+        class: class(c),
+        title: title.to_owned(),
+        rationale: None,
+        actions,
+        statement: None,
+        clocks: Vec::new(),
+    }
 }
 
 pub fn webhook(destination: &str) -> ActionSpec {
@@ -549,6 +558,7 @@ pub fn propose_statement(c: &str, statement: u64) -> IncidentCommand {
         rationale: None,
         actions: Vec::new(),
         statement: Some(sitrep_core::ids::StatementId(statement)),
+        clocks: Vec::new(),
     }
 }
 
@@ -558,4 +568,57 @@ pub fn publish(statement: u64, channel: &str) -> IncidentCommand {
         channel: channel.to_owned(),
         sha256: None,
     }
+}
+
+// The post-incident review.
+
+pub fn lesson(what: &str) -> IncidentCommand {
+    IncidentCommand::RecordLesson {
+        what_happened: what.to_owned(),
+        why: "the key was long-lived and unscanned".into(),
+        change: "short-lived credentials and pre-commit scanning".into(),
+    }
+}
+
+pub fn control_change(lesson: u64, owner: &str, csf: &str) -> IncidentCommand {
+    IncidentCommand::PlanControlChange {
+        lesson: sitrep_core::ids::LessonId(lesson),
+        title: "Enforce secret scanning on every repository".into(),
+        owner: user(owner),
+        due: at(30 * 24 * 3600),
+        csf: csf.to_owned(),
+    }
+}
+
+pub fn complete_review(summary: &str) -> IncidentCommand {
+    IncidentCommand::CompleteReview { summary: summary.to_owned() }
+}
+
+/// Records one lesson with one control change and completes the review, as the commander `cmd`,
+/// so the incident may close.
+pub fn review(world: &mut World) {
+    review_by(world, "cmd");
+}
+
+/// [`review`], as `by` (who also owns the control change).
+pub fn review_by(world: &mut World, by: &str) {
+    let lesson_id = world.incident.review.lessons.len() as u64 + 1;
+    act(world, by, lesson("A deploy key was committed to a public repository")).expect("a lesson");
+    act(world, by, control_change(lesson_id, by, "PR.AA-05")).expect("a control change");
+    act(world, by, complete_review("Contained in 40 minutes; no customer data read.")).expect("the review");
+}
+
+// Regulatory clocks.
+
+pub fn determine(determination: &str, aware_at: Option<Timestamp>) -> IncidentCommand {
+    IncidentCommand::RecordDetermination {
+        determination: determination.to_owned(),
+        basis: "confirmed by the data inventory".into(),
+        aware_at,
+    }
+}
+
+/// Moves the harness clock so the next entry is stamped `at(n)`.
+pub fn jump_to(world: &mut World, n: i64) {
+    world.org.clock = n - 1;
 }

@@ -33,6 +33,10 @@ pub struct ProposeBody {
     /// decision); the class must be the one its audience requires.
     #[schema(value_type = Option<String>, example = "ST-1")]
     statement: Option<StatementId>,
+    /// Running regulatory clocks its execution stops (without any, it stops the one of its
+    /// class due first).
+    #[serde(default)]
+    clocks: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -77,12 +81,12 @@ pub async fn propose(
     Segments(id): Segments<String>,
     body: Body<ProposeBody>,
 ) -> Result<Response, ApiError> {
-    let ProposeBody { class, title, rationale, actions, statement } = body.value;
+    let ProposeBody { class, title, rationale, actions, statement, clocks } = body.value;
     answer(
         &app,
         &caller,
         &id,
-        IncidentCommand::Propose { class, title, rationale, actions, statement },
+        IncidentCommand::Propose { class, title, rationale, actions, statement, clocks },
         body.idempotency,
         StatusCode::CREATED,
     )

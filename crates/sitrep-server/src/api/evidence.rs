@@ -42,7 +42,7 @@ pub fn dry_run(
 ) -> Result<(), ApiError> {
     let org = app.ledger.org();
     app.ledger
-        .with_incident(number, |state| decide::decide_incident(state, &org, user, command).map(|_| ()))
+        .with_incident(number, |state| decide::decide_incident(state, &org, user, command, app.now()).map(|_| ()))
         .ok_or_else(|| ApiError::NotFound(format!("there is no incident {number}")))?
         .map_err(ApiError::from)
 }

@@ -207,6 +207,9 @@ pub struct RoleBody {
     role: Role,
     #[schema(value_type = String, example = "lee")]
     user: UserName,
+    /// An org unit in the incident's scope: a local role there, for `local` decision classes.
+    #[schema(example = "emea")]
+    unit: Option<String>,
 }
 
 /// Assign a role to a user.
@@ -220,23 +223,31 @@ pub async fn assign_role(
     Segments(id): Segments<String>,
     body: Body<RoleBody>,
 ) -> Result<Response, ApiError> {
-    let RoleBody { role, user } = body.value;
-    change(&app, &caller, &id, IncidentCommand::AssignRole { role, user }, body.idempotency).await
+    let RoleBody { role, user, unit } = body.value;
+    change(&app, &caller, &id, IncidentCommand::AssignRole { role, user, unit }, body.idempotency).await
 }
 
 /// Release a user from a role.
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}/roles/{role}/{user}", tag = "incidents",
-    params(("id" = String, Path, description = "INC-<n>"), ("role" = String, Path), ("user" = String, Path)),
+    params(("id" = String, Path, description = "INC-<n>"), ("role" = String, Path), ("user" = String, Path), UnitQuery),
     responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn release_role(
     State(app): State<AppState>,
     caller: Caller,
     Segments((id, role, user)): Segments<(String, String, String)>,
+    Params(query): Params<UnitQuery>,
 ) -> Result<Response, ApiError> {
     let role = Role::parse(&role).map_err(|e| ApiError::invalid("role", e.to_string()))?;
     let user = UserName::parse(&user).map_err(|e| ApiError::invalid("user", e.to_string()))?;
-    change(&app, &caller, &id, IncidentCommand::ReleaseRole { role, user }, None).await
+    change(&app, &caller, &id, IncidentCommand::ReleaseRole { role, user, unit: query.unit }, None).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UnitQuery {
+    /// The org unit of a local role.
+    unit: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

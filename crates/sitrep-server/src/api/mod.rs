@@ -17,13 +17,17 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::views;
 
+pub mod clocks;
 pub mod decisions;
 pub mod events;
 pub mod evidence;
+pub mod export;
 pub mod facts;
 pub mod incidents;
 pub mod org;
 pub mod parties;
+pub mod report;
+pub mod review;
 pub mod statements;
 pub mod tasks;
 
@@ -43,6 +47,7 @@ pub mod tasks;
         (name = "evidence", description = "Evidence files and their chain of custody"),
         (name = "third parties", description = "The registry, engagement and share links"),
         (name = "statements", description = "Drafts, versions, approval and publishing"),
+        (name = "review", description = "The post-incident review and its control changes"),
         (name = "organisation", description = "Users, tokens, sign-in, the policy"),
     )
 )]
@@ -74,6 +79,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(incidents::show))
         .routes(routes!(incidents::record))
         .routes(routes!(incidents::sitrep))
+        .routes(routes!(report::report))
+        .routes(routes!(report::decisions_csv))
         .routes(routes!(events::events))
         .routes(routes!(incidents::assign_role))
         .routes(routes!(incidents::release_role))
@@ -96,6 +103,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(decisions::withdraw))
         .routes(routes!(evidence::upload, evidence::list))
         .routes(routes!(evidence::download))
+        .routes(routes!(export::checkpoint))
+        .routes(routes!(export::export))
         .routes(routes!(parties::register, parties::list))
         .routes(routes!(parties::update))
         .routes(routes!(parties::engage))
@@ -103,6 +112,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(statements::draft, statements::list))
         .routes(routes!(statements::revise))
         .routes(routes!(statements::publish))
+        .routes(routes!(clocks::determine))
+        .routes(routes!(clocks::list))
+        .routes(routes!(review::show))
+        .routes(routes!(review::record_lesson))
+        .routes(routes!(review::plan_change))
+        .routes(routes!(review::change_done))
+        .routes(routes!(review::change_cancelled))
+        .routes(routes!(review::complete))
+        .routes(routes!(review::list_changes))
         .routes(routes!(org::add_user, org::list_users))
         .routes(routes!(org::disable_user))
         .routes(routes!(org::grant_org_role))

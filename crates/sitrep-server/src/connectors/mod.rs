@@ -45,8 +45,27 @@ pub fn backoff(failures: u32) -> i64 {
 /// Work that is due.
 #[derive(Debug, Clone)]
 enum Due {
-    Action { incident: IncidentNumber, decision: DecisionId, action: u32 },
-    Notice { incident: IncidentNumber, decision: DecisionId, moment: Moment, channel: String },
+    Action {
+        incident: IncidentNumber,
+        decision: DecisionId,
+        action: u32,
+    },
+    Notice {
+        incident: IncidentNumber,
+        decision: DecisionId,
+        moment: Moment,
+        channel: String,
+    },
+    /// A regulatory clock's warning time has come: tell its path.
+    ClockWarning {
+        incident: IncidentNumber,
+        clock: String,
+    },
+    /// A regulatory clock's deadline has passed while it still runs.
+    ClockMissed {
+        incident: IncidentNumber,
+        clock: String,
+    },
 }
 
 /// Everything due now, and when the next retry falls due.
@@ -61,6 +80,19 @@ fn due(ledger: &Ledger, now: Timestamp) -> (Vec<Due>, Option<Timestamp>) {
         }
     };
     ledger.each_incident(|state| {
+        for clock in state.clocks.iter().filter(|c| c.is_running()) {
+            if clock.warned.is_none() && clock.missed_at.is_none() {
+                let item = Due::ClockWarning { incident: state.id, clock: clock.clock.clone() };
+                consider(clock.warn_at, item, &mut work);
+            }
+            if clock.missed_at.is_none() {
+                consider(
+                    clock.deadline,
+                    Due::ClockMissed { incident: state.id, clock: clock.clock.clone() },
+                    &mut work,
+                );
+            }
+        }
         for decision in &state.decisions {
             if decision.state == DecisionState::Approved {
                 for (index, action) in decision.actions.iter().enumerate() {
@@ -143,6 +175,10 @@ impl Worker {
                             Due::Action { incident, decision, action } => this.action(incident, decision, action).await,
                             Due::Notice { incident, decision, moment, channel } => {
                                 this.notice(incident, decision, moment, &channel).await
+                            }
+                            Due::ClockWarning { incident, clock } => this.clock_warning(incident, &clock).await,
+                            Due::ClockMissed { incident, clock } => {
+                                this.record(incident, "clocks", SystemCommand::ClockMissed { clock }).await;
                             }
                         }
                     }
@@ -301,6 +337,60 @@ impl Worker {
             }
             ActionSpec::Task { .. } | ActionSpec::Share { .. } => Ok(None),
         }
+    }
+
+    /// Tells a clock's path that its deadline is near (once; who could not be told is recorded).
+    async fn clock_warning(&self, incident: IncidentNumber, clock: &str) {
+        let Some((exercise, path, message, key)) = self
+            .ledger
+            .with_incident(incident, |state| {
+                let found = state.clocks.iter().find(|c| c.clock == clock)?;
+                let record = format!("{}/incidents/{}#clocks", self.config.base_url(), state.id);
+                let line = format!(
+                    "{}: {} is due at {} ({} h left); a {} decision stops it",
+                    state.id,
+                    found.title,
+                    found.deadline,
+                    found.seconds_left((self.clock)()) / 3600,
+                    found.stopped_by
+                );
+                let document = json!({
+                    "event": "clock.warning",
+                    "incident": state.id,
+                    "incident_id": state.uuid,
+                    "clock": found.clock,
+                    "title": found.title,
+                    "deadline": found.deadline,
+                    "stopped_by": found.stopped_by,
+                    "text": line,
+                    "record": record,
+                    "exercise": state.exercise,
+                });
+                let message = channels::Message {
+                    subject: format!("[sitrep] {} deadline near: {}", state.id, found.title),
+                    text: format!("{line}.\n\nThe record: {record}\n"),
+                    document,
+                };
+                Some((state.exercise, found.path.clone(), message, format!("sitrep:{}:clock:{clock}", state.uuid)))
+            })
+            .flatten()
+        else {
+            return;
+        };
+        let (mut told, mut failed) = (Vec::new(), Vec::new());
+        for channel in &path {
+            let outcome = if exercise {
+                channels::configured(&self.config, channel).map(|()| None)
+            } else {
+                channels::deliver(&self.config, &self.http, channel, &format!("{key}:{channel}"), &message).await
+            };
+            match outcome {
+                Ok(_) => told.push(channel.clone()),
+                Err(failure) => failed.push(format!("{channel}: {}", failure.reason)),
+            }
+        }
+        let command = SystemCommand::ClockWarned { clock: clock.to_owned(), told, failed };
+        self.record(incident, "clocks", command).await;
     }
 
     async fn notice(&self, incident: IncidentNumber, decision: DecisionId, moment: Moment, channel: &str) {

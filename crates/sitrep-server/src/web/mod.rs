@@ -30,6 +30,7 @@ use crate::auth::{self, SESSION_COOKIE, cookie, same_secret};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+pub mod report;
 pub mod sections;
 pub mod view;
 
@@ -49,6 +50,7 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route("/incidents/new", get(declare_page))
         .route("/incidents/{id}", get(command_view))
         .route("/incidents/{id}/sitrep", get(sitrep_page))
+        .route("/incidents/{id}/report", get(report::report_page))
         .route("/incidents/{id}/facts", post(log_fact))
         .route("/incidents/{id}/facts/{fid}/judge", post(judge_fact))
         .route("/incidents/{id}/decisions", post(propose))
@@ -70,6 +72,12 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route("/incidents/{id}/statements", post(draft_statement))
         .route("/incidents/{id}/statements/{sid}/{verb}", post(statement_action))
         .route("/parties", get(parties_page).post(register_party))
+        .route("/incidents/{id}/determinations", post(record_determination))
+        .route("/incidents/{id}/review/lessons", post(record_lesson))
+        .route("/incidents/{id}/review/changes", post(plan_change))
+        .route("/incidents/{id}/review/changes/{cc}/done", post(change_done))
+        .route("/incidents/{id}/review/complete", post(complete_review))
+        .route("/control-changes", get(control_changes_page))
         .route("/policy", get(policy_page))
         .route("/org/record", get(org_record_page))
         .route("/account/tokens", get(tokens_page).post(create_token))
@@ -621,6 +629,7 @@ async fn propose(
             rationale: fields.optional("rationale"),
             actions: Vec::new(),
             statement: None,
+            clocks: Vec::new(),
         }
     });
     act(&app, &viewer, &id, &fields, "decisions", command).await
@@ -755,7 +764,8 @@ async fn release_role(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command = role_and_user(&fields).map(|(role, user)| IncidentCommand::ReleaseRole { role, user });
+    let unit = fields.optional("unit");
+    let command = role_and_user(&fields).map(|(role, user)| IncidentCommand::ReleaseRole { role, user, unit });
     act(&app, &viewer, &id, &fields, "roles", command).await
 }
 
@@ -765,7 +775,8 @@ async fn assign_role(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command = role_and_user(&fields).map(|(role, user)| IncidentCommand::AssignRole { role, user });
+    let unit = fields.optional("unit");
+    let command = role_and_user(&fields).map(|(role, user)| IncidentCommand::AssignRole { role, user, unit });
     act(&app, &viewer, &id, &fields, "roles", command).await
 }
 
@@ -1183,6 +1194,7 @@ async fn statement_action(
                     rationale: fields.optional("rationale"),
                     actions: Vec::new(),
                     statement: Some(statement),
+                    clocks: Vec::new(),
                 })
             }
             other => Err(format!("'{other}' is not something a statement can be")),
@@ -1273,4 +1285,113 @@ async fn register_party(State(app): State<AppState>, viewer: Viewer, fields: Fie
             render_parties(&app, &viewer, Some(error.to_string()), error.status())
         }
     }
+}
+
+async fn record_lesson(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments(id): Path1,
+    fields: Fields,
+) -> Response {
+    let command = IncidentCommand::RecordLesson {
+        what_happened: fields.get("what_happened").to_owned(),
+        why: fields.get("why").to_owned(),
+        change: fields.get("change").to_owned(),
+    };
+    act(&app, &viewer, &id, &fields, "review", Ok(command)).await
+}
+
+async fn plan_change(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments(id): Path1,
+    fields: Fields,
+) -> Response {
+    let command =
+        fields.get("lesson").parse::<sitrep_core::ids::LessonId>().map_err(|e| e.to_string()).and_then(|lesson| {
+            let owner = UserName::parse(fields.get("owner")).map_err(|e| e.to_string())?;
+            let due = local_utc(fields.get("due"))?;
+            Ok(IncidentCommand::PlanControlChange {
+                lesson,
+                title: fields.get("title").to_owned(),
+                owner,
+                due,
+                csf: fields.get("csf").trim().to_owned(),
+            })
+        });
+    act(&app, &viewer, &id, &fields, "review", command).await
+}
+
+async fn change_done(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments((id, cc)): Path2,
+    fields: Fields,
+) -> Response {
+    let command = cc
+        .parse::<sitrep_core::ids::ControlChangeId>()
+        .map_err(|e| e.to_string())
+        .map(|change| IncidentCommand::CompleteControlChange { change, note: fields.optional("note") });
+    act(&app, &viewer, &id, &fields, "review", command).await
+}
+
+async fn complete_review(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments(id): Path1,
+    fields: Fields,
+) -> Response {
+    let command = IncidentCommand::CompleteReview { summary: fields.get("summary").to_owned() };
+    act(&app, &viewer, &id, &fields, "review", Ok(command)).await
+}
+
+#[derive(Template)]
+#[template(path = "control_changes.html")]
+struct ControlChangesPage {
+    me: Option<Me>,
+    csrf: String,
+    rows: Vec<sections::ChangeRow>,
+}
+
+/// Every review's control changes, across the incidents the viewer may see.
+async fn control_changes_page(State(app): State<AppState>, viewer: Viewer, uri: Uri) -> Response {
+    let all = uri.query().is_some_and(|q| q.contains("state=all"));
+    let org = app.ledger.org();
+    let now = app.now();
+    let mut rows: Vec<(sitrep_core::Timestamp, sections::ChangeRow)> = Vec::new();
+    app.ledger.each_incident(|state| {
+        if !crate::views::visible(state, &viewer.user) {
+            return;
+        }
+        for change in &state.review.control_changes {
+            if all || change.state == sitrep_core::incident::ControlChangeState::Open {
+                rows.push((change.due, sections::change_row(state, &org, &viewer.user, change, now)));
+            }
+        }
+    });
+    rows.sort_by_key(|(due, _)| *due);
+    let page = ControlChangesPage {
+        me: Some(viewer.me(&app)),
+        csrf: viewer.csrf.clone(),
+        rows: rows.into_iter().map(|(_, row)| row).collect(),
+    };
+    render(&page, StatusCode::OK)
+}
+
+async fn record_determination(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments(id): Path1,
+    fields: Fields,
+) -> Response {
+    let aware_at = match fields.optional("aware_at") {
+        None => Ok(None),
+        Some(text) => local_utc(&text).map(Some),
+    };
+    let command = aware_at.map(|aware_at| IncidentCommand::RecordDetermination {
+        determination: fields.get("determination").to_owned(),
+        basis: fields.get("basis").to_owned(),
+        aware_at,
+    });
+    act(&app, &viewer, &id, &fields, "clocks", command).await
 }

@@ -77,8 +77,64 @@ pub struct StatementRow {
     pub can_publish: bool,
 }
 
+#[derive(Debug, Clone)]
+pub struct LessonRow {
+    pub id: String,
+    pub what_happened: String,
+    pub why: String,
+    pub change: String,
+    pub by: String,
+    pub changes: Vec<ChangeRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChangeRow {
+    pub id: String,
+    pub incident: String,
+    pub title: String,
+    pub owner: String,
+    pub due: String,
+    pub overdue: bool,
+    pub csf: String,
+    pub state: String,
+    pub closed: String,
+    pub can_finish: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReviewSection {
+    pub lessons: Vec<LessonRow>,
+    pub completed: String,
+    pub can_record: bool,
+    pub can_complete: bool,
+    /// Lessons that still need a control change.
+    pub unconverted: Vec<String>,
+    pub users: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClockRow {
+    pub clock: String,
+    pub title: String,
+    pub deadline: String,
+    /// "2 d 4 h left", "MISSED 3 h ago", "met by D-4", "late, stopped by D-4".
+    pub status: String,
+    pub running: bool,
+    /// Running and within its warning window, or missed.
+    pub urgent: bool,
+    pub stopped_by: String,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Sections {
+    /// Org units in scope (name, title), and who holds which role locally in each.
+    pub units: Vec<(String, String)>,
+    pub unit_roles: Vec<(String, String, Vec<String>)>,
+    pub clocks: Vec<ClockRow>,
+    pub determinations: Vec<String>,
+    /// Determinations the viewer may record now: (name, meaning).
+    pub determinable: Vec<(String, String)>,
+    pub review: ReviewSection,
     /// Whether the viewer may see evidence at all; if not, only the count is shown.
     pub evidence_reader: bool,
     pub evidence_count: usize,
@@ -103,7 +159,7 @@ pub fn build(
     now: Timestamp,
     share_url: &dyn Fn(ShareId) -> String,
 ) -> Sections {
-    let allowed = |command: IncidentCommand| decide_incident(state, org, user, &command).is_ok();
+    let allowed = |command: IncidentCommand| decide_incident(state, org, user, &command, state.updated_at).is_ok();
     let evidence_reader = decide::may_read_evidence(state, &org.policy, user);
     let show_links = decide::may_see_share_links(state, &org.policy, user);
     let item_name = |sha: &str| {
@@ -115,7 +171,13 @@ pub fn build(
     };
     let can_engage = allowed(IncidentCommand::EngageParty { party: String::new(), reason: None })
         || matches!(
-            decide_incident(state, org, user, &IncidentCommand::EngageParty { party: String::new(), reason: None }),
+            decide_incident(
+                state,
+                org,
+                user,
+                &IncidentCommand::EngageParty { party: String::new(), reason: None },
+                state.updated_at,
+            ),
             Err(sitrep_core::Refusal::Invalid { .. })
         );
     let sharing_class = DecisionClass::parse("evidence_sharing").ok();
@@ -127,10 +189,70 @@ pub fn build(
                 rationale: None,
                 actions: Vec::new(),
                 statement: None,
+                clocks: Vec::new(),
             };
             allowed(probe)
         });
+    let report = sitrep_core::report::Sitrep::of(state, org, now);
     Sections {
+        units: state
+            .scope
+            .iter()
+            .filter_map(|u| org.policy.unit(u).map(|title| (u.clone(), title.to_owned())))
+            .collect(),
+        unit_roles: state
+            .unit_roles
+            .iter()
+            .flat_map(|(unit, roles)| {
+                let title = org.policy.unit(unit).unwrap_or(unit).to_owned();
+                roles.iter().filter(|(_, holders)| !holders.is_empty()).map(move |(role, holders)| {
+                    (title.clone(), role.as_str().replace('_', " "), holders.iter().map(ToString::to_string).collect())
+                })
+            })
+            .collect(),
+        clocks: report
+            .clocks
+            .iter()
+            .map(|c| {
+                let words = sitrep_core::report::duration_words;
+                let status = match (c.seconds_left, c.stopped_by, c.met) {
+                    (Some(left), _, _) if left < 0 => format!("MISSED {} ago", words(-left)),
+                    (Some(left), _, _) => format!("{} left", words(left)),
+                    (None, Some(d), Some(true)) => format!("met by {d}"),
+                    (None, Some(d), _) => format!("late, stopped by {d}"),
+                    _ => "stopped".to_owned(),
+                };
+                let warn_at = state.clocks.iter().find(|k| k.clock == c.clock).map(|k| k.warn_at);
+                ClockRow {
+                    clock: c.clock.clone(),
+                    title: c.title.clone(),
+                    deadline: when(c.deadline),
+                    status,
+                    running: c.running,
+                    urgent: c.running && (c.missed || warn_at.is_some_and(|w| now >= w)),
+                    stopped_by: c.stopping_class.as_str().replace('_', " "),
+                }
+            })
+            .collect(),
+        determinations: state
+            .determinations
+            .iter()
+            .map(|d| format!("{} by {} at {}: {}", d.determination.replace('_', " "), d.by, when(d.at), d.basis))
+            .collect(),
+        determinable: org
+            .policy
+            .determinations
+            .iter()
+            .filter(|(name, _)| {
+                allowed(IncidentCommand::RecordDetermination {
+                    determination: name.clone(),
+                    basis: "probe".into(),
+                    aware_at: None,
+                })
+            })
+            .cloned()
+            .collect(),
+        review: review_section(state, org, user, now),
         evidence_reader,
         evidence_count: state.evidence.len(),
         evidence: if evidence_reader { state.evidence.iter().map(evidence_row).collect() } else { Vec::new() },
@@ -243,7 +365,7 @@ fn evidence_row(item: &EvidenceItem) -> EvidenceRow {
 }
 
 fn statement_row(state: &IncidentState, org: &OrgState, user: &UserName, statement: &Statement) -> StatementRow {
-    let allowed = |command: IncidentCommand| decide_incident(state, org, user, &command).is_ok();
+    let allowed = |command: IncidentCommand| decide_incident(state, org, user, &command, state.updated_at).is_ok();
     let bound =
         |version: u32, sha256: &str| StatementRef { statement: statement.id, version, sha256: sha256.to_owned() };
     let latest = statement.latest();
@@ -268,6 +390,7 @@ fn statement_row(state: &IncidentState, org: &OrgState, user: &UserName, stateme
         rationale: None,
         actions: Vec::new(),
         statement: Some(id),
+        clocks: Vec::new(),
     });
     StatementRow {
         id: id.to_string(),
@@ -320,5 +443,92 @@ pub fn share_proposal(party: String, items: Vec<String>, hours: u32, title: Stri
         rationale: None,
         actions: vec![ActionSpec::Share { party, items, expires_in_hours: hours }],
         statement: None,
+        clocks: Vec::new(),
     })
+}
+
+/// One control change as a row, for the command view and the organisation-wide page.
+pub fn change_row(
+    state: &IncidentState,
+    org: &OrgState,
+    user: &UserName,
+    change: &sitrep_core::incident::ControlChange,
+    now: Timestamp,
+) -> ChangeRow {
+    use sitrep_core::incident::ControlChangeState as S;
+    let open = change.state == S::Open;
+    ChangeRow {
+        id: change.id.to_string(),
+        incident: state.id.to_string(),
+        title: change.title.clone(),
+        owner: change.owner.to_string(),
+        due: when(change.due),
+        overdue: open && change.due < now,
+        csf: change.csf.clone(),
+        state: match change.state {
+            S::Open => "open",
+            S::Done => "done",
+            S::Cancelled => "cancelled",
+        }
+        .to_owned(),
+        closed: change
+            .closed
+            .as_ref()
+            .map(|c| {
+                format!(
+                    "by {} at {}{}",
+                    c.by,
+                    when(c.at),
+                    if c.text.is_empty() { String::new() } else { format!(": {}", c.text) }
+                )
+            })
+            .unwrap_or_default(),
+        can_finish: open
+            && decide_incident(
+                state,
+                org,
+                user,
+                &IncidentCommand::CompleteControlChange { change: change.id, note: None },
+                state.updated_at,
+            )
+            .is_ok(),
+    }
+}
+
+fn review_section(state: &IncidentState, org: &OrgState, user: &UserName, now: Timestamp) -> ReviewSection {
+    let allowed = |command: IncidentCommand| decide_incident(state, org, user, &command, state.updated_at).is_ok();
+    let review = &state.review;
+    ReviewSection {
+        lessons: review
+            .lessons
+            .iter()
+            .map(|lesson| LessonRow {
+                id: lesson.id.to_string(),
+                what_happened: lesson.what_happened.clone(),
+                why: lesson.why.clone(),
+                change: lesson.change.clone(),
+                by: format!("{} at {}", lesson.by, when(lesson.at)),
+                changes: review
+                    .control_changes
+                    .iter()
+                    .filter(|c| c.lesson == lesson.id)
+                    .map(|c| change_row(state, org, user, c, now))
+                    .collect(),
+            })
+            .collect(),
+        completed: review
+            .completed
+            .as_ref()
+            .map(|c| format!("Completed by {} at {}: {}", c.by, when(c.at), c.summary))
+            .unwrap_or_default(),
+        can_record: allowed(IncidentCommand::RecordLesson {
+            what_happened: "probe".into(),
+            why: "probe".into(),
+            change: "probe".into(),
+        }),
+        can_complete: review.completed.is_none()
+            && allowed(IncidentCommand::CompleteReview { summary: "probe".into() }),
+        unconverted: review.unconverted().iter().map(ToString::to_string).collect(),
+        users: org.users.values().filter(|u| u.active).map(|u| u.name.to_string()).collect(),
+    }
 }

@@ -5,7 +5,7 @@
 //! state), so the page can never offer what the server would refuse, or hide what it allows.
 
 use sitrep_core::decide::{IncidentCommand, decide_incident};
-use sitrep_core::events::{ActionSpec, DecisionState, FactStatus, IncidentEvent};
+use sitrep_core::events::{ActionSpec, DecisionState, FactStatus};
 use sitrep_core::incident::{ActionStatus, Decision, IncidentState, TaskState};
 use sitrep_core::report::age;
 use sitrep_core::{Entry, OrgState, Phase, Severity, Timestamp, UserName};
@@ -185,12 +185,16 @@ fn words(snake: &str) -> String {
 /// playbook that does not exist is the one objection that does not matter).
 fn probe_playbook(state: &IncidentState, org: &OrgState, user: &UserName) -> bool {
     let command = IncidentCommand::RunPlaybook { playbook: String::new(), inputs: Default::default() };
-    matches!(decide_incident(state, org, user, &command), Ok(_) | Err(sitrep_core::Refusal::Invalid { .. }))
+    matches!(
+        decide_incident(state, org, user, &command, state.updated_at),
+        Ok(_) | Err(sitrep_core::Refusal::Invalid { .. })
+    )
 }
 
-/// Whether the policy would let `user` do this now: the real decision, run dry.
+/// Whether the policy would let `user` do this now: the real decision, run dry (judged at the
+/// time of the record's head; no offered control depends on the clock).
 fn allowed(state: &IncidentState, org: &OrgState, user: &UserName, command: IncidentCommand) -> bool {
-    decide_incident(state, org, user, &command).is_ok()
+    decide_incident(state, org, user, &command, state.updated_at).is_ok()
 }
 
 fn decision_card(state: &IncidentState, org: &OrgState, user: &UserName, decision: &Decision) -> DecisionCard {
@@ -297,101 +301,6 @@ fn decision_card(state: &IncidentState, org: &OrgState, user: &UserName, decisio
     }
 }
 
-/// A line a person can read for each kind of entry.
-pub fn summary(entry: &Entry) -> String {
-    let Ok(event) = IncidentEvent::parse(&entry.kind, &entry.body) else { return entry.body.clone() };
-    match event {
-        IncidentEvent::Declared(d) => format!("declared {} \"{}\" ({})", d.number, d.title, d.severity),
-        IncidentEvent::PhaseChanged(c) => match c.decision {
-            Some(decision) => format!("closed the incident by {decision}"),
-            None => format!("moved the phase from {} to {}", words(c.from.as_str()), words(c.to.as_str())),
-        },
-        IncidentEvent::SeverityChanged(c) => format!("changed severity from {} to {}", c.from, c.to),
-        IncidentEvent::RoleAssigned(r) => format!("made {} {}", r.user, words(r.role.as_str())),
-        IncidentEvent::RoleReleased(r) => format!("released {} from {}", r.user, words(r.role.as_str())),
-        IncidentEvent::FactLogged(f) => format!("logged {} ({}): {}", f.fact, f.status.as_str(), f.text),
-        IncidentEvent::FactVerified(f) => format!("verified {}: {}", f.fact, f.basis),
-        IncidentEvent::FactDisproved(f) => format!("disproved {}: {}", f.fact, f.basis),
-        IncidentEvent::TaskCreated(t) => format!("created {} \"{}\"", t.task, t.title),
-        IncidentEvent::TaskAssigned(t) => format!("gave {} to {}", t.task, t.owner),
-        IncidentEvent::TaskDone(t) => format!("finished {}", t.task),
-        IncidentEvent::TaskBlocked(t) => format!("marked {} blocked: {}", t.task, t.reason),
-        IncidentEvent::TaskCancelled(t) => format!("cancelled {}", t.task),
-        IncidentEvent::DecisionProposed(d) => format!(
-            "proposed {} ({}) \"{}\"{}",
-            d.decision,
-            words(d.class.as_str()),
-            d.title,
-            match (&d.playbook, d.state) {
-                (Some(citation), DecisionState::Approved) =>
-                    format!(", pre-approved by playbook {} v{}", citation.playbook, citation.version),
-                (None, DecisionState::Approved) => ", approved at once".to_owned(),
-                _ => String::new(),
-            }
-        ),
-        IncidentEvent::DecisionApproved(d) => format!(
-            "approved {} as {}{}",
-            d.decision,
-            words(d.role.as_str()),
-            if d.state == DecisionState::Approved { ": the decision is approved" } else { "" }
-        ),
-        IncidentEvent::DecisionRejected(d) => {
-            format!("rejected {} as {}: {}", d.decision, words(d.role.as_str()), d.note)
-        }
-        IncidentEvent::DecisionWithdrawn(d) => format!("withdrew {}", d.decision),
-        IncidentEvent::ActionStarted(a) => {
-            format!("started action {} of {} (attempt {})", a.action + 1, a.decision, a.attempt)
-        }
-        IncidentEvent::ActionSucceeded(a) => format!("action {} of {} succeeded", a.action + 1, a.decision),
-        IncidentEvent::ActionFailed(a) => format!("action {} of {} failed: {}", a.action + 1, a.decision, a.reason),
-        IncidentEvent::NoteAdded(n) => format!("noted: {}", n.text),
-        IncidentEvent::ActionRetryRequested(a) => format!("asked to retry action {} of {}", a.action + 1, a.decision),
-        IncidentEvent::PlaybookStarted(p) => {
-            format!("started playbook {} v{} (approved by {})", p.playbook, p.version, p.approved_by)
-        }
-        IncidentEvent::NotificationDelivered(n) => {
-            format!("told {} that {} was {}", n.channel, n.decision, n.moment.as_str())
-        }
-        IncidentEvent::NotificationFailed(n) => {
-            format!("could not tell {} that {} was {}: {}", n.channel, n.decision, n.moment.as_str(), n.reason)
-        }
-        IncidentEvent::EvidenceRegistered(e) => {
-            format!("added evidence \"{}\" ({} bytes, {})", e.name, e.size, short(&e.sha256))
-        }
-        IncidentEvent::EvidenceAccessed(e) => match e.share {
-            Some(share) => format!("{share} was used to fetch {}", short(&e.sha256)),
-            None => format!("downloaded {} for: {}", short(&e.sha256), e.purpose),
-        },
-        IncidentEvent::EvidenceIntegrityFailed(e) => {
-            format!("REFUSED to serve {}: the stored blob does not match its hash ({})", short(&e.sha256), e.detail)
-        }
-        IncidentEvent::PartyEngaged(p) => format!("engaged third party {}", p.party),
-        IncidentEvent::ShareCreated(s) => format!(
-            "created share link {} for {} ({} item(s), {} h) by {}",
-            s.share,
-            s.party,
-            s.items.len(),
-            s.expires_in_hours,
-            s.decision
-        ),
-        IncidentEvent::ShareRevoked(s) => format!("revoked share link {}", s.share),
-        IncidentEvent::StatementDrafted(s) => {
-            format!("drafted {} for {}: \"{}\" (v1 {})", s.statement, s.audience.as_str(), s.title, short(&s.sha256))
-        }
-        IncidentEvent::StatementRevised(s) => {
-            format!("revised {} to v{} ({})", s.statement, s.version, short(&s.sha256))
-        }
-        IncidentEvent::StatementPublished(s) => format!(
-            "published {} v{} on {} under {} ({})",
-            s.statement,
-            s.version,
-            s.channel,
-            s.decision,
-            short(&s.sha256)
-        ),
-    }
-}
-
 impl CommandView {
     /// `recent` are the newest entries of the record (oldest first); `chain` says whether the
     /// whole record verifies.
@@ -473,7 +382,7 @@ impl CommandView {
                 kind: entry.kind.clone(),
                 hash: entry.hash.short(),
                 summary: if evidence_reader || !entry.kind.starts_with("evidence.") {
-                    summary(entry)
+                    sitrep_core::post_report::describe(entry, true)
                 } else {
                     "an evidence entry (shown to those who may read evidence)".to_owned()
                 },
@@ -491,6 +400,7 @@ impl CommandView {
                     rationale: None,
                     actions: Vec::new(),
                     statement: None,
+                    clocks: Vec::new(),
                 })
             })
             .map(|c| c.class.to_string())
@@ -500,9 +410,9 @@ impl CommandView {
         // Assigning is allowed when the only objection is to the particular role or person.
         let can_assign = state.phase != Phase::Closed
             && policy.all_roles().next().is_some_and(|role| {
-                let command = IncidentCommand::AssignRole { role: role.clone(), user: user.clone() };
+                let command = IncidentCommand::AssignRole { role: role.clone(), user: user.clone(), unit: None };
                 !matches!(
-                    decide_incident(state, org, user, &command),
+                    decide_incident(state, org, user, &command, state.updated_at),
                     Err(sitrep_core::Refusal::Forbidden { .. } | sitrep_core::Refusal::NotFound(_))
                 )
             });
@@ -584,9 +494,4 @@ pub fn input_hint(playbook: &sitrep_core::playbook::Playbook) -> String {
         .map(|i| format!("{}={}", i.name, i.example.clone().unwrap_or_default()))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// The first twelve hex digits of a hash: enough to tell items apart on screen.
-fn short(sha256: &str) -> String {
-    sha256.chars().take(12).collect()
 }

@@ -88,6 +88,12 @@ fn table() -> Vec<Row> {
               normal: [200, 200, 200, 200, 200, 401], restricted: Some(HIDDEN) },
         Row { method: "GET", path: "/api/v1/incidents/{id}/sitrep", participant: RESPONDER, params: &[], body: none,
               normal: [200, 200, 200, 200, 200, 401], restricted: Some(HIDDEN) },
+        // The post-incident report and the decision register: whoever sees the incident (evidence
+        // names only for evidence readers, tested in report.rs).
+        Row { method: "GET", path: "/api/v1/incidents/{id}/report", participant: RESPONDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: Some(HIDDEN) },
+        Row { method: "GET", path: "/api/v1/incidents/{id}/decisions.csv", participant: RESPONDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: Some(HIDDEN) },
         Row { method: "GET", path: "/api/v1/incidents/{id}/events", participant: RESPONDER, params: &[], body: none,
               normal: [200, 200, 200, 200, 200, 401], restricted: Some(HIDDEN) },
         // Staffing, phase and severity: the commander.
@@ -163,6 +169,13 @@ fn table() -> Vec<Row> {
         Row { method: "GET", path: "/api/v1/incidents/{id}/evidence/{sha256}", participant: LEGAL,
               params: &[("sha256", "$evidence_with_purpose")], body: none,
               normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        // Checkpoints: anyone who sees the incident; exports list the evidence, so only those
+        // who may read it export.
+        Row { method: "GET", path: "/api/v1/incidents/{id}/checkpoint", participant: RESPONDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/export", participant: LEGAL, params: &[],
+              body: |_| Some(json!({"blobs": true, "purpose": "the matrix"})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
         // Third parties: admins keep the registry; commander, legal and liaison engage parties
         // and revoke share links (SH-1 shares the fixture's evidence with `acme`).
         Row { method: "POST", path: "/api/v1/parties", participant: COMMANDER, params: &[],
@@ -192,6 +205,34 @@ fn table() -> Vec<Row> {
         Row { method: "POST", path: "/api/v1/incidents/{id}/statements/{sid}/publish", participant: COMMS,
               params: &[("sid", "ST-2")], body: |_| Some(json!({"channel": "status page"})),
               normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        // Determinations (commander, legal) start regulatory clocks; anyone who sees the
+        // incident sees its clocks.
+        Row { method: "POST", path: "/api/v1/incidents/{id}/determinations", participant: LEGAL, params: &[],
+              body: |_| Some(json!({"determination": "personal_data_breach", "basis": "invoices were read"})),
+              normal: [403, 201, 403, 403, 403, 401], restricted: Some(HIDDEN_CREATED) },
+        Row { method: "GET", path: "/api/v1/incidents/{id}/clocks", participant: RESPONDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: Some(HIDDEN) },
+        // The review: commander, tech lead and scribe record it (L-1 with CC-1 and CC-2 exist;
+        // the lesson row adds L-2, the control-change row converts it, so completing works).
+        Row { method: "GET", path: "/api/v1/incidents/{id}/review", participant: RESPONDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/review/lessons", participant: TECH_LEAD, params: &[],
+              body: |_| Some(json!({"what_happened": "a", "why": "b", "change": "c"})),
+              normal: [403, 201, 403, 403, 403, 401], restricted: Some(HIDDEN_CREATED) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/review/control-changes", participant: TECH_LEAD, params: &[],
+              body: |_| Some(json!({"lesson": "L-2", "title": "t", "owner": LEGAL, "due": "2027-01-01T00:00:00.000000Z", "csf": "RS.MA-01"})),
+              normal: [403, 201, 403, 403, 403, 401], restricted: Some(HIDDEN_CREATED) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/review/control-changes/{cc}/done", participant: TECH_LEAD,
+              params: &[("cc", "CC-1")], body: |_| Some(json!({})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/review/control-changes/{cc}/cancel", participant: TECH_LEAD,
+              params: &[("cc", "CC-2")], body: |_| Some(json!({"note": "superseded"})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/review/complete", participant: COMMANDER, params: &[],
+              body: |_| Some(json!({"summary": "done"})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "GET", path: "/api/v1/control-changes", participant: COMMANDER, params: &[], body: none,
+              normal: [200, 200, 200, 200, 200, 401], restricted: None },
         // The organisation: admins change it; users manage their own tokens and password.
         // `otto` is the outsider, so for his own tokens and password the outsider column is "self".
         Row { method: "POST", path: "/api/v1/users", participant: COMMANDER, params: &[],
@@ -333,6 +374,13 @@ async fn fixtures(app: &TestApp) -> (HashMap<Incident, String>, HashMap<&'static
         let body = json!({"class": "external_statement", "title": "publish ST-2", "statement": "ST-2"});
         assert_eq!(app.post_ok(COMMS, &at("/decisions"), body, StatusCode::CREATED).await["id"], "D-5");
         app.post_ok(LEGAL, &at("/decisions/D-5/approve"), json!({}), StatusCode::OK).await;
+        let lesson = json!({"what_happened": "x", "why": "y", "change": "z"});
+        app.post_ok(COMMANDER, &at("/review/lessons"), lesson, StatusCode::CREATED).await;
+        for title in ["finish me", "cancel me"] {
+            let change = json!({"lesson": "L-1", "title": title, "owner": LEGAL,
+                "due": "2027-01-01T00:00:00.000000Z", "csf": "PR.AA-05"});
+            app.post_ok(COMMANDER, &at("/review/control-changes"), change, StatusCode::CREATED).await;
+        }
         incidents.insert(kind, id);
     }
 
@@ -475,6 +523,8 @@ async fn restricted_incidents_look_exactly_like_missing_ones_to_outsiders() {
             (Method::GET, "", None),
             (Method::GET, "/record", None),
             (Method::GET, "/sitrep", None),
+            (Method::GET, "/report", None),
+            (Method::GET, "/decisions.csv", None),
             (Method::GET, "/events", None),
             (Method::POST, "/facts", Some(json!({"text": "x"}))),
             (Method::POST, "/decisions/D-1/approve", Some(json!({}))),

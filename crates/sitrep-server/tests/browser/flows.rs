@@ -219,6 +219,7 @@ async fn without_authority_there_is_no_approve_control_and_a_forged_approval_is_
         rationale: None,
         actions: Vec::new(),
         statement: None,
+        clocks: Vec::new(),
     };
     server
         .ledger

@@ -8,4 +8,5 @@ mod a11y;
 mod evidence;
 mod flows;
 mod harness;
+mod review;
 mod screenshots;

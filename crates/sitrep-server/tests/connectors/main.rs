@@ -4,6 +4,7 @@
 //! a real SMTP server (Python's aiosmtpd) for email.
 
 mod channels;
+mod clocks;
 mod command;
 mod harness;
 mod receiver;

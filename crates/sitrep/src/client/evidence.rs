@@ -32,7 +32,7 @@ pub(super) async fn run(client: &Client, command: EvidenceCommand) -> Outcome {
 }
 
 /// A byte-counting progress bar on stderr, when a person is watching (a terminal, no `--json`).
-fn progress(client: &Client, length: u64, verb: &str) -> ProgressBar {
+pub(super) fn progress(client: &Client, length: u64, verb: &str) -> ProgressBar {
     if client.json || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

@@ -1,0 +1,97 @@
+//! Reviewing and closing the demo incident through the command view.
+
+use sitrep_core::Phase;
+
+use crate::harness::{DEMO_INCIDENT, Driver, PATIENCE, Server, eventually, tools};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_commander_reviews_the_demo_incident_and_it_closes_once_the_executive_approves() {
+    let Some(tools) = tools() else { return };
+    let server = Server::start().await;
+    let driver = Driver::start(&tools).await;
+    let maria = driver.browser(&server).await;
+    maria.sign_in(&server, "maria").await;
+    maria.open(&format!("/incidents/{DEMO_INCIDENT}")).await;
+    maria.wait_for_text("#clocks", "GDPR Art. 33", PATIENCE).await;
+    let clock = maria.text("#clocks .clock").await;
+    assert!(clock.contains("left") && clock.contains("regulatory notification"), "the GDPR clock runs: {clock}");
+
+    // Before the review, closing is not offered (the server would refuse it).
+    let offers_close = "return !!document.querySelector(\"#decisions select[name=class] option[value='close']\");";
+    assert_eq!(maria.js(offers_close, vec![]).await, serde_json::json!(false), "no close before the review");
+
+    let lesson = "#review form[action$='/review/lessons']";
+    maria
+        .type_into(&format!("{lesson} textarea[name=what_happened]"), "A deploy key was pushed to a public repository")
+        .await;
+    maria.type_into(&format!("{lesson} textarea[name=why]"), "Long-lived keys; no pre-commit scanning").await;
+    maria
+        .type_into(&format!("{lesson} textarea[name=change]"), "Short-lived credentials; scanning on every push")
+        .await;
+    maria.click(&format!("{lesson} button[type=submit]")).await;
+    maria.wait_for_text("#review", "L-1", PATIENCE).await;
+    assert!(
+        maria.find_all("#review form[action$='/review/complete']").await.is_empty(),
+        "no completing before a control change"
+    );
+
+    let change = "#review form[action$='/review/changes']";
+    maria.type_into(&format!("{change} input[name=title]"), "Enforce push protection on every repository").await;
+    maria.select(&format!("{change} select[name=owner]"), "tom").await;
+    maria
+        .js(
+            "document.querySelector(arguments[0] + ' input[name=due]').value = '2027-01-15T17:00';",
+            vec![serde_json::json!(change)],
+        )
+        .await;
+    maria.type_into(&format!("{change} input[name=csf]"), "PR.PS-06").await;
+    maria.click(&format!("{change} button[type=submit]")).await;
+    maria.wait_for_text("#review", "CC-1", PATIENCE).await;
+
+    let complete = "#review form[action$='/review/complete']";
+    maria.type_into(&format!("{complete} textarea[name=summary]"), "Key revoked within the hour; no data read.").await;
+    maria.click(&format!("{complete} button[type=submit]")).await;
+    maria.wait_for_text("#review", "Completed by maria", PATIENCE).await;
+
+    // Reviewed, but the GDPR clock still runs: closing is not offered yet.
+    assert_eq!(maria.js(offers_close, vec![]).await, serde_json::json!(false), "no close while a clock runs");
+
+    // The executive approves the notification to the authority, which stops the clock.
+    let notify = server.incident(DEMO_INCIDENT, |s| {
+        s.decisions.iter().find(|d| d.class.as_str() == "regulatory_notification").map(|d| d.id.to_string())
+    });
+    let notify = notify.expect("the demo's notification to the authority");
+    let eve = driver.browser(&server).await;
+    eve.sign_in(&server, "eve").await;
+    eve.open(&format!("/incidents/{DEMO_INCIDENT}")).await;
+    eve.click(&format!("#needs-you form[action$='/decisions/{notify}/approve'] button[type=submit]")).await;
+    eve.wait_for_text("#clocks", "met by", PATIENCE).await;
+
+    maria.open(&format!("/incidents/{DEMO_INCIDENT}")).await;
+    assert_eq!(maria.js(offers_close, vec![]).await, serde_json::json!(true), "close is offered now");
+    maria.select("#decisions form[action$='/decisions'] select[name=class]", "close").await;
+    maria.type_into("#decisions form[action$='/decisions'] input[name=title]", "Close: contained and reviewed").await;
+    maria.click("#decisions form[action$='/decisions'] button[type=submit]").await;
+    let decision = maria.decision_id("Close: contained and reviewed").await;
+    eve.open(&format!("/incidents/{DEMO_INCIDENT}")).await;
+    eve.click(&format!("#needs-you form[action$='/decisions/{decision}/approve'] button[type=submit]")).await;
+    eventually("the incident to close", PATIENCE, || async {
+        let phase = server.incident(DEMO_INCIDENT, |s| s.phase);
+        if phase == Phase::Closed { Ok(()) } else { Err(format!("{phase:?}")) }
+    })
+    .await;
+
+    // The control change is tracked organisation-wide after close; tom marks it done there.
+    let tom = driver.browser(&server).await;
+    tom.sign_in(&server, "tom").await;
+    tom.open("/control-changes").await;
+    tom.wait_for_text("main table", "Enforce push protection on every repository", PATIENCE).await;
+    tom.click(&format!("form[action='/incidents/{DEMO_INCIDENT}/review/changes/CC-1/done'] button[type=submit]")).await;
+    eventually("CC-1 to be done", PATIENCE, || async {
+        let done = server.incident(DEMO_INCIDENT, |s| {
+            s.review.control_changes[0].state == sitrep_core::incident::ControlChangeState::Done
+        });
+        if done { Ok(()) } else { Err("still open".to_owned()) }
+    })
+    .await;
+}

@@ -1,0 +1,141 @@
+//! `sitrep verify-bundle`: checks an export bundle offline, with no server and no data
+//! directory. The checks themselves are `sitrep_core::bundle`'s; this reads the file in pieces
+//! (evidence files are hashed as they stream past) and reports.
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use sitrep_core::bundle::{Failure, Options, Reader, Verified};
+use sitrep_core::checkpoint::{VerifyingKey, parse_public_key};
+
+use crate::cli::VerifyBundleArgs;
+use crate::exit;
+
+/// Bytes read from the file at a time.
+const PIECE: usize = 1 << 20;
+
+/// Reads and verifies the bundle at `path`: `Ok(Err(failure))` when it does not verify, `Err`
+/// when it cannot be read at all.
+pub fn verify_file(
+    path: &Path,
+    options: &Options,
+    mut progress: impl FnMut(u64),
+) -> anyhow::Result<Result<Verified, Failure>> {
+    let mut file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
+    let mut reader = Reader::new();
+    let mut buffer = vec![0u8; PIECE];
+    loop {
+        let read = file.read(&mut buffer).with_context(|| path.display().to_string())?;
+        if read == 0 {
+            break;
+        }
+        if let Err(failure) = reader.feed(&buffer[..read]) {
+            return Ok(Err(failure));
+        }
+        progress(reader.offset());
+    }
+    Ok(reader.finish().and_then(|bundle| bundle.verify(options)))
+}
+
+/// `--key`: the public key as base64, or a file holding it (such as `deployment.pub`).
+fn read_key(given: &str) -> anyhow::Result<VerifyingKey> {
+    let path = Path::new(given);
+    let text = if path.is_file() {
+        std::fs::read_to_string(path).with_context(|| format!("--key {given}"))?
+    } else {
+        given.to_owned()
+    };
+    parse_public_key(&text)
+        .with_context(|| format!("--key {given}: give the deployment's public key (base64) or a file holding it"))
+}
+
+pub fn verify(args: &VerifyBundleArgs, json: bool) -> anyhow::Result<u8> {
+    let key = args.key.as_deref().map(read_key).transpose()?;
+    let earlier = match &args.checkpoint {
+        None => None,
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("--checkpoint {}", path.display()))?),
+    };
+    let length = std::fs::metadata(&args.file).with_context(|| args.file.display().to_string())?.len();
+    let bar = if std::io::stderr().is_terminal() && !json {
+        let bar = ProgressBar::new(length);
+        bar.set_style(ProgressStyle::with_template(
+            "verifying {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
+        )?);
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let outcome = verify_file(&args.file, &Options { key, earlier }, |done| bar.set_position(done));
+    bar.finish_and_clear();
+    match outcome? {
+        Ok(verified) => {
+            if json {
+                let mut answer = serde_json::to_value(&verified)?;
+                answer["ok"] = serde_json::Value::Bool(true);
+                println!("{answer}");
+            } else {
+                println!("{}", summary(&verified));
+            }
+            Ok(exit::OK)
+        }
+        Err(failure) => {
+            if json {
+                let mut answer = serde_json::to_value(&failure)?;
+                answer["ok"] = serde_json::Value::Bool(false);
+                println!("{answer}");
+            } else {
+                println!("BROKEN: {}", crate::client::one_line(&failure.to_string()));
+            }
+            Ok(exit::BROKEN)
+        }
+    }
+}
+
+/// One line saying what holds.
+fn summary(v: &Verified) -> String {
+    let what = if v.excerpt {
+        let seqs: Vec<String> = v.seqs.iter().map(ToString::to_string).collect();
+        format!(
+            "an excerpt of {} of {} entries (seq {}), each proven in the signed tree",
+            v.entries,
+            v.size,
+            seqs.join(", ")
+        )
+    } else {
+        format!("{} entries, the whole record, chained and matching the signed root", v.entries)
+    };
+    let key = if v.key_given {
+        format!("signed by {} with the key given", v.key_name)
+    } else {
+        format!(
+            "signed by {} with the key in the bundle ({}; pass --key to check whose it is)",
+            v.key_name, v.public_key
+        )
+    };
+    let items = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let evidence = match (v.evidence, v.blobs) {
+        (0, _) => "no evidence".to_owned(),
+        (listed, 0) => format!("{} listed, no files included", items(listed, "evidence item", "evidence items")),
+        (listed, files) => format!(
+            "{} listed, {} matching {} SHA-256 and size",
+            items(listed, "evidence item", "evidence items"),
+            items(files, "file", "files"),
+            if files == 1 { "its" } else { "their" }
+        ),
+    };
+    let policy = match v.policy_as_declared {
+        Some(true) => "the policy is the one in force at declaration",
+        Some(false) => "the policy was replaced after declaration",
+        None => "the policy is the one in force at export",
+    };
+    let mut line = format!("ok: {}: {what}; {key}; {evidence}; {policy}", v.incident);
+    if let Some(size) = v.consistency_from {
+        line.push_str(&format!("; consistent with the record's first {size} entries"));
+    }
+    if let Some(size) = v.extends_earlier {
+        line.push_str(&format!("; it extends the earlier checkpoint of {size} entries"));
+    }
+    line
+}
