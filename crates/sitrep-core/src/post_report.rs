@@ -142,19 +142,62 @@ pub struct ClassLatency {
     pub seconds: Vec<f64>,
 }
 
-/// Whether regulatory deadlines were met.
-///
-/// Placeholder: this version of the record holds no regulatory clocks in the folded state, so
-/// there is nothing to judge. When clocks join `IncidentState`, this section lists each clock
-/// with its start, deadline, what stopped it and whether it was in time.
+/// Whether regulatory deadlines were met: each clock with its start, deadline, what stopped
+/// it and whether in time.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadlineCompliance {
     pub note: String,
+    pub clocks: Vec<ClockOutcome>,
+    /// Clocks stopped by their deadline, out of all clocks that started.
+    pub met: usize,
+    pub total: usize,
 }
 
-/// The text the deadline section carries while no clocks are folded.
-pub const NO_REGULATORY_CLOCKS: &str =
-    "No regulatory clocks: the record's folded state tracks no regulatory deadlines yet, so there is nothing to judge.";
+#[derive(Debug, Clone, Serialize)]
+pub struct ClockOutcome {
+    pub clock: String,
+    pub title: String,
+    pub determination: String,
+    pub started_at: Timestamp,
+    pub deadline: Timestamp,
+    /// `met`, `late`, `missed` (still running past its deadline) or `running`.
+    pub outcome: &'static str,
+    pub stopped_by: Option<DecisionId>,
+    pub stopped_at: Option<Timestamp>,
+}
+
+/// The text the deadline section carries when no determination started a clock.
+pub const NO_REGULATORY_CLOCKS: &str = "No regulatory clocks: no determination started one.";
+
+fn deadline_compliance(state: &IncidentState, now: Timestamp) -> DeadlineCompliance {
+    let clocks: Vec<ClockOutcome> = state
+        .clocks
+        .iter()
+        .map(|c| ClockOutcome {
+            clock: c.clock.clone(),
+            title: c.title.clone(),
+            determination: c.determination.clone(),
+            started_at: c.started_at,
+            deadline: c.deadline,
+            outcome: match &c.stopped {
+                Some(stop) if stop.met => "met",
+                Some(_) => "late",
+                None if now >= c.deadline || c.missed_at.is_some() => "missed",
+                None => "running",
+            },
+            stopped_by: c.stopped.as_ref().map(|s| s.decision),
+            stopped_at: c.stopped.as_ref().map(|s| s.at),
+        })
+        .collect();
+    let met = clocks.iter().filter(|c| c.outcome == "met").count();
+    let total = clocks.len();
+    let note = if total == 0 {
+        NO_REGULATORY_CLOCKS.to_owned()
+    } else {
+        format!("{met} of {total} regulatory deadline(s) met.")
+    };
+    DeadlineCompliance { note, clocks, met, total }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DecisionRecord {
@@ -1068,7 +1111,7 @@ impl PostIncidentReport {
         PostIncidentReport {
             summary,
             metrics: walked.metrics.clone(),
-            deadlines: DeadlineCompliance { note: NO_REGULATORY_CLOCKS.to_owned() },
+            deadlines: deadline_compliance(state, now),
             decisions: decisions(state, policy),
             statements: statements(state),
             evidence: evidence(state, evidence_names),
@@ -1651,6 +1694,21 @@ impl PostIncidentReport {
 
         out.push_str("\n## Deadline compliance\n\n");
         let _ = writeln!(out, "{}", self.deadlines.note);
+        for c in &self.deadlines.clocks {
+            let _ = writeln!(
+                out,
+                "- {} ({}): started {}, due {}: **{}**{}",
+                md(&c.title),
+                words(&c.determination),
+                when(c.started_at),
+                when(c.deadline),
+                c.outcome,
+                match (c.stopped_by, c.stopped_at) {
+                    (Some(d), Some(at)) => format!(", stopped by {d} at {}", when(at)),
+                    _ => String::new(),
+                }
+            );
+        }
 
         out.push_str("\n## Decision register\n\n");
         or_none(&mut out, self.decisions.is_empty());

@@ -214,3 +214,27 @@ fn an_incident_with_a_running_clock_does_not_close() {
     act(&mut w, "exec", approve(2)).expect("closed");
     assert_eq!(w.incident.phase, sitrep_core::Phase::Closed);
 }
+
+#[test]
+fn the_post_incident_report_judges_each_deadline() {
+    use sitrep_core::post_report::PostIncidentReport;
+    let mut w = world();
+    act(&mut w, "lee", determine("significant_incident", None)).expect("determined");
+    let start_n = w.org.clock;
+    // The early warning goes out in time; the notification after its 72 hours.
+    act(&mut w, "lee", notify_regulator(&["nis2_early_warning"])).expect("proposed");
+    act(&mut w, "exec", approve(1)).expect("in time");
+    jump_to(&mut w, start_n + 80 * HOUR);
+    act(&mut w, "lee", notify_regulator(&["nis2_notification"])).expect("proposed");
+    act(&mut w, "exec", approve(2)).expect("late");
+    let report = PostIncidentReport::of(&w.record, &w.incident, &w.org.state, w.org.now(), true);
+    let outcomes: Vec<(&str, &str)> = report.deadlines.clocks.iter().map(|c| (c.clock.as_str(), c.outcome)).collect();
+    assert_eq!(
+        outcomes,
+        [("nis2_early_warning", "met"), ("nis2_notification", "late"), ("nis2_final_report", "running")]
+    );
+    assert_eq!((report.deadlines.met, report.deadlines.total), (1, 3));
+    let markdown = report.to_markdown();
+    assert!(markdown.contains("1 of 3 regulatory deadline(s) met."), "{markdown}");
+    assert!(markdown.contains("**late**, stopped by D-2"), "{markdown}");
+}
