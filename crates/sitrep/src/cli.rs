@@ -81,6 +81,10 @@ pub enum Command {
         user: String,
         #[arg(long)]
         release: bool,
+        /// A local role in this org unit of the incident's scope (e.g. emea), for the `local`
+        /// decision classes, instead of a central role.
+        #[arg(long)]
+        unit: Option<String>,
     },
     /// Log a fact.
     Log(LogArgs),
@@ -145,6 +149,30 @@ pub enum Command {
         #[arg(long)]
         after: Option<u64>,
     },
+    /// Record a determination (e.g. personal_data_breach, significant_incident, material); it
+    /// starts the regulatory clocks the policy starts on it.
+    Determine(DetermineArgs),
+    /// An incident's determinations and regulatory clocks, with the time left on each.
+    Clocks { incident: String },
+    /// The post-incident review: show it, record lessons, turn them into control changes,
+    /// mark those done or cancelled, complete it (closing needs it).
+    Review(ReviewArgs),
+    /// Control changes from every review you may see, soonest due first.
+    ControlChanges {
+        /// open, done, cancelled or all.
+        #[arg(long, default_value = "open", value_parser = ["open", "done", "cancelled", "all"])]
+        state: String,
+    },
+    /// The post-incident report, generated from the record: Markdown (JSON with --json).
+    Report {
+        incident: String,
+        /// Print Markdown (the default; --json prints the report as JSON instead).
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
+    },
+    /// An incident's decisions, one per line; with --csv, the decision register as CSV, safe to
+    /// open in a spreadsheet.
+    Decisions(DecisionsArgs),
     /// Export an incident as one signed bundle file that `sitrep verify-bundle` checks offline.
     Export(ExportArgs),
     /// Print an incident's signed checkpoint (its record's size and Merkle root, signed by the
@@ -281,6 +309,109 @@ pub struct ProposeArgs {
     /// An action to execute once approved, as JSON, e.g. '{"connector":"task","title":"Rotate"}' (repeatable).
     #[arg(long = "action", value_name = "JSON")]
     pub actions: Vec<String>,
+    /// A running regulatory clock its execution stops, e.g. nis2_final_report (repeatable);
+    /// without any, it stops the running clock of its class that is due first.
+    #[arg(long = "clock", value_name = "NAME")]
+    pub clocks: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DetermineArgs {
+    pub incident: String,
+    /// A determination of the policy: personal_data_breach, significant_incident, material.
+    pub determination: String,
+    /// What it rests on.
+    #[arg(long)]
+    pub basis: String,
+    /// When we became aware, if before now (RFC 3339, e.g. 2026-11-27T03:10:00Z); the clocks
+    /// run from it.
+    #[arg(long, value_name = "TIME")]
+    pub aware_at: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ReviewArgs {
+    #[command(subcommand)]
+    pub command: Option<ReviewCommand>,
+    /// Show this incident's review (the same as `review show INC-n`).
+    #[arg(required = true, value_name = "INCIDENT")]
+    pub incident: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// The review: its lessons, each with its control changes, and whether it is complete.
+    Show { incident: String },
+    /// Record a lesson: what happened, why, and what we change.
+    Lesson {
+        incident: String,
+        /// What happened.
+        #[arg(long)]
+        what: String,
+        /// Why it happened.
+        #[arg(long)]
+        why: String,
+        /// What we change because of it.
+        #[arg(long)]
+        change: String,
+    },
+    /// Turn a lesson into a control change with an owner, a due date and a NIST CSF 2.0 reference.
+    Change {
+        incident: String,
+        /// L-<n>
+        lesson: String,
+        #[arg(long)]
+        title: String,
+        /// Who carries it out (a user name).
+        #[arg(long, value_name = "USER")]
+        owner: String,
+        /// When it is due: a date (2027-01-31, meaning the end of that day, UTC) or a time with
+        /// its zone (2027-01-31T17:00Z, 2027-01-31T17:00:00+01:00).
+        #[arg(long, value_name = "DATE")]
+        due: String,
+        /// A NIST CSF 2.0 subcategory, e.g. PR.AA-05.
+        #[arg(long, value_name = "SUBCATEGORY")]
+        csf: String,
+    },
+    /// Mark a control change done (its owner, or a holder of the review rule); works after close.
+    Done {
+        incident: String,
+        /// CC-<n>
+        change: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Cancel a control change, with the reason; works after close.
+    Cancel {
+        incident: String,
+        /// CC-<n>
+        change: String,
+        /// Why it is cancelled.
+        #[arg(long)]
+        note: String,
+    },
+    /// Complete the review: every lesson must have a control change. Closing needs it.
+    Complete {
+        incident: String,
+        #[arg(long)]
+        summary: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DecisionsArgs {
+    pub incident: String,
+    /// The decision register as CSV: one row per proposal, approval, rejection and withdrawal;
+    /// cells a spreadsheet would read as a formula start with '.
+    #[arg(long)]
+    pub csv: bool,
+    /// Write the CSV to FILE instead of printing it.
+    #[arg(short, long, value_name = "FILE", requires = "csv")]
+    pub output: Option<PathBuf>,
+    /// Overwrite FILE if it exists.
+    #[arg(long, requires = "output")]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,9 +16,12 @@ use serde_json::{Value, json};
 
 use crate::cli::{ClientArgs, Command, FactCommand, PlaybookCommand, TaskCommand, TokenCommand, UserCommand};
 
+mod clocks;
 mod evidence;
 mod export;
 mod parties;
+mod report;
+mod review;
 mod statements;
 
 /// Exit codes of the client commands (also in `docs/cli.md`).
@@ -28,8 +31,8 @@ pub mod codes {
     pub const USAGE: u8 = 2;
     /// The policy or your organisation role does not allow it (403).
     pub const REFUSED: u8 = 3;
-    /// No such incident, fact, decision, task, user, evidence item, statement, party or share, or not
-    /// visible to you (404).
+    /// No such incident, fact, decision, task, user, evidence item, statement, party, share, lesson or
+    /// control change, or not visible to you (404).
     pub const NOT_FOUND: u8 = 4;
     /// It contradicts the current state, e.g. a withdrawn decision or a closed incident (409).
     pub const CONFLICT: u8 = 5;
@@ -175,6 +178,18 @@ impl Client {
 
     async fn get(&self, path: &str) -> Result<Value, Failure> {
         self.send(self.request(Method::GET, path)).await
+    }
+
+    /// The body of a successful GET as text (Markdown, CSV), asking for the media type `accept`.
+    async fn get_text(&self, path: &str, accept: &str) -> Result<String, Failure> {
+        let request = self.request(Method::GET, path).header("accept", accept).timeout(Duration::from_secs(60));
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| self.unreachable(&e))?;
+        if !status.is_success() {
+            return Err(failure(status, &text));
+        }
+        Ok(text)
     }
 
     async fn post(&self, path: &str, body: Value) -> Result<Value, Failure> {
@@ -440,20 +455,23 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                 .await?;
             client.say(&state, |s| format!("{} is now {}.", text(s, "id"), text(s, "severity")))
         }
-        Command::Assign { incident, role, user, release } => {
+        Command::Assign { incident, role, user, release, unit } => {
             let state = if release {
-                let path = format!("{}/roles/{}/{}", incident_path(&incident), urlencode(&role), urlencode(&user));
+                let mut path = format!("{}/roles/{}/{}", incident_path(&incident), urlencode(&role), urlencode(&user));
+                if let Some(unit) = &unit {
+                    path.push_str(&format!("?unit={}", urlencode(unit)));
+                }
                 client.send(client.request(Method::DELETE, &path)).await?
             } else {
-                client
-                    .post(&format!("{}/roles", incident_path(&incident)), json!({ "role": role, "user": user }))
-                    .await?
+                let body = json!({ "role": role, "user": user, "unit": unit });
+                client.post(&format!("{}/roles", incident_path(&incident)), body).await?
             };
+            let place = unit.as_deref().map(|u| format!(" in {}", one_line(u))).unwrap_or_default();
             client.say(&state, |s| {
                 if release {
-                    format!("{user} no longer holds {role} on {}.", text(s, "id"))
+                    format!("{user} no longer holds {role}{place} on {}.", text(s, "id"))
                 } else {
-                    format!("{user} holds {role} on {}.", text(s, "id"))
+                    format!("{user} holds {role}{place} on {}.", text(s, "id"))
                 }
             })
         }
@@ -479,10 +497,16 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                     serde_json::from_str::<Value>(a).map_err(|e| Failure::usage(format!("--action {a}: not JSON: {e}")))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let body = json!({ "class": propose.class, "title": propose.title, "rationale": propose.rationale, "actions": actions });
+            let body = json!({
+                "class": propose.class, "title": propose.title, "rationale": propose.rationale, "actions": actions,
+                "clocks": propose.clocks,
+            });
             let decision = client.post(&format!("{}/decisions", incident_path(&propose.incident)), body).await?;
             client.say(&decision, |d| {
-                format!("Proposed {} ({}): {}.", text(d, "id"), text(d, "class"), decision_words(d))
+                let clocks: Vec<&str> =
+                    d["clocks"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                let stops = if clocks.is_empty() { String::new() } else { format!(" to stop {}", clocks.join(", ")) };
+                format!("Proposed {} ({}){stops}: {}.", text(d, "id"), text(d, "class"), decision_words(d))
             })
         }
         Command::Approve { incident, decision, note } => {
@@ -528,6 +552,12 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
             Ok(codes::OK)
         }
         Command::Watch { incident, after } => watch(&client, &incident, after).await,
+        Command::Determine(args) => clocks::determine(&client, args).await,
+        Command::Clocks { incident } => clocks::list(&client, &incident).await,
+        Command::Review(args) => review::run(&client, args).await,
+        Command::ControlChanges { state } => review::control_changes(&client, &state).await,
+        Command::Report { incident, markdown } => report::report(&client, &incident, markdown).await,
+        Command::Decisions(args) => report::decisions(&client, args).await,
         Command::Evidence { command } => evidence::run(&client, command).await,
         Command::Export(args) => export::run(&client, args).await,
         Command::Checkpoint { incident, output } => export::checkpoint(&client, &incident, output).await,

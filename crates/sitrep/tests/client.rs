@@ -129,8 +129,46 @@ fn one_incident_life_through_the_cli() {
     let tail = maria.run(&["record", "INC-1", "--from", &lines.len().to_string()]);
     assert_eq!(tail.ok().lines().count(), 1, "--from N starts at seq N");
 
+    // Closing needs the post-incident review: refused before it is complete, with the reason.
+    let close_title = "Contained; key rotated; no data accessed";
+    let early = maria.run(&["propose", "INC-1", "close", close_title]).fails(5).to_owned();
+    assert!(early.contains("closes only after its post-incident review"), "{early}");
+    let lesson = maria.run(&[
+        "review",
+        "lesson",
+        "INC-1",
+        "--what",
+        "A deploy key was pushed to a public repository",
+        "--why",
+        "Nothing checks pushes for secrets",
+        "--change",
+        "Refuse pushes that hold secrets",
+    ]);
+    assert!(lesson.ok().starts_with("Recorded L-1 on INC-1;"), "{}", lesson.stdout);
+    let change = maria.run(&[
+        "review",
+        "change",
+        "INC-1",
+        "L-1",
+        "--title",
+        "Push protection on every repository",
+        "--owner",
+        "tom",
+        "--due",
+        "2027-01-31",
+        "--csf",
+        "PR.PS-06",
+    ]);
+    assert_eq!(
+        change.ok(),
+        "Planned CC-1 on INC-1 for L-1: owner tom, due 2027-01-31T23:59:59.000000Z, CSF PR.PS-06.\n"
+    );
+    let summary = "Key rotated within the hour; push protection will stop the next one";
+    let completed = maria.run(&["review", "complete", "INC-1", "--summary", summary]);
+    assert_eq!(completed.ok(), "The review of INC-1 is complete: 1 lesson(s), 1 control change(s).\n");
+
     // Closing: proposed by the commander, approved by the executive; then the record is final.
-    let close = maria.run(&["propose", "INC-1", "close", "Contained; key rotated; no data accessed"]);
+    let close = maria.run(&["propose", "INC-1", "close", close_title]);
     let close = close.ok();
     assert!(
         close.starts_with("Proposed D-5 (close): waiting") && close.contains("must act: executive: eve"),
@@ -144,6 +182,12 @@ fn one_incident_life_through_the_cli() {
     maria.run(&["status", "INC-1", "recovery"]).fails(5);
     assert_eq!(maria.run(&["incidents"]).ok(), "No incidents.\n", "the default list is open incidents");
     assert!(maria.run(&["incidents", "--state", "closed"]).ok().starts_with("INC-1 "));
+
+    // The review's follow-up outlives the incident: its owner marks the control change done.
+    assert_eq!(
+        tom.run(&["review", "done", "INC-1", "CC-1", "--note", "enabled org-wide"]).ok(),
+        "CC-1 on INC-1 is done.\n"
+    );
 
     // The folded state agrees with everything above.
     let state = maria.run(&["status", "INC-1", "--json"]).json();
