@@ -52,7 +52,7 @@ use crate::ids::{
 use crate::incident::{ActionStatus, ControlChangeState, IncidentState, NoticeStatus};
 use crate::org::OrgState;
 use crate::policy::Policy;
-use crate::report::md;
+use crate::report::{md, names, status_word};
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Serialize)]
@@ -364,19 +364,9 @@ pub struct ShareRecord {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ReviewRecord {
-    pub lessons: Vec<LessonRecord>,
+    pub lessons: Vec<crate::incident::Lesson>,
     pub control_changes: Vec<ControlChangeRecord>,
-    pub completed: Option<ReviewDone>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct LessonRecord {
-    pub id: LessonId,
-    pub what_happened: String,
-    pub why: String,
-    pub change: String,
-    pub by: Actor,
-    pub at: Timestamp,
+    pub completed: Option<crate::incident::ReviewCompletion>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -394,13 +384,6 @@ pub struct ControlChangeRecord {
     pub planned_at: Timestamp,
     /// Who closed it, when, and their note.
     pub closed: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ReviewDone {
-    pub by: Actor,
-    pub at: Timestamp,
-    pub summary: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -1151,19 +1134,7 @@ impl PostIncidentReport {
                 })
                 .collect(),
             review: ReviewRecord {
-                lessons: state
-                    .review
-                    .lessons
-                    .iter()
-                    .map(|l| LessonRecord {
-                        id: l.id,
-                        what_happened: l.what_happened.clone(),
-                        why: l.why.clone(),
-                        change: l.change.clone(),
-                        by: l.by.clone(),
-                        at: l.at,
-                    })
-                    .collect(),
+                lessons: state.review.lessons.clone(),
                 control_changes: state
                     .review
                     .control_changes
@@ -1185,11 +1156,7 @@ impl PostIncidentReport {
                         }),
                     })
                     .collect(),
-                completed: state.review.completed.as_ref().map(|c| ReviewDone {
-                    by: c.by.clone(),
-                    at: c.at,
-                    summary: c.summary.clone(),
-                }),
+                completed: state.review.completed.clone(),
             },
             csf: csf_view(&walked.csf),
             timeline: entries
@@ -1947,23 +1914,6 @@ impl PostIncidentReport {
             );
         }
         out
-    }
-}
-
-fn status_word(status: ActionStatus) -> &'static str {
-    match status {
-        ActionStatus::Pending => "pending",
-        ActionStatus::Running => "running",
-        ActionStatus::Succeeded => "succeeded",
-        ActionStatus::Failed => "FAILED",
-    }
-}
-
-fn names(users: &[UserName]) -> String {
-    if users.is_empty() {
-        "nobody".to_owned()
-    } else {
-        users.iter().map(UserName::as_str).collect::<Vec<_>>().join(", ")
     }
 }
 

@@ -564,7 +564,7 @@ pub fn target(spec: &ActionSpec) -> String {
     }
 }
 
-fn status_word(status: ActionStatus) -> &'static str {
+pub(crate) fn status_word(status: ActionStatus) -> &'static str {
     match status {
         ActionStatus::Pending => "pending",
         ActionStatus::Running => "running",
@@ -573,7 +573,7 @@ fn status_word(status: ActionStatus) -> &'static str {
     }
 }
 
-fn names(users: &[UserName]) -> String {
+pub(crate) fn names(users: &[UserName]) -> String {
     if users.is_empty() {
         "nobody".to_owned()
     } else {
