@@ -246,10 +246,10 @@ pub struct ScopeError {
 /// An entry as a line of `record.jsonl`: the canonical JSON (RFC 8785) of the entry as the API
 /// serves it, hash included.
 pub fn record_line(entry: &Entry) -> String {
-    serde_json::to_value(entry)
-        .and_then(|value| canonical_json(&value))
-        // An entry's body is canonical JSON already, so it always reads and serialises back.
-        .unwrap_or_else(|error| panic!("entry {} does not serialise: {error}", entry.seq))
+    let mut line = Vec::new();
+    entry.canonical_line_into(&mut line);
+    // Every part is UTF-8: JSON strings and the body, which is canonical JSON text.
+    String::from_utf8_lossy(&line).into_owned()
 }
 
 /// The evidence that `evidence.registered` entries among `entries` name, in seq order.
@@ -343,7 +343,7 @@ pub fn assemble(
 
     let mut record_bytes = Vec::new();
     for entry in &chosen {
-        record_bytes.extend_from_slice(record_line(entry).as_bytes());
+        entry.canonical_line_into(&mut record_bytes);
         record_bytes.push(b'\n');
     }
     let mut files: Vec<String> = [MANIFEST, CHECKPOINT, POLICY, RECORD].map(str::to_owned).to_vec();
@@ -768,9 +768,84 @@ struct Line {
 
 const ENTRY_FIELDS: [&str; 8] = ["actor", "at", "body", "hash", "kind", "prev", "seq", "v"];
 
+/// A line's fields, borrowed where no escape forces a copy; the body kept as its text.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fields<'a> {
+    #[serde(borrow)]
+    actor: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    at: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    body: &'a serde_json::value::RawValue,
+    #[serde(borrow)]
+    hash: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    prev: std::borrow::Cow<'a, str>,
+    seq: u64,
+    v: u64,
+}
+
 /// Parses and checks one line: canonical JSON with exactly an entry's fields, whose hash is the
 /// SHA-256 of the canonical JSON of the other fields.
+///
+/// The common case, a well-formed line, is checked by writing the line again from its fields
+/// (as the exporter does) and comparing bytes; only the body goes through the canonicaliser.
+/// Anything that differs is judged by [`parse_line_generally`], which names the fault.
 fn parse_line(number: usize, line: &[u8]) -> Result<Line, Failure> {
+    well_formed_line(line).map_or_else(|| parse_line_generally(number, line), Ok)
+}
+
+/// The line, if it is exactly what the exporter writes for a sound entry.
+fn well_formed_line(line: &[u8]) -> Option<Line> {
+    let fields: Fields = serde_json::from_slice(line).ok()?;
+    if fields.v != 1 || fields.seq == 0 || !Timestamp::has_record_shape(&fields.at) {
+        return None;
+    }
+    let body: Value = serde_json::from_str(fields.body.get()).ok()?;
+    if !body.is_object() || canonical_json(&body).ok()? != fields.body.get() {
+        return None;
+    }
+    let prev: EntryHash = fields.prev.parse().ok()?;
+    let hash: EntryHash = fields.hash.parse().ok()?;
+    let (prev_hex, hash_hex) = (prev.to_hex(), hash.to_hex());
+    let mut written = Vec::with_capacity(line.len());
+    crate::entry::object_into(
+        &mut written,
+        1,
+        fields.seq,
+        &fields.at,
+        &fields.actor,
+        &fields.kind,
+        fields.body.get(),
+        &prev_hex,
+        Some(&hash_hex),
+    );
+    if written != line {
+        return None;
+    }
+    written.clear();
+    crate::entry::object_into(
+        &mut written,
+        1,
+        fields.seq,
+        &fields.at,
+        &fields.actor,
+        &fields.kind,
+        fields.body.get(),
+        &prev_hex,
+        None,
+    );
+    if EntryHash::of(&written) != hash {
+        return None;
+    }
+    Some(Line { seq: fields.seq, at: fields.at.into_owned(), kind: fields.kind.into_owned(), body, prev, hash })
+}
+
+/// [`parse_line`] for any bytes: finds and names what is wrong.
+fn parse_line_generally(number: usize, line: &[u8]) -> Result<Line, Failure> {
     let at_line = |reason: String| fail(RECORD, "entry", format!("line {number}: {reason}"));
     let value: Value = serde_json::from_slice(line).map_err(|e| at_line(format!("not JSON: {e}")))?;
     let canonical = canonical_json(&value).map_err(|e| at_line(e.to_string()))?;
@@ -1375,5 +1450,39 @@ mod tests {
         // A redacted entry, as a reader without evidence access gets it, is not an export line.
         let redacted = format!("{},\"redacted\":true}}", &line[..line.len() - 1]);
         assert!(parse_line(1, redacted.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn the_quick_line_check_accepts_exactly_what_the_general_one_accepts() {
+        let (entries, _) = record(4, "n\u{e9}e \u{2028} \\ </script>");
+        for entry in &entries {
+            let line = record_line(entry);
+            // The exporter's own lines take the quick path and read the same as the general one.
+            let quick = well_formed_line(line.as_bytes()).expect("an exported line is well formed");
+            let general = parse_line_generally(1, line.as_bytes()).expect("and sound");
+            assert_eq!((quick.seq, quick.hash, &quick.body), (general.seq, general.hash, &general.body));
+            // serde_json's reading of the wire form, canonicalised, is the same line.
+            let value = serde_json::to_value(entry).expect("serialises");
+            assert_eq!(canonical_json(&value).expect("canonical"), line);
+
+            let bytes = line.into_bytes();
+            for index in 0..bytes.len() {
+                for change in [0x01u8, 0x20, 0x80] {
+                    let mut changed = bytes.clone();
+                    changed[index] ^= change;
+                    if well_formed_line(&changed).is_some() {
+                        assert!(
+                            parse_line_generally(1, &changed).is_ok(),
+                            "byte {index} ^ {change:#x}: the quick check accepts what the general one refuses"
+                        );
+                    }
+                    assert!(parse_line(1, &changed).is_err(), "byte {index} ^ {change:#x} of seq {} passes", entry.seq);
+                }
+            }
+            // A line the quick check cannot take (an escape where none is needed) is still judged.
+            let escaped = String::from_utf8(bytes).expect("UTF-8").replacen("\"actor\":\"t", "\"actor\":\"\\u0074", 1);
+            assert!(well_formed_line(escaped.as_bytes()).is_none());
+            assert!(parse_line(1, escaped.as_bytes()).is_err());
+        }
     }
 }

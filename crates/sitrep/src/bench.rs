@@ -10,12 +10,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use sitrep_core::bundle::{self, Options, Scope};
+use sitrep_core::checkpoint::SigningKey;
 use sitrep_core::decide::{Declare, IncidentCommand, OrgCommand, decide_declare, decide_incident, decide_org, genesis};
+use sitrep_core::entry::Entry;
 use sitrep_core::events::{FactStatus, IncidentEvent, seal};
 use sitrep_core::{
     Actor, DecisionClass, EntryHash, IncidentNumber, IncidentState, OrgRole, OrgState, RecordId, Role, Severity,
     Timestamp, UserName,
 };
+use sitrep_server::api::export::write_tar;
 use sitrep_store::ledger::system_clock;
 use sitrep_store::verify::verify_store;
 use sitrep_store::{Append, Ledger, Request, SqliteStore, Store};
@@ -76,6 +80,22 @@ fn store(args: &BenchStoreArgs) -> anyhow::Result<u8> {
     println!(
         "| load the same incident from SQLite (read, hash check, fold) | {:.1} ms |",
         fold.load.as_secs_f64() * 1e3
+    );
+    let export = &fold.export;
+    println!(
+        "| export the same incident as a bundle (Merkle tree, signed checkpoint, tar in memory) | {:.1} ms ({:.1} MB) |",
+        export.export.as_secs_f64() * 1e3,
+        export.bytes as f64 / 1e6
+    );
+    println!(
+        "| verify that bundle (every line canonical and hashed, chain, root, signature) | {:.1} ms ({:.0} entries/s) |",
+        export.verify.as_secs_f64() * 1e3,
+        fold.entries as f64 / export.verify.as_secs_f64()
+    );
+    println!(
+        "| verify a one-entry excerpt of it (inclusion proof) | {:.2} ms ({:.1} KB) |",
+        export.excerpt_verify.as_secs_f64() * 1e3,
+        export.excerpt_bytes as f64 / 1e3
     );
     Ok(exit::OK)
 }
@@ -231,6 +251,48 @@ struct FoldFigures {
     entries: usize,
     fold: Duration,
     load: Duration,
+    export: ExportFigures,
+}
+
+struct ExportFigures {
+    bytes: usize,
+    export: Duration,
+    verify: Duration,
+    excerpt_bytes: usize,
+    excerpt_verify: Duration,
+}
+
+/// A whole-record bundle and a one-entry excerpt of `record`, made and verified as
+/// `sitrep export` and `sitrep verify-bundle` do (no evidence files: those cost their own size).
+fn exporting(record: &[Entry], policy_source: &str) -> anyhow::Result<ExportFigures> {
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let incident = IncidentNumber(1);
+    let make = |scope: &Scope| -> anyhow::Result<Vec<u8>> {
+        let contents = bundle::assemble(uuid::Uuid::new_v4(), incident, record, policy_source, &key, scope)?;
+        let mut archive = Vec::with_capacity(usize::try_from(contents.archive_size())?);
+        write_tar(
+            &contents,
+            |sha| Err(std::io::Error::other(format!("no evidence file {sha} in a benchmark"))),
+            &mut archive,
+        )?;
+        Ok(archive)
+    };
+    let options = Options { key: Some(key.verifying_key()), earlier: None };
+    let started = Instant::now();
+    let whole = make(&Scope::default())?;
+    let export = started.elapsed();
+    let started = Instant::now();
+    let verified = bundle::verify_bytes(&whole, &options).map_err(|failure| anyhow::anyhow!("{failure:?}"))?;
+    let verify = started.elapsed();
+    anyhow::ensure!(verified.entries == record.len() as u64, "the bundle does not hold the whole record");
+
+    let middle = record.len() as u64 / 2;
+    let excerpt = make(&Scope { entries: Some(vec![middle]), ..Scope::default() })?;
+    let started = Instant::now();
+    let verified = bundle::verify_bytes(&excerpt, &options).map_err(|failure| anyhow::anyhow!("{failure:?}"))?;
+    let excerpt_verify = started.elapsed();
+    anyhow::ensure!(verified.seqs == [middle], "the excerpt does not hold the chosen entry");
+    Ok(ExportFigures { bytes: whole.len(), export, verify, excerpt_bytes: excerpt.len(), excerpt_verify })
 }
 
 /// Builds a realistic incident of `total` entries through `decide` (facts, verifications,
@@ -363,5 +425,6 @@ fn folding(path: &Path, total: u64) -> anyhow::Result<FoldFigures> {
     let load = started.elapsed();
     let loaded: Option<u64> = ledger.with_incident(IncidentNumber(1), |s| s.seq);
     anyhow::ensure!(loaded == Some(state.seq), "the loaded incident differs from the one written");
-    Ok(FoldFigures { entries: entries.len(), fold: runs[2], load })
+    let export = exporting(&entries, &org.policy.source)?;
+    Ok(FoldFigures { entries: entries.len(), fold: runs[2], load, export })
 }
