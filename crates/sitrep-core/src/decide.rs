@@ -16,7 +16,7 @@ use crate::ids::{
     ControlChangeId, DecisionClass, DecisionId, FactId, IncidentNumber, LessonId, OrgRole, Phase, Role, Severity,
     ShareId, StatementId, TaskId, UserName,
 };
-use crate::incident::{ActionStatus, Decision, IncidentState, NoticeStatus, TaskState};
+use crate::incident::{Action, ActionStatus, Decision, IncidentState, NoticeStatus, TaskState};
 use crate::org::{OrgState, User};
 use crate::playbook::Playbook;
 use crate::policy::{Endorsement, Policy, Rule, Who};
@@ -248,6 +248,8 @@ pub enum SystemCommand {
         decision: DecisionId,
         action: u32,
         outcome: Result<Option<String>, ActionFailure>,
+        /// For a failed `notify` action: the channels told in this attempt before it failed.
+        told: Vec<String>,
     },
     /// The `task` connector needs no outside system: starting it creates the task and succeeds.
     RunTaskAction {
@@ -889,15 +891,31 @@ impl Judge<'_> {
     }
 }
 
-/// `PR.AA-05`: a NIST CSF 2.0 function, category and subcategory number.
-pub fn is_csf_subcategory(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 8
-        && ["GV", "ID", "PR", "DE", "RS", "RC"].iter().any(|f| text.starts_with(f))
-        && bytes[2] == b'.'
-        && bytes[3..5].iter().all(u8::is_ascii_uppercase)
-        && bytes[5] == b'-'
-        && bytes[6..8].iter().all(u8::is_ascii_digit)
+/// Checks the channels a failed `notify` attempt reports as told: channels of the decision's
+/// path, not told before, each once. A success or another kind of action reports none.
+fn channels_told(
+    decision: &Decision,
+    action: &Action,
+    told: &[String],
+    succeeded: bool,
+) -> Result<Vec<String>, Refusal> {
+    if told.is_empty() {
+        return Ok(Vec::new());
+    }
+    if succeeded || !matches!(action.spec, ActionSpec::Notify { .. }) {
+        return Err(invalid("told", "only a failed notify action reports channels told"));
+    }
+    let mut checked: Vec<String> = Vec::with_capacity(told.len());
+    for channel in told {
+        if !decision.path.contains(channel) || action.told.contains(channel) || checked.contains(channel) {
+            return Err(invalid(
+                "told",
+                format!("'{channel}' is not a channel of the path of {} still to be told", decision.id),
+            ));
+        }
+        checked.push(channel.clone());
+    }
+    Ok(checked)
 }
 
 pub fn is_sha256(text: &str) -> bool {
@@ -1385,10 +1403,10 @@ pub fn decide_incident(
             if !org.user(owner).is_some_and(|u| u.active) {
                 return Err(invalid("owner", format!("'{owner}' is not an active user of the organisation")));
             }
-            if !is_csf_subcategory(csf) {
+            if !crate::csf::is_subcategory(csf) {
                 return Err(invalid(
                     "csf",
-                    format!("'{csf}' is not a NIST CSF 2.0 subcategory like PR.AA-05 (GV, ID, PR, DE, RS or RC)"),
+                    format!("'{csf}' is not a NIST CSF 2.0 subcategory (like PR.AA-05 or RS.MA-01)"),
                 ));
             }
             vec![IncidentEvent::ControlChangePlanned(ControlChangePlanned {
@@ -1603,12 +1621,13 @@ pub fn decide_system(
                 attempt: current.attempts + 1,
             })]
         }
-        SystemCommand::FinishAction { decision, action: index, outcome } => {
-            let (_, current) = action(*decision, *index)?;
+        SystemCommand::FinishAction { decision, action: index, outcome, told } => {
+            let (found, current) = action(*decision, *index)?;
             if current.status != ActionStatus::Running {
                 return Err(conflict(format!("action {} of {decision} is not running", index + 1)));
             }
             let attempt = current.attempts;
+            let told = channels_told(found, current, told, outcome.is_ok())?;
             vec![match outcome {
                 Ok(detail) => IncidentEvent::ActionSucceeded(ActionSucceeded {
                     decision: *decision,
@@ -1622,6 +1641,7 @@ pub fn decide_system(
                     attempt,
                     reason: failure.reason.chars().take(SHORT_MAX).collect(),
                     retryable: failure.retryable,
+                    told,
                 }),
             }]
         }

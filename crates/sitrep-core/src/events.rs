@@ -435,6 +435,10 @@ pub struct ActionFailed {
     pub attempt: u32,
     pub reason: String,
     pub retryable: bool,
+    /// A `notify` action's channels that were told in this attempt before it failed: a retry
+    /// tells only the others, so nobody hears of one decision twice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub told: Vec<String>,
 }
 
 /// One action of a decision.

@@ -391,6 +391,10 @@ pub struct Action {
     pub last_attempt_at: Option<Timestamp>,
     pub last_error: Option<String>,
     pub detail: Option<String>,
+    /// A `notify` action's channels already told by attempts that failed later on; later
+    /// attempts skip them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub told: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -757,6 +761,7 @@ impl IncidentState {
                             last_attempt_at: None,
                             last_error: None,
                             detail: None,
+                            told: Vec::new(),
                         })
                         .collect(),
                     proposer: proposer.clone(),
@@ -893,6 +898,16 @@ impl IncidentState {
                 self.settle_clocks(done.decision, at);
             }
             IncidentEvent::ActionFailed(failed) => {
+                if !failed.told.is_empty() {
+                    let decision = self.decision(failed.decision);
+                    let notify = decision
+                        .and_then(|d| d.actions.get(failed.action as usize))
+                        .is_some_and(|a| matches!(a.spec, ActionSpec::Notify { .. }));
+                    let in_path = decision.is_some_and(|d| failed.told.iter().all(|c| d.path.contains(c)));
+                    if !(notify && in_path) {
+                        return fail("only a notify action tells channels, and only those of its path");
+                    }
+                }
                 let action = self
                     .action_mut(failed.decision, failed.action)
                     .ok_or_else(|| fold_error(entry, "unknown action"))?;
@@ -903,6 +918,11 @@ impl IncidentState {
                 action.failures += 1;
                 action.retryable = failed.retryable;
                 action.last_error = Some(failed.reason.clone());
+                for channel in &failed.told {
+                    if !action.told.contains(channel) {
+                        action.told.push(channel.clone());
+                    }
+                }
             }
             IncidentEvent::ActionRetryRequested(retry) => {
                 let action =

@@ -9,6 +9,7 @@
 pub mod bundle;
 pub mod chain;
 pub mod checkpoint;
+pub mod csf;
 pub mod decide;
 pub mod entry;
 pub mod events;

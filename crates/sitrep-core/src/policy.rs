@@ -977,15 +977,9 @@ impl Resolver<'_> {
     }
 }
 
-/// "RS.MI-01" (subcategory) or "RS.MA" (category).
+/// "RS.MI-01" (subcategory) or "RS.MA" (category) of NIST CSF 2.0.
 fn is_csf_reference(text: &str) -> bool {
-    let b = text.as_bytes();
-    let upper = |s: &[u8]| s.iter().all(u8::is_ascii_uppercase);
-    match b.len() {
-        5 => upper(&b[..2]) && b[2] == b'.' && upper(&b[3..5]),
-        8 => upper(&b[..2]) && b[2] == b'.' && upper(&b[3..5]) && b[5] == b'-' && b[6..].iter().all(u8::is_ascii_digit),
-        _ => false,
-    }
+    crate::csf::is_subcategory(text) || crate::csf::is_category(text)
 }
 
 /// "GOVERN 2.1".
@@ -1077,6 +1071,13 @@ mod tests {
             "csf = [\"RS-MI-01\"]",
             line_of("csf = [\"RS.MI-01\"]"),
             "not a NIST CSF 2.0 reference",
+        );
+        // Well formed, but not in the framework (RS.MI has two subcategories).
+        check(
+            "csf = [\"RS.MI-01\"]",
+            "csf = [\"RS.MI-09\"]",
+            line_of("csf = [\"RS.MI-01\"]"),
+            "'RS.MI-09' is not a NIST CSF 2.0 reference",
         );
         check("people = 1", "people = \"one\"", people, "invalid type");
         check("people = 1", "peeple = 1", people, "unknown field `peeple`");

@@ -14,7 +14,7 @@ use sitrep_core::decide::{Declare, IncidentCommand as C, OrgCommand as O, TITLE_
 use sitrep_core::events::*;
 use sitrep_core::incident::{ActionStatus, NoticeStatus, TaskState};
 use sitrep_core::playbook::{BUILT_IN_PLAYBOOKS, Citation, Playbook};
-use sitrep_core::{Actor, DecisionId, Entry, Policy, Role, TaskId};
+use sitrep_core::{Actor, DecisionId, Entry, IncidentState, Policy, Role, TaskId};
 use support::*;
 
 const LEAKED_SECRET: &str = BUILT_IN_PLAYBOOKS[0];
@@ -843,6 +843,39 @@ fn a_task_action_creates_the_task_for_the_holder_of_its_owner_role() {
 }
 
 #[test]
+fn a_notify_action_that_failed_part_way_is_retried_only_to_the_channels_not_yet_told() {
+    let mut w = world();
+    act(&mut w, "cmd", with_actions("evidence_sharing", "Send the gist to the MSP", vec![notify()])).expect("proposed");
+    act(&mut w, "lee", approve(1)).expect("approved by legal");
+    assert_eq!(w.decision(1).path, ["incident-channel", "legal"]);
+    system(&mut w, start(1, 0)).expect("attempt 1");
+    // Only channels of the path, each once, and only from a failed attempt.
+    for told in [&["executives"][..], &["legal", "legal"]] {
+        let refused = invalid(system(&mut w, fail_after_telling(1, 0, told, "HTTP 503")), "told");
+        says(&refused, &["is not a channel of the path of D-1 still to be told"]);
+    }
+    system(&mut w, fail_after_telling(1, 0, &["incident-channel"], "legal: HTTP 503")).expect("failed part way");
+    let failed = w.record.last().expect("the failure");
+    assert!(failed.body.contains(r#""told":["incident-channel"]"#), "{}", failed.body);
+    assert_eq!(w.decision(1).actions[0].told, ["incident-channel"]);
+
+    system(&mut w, start(1, 0)).expect("attempt 2");
+    let refused = invalid(system(&mut w, fail_after_telling(1, 0, &["incident-channel"], "again")), "told");
+    says(&refused, &["'incident-channel'", "still to be told"]);
+    system(&mut w, fail_after_telling(1, 0, &[], "legal: HTTP 503")).expect("legal still unreachable");
+    system(&mut w, start(1, 0)).expect("attempt 3");
+    system(&mut w, succeed(1, 0, Some("told legal"))).expect("legal heard");
+    let a = &w.decision(1).actions[0];
+    assert_eq!(
+        (a.status, a.attempts, a.told.as_slice()),
+        (ActionStatus::Succeeded, 3, &["incident-channel".to_owned()][..])
+    );
+    // What the worker reads back after a restart is the fold of the record.
+    let refolded = IncidentState::fold(&w.record).expect("the record folds");
+    assert_eq!(refolded.decision(DecisionId(1)).expect("D-1").actions[0].told, ["incident-channel"]);
+}
+
+#[test]
 fn a_long_failure_reason_is_cut_to_the_limit() {
     let mut w = acting_world();
     system(&mut w, start(1, 0)).expect("started");
@@ -868,8 +901,18 @@ fn the_fold_refuses_forged_action_entries() {
             attempt,
             reason: "x".into(),
             retryable: true,
+            told: Vec::new(),
         })
     };
+    // Action 1 of D-1 is a webhook: it tells no channel.
+    let told_by_a_webhook = IncidentEvent::ActionFailed(ActionFailed {
+        decision: d,
+        action: 0,
+        attempt: 1,
+        reason: "x".into(),
+        retryable: true,
+        told: vec!["incident-channel".into()],
+    });
     let retried = IncidentEvent::ActionRetryRequested(ActionRef { decision: d, action: 0 });
     let cases = [
         (started(2), "the action cannot start this attempt"),
@@ -877,6 +920,7 @@ fn the_fold_refuses_forged_action_entries() {
         (succeeded(1), "the action is not running this attempt"),
         (succeeded(0), "the action is not running this attempt"),
         (failed(1), "the action is not running this attempt"),
+        (told_by_a_webhook, "only a notify action tells channels, and only those of its path"),
         (retried, "only a failed action is retried"),
         (
             IncidentEvent::ActionStarted(ActionStarted { decision: DecisionId(2), action: 0, attempt: 1 }),

@@ -386,7 +386,12 @@ pub fn start(decision: u64, action: u32) -> SystemCommand {
 }
 
 pub fn succeed(decision: u64, action: u32, detail: Option<&str>) -> SystemCommand {
-    SystemCommand::FinishAction { decision: DecisionId(decision), action, outcome: Ok(detail.map(str::to_owned)) }
+    SystemCommand::FinishAction {
+        decision: DecisionId(decision),
+        action,
+        outcome: Ok(detail.map(str::to_owned)),
+        told: Vec::new(),
+    }
 }
 
 pub fn fail(decision: u64, action: u32, reason: &str, retryable: bool) -> SystemCommand {
@@ -394,6 +399,17 @@ pub fn fail(decision: u64, action: u32, reason: &str, retryable: bool) -> System
         decision: DecisionId(decision),
         action,
         outcome: Err(ActionFailure { reason: reason.to_owned(), retryable }),
+        told: Vec::new(),
+    }
+}
+
+/// A `notify` action that told `told` and then failed on the next channel.
+pub fn fail_after_telling(decision: u64, action: u32, told: &[&str], reason: &str) -> SystemCommand {
+    SystemCommand::FinishAction {
+        decision: DecisionId(decision),
+        action,
+        outcome: Err(ActionFailure { reason: reason.to_owned(), retryable: true }),
+        told: told.iter().map(|c| (*c).to_owned()).collect(),
     }
 }
 

@@ -236,18 +236,20 @@ impl Worker {
             return;
         }
         // Read after the start is recorded, so the receiver is told the attempt the record holds.
-        let Some((key, document, failures)) = self.ledger.with_incident(incident, |state| {
-            let failures =
-                state.decision(decision).and_then(|d| d.actions.get(index as usize)).map_or(0, |a| a.failures);
+        let Some((key, document, failures, told_before)) = self.ledger.with_incident(incident, |state| {
+            let action = state.decision(decision).and_then(|d| d.actions.get(index as usize));
             (
                 idempotency_key(state, decision, index),
                 action_document(state, decision, index, self.config.base_url()),
-                failures,
+                action.map_or(0, |a| a.failures),
+                action.map(|a| a.told.clone()).unwrap_or_default(),
             )
         }) else {
             return;
         };
-        let outcome = self.execute(&spec, &key, &document, incident, decision, exercise).await;
+        let run = Run { key: &key, document: &document, incident, decision, exercise, told_before: &told_before };
+        let mut told = Vec::new();
+        let outcome = self.execute(&spec, &run, &mut told).await;
         let outcome = outcome.map_err(|mut failure| {
             if failure.retryable && failures + 1 >= MAX_FAILURES {
                 failure.retryable = false;
@@ -261,19 +263,20 @@ impl Worker {
                 tracing::warn!(%incident, %decision, action = index + 1, reason = %failure.reason, "action failed")
             }
         }
-        self.record(incident, "worker", SystemCommand::FinishAction { decision, action: index, outcome }).await;
+        // Channels told before a failure are recorded with it, so a retry skips them.
+        let told = if outcome.is_err() { told } else { Vec::new() };
+        self.record(incident, "worker", SystemCommand::FinishAction { decision, action: index, outcome, told }).await;
     }
 
     /// Runs one action, or in an exercise checks it could run and records what would be sent.
+    /// A `notify` action adds each channel it tells to `told`.
     async fn execute(
         &self,
         spec: &ActionSpec,
-        key: &str,
-        document: &Value,
-        incident: IncidentNumber,
-        decision: DecisionId,
-        exercise: bool,
+        run: &Run<'_>,
+        told: &mut Vec<String>,
     ) -> Result<Option<String>, ActionFailure> {
+        let Run { key, document, incident, decision, exercise, told_before } = *run;
         match spec {
             ActionSpec::Webhook { destination, payload } => {
                 let Some(config) = self.config.destinations.get(destination) else {
@@ -315,24 +318,30 @@ impl Worker {
                 if class_path.is_empty() {
                     return Ok(Some("the class's communications path names no channel".into()));
                 }
-                let mut told = Vec::new();
-                for channel in &class_path {
-                    let message = channels::Message {
-                        subject: format!("[sitrep] {incident} {decision}: {text}"),
-                        text: format!("{text}\n\n{}", document["record"].as_str().unwrap_or_default()),
-                        document: document.clone(),
-                    };
+                let message = channels::Message {
+                    subject: format!("[sitrep] {incident} {decision}: {text}"),
+                    text: format!("{text}\n\n{}", document["record"].as_str().unwrap_or_default()),
+                    document: document.clone(),
+                };
+                let mut named = Vec::new();
+                for channel in class_path.iter().filter(|channel| !told_before.contains(channel)) {
                     if exercise {
                         channels::configured(&self.config, channel)?;
                     } else {
                         channels::deliver(&self.config, &self.http, channel, key, &message).await?;
+                        told.push(channel.clone());
                     }
-                    told.push(channel.as_str());
+                    named.push(channel.as_str());
                 }
-                Ok(Some(if exercise {
-                    format!("exercise: nothing was sent; would have told {}", told.join(", "))
+                let earlier = if told_before.is_empty() {
+                    String::new()
                 } else {
-                    format!("told {}", told.join(", "))
+                    format!("; {} told earlier", told_before.join(", "))
+                };
+                Ok(Some(if exercise {
+                    format!("exercise: nothing was sent; would have told {}", named.join(", "))
+                } else {
+                    format!("told {}{earlier}", named.join(", "))
                 }))
             }
             ActionSpec::Task { .. } | ActionSpec::Share { .. } => Ok(None),
@@ -479,6 +488,18 @@ impl Worker {
 /// What an exercise records instead of sending: where it would have gone, and what.
 fn dry_run(what: &str, body: &Value) -> String {
     truncate(&format!("exercise: nothing was sent; a live incident would have {what}: {body}"))
+}
+
+/// One attempt at an action: what the worker read from the record before running it.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    key: &'a str,
+    document: &'a Value,
+    incident: IncidentNumber,
+    decision: DecisionId,
+    exercise: bool,
+    /// A `notify` action's channels told by earlier attempts.
+    told_before: &'a [String],
 }
 
 fn not_configured(what: &str, name: &str) -> ActionFailure {

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{COMMANDER, RESPONDER, eventually, spawn};
+use crate::harness::{COMMANDER, LEGAL, RESPONDER, eventually, spawn};
 use crate::receiver::Receiver;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,6 +57,63 @@ async fn a_slack_channel_gets_a_text_naming_the_decision_and_the_record() {
     .await;
     assert_eq!(delivered.len(), 2, "{delivered:#?}");
     assert!(delivered.iter().all(|e| e["actor"] == "system:notifier" && e["body"]["channel"] == "incident-channel"));
+}
+
+/// A notify action whose second channel is down has told the first: neither the automatic
+/// retry nor the one after the second channel is back tells the first again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notify_action_retried_after_a_channel_failed_tells_only_the_channels_not_yet_told() {
+    const MESSAGE: &str = "The backup manifest goes to Northwind today";
+    let receiver = Receiver::start().await;
+    // Legal's receiver is down: nothing listens on its address until later.
+    let legal_address = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port");
+    let server = spawn(&format!(
+        "[channels.incident-channel]\nkind = \"slack\"\nurl = \"{}\"\n\n[channels.legal]\nkind = \"slack\"\nurl = \"http://{legal_address}/slack\"\n",
+        receiver.url("/slack")
+    ))
+    .await;
+    let state = server.declare("Customer data in a leaked backup", json!({})).await;
+    let incident = state["id"].as_str().expect("an incident id");
+    let decisions = format!("/api/v1/incidents/{incident}/decisions");
+    let body = json!({"class": "evidence_sharing", "title": "Share the manifest with the MSP",
+        "actions": [{"connector": "notify", "message": MESSAGE}]});
+    let decision = server.post_ok(COMMANDER, &decisions, body, StatusCode::CREATED).await;
+    let did = decision["id"].as_str().expect("a decision id");
+    server.post_ok(LEGAL, &format!("{decisions}/{did}/approve"), json!({}), StatusCode::OK).await;
+
+    let told_first = || {
+        receiver
+            .deliveries("/slack")
+            .into_iter()
+            .filter(|d| d.body["text"].as_str().is_some_and(|t| t.contains(MESSAGE)))
+            .count()
+    };
+    for attempt in [1, 2] {
+        let failed = server
+            .entry(incident, &format!("attempt {attempt} to fail at legal"), |e| {
+                e["kind"] == "action.failed" && e["body"]["decision"] == did && e["body"]["attempt"] == attempt
+            })
+            .await;
+        assert_eq!(failed["body"]["retryable"], true, "a channel that cannot be reached is retried: {failed:#}");
+        let told = if attempt == 1 { json!(["incident-channel"]) } else { serde_json::Value::Null };
+        assert_eq!(failed["body"]["told"], told, "only the first attempt told anyone: {failed:#}");
+        server.advance(if attempt == 1 { 2 } else { 4 }).await;
+    }
+    server.entry(incident, "attempt 3 to start", |e| e["kind"] == "action.started" && e["body"]["attempt"] == 3).await;
+    assert_eq!(told_first(), 1, "the incident channel heard of the decision once");
+
+    // Legal's receiver comes back: the next attempt tells legal, and only legal.
+    let legal = Receiver::start_at(&legal_address.to_string()).await;
+    server.advance(8).await;
+    let done = crate::harness::action_reaches(&server, incident, did, 1, "succeeded").await;
+    assert_eq!(done["detail"], "told legal; incident-channel told earlier", "{done:#}");
+    let heard: Vec<_> = legal
+        .deliveries("/slack")
+        .into_iter()
+        .filter(|d| d.body["text"].as_str().is_some_and(|t| t.contains(MESSAGE)))
+        .collect();
+    assert_eq!(heard.len(), 1, "{heard:#?}");
+    assert_eq!(told_first(), 1, "and the incident channel still once");
 }
 
 /// aiosmtpd on 127.0.0.1, writing each message to a Maildir; killed when dropped.

@@ -60,13 +60,19 @@ impl Drop for Receiver {
 
 impl Receiver {
     pub async fn start() -> Receiver {
+        Receiver::start_at("127.0.0.1:0").await
+    }
+
+    /// A receiver on a given address, such as one a channel was configured with while nothing
+    /// listened there.
+    pub async fn start_at(address: &str) -> Receiver {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
             .route("/hook/{name}", post(signed))
             .route("/slack", post(slack))
             .route("/moved", post(moved))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("an ephemeral port");
+        let listener = tokio::net::TcpListener::bind(address).await.expect("the receiver's address is free");
         let base = format!("http://{}", listener.local_addr().expect("the bound address"));
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("the receiver serves");

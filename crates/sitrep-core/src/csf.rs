@@ -1,0 +1,63 @@
+//! NIST CSF 2.0 (February 2024) by identifier: its 22 categories and 106 subcategories.
+//!
+//! Policy references and control changes are checked against this list, so a typo such as
+//! `PR.AA-50` is refused where it is typed rather than carried into reports as evidence of a
+//! subcategory that does not exist.
+
+/// Each category with the numbers of its subcategories; numbers CSF 2.0 withdrew (such as
+/// ID.AM-06 or PR.DS-03) are not listed.
+pub const CATEGORIES: [(&str, &[u8]); 22] = [
+    ("GV.OC", &[1, 2, 3, 4, 5]),
+    ("GV.RM", &[1, 2, 3, 4, 5, 6, 7]),
+    ("GV.RR", &[1, 2, 3, 4]),
+    ("GV.PO", &[1, 2]),
+    ("GV.OV", &[1, 2, 3]),
+    ("GV.SC", &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+    ("ID.AM", &[1, 2, 3, 4, 5, 7, 8]),
+    ("ID.RA", &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+    ("ID.IM", &[1, 2, 3, 4]),
+    ("PR.AA", &[1, 2, 3, 4, 5, 6]),
+    ("PR.AT", &[1, 2]),
+    ("PR.DS", &[1, 2, 10, 11]),
+    ("PR.PS", &[1, 2, 3, 4, 5, 6]),
+    ("PR.IR", &[1, 2, 3, 4]),
+    ("DE.CM", &[1, 2, 3, 6, 9]),
+    ("DE.AE", &[2, 3, 4, 6, 7, 8]),
+    ("RS.MA", &[1, 2, 3, 4, 5]),
+    ("RS.AN", &[3, 6, 7, 8]),
+    ("RS.CO", &[2, 3]),
+    ("RS.MI", &[1, 2]),
+    ("RC.RP", &[1, 2, 3, 4, 5, 6]),
+    ("RC.CO", &[3, 4]),
+];
+
+/// `RS.MA`: a CSF 2.0 category.
+pub fn is_category(text: &str) -> bool {
+    CATEGORIES.iter().any(|(category, _)| *category == text)
+}
+
+/// `PR.AA-05`: a CSF 2.0 subcategory, written as the framework writes it (two digits).
+pub fn is_subcategory(text: &str) -> bool {
+    let Some((category, number)) = text.split_once('-') else { return false };
+    if number.len() != 2 || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let Ok(number) = number.parse::<u8>() else { return false };
+    CATEGORIES.iter().any(|(name, numbers)| *name == category && numbers.contains(&number))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_framework_has_106_subcategories_in_22_categories() {
+        assert_eq!(CATEGORIES.iter().map(|(_, numbers)| numbers.len()).sum::<usize>(), 106);
+        assert!(["PR.AA-05", "RS.MA-01", "GV.SC-10", "RC.CO-04", "DE.AE-08"].iter().all(|s| is_subcategory(s)));
+        // Withdrawn in 2.0, out of range, mis-spelt, or a category without its number.
+        for refused in ["ID.AM-06", "PR.DS-03", "PR.AA-07", "PR.AA-5", "PR.AA-005", "pr.aa-05", "PR.ZZ-01", "RS.MA"] {
+            assert!(!is_subcategory(refused), "{refused}");
+        }
+        assert!(is_category("RS.MA") && !is_category("RS.XX") && !is_category("RS.MA-01"));
+    }
+}
