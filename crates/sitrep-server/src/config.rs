@@ -46,6 +46,10 @@ pub struct Config {
     pub channels: BTreeMap<String, Channel>,
     /// The mail server for `email` channels.
     pub smtp: Option<Smtp>,
+    /// A bearer token `/metrics` requires (`Authorization: Bearer …`). Unset, `/metrics` is open,
+    /// as Prometheus endpoints usually are: it shows counts, never names or texts, but it does
+    /// count restricted incidents, so set this where the port is reachable by others.
+    pub metrics_token: Option<String>,
 }
 
 /// Where a `webhook` action posts, and the secret it signs with.
@@ -159,6 +163,7 @@ impl Default for Config {
             commands: BTreeMap::new(),
             channels: BTreeMap::new(),
             smtp: None,
+            metrics_token: None,
         }
     }
 }
@@ -222,6 +227,9 @@ impl Config {
         }
         if let Some(days) = number("SITREP_TOKEN_DAYS")? {
             config.token_days = days;
+        }
+        if let Some(value) = var("SITREP_METRICS_TOKEN") {
+            config.metrics_token = Some(value);
         }
         if let Some(value) = var("SITREP_TRUST_FORWARDED_FOR") {
             config.trust_forwarded_for = matches!(value.as_str(), "1" | "true" | "yes");

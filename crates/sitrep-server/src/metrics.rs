@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
@@ -19,6 +19,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use sha2::{Digest, Sha256};
 use sitrep_core::events::DecisionState;
 use sitrep_core::incident::ControlChangeState;
 use sitrep_core::post_report::{Metrics as Timings, median};
@@ -253,11 +254,29 @@ async fn incident_figures(app: &AppState) -> String {
     out
 }
 
+/// Whether the request carries the configured metrics token (compared by hash, so the time
+/// taken says nothing of how much of it matched).
+fn scrape_allowed(app: &AppState, headers: &HeaderMap) -> bool {
+    let Some(expected) = app.config.metrics_token.as_deref() else { return true };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    Sha256::digest(given.as_bytes()) == Sha256::digest(expected.as_bytes())
+}
+
 /// `GET /metrics`.
-pub async fn render(State(app): State<AppState>) -> Response {
+pub async fn render(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if !scrape_allowed(&app, &headers) {
+        let mut refused =
+            (StatusCode::UNAUTHORIZED, "metrics need the bearer token configured as metrics_token\n").into_response();
+        refused.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return refused;
+    }
     let mut text = String::new();
     if prometheus_client::encoding::text::encode(&mut text, &app.metrics.registry.lock()).is_err() {
-        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     let body = text.trim_end().strip_suffix("# EOF").unwrap_or(&text).to_owned();
     let (entries, commits) = app.ledger.counters();

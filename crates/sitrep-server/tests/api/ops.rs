@@ -61,3 +61,28 @@ async fn metrics_count_requests_by_route_pattern_and_entries_appended() {
     // Declaring wrote the declaration and seven role assignments; the fact one more.
     assert_eq!(appended_after - appended_before, 9.0, "every appended entry is counted once");
 }
+
+#[tokio::test]
+async fn with_a_metrics_token_configured_metrics_need_it() {
+    let app = spawn_app_with(|config| config.metrics_token = Some("scrape-7c1f".into())).await;
+    let scrape = |token: Option<&str>| {
+        let mut request = app.client.get(app.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.expect("the server answers") }
+    };
+    // Missing, a prefix, another case, and an admin's API token (the metrics token is its own).
+    let admin = app.tokens[ADMIN].as_str();
+    for wrong in [None, Some("scrape-7c1"), Some("Scrape-7c1f"), Some(admin)] {
+        let refused = scrape(wrong).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{wrong:?}");
+        assert_eq!(refused.headers()["www-authenticate"], "Bearer");
+        assert!(!refused.text().await.expect("a body").contains("sitrep_incidents"), "{wrong:?}: nothing is shown");
+    }
+    let allowed = scrape(Some("scrape-7c1f")).await;
+    assert_eq!(allowed.status(), StatusCode::OK);
+    assert!(allowed.text().await.expect("a body").contains("sitrep_incidents"));
+    // Health and readiness stay open for load balancers.
+    assert_eq!(app.client.get(app.url("/healthz")).send().await.expect("answers").status(), StatusCode::OK);
+}
