@@ -19,8 +19,12 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// The data directory (store, signing key).
+    /// The data directory (SQLite store, evidence blobs, signing key).
     pub data: PathBuf,
+    /// A PostgreSQL connection string (`host=db.internal user=sitrep dbname=sitrep` or
+    /// `postgres://…`): keep the records there instead of the SQLite file in `data`. Evidence
+    /// blobs and the signing key stay in `data`.
+    pub database: Option<String>,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// The URL people reach the server at; an `https://` URL marks session cookies `Secure`.
@@ -151,6 +155,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data: PathBuf::from("./sitrep-data"),
+            database: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
             log_format: LogFormat::Human,
@@ -198,6 +203,9 @@ impl Config {
         };
         if let Some(value) = var("SITREP_DATA") {
             config.data = PathBuf::from(value);
+        }
+        if let Some(value) = var("SITREP_DATABASE") {
+            config.database = Some(value);
         }
         if let Some(value) = var("SITREP_LISTEN") {
             config.listen =

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use sitrep_store::blobs::BlobStore;
 use sitrep_store::datadir::{DataDir, DataDirError};
 use sitrep_store::ledger::{Clock, system_clock};
-use sitrep_store::{Ledger, LedgerError, SqliteStore, StoreError};
+use sitrep_store::{Ledger, LedgerError, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -97,9 +97,14 @@ pub fn start_worker(state: &AppState) -> tokio::task::JoinHandle<()> {
 
 /// `sitrep serve`.
 pub async fn run(mut config: Config, demo_mode: bool) -> Result<(), ServeError> {
+    if demo_mode && config.database.is_some() {
+        return Err(ServeError::Setup(
+            "the demo keeps its record in a SQLite file of its own; leave `database` (SITREP_DATABASE) unset".into(),
+        ));
+    }
     let fresh_demo = demo_mode && !config.data.join("sitrep.db").exists();
     let data = if fresh_demo { demo::create(&config.data)? } else { DataDir::open(&config.data)? };
-    let store = Arc::new(SqliteStore::open(&data.database_path())?);
+    let store = sitrep_store::open_store(&data, config.database.as_deref())?;
     let ledger = Arc::new(Ledger::open(store, system_clock())?);
     if fresh_demo {
         let blobs = BlobStore::open(&data.blobs_path()).map_err(|e| ServeError::Setup(e.to_string()))?;

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! sitrep-data/
-//!   sitrep.db            the SQLite store (with -wal and -shm beside it)
+//!   sitrep.db            the SQLite store (with -wal and -shm beside it); absent when the
+//!                        records are in PostgreSQL (`database` in the configuration)
 //!   deployment.key       Ed25519 private key seed, base64, mode 0600
 //!   deployment.pub       Ed25519 public key, base64
 //!   lock                 held (flock) by the one server using this directory
@@ -84,7 +85,7 @@ impl DataDir {
 
     /// Opens an existing deployment for the one process that will write to it.
     pub fn open(root: &Path) -> Result<DataDir, DataDirError> {
-        if !root.join("sitrep.db").exists() {
+        if !DataDir::initialised(root) {
             return Err(DataDirError::Missing(root.to_owned()));
         }
         DataDir::lock(root)
@@ -92,10 +93,16 @@ impl DataDir {
 
     /// Names an existing deployment's files without locking it, for read-only tools.
     pub fn inspect(root: &Path) -> Result<DataDir, DataDirError> {
-        if !root.join("sitrep.db").exists() {
+        if !DataDir::initialised(root) {
             return Err(DataDirError::Missing(root.to_owned()));
         }
         Ok(DataDir { root: root.to_owned(), _lock: None })
+    }
+
+    /// `sitrep init` made this directory: its signing key is there (the records may be in the
+    /// SQLite file beside it or in PostgreSQL).
+    fn initialised(root: &Path) -> bool {
+        root.join("deployment.key").exists()
     }
 
     fn lock(root: &Path) -> Result<DataDir, DataDirError> {

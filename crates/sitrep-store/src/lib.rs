@@ -16,11 +16,22 @@ use sitrep_core::{Entry, RecordId};
 pub mod blobs;
 pub mod datadir;
 pub mod ledger;
+pub mod postgres;
 pub mod sqlite;
 pub mod verify;
 
 pub use ledger::{Committed, Ledger, LedgerError, Receipt, Request};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+/// Opens the store a deployment keeps its records in: the PostgreSQL database `database` names
+/// if given, else the SQLite file in the data directory.
+pub fn open_store(data: &datadir::DataDir, database: Option<&str>) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    Ok(match database {
+        Some(url) => std::sync::Arc::new(PostgresStore::open(url)?),
+        None => std::sync::Arc::new(SqliteStore::open(&data.database_path())?),
+    })
+}
 
 /// Why a store could not do what was asked.
 #[derive(Debug, thiserror::Error)]

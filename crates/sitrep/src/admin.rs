@@ -12,7 +12,7 @@ use sitrep_core::{OrgState, Policy, RecordId, Timestamp, UserName};
 use sitrep_store::blobs::{BlobError, BlobStore};
 use sitrep_store::datadir::{DataDir, new_token};
 use sitrep_store::verify::{VerifyError, verify_store};
-use sitrep_store::{Ledger, SqliteStore, Store};
+use sitrep_store::{Ledger, PostgresStore, SqliteStore, Store};
 
 use sitrep_server::config::{Config, LogFormat};
 
@@ -54,12 +54,15 @@ fn init_logging(format: LogFormat) {
 pub fn init(args: &InitArgs) -> anyhow::Result<u8> {
     let admin = UserName::parse(&args.admin).context("--admin")?;
     let dir = DataDir::create(&args.data)?;
-    let store = SqliteStore::open(&dir.database_path())?;
+    let store = sitrep_store::open_store(&dir, args.database.as_deref())?;
     let (token, token_sha256) = new_token()?;
     let events = genesis(uuid::Uuid::new_v4(), &args.name, &dir.public_key()?, &admin, &token_sha256);
-    Ledger::create_deployment(&store, &events, Timestamp::from_jiff(jiff::Timestamp::now()))?;
+    Ledger::create_deployment(store.as_ref(), &events, Timestamp::from_jiff(jiff::Timestamp::now()))?;
     println!("Created the deployment '{}' in {}.", args.name, dir.root().display());
-    println!("  store:        {}", dir.database_path().display());
+    match &args.database {
+        Some(_) => println!("  store:        the PostgreSQL database given with --database"),
+        None => println!("  store:        {}", dir.database_path().display()),
+    }
     println!("  signing key:  {} (private, mode 0600)", dir.key_path().display());
     println!("  public key:   {}", dir.public_key()?);
     println!("  admin:        {admin}");
@@ -70,7 +73,11 @@ pub fn init(args: &InitArgs) -> anyhow::Result<u8> {
 
 pub fn verify(args: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
     let dir = DataDir::inspect(&args.data)?;
-    let store = SqliteStore::open_read_only(&dir.database_path())?;
+    let store: Box<dyn Store> = match &args.database {
+        Some(url) => Box::new(PostgresStore::open(url)?),
+        None => Box::new(SqliteStore::open_read_only(&dir.database_path())?),
+    };
+    let store = store.as_ref();
     let total: u64 = store.heads()?.iter().map(|h| h.seq).sum();
     let bar = if std::io::stderr().is_terminal() && !json {
         let bar = ProgressBar::new(total);
@@ -79,7 +86,7 @@ pub fn verify(args: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
     } else {
         ProgressBar::hidden()
     };
-    let outcome = verify_store(&store, &mut |done| bar.set_position(done));
+    let outcome = verify_store(store, &mut |done| bar.set_position(done));
     bar.finish_and_clear();
     let verified = match outcome {
         Ok(verified) => verified,
@@ -96,7 +103,7 @@ pub fn verify(args: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
         }
         Err(VerifyError::Store(error)) => return Err(error.into()),
     };
-    let blobs = verify_blobs(&store, &BlobStore::inspect(&dir.blobs_path()), json)?;
+    let blobs = verify_blobs(store, &BlobStore::inspect(&dir.blobs_path()), json)?;
     if let Some(first) = blobs.failures.first() {
         if json {
             let mut answer = first.json();

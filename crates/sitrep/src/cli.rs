@@ -736,12 +736,19 @@ pub struct InitArgs {
     /// The organisation's name, shown in reports and exports.
     #[arg(long, default_value = "sitrep")]
     pub name: String,
+    /// Keep the records in this PostgreSQL database (a connection string) instead of the SQLite
+    /// file in the data directory; `serve` then needs the same `database` setting.
+    #[arg(long, env = "SITREP_DATABASE")]
+    pub database: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     #[arg(long, env = "SITREP_DATA", default_value = "./sitrep-data")]
     pub data: PathBuf,
+    /// The PostgreSQL database the records are in, if not the SQLite file in the data directory.
+    #[arg(long, env = "SITREP_DATABASE")]
+    pub database: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -94,6 +94,8 @@ pub struct Server {
     pub addr: String,
     pub url: String,
     pub data: PathBuf,
+    /// The PostgreSQL database the records are in, when not the SQLite file in `data`.
+    pub database: Option<String>,
     dir: tempfile::TempDir,
 }
 
@@ -154,6 +156,7 @@ impl Server {
                 .args(["serve", "--data", path_str(&data), "--listen", &addr])
                 .args(extra)
                 .env_remove("SITREP_DATA")
+                .env_remove("SITREP_DATABASE")
                 .env_remove("SITREP_LISTEN")
                 .env("RUST_LOG", "warn")
                 .stdin(Stdio::null())
@@ -163,7 +166,7 @@ impl Server {
                 .expect("sitrep serve starts");
             let mut process = Process(child);
             if wait_ready(&mut process.0, &addr) {
-                return Server { _process: process, url: format!("http://{addr}"), addr, data, dir };
+                return Server { _process: process, url: format!("http://{addr}"), addr, data, database: None, dir };
             }
             // It exited before it was ready: most likely something took the port in between.
             failures.push(std::fs::read_to_string(&stderr_path).unwrap_or_default());
@@ -401,13 +404,26 @@ impl Server {
     /// `sitrep init --admin ADMIN`, then `sitrep serve --config FILE` with this configuration
     /// (destinations, commands, channels): the server and the admin's token.
     pub fn init_with_config(admin: &str, config: &str) -> (Server, String) {
+        Server::init_with(admin, config, None)
+    }
+
+    /// As [`Server::init_with_config`], with the records in the PostgreSQL database `database`.
+    pub fn init_on_postgres(admin: &str, database: &str) -> (Server, String) {
+        let (mut server, token) = Server::init_with(admin, &format!("database = {database:?}\n"), Some(database));
+        server.database = Some(database.to_owned());
+        (server, token)
+    }
+
+    fn init_with(admin: &str, config: &str, database: Option<&str>) -> (Server, String) {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let file = dir.path().join(CONFIG_FILE);
         std::fs::write(&file, config).expect("the configuration file is written");
         let data = dir.path().join("data");
         let init = Command::new(BIN)
             .args(["init", "--data", path_str(&data), "--admin", admin])
+            .args(database.iter().flat_map(|url| ["--database", url]))
             .env_remove("SITREP_DATA")
+            .env_remove("SITREP_DATABASE")
             .output()
             .expect("sitrep init runs");
         let stdout = String::from_utf8(init.stdout).expect("init prints UTF-8");
@@ -428,19 +444,21 @@ impl Server {
     /// Starts `sitrep serve` again on the same data directory (and configuration file, if it
     /// had one), after the process ended; on a new port.
     pub fn restart(self) -> Server {
-        let Server { _process: mut process, data, dir, .. } = self;
+        let Server { _process: mut process, data, dir, database, .. } = self;
         assert!(process.0.try_wait().expect("the server's status").is_some(), "the old server has stopped");
         let file = dir.path().join(CONFIG_FILE);
         let config = file.exists().then(|| path_str(&file).to_owned());
         let extra: Vec<&str> = config.iter().flat_map(|path| ["--config", path.as_str()]).collect();
-        Server::start(dir, Some(data), &extra)
+        Server { database, ..Server::start(dir, Some(data), &extra) }
     }
 
     /// `sitrep verify --data DIR` on this server's data directory: its exit code and output.
     pub fn verify_data(&self) -> (Option<i32>, String) {
         let output = Command::new(BIN)
             .args(["verify", "--data", path_str(&self.data)])
+            .args(self.database.iter().flat_map(|url| ["--database", url.as_str()]))
             .env_remove("SITREP_DATA")
+            .env_remove("SITREP_DATABASE")
             .output()
             .expect("sitrep verify runs");
         let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
