@@ -17,7 +17,7 @@ use std::sync::mpsc;
 
 use parking_lot::Mutex;
 use postgres::error::SqlState;
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Statement};
 use sitrep_core::chain::RawEntry;
 use sitrep_core::{Entry, RecordId};
 
@@ -37,7 +37,48 @@ fn backend(error: postgres::Error) -> StoreError {
     StoreError::Backend(error.to_string())
 }
 
-type Job = Box<dyn FnOnce(&mut Client) + Send>;
+type Job = Box<dyn FnOnce(&mut Session) + Send>;
+
+/// A connection and the append statements prepared on it (once the tables exist).
+struct Session {
+    client: Client,
+    append: Option<AppendStatements>,
+}
+
+struct AppendStatements {
+    lock_head: Statement,
+    insert: Statement,
+    set_head: Statement,
+}
+
+impl Session {
+    /// The client and the append statements, prepared on first use.
+    fn for_append(&mut self) -> Result<(&mut Client, &AppendStatements), StoreError> {
+        if self.append.is_none() {
+            let client = &mut self.client;
+            self.append = Some(AppendStatements {
+                lock_head: client.prepare("SELECT seq FROM heads WHERE record = $1 FOR UPDATE").map_err(backend)?,
+                // All of a record's new entries in one statement: one round trip per record.
+                insert: client
+                    .prepare(
+                        "INSERT INTO entries (record, seq, at, actor, kind, body, prev, hash) \
+                         SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
+                    )
+                    .map_err(backend)?,
+                set_head: client
+                    .prepare(
+                        "INSERT INTO heads (record, seq, hash) VALUES ($1, $2, $3) \
+                         ON CONFLICT (record) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                    )
+                    .map_err(backend)?,
+            });
+        }
+        match &self.append {
+            Some(statements) => Ok((&mut self.client, statements)),
+            None => Err(StoreError::Backend("the append statements are not prepared".into())),
+        }
+    }
+}
 
 /// A PostgreSQL connection on a thread of its own.
 struct Connection {
@@ -52,10 +93,10 @@ impl Connection {
         std::thread::Builder::new()
             .name("sitrep-postgres".into())
             .spawn(move || {
-                let mut client = match connect(&url) {
+                let mut session = match connect(&url) {
                     Ok(client) => {
                         let _ = ready.send(Ok(()));
-                        client
+                        Session { client, append: None }
                     }
                     Err(error) => {
                         let _ = ready.send(Err(error));
@@ -64,12 +105,12 @@ impl Connection {
                 };
                 for job in queue {
                     // A server restart closes the connection; the next job gets a new one.
-                    if client.is_closed()
+                    if session.client.is_closed()
                         && let Ok(fresh) = connect(&url)
                     {
-                        client = fresh;
+                        session = Session { client: fresh, append: None };
                     }
-                    job(&mut client);
+                    job(&mut session);
                 }
             })
             .map_err(|e| StoreError::Backend(format!("cannot start the PostgreSQL connection thread: {e}")))?;
@@ -78,17 +119,32 @@ impl Connection {
     }
 
     /// Runs `work` on the connection's thread and waits for its answer.
-    fn call<T: Send + 'static>(
+    fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send + 'static,
+        work: impl FnOnce(&mut Session) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (answer, answered) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |client| {
-            let _ = answer.send(work(client));
+        let job: Job = Box::new(move |session| {
+            let _ = answer.send(work(session));
         });
         let gone = || StoreError::Backend("the PostgreSQL connection thread stopped".into());
         self.jobs.lock().send(job).map_err(|_| gone())?;
         answered.recv().map_err(|_| gone())?
+    }
+
+    fn call<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.run(move |session| work(&mut session.client))
+    }
+
+    /// As [`Connection::call`], with the append statements prepared.
+    fn call_append<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Client, &AppendStatements) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.run(move |session| session.for_append().and_then(|(client, statements)| work(client, statements)))
     }
 }
 
@@ -195,21 +251,21 @@ fn current_head(client: &mut Client, key: i64) -> Result<u64, StoreError> {
     Ok(found.unwrap_or(0).max(0) as u64)
 }
 
-fn commit(client: &mut Client, appends: &[NewAppend], extras: &OwnedExtras) -> Result<(), StoreError> {
+fn commit(
+    client: &mut Client,
+    statements: &AppendStatements,
+    appends: &[NewAppend],
+    extras: &OwnedExtras,
+) -> Result<(), StoreError> {
     let mut tx = client.transaction().map_err(backend)?;
-    let insert = tx
-        .prepare("INSERT INTO entries (record, seq, at, actor, kind, body, prev, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .map_err(backend)?;
     for item in appends {
         let key = record_key(item.record);
-        let found: Option<i64> = tx
-            .query_opt("SELECT seq FROM heads WHERE record = $1 FOR UPDATE", &[&key])
-            .map_err(backend)?
-            .map(|row| row.get(0));
+        let found: Option<i64> = tx.query_opt(&statements.lock_head, &[&key]).map_err(backend)?.map(|row| row.get(0));
         let found = found.unwrap_or(0).max(0) as u64;
         if found != item.after {
             return Err(StoreError::Conflict { record: item.record, expected: item.after, found });
         }
+        let Some(last) = item.rows.last() else { continue };
         for (offset, row) in item.rows.iter().enumerate() {
             if row.seq as u64 != item.after + 1 + offset as u64 {
                 return Err(StoreError::Backend(format!(
@@ -218,24 +274,20 @@ fn commit(client: &mut Client, appends: &[NewAppend], extras: &OwnedExtras) -> R
                     item.after + offset as u64
                 )));
             }
-            tx.execute(&insert, &[&key, &row.seq, &row.at, &row.actor, &row.kind, &row.body, &row.prev, &row.hash])
-                .map_err(|error| {
-                    // Two nodes started the same record at once: the other one's seq 1 is in.
-                    if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-                        StoreError::Conflict { record: item.record, expected: item.after, found: item.after + 1 }
-                    } else {
-                        backend(error)
-                    }
-                })?;
         }
-        if let Some(last) = item.rows.last() {
-            tx.execute(
-                "INSERT INTO heads (record, seq, hash) VALUES ($1, $2, $3) \
-                 ON CONFLICT (record) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                &[&key, &last.seq, &last.hash],
-            )
-            .map_err(backend)?;
-        }
+        let column = |field: fn(&NewRow) -> &String| item.rows.iter().map(field).collect::<Vec<&String>>();
+        let seqs: Vec<i64> = item.rows.iter().map(|row| row.seq).collect();
+        let (at, actor, kind) = (column(|r| &r.at), column(|r| &r.actor), column(|r| &r.kind));
+        let (body, prev, hash) = (column(|r| &r.body), column(|r| &r.prev), column(|r| &r.hash));
+        tx.execute(&statements.insert, &[&key, &seqs, &at, &actor, &kind, &body, &prev, &hash]).map_err(|error| {
+            // Two nodes started the same record at once: the other one's seq 1 is in.
+            if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+                StoreError::Conflict { record: item.record, expected: item.after, found: item.after + 1 }
+            } else {
+                backend(error)
+            }
+        })?;
+        tx.execute(&statements.set_head, &[&key, &last.seq, &last.hash]).map_err(backend)?;
     }
     for (user, phc) in &extras.passwords {
         tx.execute(
@@ -291,7 +343,7 @@ impl Store for PostgresStore {
             })
             .collect();
         let extras = OwnedExtras { passwords: extras.passwords.to_vec(), idempotency: extras.idempotency.to_vec() };
-        self.writer.call(move |client| match commit(client, &appends, &extras) {
+        self.writer.call_append(move |client, statements| match commit(client, statements, &appends, &extras) {
             // Report where the record ends now that the other writer's transaction is in.
             Err(StoreError::Conflict { record, expected, .. }) => {
                 Err(StoreError::Conflict { record, expected, found: current_head(client, record_key(record))? })

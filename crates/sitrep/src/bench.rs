@@ -22,7 +22,7 @@ use sitrep_core::{
 use sitrep_server::api::export::write_tar;
 use sitrep_store::ledger::system_clock;
 use sitrep_store::verify::verify_store;
-use sitrep_store::{Append, Ledger, Request, SqliteStore, Store};
+use sitrep_store::{Append, Ledger, PostgresStore, Request, SqliteStore, Store};
 
 use crate::cli::{BenchCommand, BenchStoreArgs, ClientArgs};
 use crate::exit;
@@ -52,18 +52,16 @@ fn store(args: &BenchStoreArgs) -> anyhow::Result<u8> {
     println!();
     println!("| measurement | result |");
     println!("|---|---|");
+    let seconds = Duration::from_secs(args.seconds);
     for &appenders in &args.appenders {
-        let figures =
-            appends(&scratch.path().join(format!("append-{appenders}")), appenders, Duration::from_secs(args.seconds))?;
-        println!(
-            "| durable appends, {appenders} concurrent appender{} | {:.0}/s (p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; {} entries) |",
-            if appenders == 1 { "" } else { "s" },
-            figures.rate,
-            figures.p50_ms,
-            figures.p99_ms,
-            figures.max_ms,
-            figures.count
-        );
+        let figures = appends(sqlite_at(&scratch.path().join(format!("append-{appenders}")))?, appenders, seconds)?;
+        print_appends("", appenders, &figures);
+    }
+    if let Some(server) = &args.postgres {
+        for &appenders in &args.appenders {
+            let database = ScratchDatabase::create(server)?;
+            print_appends(" on PostgreSQL", appenders, &appends(database.store()?, appenders, seconds)?);
+        }
     }
     let (entries, elapsed) = verification(&scratch.path().join("verify"), args.verify_entries)?;
     println!(
@@ -100,6 +98,18 @@ fn store(args: &BenchStoreArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
+fn print_appends(on: &str, appenders: usize, figures: &AppendFigures) {
+    println!(
+        "| durable appends{on}, {appenders} concurrent appender{} | {:.0}/s (p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; {} entries) |",
+        if appenders == 1 { "" } else { "s" },
+        figures.rate,
+        figures.p50_ms,
+        figures.p99_ms,
+        figures.max_ms,
+        figures.count
+    );
+}
+
 fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -115,10 +125,42 @@ fn machine() -> String {
     format!("{cores} cores, {cpu}, Linux {kernel}")
 }
 
-/// A deployment with an admin, the people for the core roles, and one declared incident.
-fn deployment(path: &Path) -> anyhow::Result<(Ledger, IncidentNumber)> {
+/// A SQLite store in a new directory at `path`.
+fn sqlite_at(path: &Path) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(path)?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path.join("sitrep.db"))?);
+    Ok(Arc::new(SqliteStore::open(&path.join("sitrep.db"))?))
+}
+
+/// A scratch database on a PostgreSQL server, dropped when the measurement is done.
+struct ScratchDatabase {
+    server: String,
+    name: String,
+}
+
+impl ScratchDatabase {
+    fn create(server: &str) -> anyhow::Result<ScratchDatabase> {
+        let name = format!("sitrep_bench_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = postgres::Client::connect(&format!("{server} dbname=postgres"), postgres::NoTls)
+            .with_context(|| format!("--postgres {server}"))?;
+        admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        Ok(ScratchDatabase { server: server.to_owned(), name })
+    }
+
+    fn store(&self) -> anyhow::Result<Arc<dyn Store>> {
+        Ok(Arc::new(PostgresStore::open(&format!("{} dbname={}", self.server, self.name))?))
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&format!("{} dbname=postgres", self.server), postgres::NoTls) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// A deployment with an admin, the people for the core roles, and one declared incident.
+fn deployment(store: Arc<dyn Store>) -> anyhow::Result<(Ledger, IncidentNumber)> {
     let events = genesis(uuid::Uuid::new_v4(), "bench", "", &user("admin"), &"0".repeat(64));
     Ledger::create_deployment(store.as_ref(), &events, now())?;
     let ledger = Ledger::open(store, system_clock())?;
@@ -141,8 +183,8 @@ struct AppendFigures {
 }
 
 /// Appenders are tasks on a two-worker tokio runtime, as requests are in the server.
-fn appends(path: &Path, appenders: usize, duration: Duration) -> anyhow::Result<AppendFigures> {
-    let (ledger, incident) = deployment(path)?;
+fn appends(store: Arc<dyn Store>, appenders: usize, duration: Duration) -> anyhow::Result<AppendFigures> {
+    let (ledger, incident) = deployment(store)?;
     let ledger = Arc::new(ledger);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let started = Instant::now();

@@ -846,4 +846,9 @@ pub struct BenchStoreArgs {
     /// Where to make the temporary store (it must be on the disk you want to measure).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Also measure durable appends against this PostgreSQL server (a connection string without
+    /// `dbname`, such as `host=127.0.0.1 user=postgres`); a scratch database is made and dropped
+    /// for each measurement.
+    #[arg(long)]
+    pub postgres: Option<String>,
 }
