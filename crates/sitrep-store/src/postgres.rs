@@ -37,6 +37,16 @@ fn backend(error: postgres::Error) -> StoreError {
     StoreError::Backend(error.to_string())
 }
 
+/// Column `index` of `row`: an error, never a panic, if someone changed the column's type.
+fn column<'a, T: postgres::types::FromSql<'a>>(row: &'a postgres::Row, index: usize) -> Result<T, StoreError> {
+    row.try_get(index).map_err(|error| {
+        let (name, kind) = row.columns().get(index).map_or(("?", "?"), |c| (c.name(), c.type_().name()));
+        StoreError::Backend(format!(
+            "column '{name}' holds {kind}, which sitrep does not store there ({error}); was the schema changed outside sitrep?"
+        ))
+    })
+}
+
 type Job = Box<dyn FnOnce(&mut Session) + Send>;
 
 /// A connection and the append statements prepared on it (once the tables exist).
@@ -158,8 +168,11 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
     let mut tx = client.transaction().map_err(backend)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).map_err(backend)?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS sitrep_schema (version BIGINT NOT NULL)").map_err(backend)?;
-    let version: Option<i64> =
-        tx.query_opt("SELECT version FROM sitrep_schema", &[]).map_err(backend)?.map(|row| row.get(0));
+    let version: Option<i64> = tx
+        .query_opt("SELECT version FROM sitrep_schema", &[])
+        .map_err(backend)?
+        .map(|row| column(&row, 0))
+        .transpose()?;
     let version = usize::try_from(version.unwrap_or(0)).unwrap_or(usize::MAX);
     if version > MIGRATIONS.len() {
         return Err(StoreError::Backend(format!(
@@ -184,12 +197,14 @@ struct Row {
 }
 
 impl Row {
-    fn of(row: &postgres::Row, first: usize) -> Row {
-        Row {
-            record: if first == 0 { 0 } else { row.get(0) },
-            seq: row.get(first),
-            fields: std::array::from_fn(|i| row.get(first + 1 + i)),
+    /// Reads seq and the six text columns from column `first` on; the record from column 0
+    /// when `first` is 1 (a scan), else `record` is not in the row and reads as 0.
+    fn of(row: &postgres::Row, first: usize) -> Result<Row, StoreError> {
+        let mut fields: [String; 6] = Default::default();
+        for (i, field) in fields.iter_mut().enumerate() {
+            *field = column(row, first + 1 + i)?;
         }
+        Ok(Row { record: if first == 0 { 0 } else { column(row, 0)? }, seq: column(row, first)?, fields })
     }
 
     fn raw(&self) -> RawEntry<'_> {
@@ -246,8 +261,11 @@ impl PostgresStore {
 
 /// The seq the record's head holds now, outside any transaction (for a conflict's report).
 fn current_head(client: &mut Client, key: i64) -> Result<u64, StoreError> {
-    let found: Option<i64> =
-        client.query_opt("SELECT seq FROM heads WHERE record = $1", &[&key]).map_err(backend)?.map(|row| row.get(0));
+    let found: Option<i64> = client
+        .query_opt("SELECT seq FROM heads WHERE record = $1", &[&key])
+        .map_err(backend)?
+        .map(|row| column(&row, 0))
+        .transpose()?;
     Ok(found.unwrap_or(0).max(0) as u64)
 }
 
@@ -260,7 +278,8 @@ fn commit(
     let mut tx = client.transaction().map_err(backend)?;
     for item in appends {
         let key = record_key(item.record);
-        let found: Option<i64> = tx.query_opt(&statements.lock_head, &[&key]).map_err(backend)?.map(|row| row.get(0));
+        let found: Option<i64> =
+            tx.query_opt(&statements.lock_head, &[&key]).map_err(backend)?.map(|row| column(&row, 0)).transpose()?;
         let found = found.unwrap_or(0).max(0) as u64;
         if found != item.after {
             return Err(StoreError::Conflict { record: item.record, expected: item.after, found });
@@ -355,10 +374,11 @@ impl Store for PostgresStore {
     fn password_hash(&self, user: &str) -> Result<Option<String>, StoreError> {
         let user = user.to_owned();
         self.reader.call(move |client| {
-            Ok(client
+            client
                 .query_opt("SELECT phc FROM passwords WHERE username = $1", &[&user])
                 .map_err(backend)?
-                .map(|row| row.get(0)))
+                .map(|row| column(&row, 0))
+                .transpose()
         })
     }
 
@@ -373,17 +393,17 @@ impl Store for PostgresStore {
                 .map_err(backend)?;
             rows.iter()
                 .map(|row| {
-                    let key: i64 = row.get(3);
+                    let key: i64 = column(row, 3)?;
                     let record = record_from_key(key)
                         .ok_or_else(|| StoreError::Backend(format!("idempotency holds an unknown record key {key}")))?;
-                    let at: String = row.get(6);
+                    let at: String = column(row, 6)?;
                     Ok(IdempotencyRow {
-                        user: row.get(0),
-                        key: row.get(1),
-                        fingerprint: row.get(2),
+                        user: column(row, 0)?,
+                        key: column(row, 1)?,
+                        fingerprint: column(row, 2)?,
                         record,
-                        first_seq: row.get::<_, i64>(4).max(0) as u64,
-                        last_seq: row.get::<_, i64>(5).max(0) as u64,
+                        first_seq: column::<i64>(row, 4)?.max(0) as u64,
+                        last_seq: column::<i64>(row, 5)?.max(0) as u64,
                         at: at.parse().map_err(|e| StoreError::Backend(format!("idempotency time: {e}")))?,
                     })
                 })
@@ -403,7 +423,7 @@ impl Store for PostgresStore {
                     &[&key, &from, &limit],
                 )
                 .map_err(backend)?;
-            Ok(rows.iter().map(|row| Row::of(row, 0)).collect::<Vec<_>>())
+            rows.iter().map(|row| Row::of(row, 0)).collect::<Result<Vec<_>, _>>()
         })?;
         rows.iter().map(|row| decode_entry(record, &row.raw())).collect()
     }
@@ -413,10 +433,10 @@ impl Store for PostgresStore {
             let rows = client.query("SELECT record, seq, hash FROM heads ORDER BY record", &[]).map_err(backend)?;
             rows.iter()
                 .map(|row| {
-                    let key: i64 = row.get(0);
+                    let key: i64 = column(row, 0)?;
                     let record = record_from_key(key)
                         .ok_or_else(|| StoreError::Backend(format!("heads holds an unknown record key {key}")))?;
-                    Ok(Head { record, seq: row.get::<_, i64>(1).max(0) as u64, hash: row.get(2) })
+                    Ok(Head { record, seq: column::<i64>(row, 1)?.max(0) as u64, hash: column(row, 2)? })
                 })
                 .collect()
         })
@@ -434,7 +454,7 @@ impl Store for PostgresStore {
                         &[&after.0, &after.1, &SCAN_PAGE],
                     )
                     .map_err(backend)?;
-                Ok(rows.iter().map(|row| Row::of(row, 1)).collect::<Vec<_>>())
+                rows.iter().map(|row| Row::of(row, 1)).collect::<Result<Vec<_>, _>>()
             })?;
             for row in &page {
                 let record = record_from_key(row.record).ok_or_else(|| {

@@ -344,3 +344,21 @@ fn postgres_commits_wait_for_the_wal_flush() {
     let fsync: String = client.query_one("SHOW fsync", &[]).expect("shows").get(0);
     assert_eq!(fsync, "on", "this server acknowledges commits only after they are on disk");
 }
+
+/// Someone who changes a column's type behind sitrep's back gets an error from every read and
+/// from verification, never a crashed server.
+#[test]
+fn postgres_reads_fail_cleanly_when_a_column_type_was_changed() {
+    let Some(database) = PostgresDatabase::create() else { return };
+    let store = database.opener()();
+    let ledger = deploy(&store);
+    ledger.close();
+    let mut client = postgres::Client::connect(&database.url(), postgres::NoTls).expect("connects");
+    client.batch_execute("ALTER TABLE entries ALTER COLUMN body TYPE jsonb USING body::jsonb").expect("altered");
+    let read = store.read(RecordId::Org, 1, 10);
+    assert!(
+        matches!(&read, Err(StoreError::Backend(message)) if message.contains("body") || message.contains("jsonb") || message.contains("type")),
+        "{read:?}"
+    );
+    assert!(verify_store(store.as_ref(), &mut |_| {}).is_err(), "verification reports it");
+}
