@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::checkpoint::{self, Checkpoint, SigningKey, VerifyingKey};
-use crate::entry::{Entry, EntryHash, canonical_json, sha256_hex};
+use crate::entry::{Entry, EntryHash, canonical_json, preimage, sha256_hex};
 use crate::ids::IncidentNumber;
 use crate::merkle::{self, Hash};
 use crate::time::Timestamp;
@@ -823,22 +823,8 @@ fn well_formed_line(line: &[u8]) -> Option<Line> {
         &prev_hex,
         Some(&hash_hex),
     );
-    if written != line {
-        return None;
-    }
-    written.clear();
-    crate::entry::object_into(
-        &mut written,
-        1,
-        fields.seq,
-        &fields.at,
-        &fields.actor,
-        &fields.kind,
-        fields.body.get(),
-        &prev_hex,
-        None,
-    );
-    if EntryHash::of(&written) != hash {
+    let unsigned = preimage(1, fields.seq, &fields.at, &fields.actor, &fields.kind, fields.body.get(), &prev_hex);
+    if written != line || EntryHash::of(&unsigned) != hash {
         return None;
     }
     Some(Line { seq: fields.seq, at: fields.at.into_owned(), kind: fields.kind.into_owned(), body, prev, hash })

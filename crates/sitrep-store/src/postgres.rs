@@ -259,6 +259,38 @@ impl PostgresStore {
     }
 }
 
+/// A database of its own on a PostgreSQL server, for a test or benchmark run; dropped (with any
+/// connections still open to it) when this is. `server` is a connection string without
+/// `dbname` (`host=127.0.0.1 user=postgres`). Blocking: not for async tasks.
+#[derive(Debug)]
+pub struct ScratchDatabase {
+    server: String,
+    name: String,
+}
+
+impl ScratchDatabase {
+    pub fn create(server: &str, prefix: &str) -> Result<ScratchDatabase, StoreError> {
+        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = Client::connect(&format!("{server} dbname=postgres"), NoTls)
+            .map_err(|e| StoreError::Backend(format!("PostgreSQL at {server}: {e}")))?;
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).map_err(backend)?;
+        Ok(ScratchDatabase { server: server.to_owned(), name })
+    }
+
+    /// The connection string for the database.
+    pub fn url(&self) -> String {
+        format!("{} dbname={}", self.server, self.name)
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = Client::connect(&format!("{} dbname=postgres", self.server), NoTls) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
 /// The seq the record's head holds now, outside any transaction (for a conflict's report).
 fn current_head(client: &mut Client, key: i64) -> Result<u64, StoreError> {
     let found: Option<i64> = client

@@ -13,6 +13,7 @@ use sitrep_core::events::{FactStatus, OrgEvent};
 use sitrep_core::{IncidentNumber, OrgRole, RecordId, Refusal, Role, Severity, Timestamp, UserName};
 use sitrep_store::ledger::IdempotencyKey;
 use sitrep_store::ledger::system_clock;
+use sitrep_store::postgres::ScratchDatabase;
 use sitrep_store::verify::verify_store;
 use sitrep_store::{Append, Ledger, LedgerError, PostgresStore, Request, SqliteStore, Store, StoreError};
 
@@ -255,61 +256,38 @@ fn an_uninitialised_store_does_not_open() {
     assert!(matches!(opened, Err(LedgerError::NotInitialised)), "{opened:?}");
 }
 
-/// A database of its own on the PostgreSQL server `SITREP_TEST_POSTGRES` names; dropped when the
-/// test ends.
-struct PostgresDatabase {
-    server: String,
-    name: String,
+/// A database of its own on the PostgreSQL server `SITREP_TEST_POSTGRES` names, dropped when the
+/// test ends; `None` (the test is skipped, and says so) when the variable is not set.
+fn postgres_database() -> Option<ScratchDatabase> {
+    let Some(server) = std::env::var("SITREP_TEST_POSTGRES").ok().filter(|s| !s.is_empty()) else {
+        eprintln!("SKIPPED: SITREP_TEST_POSTGRES is not set, so the PostgreSQL backend is not tested");
+        return None;
+    };
+    Some(ScratchDatabase::create(&server, "sitrep_test").expect("SITREP_TEST_POSTGRES names a server that answers"))
 }
 
-impl PostgresDatabase {
-    fn create() -> Option<PostgresDatabase> {
-        let Some(server) = std::env::var("SITREP_TEST_POSTGRES").ok().filter(|s| !s.is_empty()) else {
-            eprintln!("SKIPPED: SITREP_TEST_POSTGRES is not set, so the PostgreSQL backend is not tested");
-            return None;
-        };
-        let name = format!("sitrep_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = postgres::Client::connect(&format!("{server} dbname=postgres"), postgres::NoTls)
-            .expect("SITREP_TEST_POSTGRES names a server that answers");
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("a test database is created");
-        Some(PostgresDatabase { server, name })
-    }
-
-    fn url(&self) -> String {
-        format!("{} dbname={}", self.server, self.name)
-    }
-
-    fn opener(&self) -> impl Fn() -> Arc<dyn Store> + '_ {
-        move || Arc::new(PostgresStore::open(&self.url()).expect("connects and migrates")) as Arc<dyn Store>
-    }
-}
-
-impl Drop for PostgresDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&format!("{} dbname=postgres", self.server), postgres::NoTls) {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
-    }
+fn postgres(database: &ScratchDatabase) -> impl Fn() -> Arc<dyn Store> + '_ {
+    move || Arc::new(PostgresStore::open(&database.url()).expect("connects and migrates")) as Arc<dyn Store>
 }
 
 #[test]
 fn postgres_passes_the_story() {
-    if let Some(database) = PostgresDatabase::create() {
-        story(&database.opener());
+    if let Some(database) = postgres_database() {
+        story(&postgres(&database));
     }
 }
 
 #[test]
 fn postgres_answers_retries_once() {
-    if let Some(database) = PostgresDatabase::create() {
-        idempotency(&database.opener());
+    if let Some(database) = postgres_database() {
+        idempotency(&postgres(&database));
     }
 }
 
 #[test]
 fn postgres_two_writers_keep_one_chain() {
-    if let Some(database) = PostgresDatabase::create() {
-        two_writers(&database.opener());
+    if let Some(database) = postgres_database() {
+        two_writers(&postgres(&database));
     }
 }
 
@@ -317,7 +295,7 @@ fn postgres_two_writers_keep_one_chain() {
 /// deployment is refused there as it is in SQLite.
 #[test]
 fn postgres_nodes_migrate_once_and_take_one_deployment() {
-    let Some(database) = PostgresDatabase::create() else { return };
+    let Some(database) = postgres_database() else { return };
     let url = database.url();
     let stores: Vec<Arc<dyn Store>> = std::thread::scope(|scope| {
         let opening: Vec<_> = (0..4)
@@ -337,7 +315,7 @@ fn postgres_nodes_migrate_once_and_take_one_deployment() {
 /// An append acknowledged by the PostgreSQL store is durable: the server's own setting says so.
 #[test]
 fn postgres_commits_wait_for_the_wal_flush() {
-    let Some(database) = PostgresDatabase::create() else { return };
+    let Some(database) = postgres_database() else { return };
     let store = PostgresStore::open(&database.url()).expect("opens");
     drop(store);
     let mut client = postgres::Client::connect(&database.url(), postgres::NoTls).expect("connects");
@@ -349,8 +327,8 @@ fn postgres_commits_wait_for_the_wal_flush() {
 /// from verification, never a crashed server.
 #[test]
 fn postgres_reads_fail_cleanly_when_a_column_type_was_changed() {
-    let Some(database) = PostgresDatabase::create() else { return };
-    let store = database.opener()();
+    let Some(database) = postgres_database() else { return };
+    let store = postgres(&database)();
     let ledger = deploy(&store);
     ledger.close();
     let mut client = postgres::Client::connect(&database.url(), postgres::NoTls).expect("connects");

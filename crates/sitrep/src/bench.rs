@@ -21,6 +21,7 @@ use sitrep_core::{
 };
 use sitrep_server::api::export::write_tar;
 use sitrep_store::ledger::system_clock;
+use sitrep_store::postgres::ScratchDatabase;
 use sitrep_store::verify::verify_store;
 use sitrep_store::{Append, Ledger, PostgresStore, Request, SqliteStore, Store};
 
@@ -59,8 +60,10 @@ fn store(args: &BenchStoreArgs) -> anyhow::Result<u8> {
     }
     if let Some(server) = &args.postgres {
         for &appenders in &args.appenders {
-            let database = ScratchDatabase::create(server)?;
-            print_appends(" on PostgreSQL", appenders, &appends(database.store()?, appenders, seconds)?);
+            let database =
+                ScratchDatabase::create(server, "sitrep_bench").with_context(|| format!("--postgres {server}"))?;
+            let store: Arc<dyn Store> = Arc::new(PostgresStore::open(&database.url())?);
+            print_appends(" on PostgreSQL", appenders, &appends(store, appenders, seconds)?);
         }
     }
     let (entries, elapsed) = verification(&scratch.path().join("verify"), args.verify_entries)?;
@@ -129,34 +132,6 @@ fn machine() -> String {
 fn sqlite_at(path: &Path) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(path)?;
     Ok(Arc::new(SqliteStore::open(&path.join("sitrep.db"))?))
-}
-
-/// A scratch database on a PostgreSQL server, dropped when the measurement is done.
-struct ScratchDatabase {
-    server: String,
-    name: String,
-}
-
-impl ScratchDatabase {
-    fn create(server: &str) -> anyhow::Result<ScratchDatabase> {
-        let name = format!("sitrep_bench_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = postgres::Client::connect(&format!("{server} dbname=postgres"), postgres::NoTls)
-            .with_context(|| format!("--postgres {server}"))?;
-        admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
-        Ok(ScratchDatabase { server: server.to_owned(), name })
-    }
-
-    fn store(&self) -> anyhow::Result<Arc<dyn Store>> {
-        Ok(Arc::new(PostgresStore::open(&format!("{} dbname={}", self.server, self.name))?))
-    }
-}
-
-impl Drop for ScratchDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&format!("{} dbname=postgres", self.server), postgres::NoTls) {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
-    }
 }
 
 /// A deployment with an admin, the people for the core roles, and one declared incident.

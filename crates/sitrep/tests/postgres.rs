@@ -6,43 +6,21 @@
 #[allow(dead_code)]
 mod support;
 
+use sitrep_store::postgres::ScratchDatabase;
 use support::*;
 
-/// A database of its own for the test, dropped afterwards.
-struct Database {
-    server: String,
-    name: String,
-}
-
-impl Database {
-    fn create() -> Option<Database> {
-        let Some(server) = std::env::var("SITREP_TEST_POSTGRES").ok().filter(|s| !s.is_empty()) else {
-            eprintln!("SKIPPED: SITREP_TEST_POSTGRES is not set, so the PostgreSQL deployment is not tested");
-            return None;
-        };
-        let name = format!("sitrep_cli_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = postgres::Client::connect(&format!("{server} dbname=postgres"), postgres::NoTls)
-            .expect("SITREP_TEST_POSTGRES names a server that answers");
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("a test database is created");
-        Some(Database { server, name })
-    }
-
-    fn url(&self) -> String {
-        format!("{} dbname={}", self.server, self.name)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&format!("{} dbname=postgres", self.server), postgres::NoTls) {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
-    }
+/// A database of its own for the test, dropped afterwards; `None` when the server is not named.
+fn database() -> Option<ScratchDatabase> {
+    let Some(server) = std::env::var("SITREP_TEST_POSTGRES").ok().filter(|s| !s.is_empty()) else {
+        eprintln!("SKIPPED: SITREP_TEST_POSTGRES is not set, so the PostgreSQL deployment is not tested");
+        return None;
+    };
+    Some(ScratchDatabase::create(&server, "sitrep_cli").expect("SITREP_TEST_POSTGRES names a server that answers"))
 }
 
 #[test]
 fn a_deployment_on_postgres_keeps_every_acknowledged_entry_through_a_sigkill_and_verifies() {
-    let Some(database) = Database::create() else { return };
+    let Some(database) = database() else { return };
     let (mut server, token) = Server::init_on_postgres("root", &database.url());
     let root = server.cli(&token);
     root.run(&["declare", "Leaked deploy key", "--severity", "sev2"]).ok();

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sitrep_core::decide::{Declare, IncidentCommand, may_read_evidence};
@@ -172,17 +172,7 @@ pub async fn sitrep(
     let number = incident_number(&app, &caller, &id)?;
     let org = app.ledger.org();
     let report = read(&app, number, |state| Sitrep::of(state, &org, app.now()))?;
-    let markdown = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/markdown"));
-    if markdown {
-        let mut response = report.to_markdown().into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/markdown; charset=utf-8"));
-        Ok(response)
-    } else {
-        Ok(Json(report).into_response())
-    }
+    Ok(super::markdown_or_json(&headers, &report, |report| report.to_markdown()))
 }
 
 /// Runs one incident command for the caller and answers with the incident's state.

@@ -2,7 +2,8 @@
 //! so the OpenAPI document at `/api/v1/openapi.json` is generated from the same code as the
 //! router and cannot leave a route out.
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use sitrep_core::{IncidentNumber, IncidentState, RecordId};
@@ -152,6 +153,25 @@ pub fn read<T>(app: &AppState, number: IncidentNumber, f: impl FnOnce(&IncidentS
 
 /// A response to a change: the status, the body, and headers saying which entries it wrote
 /// and whether it repeats an earlier answer to the same `Idempotency-Key`.
+/// A report as Markdown when the `Accept` header asks for `text/markdown`, else as JSON.
+pub fn markdown_or_json<T: serde::Serialize>(
+    headers: &HeaderMap,
+    report: &T,
+    markdown: impl FnOnce(&T) -> String,
+) -> Response {
+    let wants_markdown = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/markdown"));
+    if wants_markdown {
+        let mut response = markdown(report).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/markdown; charset=utf-8"));
+        response
+    } else {
+        Json(report).into_response()
+    }
+}
+
 pub fn written(status: StatusCode, receipt: &Receipt, body: Value) -> Response {
     let mut response = (status, axum::Json(body)).into_response();
     let headers = response.headers_mut();

@@ -5,7 +5,6 @@
 //! both to `sitrep_core::post_report`. Evidence names, sources and download purposes appear only
 //! for callers the policy lets read evidence.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -62,17 +61,7 @@ pub async fn report(
 ) -> Result<Response, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
     let report = build(&app, number, &caller.user).await?;
-    let markdown = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/markdown"));
-    if markdown {
-        let mut response = report.to_markdown().into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/markdown; charset=utf-8"));
-        Ok(response)
-    } else {
-        Ok(Json(report).into_response())
-    }
+    Ok(super::markdown_or_json(&headers, &report, |report| report.to_markdown()))
 }
 
 /// The decision register as CSV: one row for each proposal, approval, rejection and withdrawal.
