@@ -11,10 +11,15 @@
 //!   checked on the blocking pool so a sign-in never stalls other requests.
 //! - **Throttling**: 5 failed sign-ins per account or 20 per client address within 15 minutes
 //!   lock further attempts until the oldest failure ages out; an unknown account and a wrong
-//!   password get the same answer and take the same time.
+//!   password get the same answer and take the same time. An attempt counts as a failure from
+//!   the moment it is let in (released only if the password is right), one check runs per
+//!   account at a time and at most two per core at all; anything past that is refused at once
+//!   with 429, so parallel guesses get no further than sequential ones and cost bounded memory.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::PasswordHash;
@@ -44,17 +49,60 @@ pub struct Session {
     expires: Instant,
 }
 
+/// Recent failed sign-ins, and the checks under way.
 #[derive(Debug, Default)]
-struct Failures {
+struct Attempts {
     by_account: HashMap<String, VecDeque<Instant>>,
     by_address: HashMap<IpAddr, VecDeque<Instant>>,
+    /// Accounts whose password is being checked right now: one check at a time per account.
+    checking: HashSet<String>,
+    /// Password checks running now, across all accounts.
+    in_flight: usize,
+}
+
+/// A sign-in attempt, counted as a failure from the moment it is let in until its password
+/// proves right. Dropping it (when the check ends, even if the client has gone) frees the
+/// account's check and the global slot; the failure stays unless [`Reservation::succeeded`].
+#[derive(Debug)]
+pub struct Reservation {
+    attempts: Arc<Mutex<Attempts>>,
+    account: String,
+    address: Option<IpAddr>,
+    at: Instant,
+}
+
+impl Reservation {
+    /// The password was right: the attempt is no failure, and the account's earlier failures
+    /// are forgiven. Failures counted against the address stay: one valid account must not
+    /// reset the count for guessing others.
+    fn succeeded(&self) {
+        let mut attempts = self.attempts.lock();
+        attempts.by_account.remove(&self.account);
+        if let Some(list) = self.address.and_then(|ip| attempts.by_address.get_mut(&ip))
+            && let Some(position) = list.iter().rposition(|t| *t == self.at)
+        {
+            list.remove(position);
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut attempts = self.attempts.lock();
+        attempts.checking.remove(&self.account);
+        attempts.in_flight = attempts.in_flight.saturating_sub(1);
+    }
 }
 
 /// Sessions and sign-in throttling, shared by every request.
 #[derive(Debug)]
 pub struct Auth {
     sessions: Mutex<HashMap<String, Session>>,
-    failures: Mutex<Failures>,
+    attempts: Arc<Mutex<Attempts>>,
+    /// The most password checks that run at once (each holds 19 MiB while it runs).
+    max_checks: usize,
+    /// Password checks evaluated since start, for `/metrics`.
+    checks: AtomicU64,
     session_ttl: Duration,
     /// A hash of nothing, checked against when the account is unknown, so both cases cost the same.
     decoy: String,
@@ -105,7 +153,9 @@ impl Auth {
     pub fn new(session_hours: u64) -> Result<Auth, ApiError> {
         Ok(Auth {
             sessions: Mutex::new(HashMap::new()),
-            failures: Mutex::new(Failures::default()),
+            attempts: Arc::default(),
+            max_checks: 2 * std::thread::available_parallelism().map_or(1, usize::from),
+            checks: AtomicU64::new(0),
             session_ttl: Duration::from_secs(session_hours.max(1) * 3600),
             decoy: hash_password("sitrep decoy password")?,
         })
@@ -141,9 +191,13 @@ impl Auth {
         self.sessions.lock().retain(|_, s| &s.user != user);
     }
 
-    /// Refuses a sign-in attempt while the account or address has too many recent failures.
-    pub fn check_throttle(&self, account: &str, address: Option<IpAddr>) -> Result<(), ApiError> {
-        let mut failures = self.failures.lock();
+    /// Lets a sign-in attempt in, counted as a failure until it succeeds, or refuses it at once
+    /// (429): while the account or the address has too many recent failures, while the
+    /// account's password is already being checked, or while the server is checking as many
+    /// passwords as it will at once. So parallel guesses are evaluated no more often than
+    /// sequential ones, and a flood costs at most `max_checks` hashes' memory.
+    pub fn reserve(&self, account: &str, address: Option<IpAddr>) -> Result<Reservation, ApiError> {
+        let mut attempts = self.attempts.lock();
         let now = Instant::now();
         let wait = |list: Option<&mut VecDeque<Instant>>, limit: usize| -> Option<Duration> {
             let list = list?;
@@ -153,37 +207,41 @@ impl Auth {
             (list.len() >= limit)
                 .then(|| list.front().map_or(FAILURE_WINDOW, |t| FAILURE_WINDOW - now.duration_since(*t)))
         };
-        let account_wait = wait(failures.by_account.get_mut(account), FAILURES_PER_ACCOUNT);
-        let address_wait = address.and_then(|ip| wait(failures.by_address.get_mut(&ip), FAILURES_PER_ADDRESS));
-        match account_wait.max(address_wait) {
-            Some(wait) => {
-                let seconds = wait.as_secs().max(1);
-                Err(ApiError::TooManyRequests {
-                    message: format!("too many failed sign-ins; try again in {seconds} seconds"),
-                    retry_after_secs: seconds,
-                })
-            }
-            None => Ok(()),
+        let account_wait = wait(attempts.by_account.get_mut(account), FAILURES_PER_ACCOUNT);
+        let address_wait = address.and_then(|ip| wait(attempts.by_address.get_mut(&ip), FAILURES_PER_ADDRESS));
+        if let Some(wait) = account_wait.max(address_wait) {
+            let seconds = wait.as_secs().max(1);
+            return Err(throttled(format!("too many failed sign-ins; try again in {seconds} seconds"), seconds));
         }
-    }
-
-    pub fn record_failure(&self, account: &str, address: Option<IpAddr>) {
-        let mut failures = self.failures.lock();
-        let now = Instant::now();
-        failures.by_account.entry(account.to_owned()).or_default().push_back(now);
+        if attempts.checking.contains(account) {
+            return Err(throttled("a sign-in to this account is being checked; try again in a second".into(), 1));
+        }
+        if attempts.in_flight >= self.max_checks {
+            return Err(throttled("the server is checking many sign-ins; try again in a second".into(), 1));
+        }
+        attempts.by_account.entry(account.to_owned()).or_default().push_back(now);
         if let Some(ip) = address {
-            failures.by_address.entry(ip).or_default().push_back(now);
+            attempts.by_address.entry(ip).or_default().push_back(now);
         }
-        if failures.by_account.len() > 100_000 {
-            failures.by_account.retain(|_, list| list.back().is_some_and(|t| now.duration_since(*t) < FAILURE_WINDOW));
+        attempts.checking.insert(account.to_owned());
+        attempts.in_flight += 1;
+        if attempts.by_account.len() > 100_000 {
+            attempts.by_account.retain(|_, list| list.back().is_some_and(|t| now.duration_since(*t) < FAILURE_WINDOW));
         }
+        if attempts.by_address.len() > 100_000 {
+            attempts.by_address.retain(|_, list| list.back().is_some_and(|t| now.duration_since(*t) < FAILURE_WINDOW));
+        }
+        Ok(Reservation { attempts: self.attempts.clone(), account: account.to_owned(), address, at: now })
     }
 
-    /// Clears an account's failures after a successful sign-in. Failures counted against the
-    /// address stay: one valid account must not reset the count for guessing others.
-    pub fn clear_failures(&self, account: &str) {
-        self.failures.lock().by_account.remove(account);
+    /// Password checks evaluated since the server started.
+    pub fn checks(&self) -> u64 {
+        self.checks.load(Ordering::Relaxed)
     }
+}
+
+fn throttled(message: String, retry_after_secs: u64) -> ApiError {
+    ApiError::TooManyRequests { message, retry_after_secs }
 }
 
 /// Checks a name and password, with throttling and the same answer for every failure.
@@ -193,7 +251,7 @@ pub async fn sign_in(
     password: &str,
     address: Option<IpAddr>,
 ) -> Result<UserName, ApiError> {
-    app.auth.check_throttle(name, address)?;
+    let reservation = app.auth.reserve(name, address)?;
     let user = UserName::parse(name).ok().filter(|u| app.ledger.org().user(u).is_some_and(|u| u.active));
     let stored = match &user {
         Some(user) => app.ledger.store().password_hash(user.as_str())?,
@@ -201,18 +259,18 @@ pub async fn sign_in(
     };
     let phc = stored.clone().unwrap_or_else(|| app.auth.decoy_hash().to_owned());
     let password = password.to_owned();
-    let matches = tokio::task::spawn_blocking(move || password_matches(&password, &phc))
+    app.auth.checks.fetch_add(1, Ordering::Relaxed);
+    // The reservation travels with the check, so its slot is held until the hash is done even
+    // if the client goes away first.
+    let (matches, reservation) = tokio::task::spawn_blocking(move || (password_matches(&password, &phc), reservation))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     match user {
         Some(user) if matches && stored.is_some() => {
-            app.auth.clear_failures(name);
+            reservation.succeeded();
             Ok(user)
         }
-        _ => {
-            app.auth.record_failure(name, address);
-            Err(ApiError::Unauthorized("the name or password is wrong".into()))
-        }
+        _ => Err(ApiError::Unauthorized("the name or password is wrong".into())),
     }
 }
 
@@ -318,15 +376,43 @@ mod tests {
         let auth = Auth::new(1).expect("auth");
         let ip: IpAddr = "192.0.2.1".parse().expect("ip");
         for _ in 0..5 {
-            assert!(auth.check_throttle("lee", Some(ip)).is_ok());
-            auth.record_failure("lee", Some(ip));
+            drop(auth.reserve("lee", Some(ip)).expect("let in"));
         }
-        let refused = auth.check_throttle("lee", Some(ip)).expect_err("locked");
+        let refused = auth.reserve("lee", Some(ip)).expect_err("locked");
         assert!(matches!(refused, ApiError::TooManyRequests { retry_after_secs, .. } if retry_after_secs > 800));
-        assert!(
-            auth.check_throttle("cora", Some(ip)).is_ok(),
-            "another account from the same address is not locked yet"
-        );
+        assert!(auth.reserve("cora", Some(ip)).is_ok(), "another account from the same address is not locked yet");
+    }
+
+    #[test]
+    fn one_check_per_account_at_a_time_and_a_few_at_most() {
+        let auth = Auth::new(1).expect("auth");
+        let first = auth.reserve("lee", None).expect("let in");
+        let refused = auth.reserve("lee", None).expect_err("one check at a time");
+        assert!(matches!(refused, ApiError::TooManyRequests { retry_after_secs: 1, .. }));
+        let others: Vec<_> =
+            (1..auth.max_checks).map(|i| auth.reserve(&format!("u{i}"), None).expect("let in")).collect();
+        assert!(auth.reserve("one-too-many", None).is_err(), "the global bound holds");
+        drop(first);
+        assert!(auth.reserve("one-too-many", None).is_ok(), "a finished check frees its slot");
+        drop(others);
+    }
+
+    #[test]
+    fn a_right_password_forgives_the_account_but_not_the_address() {
+        let auth = Auth::new(1).expect("auth");
+        let ip: IpAddr = "192.0.2.1".parse().expect("ip");
+        for _ in 0..4 {
+            drop(auth.reserve("lee", Some(ip)).expect("let in"));
+        }
+        let right = auth.reserve("lee", Some(ip)).expect("let in");
+        right.succeeded();
+        drop(right);
+        for _ in 0..5 {
+            drop(auth.reserve("lee", Some(ip)).expect("the account starts afresh"));
+        }
+        assert!(auth.reserve("lee", Some(ip)).is_err());
+        let address = auth.attempts.lock().by_address.get(&ip).map_or(0, VecDeque::len);
+        assert_eq!(address, 9, "the four earlier failures and five later ones, not the success");
     }
 
     #[test]

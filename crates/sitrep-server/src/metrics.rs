@@ -289,8 +289,11 @@ pub async fn render(State(app): State<AppState>, headers: HeaderMap) -> Response
          # TYPE sitrep_commits counter\nsitrep_commits_total {commits}\n\
          # HELP sitrep_live_clients Open live-event streams.\n\
          # TYPE sitrep_live_clients gauge\nsitrep_live_clients {}\n\
+         # HELP sitrep_sign_in_checks Passwords checked (throttled sign-ins are refused before a check).\n\
+         # TYPE sitrep_sign_in_checks counter\nsitrep_sign_in_checks_total {}\n\
          # HELP sitrep_incidents Incidents by phase.\n# TYPE sitrep_incidents gauge\n",
-        app.ledger.live_subscribers()
+        app.ledger.live_subscribers(),
+        app.auth.checks()
     );
     for (phase, count) in phases {
         extra.push_str(&format!("sitrep_incidents{{phase=\"{phase}\"}} {count}\n"));

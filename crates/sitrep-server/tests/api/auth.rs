@@ -297,6 +297,75 @@ async fn sign_in_is_throttled_after_five_failures_even_for_the_right_password() 
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+/// Fires `attempts` sign-ins at once; the statuses, in no particular order.
+async fn sign_in_flood(app: &TestApp, attempts: impl IntoIterator<Item = (String, String)>) -> Vec<StatusCode> {
+    let requests = attempts.into_iter().map(|(name, password)| {
+        let request = app.client.post(app.url("/api/v1/session")).json(&json!({"name": name, "password": password}));
+        async move { request.send().await.expect("the server answers").status() }
+    });
+    futures_util::future::join_all(requests).await
+}
+
+/// How many passwords the server has evaluated, from `/metrics`.
+async fn password_checks(app: &TestApp) -> u64 {
+    let metrics = app.client.get(app.url("/metrics")).send().await.expect("the server answers");
+    let text = metrics.text().await.expect("a body");
+    text.lines()
+        .find_map(|line| line.strip_prefix("sitrep_sign_in_checks_total "))
+        .and_then(|value| value.parse().ok())
+        .expect("/metrics counts password checks")
+}
+
+fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+#[tokio::test]
+async fn forty_guesses_at_once_are_checked_at_most_five_times_and_the_account_locks() {
+    let app = spawn_app().await;
+    app.give_password(COMMANDER).await;
+    // Waves of forty parallel guesses until the account is locked: however they are timed,
+    // no more guesses are evaluated than five sequential ones would be.
+    let mut checked = 0;
+    for wave in 0..30 {
+        let guesses = (0..40).map(|i| (COMMANDER.to_owned(), format!("guess {wave}/{i} is wrong")));
+        let statuses = sign_in_flood(&app, guesses).await;
+        checked += count(&statuses, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            count(&statuses, StatusCode::UNAUTHORIZED) + count(&statuses, StatusCode::TOO_MANY_REQUESTS),
+            40,
+            "every guess not checked is refused at once with 429: {statuses:?}"
+        );
+        if checked >= 5 {
+            break;
+        }
+    }
+    assert_eq!(checked, 5, "five guesses were checked, no more");
+    assert!(password_checks(&app).await <= 5, "the server evaluated at most five passwords");
+    let response = sign_in_raw(&app, "/api/v1/session", COMMANDER, PASSWORD).await;
+    let retry_after: u64 = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("429 says when to try again");
+    assert!(retry_after > 60, "the account is locked, not merely busy: {retry_after}");
+    problem(response, StatusCode::TOO_MANY_REQUESTS).await;
+    assert!(password_checks(&app).await <= 5, "the right password was not even checked while locked");
+}
+
+#[tokio::test]
+async fn a_flood_of_sign_ins_is_bounded_per_address_and_in_flight() {
+    let app = spawn_app().await;
+    // 120 different accounts from one address: the address's limit (20 failures) holds, and
+    // no more than a few checks run at once; the rest are refused at once.
+    let attempts = (0..120).map(|i| (format!("user{i}"), "a wrong password for sure".to_owned()));
+    let statuses = sign_in_flood(&app, attempts).await;
+    assert!(count(&statuses, StatusCode::UNAUTHORIZED) <= 20, "the address's limit holds: {statuses:?}");
+    assert!(password_checks(&app).await <= 20, "the server evaluated at most twenty passwords");
+    assert_eq!(count(&statuses, StatusCode::TOO_MANY_REQUESTS) + count(&statuses, StatusCode::UNAUTHORIZED), 120);
+}
+
 #[tokio::test]
 async fn an_unknown_user_and_a_wrong_password_get_the_same_answer() {
     let app = spawn_app().await;
