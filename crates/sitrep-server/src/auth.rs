@@ -104,6 +104,8 @@ pub struct Auth {
     /// Password checks evaluated since start, for `/metrics`.
     checks: AtomicU64,
     session_ttl: Duration,
+    /// Ticks whenever sessions end, so live streams opened with one can stop at once.
+    sessions_ended: tokio::sync::watch::Sender<u64>,
     /// A hash of nothing, checked against when the account is unknown, so both cases cost the same.
     decoy: String,
 }
@@ -157,6 +159,7 @@ impl Auth {
             max_checks: 2 * std::thread::available_parallelism().map_or(1, usize::from),
             checks: AtomicU64::new(0),
             session_ttl: Duration::from_secs(session_hours.max(1) * 3600),
+            sessions_ended: tokio::sync::watch::channel(0).0,
             decoy: hash_password("sitrep decoy password")?,
         })
     }
@@ -184,11 +187,18 @@ impl Auth {
 
     pub fn end_session(&self, id: &str) {
         self.sessions.lock().remove(&sha256_hex(id));
+        self.sessions_ended.send_modify(|n| *n += 1);
     }
 
     /// Ends every session of a user (disabled, or their password changed).
     pub fn end_sessions_of(&self, user: &UserName) {
         self.sessions.lock().retain(|_, s| &s.user != user);
+        self.sessions_ended.send_modify(|n| *n += 1);
+    }
+
+    /// Changes whenever sessions end.
+    pub fn sessions_ended(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.sessions_ended.subscribe()
     }
 
     /// Lets a sign-in attempt in, counted as a failure until it succeeds, or refuses it at once
@@ -277,8 +287,14 @@ pub async fn sign_in(
 /// How the caller proved who they are.
 #[derive(Debug, Clone)]
 pub enum Via {
-    Token,
-    Session { id: String, csrf: String },
+    /// An API token, by the SHA-256 the organisation record holds.
+    Token {
+        sha256: String,
+    },
+    Session {
+        id: String,
+        csrf: String,
+    },
 }
 
 /// The authenticated caller of a request.
@@ -325,10 +341,11 @@ impl Caller {
                 .filter(|t| !t.is_empty())
                 .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
             let org = app.ledger.org();
+            let sha256 = sha256_hex(token);
             let user = org
-                .authenticate(&sha256_hex(token), now)
+                .authenticate(&sha256, now)
                 .ok_or_else(|| ApiError::Unauthorized("the API token is unknown, expired or revoked".into()))?;
-            return Ok(Caller { user: user.name.clone(), via: Via::Token });
+            return Ok(Caller { user: user.name.clone(), via: Via::Token { sha256 } });
         }
         let id = cookie(headers, SESSION_COOKIE)
             .ok_or_else(|| ApiError::Unauthorized("sign in, or send `Authorization: Bearer <token>`".into()))?;
@@ -347,6 +364,22 @@ impl Caller {
             }
         }
         Ok(Caller { user: session.user, via: Via::Session { id: id.to_owned(), csrf: session.csrf } })
+    }
+}
+
+impl Caller {
+    /// Whether the credential this caller proved themself with still holds: the token is
+    /// unexpired and unrevoked, or the session has not ended, and the user is still active.
+    /// Long-lived answers (live streams) ask before every event they send.
+    pub fn still_valid(&self, app: &AppState, now: Timestamp) -> bool {
+        let org = app.ledger.org();
+        match &self.via {
+            Via::Token { sha256 } => org.authenticate(sha256, now).is_some_and(|user| user.name == self.user),
+            Via::Session { id, .. } => {
+                app.auth.session(id).is_some_and(|s| s.user == self.user)
+                    && org.user(&self.user).is_some_and(|u| u.active)
+            }
+        }
     }
 }
 

@@ -4,8 +4,10 @@
 //! what the store holds after the client's `Last-Event-ID` (or `?after=`), then live entries,
 //! skipping any seq it already sent: no gap, no duplicate. A client that falls behind the live
 //! channel is caught up from the store; a slow client only ever holds up its own stream. The
-//! stream ends when the server shuts down, or when the caller stops being allowed to see a
-//! restricted incident.
+//! stream ends when the server shuts down, or as soon as the caller's credential stops holding
+//! (token revoked or expired, session signed out, user disabled) or the caller stops being
+//! allowed to see a restricted incident: that is checked before every event is sent, and the
+//! stream also wakes to check when the organisation record changes or a session ends.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -17,7 +19,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
-use sitrep_core::{Entry, IncidentNumber, RecordId, UserName};
+use sitrep_core::{Entry, IncidentNumber, RecordId};
 use sitrep_store::Committed;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
@@ -43,9 +45,13 @@ pub struct EventsQuery {
 
 struct Follow {
     app: AppState,
-    user: UserName,
+    caller: Caller,
     number: IncidentNumber,
     live: broadcast::Receiver<Arc<Committed>>,
+    /// Organisation changes (a token revoked, a user disabled) end the stream without waiting
+    /// for the incident's next entry.
+    org: broadcast::Receiver<Arc<Committed>>,
+    sessions_ended: watch::Receiver<u64>,
     shutdown: watch::Receiver<bool>,
     /// The last seq sent.
     sent: u64,
@@ -81,14 +87,17 @@ pub async fn events(
     // Subscribe first, then look at the head: anything committed in between is in both and is
     // sent once, because entries at or below `sent` are skipped.
     let live = app.ledger.subscribe(RecordId::Incident(number));
+    let org = app.ledger.subscribe(RecordId::Org);
     let head = super::read(&app, number, |state| state.seq)?;
     let sent = resume.unwrap_or(head).min(head);
     let follow = Follow {
         shutdown: app.shutdown.clone(),
+        sessions_ended: app.auth.sessions_ended(),
         app,
-        user: caller.user,
+        caller,
         number,
         live,
+        org,
         sent,
         pending: VecDeque::new(),
         behind: sent < head,
@@ -97,9 +106,24 @@ pub async fn events(
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat")))
 }
 
+impl Follow {
+    /// Whether the caller may still receive this incident's entries.
+    fn allowed(&self) -> bool {
+        self.caller.still_valid(&self.app, self.app.now())
+            && self
+                .app
+                .ledger
+                .with_incident(self.number, |state| views::visible(state, &self.caller.user))
+                .unwrap_or(false)
+    }
+}
+
 /// The next event of a stream, or its end.
 async fn next(mut follow: Follow) -> Option<(Result<Event, Infallible>, Follow)> {
     loop {
+        if !follow.allowed() {
+            return None;
+        }
         if let Some(entry) = follow.pending.pop_front() {
             if entry.seq <= follow.sent {
                 continue;
@@ -111,7 +135,8 @@ async fn next(mut follow: Follow) -> Option<(Result<Event, Infallible>, Follow)>
                     .app
                     .ledger
                     .with_incident(follow.number, |state| {
-                        sitrep_core::decide::may_read_evidence(state, &follow.app.ledger.org().policy, &follow.user)
+                        let policy = &follow.app.ledger.org().policy;
+                        sitrep_core::decide::may_read_evidence(state, policy, &follow.caller.user)
                     })
                     .unwrap_or(false);
             let data = views::entry(&entry, reader).to_string();
@@ -130,20 +155,13 @@ async fn next(mut follow: Follow) -> Option<(Result<Event, Infallible>, Follow)>
         }
         tokio::select! {
             received = follow.live.recv() => match received {
-                Ok(committed) => {
-                    let still_visible = follow
-                        .app
-                        .ledger
-                        .with_incident(follow.number, |state| views::visible(state, &follow.user))
-                        .unwrap_or(false);
-                    if !still_visible {
-                        return None;
-                    }
-                    follow.pending.extend(committed.entries.iter().cloned());
-                }
+                Ok(committed) => follow.pending.extend(committed.entries.iter().cloned()),
                 Err(RecvError::Lagged(_)) => follow.behind = true,
                 Err(RecvError::Closed) => return None,
             },
+            // Only a wake-up: the check at the top of the loop decides.
+            changed = follow.org.recv() => if let Err(RecvError::Closed) = changed { return None },
+            changed = follow.sessions_ended.changed() => if changed.is_err() { return None },
             _ = follow.shutdown.changed() => return None,
         }
     }

@@ -154,3 +154,75 @@ async fn outsiders_get_404_for_the_events_of_a_restricted_incident_and_released_
     app.stop().await;
     assert!(commander.next_within(Duration::from_secs(5)).await.is_none(), "the stream ends at shutdown");
 }
+
+/// Opens a watcher of new entries on a restricted incident with `request`, ends the watcher's
+/// right to it with `end`, then has the commander log a fact: the stream must end without
+/// delivering it. Entries written while the watcher was still allowed may come first.
+async fn ends_without_delivering(
+    app: &TestApp,
+    incident: &str,
+    request: reqwest::RequestBuilder,
+    end: impl std::future::Future<Output = ()>,
+) {
+    let mut watcher = SseReader::new(request.send().await.expect("the server answers"));
+    log_facts(app, incident, 1, "still allowed").await;
+    let seen = watcher.next().await.expect("an allowed watcher gets new entries");
+    assert_eq!(seen.entry()["kind"], "fact.logged");
+    end.await;
+    log_facts(app, incident, 2, "after the credential ended").await;
+    // `next` fails the test if the stream neither ends nor sends within its patience.
+    while let Some(event) = watcher.next().await {
+        let entry = event.entry();
+        assert_ne!(entry["kind"], "fact.logged", "nothing written after the credential ended arrives: {entry}");
+    }
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_its_token_is_revoked() {
+    let app = spawn_app().await;
+    let incident = app.standard_incident("Restricted live", true).await;
+    let minted = app.post_ok(RESPONDER, "/api/v1/users/resp/tokens", json!({}), StatusCode::CREATED).await;
+    let (token, id) = (minted["token"].as_str().expect("a token"), minted["id"].as_str().expect("an id"));
+    let request = app.client.get(app.url(&format!("/api/v1/incidents/{incident}/events"))).bearer_auth(token);
+    let revoke = async {
+        let path = format!("/api/v1/users/resp/tokens/{id}");
+        let response = app.request(Method::DELETE, Some(ADMIN), &path).send().await.expect("the server answers");
+        assert_eq!(response.status(), StatusCode::OK);
+    };
+    ends_without_delivering(&app, &incident, request, revoke).await;
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_its_session_signs_out() {
+    let app = spawn_app().await;
+    app.give_password(RESPONDER).await;
+    let incident = app.standard_incident("Restricted live", true).await;
+    let session = app.sign_in(RESPONDER, PASSWORD).await;
+    let request = app
+        .client
+        .get(app.url(&format!("/api/v1/incidents/{incident}/events")))
+        .header(reqwest::header::COOKIE, &session.cookie);
+    let sign_out = async {
+        let response = app
+            .client
+            .delete(app.url("/api/v1/session"))
+            .header(reqwest::header::COOKIE, &session.cookie)
+            .header("x-csrf-token", &session.csrf)
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    };
+    ends_without_delivering(&app, &incident, request, sign_out).await;
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_its_user_is_disabled() {
+    let app = spawn_app().await;
+    let incident = app.standard_incident("Restricted live", true).await;
+    let request = app.request(Method::GET, Some(RESPONDER), &format!("/api/v1/incidents/{incident}/events"));
+    let disable = async {
+        app.post_ok(ADMIN, "/api/v1/users/resp/disable", json!({"reason": "left the company"}), StatusCode::OK).await;
+    };
+    ends_without_delivering(&app, &incident, request, disable).await;
+}
