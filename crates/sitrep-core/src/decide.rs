@@ -339,6 +339,9 @@ pub enum OrgCommand {
         sha256: String,
         expires_at: Option<Timestamp>,
         label: Option<String>,
+        /// The SHA-256 of the API token the request came with, if it came with one: the new
+        /// token may not outlive it, and is revoked with it.
+        minted_by: Option<String>,
     },
     RevokeToken {
         user: UserName,
@@ -385,6 +388,7 @@ pub fn genesis(deployment: Uuid, name: &str, public_key: &str, admin: &UserName,
         sha256: token_sha256.to_owned(),
         expires_at: None,
         label: Some("created by sitrep init".into()),
+        minted_by: None,
     }));
     events
 }
@@ -1934,9 +1938,27 @@ pub fn decide_org(
             }
             vec![OrgEvent::UserPasswordSet(UserPasswordSet { user: user.clone() })]
         }
-        C::IssueToken { user, sha256, expires_at, label } => {
+        C::IssueToken { user, sha256, expires_at, label, minted_by } => {
             if user != by {
                 admin_only("issuing tokens for someone else")?;
+            }
+            if expires_at.is_none() {
+                admin_only("a token that never expires")?;
+            }
+            // A stolen token must not buy a credential that survives it: a token made with a
+            // token expires no later than it, and the fold revokes it with it.
+            if let Some(parent) = minted_by {
+                let parent = org.tokens.get(parent).filter(|t| t.user == *by && t.is_valid(now)).ok_or_else(|| {
+                    forbidden("tokens", "the token this request came with is not a valid token of yours")
+                })?;
+                if let Some(limit) = parent.expires_at
+                    && expires_at.is_none_or(|expiry| expiry > limit)
+                {
+                    return Err(invalid(
+                        "expires_at",
+                        format!("a token created with another token cannot outlive it; that token expires at {limit}"),
+                    ));
+                }
             }
             if !existing(user)?.active {
                 return Err(conflict(format!("the user '{user}' is disabled")));
@@ -1955,6 +1977,7 @@ pub fn decide_org(
                 sha256: sha256.clone(),
                 expires_at: *expires_at,
                 label: optional_text("label", label, 100)?,
+                minted_by: minted_by.clone(),
             })]
         }
         C::RevokeToken { user, token } => {

@@ -51,6 +51,11 @@ pub struct Token {
     pub issued_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub revoked: bool,
+    /// The id of the token this one was created with (it is revoked with that one).
+    pub minted_by: Option<String>,
+    /// The full SHA-256 behind `minted_by`.
+    #[serde(skip)]
+    parent: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -161,6 +166,7 @@ impl OrgState {
                 for token in self.tokens.values_mut().filter(|t| t.user == disabled.user) {
                     token.revoked = true;
                 }
+                self.revoke_descendants();
             }
             OrgEvent::UserPasswordSet(set) => {
                 let Some(user) = self.users.get_mut(&set.user) else { return fail("unknown user") };
@@ -187,6 +193,8 @@ impl OrgState {
                         issued_at: entry.at,
                         expires_at: issued.expires_at,
                         revoked: false,
+                        minted_by: issued.minted_by.as_ref().map(|parent| parent.chars().take(12).collect()),
+                        parent: issued.minted_by.clone(),
                     },
                 );
             }
@@ -196,6 +204,7 @@ impl OrgState {
                     return fail("unknown token");
                 };
                 token.revoked = true;
+                self.revoke_descendants();
             }
             OrgEvent::PolicyReplaced(replaced) => {
                 let policy = Policy::parse(&replaced.source)
@@ -245,6 +254,24 @@ impl OrgState {
 
     pub fn user(&self, name: &UserName) -> Option<&User> {
         self.users.get(name)
+    }
+
+    /// Revokes every token created with a revoked one, and those created with them.
+    fn revoke_descendants(&mut self) {
+        loop {
+            let revoked: BTreeSet<String> =
+                self.tokens.iter().filter(|(_, t)| t.revoked).map(|(sha256, _)| sha256.clone()).collect();
+            let mut changed = false;
+            for token in self.tokens.values_mut().filter(|t| !t.revoked) {
+                if token.parent.as_ref().is_some_and(|parent| revoked.contains(parent)) {
+                    token.revoked = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return;
+            }
+        }
     }
 
     /// The user a token belongs to, if the token is known, unexpired, unrevoked and its user

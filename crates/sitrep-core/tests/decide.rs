@@ -293,7 +293,13 @@ fn a_full_organisation_life_decides_and_folds_every_org_entry_kind() {
 
     org.act(
         "cmd",
-        O::IssueToken { user: user("cmd"), sha256: token(1), expires_at: Some(at(1000)), label: Some("laptop".into()) },
+        O::IssueToken {
+            minted_by: None,
+            user: user("cmd"),
+            sha256: token(1),
+            expires_at: Some(at(1000)),
+            label: Some("laptop".into()),
+        },
     )
     .expect("a user issues their own token");
     assert_eq!(org.state.tokens[&token(1)].id, token(1)[..12]);
@@ -304,8 +310,11 @@ fn a_full_organisation_life_decides_and_folds_every_org_entry_kind() {
     assert!(org.state.tokens[&token(1)].revoked);
     assert!(org.state.authenticate(&token(1), org.now()).is_none());
 
-    org.act(ADMIN, O::IssueToken { user: user("cmd"), sha256: token(2), expires_at: None, label: None })
-        .expect("the admin issues a token");
+    org.act(
+        ADMIN,
+        O::IssueToken { minted_by: None, user: user("cmd"), sha256: token(2), expires_at: None, label: None },
+    )
+    .expect("the admin issues a token");
     org.act(ADMIN, O::DisableUser { user: user("cmd"), reason: Some("left the company".into()) }).expect("disabled");
     assert!(!org.state.users[&user("cmd")].active);
     assert!(org.state.tokens[&token(2)].revoked, "disabling a user revokes their tokens");
@@ -551,6 +560,7 @@ fn the_org_fold_refuses_entries_that_could_not_have_been_decided() {
     assert_eq!(refuses(OrgEvent::UserDisabled(UserDisabled { user: user("ghost"), reason: None })), "unknown user");
     assert_eq!(
         refuses(OrgEvent::TokenIssued(TokenIssued {
+            minted_by: None,
             user: user("ghost"),
             sha256: token(5),
             expires_at: None,
@@ -604,7 +614,10 @@ fn a_disabled_user_cannot_act() {
     forbidden(act(&mut w, "tech", verify(1, "x")), "users");
     forbidden(declare(w.org.clone(), "tech", &declaration("x", &[])), "users");
     forbidden(
-        w.org.act("tech", O::IssueToken { user: user("tech"), sha256: token(9), expires_at: None, label: None }),
+        w.org.act(
+            "tech",
+            O::IssueToken { minted_by: None, user: user("tech"), sha256: token(9), expires_at: None, label: None },
+        ),
         "users",
     );
     // Nor can they be given a role.
@@ -1300,7 +1313,7 @@ fn only_admins_change_the_organisation() {
             "revoking organisation roles needs the admin organisation role",
         ),
         (
-            O::IssueToken { user: user("tech"), sha256: token(9), expires_at: None, label: None },
+            O::IssueToken { minted_by: None, user: user("tech"), sha256: token(9), expires_at: None, label: None },
             "issuing tokens for someone else needs the admin organisation role",
         ),
         (
@@ -1400,25 +1413,74 @@ fn the_last_active_admin_can_be_neither_disabled_nor_demoted() {
 }
 
 #[test]
+fn a_token_made_with_a_token_expires_with_it_and_is_revoked_with_it() {
+    let mut org = org();
+    let mint = |sha256: String, expires_at, minted_by: Option<String>| O::IssueToken {
+        user: user("tech"),
+        sha256,
+        expires_at,
+        label: None,
+        minted_by,
+    };
+    let (day, week) = (org.now().plus_seconds(86_400), org.now().plus_seconds(7 * 86_400));
+    org.act("tech", mint(token(1), Some(day), None)).expect("a day-long token");
+    let refused = invalid(org.act("tech", mint(token(2), Some(week), Some(token(1)))), "expires_at");
+    assert!(refused.starts_with("a token created with another token cannot outlive it"), "{refused}");
+    forbidden(org.act("tech", mint(token(2), None, Some(token(1)))), "org_roles");
+    org.act("tech", mint(token(2), Some(day), Some(token(1)))).expect("as long as its parent");
+    org.act("tech", mint(token(3), Some(day), Some(token(2)))).expect("and a grandchild");
+    org.act(
+        ADMIN,
+        O::IssueToken { user: user("lee"), sha256: token(4), expires_at: None, label: None, minted_by: None },
+    )
+    .expect("lee's token");
+    forbidden(org.act("tech", mint(token(5), Some(day), Some(token(4)))), "tokens");
+
+    org.act("tech", O::RevokeToken { user: user("tech"), token: token(1)[..12].to_owned() }).expect("revoked");
+    let now = org.now();
+    for n in 1..=3 {
+        assert!(org.state.authenticate(&token(n), now).is_none(), "token {n} is revoked with the first");
+    }
+    assert!(org.state.authenticate(&token(4), now).is_some(), "another user's token is untouched");
+    forbidden(org.act("tech", mint(token(6), Some(day), Some(token(1)))), "tokens");
+}
+
+#[test]
 fn tokens_follow_their_rules() {
     let mut org = org();
-    let issue =
-        |name: &str, sha256: String, expires_at| O::IssueToken { user: user(name), sha256, expires_at, label: None };
-    org.act("tech", issue("tech", token(1), None)).expect("a user issues their own");
+    let issue = |name: &str, sha256: String, expires_at| O::IssueToken {
+        minted_by: None,
+        user: user(name),
+        sha256,
+        expires_at,
+        label: None,
+    };
+    let later = Some(org.now().plus_seconds(86_400));
+    org.act("tech", issue("tech", token(1), later)).expect("a user issues their own");
+    assert_eq!(
+        forbidden(org.act("tech", issue("tech", token(6), None)), "org_roles"),
+        "a token that never expires needs the admin organisation role"
+    );
     org.act(ADMIN, issue("lee", token(2), Some(org.now().plus_seconds(60)))).expect("an admin issues anyone's");
     assert_eq!(not_found(org.act(ADMIN, issue("ghost", token(3), None))), "there is no user 'ghost'");
     assert_eq!(
-        invalid(org.act("tech", issue("tech", token(3).to_uppercase().replace('0', "A"), None)), "sha256"),
+        invalid(org.act("tech", issue("tech", token(3).to_uppercase().replace('0', "A"), later)), "sha256"),
         "must be 64 lower-case hex digits"
     );
-    invalid(org.act("tech", issue("tech", "abc".into(), None)), "sha256");
-    assert_eq!(conflict(org.act("tech", issue("tech", token(1), None))), "that token is already issued");
+    invalid(org.act("tech", issue("tech", "abc".into(), later)), "sha256");
+    assert_eq!(conflict(org.act("tech", issue("tech", token(1), later))), "that token is already issued");
     let now = org.now();
     assert_eq!(invalid(org.act("tech", issue("tech", token(4), Some(now))), "expires_at"), "must be in the future");
     invalid(
         org.act(
             "tech",
-            O::IssueToken { user: user("tech"), sha256: token(4), expires_at: None, label: Some("\u{7}".into()) },
+            O::IssueToken {
+                minted_by: None,
+                user: user("tech"),
+                sha256: token(4),
+                expires_at: later,
+                label: Some("\u{7}".into()),
+            },
         ),
         "label",
     );

@@ -84,7 +84,13 @@ pub async fn seed(ledger: &Ledger, blobs: &BlobStore) -> Result<Vec<DemoPerson>,
             .map_err(|e| ServeError::Setup(e.to_string()))??;
         ledger.execute(&admin, Request::SetPassword { user: user_name.clone(), phc }).await?;
         let (token, sha256) = new_token()?;
-        let issue = OrgCommand::IssueToken { user: user_name, sha256, expires_at: None, label: Some("demo".into()) };
+        let issue = OrgCommand::IssueToken {
+            minted_by: None,
+            user: user_name,
+            sha256,
+            expires_at: None,
+            label: Some("demo".into()),
+        };
         ledger.execute(&admin, Request::Org(issue)).await?;
         people.push(DemoPerson { name: user, display_name, role: incident_role, password, token });
     }

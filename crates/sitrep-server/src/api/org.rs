@@ -205,23 +205,45 @@ pub async fn revoke_org_role(
 pub struct PasswordBody {
     /// At least 12 characters.
     password: String,
+    /// The password being replaced: required unless an admin sets it.
+    current_password: Option<String>,
 }
 
-/// Set a password (the user themself, or an admin); the user's sessions end.
+/// Set a password (the user themself, giving the current one, or an admin); the user's
+/// sessions end.
 #[utoipa::path(put, path = "/api/v1/users/{name}/password", tag = "organisation", request_body = PasswordBody,
     params(("name" = String, Path)), responses((status = 200, description = "`{user, password_set_at}`"), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn set_password(
     State(app): State<AppState>,
     caller: Caller,
+    ClientAddr(address): ClientAddr,
     Segments(name): Segments<String>,
     body: Body<PasswordBody>,
 ) -> Result<Response, ApiError> {
     let user = existing_user(&app, &name)?;
+    let PasswordBody { password, current_password } = body.value;
+    auth::check_new_password(&password)?;
+    let admin = app.ledger.org().user(&caller.user).is_some_and(|u| u.has(OrgRole::Admin));
     if user != caller.user {
         require(&app, &caller, &[OrgRole::Admin], "setting someone else's password")?;
+    } else if !admin {
+        // Whoever holds only a token or a session must not turn it into a password that
+        // outlives it: they prove they know the current one, throttled like a sign-in.
+        if app.ledger.org().user(&user).is_none_or(|u| u.password_set_at.is_none()) {
+            return Err(ApiError::Forbidden {
+                rule: "org_roles".into(),
+                message: "an account without a password is given its first one by an admin".into(),
+            });
+        }
+        let current = current_password
+            .ok_or_else(|| ApiError::invalid("current_password", "give the current password to set a new one"))?;
+        auth::sign_in(&app, user.as_str(), &current, address).await.map_err(|error| match error {
+            ApiError::Unauthorized(_) => ApiError::invalid("current_password", "is not this account's password"),
+            other => other,
+        })?;
     }
-    let phc = hashed(body.value.password).await?;
+    let phc = hashed(password).await?;
     let receipt = app
         .ledger
         .execute_once(&caller.user, Request::SetPassword { user: user.clone(), phc }, body.idempotency)
@@ -233,28 +255,52 @@ pub async fn set_password(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
-    /// Days until it expires; `0` for never. Defaults to the server's `token_days`.
+    /// Days until it expires; `0` for never (admins only). Defaults to the server's
+    /// `token_days`; a token created with a token never outlives it.
     expires_in_days: Option<u64>,
     label: Option<String>,
 }
 
+/// Issues a token for `user`. With `minted_by` (the request came with an API token), the new
+/// token expires no later than that one: by default the server's `token_days` cut to fit, and a
+/// longer explicit request is refused by the policy engine.
 async fn issue_token(
     app: &AppState,
     by: &UserName,
     user: &UserName,
-    days: Option<u64>,
-    label: Option<String>,
+    request: TokenBody,
+    minted_by: Option<&str>,
     key: Option<sitrep_store::ledger::IdempotencyKey>,
 ) -> Result<Response, ApiError> {
-    let days = days.unwrap_or(app.config.token_days);
+    let TokenBody { expires_in_days, label } = request;
+    let days = expires_in_days.unwrap_or(app.config.token_days);
     if days > 3650 {
         return Err(ApiError::invalid("expires_in_days", "must be at most 3650"));
     }
-    let expires_at = (days > 0).then(|| app.now().plus_seconds(days as i64 * 86_400));
+    let mut expires_at = (days > 0).then(|| app.now().plus_seconds(days as i64 * 86_400));
+    let parent_expiry = minted_by.and_then(|sha256| app.ledger.org().tokens.get(sha256).and_then(|t| t.expires_at));
+    if expires_in_days.is_none()
+        && let Some(limit) = parent_expiry
+    {
+        expires_at = Some(expires_at.map_or(limit, |wanted| wanted.min(limit)));
+    }
     let (token, sha256) = new_token().map_err(|e| ApiError::Internal(e.to_string()))?;
-    let command =
-        OrgCommand::IssueToken { user: user.clone(), sha256: sha256.clone(), expires_at, label: label.clone() };
-    let receipt = app.ledger.execute_once(by, Request::Org(command), key).await?;
+    let command = OrgCommand::IssueToken {
+        user: user.clone(),
+        sha256: sha256.clone(),
+        expires_at,
+        label: label.clone(),
+        minted_by: minted_by.map(str::to_owned),
+    };
+    let receipt = app.ledger.execute_once(by, Request::Org(command), key).await.map_err(|error| {
+        // The engine names its own field; the client sent days.
+        match ApiError::from(error) {
+            ApiError::Invalid { field, message } if field == "expires_at" => {
+                ApiError::Invalid { field: "expires_in_days".into(), message }
+            }
+            other => other,
+        }
+    })?;
     if receipt.replayed {
         return Err(ApiError::Conflict(
             "this token request was already answered, and a token is shown only once; request a new one".into(),
@@ -275,7 +321,11 @@ pub async fn create_token(
     body: Body<TokenBody>,
 ) -> Result<Response, ApiError> {
     let user = existing_user(&app, &name)?;
-    issue_token(&app, &caller.user, &user, body.value.expires_in_days, body.value.label, body.idempotency).await
+    let minted_by = match &caller.via {
+        Via::Token { sha256 } => Some(sha256.as_str()),
+        Via::Session { .. } => None,
+    };
+    issue_token(&app, &caller.user, &user, body.value, minted_by, body.idempotency).await
 }
 
 /// A user's tokens, without their secrets (an admin, or the user).
@@ -337,7 +387,8 @@ pub async fn token_for_password(
 ) -> Result<Response, ApiError> {
     let TokenRequest { name, password, expires_in_days, label } = body.value;
     let user = auth::sign_in(&app, &name, &password, address).await?;
-    issue_token(&app, &user, &user, expires_in_days, label.or_else(|| Some("sitrep login".into())), None).await
+    let request = TokenBody { expires_in_days, label: label.or_else(|| Some("sitrep login".into())) };
+    issue_token(&app, &user, &user, request, None, None).await
 }
 
 fn session_cookie(app: &AppState, value: &str, max_age: u64) -> HeaderValue {

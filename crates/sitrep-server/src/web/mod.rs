@@ -1040,6 +1040,7 @@ async fn create_token(State(app): State<AppState>, viewer: Viewer, fields: Field
         Err(error) => return ApiError::Internal(error.to_string()).into_response(),
     };
     let command = sitrep_core::decide::OrgCommand::IssueToken {
+        minted_by: None,
         user: viewer.user.clone(),
         sha256,
         expires_at,

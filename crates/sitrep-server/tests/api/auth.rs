@@ -33,7 +33,8 @@ async fn an_expired_token_is_refused_with_401() {
     // A token cannot be issued already expired.
     let (_, sha256) = new_token().expect("a token");
     let past = app.clock.now().plus_seconds(-60);
-    let issue = OrgCommand::IssueToken { user: user(OUTSIDER), sha256, expires_at: Some(past), label: None };
+    let issue =
+        OrgCommand::IssueToken { minted_by: None, user: user(OUTSIDER), sha256, expires_at: Some(past), label: None };
     let refused = app.ledger.execute(&user(ADMIN), Request::Org(issue)).await.expect_err("refused");
     assert!(
         matches!(&refused, LedgerError::Refused(Refusal::Invalid { field, .. }) if field == "expires_at"),
@@ -43,7 +44,8 @@ async fn an_expired_token_is_refused_with_401() {
     // One that expires in a minute works until the server's clock passes it.
     let (token, sha256) = new_token().expect("a token");
     let soon = app.clock.now().plus_seconds(60);
-    let issue = OrgCommand::IssueToken { user: user(OUTSIDER), sha256, expires_at: Some(soon), label: None };
+    let issue =
+        OrgCommand::IssueToken { minted_by: None, user: user(OUTSIDER), sha256, expires_at: Some(soon), label: None };
     app.ledger.execute(&user(ADMIN), Request::Org(issue)).await.expect("issued");
     assert_eq!(json_of(whoami(&app, &token).await, StatusCode::OK).await["name"], OUTSIDER);
 
@@ -600,4 +602,111 @@ async fn a_retried_post_with_an_idempotency_key_is_answered_from_the_first_time(
         let problem = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
         assert_eq!(problem["field"], "Idempotency-Key");
     }
+}
+
+async fn put_password(app: &TestApp, token: &str, name: &str, body: Value) -> Response {
+    app.client
+        .put(app.url(&format!("/api/v1/users/{name}/password")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("the server answers")
+}
+
+#[tokio::test]
+async fn a_token_alone_cannot_set_its_users_password() {
+    let app = spawn_app().await;
+    app.give_password(RESPONDER).await;
+    let token = app.token(RESPONDER).to_owned();
+    let new = "a brand new passphrase for resp";
+
+    let missing = put_password(&app, &token, RESPONDER, json!({"password": new})).await;
+    assert_eq!(problem(missing, StatusCode::UNPROCESSABLE_ENTITY).await["field"], "current_password");
+    let wrong = put_password(&app, &token, RESPONDER, json!({"password": new, "current_password": "not it at all"}));
+    assert_eq!(problem(wrong.await, StatusCode::UNPROCESSABLE_ENTITY).await["field"], "current_password");
+    app.sign_in(RESPONDER, PASSWORD).await; // the old password still works: nothing changed
+
+    let right = put_password(&app, &token, RESPONDER, json!({"password": new, "current_password": PASSWORD})).await;
+    assert_eq!(right.status(), StatusCode::OK);
+    app.sign_in(RESPONDER, new).await;
+
+    // A token-only account is given its first password by an admin, and an admin needs no
+    // current password for anyone.
+    let first = put_password(&app, app.token(TECH_LEAD), TECH_LEAD, json!({"password": new})).await;
+    problem(first, StatusCode::FORBIDDEN).await;
+    let by_admin = put_password(&app, app.token(ADMIN), TECH_LEAD, json!({"password": new})).await;
+    assert_eq!(by_admin.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn guessing_the_current_password_is_throttled_like_a_sign_in() {
+    let app = spawn_app().await;
+    app.give_password(RESPONDER).await;
+    let token = app.token(RESPONDER).to_owned();
+    for attempt in 0..5 {
+        let body = json!({"password": "a brand new passphrase", "current_password": format!("guess {attempt}")});
+        let response = put_password(&app, &token, RESPONDER, body).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let body = json!({"password": "a brand new passphrase", "current_password": PASSWORD});
+    problem(put_password(&app, &token, RESPONDER, body).await, StatusCode::TOO_MANY_REQUESTS).await;
+}
+
+/// Mints a token for `name` with `token`; the answer's status and body.
+async fn mint(app: &TestApp, token: &str, name: &str, body: Value) -> (StatusCode, Value) {
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/users/{name}/tokens")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status();
+    (status, response.json().await.expect("a JSON answer"))
+}
+
+#[tokio::test]
+async fn a_token_made_with_a_token_never_outlives_it() {
+    let app = spawn_app().await;
+    let base = app.token(RESPONDER).to_owned();
+    let (status, never) = mint(&app, &base, RESPONDER, json!({"expires_in_days": 0})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a never-expiring token needs an admin: {never}");
+
+    let (status, day) = mint(&app, &base, RESPONDER, json!({"expires_in_days": 1})).await;
+    assert_eq!(status, StatusCode::CREATED, "{day}");
+    let day_token = day["token"].as_str().expect("a token").to_owned();
+    let (status, longer) = mint(&app, &day_token, RESPONDER, json!({"expires_in_days": 30})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{longer}");
+    assert_eq!(longer["field"], "expires_in_days");
+    let (status, child) = mint(&app, &day_token, RESPONDER, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "by default the child fits inside its parent: {child}");
+    assert!(child["expires_at"].as_str() <= day["expires_at"].as_str(), "{child} {day}");
+    let child_token = child["token"].as_str().expect("a token").to_owned();
+    let (status, grandchild) = mint(&app, &child_token, RESPONDER, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let grandchild_token = grandchild["token"].as_str().expect("a token").to_owned();
+
+    // Revoking the day token revokes what was made with it, all the way down.
+    let path = format!("/api/v1/users/resp/tokens/{}", day["id"].as_str().expect("an id"));
+    let revoked = app.request(Method::DELETE, Some(RESPONDER), &path).send().await.expect("the server answers");
+    assert_eq!(revoked.status(), StatusCode::OK);
+    for token in [&day_token, &child_token, &grandchild_token] {
+        unauthorized(whoami(&app, token).await).await;
+    }
+    assert_eq!(whoami(&app, &base).await.status(), StatusCode::OK, "the token above is untouched");
+    let listed = app.get_json(RESPONDER, "/api/v1/users/resp/tokens").await;
+    let revoked: Vec<bool> = listed["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .filter(|t| t["minted_by"].is_string())
+        .map(|t| t["revoked"].as_bool().expect("a flag"))
+        .collect();
+    assert_eq!(revoked, [true, true, true], "the list shows all three revoked");
+
+    // An admin may still make a token that never expires.
+    let (status, _) = mint(&app, app.token(ADMIN), RESPONDER, json!({"expires_in_days": 0})).await;
+    assert_eq!(status, StatusCode::CREATED);
 }

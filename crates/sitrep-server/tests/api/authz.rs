@@ -398,8 +398,13 @@ async fn fixtures(app: &TestApp) -> (HashMap<Incident, String>, HashMap<&'static
     let grant = OrgCommand::GrantOrgRole { user: user("spare-revoke"), role: OrgRole::Auditor };
     app.ledger.execute(&admin, Request::Org(grant)).await.expect("the admin grants a role");
     let (_, sha256) = new_token().expect("a token");
-    let issue =
-        OrgCommand::IssueToken { user: user("spare-token"), sha256: sha256.clone(), expires_at: None, label: None };
+    let issue = OrgCommand::IssueToken {
+        minted_by: None,
+        user: user("spare-token"),
+        sha256: sha256.clone(),
+        expires_at: None,
+        label: None,
+    };
     app.ledger.execute(&admin, Request::Org(issue)).await.expect("the admin issues a token");
     app.give_password("spare-login").await;
     let values = HashMap::from([

@@ -137,7 +137,13 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     for (name, _) in PEOPLE {
         let (token, sha256) = new_token().expect("a token");
         tokens.insert(name.to_owned(), token);
-        let issue = OrgCommand::IssueToken { user: user(name), sha256, expires_at: None, label: Some("test".into()) };
+        let issue = OrgCommand::IssueToken {
+            minted_by: None,
+            user: user(name),
+            sha256,
+            expires_at: None,
+            label: Some("test".into()),
+        };
         issues.push(ledger.execute(&admin, Request::Org(issue)));
     }
     for issued in futures_util::future::join_all(issues).await {

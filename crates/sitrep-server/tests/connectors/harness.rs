@@ -116,7 +116,13 @@ async fn spawn_in(dir: tempfile::TempDir, scratch: PathBuf, config_toml: &str) -
         let add = OrgCommand::AddUser { user: user(name), display_name: None, org_role: OrgRole::Member };
         ledger.execute(&admin, Request::Org(add)).await.expect("the admin adds a user");
         let (token, sha256) = new_token().expect("a token");
-        let issue = OrgCommand::IssueToken { user: user(name), sha256, expires_at: None, label: Some("test".into()) };
+        let issue = OrgCommand::IssueToken {
+            minted_by: None,
+            user: user(name),
+            sha256,
+            expires_at: None,
+            label: Some("test".into()),
+        };
         ledger.execute(&admin, Request::Org(issue)).await.expect("the admin issues a token");
         tokens.insert(name.to_owned(), token);
     }
@@ -240,6 +246,7 @@ impl TestServer {
         self.clock.offset_secs.fetch_add(seconds, Ordering::SeqCst);
         let (_, sha256) = new_token().expect("a token");
         let nudge = OrgCommand::IssueToken {
+            minted_by: None,
             user: user(ADMIN),
             sha256,
             expires_at: None,
