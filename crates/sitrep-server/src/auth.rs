@@ -315,6 +315,26 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value)
 }
 
+/// Whether a browser says this request comes from another site: a form on another origin
+/// posting to sign-in would otherwise sign the victim's browser into the attacker's account
+/// (login CSRF). `Sec-Fetch-Site` decides when the browser sends it; otherwise `Origin` is
+/// compared with the server's own origin (the public URL when configured, else the `Host`
+/// header). A request with neither header (a script, an old browser) is not judged cross-site.
+pub fn cross_site(headers: &HeaderMap, public_url: Option<&str>) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(site) = text("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = text("origin") else { return false };
+    let authority = |url: &str| url.split_once("://").map(|(_, rest)| rest.trim_end_matches('/').to_ascii_lowercase());
+    let Some(from) = authority(origin) else { return true };
+    let ours = match public_url {
+        Some(url) => authority(url).map(|a| a.split('/').next().unwrap_or_default().to_owned()),
+        None => text("host").map(str::to_ascii_lowercase),
+    };
+    ours.is_none_or(|ours| ours != from)
+}
+
 /// Compares secrets without leaking, through timing, how much of them matched.
 pub fn same_secret(a: &str, b: &str) -> bool {
     let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
@@ -446,6 +466,29 @@ mod tests {
         assert!(auth.reserve("lee", Some(ip)).is_err());
         let address = auth.attempts.lock().by_address.get(&ip).map_or(0, VecDeque::len);
         assert_eq!(address, 9, "the four earlier failures and five later ones, not the success");
+    }
+
+    #[test]
+    fn cross_site_requests_are_told_apart() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, value.parse().expect("a header value"));
+            }
+            map
+        };
+        let host = ("host", "sitrep.example:8080");
+        assert!(cross_site(&headers(&[("sec-fetch-site", "cross-site")]), None));
+        assert!(cross_site(&headers(&[("sec-fetch-site", "same-site")]), None), "a sibling site is another site");
+        assert!(!cross_site(&headers(&[("sec-fetch-site", "same-origin")]), None));
+        assert!(!cross_site(&headers(&[("sec-fetch-site", "none")]), None), "typed or bookmarked");
+        assert!(cross_site(&headers(&[host, ("origin", "https://evil.example")]), None));
+        assert!(cross_site(&headers(&[host, ("origin", "null")]), None), "an opaque origin");
+        assert!(!cross_site(&headers(&[host, ("origin", "http://sitrep.example:8080")]), None));
+        let public = Some("https://sitrep.example/");
+        assert!(!cross_site(&headers(&[("host", "10.0.0.5"), ("origin", "https://sitrep.example")]), public));
+        assert!(cross_site(&headers(&[("host", "sitrep.example"), ("origin", "https://evil.example")]), public));
+        assert!(!cross_site(&headers(&[host]), None), "a script sends neither");
     }
 
     #[test]

@@ -39,8 +39,12 @@ pub struct Config {
     pub session_hours: u64,
     /// Expiry of API tokens when the request names none; `0` means they do not expire.
     pub token_days: u64,
-    /// Take the client address for sign-in throttling from `X-Forwarded-For` (only behind a
-    /// proxy you trust to set it).
+    /// How many reverse proxies you run in front of sitrep, each appending the address it saw
+    /// to `X-Forwarded-For`. The client address for sign-in throttling is the entry that many
+    /// places from the right (entries further left are whatever the client sent). `0` (the
+    /// default) ignores the header and uses the connection's address.
+    pub trusted_proxies: usize,
+    /// Older spelling of `trusted_proxies = 1`.
     pub trust_forwarded_for: bool,
     /// Webhook destinations that decisions' actions may name.
     pub destinations: BTreeMap<String, Destination>,
@@ -163,6 +167,7 @@ impl Default for Config {
             max_evidence_bytes: 2 * 1024 * 1024 * 1024,
             session_hours: 12,
             token_days: 90,
+            trusted_proxies: 0,
             trust_forwarded_for: false,
             destinations: BTreeMap::new(),
             commands: BTreeMap::new(),
@@ -241,6 +246,12 @@ impl Config {
         }
         if let Some(value) = var("SITREP_TRUST_FORWARDED_FOR") {
             config.trust_forwarded_for = matches!(value.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(proxies) = number("SITREP_TRUSTED_PROXIES")? {
+            config.trusted_proxies = proxies as usize;
+        }
+        if config.trust_forwarded_for && config.trusted_proxies == 0 {
+            config.trusted_proxies = 1;
         }
         Ok(config)
     }

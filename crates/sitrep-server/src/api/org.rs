@@ -23,7 +23,8 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Body, Segments};
 use crate::state::AppState;
 
-/// The client's address, for throttling sign-ins; from `X-Forwarded-For` only when configured.
+/// The client's address, for throttling sign-ins: the connection's, or behind
+/// `trusted_proxies` proxies the `X-Forwarded-For` entry that many places from the right.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub Option<IpAddr>);
 
@@ -31,18 +32,28 @@ impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
-        if app.config.trust_forwarded_for
-            && let Some(forwarded) = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|ip| ip.trim().parse().ok())
-        {
-            return Ok(ClientAddr(Some(forwarded)));
-        }
-        Ok(ClientAddr(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())))
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        Ok(ClientAddr(forwarded_client(&parts.headers, app.config.trusted_proxies).or(peer)))
     }
+}
+
+/// The address the outermost trusted proxy saw. Each proxy appends to the list (several
+/// headers are one list, in order), so only the last `proxies` entries were written by
+/// proxies; anything left of them came from the client and could say anything. With fewer
+/// entries than proxies, the first entry was still written by one of them.
+pub fn forwarded_client(headers: &axum::http::HeaderMap, proxies: usize) -> Option<IpAddr> {
+    if proxies == 0 {
+        return None;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect();
+    let index = entries.len().saturating_sub(proxies);
+    entries.get(index)?.parse().ok()
 }
 
 fn user_name(field: &str, name: &str) -> Result<UserName, ApiError> {
@@ -361,6 +372,31 @@ pub async fn revoke_token(
     Ok(written(StatusCode::OK, &receipt, json!({ "id": token, "revoked": true })))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(values: &[&str], proxies: usize) -> Option<IpAddr> {
+        let mut headers = axum::http::HeaderMap::new();
+        for value in values {
+            headers.append("x-forwarded-for", HeaderValue::from_str(value).expect("a header value"));
+        }
+        forwarded_client(&headers, proxies)
+    }
+
+    #[test]
+    fn the_client_is_counted_from_the_right() {
+        let ip = |text: &str| Some(text.parse::<IpAddr>().expect("an address"));
+        assert_eq!(client(&["198.51.100.1, 203.0.113.7"], 1), ip("203.0.113.7"), "what our proxy saw");
+        assert_eq!(client(&["198.51.100.1", "203.0.113.7"], 1), ip("203.0.113.7"), "headers are one list");
+        assert_eq!(client(&["1.1.1.1, 198.51.100.1, 10.0.0.2"], 2), ip("198.51.100.1"), "two proxies");
+        assert_eq!(client(&["203.0.113.7"], 2), ip("203.0.113.7"), "fewer entries than proxies");
+        assert_eq!(client(&["198.51.100.1, 203.0.113.7"], 0), None, "no proxies: the header is ignored");
+        assert_eq!(client(&["198.51.100.1, not an address"], 1), None, "a bad entry is no address");
+        assert_eq!(client(&[], 1), None);
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
@@ -405,8 +441,15 @@ fn session_cookie(app: &AppState, value: &str, max_age: u64) -> HeaderValue {
 pub async fn sign_in(
     State(app): State<AppState>,
     ClientAddr(address): ClientAddr,
+    headers: axum::http::HeaderMap,
     body: Body<Credentials>,
 ) -> Result<Response, ApiError> {
+    if auth::cross_site(&headers, app.config.public_url.as_deref()) {
+        return Err(ApiError::Forbidden {
+            rule: "same_origin".into(),
+            message: "a browser session is started from sitrep's own pages, not another site".into(),
+        });
+    }
     let user = auth::sign_in(&app, &body.value.name, &body.value.password, address).await?;
     let (id, csrf) = app.auth.start_session(&user)?;
     let mut response = Json(json!({ "user": user, "csrf_token": csrf })).into_response();

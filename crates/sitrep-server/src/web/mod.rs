@@ -221,13 +221,16 @@ struct LoginPage {
     name: String,
 }
 
-/// Only paths on this site are followed after sign-in, never another origin.
+/// Only a path on this site is followed after sign-in: `/`, then only characters a path and
+/// query may hold unescaped (RFC 3986: unreserved, sub-delimiters, `:@/?%`). Whitespace,
+/// controls, `\\` and a leading `//` are what browsers read as another host (`/\t/evil.example`
+/// is followed off-site) or what a `Location` header cannot carry, so anything else goes to the
+/// incident list.
 fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next.to_owned()
-    } else {
-        "/incidents".to_owned()
-    }
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b));
+    if local { next.to_owned() } else { "/incidents".to_owned() }
 }
 
 async fn login_page(uri: Uri) -> Response {
@@ -238,7 +241,20 @@ async fn login_page(uri: Uri) -> Response {
     render(&LoginPage { me: None, error: None, next: safe_next(&next), name: String::new() }, StatusCode::OK)
 }
 
-async fn login(State(app): State<AppState>, address: crate::api::org::ClientAddr, fields: Fields) -> Response {
+async fn login(
+    State(app): State<AppState>,
+    address: crate::api::org::ClientAddr,
+    headers: axum::http::HeaderMap,
+    fields: Fields,
+) -> Response {
+    if auth::cross_site(&headers, app.config.public_url.as_deref()) {
+        return error_page(
+            None,
+            StatusCode::FORBIDDEN,
+            "Sign in on sitrep's own page",
+            "This sign-in came from another site's form, so it was refused. Open sitrep's sign-in page and sign in there.",
+        );
+    }
     let next = safe_next(fields.get("next"));
     match auth::sign_in(&app, fields.get("name").trim(), fields.get("password"), address.0).await {
         Ok(user) => match app.auth.start_session(&user) {
@@ -1395,4 +1411,29 @@ async fn record_determination(
         aware_at,
     });
     act(&app, &viewer, &id, &fields, "clocks", command).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        for kept in ["/incidents", "/incidents/INC-3?tab=facts", "/incidents/INC-3/report", "/policy"] {
+            assert_eq!(super::safe_next(kept), kept);
+        }
+        for refused in [
+            "/\t/evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+            "/a\nb",
+            "/a\r\nSet-Cookie: x=y",
+            "/a\u{7f}",
+            "/a b",
+            "",
+            "incidents",
+            "/é",
+        ] {
+            assert_eq!(super::safe_next(refused), "/incidents", "{refused:?}");
+        }
+    }
 }

@@ -710,3 +710,91 @@ async fn a_token_made_with_a_token_never_outlives_it() {
     let (status, _) = mint(&app, app.token(ADMIN), RESPONDER, json!({"expires_in_days": 0})).await;
     assert_eq!(status, StatusCode::CREATED);
 }
+
+/// Posts the sign-in form as a browser would, without following the redirect.
+async fn sign_in_form(app: &TestApp, headers: &[(&str, &str)], next: &str) -> Response {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("a client");
+    let form: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("name", COMMANDER), ("password", PASSWORD), ("next", next)])
+        .finish();
+    let mut request = client
+        .post(app.url("/login"))
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("the server answers")
+}
+
+#[tokio::test]
+async fn after_sign_in_only_a_local_path_is_followed() {
+    let app = spawn_app().await;
+    app.give_password(COMMANDER).await;
+    for (next, expected) in [
+        ("/incidents/INC-1?tab=facts", "/incidents/INC-1?tab=facts"),
+        ("/\t/evil.example/", "/incidents"),
+        ("//evil.example/", "/incidents"),
+        ("/\\evil.example/", "/incidents"),
+        ("https://evil.example/", "/incidents"),
+        ("/a\nb", "/incidents"),
+        ("/a\r\nSet-Cookie: stolen=1", "/incidents"),
+        ("/a\u{7f}", "/incidents"),
+    ] {
+        let response = sign_in_form(&app, &[], next).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{next:?}: signed in and sent on");
+        let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        assert_eq!(location.as_deref(), Some(expected), "{next:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_form_posted_from_another_site_is_refused() {
+    let app = spawn_app().await;
+    app.give_password(COMMANDER).await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    for headers in [
+        vec![("origin", "https://evil.example")],
+        vec![("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")],
+        vec![("origin", "null")],
+    ] {
+        let response = sign_in_form(&app, &headers, "/incidents").await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(response.headers().get(SET_COOKIE).is_none(), "{headers:?}: no session is started");
+    }
+    let own_origin = format!("http://{host}");
+    let same = sign_in_form(&app, &[("origin", &own_origin), ("sec-fetch-site", "same-origin")], "/incidents").await;
+    assert_eq!(same.status(), StatusCode::SEE_OTHER, "sitrep's own form signs in");
+    assert!(same.headers().get(SET_COOKIE).is_some());
+
+    let api = app
+        .client
+        .post(app.url("/api/v1/session"))
+        .header("origin", "https://evil.example")
+        .json(&json!({"name": COMMANDER, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("the server answers");
+    problem(api, StatusCode::FORBIDDEN).await;
+}
+
+#[tokio::test]
+async fn behind_one_proxy_the_sign_in_limit_counts_the_address_the_proxy_saw() {
+    let app = spawn_app_with(|config| config.trusted_proxies = 1).await;
+    // The client rotates the leftmost entry; our proxy appends the address it really saw.
+    let mut statuses = Vec::new();
+    for attempt in 0..25 {
+        let forwarded = format!("198.51.100.{attempt}, 203.0.113.7");
+        let response = app
+            .client
+            .post(app.url("/api/v1/session"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"name": format!("user{attempt}"), "password": "a wrong password"}))
+            .send()
+            .await
+            .expect("the server answers");
+        statuses.push(response.status());
+    }
+    assert_eq!(count(&statuses, StatusCode::UNAUTHORIZED), 20, "twenty failures from one address: {statuses:?}");
+    assert_eq!(count(&statuses, StatusCode::TOO_MANY_REQUESTS), 5, "then the address is locked: {statuses:?}");
+}
