@@ -250,7 +250,7 @@ fn table() -> Vec<Row> {
               params: &[("name", "spare-revoke"), ("role", "auditor")], body: none,
               normal: [200, 403, 403, 403, 403, 401], restricted: None },
         Row { method: "PUT", path: "/api/v1/users/{name}/password", participant: COMMANDER,
-              params: &[("name", OUTSIDER)], body: |_| Some(json!({"password": PASSWORD})),
+              params: &[("name", OUTSIDER)], body: |_| Some(json!({"password": PASSWORD, "current_password": PASSWORD})),
               normal: [200, 403, 200, 403, 403, 401], restricted: None },
         Row { method: "POST", path: "/api/v1/users/{name}/tokens", participant: COMMANDER,
               params: &[("name", OUTSIDER)], body: |_| Some(json!({"label": "matrix"})),
@@ -407,6 +407,8 @@ async fn fixtures(app: &TestApp) -> (HashMap<Incident, String>, HashMap<&'static
     };
     app.ledger.execute(&admin, Request::Org(issue)).await.expect("the admin issues a token");
     app.give_password("spare-login").await;
+    // Setting one's own password needs the current one.
+    app.give_password(OUTSIDER).await;
     let values = HashMap::from([
         ("$spare_token_id", sha256[..12].to_owned()),
         ("$evidence_with_purpose", format!("{}?purpose=the%20matrix", sha256_hex(evidence))),
