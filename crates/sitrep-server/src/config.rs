@@ -46,6 +46,16 @@ pub struct Config {
     pub trusted_proxies: usize,
     /// Older spelling of `trusted_proxies = 1`.
     pub trust_forwarded_for: bool,
+    /// Seconds a client has to send a request's headers; a kept-alive connection with no next
+    /// request for this long is closed too.
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may pause before the request is answered 408 and dropped.
+    pub body_timeout_secs: u64,
+    /// Connections open at once; more are closed as they arrive.
+    pub max_connections: usize,
+    /// Connections open at once from one client address (`0`: no limit). Not applied behind
+    /// `trusted_proxies`, where every connection comes from a proxy: limit clients there.
+    pub max_connections_per_address: usize,
     /// Webhook destinations that decisions' actions may name.
     pub destinations: BTreeMap<String, Destination>,
     /// Executables that decisions' actions may name.
@@ -169,6 +179,10 @@ impl Default for Config {
             token_days: 90,
             trusted_proxies: 0,
             trust_forwarded_for: false,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            max_connections: 4096,
+            max_connections_per_address: 512,
             destinations: BTreeMap::new(),
             commands: BTreeMap::new(),
             channels: BTreeMap::new(),
@@ -249,6 +263,18 @@ impl Config {
         }
         if let Some(proxies) = number("SITREP_TRUSTED_PROXIES")? {
             config.trusted_proxies = proxies as usize;
+        }
+        if let Some(seconds) = number("SITREP_HEADER_TIMEOUT_SECS")? {
+            config.header_timeout_secs = seconds;
+        }
+        if let Some(seconds) = number("SITREP_BODY_TIMEOUT_SECS")? {
+            config.body_timeout_secs = seconds;
+        }
+        if let Some(count) = number("SITREP_MAX_CONNECTIONS")? {
+            config.max_connections = count as usize;
+        }
+        if let Some(count) = number("SITREP_MAX_CONNECTIONS_PER_ADDRESS")? {
+            config.max_connections_per_address = count as usize;
         }
         if config.trust_forwarded_for && config.trusted_proxies == 0 {
             config.trusted_proxies = 1;

@@ -32,6 +32,9 @@ pub enum ApiError {
     /// 409: the request contradicts the current state.
     #[error("{0}")]
     Conflict(String),
+    /// 408: the request body stopped arriving (`body_timeout_secs` without a byte).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// 410: a share link that was revoked or has expired.
     #[error("{0}")]
     Gone(String),
@@ -47,6 +50,9 @@ pub enum ApiError {
     /// 429: too many failed sign-ins; try again later.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after_secs: u64 },
+    /// 507: the server's disk is full; nothing was stored.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// 503: the record cannot be written right now; nothing changed.
     #[error("{0}")]
     Unavailable(String),
@@ -85,11 +91,13 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Integrity(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -104,11 +112,13 @@ impl ApiError {
             ApiError::NotFound(_) => "not-found",
             ApiError::MethodNotAllowed(_) => "method-not-allowed",
             ApiError::Conflict(_) => "conflict",
+            ApiError::RequestTimeout(_) => "request-timeout",
             ApiError::Gone(_) => "gone",
             ApiError::TooLarge { .. } => "too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Invalid { .. } => "invalid-field",
             ApiError::TooManyRequests { .. } => "throttled",
+            ApiError::InsufficientStorage(_) => "storage-full",
             ApiError::Unavailable(_) => "record-unavailable",
             ApiError::Integrity(_) => "evidence-integrity",
             ApiError::Internal(_) => "internal",
@@ -134,6 +144,30 @@ impl ApiError {
 
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
         ApiError::Invalid { field: field.into(), message: message.into() }
+    }
+
+    /// Why a request body could not be read: over `limit` (413), stopped arriving (408), or
+    /// broken off (400).
+    pub fn body(error: &(dyn std::error::Error + 'static), limit: usize) -> ApiError {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(error) = cause {
+            if error.is::<http_body_util::LengthLimitError>() {
+                return ApiError::TooLarge { limit };
+            }
+            if error.is::<tower_http::timeout::TimeoutError>() {
+                return ApiError::RequestTimeout(
+                    "the request body stopped arriving before it was complete; send it again".into(),
+                );
+            }
+            cause = error.source();
+        }
+        ApiError::BadRequest(format!("the request body could not be read: {error}"))
+    }
+
+    /// 413 at once when the client announces a body over `limit`, before reading any of it.
+    pub fn announced_too_large(headers: &axum::http::HeaderMap, limit: u64) -> Option<ApiError> {
+        let length: u64 = headers.get(axum::http::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()?;
+        (length > limit).then(|| ApiError::TooLarge { limit: usize::try_from(limit).unwrap_or(usize::MAX) })
     }
 }
 

@@ -29,7 +29,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     async fn from_request(request: Request, app: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, body) = request.into_parts();
         let limit = app.config.max_body_bytes;
-        let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::TooLarge { limit })?;
+        if let Some(refused) = ApiError::announced_too_large(&parts.headers, limit as u64) {
+            return Err(refused);
+        }
+        let bytes = axum::body::to_bytes(body, limit).await.map_err(|error| ApiError::body(&error, limit))?;
         let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let is_json = content_type
             .split(';')

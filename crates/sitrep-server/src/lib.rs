@@ -22,6 +22,7 @@ pub mod connectors;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod listener;
 pub mod metrics;
 pub mod serve;
 pub mod shares;

@@ -291,9 +291,15 @@ pub async fn render(State(app): State<AppState>, headers: HeaderMap) -> Response
          # TYPE sitrep_live_clients gauge\nsitrep_live_clients {}\n\
          # HELP sitrep_sign_in_checks Passwords checked (throttled sign-ins are refused before a check).\n\
          # TYPE sitrep_sign_in_checks counter\nsitrep_sign_in_checks_total {}\n\
+         # HELP sitrep_connections Connections open now.\n\
+         # TYPE sitrep_connections gauge\nsitrep_connections {}\n\
+         # HELP sitrep_connections_refused Connections closed at once because a connection limit was reached.\n\
+         # TYPE sitrep_connections_refused counter\nsitrep_connections_refused_total {}\n\
          # HELP sitrep_incidents Incidents by phase.\n# TYPE sitrep_incidents gauge\n",
         app.ledger.live_subscribers(),
-        app.auth.checks()
+        app.auth.checks(),
+        app.connections.open(),
+        app.connections.refused()
     );
     for (phase, count) in phases {
         extra.push_str(&format!("sitrep_incidents{{phase=\"{phase}\"}} {count}\n"));

@@ -55,6 +55,7 @@ pub fn state(
     let blobs = BlobStore::open(&data.blobs_path()).map_err(|e| ServeError::Setup(e.to_string()))?;
     let signing_key = data.signing_key()?;
     let share_key = crate::shares::derive_key(&signing_key.to_bytes());
+    let connections = Arc::new(crate::listener::Connections::new(&config));
     Ok(AppState::new(Inner {
         blobs,
         share_key,
@@ -66,6 +67,7 @@ pub fn state(
         clock,
         shutdown,
         chain_checks: crate::web::chain_checks(),
+        connections,
         demo_receiver: None,
     }))
 }
@@ -78,14 +80,15 @@ pub async fn serve_until(
     stop: impl Future<Output = ()> + Send + 'static,
     shutdown: watch::Sender<bool>,
 ) -> Result<(), ServeError> {
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            stop.await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            let _ = shutdown.send(true);
-        })
-        .await?;
+    let stopping = shutdown.subscribe();
+    tokio::spawn(async move {
+        stop.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = shutdown.send(true);
+    });
+    let connections = state.connections.clone();
+    let config = state.config.clone();
+    crate::listener::serve(listener, app(state), connections, &config, stopping).await;
     Ok(())
 }
 

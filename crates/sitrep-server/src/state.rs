@@ -31,6 +31,8 @@ pub struct Inner {
     pub share_key: [u8; 32],
     /// The deployment's Ed25519 key: signs checkpoints and export bundles.
     pub signing_key: sitrep_core::checkpoint::SigningKey,
+    /// Connections open now, within their limits.
+    pub connections: Arc<crate::listener::Connections>,
     /// The demo's webhook receiver (only with `serve --demo`).
     pub demo_receiver: Option<Arc<crate::demo::Receiver>>,
 }

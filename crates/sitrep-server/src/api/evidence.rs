@@ -261,6 +261,10 @@ fn form_error(error: multer::Error, limit: u64) -> ApiError {
             field_name.unwrap_or_default(),
             "unknown part; the form takes file, source, collected_by and collected_at",
         ),
+        multer::Error::StreamReadFailed(cause) => match ApiError::body(cause.as_ref(), usize::MAX) {
+            ApiError::BadRequest(_) => ApiError::BadRequest(format!("the multipart body cannot be read: {cause}")),
+            read => read,
+        },
         other => ApiError::BadRequest(format!("the multipart body cannot be read: {other}")),
     }
 }

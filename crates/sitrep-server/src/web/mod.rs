@@ -163,9 +163,21 @@ impl axum::extract::FromRequest<AppState> for Fields {
 
     async fn from_request(request: Request, app: &AppState) -> Result<Self, Self::Rejection> {
         let limit = app.config.max_body_bytes;
-        let bytes = axum::body::to_bytes(request.into_body(), limit).await.map_err(|_| {
-            error_page(None, StatusCode::PAYLOAD_TOO_LARGE, "Too large", "The form is larger than the server accepts.")
-        })?;
+        let refused = |error: ApiError| match error {
+            ApiError::TooLarge { .. } => error_page(
+                None,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Too large",
+                "The form is larger than the server accepts.",
+            ),
+            other => error_page(None, other.status(), "The form did not arrive", &other.to_string()),
+        };
+        if let Some(too_large) = ApiError::announced_too_large(request.headers(), limit as u64) {
+            return Err(refused(too_large));
+        }
+        let bytes = axum::body::to_bytes(request.into_body(), limit)
+            .await
+            .map_err(|error| refused(ApiError::body(&error, limit)))?;
         // A repeated field (ticked checkboxes) arrives as its values joined by commas.
         let mut fields: HashMap<String, String> = HashMap::new();
         for (name, value) in form_urlencoded::parse(&bytes).into_owned() {

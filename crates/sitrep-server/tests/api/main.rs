@@ -6,6 +6,7 @@
 mod auth;
 mod authz;
 mod concurrency;
+mod connections;
 mod errors;
 mod events;
 mod evidence;
