@@ -34,6 +34,9 @@ pub mod webhook;
 pub const MAX_FAILURES: u32 = 6;
 /// Text kept from a receiver's answer or a command's output.
 pub const KEEP: usize = 500;
+/// Bytes read of a receiver's answer or a command's output: enough for [`KEEP`] characters of
+/// UTF-8 (four bytes at most each), and one more to know whether there was more.
+pub const ANSWER_BYTES: usize = KEEP * 4 + 1;
 /// Actions and notifications run at once.
 const CONCURRENCY: usize = 8;
 

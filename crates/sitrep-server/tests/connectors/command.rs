@@ -1,6 +1,7 @@
 //! The `command` connector, with real scripts the test writes: the action arrives as JSON on
 //! stdin with the playbook's input filled in and the idempotency key in the environment; the
-//! exit code decides the outcome; a command that hangs is killed at its timeout.
+//! exit code decides the outcome; a command that hangs, even one that never reads its input, is
+//! killed with every process it started at its timeout.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -9,7 +10,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    ADMIN, COMMANDER, action, action_entries, action_reaches, assert_idempotency_key, spawn_with_scratch,
+    ADMIN, COMMANDER, TestServer, action, action_entries, action_reaches, assert_idempotency_key, eventually,
+    spawn_with_scratch,
 };
 
 /// Writes an executable script.
@@ -146,4 +148,82 @@ async fn exit_75_asks_for_a_retry_and_any_other_failure_is_final() {
         "{broken:#}"
     );
     assert_eq!(action(&server.state(incident).await, did, 2)["attempts"], 1);
+}
+
+/// Whether the process is gone (or a zombie waiting for whoever inherited it to reap it).
+fn gone(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
+        // The state follows the command's name in parentheses: `123 (sleep) S …`.
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
+    }
+}
+
+/// Reads a pid a script wrote, waiting for it to be written.
+async fn pid_written(dir: &Path, name: &str) -> String {
+    let path = dir.join(name);
+    eventually(&format!("the script to write {name}"), || async {
+        std::fs::read_to_string(&path).ok().filter(|pid| pid.ends_with('\n'))
+    })
+    .await
+}
+
+/// Proposes a containment decision (approved as it is proposed) with these actions; its id.
+async fn contain(server: &TestServer, incident: &str, title: &str, actions: Value) -> String {
+    let proposed = server
+        .post_ok(
+            COMMANDER,
+            &format!("/api/v1/incidents/{incident}/decisions"),
+            json!({"class": "containment", "title": title, "actions": actions}),
+            StatusCode::CREATED,
+        )
+        .await;
+    proposed["id"].as_str().expect("a decision id").to_owned()
+}
+
+/// More than a pipe holds (64 KiB), so a command that never reads it cannot take it all.
+fn large_input() -> Value {
+    json!({"accounts": "svc-build ".repeat(20_000)})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_that_never_reads_a_large_input_is_killed_with_its_process_group_at_its_timeout() {
+    // The script starts a grandchild and waits for it, reading nothing: with more input than a
+    // pipe holds, writing its stdin would never finish.
+    let server = spawn_with_scratch(|dir| {
+        let path = script(
+            dir,
+            "deaf.sh",
+            r#"echo $$ > "$1/leader.tmp" && mv "$1/leader.tmp" "$1/leader"
+sleep 120 &
+echo $! > "$1/grandchild.tmp" && mv "$1/grandchild.tmp" "$1/grandchild"
+wait
+echo "finished after all"
+"#,
+        );
+        format!("[commands.deaf]\npath = \"{path}\"\nargs = [\"{dir}\"]\ntimeout_secs = 2\n", dir = dir.display())
+    })
+    .await;
+    let state = server.declare("A command that reads nothing", json!({})).await;
+    let incident = state["id"].as_str().expect("an incident id");
+    let started = std::time::Instant::now();
+    let did = contain(
+        &server,
+        incident,
+        "Disable the accounts",
+        json!([{"connector": "command", "command": "deaf", "input": large_input()}]),
+    )
+    .await;
+    let leader = pid_written(&server.scratch, "leader").await;
+    let grandchild = pid_written(&server.scratch, "grandchild").await;
+
+    let failed = action_reaches(&server, incident, &did, 1, "failed").await;
+    assert!(started.elapsed().as_secs() < 10, "killed at its 2 s timeout, not when its sleep ends");
+    let reason = failed["last_error"].as_str().expect("a reason");
+    assert!(reason.contains("did not finish within 2 s") && reason.contains("process group was killed"), "{reason}");
+    assert_eq!(failed["retryable"], true, "a timeout may be retried: {failed:#}");
+    eventually("the script and the sleep it started to be killed", || async {
+        (gone(&leader) && gone(&grandchild)).then_some(())
+    })
+    .await;
 }
