@@ -17,9 +17,10 @@
 //! while they run, so a slow receiver or a stuck command holds up nothing else: at most
 //! [`CONCURRENCY`] items call out at once, while a missed deadline or a step with no outside
 //! call (a task, a share link, an exercise) is recorded at once. An item is never started again
-//! while it runs, and a command runs under its timeout as a whole (`command`). When the worker
-//! stops it abandons what has not finished within half a second: nothing is recorded for it, so
-//! its action is still due (`running`) and a restarted worker runs it again with the same key.
+//! while it runs. A command runs under its timeout as a whole (`command`), and a receiver's
+//! answer is read only as far as the record keeps it ([`read_answer`]). When the worker stops
+//! it abandons what has not finished within half a second: nothing is recorded for it, so its
+//! action is still due (`running`) and a restarted worker runs it again with the same key.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -596,6 +597,24 @@ fn action_document(state: &IncidentState, decision: DecisionId, index: u32, base
         "exercise": state.exercise,
         "record": format!("{base_url}/incidents/{}#decision-{decision}", state.id),
     })
+}
+
+/// Reads the start of a receiver's answer, at most [`ANSWER_BYTES`], and keeps its first
+/// [`KEEP`] characters. The rest is never read: dropping the response closes the connection.
+/// Whatever arrived before an error (a timeout, a reset) is kept.
+pub async fn read_answer(mut response: reqwest::Response) -> String {
+    let mut kept = Vec::new();
+    while kept.len() < ANSWER_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = ANSWER_BYTES - kept.len();
+                kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    // A character cut at the end is past the first KEEP, so `truncate` drops it.
+    truncate(&String::from_utf8_lossy(&kept))
 }
 
 /// Keeps the first `KEEP` characters of a receiver's answer.
