@@ -133,7 +133,8 @@ pub async fn run(mut config: Config, demo_mode: bool) -> Result<(), ServeError> 
     }
     let worker = start_worker(&state);
     serve_until(listener, state, signal(), shutdown_sender).await?;
-    // The worker stops at the shutdown signal; an action it was running is recorded first.
+    // The worker stops at the shutdown signal: within half a second it has recorded what
+    // finished and abandoned the rest (killing a command's process group); that stays due.
     let _ = worker.await;
     // Every request has finished; close the ledger so the last batch is durable before exit.
     match Arc::try_unwrap(ledger) {

@@ -9,7 +9,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message as Mail, Tokio1Executor
 use serde_json::{Value, json};
 use sitrep_core::decide::ActionFailure;
 
-use super::{truncate, webhook};
+use super::{read_answer, truncate, webhook};
 use crate::config::{Channel, Config, secret};
 
 /// What a channel is told.
@@ -60,7 +60,7 @@ pub async fn deliver(
                 .await
                 .map_err(|e| ActionFailure { reason: format!("could not reach {name}: {e}"), retryable: true })?;
             let status = response.status();
-            let text = truncate(&response.text().await.unwrap_or_default());
+            let text = read_answer(response).await;
             if status.is_success() {
                 Ok(Some(format!("HTTP {}: {text}", status.as_u16())))
             } else {

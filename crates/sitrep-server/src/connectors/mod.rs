@@ -12,17 +12,28 @@
 //! are retried with exponential backoff; after [`MAX_FAILURES`] the failure is recorded as final
 //! and a person may retry it. In an exercise incident nothing leaves: what would have been sent
 //! is recorded instead.
+//!
+//! Each due item runs as a task of its own, and the worker keeps looking for newly due work
+//! while they run, so a slow receiver or a stuck command holds up nothing else: at most
+//! [`CONCURRENCY`] items call out at once, while a missed deadline or a step with no outside
+//! call (a task, a share link, an exercise) is recorded at once. An item is never started again
+//! while it runs. A command runs under its timeout as a whole (`command`), and a receiver's
+//! answer is read only as far as the record keeps it ([`read_answer`]). When the worker stops
+//! it abandons what has not finished within half a second: nothing is recorded for it, so its
+//! action is still due (`running`) and a restarted worker runs it again with the same key.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 use sitrep_core::decide::{ActionFailure, SystemCommand};
 use sitrep_core::events::{ActionSpec, DecisionState, Moment};
 use sitrep_core::incident::{ActionStatus, IncidentState, NoticeStatus};
 use sitrep_core::{DecisionId, IncidentNumber, Timestamp};
 use sitrep_store::Ledger;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::config::Config;
 
@@ -34,8 +45,13 @@ pub mod webhook;
 pub const MAX_FAILURES: u32 = 6;
 /// Text kept from a receiver's answer or a command's output.
 pub const KEEP: usize = 500;
-/// Actions and notifications run at once.
-const CONCURRENCY: usize = 8;
+/// Bytes read of a receiver's answer or a command's output: enough for [`KEEP`] characters of
+/// UTF-8 (four bytes at most each), and one more to know whether there was more.
+pub const ANSWER_BYTES: usize = KEEP * 4 + 1;
+/// Actions and notifications that call out (a receiver, a command, a mail server) at once.
+pub const CONCURRENCY: usize = 8;
+/// How long a stopping worker waits for what is running to finish and be recorded.
+const GRACE: Duration = Duration::from_millis(500);
 
 /// Seconds to wait after `failures` failures: 2, 4, 8, … up to five minutes.
 pub fn backoff(failures: u32) -> i64 {
@@ -43,7 +59,7 @@ pub fn backoff(failures: u32) -> i64 {
 }
 
 /// Work that is due.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Due {
     Action {
         incident: IncidentNumber,
@@ -152,49 +168,83 @@ impl Worker {
         Worker { ledger, config, http, clock }
     }
 
-    /// Works through what is due, then waits for the next commit or retry time.
+    /// Starts what is due, each item as a task of its own, and looks again on every commit and
+    /// retry time while those run, until `shutdown` turns true. Then it gives what is running
+    /// half a second to finish and be recorded, and abandons the rest: an abandoned command's
+    /// process group is killed, and nothing of it is recorded, so its action stays due and runs
+    /// again, with the same idempotency key, when a worker starts next.
     pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        let mut commits = self.ledger.commits();
-        loop {
-            if *shutdown.borrow() {
-                return;
+        let this = Arc::new(self);
+        // Receivers and commands: at most CONCURRENCY at once. Recording a missed deadline or
+        // a step with no outside call never waits for a permit.
+        let outside = Arc::new(Semaphore::new(CONCURRENCY));
+        let mut commits = this.ledger.commits();
+        let mut tasks: JoinSet<()> = JoinSet::new();
+        // What runs now, so that nothing is started twice at once.
+        let mut running: HashMap<tokio::task::Id, Due> = HashMap::new();
+        'work: loop {
+            if *shutdown.borrow_and_update() {
+                break;
             }
-            let (work, next) = due(&self.ledger, (self.clock)());
-            // Up to eight at a time, so one slow receiver does not hold up the rest; each item
-            // is a different action or notice, so none runs twice at once.
-            let shutting_down = shutdown.clone();
-            let this = &self;
-            futures_util::stream::iter(work)
-                .for_each_concurrent(CONCURRENCY, |item| {
-                    let shutting_down = shutting_down.clone();
-                    async move {
-                        if *shutting_down.borrow() {
-                            return;
-                        }
-                        match item {
-                            Due::Action { incident, decision, action } => this.action(incident, decision, action).await,
-                            Due::Notice { incident, decision, moment, channel } => {
-                                this.notice(incident, decision, moment, &channel).await
-                            }
-                            Due::ClockWarning { incident, clock } => this.clock_warning(incident, &clock).await,
-                            Due::ClockMissed { incident, clock } => {
-                                this.record(incident, "clocks", SystemCommand::ClockMissed { clock }).await;
-                            }
-                        }
-                    }
-                })
-                .await;
-            if *shutdown.borrow() {
-                return;
+            let (work, next) = due(&this.ledger, (this.clock)());
+            for item in work {
+                if running.values().any(|other| *other == item) {
+                    continue;
+                }
+                let (worker, outside, doing) = (this.clone(), outside.clone(), item.clone());
+                let task = tasks.spawn(async move { worker.work(doing, &outside).await });
+                running.insert(task.id(), item);
             }
             let wait = next
-                .map(|at| Duration::from_micros((at.unix_micros() - (self.clock)().unix_micros()).max(0) as u64))
+                .map(|at| Duration::from_micros((at.unix_micros() - (this.clock)().unix_micros()).max(0) as u64))
                 .unwrap_or(Duration::from_secs(60))
                 .min(Duration::from_secs(60));
-            tokio::select! {
-                _ = commits.changed() => {}
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => {}
+            let look_again = tokio::time::sleep(wait);
+            tokio::pin!(look_again);
+            // A finished task needs no new look: its outcome is a commit, which wakes the loop
+            // (and a failure to record one is retried on the next commit or retry time, not at once).
+            loop {
+                tokio::select! {
+                    changed = shutdown.changed() => {
+                        if changed.is_err() || *shutdown.borrow_and_update() {
+                            break 'work;
+                        }
+                    }
+                    _ = commits.changed() => continue 'work,
+                    () = &mut look_again => continue 'work,
+                    Some(finished) = tasks.join_next_with_id() => {
+                        let id = match finished {
+                            Ok((id, ())) => id,
+                            Err(error) => {
+                                tracing::error!(%error, "a connector task failed");
+                                error.id()
+                            }
+                        };
+                        running.remove(&id);
+                    }
+                }
+            }
+        }
+        // Start nothing new: what waits for a permit gives up. Let what is about to finish be
+        // recorded; abandon the rest (dropping a task kills its command's process group).
+        outside.close();
+        let _ = tokio::time::timeout(GRACE, async { while tasks.join_next().await.is_some() {} }).await;
+        if !tasks.is_empty() {
+            tracing::warn!(abandoned = tasks.len(), "stopping: work still running is abandoned and stays due");
+        }
+        tasks.shutdown().await;
+    }
+
+    /// Does one item of due work.
+    async fn work(&self, item: Due, outside: &Semaphore) {
+        match item {
+            Due::Action { incident, decision, action } => self.action(incident, decision, action, outside).await,
+            Due::Notice { incident, decision, moment, channel } => {
+                self.notice(incident, decision, moment, &channel, outside).await
+            }
+            Due::ClockWarning { incident, clock } => self.clock_warning(incident, &clock, outside).await,
+            Due::ClockMissed { incident, clock } => {
+                self.record(incident, "clocks", SystemCommand::ClockMissed { clock }).await;
             }
         }
     }
@@ -209,7 +259,7 @@ impl Worker {
         }
     }
 
-    async fn action(&self, incident: IncidentNumber, decision: DecisionId, index: u32) {
+    async fn action(&self, incident: IncidentNumber, decision: DecisionId, index: u32, outside: &Semaphore) {
         let Some((spec, exercise)) = self
             .ledger
             .with_incident(incident, |state| {
@@ -232,6 +282,14 @@ impl Worker {
             }
             _ => {}
         }
+        // An exercise calls nothing outside, so it never waits behind those that do.
+        let _permit = match exercise {
+            true => None,
+            false => match outside.acquire().await {
+                Ok(permit) => Some(permit),
+                Err(_) => return,
+            },
+        };
         if !self.record(incident, "worker", SystemCommand::StartAction { decision, action: index }).await {
             return;
         }
@@ -349,7 +407,7 @@ impl Worker {
     }
 
     /// Tells a clock's path that its deadline is near (once; who could not be told is recorded).
-    async fn clock_warning(&self, incident: IncidentNumber, clock: &str) {
+    async fn clock_warning(&self, incident: IncidentNumber, clock: &str, outside: &Semaphore) {
         let Some((exercise, path, message, key)) = self
             .ledger
             .with_incident(incident, |state| {
@@ -386,6 +444,13 @@ impl Worker {
         else {
             return;
         };
+        let _permit = match exercise {
+            true => None,
+            false => match outside.acquire().await {
+                Ok(permit) => Some(permit),
+                Err(_) => return,
+            },
+        };
         let (mut told, mut failed) = (Vec::new(), Vec::new());
         for channel in &path {
             let outcome = if exercise {
@@ -402,7 +467,14 @@ impl Worker {
         self.record(incident, "clocks", command).await;
     }
 
-    async fn notice(&self, incident: IncidentNumber, decision: DecisionId, moment: Moment, channel: &str) {
+    async fn notice(
+        &self,
+        incident: IncidentNumber,
+        decision: DecisionId,
+        moment: Moment,
+        channel: &str,
+        outside: &Semaphore,
+    ) {
         let Some((exercise, message, key)) = self
             .ledger
             .with_incident(incident, |state| {
@@ -459,6 +531,7 @@ impl Worker {
             channels::configured(&self.config, channel)
                 .map(|()| Some(dry_run(&format!("told {channel}"), &message.document)))
         } else {
+            let Ok(_permit) = outside.acquire().await else { return };
             channels::deliver(&self.config, &self.http, channel, &key, &message).await
         };
         let attempts = self
@@ -524,6 +597,24 @@ fn action_document(state: &IncidentState, decision: DecisionId, index: u32, base
         "exercise": state.exercise,
         "record": format!("{base_url}/incidents/{}#decision-{decision}", state.id),
     })
+}
+
+/// Reads the start of a receiver's answer, at most [`ANSWER_BYTES`], and keeps its first
+/// [`KEEP`] characters. The rest is never read: dropping the response closes the connection.
+/// Whatever arrived before an error (a timeout, a reset) is kept.
+pub async fn read_answer(mut response: reqwest::Response) -> String {
+    let mut kept = Vec::new();
+    while kept.len() < ANSWER_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = ANSWER_BYTES - kept.len();
+                kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    // A character cut at the end is past the first KEEP, so `truncate` drops it.
+    truncate(&String::from_utf8_lossy(&kept))
 }
 
 /// Keeps the first `KEEP` characters of a receiver's answer.

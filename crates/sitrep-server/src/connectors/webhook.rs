@@ -15,7 +15,7 @@ use hmac::{KeyInit, Mac};
 use serde_json::Value;
 use sitrep_core::decide::ActionFailure;
 
-use super::truncate;
+use super::read_answer;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -57,7 +57,7 @@ pub async fn post(
             retryable: true,
         })?;
     let status = response.status();
-    let text = truncate(&response.text().await.unwrap_or_default());
+    let text = read_answer(response).await;
     if status.is_success() {
         Ok(Some(format!("HTTP {}: {text}", status.as_u16())))
     } else {

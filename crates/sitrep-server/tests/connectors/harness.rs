@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use sitrep_core::decide::{OrgCommand, genesis};
 use sitrep_core::{OrgRole, Timestamp, UserName};
 use sitrep_server::Config;
+use sitrep_server::connectors::Worker;
 use sitrep_server::serve::{self, ServeError};
 use sitrep_store::datadir::{DataDir, new_token};
 use sitrep_store::ledger::Clock;
@@ -75,7 +76,11 @@ pub struct TestServer {
     _data_dir: DataDir,
     stop: Option<oneshot::Sender<()>>,
     _server: JoinHandle<Result<(), ServeError>>,
-    _worker: JoinHandle<()>,
+    /// The connector worker, with a shutdown channel of its own so a test can restart it.
+    worker: Option<JoinHandle<()>>,
+    worker_stop: watch::Sender<bool>,
+    /// What the worker was started with, to start another on the same ledger.
+    worker_config: Config,
 }
 
 /// Starts a server whose configuration is this TOML (the `destinations`, `commands`,
@@ -131,6 +136,7 @@ async fn spawn_in(dir: tempfile::TempDir, scratch: PathBuf, config_toml: &str) -
     let listen = listener.local_addr().expect("the bound address");
     config.data = data;
     config.listen = listen;
+    let worker_config = config.clone();
     let (shutdown_sender, shutdown) = watch::channel(false);
     let (state_ledger, state_clock) = (ledger.clone(), clock.clock());
     // Building the state hashes a decoy password (argon2): keep it off the async workers.
@@ -138,7 +144,7 @@ async fn spawn_in(dir: tempfile::TempDir, scratch: PathBuf, config_toml: &str) -
         .await
         .expect("the state task finishes")
         .expect("the server state builds");
-    let worker = serve::start_worker(&state);
+    let (worker_stop, worker) = start_worker(ledger.clone(), worker_config.clone(), &clock);
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(serve::serve_until(
         listener,
@@ -159,8 +165,17 @@ async fn spawn_in(dir: tempfile::TempDir, scratch: PathBuf, config_toml: &str) -
         _data_dir: data_dir,
         stop: Some(stop),
         _server: server,
-        _worker: worker,
+        worker: Some(worker),
+        worker_stop,
+        worker_config,
     }
+}
+
+/// Starts a connector worker over `ledger`, as `sitrep serve` does; the sender stops it.
+fn start_worker(ledger: Arc<Ledger>, config: Config, clock: &TestClock) -> (watch::Sender<bool>, JoinHandle<()>) {
+    let (stop, stopping) = watch::channel(false);
+    let worker = Worker::new(ledger, config, clock.clock());
+    (stop, tokio::spawn(worker.run(stopping)))
 }
 
 impl Drop for TestServer {
@@ -169,6 +184,7 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        let _ = self.worker_stop.send(true);
     }
 }
 
@@ -237,6 +253,25 @@ impl TestServer {
     /// Waits until the record has an entry that `matches`; returns it.
     pub async fn entry(&self, incident: &str, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
         eventually(what, || async { self.record(incident).await.into_iter().find(|e| matches(e)) }).await
+    }
+
+    /// Stops the connector worker as the server's shutdown does, waits for it, and starts a new
+    /// one over the same ledger, as a restart of the server would. How long the old one took to
+    /// stop; fails the test if it did not stop within [`PATIENCE`].
+    pub async fn restart_worker(&mut self) -> Duration {
+        let started = Instant::now();
+        let _ = self.worker_stop.send(true);
+        if let Some(worker) = self.worker.take() {
+            tokio::time::timeout(PATIENCE, worker)
+                .await
+                .unwrap_or_else(|_| panic!("the worker did not stop within {PATIENCE:?} of being told to"))
+                .expect("the worker stops without panicking");
+        }
+        let took = started.elapsed();
+        let (stop, worker) = start_worker(self.ledger.clone(), self.worker_config.clone(), &self.clock);
+        self.worker_stop = stop;
+        self.worker = Some(worker);
+        took
     }
 
     /// Moves the server's clock forward past a backoff, then wakes the worker. The worker

@@ -2,13 +2,16 @@
 //! HMAC over `"<t>.<body>"` with the shared secret (in constant time) and the timestamp's age,
 //! does the work once per idempotency key, and answers with scripted statuses so tests can make
 //! it fail. Slack-style channels post unsigned `{"text"}` bodies to `/slack`; `/moved`
-//! redirects to `/hook/cloud-iam`.
+//! redirects to `/hook/cloud-iam`; `/huge` answers any POST with a body far larger than anyone
+//! should read, made as it is sent, and notes how much of it was taken.
 
 use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -43,6 +46,31 @@ struct Inner {
     deliveries: Vec<Delivery>,
     /// The idempotency keys whose work was done: one effect per key.
     effects: Vec<String>,
+    /// Each `/huge` answer so far.
+    huge: Vec<Arc<HugeAnswer>>,
+}
+
+/// How long a `/huge` answer is: 256 MiB of "ü" (two bytes each in UTF-8).
+pub const HUGE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// How much of one `/huge` answer was handed to the connection, and how it ended.
+#[derive(Debug, Default)]
+pub struct HugeAnswer {
+    /// Bytes handed to the connection so far.
+    pub sent: AtomicU64,
+    /// All of it was sent.
+    pub finished: AtomicBool,
+    /// The server stopped sending: it finished, or the reader went away.
+    pub ended: AtomicBool,
+}
+
+/// Feeds a `/huge` answer; noting when the server drops it, as it does when the reader leaves.
+struct Feed(Arc<HugeAnswer>);
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.0.ended.store(true, Ordering::SeqCst);
+    }
 }
 
 #[derive(Debug)]
@@ -71,6 +99,7 @@ impl Receiver {
             .route("/hook/{name}", post(signed))
             .route("/slack", post(slack))
             .route("/moved", post(moved))
+            .route("/huge", post(huge))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind(address).await.expect("the receiver's address is free");
         let base = format!("http://{}", listener.local_addr().expect("the bound address"));
@@ -102,6 +131,11 @@ impl Receiver {
     /// The idempotency keys whose work was done.
     pub fn effects(&self) -> Vec<String> {
         self.inner.lock().effects.clone()
+    }
+
+    /// Each `/huge` answer begun so far.
+    pub fn huge_answers(&self) -> Vec<Arc<HugeAnswer>> {
+        self.inner.lock().huge.clone()
     }
 }
 
@@ -190,4 +224,23 @@ async fn moved(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body:
         status: 307,
     });
     (StatusCode::TEMPORARY_REDIRECT, [(axum::http::header::LOCATION, "/hook/cloud-iam")], "moved").into_response()
+}
+
+/// Answers 200 with [`HUGE_BYTES`] of "ü", made 64 KiB at a time as the connection takes it.
+async fn huge(State(inner): State<Arc<Mutex<Inner>>>) -> Response {
+    let answer = Arc::new(HugeAnswer::default());
+    inner.lock().huge.push(answer.clone());
+    let chunk = Bytes::from("ü".repeat(32 * 1024));
+    let chunks = futures_util::stream::unfold(Feed(answer), move |feed| {
+        let chunk = chunk.clone();
+        async move {
+            if feed.0.sent.load(Ordering::SeqCst) >= HUGE_BYTES {
+                feed.0.finished.store(true, Ordering::SeqCst);
+                return None;
+            }
+            feed.0.sent.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+            Some((Ok::<_, Infallible>(chunk), feed))
+        }
+    });
+    (StatusCode::OK, Body::from_stream(chunks)).into_response()
 }

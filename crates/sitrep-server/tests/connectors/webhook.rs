@@ -3,14 +3,17 @@
 //! until a permitted person retries, an exercise sends nothing, and an unconfigured destination
 //! is named.
 
+use std::sync::atomic::Ordering;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use sitrep_server::connectors::KEEP;
 
 use crate::harness::{
     COMMANDER, KEY_ID, OUTSIDER, RESPONDER, TestServer, action, action_entries, action_reaches, assert_chain,
     assert_idempotency_key, decision_of_class, eventually, kinds_and_attempts, spawn,
 };
-use crate::receiver::{Receiver, SECRET};
+use crate::receiver::{HUGE_BYTES, Receiver, SECRET};
 
 const IAM: &str = "/hook/cloud-iam";
 
@@ -334,4 +337,51 @@ async fn the_attempt_number_a_receiver_is_told_is_the_one_in_the_record() {
     assert_eq!(recorded, [1, 2]);
     let told: Vec<Value> = receiver.deliveries(IAM).iter().map(|d| d.body["attempt"].clone()).collect();
     assert_eq!(told, [json!(1), json!(2)], "the receiver is told the attempt numbers the record gives");
+}
+
+/// A receiver's answer is kept only in part in the record; the rest is never read, so an answer
+/// without end costs the server nothing (here 256 MiB to the webhook and to the Slack channel).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_answer_is_read_only_as_far_as_the_record_keeps_it() {
+    let receiver = Receiver::start().await;
+    let server = spawn(&format!(
+        r#"
+[destinations.cloud-iam]
+url = "{huge}"
+secret = "{SECRET}"
+timeout_secs = 60
+
+[channels.incident-channel]
+kind = "slack"
+url = "{huge}"
+timeout_secs = 60
+"#,
+        huge = receiver.url("/huge"),
+    ))
+    .await;
+    let (incident, _, did) = leaked_key(&server, false).await;
+
+    let kept = format!("HTTP 200: {}…", "ü".repeat(KEEP));
+    let revoked = action_reaches(&server, &incident, &did, 1, "succeeded").await;
+    assert_eq!(revoked["detail"], kept.as_str(), "the first KEEP characters, whole, and a mark that more came");
+    action_reaches(&server, &incident, &did, 2, "succeeded").await;
+    let told = server
+        .entry(&incident, "the incident channel to be told of the decision", |e| {
+            e["kind"] == "notification.delivered" && e["body"]["channel"] == "incident-channel"
+        })
+        .await;
+    assert_eq!(told["body"]["detail"], kept.as_str(), "{told:#}");
+
+    // Every answer begun was stopped by the reader going away, long before its end.
+    let answers = eventually("the receiver to see each reader go away", || async {
+        let answers = receiver.huge_answers();
+        answers.iter().all(|a| a.ended.load(Ordering::SeqCst)).then_some(answers)
+    })
+    .await;
+    assert!(answers.len() >= 2, "the webhook and the channel were answered: {answers:?}");
+    for answer in &answers {
+        let sent = answer.sent.load(Ordering::SeqCst);
+        assert!(!answer.finished.load(Ordering::SeqCst), "an answer was read to its end ({sent} bytes)");
+        assert!(sent < 32 * 1024 * 1024, "{sent} bytes of {HUGE_BYTES} were taken from the receiver");
+    }
 }
