@@ -211,11 +211,23 @@ impl From<LedgerError> for ApiError {
     fn from(error: LedgerError) -> Self {
         match error {
             LedgerError::Refused(refusal) => refusal.into(),
+            LedgerError::Unavailable(sitrep_store::StoreError::Full(cause)) => {
+                tracing::error!(%cause, "the record could not be written: the disk is full");
+                ApiError::InsufficientStorage(
+                    "the server's storage is full, so nothing was written; an operator must free space".into(),
+                )
+            }
             LedgerError::Unavailable(cause) => {
                 tracing::error!(%cause, "the record could not be written");
                 ApiError::Unavailable("the record could not be written, so nothing changed; try again shortly".into())
             }
             LedgerError::ShuttingDown => ApiError::Unavailable("sitrep is shutting down; nothing was written".into()),
+            LedgerError::Stopped(reason) => {
+                tracing::error!(%reason, "a request reached a stopped writer");
+                ApiError::Unavailable(
+                    "sitrep is restarting after an internal error; retry with the same Idempotency-Key".into(),
+                )
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -98,8 +98,12 @@ async fn demo_receive(
     (status, axum::Json(answer)).into_response()
 }
 
-/// Ready when the store answers.
+/// Ready when the record's writer runs and the store answers.
 async fn readyz(State(app): State<AppState>) -> Response {
+    if let Some(reason) = app.ledger.stopped() {
+        return ApiError::Unavailable(format!("the record's writer stopped ({reason}); sitrep is exiting to restart"))
+            .into_response();
+    }
     let store = app.ledger.store().clone();
     match tokio::task::spawn_blocking(move || store.ping()).await {
         Ok(Ok(())) => "ready\n".into_response(),

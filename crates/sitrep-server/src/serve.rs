@@ -33,6 +33,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Setup(String),
+    #[error("the record's writer stopped ({0}); exiting so that a supervisor restarts sitrep")]
+    WriterStopped(String),
 }
 
 impl From<ApiError> for ServeError {
@@ -81,9 +83,13 @@ pub async fn serve_until(
     shutdown: watch::Sender<bool>,
 ) -> Result<(), ServeError> {
     let stopping = shutdown.subscribe();
+    let mut writer = state.ledger.watch_stopped();
     tokio::spawn(async move {
-        stop.await;
-        tracing::info!("shutting down: finishing in-flight requests");
+        tokio::select! {
+            _ = stop => tracing::info!("shutting down: finishing in-flight requests"),
+            // Nothing can be written any more: stop serving rather than answer 503 forever.
+            Ok(_) = writer.wait_for(Option::is_some) => tracing::error!("the record's writer stopped; shutting down"),
+        }
         let _ = shutdown.send(true);
     });
     let connections = state.connections.clone();
@@ -114,10 +120,10 @@ pub async fn run(mut config: Config, demo_mode: bool) -> Result<(), ServeError> 
         let people = demo::seed(&ledger, &blobs).await?;
         demo::print(&people, &config.base_url());
     } else if demo_mode {
-        println!(
+        say(&format!(
             "The demo in {} was seeded earlier; its passwords were printed then. Delete the directory to start over.",
             config.data.display()
-        );
+        ));
     }
     let (shutdown_sender, shutdown) = watch::channel(false);
     let listener = TcpListener::bind(config.listen)
@@ -125,7 +131,7 @@ pub async fn run(mut config: Config, demo_mode: bool) -> Result<(), ServeError> 
         .map_err(|source| ServeError::Listen { address: config.listen, source })?;
     let address = listener.local_addr()?;
     tracing::info!(%address, data = %config.data.display(), "sitrep is serving");
-    println!("sitrep is serving on http://{address} (data in {})", config.data.display());
+    say(&format!("sitrep is serving on http://{address} (data in {})", config.data.display()));
     let receiver = if demo_mode { Some(demo::Receiver::configure(&mut config)?) } else { None };
     let mut state = state(config, ledger.clone(), system_clock(), shutdown)?;
     if let Some(receiver) = receiver {
@@ -136,13 +142,24 @@ pub async fn run(mut config: Config, demo_mode: bool) -> Result<(), ServeError> 
     // The worker stops at the shutdown signal: within half a second it has recorded what
     // finished and abandoned the rest (killing a command's process group); that stays due.
     let _ = worker.await;
+    let ledger_stopped = ledger.stopped();
     // Every request has finished; close the ledger so the last batch is durable before exit.
     match Arc::try_unwrap(ledger) {
         Ok(ledger) => ledger.close(),
         Err(_) => tracing::warn!("the ledger is still in use at shutdown; it closes when the last user drops it"),
     }
+    if let Some(reason) = ledger_stopped {
+        return Err(ServeError::WriterStopped(reason));
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A line on standard output for the person who started the server. Never fails: standard
+/// output may be a file on a full disk, and that must not take the server down.
+fn say(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -9,6 +9,12 @@
 //! be lost, and a failed commit changes nothing: the working copy is restored from the published
 //! one and every command in the batch is told the record could not be written.
 //!
+//! A store error (a full disk, a lost database) fails only the batch it happened in: the
+//! writer goes on, and writes succeed again once the store does. A defect that panics the
+//! writer cannot be survived that way (the working state may be half-changed), so the ledger
+//! stops taking commands, says why ([`Ledger::stopped`]) and leaves it to the server to exit
+//! so that a supervisor restarts it from the durable record.
+//!
 //! **Invariant:** nothing writes entries except this thread, and it writes only what
 //! `sitrep_core::decide` yielded.
 
@@ -104,6 +110,12 @@ pub enum LedgerError {
     Unavailable(StoreError),
     #[error("sitrep is shutting down; nothing was written")]
     ShuttingDown,
+    /// The writer stopped on a defect; the server must restart. A command in flight when it
+    /// stopped may or may not have been written: retry it with its idempotency key.
+    #[error(
+        "the record's writer stopped ({0}); sitrep must restart, and a request in flight may or may not have been written"
+    )]
+    Stopped(String),
     #[error("this data directory has no organisation record; run `sitrep init` first")]
     NotInitialised,
     #[error("{record} cannot be loaded: {reason}; run `sitrep verify` for details")]
@@ -118,8 +130,9 @@ impl LedgerError {
     fn duplicate(&self) -> LedgerError {
         match self {
             LedgerError::Refused(refusal) => LedgerError::Refused(refusal.clone()),
-            LedgerError::Unavailable(error) => LedgerError::Unavailable(StoreError::Backend(error.to_string())),
+            LedgerError::Unavailable(error) => LedgerError::Unavailable(error.clone()),
             LedgerError::ShuttingDown => LedgerError::ShuttingDown,
+            LedgerError::Stopped(reason) => LedgerError::Stopped(reason.clone()),
             LedgerError::NotInitialised => LedgerError::NotInitialised,
             LedgerError::Corrupt { record, reason } => LedgerError::Corrupt { record: *record, reason: reason.clone() },
             LedgerError::Internal(reason) => LedgerError::Internal(reason.clone()),
@@ -152,6 +165,8 @@ struct Published {
     commits: AtomicU64,
     /// Ticks after every commit, for workers that wait for something to do.
     committed: tokio::sync::watch::Sender<u64>,
+    /// Why the writer stopped, once it has.
+    stopped: tokio::sync::watch::Sender<Option<String>>,
 }
 
 /// The handle through which everything reads and writes records.
@@ -225,6 +240,7 @@ impl Ledger {
             entries_appended: AtomicU64::new(0),
             commits: AtomicU64::new(0),
             committed: tokio::sync::watch::channel(0).0,
+            stopped: tokio::sync::watch::channel(None).0,
         });
         let (queue, jobs) = crossbeam_channel::bounded(QUEUE_DEPTH);
         let next_incident = incidents.keys().last().map_or(1, |n| n.0 + 1);
@@ -252,8 +268,26 @@ impl Ledger {
     ) -> Result<oneshot::Receiver<Result<Receipt, LedgerError>>, LedgerError> {
         let (reply, answer) = oneshot::channel();
         let queue = self.queue.as_ref().ok_or(LedgerError::ShuttingDown)?;
-        queue.send(Job { by: by.clone(), request, idempotency, reply }).map_err(|_| LedgerError::ShuttingDown)?;
+        queue.send(Job { by: by.clone(), request, idempotency, reply }).map_err(|_| self.gone())?;
         Ok(answer)
+    }
+
+    /// Why a command got no answer: the writer stopped on a defect, or the ledger is closing.
+    fn gone(&self) -> LedgerError {
+        match self.stopped() {
+            Some(reason) => LedgerError::Stopped(reason),
+            None => LedgerError::ShuttingDown,
+        }
+    }
+
+    /// Why the writer stopped, if it has: the ledger then takes no more commands.
+    pub fn stopped(&self) -> Option<String> {
+        self.published.stopped.borrow().clone()
+    }
+
+    /// Changes to `Some(reason)` when the writer stops.
+    pub fn watch_stopped(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.published.stopped.subscribe()
     }
 
     /// Decides and appends a command, answering once its entries are durable.
@@ -270,7 +304,7 @@ impl Ledger {
         request: Request,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Receipt, LedgerError> {
-        self.submit(by, request, idempotency)?.await.map_err(|_| LedgerError::ShuttingDown)?
+        self.submit(by, request, idempotency)?.await.map_err(|_| self.gone())?
     }
 
     /// Records what a connector did (`system:<connector>` is the actor).
@@ -286,7 +320,7 @@ impl Ledger {
 
     /// As [`Ledger::execute`], for threads outside an async runtime.
     pub fn execute_blocking(&self, by: &UserName, request: Request) -> Result<Receipt, LedgerError> {
-        self.submit(by, request, None)?.blocking_recv().map_err(|_| LedgerError::ShuttingDown)?
+        self.submit(by, request, None)?.blocking_recv().map_err(|_| self.gone())?
     }
 
     /// The organisation's current (durable) state.
@@ -440,13 +474,30 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.prune(batch.len());
-            self.commit(batch);
+            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.prune(batch.len());
+                self.commit(&mut batch);
+            }));
+            if let Err(panic) = step {
+                // The working state may be half-changed and a commit may have landed unpublished:
+                // stop here rather than answer from a state that is not the record's. The batch's
+                // commands (still in `batch` unless answered) and those queued are answered
+                // `Stopped` when they drop below, after the reason is set.
+                let reason = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into());
+                tracing::error!(%reason, "the record's writer stopped; sitrep must restart");
+                self.published.stopped.send_replace(Some(reason));
+                drop(batch);
+                return;
+            }
         }
     }
 
     /// Decides, writes and answers one batch of commands.
-    fn commit(&mut self, batch: Vec<Job>) {
+    fn commit(&mut self, batch: &mut Vec<Job>) {
         // With the pauses below, about two seconds of losing before a command is given up: two
         // nodes appending to one record flat out (the conformance test) both get through.
         const ATTEMPTS: usize = 20;
@@ -467,10 +518,10 @@ impl Writer {
             }) {
                 tracing::error!(%defect, "decided entries did not fold; the batch is refused");
                 self.rollback(&staged);
-                return answer_all(batch, || LedgerError::Internal(defect.clone()));
+                return answer_all(std::mem::take(batch), || LedgerError::Internal(defect.clone()));
             }
             if staged.is_empty() {
-                return answer(batch, outcomes, &staged);
+                return answer(std::mem::take(batch), outcomes, &staged);
             }
             let appends: Vec<Append<'_>> = staged
                 .iter()
@@ -483,7 +534,7 @@ impl Writer {
                     for row in side.idempotency {
                         self.remembered.insert((row.user.clone(), row.key.clone()), row);
                     }
-                    return answer(batch, outcomes, &staged);
+                    return answer(std::mem::take(batch), outcomes, &staged);
                 }
                 Err(StoreError::Conflict { record, expected, found }) if attempt < ATTEMPTS => {
                     // Another node appended first: catch up from the store and decide again.
@@ -495,23 +546,22 @@ impl Writer {
                     let jitter = u64::from(getrandom::u32().unwrap_or(0) % 1000);
                     std::thread::sleep(Duration::from_micros(backoff + jitter));
                     if let Err(error) = self.refresh(record) {
-                        return answer_all(batch, || error.duplicate());
+                        return answer_all(std::mem::take(batch), || error.duplicate());
                     }
                 }
                 Err(error) => {
                     tracing::error!(%error, "append failed; nothing in the batch was written");
                     self.rollback(&staged);
-                    let message = error.to_string();
                     let failed = outcomes
                         .into_iter()
                         .map(|outcome| match outcome {
                             Outcome::Staged(..) | Outcome::SameAs(_) => {
-                                Outcome::Failed(LedgerError::Unavailable(StoreError::Backend(message.clone())))
+                                Outcome::Failed(LedgerError::Unavailable(error.clone()))
                             }
                             other => other,
                         })
                         .collect();
-                    return answer(batch, failed, &staged);
+                    return answer(std::mem::take(batch), failed, &staged);
                 }
             }
         }

@@ -34,7 +34,7 @@ pub fn open_store(data: &datadir::DataDir, database: Option<&str>) -> Result<std
 }
 
 /// Why a store could not do what was asked.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// Another writer appended first; nothing of this batch was written.
     #[error("{record} has moved on: expected it to end at seq {expected}, it ends at seq {found}")]
@@ -42,7 +42,11 @@ pub enum StoreError {
     /// A stored row cannot be read as an entry; `sitrep verify` says more.
     #[error("{record} seq {seq} is unreadable: {reason}; run `sitrep verify`")]
     Corrupt { record: RecordId, seq: u64, reason: String },
-    /// The database itself failed: disk full, permissions, a broken file.
+    /// The disk the store writes to is full; nothing was written. Writes succeed again once
+    /// there is room.
+    #[error("the store's disk is full: {0}")]
+    Full(String),
+    /// The database itself failed: permissions, a broken file, a lost connection.
     #[error("the store failed: {0}")]
     Backend(String),
 }

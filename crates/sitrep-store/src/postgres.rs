@@ -34,7 +34,10 @@ const SCAN_PAGE: i64 = 10_000;
 const MIGRATION_LOCK: i64 = 0x5317_5e9d_0001;
 
 fn backend(error: postgres::Error) -> StoreError {
-    StoreError::Backend(error.to_string())
+    match error.code() {
+        Some(&SqlState::DISK_FULL) => StoreError::Full(error.to_string()),
+        _ => StoreError::Backend(error.to_string()),
+    }
 }
 
 /// Column `index` of `row`: an error, never a panic, if someone changed the column's type.

@@ -31,7 +31,10 @@ pub struct SqliteStore {
 }
 
 fn backend(error: rusqlite::Error) -> StoreError {
-    StoreError::Backend(error.to_string())
+    match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => StoreError::Full(error.to_string()),
+        _ => StoreError::Backend(error.to_string()),
+    }
 }
 
 impl SqliteStore {

@@ -40,11 +40,15 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// Structured logs on stderr; `RUST_LOG` filters them (default: info).
+/// Structured logs on stderr; `RUST_LOG` filters them (default: info). A log line that cannot
+/// be written (stderr is a file on a full disk) is dropped: by default the subscriber reports
+/// that with `eprintln!`, which panics on the same full disk, and the thread that logged (the
+/// record's writer, reporting the full disk) would die with it.
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).log_internal_errors(false);
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),

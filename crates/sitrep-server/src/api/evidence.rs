@@ -273,6 +273,12 @@ pub fn blob_error(error: BlobError) -> ApiError {
     match error {
         BlobError::TooLarge { limit } => too_large(limit),
         BlobError::BadName(name) => ApiError::NotFound(format!("'{name}' is not a SHA-256")),
+        BlobError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
+            tracing::error!(%source, "evidence could not be stored: the disk is full");
+            ApiError::InsufficientStorage(
+                "the server's evidence storage is full, so nothing was stored; an operator must free space".into(),
+            )
+        }
         other => ApiError::Internal(other.to_string()),
     }
 }

@@ -18,7 +18,7 @@ use sitrep_server::Config;
 use sitrep_server::serve::{self, ServeError};
 use sitrep_store::datadir::{DataDir, new_token};
 use sitrep_store::ledger::Clock;
-use sitrep_store::{Ledger, Request, SqliteStore};
+use sitrep_store::{Ledger, Request, SqliteStore, Store};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -112,10 +112,18 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server whose configuration the test adjusts first.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_over(|store| store, configure).await
+}
+
+/// A server whose SQLite store the test wraps first (to make it fail on purpose, say).
+pub async fn spawn_app_over(
+    wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let data = dir.path().join("data");
     let data_dir = DataDir::create(&data).expect("a new data directory");
-    let store = Arc::new(SqliteStore::open(&data_dir.database_path()).expect("the SQLite store opens"));
+    let store = wrap(Arc::new(SqliteStore::open(&data_dir.database_path()).expect("the SQLite store opens")));
     let clock = TestClock::default();
 
     let (admin_token, admin_sha256) = new_token().expect("a token");
@@ -356,6 +364,12 @@ impl TestApp {
     }
 
     /// Stops the server (in-flight requests finish, live streams end) and waits for it.
+    /// Waits for the server to stop by itself; its outcome.
+    pub async fn stopped_by_itself(&mut self) -> Result<(), ServeError> {
+        let server = self.server.take().expect("the server is running");
+        tokio::time::timeout(PATIENCE, server).await.expect("the server stops in time").expect("no panic")
+    }
+
     pub async fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

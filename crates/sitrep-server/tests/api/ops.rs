@@ -86,3 +86,87 @@ async fn with_a_metrics_token_configured_metrics_need_it() {
     // Health and readiness stay open for load balancers.
     assert_eq!(app.client.get(app.url("/healthz")).send().await.expect("answers").status(), StatusCode::OK);
 }
+
+/// A store that panics inside `commit` once armed: a stand-in for a defect on the writer's path.
+struct PanicsWhenArmed {
+    inner: std::sync::Arc<dyn sitrep_store::Store>,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl sitrep_store::Store for PanicsWhenArmed {
+    fn commit(
+        &self,
+        batch: &[sitrep_store::Append<'_>],
+        extras: &sitrep_store::Extras<'_>,
+    ) -> Result<(), sitrep_store::StoreError> {
+        assert!(!self.armed.load(std::sync::atomic::Ordering::SeqCst), "a defect on the commit path");
+        self.inner.commit(batch, extras)
+    }
+
+    fn password_hash(&self, user: &str) -> Result<Option<String>, sitrep_store::StoreError> {
+        self.inner.password_hash(user)
+    }
+
+    fn idempotency_since(
+        &self,
+        since: sitrep_core::Timestamp,
+    ) -> Result<Vec<sitrep_store::IdempotencyRow>, sitrep_store::StoreError> {
+        self.inner.idempotency_since(since)
+    }
+
+    fn read(
+        &self,
+        record: sitrep_core::RecordId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<sitrep_core::Entry>, sitrep_store::StoreError> {
+        self.inner.read(record, from, limit)
+    }
+
+    fn heads(&self) -> Result<Vec<sitrep_store::Head>, sitrep_store::StoreError> {
+        self.inner.heads()
+    }
+
+    fn scan(
+        &self,
+        visit: &mut dyn FnMut(sitrep_core::RecordId, sitrep_core::chain::RawEntry<'_>) -> std::ops::ControlFlow<()>,
+    ) -> Result<(), sitrep_store::StoreError> {
+        self.inner.scan(visit)
+    }
+
+    fn ping(&self) -> Result<(), sitrep_store::StoreError> {
+        self.inner.ping()
+    }
+}
+
+#[tokio::test]
+async fn when_the_writer_cannot_go_on_readiness_says_so_and_the_server_stops() {
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let arm = armed.clone();
+    let mut app = spawn_app_over(move |inner| std::sync::Arc::new(PanicsWhenArmed { inner, armed: arm }), |_| {}).await;
+    let incident = app.standard_incident("Writer", false).await;
+    armed.store(true, std::sync::atomic::Ordering::SeqCst);
+
+    let path = format!("/api/v1/incidents/{incident}/facts");
+    let refused = app.request(reqwest::Method::POST, Some(TECH_LEAD), &path).json(&json!({"text": "x"})).send();
+    let refused = problem(refused.await.expect("the server answers"), StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(refused["detail"].as_str().is_some_and(|d| d.contains("Idempotency-Key")), "{refused}");
+    assert!(app.ledger.stopped().is_some_and(|reason| reason.contains("a defect")), "the ledger says why");
+
+    // The server stops serving by itself (`sitrep serve` then exits non-zero for its
+    // supervisor); until it has, readiness says it is not ready.
+    if let Ok(ready) = app.client.get(app.url("/readyz")).send().await {
+        assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    app.stopped_by_itself().await.expect("the listener ends cleanly");
+    armed.store(false, std::sync::atomic::Ordering::SeqCst);
+    let tech = user(TECH_LEAD);
+    let later = app.ledger.execute(
+        &tech,
+        sitrep_store::Request::Incident {
+            incident: sitrep_core::IncidentNumber(1),
+            command: sitrep_core::decide::IncidentCommand::CreateTask { title: "x".into(), owner: None, due: None },
+        },
+    );
+    assert!(matches!(later.await, Err(sitrep_store::LedgerError::Stopped(_))), "it takes no more commands");
+}

@@ -104,6 +104,12 @@ impl Server {
     pub fn init(admin: &str) -> (Server, String) {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let data = dir.path().join("data");
+        Server::init_in(dir, data, admin)
+    }
+
+    /// As [`Server::init`], with the server's logs (stdout, stderr) in `dir` and its data
+    /// directory at `data`, wherever each should be.
+    pub fn init_in(dir: tempfile::TempDir, data: PathBuf, admin: &str) -> (Server, String) {
         let init = Command::new(BIN)
             .args(["init", "--data", path_str(&data), "--admin", admin])
             .env_remove("SITREP_DATA")
