@@ -180,6 +180,17 @@ impl Server {
         panic!("sitrep serve did not start in five attempts:\n{}", failures.join("\n---\n"));
     }
 
+    /// The server's resident memory now, in bytes (from `/proc`).
+    pub fn resident_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self._process.0.id())).expect("/proc");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/<pid>/status");
+        kib * 1024
+    }
+
     /// Sends SIGTERM and waits (up to 20 s) for the server to exit; its exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self._process.0.id().to_string();
