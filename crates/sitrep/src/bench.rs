@@ -32,6 +32,7 @@ pub fn run(command: &BenchCommand, client: &ClientArgs) -> anyhow::Result<u8> {
     match command {
         BenchCommand::Store(args) => store(args),
         BenchCommand::Server(args) => crate::load::run(args, client),
+        BenchCommand::Crash(args) => crate::crash::run(args, client.json),
     }
 }
 

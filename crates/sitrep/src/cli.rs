@@ -811,6 +811,35 @@ pub enum BenchCommand {
     /// Load a running server like pgbench: concurrent clients logging facts, reading SITREPs,
     /// proposing and approving, and live-event watchers. Needs an admin token (--token).
     Server(BenchServerArgs),
+    /// Kill a server with SIGKILL, round after round, under concurrent writers that each send an
+    /// `Idempotency-Key`: after each kill `sitrep verify` must pass, and once restarted (and the
+    /// unanswered writes sent again with their keys) the record must hold every acknowledged
+    /// write exactly once. Makes its own deployment; exit 1 at the first loss.
+    Crash(BenchCrashArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchCrashArgs {
+    /// Kill-and-restart rounds.
+    #[arg(long, default_value_t = 200)]
+    pub rounds: u32,
+    /// Concurrent writers, each logging one fact after another.
+    #[arg(long, default_value_t = 16)]
+    pub writers: usize,
+    /// The earliest moment of the kill, in milliseconds after a round's writers start.
+    #[arg(long, default_value_t = 50)]
+    pub min_ms: u64,
+    /// The latest moment of the kill; each round picks one at random between the two.
+    #[arg(long, default_value_t = 500)]
+    pub max_ms: u64,
+    /// Where to make the temporary deployment; it is removed afterwards, unless a round fails.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Keep the records in a scratch database on this PostgreSQL server (a connection string
+    /// without `dbname`, such as `host=127.0.0.1 user=postgres`) instead of SQLite; it is dropped
+    /// afterwards, unless a round fails.
+    #[arg(long)]
+    pub postgres: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ mod bench;
 mod bundle;
 mod cli;
 mod client;
+mod crash;
 mod load;
 
 /// Exit codes scripts can rely on (also listed in `docs/cli.md`).
