@@ -58,6 +58,34 @@ pub const MAX_ACTIONS: usize = 20;
 pub const MAX_SHARED_ITEMS: usize = 100;
 /// Thirty days: a share link is for an investigation, not a standing feed.
 pub const MAX_SHARE_HOURS: u32 = 720;
+/// How deeply free-form JSON (a webhook's `payload`, a command's `input`) may nest arrays and
+/// objects, the value itself counting as one level. serde_json stops reading at 128 levels; an
+/// answer carries the value a few levels down, so a bound far below that keeps every answer
+/// readable by any client. The API holds whole request bodies to the same bound.
+pub const JSON_DEPTH_MAX: usize = 32;
+
+/// How many levels of arrays and objects a value nests: 0 for a scalar, 1 for `[]` or `{}`.
+/// Walked with a list rather than by recursion, so no value can exhaust the stack.
+pub fn json_depth(value: &serde_json::Value) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(value, 1)];
+    while let Some((value, depth)) = pending.pop() {
+        match value {
+            serde_json::Value::Array(items) => pending.extend(items.iter().map(|v| (v, depth + 1))),
+            serde_json::Value::Object(map) => pending.extend(map.values().map(|v| (v, depth + 1))),
+            _ => continue,
+        }
+        deepest = deepest.max(depth);
+    }
+    deepest
+}
+
+/// Why a free-form value nests too deeply to keep, if it does.
+pub fn too_deep(value: &serde_json::Value) -> Option<String> {
+    let depth = json_depth(value);
+    (depth > JSON_DEPTH_MAX)
+        .then(|| format!("nests {depth} levels of arrays and objects; the limit is {JSON_DEPTH_MAX}"))
+}
 
 /// User-written text: kept verbatim, but never empty and free of control characters other than
 /// line breaks and tabs, which no one types and which can hide content when rendered.
@@ -1832,6 +1860,11 @@ fn check_actions(policy: &Policy, actions: &[ActionSpec]) -> Result<(), Refusal>
                         &field,
                         format!("'{name}' is not the name of a configured {} (a-z, 0-9, '-', '_')", action.connector()),
                     ));
+                }
+                if let Some((name, value)) = action.free_form()
+                    && let Some(message) = too_deep(value)
+                {
+                    return Err(invalid(&format!("{field}.{name}"), message));
                 }
             }
             ActionSpec::Notify { message } => {

@@ -431,6 +431,11 @@ impl Loader<'_> {
                 }
                 _ => {}
             }
+            if let Some((name, value)) = spec.free_form()
+                && let Some(message) = crate::decide::too_deep(value)
+            {
+                return self.err(&action.span(), format!("{action_field}.{name} {message}"));
+            }
             for text in all_text(&spec) {
                 self.uses_known_inputs(&action.span(), &action_field, &text, inputs)?;
             }

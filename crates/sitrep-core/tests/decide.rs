@@ -989,6 +989,35 @@ fn a_proposal_refuses_bad_actions_naming_the_action() {
     assert_eq!(w.decision(2).actions.len(), 2);
 }
 
+/// `{"a": {"a": … {} …}}`, `levels` objects deep.
+fn nested(levels: usize) -> serde_json::Value {
+    (1..levels).fold(json!({}), |inner, _| json!({ "a": inner }))
+}
+
+/// Issue 11 point 8: free-form JSON nested deeper than any answer holding it can be read (124
+/// levels, where serde_json stops at 128) was accepted. The domain bounds it, whatever the
+/// path it came in by.
+#[test]
+fn an_action_s_free_form_json_nests_at_most_32_levels() {
+    let mut w = world();
+    let tech = |actions: Vec<ActionSpec>| with_actions("containment", "Isolate host", actions);
+    let hook = |payload: serde_json::Value| ActionSpec::Webhook { destination: "siem".into(), payload };
+    let command = |input: serde_json::Value| ActionSpec::Command { command: "isolate-host".into(), input };
+    assert_eq!(decide::JSON_DEPTH_MAX, 32);
+    assert_eq!(
+        invalid(act(&mut w, "tech", tech(vec![hook(nested(33))])), "actions[0].payload"),
+        "nests 33 levels of arrays and objects; the limit is 32"
+    );
+    says(
+        &invalid(act(&mut w, "tech", tech(vec![notify(), command(nested(124))])), "actions[1].input"),
+        &["nests 124 levels"],
+    );
+    let arrays = (1..40).fold(json!([]), |inner, _| json!([1, inner]));
+    says(&invalid(act(&mut w, "tech", tech(vec![hook(arrays)])), "actions[0].payload"), &["nests 40 levels"]);
+    act(&mut w, "tech", tech(vec![hook(nested(32)), command(json!({"list": [nested(30)]}))]))
+        .expect("32 levels are fine");
+}
+
 #[test]
 fn approving_is_refused_with_the_role_still_missing_and_its_holder() {
     let mut w = world();

@@ -645,6 +645,24 @@ fn a_bad_playbook_file_is_refused_naming_the_line_and_column_of_the_offending_te
 }
 
 #[test]
+fn a_playbook_s_free_form_json_nests_at_most_32_levels() {
+    let policy = Policy::default_policy();
+    let payload = "payload = { operation = \"deactivate_access_key\"";
+    let deep = |levels: usize| {
+        format!(
+            "payload = {{ deep = {}1{}, operation = \"deactivate_access_key\"",
+            "{ a = ".repeat(levels),
+            " }".repeat(levels)
+        )
+    };
+    let source = edit(LEAKED_SECRET, payload, &deep(32));
+    let error = Playbook::parse(&source, &policy).expect_err("33 levels");
+    assert_eq!((error.line, error.column), location(&source, "{ connector = \"webhook\""), "{error}");
+    says(&error.message, &["preapproved[0].actions[0].payload nests 33 levels of arrays and objects; the limit is 32"]);
+    Playbook::parse(&edit(LEAKED_SECRET, payload, &deep(31)), &policy).expect("32 levels load");
+}
+
+#[test]
 fn a_toml_syntax_error_is_refused_naming_its_line() {
     let policy = Policy::default_policy();
     for (from, to, at) in [
