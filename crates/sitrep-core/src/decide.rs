@@ -87,8 +87,10 @@ pub fn too_deep(value: &serde_json::Value) -> Option<String> {
         .then(|| format!("nests {depth} levels of arrays and objects; the limit is {JSON_DEPTH_MAX}"))
 }
 
-/// User-written text: kept verbatim, but never empty and free of control characters other than
-/// line breaks and tabs, which no one types and which can hide content when rendered.
+/// User-written text, the one rule for every field a person writes: kept verbatim, but never
+/// empty, never over `max` characters, and free of the characters that change how text
+/// displays without being seen ([`crate::text`]: controls other than line breaks and tabs,
+/// bidirectional formatting, invisible characters).
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, Refusal> {
     if value.trim().is_empty() {
         return Err(invalid(field, "must not be empty"));
@@ -97,13 +99,8 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, Refusal> {
     if length > max {
         return Err(invalid(field, format!("is {length} characters; the limit is {max}")));
     }
-    if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
-        return Err(invalid(field, "contains control characters"));
-    }
-    // Bidirectional overrides can make text display differently from what it says
-    // ("Trojan Source"); nobody needs them in an incident record.
-    if value.chars().any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) {
-        return Err(invalid(field, "contains bidirectional override characters, which can disguise text"));
+    if let Some(refusal) = crate::text::refusal(value) {
+        return Err(invalid(field, refusal));
     }
     Ok(value.to_owned())
 }
@@ -957,19 +954,33 @@ fn list_or_none(items: &[&str]) -> String {
 /// The longest evidence name kept, in characters.
 pub const EVIDENCE_NAME_MAX: usize = 255;
 
-/// An uploaded file's name as the record keeps it: metadata only, never a path. Characters that
-/// could hide or reorder what is displayed (controls, NUL, bidirectional overrides) are written
-/// out as `<U+XXXX>` so nothing is silently dropped and nothing displays as something else; an
-/// empty name becomes "unnamed"; a very long one is cut.
+/// An uploaded file's name as the record keeps it: metadata only, never a path. The characters
+/// user text may not hold ([`crate::text`]), and line breaks and tabs, are written out as
+/// `<U+XXXX>` rather than refused (the name comes from a file system, not from a person typing),
+/// so nothing is silently dropped and nothing displays as something else; an empty name becomes
+/// "unnamed"; a very long one is cut.
 pub fn evidence_name(raw: &str) -> String {
-    let mut name = String::new();
-    for c in raw.chars() {
-        let hidden = c.is_control()
+    written_out(raw, |c| c.is_control() || crate::text::hidden(c).is_some())
+}
+
+/// Whether a stored evidence name is one sitrep could have written. Versions before the rule of
+/// [`crate::text`] wrote out only controls, the zero-width and bidirectional marks and U+FEFF,
+/// so the fold holds names to that narrower set: records they wrote still fold.
+pub fn is_kept_name(name: &str) -> bool {
+    let first_written_out = |c: char| {
+        c.is_control()
             || matches!(
                 c,
                 '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
-            );
-        if hidden {
+            )
+    };
+    written_out(name, first_written_out) == name
+}
+
+fn written_out(raw: &str, hidden: impl Fn(char) -> bool) -> String {
+    let mut name = String::new();
+    for c in raw.chars() {
+        if hidden(c) {
             name.push_str(&format!("<U+{:04X}>", c as u32));
         } else {
             name.push(c);

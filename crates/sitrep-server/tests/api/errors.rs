@@ -409,3 +409,39 @@ async fn repeated_keys_and_deep_nesting_anywhere_in_a_body_are_422_naming_the_pa
     let state = app.get_json(COMMANDER, &format!("/api/v1/incidents/{incident}")).await;
     assert_eq!(state["decisions"][0]["actions"][0]["spec"]["payload"]["c"][1]["a"], 4, "{state}");
 }
+
+/// Issue 11 point 11: invisible characters in user text are 422 naming the field and the
+/// character, like bidirectional overrides.
+#[tokio::test]
+async fn invisible_characters_in_user_text_are_422_naming_the_field_and_the_character() {
+    let app = spawn_app().await;
+    let incident = app.standard_incident("Invisible", false).await;
+    let before = record_len(&app, &incident).await;
+    let at = |path: &str| format!("/api/v1/incidents/{incident}{path}");
+    let cases: Vec<(&str, String, Value, &str, &str)> = vec![
+        (TECH_LEAD, at("/facts"), json!({"text": "ad\u{200B}min approved"}), "text", "U+200B (ZERO WIDTH SPACE)"),
+        (COMMANDER, at("/notes"), json!({"text": "line\u{2028}separator"}), "text", "U+2028 (LINE SEPARATOR)"),
+        (COMMANDER, at("/tasks"), json!({"title": "\u{FEFF}Rotate"}), "title", "U+FEFF (ZERO WIDTH NO-BREAK SPACE)"),
+        (
+            COMMANDER,
+            at("/decisions"),
+            json!({"class": "containment", "title": "x", "rationale": "join\u{200D}ed"}),
+            "rationale",
+            "U+200D (ZERO WIDTH JOINER)",
+        ),
+        (
+            ADMIN,
+            "/api/v1/users".into(),
+            json!({"name": "newbie", "org_role": "member", "display_name": "Ad\u{2060}min"}),
+            "display_name",
+            "U+2060 (WORD JOINER)",
+        ),
+    ];
+    for (who, path, body, field, character) in cases {
+        let problem = problem(app.post(who, &path, body.clone()).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(problem["field"], json!(field), "POST {path} {body}: {problem}");
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(detail.contains(character) && detail.contains("invisible character"), "{detail}");
+    }
+    assert_eq!(record_len(&app, &incident).await, before, "nothing was written");
+}
