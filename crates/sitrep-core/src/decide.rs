@@ -58,6 +58,59 @@ pub const MAX_ACTIONS: usize = 20;
 pub const MAX_SHARED_ITEMS: usize = 100;
 /// Thirty days: a share link is for an investigation, not a standing feed.
 pub const MAX_SHARE_HOURS: u32 = 720;
+/// How far back a date a person gives may lie, in days: a year.
+pub const DAYS_BACK: i64 = 365;
+/// How far ahead a due date may lie, in days: ten years.
+pub const DAYS_AHEAD: i64 = 3653;
+/// The longest a task may be due after it is created, in minutes: ten years.
+pub const DUE_MINUTES_MAX: u32 = 3653 * 24 * 60;
+
+/// What a date a person gives says, which decides the window it must fall in.
+#[derive(Debug, Clone, Copy)]
+enum When {
+    /// When something is due: from a year back (a deadline already passed) to ten years ahead.
+    Due,
+    /// When something happened or became known: from a year back to now. Such a time starts
+    /// regulatory clocks, so one long past would have them missed the moment it is recorded.
+    Happened,
+}
+
+/// A date a person gave, refused outside its window around `now` (never before
+/// [`Timestamp::EARLIEST`]), naming the field and the window.
+fn date(field: &str, at: Timestamp, now: Timestamp, when: When) -> Result<Timestamp, Refusal> {
+    const DAY: i64 = 24 * 3600;
+    let back = now.plus_seconds(-DAYS_BACK * DAY);
+    let (earliest, from) = if back > Timestamp::EARLIEST {
+        (back, format!("{back} ({DAYS_BACK} days ago)"))
+    } else {
+        (Timestamp::EARLIEST, format!("{} (the earliest date sitrep takes)", Timestamp::EARLIEST))
+    };
+    let (latest, to, what, beyond) = match when {
+        When::Due => {
+            let ahead = now.plus_seconds(DAYS_AHEAD * DAY);
+            (ahead, format!("{ahead} (ten years ahead)"), "a due date", "is more than ten years ahead")
+        }
+        When::Happened => (now, format!("now, {now}"), "a time something happened or became known", "is in the future"),
+    };
+    let why = if at > latest {
+        beyond.to_owned()
+    } else if at < Timestamp::EARLIEST {
+        format!("is before {}", Timestamp::EARLIEST)
+    } else if at < earliest {
+        format!("is more than {DAYS_BACK} days ago")
+    } else {
+        return Ok(at);
+    };
+    Err(invalid(field, format!("{at} {why}; {what} is between {from} and {to}")))
+}
+
+/// Why a task's due offset is refused, if it is.
+pub fn due_minutes_refusal(minutes: u32) -> Option<String> {
+    (minutes > DUE_MINUTES_MAX).then(|| {
+        format!("is {minutes} minutes; a task is due at most {DUE_MINUTES_MAX} minutes (ten years) after it is created")
+    })
+}
+
 /// How deeply free-form JSON (a webhook's `payload`, a command's `input`) may nest arrays and
 /// objects, the value itself counting as one level. serde_json stops reading at 128 levels; an
 /// answer carries the value a few levels down, so a bound far below that keeps every answer
@@ -1148,12 +1201,13 @@ pub fn decide_incident(
             if let Some(owner) = owner {
                 judge.participant("owner", owner)?;
             }
+            let due = due.map(|due| date("due", due, now, When::Due)).transpose()?;
             let task = TaskId(state.tasks.len() as u64 + 1);
             vec![IncidentEvent::TaskCreated(TaskCreated {
                 task,
                 title,
                 owner: owner.clone(),
-                due: *due,
+                due,
                 due_in_minutes: None,
                 origin: TaskOrigin::Manual,
             })]
@@ -1392,12 +1446,7 @@ pub fn decide_incident(
                     format!("unknown determination '{determination}'; the policy knows {}", list_or_none(&known)),
                 ));
             }
-            if aware_at.is_some_and(|aware| aware > now) {
-                return Err(invalid(
-                    "aware_at",
-                    format!("{} is in the future; it is {now} now", aware_at.unwrap_or(now)),
-                ));
-            }
+            let aware_at = aware_at.map(|aware| date("aware_at", aware, now, When::Happened)).transpose()?;
             if let Some(earlier) = state.determinations.iter().find(|d| &d.determination == determination) {
                 return Err(conflict(format!(
                     "{determination} was already determined by {} at {}",
@@ -1420,7 +1469,7 @@ pub fn decide_incident(
             vec![IncidentEvent::DeterminationRecorded(DeterminationRecorded {
                 determination: determination.clone(),
                 basis: text("basis", basis, SHORT_MAX)?,
-                aware_at: *aware_at,
+                aware_at,
                 clocks,
             })]
         }
@@ -1453,7 +1502,7 @@ pub fn decide_incident(
                 lesson: *lesson,
                 title: text("title", title, TITLE_MAX)?,
                 owner: owner.clone(),
-                due: *due,
+                due: date("due", *due, now, When::Due)?,
                 csf: csf.clone(),
             })]
         }
@@ -1506,7 +1555,10 @@ pub fn decide_incident(
                 sniffed_type: registered.sniffed_type.clone(),
                 source: optional_text("source", &registered.source, TITLE_MAX)?,
                 collected_by: optional_text("collected_by", &registered.collected_by, TITLE_MAX)?,
-                collected_at: registered.collected_at,
+                collected_at: registered
+                    .collected_at
+                    .map(|collected| date("collected_at", collected, now, When::Happened))
+                    .transpose()?,
             })]
         }
         C::AccessEvidence { sha256, purpose } => {
@@ -1859,8 +1911,11 @@ fn check_actions(policy: &Policy, actions: &[ActionSpec]) -> Result<(), Refusal>
     for (index, action) in actions.iter().enumerate() {
         let field = format!("actions[{index}]");
         match action {
-            ActionSpec::Task { title, owner_role, .. } => {
+            ActionSpec::Task { title, owner_role, due_in_minutes } => {
                 text(&format!("{field}.title"), title, TITLE_MAX)?;
+                if let Some(message) = due_in_minutes.and_then(due_minutes_refusal) {
+                    return Err(invalid(&format!("{field}.due_in_minutes"), message));
+                }
                 if let Some(role) = owner_role.as_ref().filter(|r| !policy.knows_role(r)) {
                     return Err(invalid(&format!("{field}.owner_role"), format!("unknown role '{role}'")));
                 }

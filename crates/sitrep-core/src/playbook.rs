@@ -452,6 +452,11 @@ impl Loader<'_> {
                 }
                 _ => {}
             }
+            if let ActionSpec::Task { due_in_minutes: Some(minutes), .. } = &spec
+                && let Some(message) = crate::decide::due_minutes_refusal(*minutes)
+            {
+                return self.err(&action.span(), format!("{action_field}.due_in_minutes {message}"));
+            }
             if let Some((name, value)) = spec.free_form()
                 && let Some(message) = crate::decide::too_deep(value)
             {
@@ -517,6 +522,9 @@ impl Loader<'_> {
                 .as_ref()
                 .map(|d| self.decision(&format!("{field}.decision"), d, &inputs))
                 .transpose()?;
+            if let Some(message) = raw_step.due_minutes.and_then(crate::decide::due_minutes_refusal) {
+                return self.err(&step.span(), format!("{field}.due_minutes {message}"));
+            }
             steps.push(Step { title, role, due_minutes: raw_step.due_minutes, decision });
         }
         let preapproved = raw

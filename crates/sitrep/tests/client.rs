@@ -9,7 +9,7 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 
 use serde_json::Value;
-use support::{Cli, Server, eventually, free_port};
+use support::{Cli, Server, date_in, eventually, free_port};
 
 /// `sitrep token create --user NAME` as the admin: the token, from the last line.
 fn token_for(admin: &Cli, user: &str) -> String {
@@ -145,6 +145,7 @@ fn one_incident_life_through_the_cli() {
         "Refuse pushes that hold secrets",
     ]);
     assert!(lesson.ok().starts_with("Recorded L-1 on INC-1;"), "{}", lesson.stdout);
+    let due = date_in(60);
     let change = maria.run(&[
         "review",
         "change",
@@ -155,13 +156,13 @@ fn one_incident_life_through_the_cli() {
         "--owner",
         "tom",
         "--due",
-        "2027-01-31",
+        &due,
         "--csf",
         "PR.PS-06",
     ]);
     assert_eq!(
         change.ok(),
-        "Planned CC-1 on INC-1 for L-1: owner tom, due 2027-01-31T23:59:59.000000Z, CSF PR.PS-06.\n"
+        format!("Planned CC-1 on INC-1 for L-1: owner tom, due {due}T23:59:59.000000Z, CSF PR.PS-06.\n")
     );
     let summary = "Key rotated within the hour; push protection will stop the next one";
     let completed = maria.run(&["review", "complete", "INC-1", "--summary", summary]);

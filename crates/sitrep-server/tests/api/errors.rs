@@ -445,3 +445,48 @@ async fn invisible_characters_in_user_text_are_422_naming_the_field_and_the_char
     }
     assert_eq!(record_len(&app, &incident).await, before, "nothing was written");
 }
+
+/// Issue 11 point 16: a task due in year 0000 and an awareness time in 1970 were accepted. Every
+/// date a person gives lies in a window around now; outside it is 422 naming the field and the
+/// window.
+#[tokio::test]
+async fn dates_outside_their_window_are_422_naming_the_field_and_the_window() {
+    let app = spawn_app().await;
+    let incident = app.standard_incident("Dates", false).await;
+    let at = |path: &str| format!("/api/v1/incidents/{incident}{path}");
+    let lesson = json!({"what_happened": "a", "why": "b", "change": "c"});
+    app.post_ok(COMMANDER, &at("/review/lessons"), lesson, StatusCode::CREATED).await;
+    let before = record_len(&app, &incident).await;
+    let change = |due: &str| json!({"lesson": "L-1", "title": "t", "owner": LEGAL, "due": due, "csf": "PR.AA-05"});
+    let cases: Vec<(&str, String, Value, &str, &str)> = vec![
+        (
+            COMMANDER,
+            at("/tasks"),
+            json!({"title": "x", "due": "0000-01-01T00:00:00.000000Z"}),
+            "due",
+            "a due date is between",
+        ),
+        (COMMANDER, at("/tasks"), json!({"title": "x", "due": in_days(-400)}), "due", "more than 365 days ago"),
+        (COMMANDER, at("/tasks"), json!({"title": "x", "due": in_days(3700)}), "due", "more than ten years ahead"),
+        (COMMANDER, at("/review/control-changes"), change("2999-01-01T00:00:00.000000Z"), "due", "ten years ahead"),
+        (
+            LEGAL,
+            at("/determinations"),
+            json!({"determination": "personal_data_breach", "basis": "b", "aware_at": "1970-01-01T00:00:00Z"}),
+            "aware_at",
+            "a time something happened or became known is between",
+        ),
+    ];
+    for (who, path, body, field, says) in cases {
+        let problem = problem(app.post(who, &path, body.clone()).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(problem["field"], json!(field), "POST {path} {body}: {problem}");
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(detail.contains(says), "{detail}");
+    }
+    let old =
+        app.upload(RESPONDER, &incident, file_form("a.txt", b"a").text("collected_at", "1970-01-01T00:00:00Z")).await;
+    let problem = problem(old, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["field"], "collected_at", "{problem}");
+    assert_eq!(record_len(&app, &incident).await, before, "nothing was written");
+    assert!(app.stored_blobs().is_empty(), "nothing was stored");
+}
