@@ -101,18 +101,21 @@ fn save(saved: &Saved) -> Result<PathBuf, Failure> {
 }
 
 /// Text from the server or the user, made safe for one terminal line: control characters
-/// (newlines, escape sequences) and the invisible marks that reorder text (right-to-left
-/// overrides and isolates) are shown escaped, so nobody can forge a second line or disguise a
-/// name like `evil\u{202e}fdp.exe` as `evilexe.pdf`.
+/// (newlines, escape sequences) and every character user text may not hold
+/// (`sitrep_core::text`: the marks that reorder text, zero-width and other invisible characters)
+/// are shown escaped, so nobody can forge a second line or disguise a name like
+/// `evil\u{202e}fdp.exe` as `evilexe.pdf`, even in records written before the server refused
+/// them.
 pub fn one_line(text: &str) -> String {
     text.chars()
-        .flat_map(|c| if c.is_control() || reorders(c) { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
+        .flat_map(|c| {
+            if c.is_control() || sitrep_core::text::hidden(c).is_some() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
         .collect()
-}
-
-/// Unicode's bidirectional formatting characters.
-fn reorders(c: char) -> bool {
-    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 struct Client {
@@ -834,4 +837,22 @@ async fn login_command(args: &ClientArgs, login: &crate::cli::LoginArgs) -> Outc
 
 fn client_clone(client: &Client) -> Client {
     Client { http: client.http.clone(), base: client.base.clone(), token: client.token.clone(), json: client.json }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn one_line_escapes_what_would_break_the_line_or_hide_in_it() {
+        for (text, shown) in [
+            ("two\nlines", "two\\nlines"),
+            ("evil\u{202e}fdp.exe", "evil\\u{202e}fdp.exe"),
+            ("ad\u{200b}min approved", "ad\\u{200b}min approved"),
+            ("soft\u{ad}hyphen", "soft\\u{ad}hyphen"),
+            ("⚠️ café 日本", "⚠️ café 日本"),
+        ] {
+            assert_eq!(one_line(text), shown, "{text:?}");
+        }
+    }
 }
