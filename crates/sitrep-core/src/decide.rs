@@ -58,9 +58,92 @@ pub const MAX_ACTIONS: usize = 20;
 pub const MAX_SHARED_ITEMS: usize = 100;
 /// Thirty days: a share link is for an investigation, not a standing feed.
 pub const MAX_SHARE_HOURS: u32 = 720;
+/// How far back a date a person gives may lie, in days: a year.
+pub const DAYS_BACK: i64 = 365;
+/// How far ahead a due date may lie, in days: ten years.
+pub const DAYS_AHEAD: i64 = 3653;
+/// The longest a task may be due after it is created, in minutes: ten years.
+pub const DUE_MINUTES_MAX: u32 = 3653 * 24 * 60;
 
-/// User-written text: kept verbatim, but never empty and free of control characters other than
-/// line breaks and tabs, which no one types and which can hide content when rendered.
+/// What a date a person gives says, which decides the window it must fall in.
+#[derive(Debug, Clone, Copy)]
+enum When {
+    /// When something is due: from a year back (a deadline already passed) to ten years ahead.
+    Due,
+    /// When something happened or became known: from a year back to now. Such a time starts
+    /// regulatory clocks, so one long past would have them missed the moment it is recorded.
+    Happened,
+}
+
+/// A date a person gave, refused outside its window around `now` (never before
+/// [`Timestamp::EARLIEST`]), naming the field and the window.
+fn date(field: &str, at: Timestamp, now: Timestamp, when: When) -> Result<Timestamp, Refusal> {
+    const DAY: i64 = 24 * 3600;
+    let back = now.plus_seconds(-DAYS_BACK * DAY);
+    let (earliest, from) = if back > Timestamp::EARLIEST {
+        (back, format!("{back} ({DAYS_BACK} days ago)"))
+    } else {
+        (Timestamp::EARLIEST, format!("{} (the earliest date sitrep takes)", Timestamp::EARLIEST))
+    };
+    let (latest, to, what, beyond) = match when {
+        When::Due => {
+            let ahead = now.plus_seconds(DAYS_AHEAD * DAY);
+            (ahead, format!("{ahead} (ten years ahead)"), "a due date", "is more than ten years ahead")
+        }
+        When::Happened => (now, format!("now, {now}"), "a time something happened or became known", "is in the future"),
+    };
+    let why = if at > latest {
+        beyond.to_owned()
+    } else if at < Timestamp::EARLIEST {
+        format!("is before {}", Timestamp::EARLIEST)
+    } else if at < earliest {
+        format!("is more than {DAYS_BACK} days ago")
+    } else {
+        return Ok(at);
+    };
+    Err(invalid(field, format!("{at} {why}; {what} is between {from} and {to}")))
+}
+
+/// Why a task's due offset is refused, if it is.
+pub fn due_minutes_refusal(minutes: u32) -> Option<String> {
+    (minutes > DUE_MINUTES_MAX).then(|| {
+        format!("is {minutes} minutes; a task is due at most {DUE_MINUTES_MAX} minutes (ten years) after it is created")
+    })
+}
+
+/// How deeply free-form JSON (a webhook's `payload`, a command's `input`) may nest arrays and
+/// objects, the value itself counting as one level. serde_json stops reading at 128 levels; an
+/// answer carries the value a few levels down, so a bound far below that keeps every answer
+/// readable by any client. The API holds whole request bodies to the same bound.
+pub const JSON_DEPTH_MAX: usize = 32;
+
+/// How many levels of arrays and objects a value nests: 0 for a scalar, 1 for `[]` or `{}`.
+/// Walked with a list rather than by recursion, so no value can exhaust the stack.
+pub fn json_depth(value: &serde_json::Value) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(value, 1)];
+    while let Some((value, depth)) = pending.pop() {
+        match value {
+            serde_json::Value::Array(items) => pending.extend(items.iter().map(|v| (v, depth + 1))),
+            serde_json::Value::Object(map) => pending.extend(map.values().map(|v| (v, depth + 1))),
+            _ => continue,
+        }
+        deepest = deepest.max(depth);
+    }
+    deepest
+}
+
+/// Why a free-form value nests too deeply to keep, if it does.
+pub fn too_deep(value: &serde_json::Value) -> Option<String> {
+    let depth = json_depth(value);
+    (depth > JSON_DEPTH_MAX)
+        .then(|| format!("nests {depth} levels of arrays and objects; the limit is {JSON_DEPTH_MAX}"))
+}
+
+/// User-written text, the one rule for every field a person writes: kept verbatim, but never
+/// empty, never over `max` characters, and free of the characters that change how text
+/// displays without being seen ([`crate::text`]: controls other than line breaks and tabs,
+/// bidirectional formatting, invisible characters).
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, Refusal> {
     if value.trim().is_empty() {
         return Err(invalid(field, "must not be empty"));
@@ -69,13 +152,8 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, Refusal> {
     if length > max {
         return Err(invalid(field, format!("is {length} characters; the limit is {max}")));
     }
-    if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
-        return Err(invalid(field, "contains control characters"));
-    }
-    // Bidirectional overrides can make text display differently from what it says
-    // ("Trojan Source"); nobody needs them in an incident record.
-    if value.chars().any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) {
-        return Err(invalid(field, "contains bidirectional override characters, which can disguise text"));
+    if let Some(refusal) = crate::text::refusal(value) {
+        return Err(invalid(field, refusal));
     }
     Ok(value.to_owned())
 }
@@ -933,19 +1011,33 @@ fn list_or_none(items: &[&str]) -> String {
 /// The longest evidence name kept, in characters.
 pub const EVIDENCE_NAME_MAX: usize = 255;
 
-/// An uploaded file's name as the record keeps it: metadata only, never a path. Characters that
-/// could hide or reorder what is displayed (controls, NUL, bidirectional overrides) are written
-/// out as `<U+XXXX>` so nothing is silently dropped and nothing displays as something else; an
-/// empty name becomes "unnamed"; a very long one is cut.
+/// An uploaded file's name as the record keeps it: metadata only, never a path. The characters
+/// user text may not hold ([`crate::text`]), and line breaks and tabs, are written out as
+/// `<U+XXXX>` rather than refused (the name comes from a file system, not from a person typing),
+/// so nothing is silently dropped and nothing displays as something else; an empty name becomes
+/// "unnamed"; a very long one is cut.
 pub fn evidence_name(raw: &str) -> String {
-    let mut name = String::new();
-    for c in raw.chars() {
-        let hidden = c.is_control()
+    written_out(raw, |c| c.is_control() || crate::text::hidden(c).is_some())
+}
+
+/// Whether a stored evidence name is one sitrep could have written. Versions before the rule of
+/// [`crate::text`] wrote out only controls, the zero-width and bidirectional marks and U+FEFF,
+/// so the fold holds names to that narrower set: records they wrote still fold.
+pub fn is_kept_name(name: &str) -> bool {
+    let first_written_out = |c: char| {
+        c.is_control()
             || matches!(
                 c,
                 '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
-            );
-        if hidden {
+            )
+    };
+    written_out(name, first_written_out) == name
+}
+
+fn written_out(raw: &str, hidden: impl Fn(char) -> bool) -> String {
+    let mut name = String::new();
+    for c in raw.chars() {
+        if hidden(c) {
             name.push_str(&format!("<U+{:04X}>", c as u32));
         } else {
             name.push(c);
@@ -1113,12 +1205,13 @@ pub fn decide_incident(
             if let Some(owner) = owner {
                 judge.participant("owner", owner)?;
             }
+            let due = due.map(|due| date("due", due, now, When::Due)).transpose()?;
             let task = TaskId(state.tasks.len() as u64 + 1);
             vec![IncidentEvent::TaskCreated(TaskCreated {
                 task,
                 title,
                 owner: owner.clone(),
-                due: *due,
+                due,
                 due_in_minutes: None,
                 origin: TaskOrigin::Manual,
             })]
@@ -1357,12 +1450,7 @@ pub fn decide_incident(
                     format!("unknown determination '{determination}'; the policy knows {}", list_or_none(&known)),
                 ));
             }
-            if aware_at.is_some_and(|aware| aware > now) {
-                return Err(invalid(
-                    "aware_at",
-                    format!("{} is in the future; it is {now} now", aware_at.unwrap_or(now)),
-                ));
-            }
+            let aware_at = aware_at.map(|aware| date("aware_at", aware, now, When::Happened)).transpose()?;
             if let Some(earlier) = state.determinations.iter().find(|d| &d.determination == determination) {
                 return Err(conflict(format!(
                     "{determination} was already determined by {} at {}",
@@ -1385,7 +1473,7 @@ pub fn decide_incident(
             vec![IncidentEvent::DeterminationRecorded(DeterminationRecorded {
                 determination: determination.clone(),
                 basis: text("basis", basis, SHORT_MAX)?,
-                aware_at: *aware_at,
+                aware_at,
                 clocks,
             })]
         }
@@ -1418,7 +1506,7 @@ pub fn decide_incident(
                 lesson: *lesson,
                 title: text("title", title, TITLE_MAX)?,
                 owner: owner.clone(),
-                due: *due,
+                due: date("due", *due, now, When::Due)?,
                 csf: csf.clone(),
             })]
         }
@@ -1471,7 +1559,10 @@ pub fn decide_incident(
                 sniffed_type: registered.sniffed_type.clone(),
                 source: optional_text("source", &registered.source, TITLE_MAX)?,
                 collected_by: optional_text("collected_by", &registered.collected_by, TITLE_MAX)?,
-                collected_at: registered.collected_at,
+                collected_at: registered
+                    .collected_at
+                    .map(|collected| date("collected_at", collected, now, When::Happened))
+                    .transpose()?,
             })]
         }
         C::AccessEvidence { sha256, purpose } => {
@@ -1824,8 +1915,11 @@ fn check_actions(policy: &Policy, actions: &[ActionSpec]) -> Result<(), Refusal>
     for (index, action) in actions.iter().enumerate() {
         let field = format!("actions[{index}]");
         match action {
-            ActionSpec::Task { title, owner_role, .. } => {
+            ActionSpec::Task { title, owner_role, due_in_minutes } => {
                 text(&format!("{field}.title"), title, TITLE_MAX)?;
+                if let Some(message) = due_in_minutes.and_then(due_minutes_refusal) {
+                    return Err(invalid(&format!("{field}.due_in_minutes"), message));
+                }
                 if let Some(role) = owner_role.as_ref().filter(|r| !policy.knows_role(r)) {
                     return Err(invalid(&format!("{field}.owner_role"), format!("unknown role '{role}'")));
                 }
@@ -1836,6 +1930,11 @@ fn check_actions(policy: &Policy, actions: &[ActionSpec]) -> Result<(), Refusal>
                         &field,
                         format!("'{name}' is not the name of a configured {} (a-z, 0-9, '-', '_')", action.connector()),
                     ));
+                }
+                if let Some((name, value)) = action.free_form()
+                    && let Some(message) = too_deep(value)
+                {
+                    return Err(invalid(&format!("{field}.{name}"), message));
                 }
             }
             ActionSpec::Notify { message } => {

@@ -319,6 +319,16 @@ pub enum ActionSpec {
 }
 
 impl ActionSpec {
+    /// The action's free-form JSON and the name of its field: a webhook's `payload`, a
+    /// command's `input`.
+    pub fn free_form(&self) -> Option<(&'static str, &serde_json::Value)> {
+        match self {
+            ActionSpec::Webhook { payload, .. } => Some(("payload", payload)),
+            ActionSpec::Command { input, .. } => Some(("input", input)),
+            _ => None,
+        }
+    }
+
     pub fn connector(&self) -> &'static str {
         match self {
             ActionSpec::Task { .. } => "task",

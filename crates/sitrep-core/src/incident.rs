@@ -1103,7 +1103,7 @@ impl IncidentState {
                 if !crate::decide::is_sha256(&registered.sha256) {
                     return fail("evidence is named by 64 lower-case hex digits");
                 }
-                if crate::decide::evidence_name(&registered.name) != registered.name {
+                if !crate::decide::is_kept_name(&registered.name) {
                     return fail("the name holds characters the record never keeps as they are");
                 }
                 if self.evidence_item(&registered.sha256).is_some() {

@@ -21,6 +21,7 @@ pub mod playbook;
 pub mod policy;
 pub mod post_report;
 pub mod report;
+pub mod text;
 pub mod time;
 
 pub use decide::{Declare, IncidentCommand, OrgCommand, Refusal};

@@ -30,6 +30,9 @@ pub const BUILT_IN_PLAYBOOKS: &[&str] = &[
     include_str!("../playbooks/generic.toml"),
 ];
 
+/// The longest input a playbook takes, in characters.
+pub const INPUT_MAX: usize = 500;
+
 /// A playbook file that cannot be used, located in the file.
 pub type PlaybookError = PolicyError;
 
@@ -101,7 +104,8 @@ impl Playbook {
         Loader { source, policy }.load(raw)
     }
 
-    /// Fills `{input}` placeholders, refusing missing or unknown inputs.
+    /// Fills `{input}` placeholders, refusing missing or unknown inputs and inputs that are not
+    /// user text ([`crate::decide::text`]'s rule, at most [`INPUT_MAX`] characters).
     pub fn fill(&self, inputs: &BTreeMap<String, String>) -> Result<Filled, FillError> {
         for name in inputs.keys() {
             if !self.inputs.iter().any(|i| &i.name == name) {
@@ -114,13 +118,18 @@ impl Playbook {
         }
         for input in &self.inputs {
             match inputs.get(&input.name).filter(|value| !value.trim().is_empty()) {
-                Some(value) if value.chars().count() > 500 || value.chars().any(char::is_control) => {
-                    return Err(FillError {
-                        field: format!("inputs.{}", input.name),
-                        message: "must be at most 500 characters without control characters".into(),
-                    });
+                Some(value) => {
+                    // Inputs are user text: filled into titles, they are read like any other.
+                    let length = value.chars().count();
+                    let problem = if length > INPUT_MAX {
+                        Some(format!("is {length} characters; the limit is {INPUT_MAX}"))
+                    } else {
+                        crate::text::refusal(value)
+                    };
+                    if let Some(message) = problem {
+                        return Err(FillError { field: format!("inputs.{}", input.name), message });
+                    }
                 }
-                Some(_) => {}
                 None if input.required => {
                     return Err(FillError {
                         field: format!("inputs.{}", input.name),
@@ -281,8 +290,7 @@ struct RawPlaybook {
     version: Spanned<String>,
     approved_by: Spanned<String>,
     approved_at: Spanned<String>,
-    #[serde(default)]
-    summary: String,
+    summary: Option<Spanned<String>>,
     #[serde(default)]
     required_roles: Vec<Spanned<String>>,
     #[serde(default)]
@@ -320,7 +328,7 @@ struct RawStep {
 struct RawDecision {
     class: Spanned<String>,
     title: Spanned<String>,
-    rationale: Option<String>,
+    rationale: Option<Spanned<String>>,
     #[serde(default)]
     actions: Vec<Spanned<toml::Value>>,
 }
@@ -340,7 +348,17 @@ impl Loader<'_> {
         if text.is_empty() || text.chars().count() > max {
             return self.err(&value.span(), format!("{field} must be 1 to {max} characters"));
         }
+        self.plain(&value.span(), field, text)?;
         Ok(text.to_owned())
+    }
+
+    /// The file's text is user text too ([`crate::text`]): it becomes the titles of tasks and
+    /// decisions in incident records.
+    fn plain(&self, span: &Range<usize>, field: &str, text: &str) -> Result<(), PlaybookError> {
+        match crate::text::refusal(text) {
+            Some(refusal) => self.err(span, format!("{field} {refusal}")),
+            None => Ok(()),
+        }
     }
 
     fn role(&self, field: &str, value: &Spanned<String>) -> Result<Role, PlaybookError> {
@@ -397,6 +415,9 @@ impl Loader<'_> {
         }
         let title = self.text(&format!("{field}.title"), &raw_decision.title, 200)?;
         self.uses_known_inputs(&raw_decision.title.span(), &format!("{field}.title"), &title, inputs)?;
+        if let Some(rationale) = &raw_decision.rationale {
+            self.plain(&rationale.span(), &format!("{field}.rationale"), rationale.get_ref())?;
+        }
         let mut actions = Vec::new();
         for (index, action) in raw_decision.actions.iter().enumerate() {
             let action_field = format!("{field}.actions[{index}]");
@@ -431,12 +452,31 @@ impl Loader<'_> {
                 }
                 _ => {}
             }
+            if let ActionSpec::Task { due_in_minutes: Some(minutes), .. } = &spec
+                && let Some(message) = crate::decide::due_minutes_refusal(*minutes)
+            {
+                return self.err(&action.span(), format!("{action_field}.due_in_minutes {message}"));
+            }
+            if let Some((name, value)) = spec.free_form()
+                && let Some(message) = crate::decide::too_deep(value)
+            {
+                return self.err(&action.span(), format!("{action_field}.{name} {message}"));
+            }
+            let words = match &spec {
+                ActionSpec::Task { title, .. } => Some(("title", title)),
+                ActionSpec::Notify { message: Some(message) } => Some(("message", message)),
+                _ => None,
+            };
+            if let Some((name, words)) = words {
+                self.plain(&action.span(), &format!("{action_field}.{name}"), words)?;
+            }
             for text in all_text(&spec) {
                 self.uses_known_inputs(&action.span(), &action_field, &text, inputs)?;
             }
             actions.push(spec);
         }
-        Ok(DecisionTemplate { class, title, rationale: raw_decision.rationale.clone(), actions })
+        let rationale = raw_decision.rationale.as_ref().map(|r| r.get_ref().clone());
+        Ok(DecisionTemplate { class, title, rationale, actions })
     }
 
     fn load(&self, raw: RawPlaybook) -> Result<Playbook, PlaybookError> {
@@ -459,6 +499,10 @@ impl Loader<'_> {
                 return self.err(&input.span(), format!("inputs.{name}: an input's name is a-z, 0-9 and '_'"));
             }
             let value = input.get_ref();
+            self.plain(&input.span(), &format!("inputs.{name}.description"), &value.description)?;
+            if let Some(example) = &value.example {
+                self.plain(&input.span(), &format!("inputs.{name}.example"), example)?;
+            }
             inputs.push(Input {
                 name: name.clone(),
                 description: value.description.clone(),
@@ -478,6 +522,9 @@ impl Loader<'_> {
                 .as_ref()
                 .map(|d| self.decision(&format!("{field}.decision"), d, &inputs))
                 .transpose()?;
+            if let Some(message) = raw_step.due_minutes.and_then(crate::decide::due_minutes_refusal) {
+                return self.err(&step.span(), format!("{field}.due_minutes {message}"));
+            }
             steps.push(Step { title, role, due_minutes: raw_step.due_minutes, decision });
         }
         let preapproved = raw
@@ -486,13 +533,20 @@ impl Loader<'_> {
             .enumerate()
             .map(|(index, d)| self.decision(&format!("preapproved[{index}]"), d, &inputs))
             .collect::<Result<Vec<_>, _>>()?;
+        let summary = match &raw.summary {
+            Some(summary) => {
+                self.plain(&summary.span(), "summary", summary.get_ref())?;
+                summary.get_ref().trim().to_owned()
+            }
+            None => String::new(),
+        };
         Ok(Playbook {
             id,
             title,
             version,
             approved_by,
             approved_at,
-            summary: raw.summary.trim().to_owned(),
+            summary,
             required_roles,
             inputs,
             steps,

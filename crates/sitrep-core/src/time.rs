@@ -19,6 +19,10 @@ pub struct Timestamp(jiff::Timestamp);
 pub struct TimestampError(pub String);
 
 impl Timestamp {
+    /// The earliest date a person may give, 2000-01-01T00:00:00Z: nothing sitrep records
+    /// happened in the last century, whatever the clock says.
+    pub const EARLIEST: Timestamp = Timestamp(jiff::Timestamp::constant(946_684_800, 0));
+
     /// Truncates to whole microseconds so that formatting and parsing round-trip.
     pub fn from_jiff(at: jiff::Timestamp) -> Self {
         let micros = at.as_microsecond();

@@ -1002,6 +1002,35 @@ fn a_proposal_refuses_bad_actions_naming_the_action() {
     assert_eq!(w.decision(2).actions.len(), 2);
 }
 
+/// `{"a": {"a": … {} …}}`, `levels` objects deep.
+fn nested(levels: usize) -> serde_json::Value {
+    (1..levels).fold(json!({}), |inner, _| json!({ "a": inner }))
+}
+
+/// Issue 11 point 8: free-form JSON nested deeper than any answer holding it can be read (124
+/// levels, where serde_json stops at 128) was accepted. The domain bounds it, whatever the
+/// path it came in by.
+#[test]
+fn an_action_s_free_form_json_nests_at_most_32_levels() {
+    let mut w = world();
+    let tech = |actions: Vec<ActionSpec>| with_actions("containment", "Isolate host", actions);
+    let hook = |payload: serde_json::Value| ActionSpec::Webhook { destination: "siem".into(), payload };
+    let command = |input: serde_json::Value| ActionSpec::Command { command: "isolate-host".into(), input };
+    assert_eq!(decide::JSON_DEPTH_MAX, 32);
+    assert_eq!(
+        invalid(act(&mut w, "tech", tech(vec![hook(nested(33))])), "actions[0].payload"),
+        "nests 33 levels of arrays and objects; the limit is 32"
+    );
+    says(
+        &invalid(act(&mut w, "tech", tech(vec![notify(), command(nested(124))])), "actions[1].input"),
+        &["nests 124 levels"],
+    );
+    let arrays = (1..40).fold(json!([]), |inner, _| json!([1, inner]));
+    says(&invalid(act(&mut w, "tech", tech(vec![hook(arrays)])), "actions[0].payload"), &["nests 40 levels"]);
+    act(&mut w, "tech", tech(vec![hook(nested(32)), command(json!({"list": [nested(30)]}))]))
+        .expect("32 levels are fine");
+}
+
 #[test]
 fn approving_is_refused_with_the_role_still_missing_and_its_holder() {
     let mut w = world();
@@ -1212,10 +1241,10 @@ fn user_text_refuses_empty_over_limit_and_control_characters_but_keeps_html_verb
         assert_eq!(refused(" \n\t ".into()), empty, "{field}");
         assert_eq!(refused("é".repeat(max + 1)), format!("is {} characters; the limit is {max}", max + 1), "{field}");
         for control in ["nul\u{0}", "\u{1b}[2Jcleared", "del\u{7f}", "next\u{85}line", "bell\u{7}"] {
-            says(&refused(control.into()), &["contains control characters"]);
+            says(&refused(control.into()), &["a control character"]);
         }
         for disguised in ["invoice\u{202E}fdp.exe", "admin\u{2066}ok\u{2069}"] {
-            says(&refused(disguised.into()), &["bidirectional override"]);
+            says(&refused(disguised.into()), &["a bidirectional formatting character"]);
         }
         for kept in [html.to_owned(), "line one\r\nline two\ttabbed".to_owned(), "é".repeat(max)] {
             let mut w = base.clone();

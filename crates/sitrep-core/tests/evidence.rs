@@ -291,6 +291,46 @@ fn the_word_joiner_invisible_operators_and_the_arabic_letter_mark_are_written_ou
 }
 
 #[test]
+fn every_character_user_text_refuses_is_written_out_in_a_name() {
+    // Issue 11 point 11: the one rule of user text (`sitrep_core::text`) decides what a name
+    // shows written out, beyond the controls and marks above.
+    let cases = [
+        ("pay\u{00AD}roll.xlsx", "pay<U+00AD>roll.xlsx"),
+        ("one\u{2028}two.txt", "one<U+2028>two.txt"),
+        ("tag\u{E0041}.txt", "tag<U+E0041>.txt"),
+        ("blank\u{3164}.txt", "blank<U+3164>.txt"),
+        ("👩\u{200D}💻.png", "👩<U+200D>💻.png"),
+        ("⚠️.txt", "⚠️.txt"),
+    ];
+    for (raw, shown) in cases {
+        assert_eq!(decide::evidence_name(raw), shown, "{raw:?}");
+    }
+}
+
+#[test]
+fn a_name_kept_as_it_was_by_an_earlier_version_still_folds() {
+    // Before the one rule, a soft hyphen stayed in a name as it was; records holding one fold.
+    let registered = |n: u64, name: &str| {
+        IncidentEvent::EvidenceRegistered(EvidenceRegistered {
+            sha256: blob(n),
+            size: 1,
+            name: name.into(),
+            declared_type: None,
+            sniffed_type: None,
+            source: None,
+            collected_by: None,
+            collected_at: None,
+        })
+    };
+    let mut w = world();
+    append(&mut w, &by("tech"), &[registered(1, "pay\u{00AD}roll.xlsx")]).expect("an earlier version's name folds");
+    assert_eq!(w.incident.evidence[0].name, "pay\u{00AD}roll.xlsx");
+    // A character every version wrote out is still refused.
+    let error = fold_refuses(&w, w.head(), &by("tech"), registered(2, "pay\u{200B}roll.xlsx"));
+    assert_eq!(error.reason, "the name holds characters the record never keeps as they are");
+}
+
+#[test]
 fn a_path_in_a_name_is_kept_verbatim_as_metadata() {
     for name in ["../../etc/passwd", "/etc/passwd", "C:\\Windows\\System32\\config\\SAM", "..", "<script>.svg"] {
         assert_eq!(decide::evidence_name(name), name);
@@ -408,10 +448,13 @@ fn reading_unknown_evidence_is_not_found_and_a_purpose_is_required() {
             "say why you are downloading it; the purpose goes in the chain of custody"
         );
     }
-    assert_eq!(invalid(act(&mut w, "lee", access(&blob(1), "review\u{7}")), "purpose"), "contains control characters");
+    says(
+        &invalid(act(&mut w, "lee", access(&blob(1), "review\u{7}")), "purpose"),
+        &["contains U+0007, a control character"],
+    );
     says(
         &invalid(act(&mut w, "lee", access(&blob(1), "review\u{202E}")), "purpose"),
-        &["bidirectional override characters"],
+        &["contains U+202E (RIGHT-TO-LEFT OVERRIDE), a bidirectional formatting character"],
     );
     assert_eq!(
         invalid(act(&mut w, "lee", access(&blob(1), &"x".repeat(SHORT_MAX + 1))), "purpose"),
@@ -507,7 +550,7 @@ fn a_party_entry_with_a_bad_id_an_empty_name_or_unusable_text_is_refused() {
     assert_eq!(invalid(org.act(ADMIN, O::RegisterParty(nameless_contact)), "contacts[0].name"), "must not be empty");
     let mut disguised = msp("acme");
     disguised.authority = vec!["may revoke\u{202E} their access".into()];
-    says(&invalid(org.act(ADMIN, O::RegisterParty(disguised)), "authority[0]"), &["bidirectional override"]);
+    says(&invalid(org.act(ADMIN, O::RegisterParty(disguised)), "authority[0]"), &["bidirectional formatting"]);
     assert_eq!(org.record.len(), before);
     assert!(org.state.parties.is_empty());
     let longest = "a".repeat(64);
@@ -1041,7 +1084,7 @@ fn drafting_needs_the_statements_role_and_records_the_text_and_its_hash() {
         ]
     );
     assert_eq!(invalid(act(&mut w, "cora", draft(Audience::Press, "  ")), "text"), "must not be empty");
-    says(&invalid(act(&mut w, "cora", draft(Audience::Press, "safe\u{202E}")), "text"), &["bidirectional override"]);
+    says(&invalid(act(&mut w, "cora", draft(Audience::Press, "safe\u{202E}")), "text"), &["bidirectional formatting"]);
     assert_eq!(w.incident.statements.len(), 3);
 }
 

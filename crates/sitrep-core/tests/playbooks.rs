@@ -644,6 +644,84 @@ fn a_bad_playbook_file_is_refused_naming_the_line_and_column_of_the_offending_te
     }
 }
 
+/// Issue 11 point 11: a playbook's text becomes the titles of tasks and decisions in incident
+/// records, so it keeps the rule of user text; its inputs too.
+#[test]
+fn a_playbook_s_text_and_inputs_refuse_invisible_characters() {
+    let policy = Policy::default_policy();
+    // (text replaced, replacement, where the error must point, what it must say)
+    let cases = [
+        (
+            "title = \"Deactivate {key_id}",
+            "title = \"Deactivate\u{200B} {key_id}",
+            "\"Deactivate\u{200B}",
+            "preapproved[0].title contains U+200B (ZERO WIDTH SPACE), an invisible character",
+        ),
+        (
+            "title = \"Scope: find",
+            "title = \"Scope:\u{2028} find",
+            "\"Scope:\u{2028}",
+            "steps[0].title contains U+2028 (LINE SEPARATOR)",
+        ),
+        (
+            "rationale = \"Pre-approved:",
+            "rationale = \"Pre\u{00AD}approved:",
+            "\"Pre\u{00AD}",
+            "preapproved[0].rationale contains U+00AD (SOFT HYPHEN)",
+        ),
+        (
+            "message = \"{key_id} at",
+            "message = \"{key_id}\u{200D} at",
+            "{ connector = \"notify\"",
+            "preapproved[0].actions[1].message contains U+200D (ZERO WIDTH JOINER)",
+        ),
+        ("Revoke the exposed", "Revoke\u{2060} the exposed", "\"\"\"\nRevoke", "summary contains U+2060 (WORD JOINER)"),
+        (
+            "version = \"1.0.0\"",
+            "version = \"1.0.0\u{202E}\"",
+            "\"1.0.0",
+            "version contains U+202E (RIGHT-TO-LEFT OVERRIDE), a bidirectional formatting character",
+        ),
+        (
+            "description = \"Who issued it",
+            "description = \"Who\u{FEFF} issued it",
+            "[inputs.provider]",
+            "inputs.provider.description contains U+FEFF (ZERO WIDTH NO-BREAK SPACE)",
+        ),
+    ];
+    for (from, to, at, says_what) in cases {
+        let source = edit(LEAKED_SECRET, from, to);
+        let error = Playbook::parse(&source, &policy).expect_err(to);
+        assert_eq!((error.line, error.column), location(&source, at), "{to}: {error}");
+        says(&error.message, &[says_what]);
+    }
+
+    let playbook = parsed(LEAKED_SECRET);
+    let refused = playbook.fill(&inputs(&[("key_id", "AKIA\u{200B}1"), ("provider", "AWS")])).expect_err("refused");
+    assert_eq!(refused.field, "inputs.key_id");
+    assert_eq!(refused.message, "contains U+200B (ZERO WIDTH SPACE), an invisible character that can disguise text");
+    let long = playbook.fill(&inputs(&[("key_id", &"k".repeat(501)), ("provider", "AWS")])).expect_err("too long");
+    assert_eq!((long.field.as_str(), long.message.as_str()), ("inputs.key_id", "is 501 characters; the limit is 500"));
+}
+
+#[test]
+fn a_playbook_s_free_form_json_nests_at_most_32_levels() {
+    let policy = Policy::default_policy();
+    let payload = "payload = { operation = \"deactivate_access_key\"";
+    let deep = |levels: usize| {
+        format!(
+            "payload = {{ deep = {}1{}, operation = \"deactivate_access_key\"",
+            "{ a = ".repeat(levels),
+            " }".repeat(levels)
+        )
+    };
+    let source = edit(LEAKED_SECRET, payload, &deep(32));
+    let error = Playbook::parse(&source, &policy).expect_err("33 levels");
+    assert_eq!((error.line, error.column), location(&source, "{ connector = \"webhook\""), "{error}");
+    says(&error.message, &["preapproved[0].actions[0].payload nests 33 levels of arrays and objects; the limit is 32"]);
+    Playbook::parse(&edit(LEAKED_SECRET, payload, &deep(31)), &policy).expect("32 levels load");
+}
+
 #[test]
 fn a_toml_syntax_error_is_refused_naming_its_line() {
     let policy = Policy::default_policy();

@@ -4,11 +4,21 @@
 //! type (415 otherwise), refuses malformed JSON with 400 and a value of the wrong type, a
 //! missing field or an unknown field with 422 naming the field. It also picks up the
 //! `Idempotency-Key` header and fingerprints the request, so a retry can be recognised.
+//!
+//! Before a body is read into its type, one pass over its bytes ([`check_structure`]) holds it
+//! to the rules a type cannot: no object repeats a key (serde keeps the last of them silently
+//! in maps and free-form JSON), and nothing nests deeper than
+//! [`JSON_DEPTH_MAX`](sitrep_core::decide::JSON_DEPTH_MAX) levels.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fmt;
 
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use sha2::{Digest, Sha256};
+use sitrep_core::decide::JSON_DEPTH_MAX;
 use sitrep_store::ledger::IdempotencyKey;
 
 use crate::error::ApiError;
@@ -65,6 +75,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
                 Some(IdempotencyKey { key: key.to_owned(), fingerprint: hex::encode(hasher.finalize()) })
             }
         };
+        check_structure(&bytes)?;
         Ok(Body { value: parse_json(&bytes)?, idempotency })
     }
 }
@@ -143,6 +154,156 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
+/// Refuses a body in which an object repeats a key or arrays and objects nest deeper than
+/// [`JSON_DEPTH_MAX`], with 422 naming the JSON path (`actions[0].payload.a`). The top-level
+/// object's own fields are left to [`parse_json`], whose errors for them already name the
+/// field. A body that is not JSON at all passes here and is refused by [`parse_json`].
+pub fn check_structure(bytes: &[u8]) -> Result<(), ApiError> {
+    let found = RefCell::new(None);
+    let walk = Walk { place: &Place::Body, depth: 0, found: &found };
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    match (walk.deserialize(&mut deserializer), found.into_inner()) {
+        (Err(_), Some(Found { field, message })) => Err(ApiError::invalid(field, message)),
+        _ => Ok(()),
+    }
+}
+
+/// A place in a body, spelled as problem documents name fields: `actions[0].payload.a`.
+enum Place<'a> {
+    Body,
+    Key(&'a Place<'a>, &'a str),
+    Index(&'a Place<'a>, usize),
+}
+
+impl fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// A key is shown whole up to this many characters.
+        const KEY_SHOWN: usize = 64;
+        match self {
+            Place::Body => f.write_str("body"),
+            Place::Key(parent, key) => {
+                if !matches!(parent, Place::Body) {
+                    write!(f, "{parent}.")?;
+                }
+                match key.char_indices().nth(KEY_SHOWN) {
+                    Some((end, _)) => write!(f, "{}…", &key[..end]),
+                    None => f.write_str(key),
+                }
+            }
+            Place::Index(Place::Body, index) => write!(f, "[{index}]"),
+            Place::Index(parent, index) => write!(f, "{parent}[{index}]"),
+        }
+    }
+}
+
+/// What [`check_structure`] refused, kept aside while serde unwinds with an error of its own.
+struct Found {
+    field: String,
+    message: String,
+}
+
+/// The walk at one value: where it is, how many arrays and objects hold it, and the slot for
+/// what it refuses. It reads every value through serde's `deserialize_any` and builds nothing.
+#[derive(Clone, Copy)]
+struct Walk<'a> {
+    place: &'a Place<'a>,
+    depth: usize,
+    found: &'a RefCell<Option<Found>>,
+}
+
+impl Walk<'_> {
+    fn refuse<E: de::Error>(&self, place: &Place<'_>, message: String) -> E {
+        let field = place.to_string();
+        let error = E::custom(format!("{field}: {message}"));
+        *self.found.borrow_mut() = Some(Found { field, message });
+        error
+    }
+
+    /// The depth of the array or object this value opens, refused beyond the bound.
+    fn open<E: de::Error>(&self) -> Result<usize, E> {
+        let depth = self.depth + 1;
+        if depth > JSON_DEPTH_MAX {
+            let message =
+                format!("nests too deeply: a body nests at most {JSON_DEPTH_MAX} levels of arrays and objects");
+            return Err(self.refuse(self.place, message));
+        }
+        Ok(depth)
+    }
+
+    /// Every number passes through here; a rule for numbers (such as I-JSON's range) goes here.
+    fn number<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.number()
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.number()
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.number()
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        let depth = self.open()?;
+        let mut index = 0;
+        loop {
+            let place = Place::Index(self.place, index);
+            if items.next_element_seed(Walk { place: &place, depth, found: self.found })?.is_none() {
+                return Ok(());
+            }
+            index += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let depth = self.open()?;
+        let mut keys: HashSet<String> = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let place = Place::Key(self.place, &key);
+            // The top-level object's fields are the body type's, which refuses a repeat itself.
+            if depth > 1 && keys.contains(&key) {
+                let message = "appears more than once in its object; give each key once".to_owned();
+                return Err(self.refuse(&place, message));
+            }
+            map.next_value_seed(Walk { place: &place, depth, found: self.found })?;
+            keys.insert(key);
+        }
+        Ok(())
+    }
+}
+
 /// serde's message without its "at line 1 column 15" suffix, which means nothing to a person
 /// who sent one line of JSON.
 fn clean(error: &serde_json::Error) -> String {
@@ -197,5 +358,58 @@ mod tests {
         assert_eq!(status, 400);
         assert!(detail.starts_with("the body is not valid JSON"), "{detail}");
         assert_eq!(field(r#"{"text": "x"} trailing"#).0, 400);
+    }
+
+    /// What [`check_structure`] makes of a body: `None` when it passes, else the field named and
+    /// a word of the detail.
+    fn check(body: &str, expected: Option<(&str, &str)>) {
+        let found = check_structure(body.as_bytes()).err().map(|error| {
+            let problem = error.problem();
+            assert_eq!(problem.status, 422, "{body}");
+            (problem.field.unwrap_or_default(), problem.detail)
+        });
+        match (found, expected) {
+            (None, None) => {}
+            (Some((field, detail)), Some((want, says))) => {
+                assert_eq!(field, want, "{body}");
+                assert!(detail.contains(says), "{body}: {detail}");
+            }
+            (found, _) => panic!("{body}: expected {expected:?}, found {found:?}"),
+        }
+    }
+
+    #[test]
+    fn repeated_keys_below_the_top_level_are_refused_naming_the_path() {
+        let twice = "more than once";
+        check(r#"{"a": {"k": 1, "k": 2}}"#, Some(("a.k", twice)));
+        check(r#"{"a": [0, {"k": 1, "j": {}, "k": 1}]}"#, Some(("a[1].k", twice)));
+        check(r#"{"a": {"k": 1, "k": 2}}"#, Some(("a.k", twice)));
+        check(r#"[{"k": 1, "k": 2}]"#, Some(("[0].k", twice)));
+        check(
+            &format!(r#"{{"a": {{"{long}": 1, "{long}": 2}}}}"#, long = "é".repeat(100)),
+            Some((&format!("a.{}…", "é".repeat(64)), twice)),
+        );
+        check(r#"{"a": {"k": 1}, "b": {"k": 1}, "c": [{"k": 1}, {"k": 2}]}"#, None);
+        // The top level's own fields are the body type's to refuse (see the next test).
+        check(r#"{"k": 1, "k": 2}"#, None);
+        let (status, field, detail) = super::tests::field(r#"{"text": "a", "text": "b"}"#);
+        assert_eq!((status, field.as_str()), (422, "body"), "{detail}");
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_bound_is_refused_where_it_goes_too_deep() {
+        let nested = |levels: usize| format!("{}1{}", r#"{"a":"#.repeat(levels), "}".repeat(levels));
+        check(&nested(JSON_DEPTH_MAX), None);
+        let deep = format!("a{}", ".a".repeat(JSON_DEPTH_MAX - 1));
+        check(&nested(JSON_DEPTH_MAX + 1), Some((&deep, "at most 32 levels")));
+        check(&nested(1000), Some((&deep, "at most 32 levels")));
+        check(
+            &format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)),
+            Some((&"[0]".repeat(JSON_DEPTH_MAX), "32 levels")),
+        );
+        // Not JSON, or broken before anything is refused: left to `parse_json`'s 400.
+        for broken in ["", "nul", r#"{"a": {"k": 1"#, "{} trailing"] {
+            check(broken, None);
+        }
     }
 }

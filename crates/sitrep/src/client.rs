@@ -40,7 +40,8 @@ pub mod codes {
     pub const INVALID: u8 = 6;
     /// Not signed in: the token is missing, unknown, expired or revoked (401).
     pub const UNAUTHENTICATED: u8 = 7;
-    /// The server failed, is unreachable, or asks to wait (5xx, 429, network).
+    /// The server failed, is unreachable, or asks to wait (5xx, 429, network), or answered
+    /// something the client cannot read.
     pub const UNAVAILABLE: u8 = 8;
 }
 
@@ -100,18 +101,21 @@ fn save(saved: &Saved) -> Result<PathBuf, Failure> {
 }
 
 /// Text from the server or the user, made safe for one terminal line: control characters
-/// (newlines, escape sequences) and the invisible marks that reorder text (right-to-left
-/// overrides and isolates) are shown escaped, so nobody can forge a second line or disguise a
-/// name like `evil\u{202e}fdp.exe` as `evilexe.pdf`.
+/// (newlines, escape sequences) and every character user text may not hold
+/// (`sitrep_core::text`: the marks that reorder text, zero-width and other invisible characters)
+/// are shown escaped, so nobody can forge a second line or disguise a name like
+/// `evil\u{202e}fdp.exe` as `evilexe.pdf`, even in records written before the server refused
+/// them.
 pub fn one_line(text: &str) -> String {
     text.chars()
-        .flat_map(|c| if c.is_control() || reorders(c) { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
+        .flat_map(|c| {
+            if c.is_control() || sitrep_core::text::hidden(c).is_some() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
         .collect()
-}
-
-/// Unicode's bidirectional formatting characters.
-fn reorders(c: char) -> bool {
-    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 struct Client {
@@ -166,14 +170,17 @@ impl Client {
         }
     }
 
-    /// The JSON of a successful answer, or the failure a refusal comes to.
+    /// The JSON of a successful answer, or the failure a refusal comes to. A successful answer
+    /// that cannot be read is a failure too: read as nothing, it would print "No decisions" and
+    /// tell a script something false.
     async fn answer(&self, response: reqwest::Response) -> Result<Value, Failure> {
         let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        if status.is_success() {
-            return Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)));
+        let path = response.url().path().to_owned();
+        let text = response.text().await.map_err(|e| self.unreachable(&e))?;
+        if !status.is_success() {
+            return Err(failure(status, &text));
         }
-        Err(failure(status, &text))
+        serde_json::from_str(&text).map_err(|error| unreadable(&format!("the answer to {path}"), &error))
     }
 
     async fn get(&self, path: &str) -> Result<Value, Failure> {
@@ -209,6 +216,12 @@ impl Client {
         }
         Ok(codes::OK)
     }
+}
+
+/// The failure an answer from the server that is not JSON the client can read comes to: the
+/// server (or something between it and us) is not answering as sitrep does.
+fn unreadable(what: &str, error: &serde_json::Error) -> Failure {
+    Failure { code: codes::UNAVAILABLE, message: one_line(&format!("{what} cannot be read as JSON: {error}")) }
 }
 
 /// The one line a refused request comes to: the problem's detail, and the rule if the policy refused.
@@ -417,9 +430,8 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                 let report = client.get(&path).await?;
                 return client.say(&report, |_| String::new());
             }
-            let markdown = client.send(client.request(Method::GET, &path).header("accept", "text/markdown")).await?;
-            print!("{}", markdown.as_str().unwrap_or_default());
-            Ok(codes::OK)
+            let markdown = client.get_text(&path, "text/markdown").await?;
+            report::print_raw(&markdown)
         }
         Command::Status { incident, phase: None } => {
             let state = client.get(&incident_path(&incident)).await?;
@@ -785,7 +797,10 @@ async fn watch(client: &Client, incident: &str, after: Option<u64>) -> Outcome {
                 } else if let Some(id) = line.strip_prefix("id:") {
                     last = id.trim().parse().ok().or(last);
                 } else if line.is_empty() && !data.is_empty() {
-                    let entry: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+                    let entry: Value = serde_json::from_str(&data).map_err(|error| {
+                        let which = last.map_or_else(|| "an event".to_owned(), |seq| format!("event {seq}"));
+                        unreadable(&format!("{which} of {incident}"), &error)
+                    })?;
                     if client.json {
                         println!("{entry}");
                     } else {
@@ -822,4 +837,22 @@ async fn login_command(args: &ClientArgs, login: &crate::cli::LoginArgs) -> Outc
 
 fn client_clone(client: &Client) -> Client {
     Client { http: client.http.clone(), base: client.base.clone(), token: client.token.clone(), json: client.json }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn one_line_escapes_what_would_break_the_line_or_hide_in_it() {
+        for (text, shown) in [
+            ("two\nlines", "two\\nlines"),
+            ("evil\u{202e}fdp.exe", "evil\\u{202e}fdp.exe"),
+            ("ad\u{200b}min approved", "ad\\u{200b}min approved"),
+            ("soft\u{ad}hyphen", "soft\\u{ad}hyphen"),
+            ("⚠️ café 日本", "⚠️ café 日本"),
+        ] {
+            assert_eq!(one_line(text), shown, "{text:?}");
+        }
+    }
 }

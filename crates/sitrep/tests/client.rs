@@ -9,7 +9,7 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 
 use serde_json::Value;
-use support::{Cli, Server, eventually, free_port};
+use support::{Cli, Server, date_in, eventually, free_port};
 
 /// `sitrep token create --user NAME` as the admin: the token, from the last line.
 fn token_for(admin: &Cli, user: &str) -> String {
@@ -145,6 +145,7 @@ fn one_incident_life_through_the_cli() {
         "Refuse pushes that hold secrets",
     ]);
     assert!(lesson.ok().starts_with("Recorded L-1 on INC-1;"), "{}", lesson.stdout);
+    let due = date_in(60);
     let change = maria.run(&[
         "review",
         "change",
@@ -155,13 +156,13 @@ fn one_incident_life_through_the_cli() {
         "--owner",
         "tom",
         "--due",
-        "2027-01-31",
+        &due,
         "--csf",
         "PR.PS-06",
     ]);
     assert_eq!(
         change.ok(),
-        "Planned CC-1 on INC-1 for L-1: owner tom, due 2027-01-31T23:59:59.000000Z, CSF PR.PS-06.\n"
+        format!("Planned CC-1 on INC-1 for L-1: owner tom, due {due}T23:59:59.000000Z, CSF PR.PS-06.\n")
     );
     let summary = "Key rotated within the hour; push protection will stop the next one";
     let completed = maria.run(&["review", "complete", "INC-1", "--summary", summary]);
@@ -482,4 +483,63 @@ fn errors_stay_on_one_line_when_an_argument_holds_a_newline() {
     assert!(message.contains("INC-1"), "{message}");
     let message = root.run(&["declare", "Probe", "--severity", "sev9\u{1b}[2J"]).fails(6).to_owned();
     assert!(!message.contains('\u{1b}'), "a raw terminal escape reached stderr: {message:?}");
+}
+
+/// A stand-in server that answers every request with 200, `content_type` and `body`; its URL.
+fn answering(content_type: &'static str, body: String) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("an ephemeral port");
+    let url = format!("http://{}", listener.local_addr().expect("its address"));
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+/// Issue 11 point 8: an answer the client could not parse (there, one holding a payload nested
+/// 124 deep) was read as nothing, and `sitrep decisions` printed "No decisions on INC-1." with
+/// exit 0. Any answer it cannot read is now a failure: exit 8, one line naming what.
+#[test]
+fn an_answer_the_client_cannot_read_fails_loudly() {
+    let config = tempfile::tempdir().expect("a config directory");
+    let cli =
+        |url: String| Cli { url: Some(url), token: Some("t".into()), config_home: config.path().into(), cwd: None };
+    let deep = format!("{}1{}", r#"{"a":"#.repeat(130), "}".repeat(130));
+    let too_deep = cli(answering(
+        "application/json",
+        format!(r#"{{"id": "INC-1", "phase": "triage", "decisions": [{{"id": "D-1", "payload": {deep}}}]}}"#),
+    ));
+    let said = too_deep.run(&["decisions", "INC-1"]).fails(8).to_owned();
+    assert!(said.contains("/api/v1/incidents/INC-1") && said.contains("cannot be read"), "{said}");
+    for args in [&["decisions", "INC-1", "--json"][..], &["status", "INC-1"], &["show", "INC-1", "--json"]] {
+        too_deep.run(args).fails(8);
+    }
+
+    let html = cli(answering("text/html", "<html><body>Service Unavailable</body></html>".into()));
+    for args in [&["decisions", "INC-1"][..], &["status", "INC-1"], &["log", "INC-1", "a fact"], &["incidents"]] {
+        let said = html.run(args).fails(8).to_owned();
+        assert!(said.contains("cannot be read"), "{said}");
+    }
+    let shapeless = cli(answering("application/json", r#"{"id": "INC-1"}"#.into()));
+    let said = shapeless.run(&["decisions", "INC-1"]).fails(8).to_owned();
+    assert!(said.contains("no list of decisions"), "{said}");
+    let empty = cli(answering("application/json", String::new()));
+    empty.run(&["whoami"]).fails(8);
+    // The SITREP in Markdown is text, and read as such.
+    assert_eq!(html.run(&["show", "INC-1"]).ok(), "<html><body>Service Unavailable</body></html>\n");
+
+    let events = cli(answering("text/event-stream", "id: 7\ndata: {\"seq\": 7, \"kind\": \n\n".into()));
+    let said = events.run(&["watch", "INC-1"]).fails(8).to_owned();
+    assert!(said.contains("event 7") && said.contains("cannot be read"), "{said}");
 }

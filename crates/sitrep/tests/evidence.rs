@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support::{BIN, Cli, Server, eventually};
+use support::{BIN, Cli, Server, date_in, eventually};
 
 fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -103,6 +103,7 @@ fn evidence_goes_up_and_comes_back_through_the_cli_with_its_custody_trail() {
     let file = |name: &str| work.path().join(name).to_str().expect("UTF-8").to_owned();
 
     // Each upload prints what the server registered, which is what the file hashes to.
+    let collected = date_in(-1);
     let added = root.run(&[
         "evidence",
         "add",
@@ -113,7 +114,7 @@ fn evidence_goes_up_and_comes_back_through_the_cli_with_its_custody_trail() {
         "--collected-by",
         "tom",
         "--collected-at",
-        "2026-11-27T03:10:00Z",
+        &format!("{collected}T03:10:00Z"),
     ]);
     assert_eq!(
         added.ok(),
@@ -151,7 +152,8 @@ fn evidence_goes_up_and_comes_back_through_the_cli_with_its_custody_trail() {
         let line = text.lines().find(|l| l.starts_with(&sha256(bytes))).unwrap_or_else(|| panic!("{name}:\n{text}"));
         assert!(line.contains(name) && line.contains(&format!(" {} B", bytes.len())), "{line}");
     }
-    assert!(text.contains("source: AWS CloudTrail, us-east-1 · collected by tom at 2026-11-27T03:10:00"), "{text}");
+    let provenance = format!("source: AWS CloudTrail, us-east-1 · collected by tom at {collected}T03:10:00");
+    assert!(text.contains(&provenance), "{text}");
     assert_eq!(text.matches("custody: not accessed since it was registered").count(), 4, "{text}");
 
     // Downloads: each asks why, is written only when it hashes right, and joins the trail.

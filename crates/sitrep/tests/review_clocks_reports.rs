@@ -6,7 +6,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Cli, Server};
+use support::{Cli, Server, date_in};
 
 /// An organisation with its admin's client and a client per member named, each holding a token.
 fn organisation(names: &[&str]) -> (Server, Vec<Cli>) {
@@ -80,6 +80,7 @@ fn a_review_from_lessons_to_control_changes_that_outlive_the_incident() {
     assert_eq!(second["id"], "L-2");
     assert_eq!(second["why"], "The EDR alert went to a shared mailbox");
 
+    let far = date_in(400);
     let planned = tom.run(&[
         "review",
         "change",
@@ -90,13 +91,13 @@ fn a_review_from_lessons_to_control_changes_that_outlive_the_incident() {
         "--owner",
         "tom",
         "--due",
-        "2037-01-31T17:00Z",
+        &format!("{far}T17:00Z"),
         "--csf",
         "PR.IR-01",
     ]);
     assert_eq!(
         planned.ok(),
-        "Planned CC-1 on INC-1 for L-1: owner tom, due 2037-01-31T17:00:00.000000Z, CSF PR.IR-01.\n"
+        format!("Planned CC-1 on INC-1 for L-1: owner tom, due {far}T17:00:00.000000Z, CSF PR.IR-01.\n")
     );
     // Wrong input is refused: locally for a date nobody can read, by the server for the rest.
     let change = |lesson: &str, due: &str, csf: &str| {
@@ -119,15 +120,16 @@ fn a_review_from_lessons_to_control_changes_that_outlive_the_incident() {
     assert!(shown.contains("      why: One flat network for servers and backups\n"), "{shown}");
     assert!(shown.contains("      we change: Separate the backup network\n"), "{shown}");
     assert!(
-        shown.contains(
-            "      CC-1 Backup network segmented — owner tom, due 2037-01-31T17:00:00.000000Z, CSF PR.IR-01, open\n"
-        ),
+        shown.contains(&format!(
+            "      CC-1 Backup network segmented — owner tom, due {far}T17:00:00.000000Z, CSF PR.IR-01, open\n"
+        )),
         "{shown}"
     );
 
     // One change already overdue (due in the past), one to cancel.
-    change("L-2", "2020-01-31", "DE.AE-02").ok();
-    change("L-2", "2037-06-30", "DE.CM-01").ok();
+    let overdue = date_in(-30);
+    change("L-2", &overdue, "DE.AE-02").ok();
+    change("L-2", &date_in(500), "DE.CM-01").ok();
     let cancelled = maria.run(&["review", "cancel", "INC-1", "CC-3", "--note", "CC-2 covers it"]);
     assert_eq!(cancelled.ok(), "CC-3 on INC-1 is cancelled.\n");
     maria.run(&["review", "cancel", "INC-1", "CC-3", "--note", "again"]).fails(5);
@@ -135,7 +137,7 @@ fn a_review_from_lessons_to_control_changes_that_outlive_the_incident() {
         maria
             .run(&["review", "show", "INC-1"])
             .ok()
-            .contains("CC-2 T — owner maria, due 2020-01-31T23:59:59.000000Z, CSF DE.AE-02, open OVERDUE")
+            .contains(&format!("CC-2 T — owner maria, due {overdue}T23:59:59.000000Z, CSF DE.AE-02, open OVERDUE"))
     );
 
     let summary = "Segment backups and page on EDR alerts; the restore took a day, not a week";
@@ -335,7 +337,7 @@ fn the_report_and_a_formula_safe_decision_register() {
         "--owner",
         "tom",
         "--due",
-        "2027-03-01",
+        &date_in(90),
         "--csf",
         "PR.AT-01",
     ])

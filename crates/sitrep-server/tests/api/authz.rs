@@ -220,7 +220,7 @@ fn table() -> Vec<Row> {
               body: |_| Some(json!({"what_happened": "a", "why": "b", "change": "c"})),
               normal: [403, 201, 403, 403, 403, 401], restricted: Some(HIDDEN_CREATED) },
         Row { method: "POST", path: "/api/v1/incidents/{id}/review/control-changes", participant: TECH_LEAD, params: &[],
-              body: |_| Some(json!({"lesson": "L-2", "title": "t", "owner": LEGAL, "due": "2027-01-01T00:00:00.000000Z", "csf": "RS.MA-01"})),
+              body: |_| Some(json!({"lesson": "L-2", "title": "t", "owner": LEGAL, "due": in_days(60), "csf": "RS.MA-01"})),
               normal: [403, 201, 403, 403, 403, 401], restricted: Some(HIDDEN_CREATED) },
         Row { method: "POST", path: "/api/v1/incidents/{id}/review/control-changes/{cc}/done", participant: TECH_LEAD,
               params: &[("cc", "CC-1")], body: |_| Some(json!({})),
@@ -378,7 +378,7 @@ async fn fixtures(app: &TestApp) -> (HashMap<Incident, String>, HashMap<&'static
         app.post_ok(COMMANDER, &at("/review/lessons"), lesson, StatusCode::CREATED).await;
         for title in ["finish me", "cancel me"] {
             let change = json!({"lesson": "L-1", "title": title, "owner": LEGAL,
-                "due": "2027-01-01T00:00:00.000000Z", "csf": "PR.AA-05"});
+                "due": in_days(60), "csf": "PR.AA-05"});
             app.post_ok(COMMANDER, &at("/review/control-changes"), change, StatusCode::CREATED).await;
         }
         incidents.insert(kind, id);

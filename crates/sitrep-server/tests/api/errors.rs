@@ -338,3 +338,155 @@ async fn conflicts_with_the_state_are_409() {
     assert!(problem["detail"].as_str().expect("detail").contains("closed"), "{problem}");
     assert_eq!(record_len(&app, &incident).await, closed, "nothing was written");
 }
+
+/// `{"a": {"a": … 1 …}}`, `levels` objects deep.
+fn nested(levels: usize) -> String {
+    format!("{}1{}", r#"{"a":"#.repeat(levels), "}".repeat(levels))
+}
+
+/// Issue 11 points 8 and 12: free-form JSON (an action's `payload`, a command's `input`) and the
+/// maps of a body (`inputs`, `roles`) were read last-wins when a key was repeated, and a payload
+/// nested 124 deep was accepted and later made every answer holding it unreadable. Both are 422
+/// naming the JSON path, wherever they are in any body.
+#[tokio::test]
+async fn repeated_keys_and_deep_nesting_anywhere_in_a_body_are_422_naming_the_path() {
+    let app = spawn_app().await;
+    let incident = app.standard_incident("Structure", false).await;
+    let before = record_len(&app, &incident).await;
+    let decisions = format!("/api/v1/incidents/{incident}/decisions");
+    let webhook = |payload: &str| {
+        format!(
+            r#"{{"class": "containment", "title": "x", "actions": [{{"connector": "webhook", "destination": "siem", "payload": {payload}}}]}}"#
+        )
+    };
+    let deep = webhook(&nested(124));
+    let deep_path = format!("actions[0].payload{}", ".a".repeat(29));
+    let cases: Vec<(&str, String, String, String)> = vec![
+        // (who, path, body, the field named)
+        (COMMANDER, decisions.clone(), webhook(r#"{"a": 1, "a": 2}"#), "actions[0].payload.a".into()),
+        (COMMANDER, decisions.clone(), webhook(r#"{"list": [{"x": {"k": 1, "k": 1}}]}"#), "actions[0].payload.list[0].x.k".into()),
+        (
+            COMMANDER,
+            decisions.clone(),
+            r#"{"class": "containment", "title": "x", "actions": [{"connector": "command", "command": "isolate", "input": {"host": "a", "host": "b"}}]}"#.into(),
+            "actions[0].input.host".into(),
+        ),
+        (
+            COMMANDER,
+            decisions.clone(),
+            r#"{"class": "containment", "title": "x", "actions": [{"connector": "notify", "message": "a", "message": "b"}]}"#.into(),
+            "actions[0].message".into(),
+        ),
+        (
+            COMMANDER,
+            "/api/v1/incidents".into(),
+            r#"{"title": "x", "severity": "sev2", "roles": {"legal": "lee", "legal": "otto"}}"#.into(),
+            "roles.legal".into(),
+        ),
+        (
+            COMMANDER,
+            "/api/v1/incidents".into(),
+            r#"{"title": "x", "severity": "sev2", "playbook": "generic", "inputs": {"summary": "a", "summary": "b"}}"#.into(),
+            "inputs.summary".into(),
+        ),
+        (COMMANDER, decisions.clone(), deep.clone(), deep_path.clone()),
+        (COMMANDER, decisions.clone(), webhook(&nested(300)), deep_path),
+        (COMMANDER, decisions.clone(), webhook(&format!("[{}]", "[".repeat(40) + &"]".repeat(40))), format!("actions[0].payload{}", "[0]".repeat(29))),
+    ];
+    for (who, path, body, field) in cases {
+        let response = post_raw(&app, who, &path, Some("application/json"), &body).await;
+        let problem = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(problem["field"], json!(field), "POST {path} {body:.120}: the problem names the path: {problem}");
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(detail.contains("more than once") || detail.contains("32 levels"), "says what is wrong: {detail}");
+    }
+    assert_eq!(record_len(&app, &incident).await, before, "nothing was written");
+
+    // Nesting up to the bound, and the same key in different objects, are fine.
+    let fine = webhook(&format!(r#"{{"a": 1, "b": {{"a": 2}}, "c": [{{"a": 3}}, {{"a": 4}}], "d": {}}}"#, nested(28)));
+    let response = post_raw(&app, COMMANDER, &decisions, Some("application/json"), &fine).await;
+    json_of(response, StatusCode::CREATED).await;
+    let state = app.get_json(COMMANDER, &format!("/api/v1/incidents/{incident}")).await;
+    assert_eq!(state["decisions"][0]["actions"][0]["spec"]["payload"]["c"][1]["a"], 4, "{state}");
+}
+
+/// Issue 11 point 11: invisible characters in user text are 422 naming the field and the
+/// character, like bidirectional overrides.
+#[tokio::test]
+async fn invisible_characters_in_user_text_are_422_naming_the_field_and_the_character() {
+    let app = spawn_app().await;
+    let incident = app.standard_incident("Invisible", false).await;
+    let before = record_len(&app, &incident).await;
+    let at = |path: &str| format!("/api/v1/incidents/{incident}{path}");
+    let cases: Vec<(&str, String, Value, &str, &str)> = vec![
+        (TECH_LEAD, at("/facts"), json!({"text": "ad\u{200B}min approved"}), "text", "U+200B (ZERO WIDTH SPACE)"),
+        (COMMANDER, at("/notes"), json!({"text": "line\u{2028}separator"}), "text", "U+2028 (LINE SEPARATOR)"),
+        (COMMANDER, at("/tasks"), json!({"title": "\u{FEFF}Rotate"}), "title", "U+FEFF (ZERO WIDTH NO-BREAK SPACE)"),
+        (
+            COMMANDER,
+            at("/decisions"),
+            json!({"class": "containment", "title": "x", "rationale": "join\u{200D}ed"}),
+            "rationale",
+            "U+200D (ZERO WIDTH JOINER)",
+        ),
+        (
+            ADMIN,
+            "/api/v1/users".into(),
+            json!({"name": "newbie", "org_role": "member", "display_name": "Ad\u{2060}min"}),
+            "display_name",
+            "U+2060 (WORD JOINER)",
+        ),
+    ];
+    for (who, path, body, field, character) in cases {
+        let problem = problem(app.post(who, &path, body.clone()).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(problem["field"], json!(field), "POST {path} {body}: {problem}");
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(detail.contains(character) && detail.contains("invisible character"), "{detail}");
+    }
+    assert_eq!(record_len(&app, &incident).await, before, "nothing was written");
+}
+
+/// Issue 11 point 16: a task due in year 0000 and an awareness time in 1970 were accepted. Every
+/// date a person gives lies in a window around now; outside it is 422 naming the field and the
+/// window.
+#[tokio::test]
+async fn dates_outside_their_window_are_422_naming_the_field_and_the_window() {
+    let app = spawn_app().await;
+    let incident = app.standard_incident("Dates", false).await;
+    let at = |path: &str| format!("/api/v1/incidents/{incident}{path}");
+    let lesson = json!({"what_happened": "a", "why": "b", "change": "c"});
+    app.post_ok(COMMANDER, &at("/review/lessons"), lesson, StatusCode::CREATED).await;
+    let before = record_len(&app, &incident).await;
+    let change = |due: &str| json!({"lesson": "L-1", "title": "t", "owner": LEGAL, "due": due, "csf": "PR.AA-05"});
+    let cases: Vec<(&str, String, Value, &str, &str)> = vec![
+        (
+            COMMANDER,
+            at("/tasks"),
+            json!({"title": "x", "due": "0000-01-01T00:00:00.000000Z"}),
+            "due",
+            "a due date is between",
+        ),
+        (COMMANDER, at("/tasks"), json!({"title": "x", "due": in_days(-400)}), "due", "more than 365 days ago"),
+        (COMMANDER, at("/tasks"), json!({"title": "x", "due": in_days(3700)}), "due", "more than ten years ahead"),
+        (COMMANDER, at("/review/control-changes"), change("2999-01-01T00:00:00.000000Z"), "due", "ten years ahead"),
+        (
+            LEGAL,
+            at("/determinations"),
+            json!({"determination": "personal_data_breach", "basis": "b", "aware_at": "1970-01-01T00:00:00Z"}),
+            "aware_at",
+            "a time something happened or became known is between",
+        ),
+    ];
+    for (who, path, body, field, says) in cases {
+        let problem = problem(app.post(who, &path, body.clone()).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(problem["field"], json!(field), "POST {path} {body}: {problem}");
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(detail.contains(says), "{detail}");
+    }
+    let old =
+        app.upload(RESPONDER, &incident, file_form("a.txt", b"a").text("collected_at", "1970-01-01T00:00:00Z")).await;
+    let problem = problem(old, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["field"], "collected_at", "{problem}");
+    assert_eq!(record_len(&app, &incident).await, before, "nothing was written");
+    assert!(app.stored_blobs().is_empty(), "nothing was stored");
+}

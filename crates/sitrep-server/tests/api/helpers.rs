@@ -65,6 +65,12 @@ pub fn user(name: &str) -> UserName {
     UserName::parse(name).expect("a valid user name")
 }
 
+/// A time `days` from now (negative: before) in the record's spelling: dates a test sends stay
+/// inside the window the server takes around its clock (a year back, ten years ahead).
+pub fn in_days(days: i64) -> String {
+    Timestamp::from_jiff(jiff::Timestamp::now()).plus_seconds(days * 86_400).to_string()
+}
+
 /// Server time that a test can move forward: the system clock plus an offset.
 #[derive(Debug, Clone, Default)]
 pub struct TestClock {

@@ -234,7 +234,7 @@ async fn metrics_carry_the_report_figures_across_incidents() {
     assert!(after.contains("# TYPE sitrep_approval_latency_seconds summary"), "{after}");
     assert!(after.ends_with("# EOF\n"));
 
-    // Two years on, the open control change (due 2027-01-31) is overdue.
+    // Two years on, the open control change (due in 60 days) is overdue.
     app.clock.advance(2 * 366 * 24 * 3600);
     let later = metrics().await;
     assert_eq!(sample(&later, "sitrep_control_changes_overdue"), Some(1.0), "{later}");

@@ -13,7 +13,7 @@ pub async fn complete_review(app: &TestApp, incident: &str) {
     let lesson = json!({"what_happened": "A key leaked", "why": "long-lived keys", "change": "short-lived keys"});
     let lesson = app.post_ok(COMMANDER, &at("/lessons"), lesson, StatusCode::CREATED).await;
     let change = json!({"lesson": lesson["id"], "title": "Rotate keys daily", "owner": TECH_LEAD,
-        "due": "2027-01-31T17:00:00.000000Z", "csf": "PR.AA-05"});
+        "due": in_days(60), "csf": "PR.AA-05"});
     app.post_ok(COMMANDER, &at("/control-changes"), change, StatusCode::CREATED).await;
     app.post_ok(COMMANDER, &at("/complete"), json!({"summary": "Contained in an hour."}), StatusCode::OK).await;
 }
@@ -54,7 +54,7 @@ async fn an_incident_closes_only_after_its_review_and_control_changes_are_tracke
     assert!(early["detail"].as_str().expect("detail").contains("L-1 has none yet"), "{early}");
 
     // Control changes need a real CSF 2.0 subcategory and an active owner.
-    let change = |csf: &str, owner: &str| json!({"lesson": "L-1", "title": "Enforce DMARC p=reject", "owner": owner, "due": "2027-01-31T17:00:00.000000Z", "csf": csf});
+    let change = |csf: &str, owner: &str| json!({"lesson": "L-1", "title": "Enforce DMARC p=reject", "owner": owner, "due": in_days(60), "csf": csf});
     let bad = problem(
         app.post(COMMANDER, &at("/review/control-changes"), change("PR.AA-5", TECH_LEAD)).await,
         StatusCode::UNPROCESSABLE_ENTITY,

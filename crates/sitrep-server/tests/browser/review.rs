@@ -38,10 +38,12 @@ async fn the_commander_reviews_the_demo_incident_and_it_closes_once_the_executiv
     let change = "#review form[action$='/review/changes']";
     maria.type_into(&format!("{change} input[name=title]"), "Enforce push protection on every repository").await;
     maria.select(&format!("{change} select[name=owner]"), "tom").await;
+    // Two months from now, as the browser's datetime-local field spells it.
+    let due = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(60 * 24);
     maria
         .js(
-            "document.querySelector(arguments[0] + ' input[name=due]').value = '2027-01-15T17:00';",
-            vec![serde_json::json!(change)],
+            "document.querySelector(arguments[0] + ' input[name=due]').value = arguments[1];",
+            vec![serde_json::json!(change), serde_json::json!(due.strftime("%Y-%m-%dT17:00").to_string())],
         )
         .await;
     maria.type_into(&format!("{change} input[name=csf]"), "PR.PS-06").await;

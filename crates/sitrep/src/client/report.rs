@@ -23,7 +23,14 @@ pub(super) async fn report(client: &Client, incident: &str, markdown: bool) -> O
 pub(super) async fn decisions(client: &Client, args: DecisionsArgs) -> Outcome {
     let DecisionsArgs { incident, csv, output, force } = args;
     if !csv {
-        let state = client.get(&incident_path(&incident)).await?;
+        let path = incident_path(&incident);
+        let state = client.get(&path).await?;
+        if !state["decisions"].is_array() {
+            return Err(Failure {
+                code: codes::UNAVAILABLE,
+                message: format!("the answer to {path} has no list of decisions; is this a sitrep server?"),
+            });
+        }
         let answer = json!({ "incident": state["id"], "decisions": state["decisions"] });
         let closed = state["phase"] == "closed";
         return client.say(&answer, |a| {
@@ -70,7 +77,7 @@ pub(super) async fn decisions(client: &Client, args: DecisionsArgs) -> Outcome {
 }
 
 /// Text from the server as it is (Markdown, CSV), ending with a newline.
-fn print_raw(text: &str) -> Outcome {
+pub(super) fn print_raw(text: &str) -> Outcome {
     let mut out = std::io::stdout().lock();
     let written = out
         .write_all(text.as_bytes())

@@ -47,6 +47,13 @@ fn wait_ready(child: &mut Child, addr: &str) -> bool {
     }
 }
 
+/// The UTC date `days` from today (negative: before), like `2027-01-31`: dates a test sends stay
+/// inside the window the server takes around now (a year back, ten years ahead).
+pub fn date_in(days: i64) -> String {
+    let then = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(days * 24);
+    then.strftime("%Y-%m-%d").to_string()
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port").local_addr().expect("its address").port()
