@@ -2071,6 +2071,9 @@ pub fn decide_org(
             if expires_at.is_some_and(|expiry| expiry <= now) {
                 return Err(invalid("expires_at", "must be in the future"));
             }
+            if let Some(expiry) = expires_at {
+                date("expires_at", *expiry, now, When::Due)?;
+            }
             vec![OrgEvent::TokenIssued(TokenIssued {
                 user: user.clone(),
                 sha256: sha256.clone(),

@@ -1500,6 +1500,9 @@ fn tokens_follow_their_rules() {
     assert_eq!(conflict(org.act("tech", issue("tech", token(1), later))), "that token is already issued");
     let now = org.now();
     assert_eq!(invalid(org.act("tech", issue("tech", token(4), Some(now))), "expires_at"), "must be in the future");
+    let far =
+        invalid(org.act("tech", issue("tech", token(4), Some(now.plus_seconds(11 * 366 * 86_400)))), "expires_at");
+    assert!(far.contains("more than ten years ahead"), "{far}");
     invalid(
         org.act(
             "tech",
