@@ -149,7 +149,10 @@ fn org_cases(t: &str) -> Vec<(&'static str, O)> {
     vec![
         ("display_name", O::AddUser { user: user("newbie"), display_name: s(), org_role: OrgRole::Member }),
         ("reason", O::DisableUser { user: user("obs"), reason: s() }),
-        ("label", O::IssueToken { user: user("obs"), sha256: token(99), expires_at: None, label: s() }),
+        (
+            "label",
+            O::IssueToken { user: user("obs"), sha256: token(99), expires_at: None, label: s(), minted_by: None },
+        ),
         ("name", party(|p| p.name = t.to_owned())),
         ("contacts[0].name", contact(|c, t| c.name = t)),
         ("contacts[0].role", contact(|c, t| c.role = Some(t))),
