@@ -356,9 +356,11 @@ impl Ledger {
         self.published.committed.subscribe()
     }
 
-    /// How many live subscriptions are open.
+    /// How many live subscriptions to incidents are open (one per live stream; a stream's
+    /// subscription to the organisation record, which only wakes it, is not counted).
     pub fn live_subscribers(&self) -> usize {
-        self.published.live.lock().values().map(broadcast::Sender::receiver_count).sum()
+        let live = self.published.live.lock();
+        live.iter().filter(|(record, _)| **record != RecordId::Org).map(|(_, sender)| sender.receiver_count()).sum()
     }
 
     /// Entries appended and transactions committed since the ledger opened.
