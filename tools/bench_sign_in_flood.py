@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Resident memory of `sitrep serve` under a flood of parallel sign-ins.
 
-Starts a fresh deployment with the given binary, adds one user with a password, then fires
-waves of parallel sign-ins (guesses at that user, then attempts at unknown names) and prints the
-server's resident memory (VmRSS) before and after each wave, and how the attempts were answered.
+For each of two waves (40 parallel guesses at one account; 120 parallel attempts at different
+names) it starts a fresh deployment with the given binary, adds one user with a password, fires
+the wave, and prints the server's resident memory (VmRSS) before and after, and how the attempts
+were answered.
 Run it against two builds in one session to compare them (docs/benchmarks.md):
 
     python3 tools/bench_sign_in_flood.py target/release/sitrep
@@ -60,8 +61,8 @@ def wave(base, attempts):
     return Counter(statuses), time.monotonic() - started
 
 
-def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else "target/release/sitrep"
+def on_fresh_server(binary, label, attempts):
+    """Starts a fresh deployment, fires one wave at it, prints its memory around the wave."""
     with tempfile.TemporaryDirectory() as tmp:
         data = f"{tmp}/data"
         init = subprocess.run([binary, "init", "--data", data, "--admin", "root"], capture_output=True, text=True, check=True)
@@ -71,8 +72,7 @@ def main():
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         try:
-            line = server.stdout.readline()
-            base = re.search(r"http://[0-9.]+:[0-9]+", line).group(0)
+            base = re.search(r"http://[0-9.]+:[0-9]+", server.stdout.readline()).group(0)
             for _ in range(200):
                 try:
                     urllib.request.urlopen(f"{base}/readyz", timeout=2)
@@ -82,22 +82,25 @@ def main():
             added = post(f"{base}/api/v1/users",
                          {"name": "lee", "org_role": "member", "password": "correct horse battery staple"}, token)
             assert added == 201, added
-            print(f"{binary}: idle {rss_mib(server.pid):.0f} MiB")
-            waves = [
-                ("40 parallel guesses at one account", [("lee", f"wrong guess {i}") for i in range(40)]),
-                ("120 parallel attempts at unknown names", [(f"stranger{i}", "not a password") for i in range(120)]),
-            ]
-            for label, attempts in waves:
-                before = rss_mib(server.pid)
-                statuses, seconds = wave(base, attempts)
-                after = rss_mib(server.pid)
-                answers = ", ".join(f"{count}x {status}" for status, count in sorted(statuses.items()))
-                print(f"  {label}: {before:.0f} -> {after:.0f} MiB (+{after - before:.0f}) in {seconds:.1f} s; {answers}")
+            before = rss_mib(server.pid)
+            statuses, seconds = wave(base, attempts)
+            after = rss_mib(server.pid)
             time.sleep(2)
-            print(f"  two seconds later: {rss_mib(server.pid):.0f} MiB")
+            later = rss_mib(server.pid)
+            answers = ", ".join(f"{count}x {status}" for status, count in sorted(statuses.items()))
+            print(f"  {label}: {before:.0f} -> {after:.0f} MiB (+{after - before:.0f}) in {seconds:.1f} s, "
+                  f"{later:.0f} MiB two seconds later; {answers}")
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+def main():
+    binary = sys.argv[1] if len(sys.argv) > 1 else "target/release/sitrep"
+    print(binary)
+    on_fresh_server(binary, "40 parallel guesses at one account", [("lee", f"wrong guess {i}") for i in range(40)])
+    on_fresh_server(binary, "120 parallel attempts at different names",
+                    [(f"stranger{i}", "not a password") for i in range(120)])
 
 
 if __name__ == "__main__":

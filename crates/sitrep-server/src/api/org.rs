@@ -95,11 +95,9 @@ async fn org_change(
     Ok(app.ledger.execute_once(&caller.user, Request::Org(command), key).await?)
 }
 
-async fn hashed(password: String) -> Result<String, ApiError> {
+async fn hashed(app: &AppState, password: String) -> Result<String, ApiError> {
     auth::check_new_password(&password)?;
-    tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+    app.auth.hashing(move || auth::hash_password(&password)).await?
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -123,7 +121,7 @@ pub async fn add_user(State(app): State<AppState>, caller: Caller, body: Body<Ne
     // Authority first, so nobody can make the server spend an argon2 hash only to be refused.
     require(&app, &caller, &[OrgRole::Admin], "adding users")?;
     let phc = match password {
-        Some(password) => Some(hashed(password).await?),
+        Some(password) => Some(hashed(&app, password).await?),
         None => None,
     };
     let request = Request::AddUser { user: user.clone(), display_name, org_role, phc };
@@ -254,7 +252,7 @@ pub async fn set_password(
             other => other,
         })?;
     }
-    let phc = hashed(password).await?;
+    let phc = hashed(&app, password).await?;
     let receipt = app
         .ledger
         .execute_once(&caller.user, Request::SetPassword { user: user.clone(), phc }, body.idempotency)
