@@ -8,7 +8,8 @@
 //!   `https://`. Every change made with a session cookie must carry the session's CSRF token in
 //!   `X-CSRF-Token` (or the form field `csrf`), compared in constant time.
 //! - **Passwords** are argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane), hashed and
-//!   checked on the blocking pool so a sign-in never stalls other requests.
+//!   checked on password threads of their own (two per core) so a sign-in never stalls other
+//!   requests; a check computes in a buffer its thread keeps, so floods cost no lasting memory.
 //! - **Throttling**: 5 failed sign-ins per account or 20 per client address within 15 minutes
 //!   lock further attempts until the oldest failure ages out; an unknown account and a wrong
 //!   password get the same answer and take the same time. An attempt counts as a failure from
