@@ -133,11 +133,48 @@ pub fn json_depth(value: &serde_json::Value) -> usize {
     deepest
 }
 
-/// Why a free-form value nests too deeply to keep, if it does.
-pub fn too_deep(value: &serde_json::Value) -> Option<String> {
+/// The largest integer every JSON reader keeps exactly: I-JSON (RFC 7493), which RFC 8785's
+/// canonical form assumes, reads numbers as IEEE 754 doubles.
+pub const I_JSON_INTEGER_MAX: u64 = (1 << 53) - 1;
+
+/// Whether a number lies where a double keeps integers exactly, within ±(2^53 − 1). Beyond it
+/// 9007199254740993 would be stored, hashed and read back as 9007199254740992; and a number
+/// read as a float cannot tell `18446744073709551616` (changed) from `1.8e19` (not), so every
+/// number beyond it is refused, integer or not.
+pub fn i_json_number(number: &serde_json::Number) -> bool {
+    if let Some(n) = number.as_u64() {
+        n <= I_JSON_INTEGER_MAX
+    } else if let Some(n) = number.as_i64() {
+        n.unsigned_abs() <= I_JSON_INTEGER_MAX
+    } else {
+        number.as_f64().is_some_and(|n| n.abs() <= I_JSON_INTEGER_MAX as f64)
+    }
+}
+
+/// The message for a number outside I-JSON's safe range.
+pub fn i_json_refusal(number: impl std::fmt::Display) -> String {
+    format!(
+        "holds {number}, which JSON readers do not keep exactly: numbers must lie within ±{I_JSON_INTEGER_MAX} (I-JSON, RFC 7493); send a larger one as a string"
+    )
+}
+
+/// Why a free-form value (a webhook's `payload`, a command's `input`) cannot be kept as sent, if
+/// it cannot: it nests too deeply, or holds a number outside I-JSON's range.
+pub fn free_form_refusal(value: &serde_json::Value) -> Option<String> {
     let depth = json_depth(value);
-    (depth > JSON_DEPTH_MAX)
-        .then(|| format!("nests {depth} levels of arrays and objects; the limit is {JSON_DEPTH_MAX}"))
+    if depth > JSON_DEPTH_MAX {
+        return Some(format!("nests {depth} levels of arrays and objects; the limit is {JSON_DEPTH_MAX}"));
+    }
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            serde_json::Value::Array(items) => pending.extend(items),
+            serde_json::Value::Object(map) => pending.extend(map.values()),
+            serde_json::Value::Number(number) if !i_json_number(number) => return Some(i_json_refusal(number)),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// User-written text, the one rule for every field a person writes: kept verbatim, but never
@@ -1932,7 +1969,7 @@ fn check_actions(policy: &Policy, actions: &[ActionSpec]) -> Result<(), Refusal>
                     ));
                 }
                 if let Some((name, value)) = action.free_form()
-                    && let Some(message) = too_deep(value)
+                    && let Some(message) = free_form_refusal(value)
                 {
                     return Err(invalid(&format!("{field}.{name}"), message));
                 }

@@ -458,7 +458,7 @@ impl Loader<'_> {
                 return self.err(&action.span(), format!("{action_field}.due_in_minutes {message}"));
             }
             if let Some((name, value)) = spec.free_form()
-                && let Some(message) = crate::decide::too_deep(value)
+                && let Some(message) = crate::decide::free_form_refusal(value)
             {
                 return self.err(&action.span(), format!("{action_field}.{name} {message}"));
             }

@@ -1032,6 +1032,20 @@ fn an_action_s_free_form_json_nests_at_most_32_levels() {
 }
 
 #[test]
+fn an_action_s_free_form_json_holds_only_numbers_a_double_keeps_exactly() {
+    let mut w = world();
+    let tech = |actions: Vec<ActionSpec>| with_actions("containment", "Isolate host", actions);
+    let hook = |payload: serde_json::Value| ActionSpec::Webhook { destination: "siem".into(), payload };
+    says(
+        &invalid(act(&mut w, "tech", tech(vec![hook(json!({"n": 9_007_199_254_740_993u64}))])), "actions[0].payload"),
+        &["holds 9007199254740993", "RFC 7493"],
+    );
+    invalid(act(&mut w, "tech", tech(vec![hook(json!([{"n": -9_007_199_254_740_992i64}]))])), "actions[0].payload");
+    invalid(act(&mut w, "tech", tech(vec![hook(json!({"f": 1e300}))])), "actions[0].payload");
+    act(&mut w, "tech", tech(vec![hook(json!({"n": 9_007_199_254_740_991u64, "f": 0.5}))])).expect("within range");
+}
+
+#[test]
 fn approving_is_refused_with_the_role_still_missing_and_its_holder() {
     let mut w = world();
     act(&mut w, "cora", propose("external_statement", "Holding statement")).expect("comms proposes");

@@ -7,8 +7,10 @@
 //!
 //! Before a body is read into its type, one pass over its bytes ([`check_structure`]) holds it
 //! to the rules a type cannot: no object repeats a key (serde keeps the last of them silently
-//! in maps and free-form JSON), and nothing nests deeper than
-//! [`JSON_DEPTH_MAX`](sitrep_core::decide::JSON_DEPTH_MAX) levels.
+//! in maps and free-form JSON), nothing nests deeper than
+//! [`JSON_DEPTH_MAX`](sitrep_core::decide::JSON_DEPTH_MAX) levels, and every number is one
+//! I-JSON (RFC 7493) keeps exactly: an integer beyond ±(2^53 − 1) would otherwise be stored as
+//! a different number, and one too large for a double (`1e400`) is refused by name too.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -230,9 +232,23 @@ impl Walk<'_> {
         Ok(depth)
     }
 
-    /// Every number passes through here; a rule for numbers (such as I-JSON's range) goes here.
-    fn number<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
+    /// Every number passes through here: one beyond I-JSON's safe range is refused.
+    fn number<E: de::Error>(self, number: serde_json::Number) -> Result<(), E> {
+        if sitrep_core::decide::i_json_number(&number) {
+            Ok(())
+        } else {
+            Err(self.refuse(self.place, sitrep_core::decide::i_json_refusal(number)))
+        }
+    }
+
+    /// serde_json refuses a number too large for a double (`1e400`) itself, without saying
+    /// where; the array or object holding it names the place.
+    fn out_of_range<E: de::Error>(&self, place: &Place<'_>, error: E) -> E {
+        if self.found.borrow().is_none() && error.to_string().starts_with("number out of range") {
+            let message = "holds a number too large for a double (I-JSON, RFC 7493); send it as a string".to_owned();
+            return self.refuse(place, message);
+        }
+        error
     }
 }
 
@@ -259,16 +275,19 @@ impl<'de> Visitor<'de> for Walk<'_> {
         Ok(())
     }
 
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.number()
+    fn visit_i64<E: de::Error>(self, number: i64) -> Result<(), E> {
+        self.number(number.into())
     }
 
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.number()
+    fn visit_u64<E: de::Error>(self, number: u64) -> Result<(), E> {
+        self.number(number.into())
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.number()
+    fn visit_f64<E: de::Error>(self, number: f64) -> Result<(), E> {
+        match serde_json::Number::from_f64(number) {
+            Some(number) => self.number(number),
+            None => Err(self.refuse(self.place, "is not a finite number".to_owned())),
+        }
     }
 
     fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
@@ -280,7 +299,8 @@ impl<'de> Visitor<'de> for Walk<'_> {
         let mut index = 0;
         loop {
             let place = Place::Index(self.place, index);
-            if items.next_element_seed(Walk { place: &place, depth, found: self.found })?.is_none() {
+            let next = items.next_element_seed(Walk { place: &place, depth, found: self.found });
+            if next.map_err(|error| self.out_of_range(&place, error))?.is_none() {
                 return Ok(());
             }
             index += 1;
@@ -297,7 +317,8 @@ impl<'de> Visitor<'de> for Walk<'_> {
                 let message = "appears more than once in its object; give each key once".to_owned();
                 return Err(self.refuse(&place, message));
             }
-            map.next_value_seed(Walk { place: &place, depth, found: self.found })?;
+            map.next_value_seed(Walk { place: &place, depth, found: self.found })
+                .map_err(|error| self.out_of_range(&place, error))?;
             keys.insert(key);
         }
         Ok(())
@@ -411,5 +432,19 @@ mod tests {
         for broken in ["", "nul", r#"{"a": {"k": 1"#, "{} trailing"] {
             check(broken, None);
         }
+    }
+
+    #[test]
+    fn numbers_outside_i_json_are_refused_naming_where_they_are() {
+        let exact = "do not keep exactly";
+        check(r#"{"a": {"n": 9007199254740991, "m": -9007199254740991, "f": 0.1, "e": -1.5e15}}"#, None);
+        check(r#"{"a": {"e": 1e300}}"#, Some(("a.e", exact)));
+        check(r#"{"a": {"n": 9007199254740992}}"#, Some(("a.n", exact)));
+        check(r#"{"a": [1, -9007199254740993]}"#, Some(("a[1]", exact)));
+        check(r#"{"a": {"n": 18446744073709551616}}"#, Some(("a.n", exact)));
+        check(r#"{"a": {"n": 9007199254740993.0}}"#, Some(("a.n", exact)));
+        check(r#"{"a": {"n": 1e400}}"#, Some(("a.n", "too large for a double")));
+        check(r#"{"a": [[-1e400]]}"#, Some(("a[0][0]", "too large for a double")));
+        check(r#"{"expires_in_days": 9007199254740993}"#, Some(("expires_in_days", exact)));
     }
 }

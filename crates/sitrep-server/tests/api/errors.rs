@@ -410,6 +410,40 @@ async fn repeated_keys_and_deep_nesting_anywhere_in_a_body_are_422_naming_the_pa
     assert_eq!(state["decisions"][0]["actions"][0]["spec"]["payload"]["c"][1]["a"], 4, "{state}");
 }
 
+/// Issue 12 point 3: a number a double cannot keep exactly would be stored as another number,
+/// and the record's own verifiers would then disagree with what was sent.
+#[tokio::test]
+async fn numbers_outside_i_json_are_422_naming_the_field_and_changes_nothing() {
+    let app = spawn_app().await;
+    let incident = app.standard_incident("Numbers", false).await;
+    let before = record_len(&app, &incident).await;
+    let decisions = format!("/api/v1/incidents/{incident}/decisions");
+    let webhook = |payload: &str| {
+        format!(
+            r#"{{"class": "containment", "title": "x", "actions": [{{"connector": "webhook", "destination": "siem", "payload": {payload}}}]}}"#
+        )
+    };
+    for (payload, field) in [
+        (r#"{"account": 9007199254740993}"#, "actions[0].payload.account"),
+        (r#"{"ids": [1, -9007199254740993]}"#, "actions[0].payload.ids[1]"),
+        (r#"{"big": 18446744073709551616}"#, "actions[0].payload.big"),
+        (r#"{"inf": 1e400}"#, "actions[0].payload.inf"),
+    ] {
+        let response = post_raw(&app, COMMANDER, &decisions, Some("application/json"), &webhook(payload)).await;
+        let problem = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(problem["field"], json!(field), "{payload}: {problem}");
+        assert!(problem["detail"].as_str().is_some_and(|d| d.contains("RFC 7493")), "{problem}");
+    }
+    assert_eq!(record_len(&app, &incident).await, before, "nothing was written");
+
+    let fine = webhook(r#"{"account": 9007199254740991, "ratio": 0.25}"#);
+    let response = post_raw(&app, COMMANDER, &decisions, Some("application/json"), &fine).await;
+    json_of(response, StatusCode::CREATED).await;
+    let record = app.record(COMMANDER, &incident).await;
+    let proposed = record.iter().find(|e| e["kind"] == "decision.proposed").expect("the proposal");
+    assert_eq!(proposed["body"]["actions"][0]["payload"]["account"], json!(9007199254740991u64), "kept exactly");
+}
+
 /// Issue 11 point 11: invisible characters in user text are 422 naming the field and the
 /// character, like bidirectional overrides.
 #[tokio::test]
