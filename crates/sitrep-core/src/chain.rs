@@ -50,6 +50,10 @@ pub enum BreakReason {
     Truncated { last: u64, head: u64 },
     #[error("the store's head says the record ends at seq {head}, before entries that follow")]
     BeyondHead { head: u64 },
+    /// The entry chains and hashes correctly but means nothing the state can take (a fact
+    /// verified that was never logged, say): the server refuses to start on such a record.
+    #[error("the entry ({kind}) does not fold into the record's state: {reason}")]
+    Unfoldable { kind: String, reason: String },
     #[error("the last entry's hash differs from the store's head ({head})")]
     HeadMismatch { head: String },
     #[error("the store has a head for this record but no entries")]

@@ -222,10 +222,10 @@ impl Ledger {
         for head in &heads {
             let entries = load(store.as_ref(), head.record)?;
             let corrupt = |error: FoldError| LedgerError::Corrupt { record: head.record, reason: error.to_string() };
-            match head.record {
-                RecordId::Org => org = Some(OrgState::fold(&entries).map_err(corrupt)?),
-                RecordId::Incident(number) => {
-                    incidents.insert(number, IncidentState::fold(&entries).map_err(corrupt)?);
+            match fold_entries(head.record, &entries).map_err(corrupt)? {
+                Folded::Org(state) => org = Some(*state),
+                Folded::Incident(number, state) => {
+                    incidents.insert(number, *state);
                 }
             }
         }
@@ -402,7 +402,23 @@ fn stored(error: StoreError) -> LedgerError {
     }
 }
 
-fn load(store: &dyn Store, record: RecordId) -> Result<Vec<Entry>, LedgerError> {
+/// A record's state, folded from its entries.
+#[derive(Debug)]
+pub enum Folded {
+    Org(Box<OrgState>),
+    Incident(IncidentNumber, Box<IncidentState>),
+}
+
+/// Folds a record's entries exactly as the ledger does when it opens: `sitrep verify` uses the
+/// same function, so the two never disagree about a record.
+pub fn fold_entries(record: RecordId, entries: &[Entry]) -> Result<Folded, FoldError> {
+    Ok(match record {
+        RecordId::Org => Folded::Org(Box::new(OrgState::fold(entries)?)),
+        RecordId::Incident(number) => Folded::Incident(number, Box::new(IncidentState::fold(entries)?)),
+    })
+}
+
+pub(crate) fn load(store: &dyn Store, record: RecordId) -> Result<Vec<Entry>, LedgerError> {
     let mut entries: Vec<Entry> = Vec::new();
     loop {
         let chunk = store.read(record, entries.len() as u64 + 1, LOAD_CHUNK).map_err(stored)?;

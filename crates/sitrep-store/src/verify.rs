@@ -6,7 +6,8 @@ use std::ops::ControlFlow;
 use sitrep_core::RecordId;
 use sitrep_core::chain::{Break, BreakReason, ChainVerifier};
 
-use crate::{Store, StoreError};
+use crate::ledger::fold_entries;
+use crate::{LedgerError, Store, StoreError};
 
 /// What a clean verification covered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +23,26 @@ pub enum VerifyError {
     Break(Break),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What `sitrep verify` checks: every chain ([`verify_store`]), then that every record folds
+/// into a state, as the server does before it will start. A record whose entries all hash and
+/// chain but one of which the fold refuses (an insider appending a well-formed entry that means
+/// nothing) is reported at that entry.
+pub fn verify_and_fold(store: &dyn Store, progress: &mut dyn FnMut(u64)) -> Result<Verified, VerifyError> {
+    let verified = verify_store(store, progress)?;
+    for head in store.heads()? {
+        let entries = match crate::ledger::load(store, head.record) {
+            Ok(entries) => entries,
+            Err(LedgerError::Unavailable(error)) => return Err(VerifyError::Store(error)),
+            Err(other) => return Err(VerifyError::Store(StoreError::Backend(other.to_string()))),
+        };
+        if let Err(error) = fold_entries(head.record, &entries) {
+            let reason = BreakReason::Unfoldable { kind: error.kind, reason: error.reason };
+            return Err(VerifyError::Break(Break { record: head.record, seq: error.seq, reason }));
+        }
+    }
+    Ok(verified)
 }
 
 /// Verifies every record's chain and that it ends at the head the store recorded. `progress` is

@@ -32,7 +32,7 @@ use sitrep_core::decide::IncidentCommand;
 use sitrep_core::events::ActionSpec;
 use sitrep_core::{DecisionClass, DecisionId, Entry, FactId, IncidentNumber, RecordId, TaskId};
 use sitrep_store::ledger::system_clock;
-use sitrep_store::verify::{Verified, VerifyError, verify_store};
+use sitrep_store::verify::{Verified, VerifyError, verify_and_fold, verify_store};
 use sitrep_store::{Ledger, LedgerError, SqliteStore, Store, record_from_key};
 use support::*;
 use tempfile::TempDir;
@@ -820,5 +820,48 @@ fn stored_rows_hold_each_field_in_its_one_spelling() {
             row.seq
         );
         assert_eq!(entry.computed_hash(), entry.hash, "{} seq {}", row.record_id(), row.seq);
+    }
+}
+
+/// Issue 12 point 5: an entry appended with a correct hash, `prev` and head, whose body the fold
+/// refuses, passed `sitrep verify` while the server refused to start on the store. Both now
+/// name it.
+#[test]
+fn a_well_hashed_entry_the_fold_refuses_is_named_by_verify_and_the_server_refuses_it() {
+    for key in 0..=2 {
+        let deployment = Deployment::build();
+        let verifier = deployment.verifier();
+        let attacker = deployment.attacker();
+        let last = *deployment.record(key).last().expect("entries");
+        let genuine = last.entry();
+        // Chains, hashes and heads correctly, but verifies a fact nobody logged (or, in the
+        // organisation record, revokes a token nobody has).
+        let (kind, body) = if key == 0 {
+            ("token.revoked", r#"{"token":"000000000000","user":"admin"}"#)
+        } else {
+            ("fact.verified", r#"{"basis":"trust me","fact":"F-99"}"#)
+        };
+        let forged = Entry::seal(
+            genuine.seq + 1,
+            genuine.at,
+            "mallory".parse().expect("actor"),
+            kind,
+            body.into(),
+            genuine.hash,
+        );
+        attacker.insert_entry(key, &forged);
+        attacker.set_head(key, forged.seq as i64, &forged.hash.to_string());
+        verify(&verifier).expect("the chain itself holds: that is what makes this forgery subtle");
+
+        let found = match verify_and_fold(&verifier, &mut |_| {}) {
+            Err(VerifyError::Break(found)) => found,
+            other => panic!("record {key}: sitrep verify passed a record the server refuses: {other:?}"),
+        };
+        assert_eq!((found.record, found.seq), (last.record_id(), forged.seq), "{found}");
+        assert!(matches!(&found.reason, BreakReason::Unfoldable { kind: k, .. } if k == kind), "{found}");
+
+        let store: Arc<dyn Store> = Arc::new(deployment.verifier());
+        let refused = Ledger::open(store, system_clock()).expect_err("the server refuses it");
+        assert!(refused.to_string().contains(&format!("seq {}", forged.seq)), "{refused}");
     }
 }

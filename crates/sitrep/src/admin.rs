@@ -11,7 +11,7 @@ use sitrep_core::decide::genesis;
 use sitrep_core::{OrgState, Policy, RecordId, Timestamp, UserName};
 use sitrep_store::blobs::{BlobError, BlobStore};
 use sitrep_store::datadir::{DataDir, new_token};
-use sitrep_store::verify::{VerifyError, verify_store};
+use sitrep_store::verify::{VerifyError, verify_and_fold};
 use sitrep_store::{Ledger, PostgresStore, SqliteStore, Store};
 
 use sitrep_server::config::{Config, LogFormat};
@@ -90,7 +90,7 @@ pub fn verify(args: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
     } else {
         ProgressBar::hidden()
     };
-    let outcome = verify_store(store, &mut |done| bar.set_position(done));
+    let outcome = verify_and_fold(store, &mut |done| bar.set_position(done));
     bar.finish_and_clear();
     let verified = match outcome {
         Ok(verified) => verified,
