@@ -456,7 +456,7 @@ def read_key(text):
     if os.path.isfile(text):
         with open(text, encoding="utf-8") as handle:
             text = handle.read()
-    key = b64_canonical(text.strip())
+    key = b64_canonical(text.strip(" \t\n\r"))
     if key is None or len(key) != 32:
         raise ValueError("--key: give the deployment's public key (base64 of 32 bytes) or a file holding it")
     return key

@@ -102,9 +102,16 @@ pub struct EvidenceListing {
 pub struct Proofs {
     /// One per entry of an excerpt, in seq order; empty for a full export.
     pub inclusion: Vec<InclusionProof>,
-    /// From an earlier tree size to the checkpoint's, when the export asked for one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// From an earlier tree size to the checkpoint's, when the export asked for one. Absent is
+    /// written one way only, by leaving the key out: `"consistency":null` is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub consistency: Option<ConsistencyProof>,
+}
+
+/// An optional field that, when its key is there, must hold a value: `null` is not a second
+/// spelling of "absent" (serde's `Option` would read it as `None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 /// RFC 9162 §2.1.3 audit path of entry `seq` (leaf index `seq - 1`) in the checkpoint's tree.
@@ -891,7 +898,7 @@ impl Bundle {
             .filter(|key_name| format!("{key_name}/{}", manifest.incident) == manifest.origin)
             .ok_or_else(|| fail(MANIFEST, "manifest", "the origin does not name the incident"))?
             .to_owned();
-        let bundle_key = checkpoint::parse_public_key(&manifest.public_key)
+        let bundle_key = checkpoint::decode_public_key(&manifest.public_key)
             .map_err(|e| fail(MANIFEST, "key", format!("public_key: {e}")))?;
         if let Some(given) = &options.key
             && *given != bundle_key
@@ -1422,6 +1429,17 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn an_absent_proof_is_written_one_way_and_keys_have_one_spelling() {
+        let proofs = |text: &str| serde_json::from_str::<Proofs>(text);
+        assert!(proofs(r#"{"inclusion":[]}"#).is_ok());
+        assert!(proofs(r#"{"consistency":null,"inclusion":[]}"#).is_err(), "null is not how absent is written");
+        let key = checkpoint::encode_public_key(&key().verifying_key());
+        assert!(checkpoint::decode_public_key(&key).is_ok());
+        assert!(checkpoint::decode_public_key(&format!("{key}\n")).is_err());
+        assert!(checkpoint::parse_public_key(&format!("{key}\n")).is_ok(), "a key file may end in a newline");
     }
 
     #[test]

@@ -76,9 +76,16 @@ pub fn key_id(key_name: &str, key: &VerifyingKey) -> [u8; 4] {
     [digest[0], digest[1], digest[2], digest[3]]
 }
 
-/// Reads a public key written as base64 (as `deployment.pub` and `deployment.created` hold it).
+/// Reads a public key as a person or a file gives it (`deployment.pub`, `--key`): the base64
+/// of [`decode_public_key`], with spaces, tabs and line ends around it ignored.
 pub fn parse_public_key(text: &str) -> Result<VerifyingKey, CheckpointError> {
-    let bytes = decode_canonical(text.trim()).ok_or_else(|| CheckpointError::BadKey("not canonical base64".into()))?;
+    decode_public_key(text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r')))
+}
+
+/// Reads a public key written as exactly the 44 characters of canonical base64 of its 32 bytes,
+/// nothing around them (as a bundle's manifest and `deployment.created` hold it).
+pub fn decode_public_key(text: &str) -> Result<VerifyingKey, CheckpointError> {
+    let bytes = decode_canonical(text).ok_or_else(|| CheckpointError::BadKey("not canonical base64".into()))?;
     let bytes: [u8; 32] =
         bytes.try_into().map_err(|b: Vec<u8>| CheckpointError::BadKey(format!("{} bytes, not 32", b.len())))?;
     VerifyingKey::from_bytes(&bytes).map_err(|e| CheckpointError::BadKey(e.to_string()))

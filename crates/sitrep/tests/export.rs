@@ -362,3 +362,264 @@ fn an_excerpt_with_a_tampered_entry_fails_and_so_does_a_wrong_key() {
         python.agrees(&excerpt, &["--key", "not-a-key"], 2);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Mutants: the same verdict from both verifiers
+// ---------------------------------------------------------------------------------------------
+
+/// A bundle's members in archive order: name and contents.
+type Members = Vec<(String, Vec<u8>)>;
+
+/// Splits an archive the exporter wrote into its members (the archive's own checks are the
+/// verifiers' business; this trusts it).
+fn unpack(bytes: &[u8]) -> Members {
+    let mut members = Vec::new();
+    let mut at = 0;
+    while bytes[at..at + bundle::BLOCK].iter().any(|&b| b != 0) {
+        let header = &bytes[at..at + bundle::BLOCK];
+        let end = header[..100].iter().position(|&b| b == 0).unwrap_or(100);
+        let name = String::from_utf8(header[..end].to_vec()).expect("a member name");
+        let size = std::str::from_utf8(&header[124..135]).expect("an octal size");
+        let size = usize::from_str_radix(size, 8).expect("an octal size");
+        at += bundle::BLOCK;
+        members.push((name, bytes[at..at + size].to_vec()));
+        at += size + bundle::padding(size as u64);
+    }
+    members
+}
+
+/// The archive of `members`, with exactly the headers and padding the exporter writes.
+fn pack(members: &Members) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, data) in members {
+        out.extend_from_slice(&bundle::tar_header(name, data.len() as u64).expect("a header"));
+        out.extend_from_slice(data);
+        out.extend(std::iter::repeat_n(0u8, bundle::padding(data.len() as u64)));
+    }
+    out.extend([0u8; 2 * bundle::BLOCK]);
+    out
+}
+
+fn member<'a>(members: &'a Members, name: &str) -> &'a [u8] {
+    &members.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("the bundle has {name}")).1
+}
+
+fn put(members: &mut Members, name: &str, data: Vec<u8>) {
+    let slot = members.iter_mut().find(|(n, _)| n == name).unwrap_or_else(|| panic!("the bundle has {name}"));
+    slot.1 = data;
+}
+
+fn json_of(members: &Members, name: &str) -> Value {
+    serde_json::from_slice(member(members, name)).expect("JSON")
+}
+
+/// Replaces a JSON member by `edit` of it, written canonically.
+fn edit_json(members: &Members, name: &str, edit: impl FnOnce(&mut Value)) -> Members {
+    let mut value = json_of(members, name);
+    edit(&mut value);
+    let mut changed = members.clone();
+    put(&mut changed, name, canonical_json(&value).expect("canonical").into_bytes());
+    changed
+}
+
+fn remove(value: &mut Value, key: &str) {
+    if let Some(object) = value.as_object_mut() {
+        object.remove(key);
+    }
+}
+
+fn manifest_edit(members: &Members, edit: impl FnOnce(&mut Value)) -> Members {
+    edit_json(members, "bundle.json", edit)
+}
+
+/// One changed bundle and whether every verifier must refuse it.
+struct Mutant {
+    name: String,
+    members: Members,
+    refuse: bool,
+}
+
+/// Changes to a bundle that must each be refused: the spellings the format does not allow, and
+/// the parts an attacker can drop or replace without the deployment's key.
+fn mutants(base: &str, members: &Members) -> Vec<Mutant> {
+    let mut out = Vec::new();
+    let mut add = |name: &str, members: Members| {
+        out.push(Mutant { name: format!("{base}: {name}"), members, refuse: true });
+    };
+    let manifest = json_of(members, "bundle.json");
+    let excerpt = manifest["excerpt"] == true;
+    let has_proofs = members.iter().any(|(n, _)| n == "proofs.json");
+
+    // bundle.json: every field missing in turn, an unknown one, wrong types and spellings.
+    for key in manifest.as_object().expect("an object").keys() {
+        add(&format!("bundle.json without {key}"), manifest_edit(members, |m| remove(m, key)));
+        add(&format!("bundle.json {key} null"), manifest_edit(members, |m| m[key] = Value::Null));
+    }
+    add("bundle.json with an unknown field", manifest_edit(members, |m| m["signed"] = Value::Bool(true)));
+    add("bundle.json format 2", manifest_edit(members, |m| m["format"] = "sitrep-bundle/9".into()));
+    add("bundle.json incident INC-01", manifest_edit(members, |m| m["incident"] = "INC-01".into()));
+    add("bundle.json entries as a string", manifest_edit(members, |m| m["entries"] = m["entries"].to_string().into()));
+    add("bundle.json entries 1.5", manifest_edit(members, |m| m["entries"] = serde_json::json!(1.5)));
+    add("bundle.json excerpt as 0", manifest_edit(members, |m| m["excerpt"] = 0.into()));
+    add(
+        "bundle.json policy_sha256 in upper case",
+        manifest_edit(members, |m| m["policy_sha256"] = m["policy_sha256"].as_str().map(str::to_uppercase).into()),
+    );
+    for (what, suffix) in [("a newline", "\n"), ("a space", " ")] {
+        add(
+            &format!("bundle.json public_key followed by {what}"),
+            manifest_edit(members, |m| {
+                m["public_key"] = format!("{}{suffix}", m["public_key"].as_str().unwrap_or("")).into()
+            }),
+        );
+    }
+    add(
+        "bundle.json public_key in a non-canonical base64 spelling",
+        manifest_edit(members, |m| {
+            // The last character before the padding carries bits the decoder drops.
+            let key = m["public_key"].as_str().unwrap_or("").to_owned();
+            let mut chars: Vec<char> = key.chars().collect();
+            let last = chars.len() - 2;
+            chars[last] = if chars[last] == 'A' { 'B' } else { 'A' };
+            m["public_key"] = chars.into_iter().collect::<String>().into();
+        }),
+    );
+    let mut spaced = members.clone();
+    put(&mut spaced, "bundle.json", {
+        let mut text = member(members, "bundle.json").to_vec();
+        text.insert(1, b' ');
+        text
+    });
+    add("bundle.json not canonical", spaced);
+
+    // The checkpoint with a second signature line.
+    let mut witnessed = members.clone();
+    put(&mut witnessed, "checkpoint", {
+        let mut text = member(members, "checkpoint").to_vec();
+        text.extend_from_slice(format!("\u{2014} witness.example {}\n", "A".repeat(92)).as_bytes());
+        text
+    });
+    add("checkpoint with a second signature line", witnessed);
+
+    if has_proofs {
+        let proofs = json_of(members, "proofs.json");
+        let edit = |edit: &dyn Fn(&mut Value)| edit_json(members, "proofs.json", edit);
+        add("proofs.json consistency null", edit(&|p| p["consistency"] = Value::Null));
+        for (what, value) in [
+            ("{}", serde_json::json!({})),
+            ("[]", serde_json::json!([])),
+            ("0", 0.into()),
+            ("false", false.into()),
+            ("a string", "none".into()),
+        ] {
+            add(&format!("proofs.json consistency {what}"), edit(&|p| p["consistency"] = value.clone()));
+        }
+        add("proofs.json inclusion null", edit(&|p| p["inclusion"] = Value::Null));
+        add("proofs.json without inclusion", edit(&|p| remove(p, "inclusion")));
+        add("proofs.json with an unknown field", edit(&|p| p["witness"] = Value::Null));
+        if proofs.get("consistency").is_some() {
+            add("proofs.json consistency without proof", edit(&|p| remove(&mut p["consistency"], "proof")));
+            add("proofs.json consistency size 0", edit(&|p| p["consistency"]["size"] = 0.into()));
+            add("proofs.json consistency size -1", edit(&|p| p["consistency"]["size"] = (-1).into()));
+            add(
+                "proofs.json consistency root in upper case",
+                edit(&|p| p["consistency"]["root"] = p["consistency"]["root"].as_str().map(str::to_uppercase).into()),
+            );
+            add("proofs.json consistency root null", edit(&|p| p["consistency"]["root"] = Value::Null));
+        }
+        if excerpt {
+            add("proofs.json inclusion seq as a string", edit(&|p| p["inclusion"][0]["seq"] = "2".into()));
+            add("proofs.json inclusion path null", edit(&|p| p["inclusion"][0]["path"] = Value::Null));
+            add(
+                "proofs.json inclusion path in upper case",
+                edit(&|p| {
+                    p["inclusion"][0]["path"][0] = p["inclusion"][0]["path"][0].as_str().map(str::to_uppercase).into()
+                }),
+            );
+            add("proofs.json inclusion with an unknown field", edit(&|p| p["inclusion"][0]["leaf"] = 0.into()));
+        }
+    } else {
+        // A full export given a proofs file it did not have.
+        for (what, text) in [
+            ("empty inclusion", r#"{"inclusion":[]}"#),
+            ("a null consistency", r#"{"consistency":null,"inclusion":[]}"#),
+        ] {
+            let mut added = manifest_edit(members, |m| {
+                m["files"].as_array_mut().expect("files").insert(4, "proofs.json".into());
+            });
+            added.insert(4, ("proofs.json".to_owned(), text.as_bytes().to_vec()));
+            add(&format!("proofs.json with {what} added"), added);
+        }
+    }
+    out
+}
+
+/// The verdict of `sitrep verify-bundle` on each file: exit 0 or not.
+fn rust_verdicts(files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .map(|file| match verify_bundle(file, &[]) {
+            (Some(0), _) => "ok".to_owned(),
+            (Some(1), stdout) => stdout.trim_end().to_lowercase(),
+            (code, stdout) => panic!("verify-bundle {}: exit {code:?}: {stdout}", file.display()),
+        })
+        .collect()
+}
+
+#[test]
+fn both_verifiers_give_the_same_verdict_on_every_mutant() {
+    let (_server, cli, dir) = deployment(4);
+    let evidence = dir.path().join("evidence");
+    std::fs::create_dir(&evidence).expect("a directory");
+    for (name, text) in [("gist.txt", "AKIA... in a gist"), ("trail.json", "{\"events\":[1,2,3]}")] {
+        std::fs::write(evidence.join(name), text).expect("a file");
+        cli.run(&["evidence", "add", "INC-1", path_str(&evidence.join(name))]).ok();
+    }
+    let record = served(&cli);
+    let registered = record.iter().find(|e| e["kind"] == "evidence.registered").expect("a registration")["seq"]
+        .as_u64()
+        .expect("a seq");
+    let mut bases = Vec::new();
+    let chosen = format!("2,{registered}");
+    for (name, args) in [
+        ("full", vec!["--blobs", "--purpose", "mutants", "--since", "3"]),
+        ("plain", vec![]),
+        ("excerpt", vec!["--blobs", "--purpose", "mutants", "--entries", chosen.as_str(), "--since", "2"]),
+    ] {
+        let file = dir.path().join(format!("{name}.tar"));
+        let mut export = vec!["export", "INC-1", "-o", path_str(&file)];
+        export.extend(args);
+        cli.run(&export).ok();
+        bases.push((name, unpack(&std::fs::read(&file).expect("the bundle"))));
+    }
+
+    let mut cases: Vec<Mutant> = Vec::new();
+    for (name, members) in &bases {
+        assert_eq!(pack(members), std::fs::read(dir.path().join(format!("{name}.tar"))).expect("the bundle"));
+        cases.push(Mutant { name: format!("{name}: as exported"), members: members.clone(), refuse: false });
+        cases.extend(mutants(name, members));
+    }
+    let files: Vec<PathBuf> = cases
+        .iter()
+        .enumerate()
+        .map(|(index, case)| {
+            let file = dir.path().join(format!("mutant-{index}.tar"));
+            std::fs::write(&file, pack(&case.members)).expect("a mutant");
+            file
+        })
+        .collect();
+    let rust = rust_verdicts(&files);
+    let Some(python) = python() else { return };
+    let python = python.verdicts(&files);
+    assert_eq!(python.len(), files.len());
+    let mut wrong = Vec::new();
+    for ((case, rust), python) in cases.iter().zip(&rust).zip(&python) {
+        assert!(!python.starts_with("crashed"), "{}: the Python verifier crashed: {python}", case.name);
+        let (rust_ok, python_ok) = (rust == "ok", python == "ok");
+        if rust_ok != python_ok || (case.refuse && rust_ok) || (!case.refuse && !rust_ok) {
+            wrong.push(format!("{}:\n    verify-bundle: {rust}\n    verify_bundle.py: {python}", case.name));
+        }
+    }
+    assert!(cases.len() > 60, "{} cases", cases.len());
+    assert!(wrong.is_empty(), "{} of {} mutants judged wrongly:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
+}
