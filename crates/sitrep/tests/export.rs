@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use sha2::Digest as _;
 use sitrep_core::bundle::{self, Bundle, Contents, Member, Reader, Scope};
-use sitrep_core::checkpoint::{SigningKey, decode_canonical};
+use sitrep_core::checkpoint::{Checkpoint, SigningKey, decode_canonical};
 use sitrep_core::entry::{Entry, canonical_json};
 use sitrep_core::{EntryHash, IncidentNumber};
 use support::{BIN, Cli, Server};
@@ -127,18 +128,28 @@ fn entries(bundle: &Bundle) -> Vec<Entry> {
         .collect()
 }
 
-/// Writes a bundle with these parts as the server would (the same writer, the tar crate).
-fn write_bundle(file: &Path, bundle: &Bundle, record: &[u8]) {
+/// Writes a bundle with these parts as the server would (the same writer, the tar crate), its
+/// manifest's hash of the record updated and signed again with `key`, as someone holding the
+/// deployment's key would: what is left to catch a changed entry is the entry's own checks.
+fn write_bundle(file: &Path, bundle: &Bundle, record: &[u8], key: &SigningKey) {
+    let mut manifest = bundle.manifest.clone();
+    manifest.record_sha256 = sha256_hex(record);
+    let manifest_bytes = canonical_json(&manifest).expect("canonical").into_bytes();
+    let text = std::str::from_utf8(&bundle.checkpoint).expect("UTF-8");
+    let old = sitrep_core::checkpoint::parse(text).expect("a checkpoint").checkpoint;
+    let key_name = old.origin.rsplit_once('/').expect("an origin").0.to_owned();
+    let manifest_sha256 = sha2::Sha256::digest(&manifest_bytes).into();
+    let checkpoint = Checkpoint { manifest: Some(manifest_sha256), ..old }.sign(&key_name, key).expect("signs");
     let mut members = vec![
-        ("bundle.json".to_owned(), Member::Bytes(canonical_json(&bundle.manifest).expect("canonical").into_bytes())),
-        ("checkpoint".to_owned(), Member::Bytes(bundle.checkpoint.clone())),
+        ("bundle.json".to_owned(), Member::Bytes(manifest_bytes)),
+        ("checkpoint".to_owned(), Member::Bytes(checkpoint.into_bytes())),
         ("policy.toml".to_owned(), Member::Bytes(bundle.policy.clone())),
         ("record.jsonl".to_owned(), Member::Bytes(record.to_vec())),
     ];
     if let Some(proofs) = &bundle.proofs {
         members.push(("proofs.json".to_owned(), Member::Bytes(proofs.clone())));
     }
-    let contents = Contents { manifest: bundle.manifest.clone(), checkpoint: String::new(), members };
+    let contents = Contents { manifest, checkpoint: String::new(), members };
     write_contents(file, &contents);
 }
 
@@ -332,7 +343,7 @@ fn an_excerpt_with_a_tampered_entry_fails_and_so_does_a_wrong_key() {
     let rewritten = Entry::seal(original.seq, original.at, original.actor.clone(), &original.kind, body, original.prev);
     let lines = format!("{}\n{}\n", bundle::record_line(&record[0]), bundle::record_line(&rewritten));
     let tampered = dir.path().join("tampered.tar");
-    write_bundle(&tampered, &bundle, lines.as_bytes());
+    write_bundle(&tampered, &bundle, lines.as_bytes(), &stolen_key(&server));
     let failure = broken(&tampered, &[]);
     let seq = format!("record.jsonl seq {}", facts[3]);
     assert!(failure.contains(&seq) && failure.contains("not in the signed tree"), "{failure}");
@@ -340,7 +351,7 @@ fn an_excerpt_with_a_tampered_entry_fails_and_so_does_a_wrong_key() {
     // Changed without recomputing the hash: the entry's own hash gives it away.
     let text = String::from_utf8(bundle.record.clone()).expect("UTF-8").replace("Fact number 4", "Fact number 8");
     let naive = dir.path().join("naive.tar");
-    write_bundle(&naive, &bundle, text.as_bytes());
+    write_bundle(&naive, &bundle, text.as_bytes(), &stolen_key(&server));
     assert!(broken(&naive, &[]).contains(&format!("{seq}: the hash does not match")));
 
     // The right key passes, as base64 or as the file; another key, or no key at all, fails.
@@ -413,13 +424,47 @@ fn json_of(members: &Members, name: &str) -> Value {
     serde_json::from_slice(member(members, name)).expect("JSON")
 }
 
-/// Replaces a JSON member by `edit` of it, written canonically.
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Replaces a JSON member by `edit` of it, written canonically; a changed `proofs.json` gets its
+/// hash in the manifest updated, so only someone with the key is needed to make it verify.
 fn edit_json(members: &Members, name: &str, edit: impl FnOnce(&mut Value)) -> Members {
     let mut value = json_of(members, name);
     edit(&mut value);
     let mut changed = members.clone();
     put(&mut changed, name, canonical_json(&value).expect("canonical").into_bytes());
+    if name != "bundle.json" {
+        changed = rehash(&changed);
+    }
     changed
+}
+
+/// The manifest's hashes of `record.jsonl` and `proofs.json` made to match them again.
+fn rehash(members: &Members) -> Members {
+    let proofs = members.iter().find(|(n, _)| n == "proofs.json").map(|(_, data)| sha256_hex(data));
+    manifest_edit(members, |m| {
+        m["record_sha256"] = sha256_hex(member(members, "record.jsonl")).into();
+        match proofs {
+            Some(proofs) => m["proofs_sha256"] = proofs.into(),
+            None => remove(m, "proofs_sha256"),
+        }
+    })
+}
+
+/// The checkpoint signed again with the deployment's (stolen) key over the bundle's head and
+/// its `bundle.json` as it now is, as an insider would: what is left to refuse is the format.
+fn reseal(members: &Members, key: &SigningKey) -> Members {
+    let text = std::str::from_utf8(member(members, "checkpoint")).expect("UTF-8");
+    let old = sitrep_core::checkpoint::parse(text).expect("a checkpoint").checkpoint;
+    let origin = json_of(members, "bundle.json")["origin"].as_str().map_or(old.origin.clone(), str::to_owned);
+    let key_name = origin.rsplit_once('/').expect("an origin with an incident").0.to_owned();
+    let manifest = sha2::Sha256::digest(member(members, "bundle.json")).into();
+    let signed = Checkpoint { origin, manifest: Some(manifest), ..old }.sign(&key_name, key).expect("signs");
+    let mut resealed = members.clone();
+    put(&mut resealed, "checkpoint", signed.into_bytes());
+    resealed
 }
 
 fn remove(value: &mut Value, key: &str) {
@@ -439,13 +484,34 @@ struct Mutant {
     refuse: bool,
 }
 
-/// Changes to a bundle that must each be refused: the spellings the format does not allow, and
-/// the parts an attacker can drop or replace without the deployment's key.
-fn mutants(base: &str, members: &Members) -> Vec<Mutant> {
+/// What a change is.
+#[derive(Clone, Copy, PartialEq)]
+enum Change {
+    /// A spelling or shape the format does not allow: refused as it is, and still refused when
+    /// signed again with the deployment's key.
+    Malformed,
+    /// Well-formed content the exporter did not sign (a policy, a dropped part): refused as it
+    /// is; signed again with the key, it is what that key vouches for, and verifies.
+    Unsigned,
+    /// A change to the checkpoint itself: only as it is.
+    Checkpoint,
+}
+
+/// Changes to a bundle, each as it is and (but for checkpoint changes) signed again with the
+/// deployment's key.
+fn mutants(base: &str, members: &Members, key: &SigningKey) -> Vec<Mutant> {
     let mut out = Vec::new();
-    let mut add = |name: &str, members: Members| {
+    let mut push = |name: &str, members: Members, change: Change| {
+        if change != Change::Checkpoint {
+            out.push(Mutant {
+                name: format!("{base}: {name}, signed again"),
+                members: reseal(&members, key),
+                refuse: change == Change::Malformed,
+            });
+        }
         out.push(Mutant { name: format!("{base}: {name}"), members, refuse: true });
     };
+    let mut add = |name: &str, members: Members| push(name, members, Change::Malformed);
     let manifest = json_of(members, "bundle.json");
     let excerpt = manifest["excerpt"] == true;
     let has_proofs = members.iter().any(|(n, _)| n == "proofs.json");
@@ -456,7 +522,29 @@ fn mutants(base: &str, members: &Members) -> Vec<Mutant> {
         add(&format!("bundle.json {key} null"), manifest_edit(members, |m| m[key] = Value::Null));
     }
     add("bundle.json with an unknown field", manifest_edit(members, |m| m["signed"] = Value::Bool(true)));
-    add("bundle.json format 2", manifest_edit(members, |m| m["format"] = "sitrep-bundle/9".into()));
+    add("bundle.json format 9", manifest_edit(members, |m| m["format"] = "sitrep-bundle/9".into()));
+    add("bundle.json format 1", manifest_edit(members, |m| m["format"] = "sitrep-bundle/1".into()));
+    add(
+        "bundle.json origin with the UUID in upper case",
+        manifest_edit(members, |m| {
+            m["origin"] = m["origin"]
+                .as_str()
+                .map(|o| o.replacen(|c: char| c.is_ascii_lowercase() && c.is_ascii_hexdigit(), "F", 1))
+                .into()
+        }),
+    );
+    add(
+        "bundle.json origin with the UUID without hyphens",
+        manifest_edit(members, |m| {
+            let origin = m["origin"].as_str().unwrap_or("").to_owned();
+            let (deployment, incident) = origin.rsplit_once('/').expect("an origin");
+            m["origin"] = format!("{}/{incident}", deployment.replace('-', "")).into();
+        }),
+    );
+    add(
+        "bundle.json record_sha256 in upper case",
+        manifest_edit(members, |m| m["record_sha256"] = m["record_sha256"].as_str().map(str::to_uppercase).into()),
+    );
     add("bundle.json incident INC-01", manifest_edit(members, |m| m["incident"] = "INC-01".into()));
     add("bundle.json entries as a string", manifest_edit(members, |m| m["entries"] = m["entries"].to_string().into()));
     add("bundle.json entries 1.5", manifest_edit(members, |m| m["entries"] = serde_json::json!(1.5)));
@@ -492,14 +580,60 @@ fn mutants(base: &str, members: &Members) -> Vec<Mutant> {
     });
     add("bundle.json not canonical", spaced);
 
-    // The checkpoint with a second signature line.
+    // The checkpoint with a second signature line, or signed again without the manifest line.
     let mut witnessed = members.clone();
     put(&mut witnessed, "checkpoint", {
         let mut text = member(members, "checkpoint").to_vec();
         text.extend_from_slice(format!("\u{2014} witness.example {}\n", "A".repeat(92)).as_bytes());
         text
     });
-    add("checkpoint with a second signature line", witnessed);
+    push("checkpoint with a second signature line", witnessed, Change::Checkpoint);
+    let mut bare = members.clone();
+    put(&mut bare, "checkpoint", {
+        let text = std::str::from_utf8(member(members, "checkpoint")).expect("UTF-8");
+        let old = sitrep_core::checkpoint::parse(text).expect("a checkpoint").checkpoint;
+        let key_name = old.origin.rsplit_once('/').expect("an origin").0.to_owned();
+        Checkpoint { manifest: None, ..old }.sign(&key_name, key).expect("signs").into_bytes()
+    });
+    push("checkpoint signed without its bundle.json line", bare, Change::Checkpoint);
+
+    // Well-formed changes only the key can vouch for.
+    let mut unsigned = |name: &str, members: Members| push(name, members, Change::Unsigned);
+    let replaced = format!("{}\n# loosened after the fact\n", String::from_utf8_lossy(member(members, "policy.toml")));
+    let mut policy = manifest_edit(members, |m| m["policy_sha256"] = sha256_hex(replaced.as_bytes()).into());
+    put(&mut policy, "policy.toml", replaced.into_bytes());
+    unsigned("policy.toml replaced and policy_sha256 updated", policy);
+    if let Some(item) =
+        manifest["evidence"].as_array().and_then(|items| items.iter().position(|i| i["included"] == true))
+    {
+        let sha = manifest["evidence"][item]["sha256"].as_str().expect("a hash").to_owned();
+        let mut stripped = manifest_edit(members, |m| {
+            m["evidence"][item]["included"] = false.into();
+            m["files"].as_array_mut().expect("files").retain(|f| f.as_str() != Some(format!("blobs/{sha}").as_str()));
+        });
+        stripped.retain(|(n, _)| *n != format!("blobs/{sha}"));
+        unsigned("an evidence file stripped (included: false)", stripped);
+    }
+    if has_proofs && !excerpt {
+        let mut dropped = manifest_edit(members, |m| {
+            m["files"].as_array_mut().expect("files").retain(|f| f != "proofs.json");
+        });
+        dropped.retain(|(n, _)| n != "proofs.json");
+        unsigned("a full export's consistency proof dropped", rehash(&dropped));
+    }
+    if excerpt {
+        let mut dropped = edit_json(members, "proofs.json", |p| {
+            if let Some(proofs) = p["inclusion"].as_array_mut() {
+                proofs.remove(0);
+            }
+        });
+        let record = member(members, "record.jsonl");
+        let first = record.iter().position(|&b| b == b'\n').expect("a line") + 1;
+        put(&mut dropped, "record.jsonl", record[first..].to_vec());
+        let dropped = manifest_edit(&dropped, |m| m["entries"] = (m["entries"].as_u64().unwrap_or(1) - 1).into());
+        unsigned("an excerpt's entry dropped with its proof", rehash(&dropped));
+    }
+    let mut add = |name: &str, members: Members| push(name, members, Change::Malformed);
 
     if has_proofs {
         let proofs = json_of(members, "proofs.json");
@@ -548,7 +682,7 @@ fn mutants(base: &str, members: &Members) -> Vec<Mutant> {
                 m["files"].as_array_mut().expect("files").insert(4, "proofs.json".into());
             });
             added.insert(4, ("proofs.json".to_owned(), text.as_bytes().to_vec()));
-            add(&format!("proofs.json with {what} added"), added);
+            add(&format!("proofs.json with {what} added"), rehash(&added));
         }
     }
     out
@@ -568,7 +702,8 @@ fn rust_verdicts(files: &[PathBuf]) -> Vec<String> {
 
 #[test]
 fn both_verifiers_give_the_same_verdict_on_every_mutant() {
-    let (_server, cli, dir) = deployment(4);
+    let (server, cli, dir) = deployment(4);
+    let key = stolen_key(&server);
     let evidence = dir.path().join("evidence");
     std::fs::create_dir(&evidence).expect("a directory");
     for (name, text) in [("gist.txt", "AKIA... in a gist"), ("trail.json", "{\"events\":[1,2,3]}")] {
@@ -597,7 +732,7 @@ fn both_verifiers_give_the_same_verdict_on_every_mutant() {
     for (name, members) in &bases {
         assert_eq!(pack(members), std::fs::read(dir.path().join(format!("{name}.tar"))).expect("the bundle"));
         cases.push(Mutant { name: format!("{name}: as exported"), members: members.clone(), refuse: false });
-        cases.extend(mutants(name, members));
+        cases.extend(mutants(name, members, &key));
     }
     let files: Vec<PathBuf> = cases
         .iter()
@@ -620,6 +755,6 @@ fn both_verifiers_give_the_same_verdict_on_every_mutant() {
             wrong.push(format!("{}:\n    verify-bundle: {rust}\n    verify_bundle.py: {python}", case.name));
         }
     }
-    assert!(cases.len() > 60, "{} cases", cases.len());
+    assert!(cases.len() > 200, "{} cases", cases.len());
     assert!(wrong.is_empty(), "{} of {} mutants judged wrongly:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
 }
