@@ -700,10 +700,19 @@ fn rust_verdicts(files: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn both_verifiers_give_the_same_verdict_on_every_mutant() {
+/// A deployment whose INC-1 has facts and two evidence files, a checkpoint saved before the
+/// evidence, and three exports of it: full (files and a consistency proof), plain, an excerpt.
+struct Exported {
+    server: Server,
+    dir: tempfile::TempDir,
+    early: PathBuf,
+    bases: Vec<(&'static str, Members)>,
+}
+
+fn exported() -> Exported {
     let (server, cli, dir) = deployment(4);
-    let key = stolen_key(&server);
+    let early = dir.path().join("early.checkpoint");
+    cli.run(&["checkpoint", "INC-1", "-o", path_str(&early)]).ok();
     let evidence = dir.path().join("evidence");
     std::fs::create_dir(&evidence).expect("a directory");
     for (name, text) in [("gist.txt", "AKIA... in a gist"), ("trail.json", "{\"events\":[1,2,3]}")] {
@@ -725,12 +734,20 @@ fn both_verifiers_give_the_same_verdict_on_every_mutant() {
         let mut export = vec!["export", "INC-1", "-o", path_str(&file)];
         export.extend(args);
         cli.run(&export).ok();
-        bases.push((name, unpack(&std::fs::read(&file).expect("the bundle"))));
+        let bytes = std::fs::read(&file).expect("the bundle");
+        let members = unpack(&bytes);
+        assert_eq!(pack(&members), bytes);
+        bases.push((name, members));
     }
+    Exported { server, dir, early, bases }
+}
 
+#[test]
+fn both_verifiers_give_the_same_verdict_on_every_mutant() {
+    let Exported { server, dir, bases, .. } = exported();
+    let key = stolen_key(&server);
     let mut cases: Vec<Mutant> = Vec::new();
     for (name, members) in &bases {
-        assert_eq!(pack(members), std::fs::read(dir.path().join(format!("{name}.tar"))).expect("the bundle"));
         cases.push(Mutant { name: format!("{name}: as exported"), members: members.clone(), refuse: false });
         cases.extend(mutants(name, members, &key));
     }
@@ -757,4 +774,57 @@ fn both_verifiers_give_the_same_verdict_on_every_mutant() {
     }
     assert!(cases.len() > 200, "{} cases", cases.len());
     assert!(wrong.is_empty(), "{} of {} mutants judged wrongly:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
+}
+
+#[test]
+fn both_verifiers_judge_an_earlier_checkpoint_alike() {
+    let Exported { server, dir, early, bases } = exported();
+    let key = stolen_key(&server);
+    let python = python();
+    let mut wrong = Vec::new();
+    for (base, members) in &bases {
+        let file = dir.path().join(format!("{base}-again.tar"));
+        std::fs::write(&file, pack(members)).expect("the bundle");
+        let own = String::from_utf8(member(members, "checkpoint").to_vec()).expect("UTF-8");
+        let head = sitrep_core::checkpoint::parse(&own).expect("a checkpoint").checkpoint;
+        let key_name = head.origin.rsplit_once('/').expect("an origin").0.to_owned();
+        let sign = |checkpoint: Checkpoint| checkpoint.sign(&key_name, &key).expect("signs");
+        let plain = sign(Checkpoint { manifest: None, ..head.clone() });
+        let signature = own.split_once("\n\n").expect("a blank line").1.to_owned();
+        let excerpt = *base == "excerpt";
+        let early_text = std::fs::read_to_string(&early).expect("the early checkpoint");
+        for (what, text, extends) in [
+            ("its own checkpoint", own.clone(), true),
+            ("the same head as the checkpoint route signs it", plain.clone(), true),
+            (
+                "the same head with a witness's line",
+                format!("{plain}\u{2014} witness.example {}\n", "A".repeat(92)),
+                true,
+            ),
+            ("its own checkpoint with the deployment's line twice", format!("{own}{signature}"), false),
+            ("the same size with another root", sign(Checkpoint { root: [0x11; 32], ..head.clone() }), false),
+            ("a larger size", sign(Checkpoint { size: head.size + 1, ..head.clone() }), false),
+            ("size 0", sign(Checkpoint { size: 0, root: [0; 32], manifest: None, ..head.clone() }), true),
+            ("an extension line in upper case", own.replacen("bundle.json sha256 ", "BUNDLE.JSON sha256 ", 1), false),
+            // Saved before the evidence: a full export shows its first entries unchanged; an
+            // excerpt needs a consistency proof from exactly that size, which it lacks.
+            ("saved earlier with `sitrep checkpoint`", early_text, !excerpt),
+        ] {
+            let path = dir.path().join(format!("{base}-earlier-{}.checkpoint", what.replace(' ', "-")));
+            std::fs::write(&path, &text).expect("a checkpoint");
+            let args = ["--checkpoint", path_str(&path)];
+            let (rust, stdout) = verify_bundle(&file, &args);
+            let expected = if extends { 0 } else { 1 };
+            if rust != Some(expected) {
+                wrong.push(format!("{base}, {what}: verify-bundle exits {rust:?}: {stdout}"));
+            }
+            if let Some(python) = &python {
+                let (code, stdout) = python.run(&file, &args);
+                if code != Some(expected) {
+                    wrong.push(format!("{base}, {what}: verify_bundle.py exits {code:?}: {stdout}"));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
