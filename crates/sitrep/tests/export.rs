@@ -828,3 +828,178 @@ fn both_verifiers_judge_an_earlier_checkpoint_alike() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// A full export's record rewritten by `edit` and made consistent again as an insider holding
+/// the deployment's key would: each entry's hash recomputed over its fields, each `prev` linked
+/// to the entry before (unless `relink` is false), the tree's root, the manifest's count and
+/// hash of the record, and the checkpoint signed again. What is left to refuse is the format.
+fn forge(members: &Members, key: &SigningKey, relink: bool, edit: impl FnOnce(&mut Vec<Value>)) -> Members {
+    let text = std::str::from_utf8(member(members, "record.jsonl")).expect("UTF-8");
+    let mut entries: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).expect("JSON")).collect();
+    edit(&mut entries);
+    let mut record = Vec::new();
+    let mut leaves = Vec::new();
+    let mut prev: Option<String> = None;
+    for entry in &mut entries {
+        if let (true, Some(prev), Some(object)) = (relink, &prev, entry.as_object_mut())
+            && object.contains_key("prev")
+        {
+            object.insert("prev".to_owned(), prev.clone().into());
+        }
+        let mut unsigned = entry.clone();
+        remove(&mut unsigned, "hash");
+        let hash = sha256_hex(canonical_json(&unsigned).expect("canonical").as_bytes());
+        if let Some(object) = entry.as_object_mut()
+            && object.contains_key("hash")
+        {
+            object.insert("hash".to_owned(), hash.clone().into());
+        }
+        let bytes: Vec<u8> = hex::decode(&hash).expect("hex");
+        leaves.push(sitrep_core::merkle::leaf_hash(&bytes));
+        record.extend_from_slice(canonical_json(entry).expect("canonical").as_bytes());
+        record.push(b'\n');
+        prev = Some(hash);
+    }
+    let mut forged = members.clone();
+    put(&mut forged, "record.jsonl", record);
+    let forged = manifest_edit(&rehash(&forged), |m| m["entries"] = entries.len().into());
+    let text = std::str::from_utf8(member(&forged, "checkpoint")).expect("UTF-8");
+    let head = sitrep_core::checkpoint::parse(text).expect("a checkpoint").checkpoint;
+    let mut resized = forged.clone();
+    let key_name = head.origin.rsplit_once('/').expect("an origin").0.to_owned();
+    let root = sitrep_core::merkle::root(&leaves);
+    let checkpoint = Checkpoint { size: entries.len() as u64, root, ..head }.sign(&key_name, key).expect("signs");
+    put(&mut resized, "checkpoint", checkpoint.into_bytes());
+    reseal(&resized, key)
+}
+
+#[test]
+fn both_verifiers_judge_a_record_forged_with_the_key_alike() {
+    let Exported { server, dir, bases, .. } = exported();
+    let key = stolen_key(&server);
+    let (_, plain) = bases.iter().find(|(name, _)| *name == "plain").expect("the plain export");
+    let last = |entries: &[Value]| entries.len() - 1;
+    let registration =
+        |entries: &[Value]| entries.iter().position(|e| e["kind"] == "evidence.registered").expect("a registration");
+    let mut cases: Vec<(&str, Members, bool)> = vec![
+        // What an insider with the key can do, and the format cannot refuse (docs/record-format.md,
+        // "What the chain does and does not prove"): each verifies.
+        ("nothing changed, forged again", forge(plain, &key, true, |_| {}), false),
+        (
+            "a fact's text rewritten",
+            forge(plain, &key, true, |e| e[2]["body"]["text"] = "Nothing happened".into()),
+            false,
+        ),
+        (
+            "a well-formed entry appended",
+            forge(plain, &key, true, |e| {
+                let mut next = e[last(e)].clone();
+                next["seq"] = (e.len() + 1).into();
+                e.push(next);
+            }),
+            false,
+        ),
+        (
+            "the declaration's policy hash removed",
+            forge(plain, &key, true, |e| remove(&mut e[0]["body"], "policy")),
+            false,
+        ),
+        // What the format refuses even then.
+        (
+            "the last prev in upper case",
+            forge(plain, &key, false, |e| {
+                let i = last(e);
+                e[i]["prev"] = e[i]["prev"].as_str().map(str::to_uppercase).into();
+            }),
+            true,
+        ),
+        (
+            "the declaration numbered INC-01",
+            forge(plain, &key, true, |e| e[0]["body"]["number"] = "INC-01".into()),
+            true,
+        ),
+        ("the declaration without a number", forge(plain, &key, true, |e| remove(&mut e[0]["body"], "number")), true),
+        ("seq 1 of another kind", forge(plain, &key, true, |e| e[0]["kind"] = "incident.opened".into()), true),
+        (
+            "a registration without a name",
+            forge(plain, &key, true, |e| {
+                let i = registration(e);
+                remove(&mut e[i]["body"], "name");
+            }),
+            true,
+        ),
+        (
+            "a registration's size as a string",
+            forge(plain, &key, true, |e| {
+                let i = registration(e);
+                e[i]["body"]["size"] = e[i]["body"]["size"].to_string().into();
+            }),
+            true,
+        ),
+        ("an entry marked redacted", forge(plain, &key, true, |e| e[1]["redacted"] = true.into()), true),
+        ("an entry of version 2", forge(plain, &key, true, |e| e[1]["v"] = 2.into()), true),
+        (
+            "a time with a space",
+            forge(plain, &key, true, |e| {
+                e[1]["at"] = e[1]["at"].as_str().map(|at| at.replace('T', " ")).into();
+            }),
+            true,
+        ),
+        (
+            "a time in milliseconds",
+            forge(plain, &key, true, |e| {
+                e[1]["at"] = e[1]["at"].as_str().map(|at| format!("{}Z", &at[..23])).into();
+            }),
+            true,
+        ),
+        (
+            "a time going backwards",
+            forge(plain, &key, true, |e| {
+                let i = last(e);
+                e[i]["at"] = "2000-01-01T00:00:00.000000Z".into();
+            }),
+            true,
+        ),
+        ("a body that is a list", forge(plain, &key, true, |e| e[1]["body"] = serde_json::json!([1])), true),
+        ("an actor that is a number", forge(plain, &key, true, |e| e[1]["actor"] = 7.into()), true),
+        ("a kind that is null", forge(plain, &key, true, |e| e[1]["kind"] = Value::Null), true),
+        (
+            "a seq skipped",
+            forge(plain, &key, true, |e| {
+                let i = last(e);
+                e[i]["seq"] = (e.len() + 1).into();
+            }),
+            true,
+        ),
+    ];
+    // A registration whose hash is in upper case, listed so in the manifest too.
+    let upper = forge(plain, &key, true, |e| {
+        let i = registration(e);
+        e[i]["body"]["sha256"] = e[i]["body"]["sha256"].as_str().map(str::to_uppercase).into();
+    });
+    let upper = manifest_edit(&upper, |m| {
+        m["evidence"][0]["sha256"] = m["evidence"][0]["sha256"].as_str().map(str::to_uppercase).into();
+    });
+    cases.push(("a registration's hash in upper case", reseal(&upper, &key), true));
+
+    let files: Vec<PathBuf> = cases
+        .iter()
+        .enumerate()
+        .map(|(index, (_, members, _))| {
+            let file = dir.path().join(format!("forged-{index}.tar"));
+            std::fs::write(&file, pack(members)).expect("a forgery");
+            file
+        })
+        .collect();
+    let rust = rust_verdicts(&files);
+    let python = python().map(|python| python.verdicts(&files));
+    let mut wrong = Vec::new();
+    for (index, (what, _, refuse)) in cases.iter().enumerate() {
+        let python = python.as_ref().map(|verdicts| verdicts[index].as_str());
+        let rust_ok = rust[index] == "ok";
+        if rust_ok == *refuse || python.is_some_and(|p| (p == "ok") != rust_ok) {
+            wrong.push(format!("{what}:\n    verify-bundle: {}\n    verify_bundle.py: {python:?}", rust[index]));
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {} forgeries judged wrongly:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
+}
