@@ -26,7 +26,8 @@ try:
 except ImportError:  # pragma: no cover - reported when run
     Ed25519PublicKey = None
 
-FORMAT = "sitrep-bundle/1"
+FORMAT = "sitrep-bundle/2"
+MANIFEST_LINE = "bundle.json sha256 "
 MANIFEST, CHECKPOINT, POLICY, RECORD, PROOFS, BLOBS = (
     "bundle.json", "checkpoint", "policy.toml", "record.jsonl", "proofs.json", "blobs/")
 BLOCK = 512
@@ -34,6 +35,7 @@ LIMITS = {MANIFEST: 64 << 20, POLICY: 64 << 20, CHECKPOINT: 64 << 10, RECORD: 4 
 ENTRY_FIELDS = ["actor", "at", "body", "hash", "kind", "prev", "seq", "v"]
 HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 INCIDENT = re.compile(r"INC-[1-9][0-9]{0,17}\Z")
+KEY_NAME = re.compile(r"sitrep/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z\Z")
 U64 = 1 << 64
 
@@ -199,7 +201,7 @@ def valid_name(name):
 
 
 def parse_checkpoint(file, data):
-    """Returns (origin, size, root, body, [(key name, key id, signature)])."""
+    """Returns (origin, size, root, manifest SHA-256 or None, body, [(key name, key id, signature)])."""
     def bad(reason):
         return Broken(file, f"the checkpoint is not a signed note: {reason}")
     text = data.decode("utf-8") if isinstance(data, bytes) else data
@@ -212,9 +214,15 @@ def parse_checkpoint(file, data):
     if "\n\n" in body:
         raise bad("the text has an empty line")
     lines = body[:-1].split("\n")
-    if len(lines) != 3:
-        raise bad("the text must be exactly three lines: origin, tree size, root hash")
-    origin, size, root = lines
+    if len(lines) not in (3, 4):
+        raise bad("the text must be three lines (origin, tree size, root hash) and at most one extension line")
+    origin, size, root = lines[:3]
+    manifest = None
+    if len(lines) == 4:
+        digest = lines[3][len(MANIFEST_LINE):]
+        if not lines[3].startswith(MANIFEST_LINE) or not HEX64.match(digest):
+            raise bad("the extension line is not 'bundle.json sha256 ' and 64 lower-case hex digits")
+        manifest = bytes.fromhex(digest)
     if not valid_name(origin):
         raise bad("the origin line is empty or holds a space or '+'")
     if not re.fullmatch(r"0|[1-9][0-9]*", size) or int(size) >= U64:
@@ -239,7 +247,7 @@ def parse_checkpoint(file, data):
         parsed.append((name, blob[:4], blob[4:]))
         if len(parsed) > 100:
             raise bad("more than 100 signature lines")
-    return origin, int(size), root, body, parsed
+    return origin, int(size), root, manifest, body, parsed
 
 
 def key_id(name, key):
@@ -247,18 +255,19 @@ def key_id(name, key):
 
 
 def verify_signature(file, body, signatures, name, key):
-    """The signature by (name, key) must be present and verify; other keys' lines are ignored."""
+    """Exactly one line by (name, key) must be there and verify; other keys' lines are ignored."""
     wanted = key_id(name, key)
-    for line_name, line_id, signature in signatures:
-        if line_name == name and line_id == wanted:
-            try:
-                if len(signature) != 64:
-                    raise InvalidSignature()
-                Ed25519PublicKey.from_public_bytes(key).verify(signature, body.encode("utf-8"))
-                return
-            except (InvalidSignature, ValueError):
-                raise Broken(file, f"the signature by {name} does not verify") from None
-    raise Broken(file, f"the checkpoint has no signature by {name} (key id {wanted.hex()})")
+    ours = [signature for line_name, line_id, signature in signatures if line_name == name and line_id == wanted]
+    if not ours:
+        raise Broken(file, f"the checkpoint has no signature by {name} (key id {wanted.hex()})")
+    if len(ours) > 1:
+        raise Broken(file, f"the checkpoint has more than one signature line by {name} (key id {wanted.hex()})")
+    try:
+        if len(ours[0]) != 64:
+            raise InvalidSignature()
+        Ed25519PublicKey.from_public_bytes(key).verify(ours[0], body.encode("utf-8"))
+    except (InvalidSignature, ValueError):
+        raise Broken(file, f"the signature by {name} does not verify") from None
 
 
 # --- The archive -----------------------------------------------------------------------------
@@ -399,11 +408,17 @@ def _list_of(check):
 
 def parse_manifest(data):
     manifest = canonical_json(MANIFEST, data)
+    form = manifest.get("format") if isinstance(manifest, dict) else None
+    if isinstance(form, str) and form != FORMAT:
+        old = " (a bundle of format 1 is not signed over its manifest; export the incident again)" \
+            if form == "sitrep-bundle/1" else ""
+        raise Broken(MANIFEST, f"format '{form}' is not {FORMAT}{old}")
     listing = {"sha256": _is_str, "size": _is_u64, "name": _is_str, "included": lambda v: isinstance(v, bool)}
     _shape(MANIFEST, manifest, {
         "format": _is_str, "incident": lambda v: isinstance(v, str) and INCIDENT.match(v) is not None,
         "origin": _is_str, "public_key": _is_str, "entries": _is_u64, "excerpt": lambda v: isinstance(v, bool),
         "files": _list_of(_is_str), "evidence": lambda v: isinstance(v, list), "policy_sha256": _is_str,
+        "record_sha256": _is_str, "proofs_sha256?": _is_str,
     })
     for item in manifest["evidence"]:
         _shape(MANIFEST, item, listing)
@@ -456,7 +471,7 @@ def read_key(text):
     if os.path.isfile(text):
         with open(text, encoding="utf-8") as handle:
             text = handle.read()
-    key = b64_canonical(text.strip())
+    key = b64_canonical(text.strip(" \t\n\r"))
     if key is None or len(key) != 32:
         raise ValueError("--key: give the deployment's public key (base64 of 32 bytes) or a file holding it")
     return key
@@ -472,6 +487,8 @@ def verify(path, key=None, earlier=None):
     key_name = origin.rpartition("/")[0]
     if not key_name or f"{key_name}/{incident}" != origin:
         raise Broken(MANIFEST, "the origin does not name the incident")
+    if not KEY_NAME.match(key_name):
+        raise Broken(MANIFEST, "the origin is not sitrep/<deployment UUID, lower-case, hyphenated>/<incident>")
     bundle_key = b64_canonical(manifest["public_key"])
     if bundle_key is None or len(bundle_key) != 32:
         raise Broken(MANIFEST, "public_key: not an Ed25519 public key (base64 of 32 bytes)")
@@ -479,7 +496,7 @@ def verify(path, key=None, earlier=None):
         raise Broken("--key", f"the bundle is signed with {manifest['public_key']}, not with the key given")
 
     try:
-        c_origin, size, root, body, signatures = parse_checkpoint(CHECKPOINT, kept[CHECKPOINT])
+        c_origin, size, root, signed_manifest, body, signatures = parse_checkpoint(CHECKPOINT, kept[CHECKPOINT])
     except UnicodeDecodeError:
         raise Broken(CHECKPOINT, "not UTF-8") from None
     if len(signatures) != 1:
@@ -487,9 +504,19 @@ def verify(path, key=None, earlier=None):
     if c_origin != origin:
         raise Broken(CHECKPOINT, "its origin is not the manifest's")
     verify_signature(CHECKPOINT, body, signatures, key_name, bundle_key)
+    if signed_manifest is None:
+        raise Broken(CHECKPOINT, "it has no 'bundle.json sha256' line: the signature does not cover the manifest")
+    if hashlib.sha256(kept[MANIFEST]).digest() != signed_manifest:
+        raise Broken(MANIFEST, "its SHA-256 is not the one the checkpoint signs")
 
+    # The members the manifest binds by their SHA-256.
     if hashlib.sha256(kept[POLICY]).hexdigest() != manifest["policy_sha256"]:
         raise Broken(POLICY, "its SHA-256 is not the manifest's policy_sha256")
+    if hashlib.sha256(kept[RECORD]).hexdigest() != manifest["record_sha256"]:
+        raise Broken(RECORD, "its SHA-256 is not the manifest's record_sha256")
+    proofs_sha256 = hashlib.sha256(kept[PROOFS]).hexdigest() if PROOFS in kept else None
+    if proofs_sha256 != manifest.get("proofs_sha256"):
+        raise Broken(PROOFS, "its SHA-256 is not the manifest's proofs_sha256, or one is missing")
 
     text = kept[RECORD]
     if text and not text.endswith(b"\n"):
@@ -552,8 +579,8 @@ def verify(path, key=None, earlier=None):
     for entry in lines:
         if entry["kind"] == "evidence.registered":
             b = entry["body"]
-            if not (_is_str(b.get("sha256")) and _is_u64(b.get("size")) and _is_str(b.get("name"))):
-                raise Broken(RECORD, "the registration lacks sha256, size or name", entry["seq"])
+            if not (_is_hex(b.get("sha256")) and _is_u64(b.get("size")) and _is_str(b.get("name"))):
+                raise Broken(RECORD, "the registration lacks sha256 (64 lower-case hex), size or name", entry["seq"])
             registered.append((b["sha256"], b["size"], b["name"]))
     if [(i["sha256"], i["size"], i["name"]) for i in manifest["evidence"]] != registered:
         raise Broken(MANIFEST, "the evidence listed is not what the entries register")
@@ -566,13 +593,20 @@ def verify(path, key=None, earlier=None):
     if earlier is not None:
         extends = _extends(earlier, manifest, key_name, bundle_key, size, root, leaves, proofs)
     declared = lines[0] if lines[0]["seq"] == 1 else None
+    not_vouched_for = []
+    missing = sum(1 for i in manifest["evidence"] if not i["included"])
+    if missing:
+        not_vouched_for.append(f"the contents of {missing} evidence {'file' if missing == 1 else 'files'} not in the "
+                               f"bundle (only {'its' if missing == 1 else 'their'} SHA-256 is signed)")
+    if key is None:
+        not_vouched_for.append("whose key signed it (give the deployment's public key with --key)")
     return {
         "ok": True, "incident": incident, "origin": origin, "key_name": key_name,
         "public_key": manifest["public_key"], "key_given": key is not None, "size": size,
         "root": base64.b64encode(root).decode("ascii"), "entries": len(lines), "excerpt": manifest["excerpt"],
         "evidence": len(manifest["evidence"]), "blobs": blobs, "policy_sha256": manifest["policy_sha256"],
         "policy_as_declared": None if declared is None else declared["body"].get("policy") == manifest["policy_sha256"],
-        "consistency_from": consistency_from, "extends_earlier": extends,
+        "consistency_from": consistency_from, "extends_earlier": extends, "not_vouched_for": not_vouched_for,
     }
 
 
@@ -580,7 +614,7 @@ def _extends(text, manifest, key_name, key, size, root, leaves, proofs):
     """The earlier checkpoint's record must be a prefix of this one."""
     where = "earlier checkpoint"
     try:
-        origin, old_size, old_root, body, signatures = parse_checkpoint(where, text)
+        origin, old_size, old_root, _, body, signatures = parse_checkpoint(where, text)
     except Broken as broken:
         raise Broken(where, broken.reason) from None
     verify_signature(where, body, signatures, key_name, key)
@@ -636,8 +670,11 @@ def main(argv=None):
         what = f"an excerpt of {result['entries']} of {result['size']} entries" if result["excerpt"] \
             else f"{result['entries']} entries, the whole record"
         whose = "the key given" if result["key_given"] else f"the key in the bundle ({result['public_key']})"
-        print(f"ok: {result['incident']}: {what}; signed by {result['key_name']} with {whose}; "
-              f"evidence listed: {result['evidence']}, files matching their SHA-256: {result['blobs']}")
+        line = (f"ok: {result['incident']}: {what}; signed by {result['key_name']} with {whose}; "
+                f"evidence listed: {result['evidence']}, files matching their SHA-256: {result['blobs']}")
+        if result["not_vouched_for"]:
+            line += "; not vouched for: " + "; ".join(result["not_vouched_for"])
+        print(line)
     return 0
 
 

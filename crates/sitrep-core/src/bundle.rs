@@ -15,7 +15,10 @@
 //! Every byte of a bundle is checked by [`Reader`] and [`Bundle::verify`]: the archive's
 //! headers must be exactly the ones [`tar_header`] makes, padding must be zeros, the JSON
 //! members must be in canonical form, every manifest field must agree with the record and the
-//! signed checkpoint, and every blob must hash to its name. So a changed byte anywhere makes
+//! signed checkpoint, and every blob must hash to its name. The signature covers everything
+//! else through the manifest: the checkpoint's one extension line is the SHA-256 of
+//! `bundle.json`, which holds the SHA-256 of `policy.toml`, `record.jsonl` and `proofs.json`
+//! and of every evidence file (its member's name). So a changed byte anywhere makes
 //! verification fail, not just a changed entry. This module is pure computation: the caller
 //! feeds it bytes and passes the signing key in.
 
@@ -35,8 +38,9 @@ use crate::ids::IncidentNumber;
 use crate::merkle::{self, Hash};
 use crate::time::Timestamp;
 
-/// The manifest's `format`: this module writes and reads version 1.
-pub const FORMAT: &str = "sitrep-bundle/1";
+/// The manifest's `format`: this module writes and reads version 2. Version 1 bundles (whose
+/// manifest the signature did not cover) are refused, naming their version.
+pub const FORMAT: &str = "sitrep-bundle/2";
 pub const MANIFEST: &str = "bundle.json";
 pub const CHECKPOINT: &str = "checkpoint";
 pub const POLICY: &str = "policy.toml";
@@ -83,6 +87,11 @@ pub struct Manifest {
     pub evidence: Vec<EvidenceListing>,
     /// SHA-256 (hex) of `policy.toml`.
     pub policy_sha256: String,
+    /// SHA-256 (hex) of `record.jsonl`.
+    pub record_sha256: String,
+    /// SHA-256 (hex) of `proofs.json`; absent (the key left out) when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub proofs_sha256: Option<String>,
 }
 
 /// One evidence item: what its `evidence.registered` entry says, and whether its file is in the
@@ -102,9 +111,16 @@ pub struct EvidenceListing {
 pub struct Proofs {
     /// One per entry of an excerpt, in seq order; empty for a full export.
     pub inclusion: Vec<InclusionProof>,
-    /// From an earlier tree size to the checkpoint's, when the export asked for one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// From an earlier tree size to the checkpoint's, when the export asked for one. Absent is
+    /// written one way only, by leaving the key out: `"consistency":null` is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub consistency: Option<ConsistencyProof>,
+}
+
+/// An optional field that, when its key is there, must hold a value: `null` is not a second
+/// spelling of "absent" (serde's `Option` would read it as `None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 /// RFC 9162 §2.1.3 audit path of entry `seq` (leaf index `seq - 1`) in the checkpoint's tree.
@@ -301,9 +317,6 @@ pub fn assemble(
     let root = merkle::root(&leaves);
     let origin = checkpoint::origin(deployment, incident);
     let key_name = checkpoint::key_name(deployment);
-    let signed = Checkpoint { origin: origin.clone(), size, root }
-        .sign(&key_name, key)
-        .map_err(|e| ScopeError { field: "incident", message: e.to_string() })?;
 
     let chosen: Vec<&Entry> = match &scope.entries {
         None => record.iter().collect(),
@@ -351,25 +364,33 @@ pub fn assemble(
         files.push(PROOFS.to_owned());
     }
     files.extend(evidence.iter().filter(|item| item.included).map(|item| blob_member(&item.sha256)));
+    let proofs_bytes = proofs.as_ref().map(canonical_bytes);
     let manifest = Manifest {
         format: FORMAT.to_owned(),
         incident,
-        origin,
+        origin: origin.clone(),
         public_key: checkpoint::encode_public_key(&key.verifying_key()),
         entries: chosen.len() as u64,
         excerpt: scope.entries.is_some(),
         files,
         evidence: evidence.clone(),
         policy_sha256: sha256_hex(policy_source.as_bytes()),
+        record_sha256: sha256_hex(&record_bytes),
+        proofs_sha256: proofs_bytes.as_deref().map(sha256_hex),
     };
+    let manifest_bytes = canonical_bytes(&manifest);
+    // The signature covers the manifest, and through its hashes every other member.
+    let signed = Checkpoint { origin, size, root, manifest: Some(Sha256::digest(&manifest_bytes).into()) }
+        .sign(&key_name, key)
+        .map_err(|e| ScopeError { field: "incident", message: e.to_string() })?;
     let mut members = vec![
-        (MANIFEST.to_owned(), Member::Bytes(canonical_bytes(&manifest))),
+        (MANIFEST.to_owned(), Member::Bytes(manifest_bytes)),
         (CHECKPOINT.to_owned(), Member::Bytes(signed.clone().into_bytes())),
         (POLICY.to_owned(), Member::Bytes(policy_source.as_bytes().to_vec())),
         (RECORD.to_owned(), Member::Bytes(record_bytes)),
     ];
-    if let Some(proofs) = &proofs {
-        members.push((PROOFS.to_owned(), Member::Bytes(canonical_bytes(proofs))));
+    if let Some(proofs) = proofs_bytes {
+        members.push((PROOFS.to_owned(), Member::Bytes(proofs)));
     }
     for item in evidence.iter().filter(|item| item.included) {
         members.push((blob_member(&item.sha256), Member::Blob { sha256: item.sha256.clone(), size: item.size }));
@@ -667,6 +688,7 @@ impl Reader {
         }
         let mut bundle = Bundle {
             manifest,
+            manifest_bytes: Vec::new(),
             checkpoint: Vec::new(),
             policy: Vec::new(),
             record: Vec::new(),
@@ -675,6 +697,7 @@ impl Reader {
         };
         for (name, bytes) in self.kept {
             match name.as_str() {
+                MANIFEST => bundle.manifest_bytes = bytes,
                 CHECKPOINT => bundle.checkpoint = bytes,
                 POLICY => bundle.policy = bytes,
                 RECORD => bundle.record = bytes,
@@ -686,9 +709,25 @@ impl Reader {
     }
 }
 
-/// Reads `bundle.json`: canonical JSON with exactly the manifest's fields.
+/// Reads `bundle.json`: canonical JSON with exactly the manifest's fields, of this format.
 fn parse_manifest(bytes: &[u8]) -> Result<Manifest, Failure> {
     let value = canonical_value(MANIFEST, bytes)?;
+    if let Some(format) = value.get("format").and_then(Value::as_str)
+        && format != FORMAT
+    {
+        return Err(fail(
+            MANIFEST,
+            "manifest",
+            format!(
+                "format '{format}' is not {FORMAT}{}",
+                if format == "sitrep-bundle/1" {
+                    " (a bundle of format 1 is not signed over its manifest; export the incident again)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
     serde_json::from_value(value).map_err(|e| fail(MANIFEST, "manifest", format!("not a bundle manifest: {e}")))
 }
 
@@ -707,6 +746,8 @@ fn canonical_value(file: &str, bytes: &[u8]) -> Result<Value, Failure> {
 #[derive(Debug, Clone)]
 pub struct Bundle {
     pub manifest: Manifest,
+    /// `bundle.json` as it is in the archive, whose SHA-256 the checkpoint signs.
+    pub manifest_bytes: Vec<u8>,
     pub checkpoint: Vec<u8>,
     pub policy: Vec<u8>,
     pub record: Vec<u8>,
@@ -753,6 +794,9 @@ pub struct Verified {
     pub consistency_from: Option<u64>,
     /// The size of the earlier checkpoint the record was shown to extend.
     pub extends_earlier: Option<u64>,
+    /// What the bundle names but its signature does not vouch for, in words (empty when the
+    /// signature covers everything it says). `sitrep verify-bundle` prints each.
+    pub not_vouched_for: Vec<String>,
 }
 
 /// One verified line of `record.jsonl`.
@@ -891,7 +935,15 @@ impl Bundle {
             .filter(|key_name| format!("{key_name}/{}", manifest.incident) == manifest.origin)
             .ok_or_else(|| fail(MANIFEST, "manifest", "the origin does not name the incident"))?
             .to_owned();
-        let bundle_key = checkpoint::parse_public_key(&manifest.public_key)
+        let deployment = key_name.strip_prefix("sitrep/").and_then(|uuid| Uuid::try_parse(uuid).ok());
+        if deployment.is_none_or(|uuid| checkpoint::key_name(uuid) != key_name) {
+            return Err(fail(
+                MANIFEST,
+                "manifest",
+                "the origin is not sitrep/<deployment UUID, lower-case, hyphenated>/<incident>",
+            ));
+        }
+        let bundle_key = checkpoint::decode_public_key(&manifest.public_key)
             .map_err(|e| fail(MANIFEST, "key", format!("public_key: {e}")))?;
         if let Some(given) = &options.key
             && *given != bundle_key
@@ -915,10 +967,30 @@ impl Bundle {
         signed.verify(&key_name, &bundle_key).map_err(|e| fail(CHECKPOINT, "signature", e.to_string()))?;
         let size = signed.checkpoint.size;
         let root = signed.checkpoint.root;
+        let manifest_sha256: Hash = Sha256::digest(&self.manifest_bytes).into();
+        match signed.checkpoint.manifest {
+            Some(signed) if signed == manifest_sha256 => {}
+            Some(_) => {
+                return Err(fail(MANIFEST, "manifest", "its SHA-256 is not the one the checkpoint signs"));
+            }
+            None => {
+                return Err(fail(
+                    CHECKPOINT,
+                    "checkpoint",
+                    "it has no 'bundle.json sha256' line: the signature does not cover the manifest",
+                ));
+            }
+        }
 
-        // The policy.
+        // The members the manifest binds by their SHA-256.
         if sha256_hex(&self.policy) != manifest.policy_sha256 {
             return Err(fail(POLICY, "policy", "its SHA-256 is not the manifest's policy_sha256"));
+        }
+        if sha256_hex(&self.record) != manifest.record_sha256 {
+            return Err(fail(RECORD, "entry", "its SHA-256 is not the manifest's record_sha256"));
+        }
+        if self.proofs.as_deref().map(sha256_hex) != manifest.proofs_sha256 {
+            return Err(fail(PROOFS, "proofs", "its SHA-256 is not the manifest's proofs_sha256, or one is missing"));
         }
 
         // The entries.
@@ -1032,11 +1104,16 @@ impl Bundle {
         for line in lines.iter().filter(|line| line.kind == "evidence.registered") {
             let field = |name: &str| line.body.get(name);
             let (Some(sha256), Some(size), Some(name)) = (
-                field("sha256").and_then(Value::as_str),
+                field("sha256").and_then(Value::as_str).filter(|sha256| sha256.parse::<EntryHash>().is_ok()),
                 field("size").and_then(Value::as_u64),
                 field("name").and_then(Value::as_str),
             ) else {
-                return Err(fail_at(RECORD, line.seq, "evidence", "the registration lacks sha256, size or name"));
+                return Err(fail_at(
+                    RECORD,
+                    line.seq,
+                    "evidence",
+                    "the registration lacks sha256 (64 lower-case hex), size or name",
+                ));
             };
             evidence.push((sha256.to_owned(), size, name.to_owned()));
         }
@@ -1061,6 +1138,18 @@ impl Bundle {
         };
 
         let declared = lines.first().filter(|line| line.seq == 1);
+        let mut not_vouched_for = Vec::new();
+        let missing = manifest.evidence.iter().filter(|item| !item.included).count();
+        if missing > 0 {
+            not_vouched_for.push(format!(
+                "the contents of {missing} evidence {} not in the bundle (only {} SHA-256 is signed)",
+                if missing == 1 { "file" } else { "files" },
+                if missing == 1 { "its" } else { "their" }
+            ));
+        }
+        if options.key.is_none() {
+            not_vouched_for.push("whose key signed it (give the deployment's public key with --key)".to_owned());
+        }
         Ok(Verified {
             incident: manifest.incident,
             origin: manifest.origin.clone(),
@@ -1079,6 +1168,7 @@ impl Bundle {
                 .map(|line| line.body.get("policy").and_then(Value::as_str) == Some(manifest.policy_sha256.as_str())),
             consistency_from,
             extends_earlier,
+            not_vouched_for,
         })
     }
 
@@ -1225,6 +1315,80 @@ mod tests {
         out
     }
 
+    /// Signs `contents` again with the deployment's key after its members were changed, as
+    /// someone holding the key would: the manifest's hashes and the checkpoint made to match.
+    fn reseal(contents: &mut Contents) {
+        let bytes = |name: &str| {
+            contents.members.iter().find(|(n, _)| n == name).and_then(|(_, member)| match member {
+                Member::Bytes(bytes) => Some(bytes.clone()),
+                Member::Blob { .. } => None,
+            })
+        };
+        contents.manifest.record_sha256 = sha256_hex(&bytes(RECORD).expect("a record"));
+        contents.manifest.proofs_sha256 = bytes(PROOFS).map(|proofs| sha256_hex(&proofs));
+        let manifest = canonical_bytes(&contents.manifest);
+        let old = checkpoint::parse(&contents.checkpoint).expect("a checkpoint").checkpoint;
+        contents.checkpoint = Checkpoint { manifest: Some(Sha256::digest(&manifest).into()), ..old }
+            .sign(&checkpoint::key_name(DEPLOYMENT), &key())
+            .expect("signs");
+        for (name, member) in &mut contents.members {
+            match name.as_str() {
+                MANIFEST => *member = Member::Bytes(manifest.clone()),
+                CHECKPOINT => *member = Member::Bytes(contents.checkpoint.clone().into_bytes()),
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn the_signature_covers_the_manifest_and_through_it_every_member() {
+        let (entries, blobs) = record(6, "note");
+        let scope = Scope { blobs: true, since: Some(3), ..Scope::default() };
+        let good = contents(&entries, &scope);
+        let text = checkpoint::parse(&good.checkpoint).expect("a checkpoint");
+        let manifest = match &good.members[0].1 {
+            Member::Bytes(bytes) => bytes.clone(),
+            Member::Blob { .. } => panic!("bundle.json first"),
+        };
+        assert_eq!(text.checkpoint.manifest, Some(Sha256::digest(&manifest).into()));
+
+        // The policy replaced and its hash in the manifest updated: the signature no longer fits.
+        let mut replaced = good.clone();
+        replaced.manifest.policy_sha256 = sha256_hex(b"anything goes\n");
+        for (name, member) in &mut replaced.members {
+            match name.as_str() {
+                MANIFEST => *member = Member::Bytes(canonical_bytes(&replaced.manifest)),
+                POLICY => *member = Member::Bytes(b"anything goes\n".to_vec()),
+                _ => {}
+            }
+        }
+        let failure = verify(&archive(&replaced, &blobs)).unwrap_err();
+        assert_eq!((failure.file.as_str(), failure.check), (MANIFEST, "manifest"), "{failure}");
+
+        // A checkpoint without the manifest line (as the checkpoint route serves it) is not a
+        // bundle's, though it verifies as a checkpoint.
+        let mut bare = good.clone();
+        let old = text.checkpoint.clone();
+        let plain =
+            Checkpoint { manifest: None, ..old }.sign(&checkpoint::key_name(DEPLOYMENT), &key()).expect("signs");
+        for (name, member) in &mut bare.members {
+            if name == CHECKPOINT {
+                *member = Member::Bytes(plain.clone().into_bytes());
+            }
+        }
+        let failure = verify(&archive(&bare, &blobs)).unwrap_err();
+        assert!(failure.reason.contains("does not cover the manifest"), "{failure}");
+
+        // A bundle's checkpoint serves as an earlier checkpoint for a later bundle, and so does
+        // one without the line.
+        let (more, _) = record(8, "note");
+        let later = archive(&contents(&more, &scope), &blobs);
+        for earlier in [good.checkpoint.clone(), plain] {
+            let options = Options { key: None, earlier: Some(earlier) };
+            assert_eq!(verify_bytes(&later, &options).expect("extends").extends_earlier, Some(6));
+        }
+    }
+
     fn bundle(n: usize, scope: &Scope) -> Vec<u8> {
         let (entries, blobs) = record(n, "note");
         archive(&contents(&entries, scope), &blobs)
@@ -1308,6 +1472,11 @@ mod tests {
                 *member = Member::Bytes(record_bytes.clone());
             }
         }
+        // Without the key, the manifest's hash of the record gives it away...
+        let failure = verify(&archive(&forged, &blobs)).unwrap_err();
+        assert_eq!((failure.file.as_str(), failure.check), (RECORD, "entry"), "{failure}");
+        // ...and with it, the inclusion proof against the signed root.
+        reseal(&mut forged);
         let failure = verify(&archive(&forged, &blobs)).unwrap_err();
         assert_eq!((failure.check, failure.seq), ("inclusion", Some(7)), "{failure}");
 
@@ -1346,6 +1515,7 @@ mod tests {
             origin: checkpoint::origin(DEPLOYMENT, IncidentNumber(1)),
             size: entries.len() as u64,
             root: merkle::root(&leaves),
+            manifest: None,
         }
         .sign(&checkpoint::key_name(DEPLOYMENT), &key())
         .expect("signs")
@@ -1388,9 +1558,14 @@ mod tests {
         assert!(with(&archive(&contents(&entries, &bare), &blobs)).unwrap_err().reason.contains("consistency proof"));
 
         // An earlier checkpoint by another key, or of another record, proves nothing.
-        let stranger = Checkpoint { origin: checkpoint::origin(DEPLOYMENT, IncidentNumber(1)), size: 6, root: [0; 32] }
-            .sign(&checkpoint::key_name(DEPLOYMENT), &SigningKey::from_bytes(&[5; 32]))
-            .expect("signs");
+        let stranger = Checkpoint {
+            origin: checkpoint::origin(DEPLOYMENT, IncidentNumber(1)),
+            size: 6,
+            root: [0; 32],
+            manifest: None,
+        }
+        .sign(&checkpoint::key_name(DEPLOYMENT), &SigningKey::from_bytes(&[5; 32]))
+        .expect("signs");
         assert!(verify_bytes(&honest, &Options { key: None, earlier: Some(stranger) }).is_err());
     }
 
@@ -1422,6 +1597,17 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn an_absent_proof_is_written_one_way_and_keys_have_one_spelling() {
+        let proofs = |text: &str| serde_json::from_str::<Proofs>(text);
+        assert!(proofs(r#"{"inclusion":[]}"#).is_ok());
+        assert!(proofs(r#"{"consistency":null,"inclusion":[]}"#).is_err(), "null is not how absent is written");
+        let key = checkpoint::encode_public_key(&key().verifying_key());
+        assert!(checkpoint::decode_public_key(&key).is_ok());
+        assert!(checkpoint::decode_public_key(&format!("{key}\n")).is_err());
+        assert!(checkpoint::parse_public_key(&format!("{key}\n")).is_ok(), "a key file may end in a newline");
     }
 
     #[test]

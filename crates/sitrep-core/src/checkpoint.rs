@@ -7,12 +7,15 @@
 //! sitrep/6f1c…-uuid/INC-1                      origin: the deployment and the record
 //! 42                                           tree size: the number of entries
 //! n3dS…base64 of the 32-byte root…=            the RFC 9162 root over the entries' hashes
+//! bundle.json sha256 3f2a…64 hex…              only in a bundle: the manifest it vouches for
 //!                                              a blank line
 //! — sitrep/6f1c…-uuid AbCd…base64…             key name, base64(key id ‖ Ed25519 signature)
 //! ```
 //!
-//! The signature covers the text up to and including the newline after the root, exactly the
-//! bytes before the blank line. The key name is the deployment (`sitrep/<uuid>`); the key id is
+//! The signature covers the text up to and including the newline after the last text line,
+//! exactly the bytes before the blank line. The one extension line sitrep knows (C2SP allows
+//! extension lines after the root) binds an export bundle's manifest to the signature; a
+//! checkpoint served on its own has none. The key name is the deployment (`sitrep/<uuid>`); the key id is
 //! the first four bytes of SHA-256(key name ‖ 0x0A ‖ 0x01 ‖ public key), as the signed-note spec
 //! recommends for Ed25519. Everything here is computation on bytes: signing takes the key as an
 //! argument, and Ed25519 signing is deterministic, so no randomness is needed.
@@ -36,6 +39,9 @@ const SIGNATURE_PREFIX: &str = "\u{2014} ";
 /// More signature lines than this and the note is refused (Go's `note.Open` has the same cap).
 const MAX_SIGNATURES: usize = 100;
 
+/// The start of the one extension line: `bundle.json sha256 <64 lower-case hex>`.
+pub const MANIFEST_LINE: &str = "bundle.json sha256 ";
+
 /// Why a checkpoint could not be made, read or trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckpointError {
@@ -47,6 +53,8 @@ pub enum CheckpointError {
     NotSigned { key_name: String, key_id: String },
     #[error("the signature by {key_name} does not verify: the checkpoint or the signature was changed")]
     BadSignature { key_name: String },
+    #[error("the checkpoint has more than one signature line by {key_name} (key id {key_id})")]
+    TwiceSigned { key_name: String, key_id: String },
     #[error("not an Ed25519 public key (base64 of 32 bytes): {0}")]
     BadKey(String),
 }
@@ -76,9 +84,16 @@ pub fn key_id(key_name: &str, key: &VerifyingKey) -> [u8; 4] {
     [digest[0], digest[1], digest[2], digest[3]]
 }
 
-/// Reads a public key written as base64 (as `deployment.pub` and `deployment.created` hold it).
+/// Reads a public key as a person or a file gives it (`deployment.pub`, `--key`): the base64
+/// of [`decode_public_key`], with spaces, tabs and line ends around it ignored.
 pub fn parse_public_key(text: &str) -> Result<VerifyingKey, CheckpointError> {
-    let bytes = decode_canonical(text.trim()).ok_or_else(|| CheckpointError::BadKey("not canonical base64".into()))?;
+    decode_public_key(text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r')))
+}
+
+/// Reads a public key written as exactly the 44 characters of canonical base64 of its 32 bytes,
+/// nothing around them (as a bundle's manifest and `deployment.created` hold it).
+pub fn decode_public_key(text: &str) -> Result<VerifyingKey, CheckpointError> {
+    let bytes = decode_canonical(text).ok_or_else(|| CheckpointError::BadKey("not canonical base64".into()))?;
     let bytes: [u8; 32] =
         bytes.try_into().map_err(|b: Vec<u8>| CheckpointError::BadKey(format!("{} bytes, not 32", b.len())))?;
     VerifyingKey::from_bytes(&bytes).map_err(|e| CheckpointError::BadKey(e.to_string()))
@@ -102,18 +117,26 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c.is_control() || c == '+')
 }
 
-/// What a checkpoint states: this origin's log has `size` entries with this root.
+/// What a checkpoint states: this origin's log has `size` entries with this root (and, in a
+/// bundle, the bundle's manifest is the one with this SHA-256).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
     pub origin: String,
     pub size: u64,
     pub root: Hash,
+    /// SHA-256 of the `bundle.json` this checkpoint was signed for; `None` outside a bundle.
+    pub manifest: Option<Hash>,
 }
 
 impl Checkpoint {
-    /// The note text the signature covers: `origin\nsize\nbase64(root)\n`.
+    /// The note text the signature covers: `origin\nsize\nbase64(root)\n`, then
+    /// `bundle.json sha256 <hex>\n` when the checkpoint is a bundle's.
     pub fn body(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, STANDARD.encode(self.root))
+        let mut body = format!("{}\n{}\n{}\n", self.origin, self.size, STANDARD.encode(self.root));
+        if let Some(manifest) = &self.manifest {
+            body.push_str(&format!("{MANIFEST_LINE}{}\n", hex::encode(manifest)));
+        }
+        body
     }
 
     /// The signed note: the body, a blank line, and one signature line by `key`.
@@ -171,8 +194,14 @@ pub fn parse(text: &str) -> Result<SignedCheckpoint, CheckpointError> {
         return Err(bad("the text has an empty line"));
     }
     let lines: Vec<&str> = body.strip_suffix('\n').unwrap_or(body).split('\n').collect();
-    let [origin, size, root] = lines.as_slice() else {
-        return Err(bad("the text must be exactly three lines: origin, tree size, root hash"));
+    let (origin, size, root, extension) = match lines.as_slice() {
+        [origin, size, root] => (origin, size, root, None),
+        [origin, size, root, extension] => (origin, size, root, Some(*extension)),
+        _ => {
+            return Err(bad(
+                "the text must be three lines (origin, tree size, root hash) and at most one extension line",
+            ));
+        }
     };
     if !valid_name(origin) {
         return Err(bad("the origin line is empty or holds a space or '+'"));
@@ -187,6 +216,18 @@ pub fn parse(text: &str) -> Result<SignedCheckpoint, CheckpointError> {
     let root: Hash = decode_canonical(root)
         .and_then(|bytes| bytes.try_into().ok())
         .ok_or_else(|| bad("the root hash is not canonical base64 of 32 bytes"))?;
+    let manifest = match extension {
+        None => None,
+        Some(line) => Some(
+            line.strip_prefix(MANIFEST_LINE)
+                .filter(|hex| hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+                .and_then(|hex| {
+                    let mut hash = [0u8; 32];
+                    hex::decode_to_slice(hex, &mut hash).ok().map(|()| hash)
+                })
+                .ok_or_else(|| bad("the extension line is not 'bundle.json sha256 ' and 64 lower-case hex digits"))?,
+        ),
+    };
 
     let Some(lines) = signatures.strip_suffix('\n') else {
         return Err(bad("the signatures do not end with a newline"));
@@ -212,7 +253,7 @@ pub fn parse(text: &str) -> Result<SignedCheckpoint, CheckpointError> {
         }
     }
     Ok(SignedCheckpoint {
-        checkpoint: Checkpoint { origin: (*origin).to_owned(), size, root },
+        checkpoint: Checkpoint { origin: (*origin).to_owned(), size, root, manifest },
         signatures: parsed,
         body: body.to_owned(),
     })
@@ -225,19 +266,23 @@ impl SignedCheckpoint {
     }
 
     /// Checks the signature by `key` under `key_name`. Lines by other keys are ignored, as the
-    /// signed-note spec says; a line by this key that does not verify rejects the checkpoint.
+    /// signed-note spec says; exactly one line must carry this key name and key id, and it must
+    /// verify.
     ///
     /// # Errors
     ///
-    /// [`CheckpointError::NotSigned`] if no line carries this key name and key id, and
-    /// [`CheckpointError::BadSignature`] if one does and it does not verify.
+    /// [`CheckpointError::NotSigned`] if no line carries this key name and key id,
+    /// [`CheckpointError::TwiceSigned`] if more than one does, and
+    /// [`CheckpointError::BadSignature`] if the one that does does not verify.
     pub fn verify(&self, key_name: &str, key: &VerifyingKey) -> Result<(), CheckpointError> {
         let id = key_id(key_name, key);
-        let line = self
-            .signatures
-            .iter()
-            .find(|s| s.key_name == key_name && s.key_id == id)
+        let mut lines = self.signatures.iter().filter(|s| s.key_name == key_name && s.key_id == id);
+        let line = lines
+            .next()
             .ok_or_else(|| CheckpointError::NotSigned { key_name: key_name.to_owned(), key_id: hex::encode(id) })?;
+        if lines.next().is_some() {
+            return Err(CheckpointError::TwiceSigned { key_name: key_name.to_owned(), key_id: hex::encode(id) });
+        }
         let bad = || CheckpointError::BadSignature { key_name: key_name.to_owned() };
         let bytes: [u8; 64] = line.signature.as_slice().try_into().map_err(|_| bad())?;
         let signature = ed25519_dalek::Signature::from_bytes(&bytes);
@@ -255,7 +300,7 @@ mod tests {
 
     fn checkpoint() -> Checkpoint {
         let deployment = Uuid::from_u128(0x6f1c_0000_0000_4000_8000_0000_0000_0001);
-        Checkpoint { origin: origin(deployment, IncidentNumber(1)), size: 42, root: [0xab; 32] }
+        Checkpoint { origin: origin(deployment, IncidentNumber(1)), size: 42, root: [0xab; 32], manifest: None }
     }
 
     fn name() -> String {
@@ -358,8 +403,38 @@ mod tests {
             assert!(parse(&broken).is_err(), "parsed: {broken:?}");
         }
         assert!(matches!(
-            Checkpoint { origin: "has space".into(), size: 1, root: [0; 32] }.sign(&name(), &key()),
+            Checkpoint { origin: "has space".into(), size: 1, root: [0; 32], manifest: None }.sign(&name(), &key()),
             Err(CheckpointError::BadName(_))
+        ));
+    }
+
+    #[test]
+    fn a_bundles_checkpoint_signs_its_manifest_in_one_extension_line() {
+        let bundled = Checkpoint { manifest: Some([0x3f; 32]), ..checkpoint() };
+        let text = bundled.sign(&name(), &key()).expect("signs");
+        assert_eq!(text.lines().nth(3), Some(format!("bundle.json sha256 {}", "3f".repeat(32)).as_str()));
+        let parsed = parse(&text).expect("parses");
+        assert_eq!(parsed.checkpoint, bundled);
+        assert_eq!(parsed.verify(&name(), &key().verifying_key()), Ok(()));
+        // The line is signed: dropping it, or changing the hash, breaks the signature.
+        let without = text.replacen(&format!("bundle.json sha256 {}\n", "3f".repeat(32)), "", 1);
+        assert!(parse(&without).expect("parses").verify(&name(), &key().verifying_key()).is_err());
+        // Any other extension line, or the hash in another spelling, is refused.
+        for line in [
+            format!("bundle.json sha256 {}", "3F".repeat(32)),
+            format!("bundle.json sha256 {}", "3f".repeat(31)),
+            format!("bundle.json sha256:{}", "3f".repeat(32)),
+            "witness.example/extension".to_owned(),
+        ] {
+            let changed = text.replacen(&format!("bundle.json sha256 {}", "3f".repeat(32)), &line, 1);
+            assert!(parse(&changed).is_err(), "{line}");
+        }
+        // Two lines by the same key are refused even if both verify.
+        let signature = text.split_once("\n\n").expect("a blank line").1;
+        let twice = format!("{text}{signature}");
+        assert!(matches!(
+            parse(&twice).expect("parses").verify(&name(), &key().verifying_key()),
+            Err(CheckpointError::TwiceSigned { .. })
         ));
     }
 

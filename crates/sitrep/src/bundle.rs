@@ -93,7 +93,9 @@ pub fn verify(args: &VerifyBundleArgs, json: bool) -> anyhow::Result<u8> {
     }
 }
 
-/// One line saying what holds.
+/// One line saying what holds. Everything stated is covered by the signature (the checkpoint
+/// signs the manifest, which binds every member); what the bundle names but does not vouch for
+/// is said as such.
 fn summary(v: &Verified) -> String {
     let what = if v.excerpt {
         let seqs: Vec<String> = v.seqs.iter().map(ToString::to_string).collect();
@@ -109,10 +111,7 @@ fn summary(v: &Verified) -> String {
     let key = if v.key_given {
         format!("signed by {} with the key given", v.key_name)
     } else {
-        format!(
-            "signed by {} with the key in the bundle ({}; pass --key to check whose it is)",
-            v.key_name, v.public_key
-        )
+        format!("signed by {} with the key in the bundle ({})", v.key_name, v.public_key)
     };
     let items = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let evidence = match (v.evidence, v.blobs) {
@@ -126,9 +125,9 @@ fn summary(v: &Verified) -> String {
         ),
     };
     let policy = match v.policy_as_declared {
-        Some(true) => "the policy is the one in force at declaration",
-        Some(false) => "the policy was replaced after declaration",
-        None => "the policy is the one in force at export",
+        Some(true) => "the policy signed as in force at export is the one in force at declaration",
+        Some(false) => "the policy signed as in force at export was replaced after declaration",
+        None => "the policy is the one signed as in force at export",
     };
     let mut line = format!("ok: {}: {what}; {key}; {evidence}; {policy}", v.incident);
     if let Some(size) = v.consistency_from {
@@ -136,6 +135,9 @@ fn summary(v: &Verified) -> String {
     }
     if let Some(size) = v.extends_earlier {
         line.push_str(&format!("; it extends the earlier checkpoint of {size} entries"));
+    }
+    if !v.not_vouched_for.is_empty() {
+        line.push_str(&format!("; not vouched for: {}", v.not_vouched_for.join("; ")));
     }
     line
 }

@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use sha2::Digest as _;
 use sitrep_core::bundle::{self, Bundle, Contents, Member, Reader, Scope};
-use sitrep_core::checkpoint::{SigningKey, decode_canonical};
+use sitrep_core::checkpoint::{Checkpoint, SigningKey, decode_canonical};
 use sitrep_core::entry::{Entry, canonical_json};
 use sitrep_core::{EntryHash, IncidentNumber};
 use support::{BIN, Cli, Server};
@@ -127,18 +128,28 @@ fn entries(bundle: &Bundle) -> Vec<Entry> {
         .collect()
 }
 
-/// Writes a bundle with these parts as the server would (the same writer, the tar crate).
-fn write_bundle(file: &Path, bundle: &Bundle, record: &[u8]) {
+/// Writes a bundle with these parts as the server would (the same writer, the tar crate), its
+/// manifest's hash of the record updated and signed again with `key`, as someone holding the
+/// deployment's key would: what is left to catch a changed entry is the entry's own checks.
+fn write_bundle(file: &Path, bundle: &Bundle, record: &[u8], key: &SigningKey) {
+    let mut manifest = bundle.manifest.clone();
+    manifest.record_sha256 = sha256_hex(record);
+    let manifest_bytes = canonical_json(&manifest).expect("canonical").into_bytes();
+    let text = std::str::from_utf8(&bundle.checkpoint).expect("UTF-8");
+    let old = sitrep_core::checkpoint::parse(text).expect("a checkpoint").checkpoint;
+    let key_name = old.origin.rsplit_once('/').expect("an origin").0.to_owned();
+    let manifest_sha256 = sha2::Sha256::digest(&manifest_bytes).into();
+    let checkpoint = Checkpoint { manifest: Some(manifest_sha256), ..old }.sign(&key_name, key).expect("signs");
     let mut members = vec![
-        ("bundle.json".to_owned(), Member::Bytes(canonical_json(&bundle.manifest).expect("canonical").into_bytes())),
-        ("checkpoint".to_owned(), Member::Bytes(bundle.checkpoint.clone())),
+        ("bundle.json".to_owned(), Member::Bytes(manifest_bytes)),
+        ("checkpoint".to_owned(), Member::Bytes(checkpoint.into_bytes())),
         ("policy.toml".to_owned(), Member::Bytes(bundle.policy.clone())),
         ("record.jsonl".to_owned(), Member::Bytes(record.to_vec())),
     ];
     if let Some(proofs) = &bundle.proofs {
         members.push(("proofs.json".to_owned(), Member::Bytes(proofs.clone())));
     }
-    let contents = Contents { manifest: bundle.manifest.clone(), checkpoint: String::new(), members };
+    let contents = Contents { manifest, checkpoint: String::new(), members };
     write_contents(file, &contents);
 }
 
@@ -332,7 +343,7 @@ fn an_excerpt_with_a_tampered_entry_fails_and_so_does_a_wrong_key() {
     let rewritten = Entry::seal(original.seq, original.at, original.actor.clone(), &original.kind, body, original.prev);
     let lines = format!("{}\n{}\n", bundle::record_line(&record[0]), bundle::record_line(&rewritten));
     let tampered = dir.path().join("tampered.tar");
-    write_bundle(&tampered, &bundle, lines.as_bytes());
+    write_bundle(&tampered, &bundle, lines.as_bytes(), &stolen_key(&server));
     let failure = broken(&tampered, &[]);
     let seq = format!("record.jsonl seq {}", facts[3]);
     assert!(failure.contains(&seq) && failure.contains("not in the signed tree"), "{failure}");
@@ -340,7 +351,7 @@ fn an_excerpt_with_a_tampered_entry_fails_and_so_does_a_wrong_key() {
     // Changed without recomputing the hash: the entry's own hash gives it away.
     let text = String::from_utf8(bundle.record.clone()).expect("UTF-8").replace("Fact number 4", "Fact number 8");
     let naive = dir.path().join("naive.tar");
-    write_bundle(&naive, &bundle, text.as_bytes());
+    write_bundle(&naive, &bundle, text.as_bytes(), &stolen_key(&server));
     assert!(broken(&naive, &[]).contains(&format!("{seq}: the hash does not match")));
 
     // The right key passes, as base64 or as the file; another key, or no key at all, fails.
@@ -361,4 +372,634 @@ fn an_excerpt_with_a_tampered_entry_fails_and_so_does_a_wrong_key() {
         python.agrees(&excerpt, &["--key", &other], 1);
         python.agrees(&excerpt, &["--key", "not-a-key"], 2);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mutants: the same verdict from both verifiers
+// ---------------------------------------------------------------------------------------------
+
+/// A bundle's members in archive order: name and contents.
+type Members = Vec<(String, Vec<u8>)>;
+
+/// Splits an archive the exporter wrote into its members (the archive's own checks are the
+/// verifiers' business; this trusts it).
+fn unpack(bytes: &[u8]) -> Members {
+    let mut members = Vec::new();
+    let mut at = 0;
+    while bytes[at..at + bundle::BLOCK].iter().any(|&b| b != 0) {
+        let header = &bytes[at..at + bundle::BLOCK];
+        let end = header[..100].iter().position(|&b| b == 0).unwrap_or(100);
+        let name = String::from_utf8(header[..end].to_vec()).expect("a member name");
+        let size = std::str::from_utf8(&header[124..135]).expect("an octal size");
+        let size = usize::from_str_radix(size, 8).expect("an octal size");
+        at += bundle::BLOCK;
+        members.push((name, bytes[at..at + size].to_vec()));
+        at += size + bundle::padding(size as u64);
+    }
+    members
+}
+
+/// The archive of `members`, with exactly the headers and padding the exporter writes.
+fn pack(members: &Members) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, data) in members {
+        out.extend_from_slice(&bundle::tar_header(name, data.len() as u64).expect("a header"));
+        out.extend_from_slice(data);
+        out.extend(std::iter::repeat_n(0u8, bundle::padding(data.len() as u64)));
+    }
+    out.extend([0u8; 2 * bundle::BLOCK]);
+    out
+}
+
+fn member<'a>(members: &'a Members, name: &str) -> &'a [u8] {
+    &members.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("the bundle has {name}")).1
+}
+
+fn put(members: &mut Members, name: &str, data: Vec<u8>) {
+    let slot = members.iter_mut().find(|(n, _)| n == name).unwrap_or_else(|| panic!("the bundle has {name}"));
+    slot.1 = data;
+}
+
+fn json_of(members: &Members, name: &str) -> Value {
+    serde_json::from_slice(member(members, name)).expect("JSON")
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Replaces a JSON member by `edit` of it, written canonically; a changed `proofs.json` gets its
+/// hash in the manifest updated, so only someone with the key is needed to make it verify.
+fn edit_json(members: &Members, name: &str, edit: impl FnOnce(&mut Value)) -> Members {
+    let mut value = json_of(members, name);
+    edit(&mut value);
+    let mut changed = members.clone();
+    put(&mut changed, name, canonical_json(&value).expect("canonical").into_bytes());
+    if name != "bundle.json" {
+        changed = rehash(&changed);
+    }
+    changed
+}
+
+/// The manifest's hashes of `record.jsonl` and `proofs.json` made to match them again.
+fn rehash(members: &Members) -> Members {
+    let proofs = members.iter().find(|(n, _)| n == "proofs.json").map(|(_, data)| sha256_hex(data));
+    manifest_edit(members, |m| {
+        m["record_sha256"] = sha256_hex(member(members, "record.jsonl")).into();
+        match proofs {
+            Some(proofs) => m["proofs_sha256"] = proofs.into(),
+            None => remove(m, "proofs_sha256"),
+        }
+    })
+}
+
+/// The checkpoint signed again with the deployment's (stolen) key over the bundle's head and
+/// its `bundle.json` as it now is, as an insider would: what is left to refuse is the format.
+fn reseal(members: &Members, key: &SigningKey) -> Members {
+    let text = std::str::from_utf8(member(members, "checkpoint")).expect("UTF-8");
+    let old = sitrep_core::checkpoint::parse(text).expect("a checkpoint").checkpoint;
+    let origin = json_of(members, "bundle.json")["origin"].as_str().map_or(old.origin.clone(), str::to_owned);
+    let key_name = origin.rsplit_once('/').expect("an origin with an incident").0.to_owned();
+    let manifest = sha2::Sha256::digest(member(members, "bundle.json")).into();
+    let signed = Checkpoint { origin, manifest: Some(manifest), ..old }.sign(&key_name, key).expect("signs");
+    let mut resealed = members.clone();
+    put(&mut resealed, "checkpoint", signed.into_bytes());
+    resealed
+}
+
+fn remove(value: &mut Value, key: &str) {
+    if let Some(object) = value.as_object_mut() {
+        object.remove(key);
+    }
+}
+
+fn manifest_edit(members: &Members, edit: impl FnOnce(&mut Value)) -> Members {
+    edit_json(members, "bundle.json", edit)
+}
+
+/// One changed bundle and whether every verifier must refuse it.
+struct Mutant {
+    name: String,
+    members: Members,
+    refuse: bool,
+}
+
+/// What a change is.
+#[derive(Clone, Copy, PartialEq)]
+enum Change {
+    /// A spelling or shape the format does not allow: refused as it is, and still refused when
+    /// signed again with the deployment's key.
+    Malformed,
+    /// Well-formed content the exporter did not sign (a policy, a dropped part): refused as it
+    /// is; signed again with the key, it is what that key vouches for, and verifies.
+    Unsigned,
+    /// A change to the checkpoint itself: only as it is.
+    Checkpoint,
+}
+
+/// Changes to a bundle, each as it is and (but for checkpoint changes) signed again with the
+/// deployment's key.
+fn mutants(base: &str, members: &Members, key: &SigningKey) -> Vec<Mutant> {
+    let mut out = Vec::new();
+    let mut push = |name: &str, members: Members, change: Change| {
+        if change != Change::Checkpoint {
+            out.push(Mutant {
+                name: format!("{base}: {name}, signed again"),
+                members: reseal(&members, key),
+                refuse: change == Change::Malformed,
+            });
+        }
+        out.push(Mutant { name: format!("{base}: {name}"), members, refuse: true });
+    };
+    let mut add = |name: &str, members: Members| push(name, members, Change::Malformed);
+    let manifest = json_of(members, "bundle.json");
+    let excerpt = manifest["excerpt"] == true;
+    let has_proofs = members.iter().any(|(n, _)| n == "proofs.json");
+
+    // bundle.json: every field missing in turn, an unknown one, wrong types and spellings.
+    for key in manifest.as_object().expect("an object").keys() {
+        add(&format!("bundle.json without {key}"), manifest_edit(members, |m| remove(m, key)));
+        add(&format!("bundle.json {key} null"), manifest_edit(members, |m| m[key] = Value::Null));
+    }
+    add("bundle.json with an unknown field", manifest_edit(members, |m| m["signed"] = Value::Bool(true)));
+    add("bundle.json format 9", manifest_edit(members, |m| m["format"] = "sitrep-bundle/9".into()));
+    add("bundle.json format 1", manifest_edit(members, |m| m["format"] = "sitrep-bundle/1".into()));
+    add(
+        "bundle.json origin with the UUID in upper case",
+        manifest_edit(members, |m| {
+            m["origin"] = m["origin"]
+                .as_str()
+                .map(|o| o.replacen(|c: char| c.is_ascii_lowercase() && c.is_ascii_hexdigit(), "F", 1))
+                .into()
+        }),
+    );
+    add(
+        "bundle.json origin with the UUID without hyphens",
+        manifest_edit(members, |m| {
+            let origin = m["origin"].as_str().unwrap_or("").to_owned();
+            let (deployment, incident) = origin.rsplit_once('/').expect("an origin");
+            m["origin"] = format!("{}/{incident}", deployment.replace('-', "")).into();
+        }),
+    );
+    add(
+        "bundle.json record_sha256 in upper case",
+        manifest_edit(members, |m| m["record_sha256"] = m["record_sha256"].as_str().map(str::to_uppercase).into()),
+    );
+    add("bundle.json incident INC-01", manifest_edit(members, |m| m["incident"] = "INC-01".into()));
+    add("bundle.json entries as a string", manifest_edit(members, |m| m["entries"] = m["entries"].to_string().into()));
+    add("bundle.json entries 1.5", manifest_edit(members, |m| m["entries"] = serde_json::json!(1.5)));
+    add("bundle.json excerpt as 0", manifest_edit(members, |m| m["excerpt"] = 0.into()));
+    add(
+        "bundle.json policy_sha256 in upper case",
+        manifest_edit(members, |m| m["policy_sha256"] = m["policy_sha256"].as_str().map(str::to_uppercase).into()),
+    );
+    for (what, suffix) in [("a newline", "\n"), ("a space", " ")] {
+        add(
+            &format!("bundle.json public_key followed by {what}"),
+            manifest_edit(members, |m| {
+                m["public_key"] = format!("{}{suffix}", m["public_key"].as_str().unwrap_or("")).into()
+            }),
+        );
+    }
+    add(
+        "bundle.json public_key in a non-canonical base64 spelling",
+        manifest_edit(members, |m| {
+            // The last character before the padding carries bits the decoder drops.
+            let key = m["public_key"].as_str().unwrap_or("").to_owned();
+            let mut chars: Vec<char> = key.chars().collect();
+            let last = chars.len() - 2;
+            chars[last] = if chars[last] == 'A' { 'B' } else { 'A' };
+            m["public_key"] = chars.into_iter().collect::<String>().into();
+        }),
+    );
+    let mut spaced = members.clone();
+    put(&mut spaced, "bundle.json", {
+        let mut text = member(members, "bundle.json").to_vec();
+        text.insert(1, b' ');
+        text
+    });
+    add("bundle.json not canonical", spaced);
+
+    // The checkpoint with a second signature line, or signed again without the manifest line.
+    let mut witnessed = members.clone();
+    put(&mut witnessed, "checkpoint", {
+        let mut text = member(members, "checkpoint").to_vec();
+        text.extend_from_slice(format!("\u{2014} witness.example {}\n", "A".repeat(92)).as_bytes());
+        text
+    });
+    push("checkpoint with a second signature line", witnessed, Change::Checkpoint);
+    let mut bare = members.clone();
+    put(&mut bare, "checkpoint", {
+        let text = std::str::from_utf8(member(members, "checkpoint")).expect("UTF-8");
+        let old = sitrep_core::checkpoint::parse(text).expect("a checkpoint").checkpoint;
+        let key_name = old.origin.rsplit_once('/').expect("an origin").0.to_owned();
+        Checkpoint { manifest: None, ..old }.sign(&key_name, key).expect("signs").into_bytes()
+    });
+    push("checkpoint signed without its bundle.json line", bare, Change::Checkpoint);
+
+    // Well-formed changes only the key can vouch for.
+    let mut unsigned = |name: &str, members: Members| push(name, members, Change::Unsigned);
+    let replaced = format!("{}\n# loosened after the fact\n", String::from_utf8_lossy(member(members, "policy.toml")));
+    let mut policy = manifest_edit(members, |m| m["policy_sha256"] = sha256_hex(replaced.as_bytes()).into());
+    put(&mut policy, "policy.toml", replaced.into_bytes());
+    unsigned("policy.toml replaced and policy_sha256 updated", policy);
+    if let Some(item) =
+        manifest["evidence"].as_array().and_then(|items| items.iter().position(|i| i["included"] == true))
+    {
+        let sha = manifest["evidence"][item]["sha256"].as_str().expect("a hash").to_owned();
+        let mut stripped = manifest_edit(members, |m| {
+            m["evidence"][item]["included"] = false.into();
+            m["files"].as_array_mut().expect("files").retain(|f| f.as_str() != Some(format!("blobs/{sha}").as_str()));
+        });
+        stripped.retain(|(n, _)| *n != format!("blobs/{sha}"));
+        unsigned("an evidence file stripped (included: false)", stripped);
+    }
+    if has_proofs && !excerpt {
+        let mut dropped = manifest_edit(members, |m| {
+            m["files"].as_array_mut().expect("files").retain(|f| f != "proofs.json");
+        });
+        dropped.retain(|(n, _)| n != "proofs.json");
+        unsigned("a full export's consistency proof dropped", rehash(&dropped));
+    }
+    if excerpt {
+        let mut dropped = edit_json(members, "proofs.json", |p| {
+            if let Some(proofs) = p["inclusion"].as_array_mut() {
+                proofs.remove(0);
+            }
+        });
+        let record = member(members, "record.jsonl");
+        let first = record.iter().position(|&b| b == b'\n').expect("a line") + 1;
+        put(&mut dropped, "record.jsonl", record[first..].to_vec());
+        let dropped = manifest_edit(&dropped, |m| m["entries"] = (m["entries"].as_u64().unwrap_or(1) - 1).into());
+        unsigned("an excerpt's entry dropped with its proof", rehash(&dropped));
+    }
+    let mut add = |name: &str, members: Members| push(name, members, Change::Malformed);
+
+    if has_proofs {
+        let proofs = json_of(members, "proofs.json");
+        let edit = |edit: &dyn Fn(&mut Value)| edit_json(members, "proofs.json", edit);
+        add("proofs.json consistency null", edit(&|p| p["consistency"] = Value::Null));
+        for (what, value) in [
+            ("{}", serde_json::json!({})),
+            ("[]", serde_json::json!([])),
+            ("0", 0.into()),
+            ("false", false.into()),
+            ("a string", "none".into()),
+        ] {
+            add(&format!("proofs.json consistency {what}"), edit(&|p| p["consistency"] = value.clone()));
+        }
+        add("proofs.json inclusion null", edit(&|p| p["inclusion"] = Value::Null));
+        add("proofs.json without inclusion", edit(&|p| remove(p, "inclusion")));
+        add("proofs.json with an unknown field", edit(&|p| p["witness"] = Value::Null));
+        if proofs.get("consistency").is_some() {
+            add("proofs.json consistency without proof", edit(&|p| remove(&mut p["consistency"], "proof")));
+            add("proofs.json consistency size 0", edit(&|p| p["consistency"]["size"] = 0.into()));
+            add("proofs.json consistency size -1", edit(&|p| p["consistency"]["size"] = (-1).into()));
+            add(
+                "proofs.json consistency root in upper case",
+                edit(&|p| p["consistency"]["root"] = p["consistency"]["root"].as_str().map(str::to_uppercase).into()),
+            );
+            add("proofs.json consistency root null", edit(&|p| p["consistency"]["root"] = Value::Null));
+        }
+        if excerpt {
+            add("proofs.json inclusion seq as a string", edit(&|p| p["inclusion"][0]["seq"] = "2".into()));
+            add("proofs.json inclusion path null", edit(&|p| p["inclusion"][0]["path"] = Value::Null));
+            add(
+                "proofs.json inclusion path in upper case",
+                edit(&|p| {
+                    p["inclusion"][0]["path"][0] = p["inclusion"][0]["path"][0].as_str().map(str::to_uppercase).into()
+                }),
+            );
+            add("proofs.json inclusion with an unknown field", edit(&|p| p["inclusion"][0]["leaf"] = 0.into()));
+        }
+    } else {
+        // A full export given a proofs file it did not have.
+        for (what, text) in [
+            ("empty inclusion", r#"{"inclusion":[]}"#),
+            ("a null consistency", r#"{"consistency":null,"inclusion":[]}"#),
+        ] {
+            let mut added = manifest_edit(members, |m| {
+                m["files"].as_array_mut().expect("files").insert(4, "proofs.json".into());
+            });
+            added.insert(4, ("proofs.json".to_owned(), text.as_bytes().to_vec()));
+            add(&format!("proofs.json with {what} added"), rehash(&added));
+        }
+    }
+    out
+}
+
+/// The verdict of `sitrep verify-bundle` on each file: exit 0 or not.
+fn rust_verdicts(files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .map(|file| match verify_bundle(file, &[]) {
+            (Some(0), _) => "ok".to_owned(),
+            (Some(1), stdout) => stdout.trim_end().to_lowercase(),
+            (code, stdout) => panic!("verify-bundle {}: exit {code:?}: {stdout}", file.display()),
+        })
+        .collect()
+}
+
+/// A deployment whose INC-1 has facts and two evidence files, a checkpoint saved before the
+/// evidence, and three exports of it: full (files and a consistency proof), plain, an excerpt.
+struct Exported {
+    server: Server,
+    dir: tempfile::TempDir,
+    early: PathBuf,
+    bases: Vec<(&'static str, Members)>,
+}
+
+fn exported() -> Exported {
+    let (server, cli, dir) = deployment(4);
+    let early = dir.path().join("early.checkpoint");
+    cli.run(&["checkpoint", "INC-1", "-o", path_str(&early)]).ok();
+    let evidence = dir.path().join("evidence");
+    std::fs::create_dir(&evidence).expect("a directory");
+    for (name, text) in [("gist.txt", "AKIA... in a gist"), ("trail.json", "{\"events\":[1,2,3]}")] {
+        std::fs::write(evidence.join(name), text).expect("a file");
+        cli.run(&["evidence", "add", "INC-1", path_str(&evidence.join(name))]).ok();
+    }
+    let record = served(&cli);
+    let registered = record.iter().find(|e| e["kind"] == "evidence.registered").expect("a registration")["seq"]
+        .as_u64()
+        .expect("a seq");
+    let mut bases = Vec::new();
+    let chosen = format!("2,{registered}");
+    for (name, args) in [
+        ("full", vec!["--blobs", "--purpose", "mutants", "--since", "3"]),
+        ("plain", vec![]),
+        ("excerpt", vec!["--blobs", "--purpose", "mutants", "--entries", chosen.as_str(), "--since", "2"]),
+    ] {
+        let file = dir.path().join(format!("{name}.tar"));
+        let mut export = vec!["export", "INC-1", "-o", path_str(&file)];
+        export.extend(args);
+        cli.run(&export).ok();
+        let bytes = std::fs::read(&file).expect("the bundle");
+        let members = unpack(&bytes);
+        assert_eq!(pack(&members), bytes);
+        bases.push((name, members));
+    }
+    Exported { server, dir, early, bases }
+}
+
+#[test]
+fn both_verifiers_give_the_same_verdict_on_every_mutant() {
+    let Exported { server, dir, bases, .. } = exported();
+    let key = stolen_key(&server);
+    let mut cases: Vec<Mutant> = Vec::new();
+    for (name, members) in &bases {
+        cases.push(Mutant { name: format!("{name}: as exported"), members: members.clone(), refuse: false });
+        cases.extend(mutants(name, members, &key));
+    }
+    let files: Vec<PathBuf> = cases
+        .iter()
+        .enumerate()
+        .map(|(index, case)| {
+            let file = dir.path().join(format!("mutant-{index}.tar"));
+            std::fs::write(&file, pack(&case.members)).expect("a mutant");
+            file
+        })
+        .collect();
+    let rust = rust_verdicts(&files);
+    let Some(python) = python() else { return };
+    let python = python.verdicts(&files);
+    assert_eq!(python.len(), files.len());
+    let mut wrong = Vec::new();
+    for ((case, rust), python) in cases.iter().zip(&rust).zip(&python) {
+        assert!(!python.starts_with("crashed"), "{}: the Python verifier crashed: {python}", case.name);
+        let (rust_ok, python_ok) = (rust == "ok", python == "ok");
+        if rust_ok != python_ok || (case.refuse && rust_ok) || (!case.refuse && !rust_ok) {
+            wrong.push(format!("{}:\n    verify-bundle: {rust}\n    verify_bundle.py: {python}", case.name));
+        }
+    }
+    assert!(cases.len() > 200, "{} cases", cases.len());
+    assert!(wrong.is_empty(), "{} of {} mutants judged wrongly:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
+}
+
+#[test]
+fn both_verifiers_judge_an_earlier_checkpoint_alike() {
+    let Exported { server, dir, early, bases } = exported();
+    let key = stolen_key(&server);
+    let python = python();
+    let mut wrong = Vec::new();
+    for (base, members) in &bases {
+        let file = dir.path().join(format!("{base}-again.tar"));
+        std::fs::write(&file, pack(members)).expect("the bundle");
+        let own = String::from_utf8(member(members, "checkpoint").to_vec()).expect("UTF-8");
+        let head = sitrep_core::checkpoint::parse(&own).expect("a checkpoint").checkpoint;
+        let key_name = head.origin.rsplit_once('/').expect("an origin").0.to_owned();
+        let sign = |checkpoint: Checkpoint| checkpoint.sign(&key_name, &key).expect("signs");
+        let plain = sign(Checkpoint { manifest: None, ..head.clone() });
+        let signature = own.split_once("\n\n").expect("a blank line").1.to_owned();
+        let excerpt = *base == "excerpt";
+        let early_text = std::fs::read_to_string(&early).expect("the early checkpoint");
+        for (what, text, extends) in [
+            ("its own checkpoint", own.clone(), true),
+            ("the same head as the checkpoint route signs it", plain.clone(), true),
+            (
+                "the same head with a witness's line",
+                format!("{plain}\u{2014} witness.example {}\n", "A".repeat(92)),
+                true,
+            ),
+            ("its own checkpoint with the deployment's line twice", format!("{own}{signature}"), false),
+            ("the same size with another root", sign(Checkpoint { root: [0x11; 32], ..head.clone() }), false),
+            ("a larger size", sign(Checkpoint { size: head.size + 1, ..head.clone() }), false),
+            ("size 0", sign(Checkpoint { size: 0, root: [0; 32], manifest: None, ..head.clone() }), true),
+            ("an extension line in upper case", own.replacen("bundle.json sha256 ", "BUNDLE.JSON sha256 ", 1), false),
+            // Saved before the evidence: a full export shows its first entries unchanged; an
+            // excerpt needs a consistency proof from exactly that size, which it lacks.
+            ("saved earlier with `sitrep checkpoint`", early_text, !excerpt),
+        ] {
+            let path = dir.path().join(format!("{base}-earlier-{}.checkpoint", what.replace(' ', "-")));
+            std::fs::write(&path, &text).expect("a checkpoint");
+            let args = ["--checkpoint", path_str(&path)];
+            let (rust, stdout) = verify_bundle(&file, &args);
+            let expected = if extends { 0 } else { 1 };
+            if rust != Some(expected) {
+                wrong.push(format!("{base}, {what}: verify-bundle exits {rust:?}: {stdout}"));
+            }
+            if let Some(python) = &python {
+                let (code, stdout) = python.run(&file, &args);
+                if code != Some(expected) {
+                    wrong.push(format!("{base}, {what}: verify_bundle.py exits {code:?}: {stdout}"));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// A full export's record rewritten by `edit` and made consistent again as an insider holding
+/// the deployment's key would: each entry's hash recomputed over its fields, each `prev` linked
+/// to the entry before (unless `relink` is false), the tree's root, the manifest's count and
+/// hash of the record, and the checkpoint signed again. What is left to refuse is the format.
+fn forge(members: &Members, key: &SigningKey, relink: bool, edit: impl FnOnce(&mut Vec<Value>)) -> Members {
+    let text = std::str::from_utf8(member(members, "record.jsonl")).expect("UTF-8");
+    let mut entries: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).expect("JSON")).collect();
+    edit(&mut entries);
+    let mut record = Vec::new();
+    let mut leaves = Vec::new();
+    let mut prev: Option<String> = None;
+    for entry in &mut entries {
+        if let (true, Some(prev), Some(object)) = (relink, &prev, entry.as_object_mut())
+            && object.contains_key("prev")
+        {
+            object.insert("prev".to_owned(), prev.clone().into());
+        }
+        let mut unsigned = entry.clone();
+        remove(&mut unsigned, "hash");
+        let hash = sha256_hex(canonical_json(&unsigned).expect("canonical").as_bytes());
+        if let Some(object) = entry.as_object_mut()
+            && object.contains_key("hash")
+        {
+            object.insert("hash".to_owned(), hash.clone().into());
+        }
+        let bytes: Vec<u8> = hex::decode(&hash).expect("hex");
+        leaves.push(sitrep_core::merkle::leaf_hash(&bytes));
+        record.extend_from_slice(canonical_json(entry).expect("canonical").as_bytes());
+        record.push(b'\n');
+        prev = Some(hash);
+    }
+    let mut forged = members.clone();
+    put(&mut forged, "record.jsonl", record);
+    let forged = manifest_edit(&rehash(&forged), |m| m["entries"] = entries.len().into());
+    let text = std::str::from_utf8(member(&forged, "checkpoint")).expect("UTF-8");
+    let head = sitrep_core::checkpoint::parse(text).expect("a checkpoint").checkpoint;
+    let mut resized = forged.clone();
+    let key_name = head.origin.rsplit_once('/').expect("an origin").0.to_owned();
+    let root = sitrep_core::merkle::root(&leaves);
+    let checkpoint = Checkpoint { size: entries.len() as u64, root, ..head }.sign(&key_name, key).expect("signs");
+    put(&mut resized, "checkpoint", checkpoint.into_bytes());
+    reseal(&resized, key)
+}
+
+#[test]
+fn both_verifiers_judge_a_record_forged_with_the_key_alike() {
+    let Exported { server, dir, bases, .. } = exported();
+    let key = stolen_key(&server);
+    let (_, plain) = bases.iter().find(|(name, _)| *name == "plain").expect("the plain export");
+    let last = |entries: &[Value]| entries.len() - 1;
+    let registration =
+        |entries: &[Value]| entries.iter().position(|e| e["kind"] == "evidence.registered").expect("a registration");
+    let mut cases: Vec<(&str, Members, bool)> = vec![
+        // What an insider with the key can do, and the format cannot refuse (docs/record-format.md,
+        // "What the chain does and does not prove"): each verifies.
+        ("nothing changed, forged again", forge(plain, &key, true, |_| {}), false),
+        (
+            "a fact's text rewritten",
+            forge(plain, &key, true, |e| e[2]["body"]["text"] = "Nothing happened".into()),
+            false,
+        ),
+        (
+            "a well-formed entry appended",
+            forge(plain, &key, true, |e| {
+                let mut next = e[last(e)].clone();
+                next["seq"] = (e.len() + 1).into();
+                e.push(next);
+            }),
+            false,
+        ),
+        (
+            "the declaration's policy hash removed",
+            forge(plain, &key, true, |e| remove(&mut e[0]["body"], "policy")),
+            false,
+        ),
+        // What the format refuses even then.
+        (
+            "the last prev in upper case",
+            forge(plain, &key, false, |e| {
+                let i = last(e);
+                e[i]["prev"] = e[i]["prev"].as_str().map(str::to_uppercase).into();
+            }),
+            true,
+        ),
+        (
+            "the declaration numbered INC-01",
+            forge(plain, &key, true, |e| e[0]["body"]["number"] = "INC-01".into()),
+            true,
+        ),
+        ("the declaration without a number", forge(plain, &key, true, |e| remove(&mut e[0]["body"], "number")), true),
+        ("seq 1 of another kind", forge(plain, &key, true, |e| e[0]["kind"] = "incident.opened".into()), true),
+        (
+            "a registration without a name",
+            forge(plain, &key, true, |e| {
+                let i = registration(e);
+                remove(&mut e[i]["body"], "name");
+            }),
+            true,
+        ),
+        (
+            "a registration's size as a string",
+            forge(plain, &key, true, |e| {
+                let i = registration(e);
+                e[i]["body"]["size"] = e[i]["body"]["size"].to_string().into();
+            }),
+            true,
+        ),
+        ("an entry marked redacted", forge(plain, &key, true, |e| e[1]["redacted"] = true.into()), true),
+        ("an entry of version 2", forge(plain, &key, true, |e| e[1]["v"] = 2.into()), true),
+        (
+            "a time with a space",
+            forge(plain, &key, true, |e| {
+                e[1]["at"] = e[1]["at"].as_str().map(|at| at.replace('T', " ")).into();
+            }),
+            true,
+        ),
+        (
+            "a time in milliseconds",
+            forge(plain, &key, true, |e| {
+                e[1]["at"] = e[1]["at"].as_str().map(|at| format!("{}Z", &at[..23])).into();
+            }),
+            true,
+        ),
+        (
+            "a time going backwards",
+            forge(plain, &key, true, |e| {
+                let i = last(e);
+                e[i]["at"] = "2000-01-01T00:00:00.000000Z".into();
+            }),
+            true,
+        ),
+        ("a body that is a list", forge(plain, &key, true, |e| e[1]["body"] = serde_json::json!([1])), true),
+        ("an actor that is a number", forge(plain, &key, true, |e| e[1]["actor"] = 7.into()), true),
+        ("a kind that is null", forge(plain, &key, true, |e| e[1]["kind"] = Value::Null), true),
+        (
+            "a seq skipped",
+            forge(plain, &key, true, |e| {
+                let i = last(e);
+                e[i]["seq"] = (e.len() + 1).into();
+            }),
+            true,
+        ),
+    ];
+    // A registration whose hash is in upper case, listed so in the manifest too.
+    let upper = forge(plain, &key, true, |e| {
+        let i = registration(e);
+        e[i]["body"]["sha256"] = e[i]["body"]["sha256"].as_str().map(str::to_uppercase).into();
+    });
+    let upper = manifest_edit(&upper, |m| {
+        m["evidence"][0]["sha256"] = m["evidence"][0]["sha256"].as_str().map(str::to_uppercase).into();
+    });
+    cases.push(("a registration's hash in upper case", reseal(&upper, &key), true));
+
+    let files: Vec<PathBuf> = cases
+        .iter()
+        .enumerate()
+        .map(|(index, (_, members, _))| {
+            let file = dir.path().join(format!("forged-{index}.tar"));
+            std::fs::write(&file, pack(members)).expect("a forgery");
+            file
+        })
+        .collect();
+    let rust = rust_verdicts(&files);
+    let python = python().map(|python| python.verdicts(&files));
+    let mut wrong = Vec::new();
+    for (index, (what, _, refuse)) in cases.iter().enumerate() {
+        let python = python.as_ref().map(|verdicts| verdicts[index].as_str());
+        let rust_ok = rust[index] == "ok";
+        if rust_ok == *refuse || python.is_some_and(|p| (p == "ok") != rust_ok) {
+            wrong.push(format!("{what}:\n    verify-bundle: {}\n    verify_bundle.py: {python:?}", rust[index]));
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {} forgeries judged wrongly:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
 }

@@ -89,6 +89,8 @@ pub fn sign(app: &AppState, number: IncidentNumber, record: &[Entry]) -> Result<
         origin: checkpoint::origin(deployment, number),
         size: record.len() as u64,
         root: merkle::root(&leaves),
+        // Served on its own, a checkpoint vouches for no bundle's manifest.
+        manifest: None,
     };
     checkpoint.sign(&checkpoint::key_name(deployment), &app.signing_key).map_err(|e| ApiError::Internal(e.to_string()))
 }
@@ -377,6 +379,7 @@ mod tests {
             manifest: serde_json::from_value(serde_json::json!({
                 "format": bundle::FORMAT, "incident": "INC-1", "origin": "o/INC-1", "public_key": "",
                 "entries": 0, "excerpt": false, "files": [], "evidence": [], "policy_sha256": "",
+                "record_sha256": "",
             }))
             .expect("a manifest"),
             checkpoint: String::new(),

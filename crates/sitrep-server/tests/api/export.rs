@@ -7,8 +7,9 @@ use std::io::Read;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use sitrep_core::bundle::{Options, Verified, verify_bytes};
-use sitrep_core::checkpoint::{VerifyingKey, parse, parse_public_key};
+use sitrep_core::checkpoint::{Checkpoint, VerifyingKey, parse, parse_public_key};
 
 use crate::helpers::*;
 
@@ -103,16 +104,25 @@ async fn a_bundle_holds_the_record_as_served_the_policy_and_the_checkpoint_at_it
     assert_eq!(listed, hashes);
     assert!(manifest["evidence"].as_array().expect("a list").iter().all(|i| i["included"] == false));
 
-    // The checkpoint route signs the same head, and Ed25519 is deterministic: the same text.
+    // The checkpoint route signs the same head: the same origin, size and root, and Ed25519 is
+    // deterministic, so the same text but for the bundle's one extension line (the SHA-256 of
+    // its bundle.json) and the signature over it.
     let response = app.get(AUDITOR, &format!("/api/v1/incidents/{id}/checkpoint")).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()["content-type"].to_str().expect("a type").starts_with("text/plain"));
     let text = response.text().await.expect("the checkpoint");
-    assert_eq!(text.as_bytes(), files["checkpoint"].as_slice());
     let checkpoint = parse(&text).expect("a signed note");
     checkpoint.verify(&verified.key_name, &public_key(&app)).expect("signed by the deployment's key");
     assert_eq!(checkpoint.checkpoint.size, served.len() as u64);
     assert!(checkpoint.checkpoint.origin.ends_with(&format!("/{id}")));
+    assert_eq!(checkpoint.checkpoint.manifest, None, "a checkpoint on its own vouches for no manifest");
+    let bundled = std::str::from_utf8(&files["checkpoint"]).expect("UTF-8");
+    let manifest_line = format!("bundle.json sha256 {}", hex::encode(Sha256::digest(&files["bundle.json"])));
+    let (head, signature) = text.split_once("\n\n").expect("a blank line");
+    assert!(bundled.starts_with(&format!("{head}\n{manifest_line}\n\n")), "{bundled}");
+    assert!(!bundled.ends_with(signature), "the bundle's signature covers its extension line too");
+    let bundled = parse(bundled).expect("a signed note");
+    assert_eq!(bundled.checkpoint, Checkpoint { manifest: bundled.checkpoint.manifest, ..checkpoint.checkpoint });
 }
 
 #[tokio::test]
