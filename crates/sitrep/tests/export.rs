@@ -205,6 +205,12 @@ fn a_demo_export_verifies_and_every_sampled_changed_byte_fails_in_both_verifiers
         assert!(purposes.contains(&"export: audit"), "{purposes:?}");
     }
     assert!(maria.run(&["export", "INC-1", "-o", path_str(&file)]).fails(2).contains("exists"));
+    // The check it suggests names the deployment's key file, never the key the bundle carries.
+    let plain = dir.path().join("plain.tar");
+    let said = maria.run(&["export", "INC-1", "-o", path_str(&plain)]).ok().to_owned();
+    let carried = std::fs::read_to_string(&pubkey).expect("deployment.pub");
+    assert!(said.contains(&format!("`sitrep verify-bundle {} --key deployment.pub`", plain.display())), "{said}");
+    assert!(!said.contains(carried.trim()), "{said}");
     // Those the policy does not let read evidence cannot export; unknown incidents are 404.
     let chris = server.cli(&people.iter().find(|p| p.name == "chris").expect("comms").token);
     assert!(
