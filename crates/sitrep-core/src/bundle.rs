@@ -1450,6 +1450,82 @@ mod tests {
         }
     }
 
+    /// `contents` as the exporter of format 1 wrote them: no hashes of the record or proofs in
+    /// the manifest, and a checkpoint without the manifest line.
+    fn as_format_1(contents: &Contents) -> Contents {
+        let mut old = contents.clone();
+        old.manifest.format = FORMAT_1.to_owned();
+        old.manifest.record_sha256 = None;
+        old.manifest.proofs_sha256 = None;
+        let head = checkpoint::parse(&old.checkpoint).expect("a checkpoint").checkpoint;
+        old.checkpoint =
+            Checkpoint { manifest: None, ..head }.sign(&checkpoint::key_name(DEPLOYMENT), &key()).expect("signs");
+        for (name, member) in &mut old.members {
+            match name.as_str() {
+                MANIFEST => *member = Member::Bytes(canonical_bytes(&old.manifest)),
+                CHECKPOINT => *member = Member::Bytes(old.checkpoint.clone().into_bytes()),
+                _ => {}
+            }
+        }
+        old
+    }
+
+    #[test]
+    fn a_format_1_bundle_verifies_by_its_signed_record_and_vouches_for_nothing_else() {
+        let (entries, blobs) = record(6, "note");
+        let old = as_format_1(&contents(&entries, &Scope { blobs: true, ..Scope::default() }));
+        let verified = verify(&archive(&old, &blobs)).expect("verifies");
+        assert_eq!((verified.format.as_str(), verified.size, verified.blobs), (FORMAT_1, 6, 1));
+        assert!(verified.not_vouched_for[0].starts_with("that policy.toml was in force at export"));
+        assert!(verified.not_vouched_for.iter().any(|s| s.contains("consistency proof")));
+
+        // The policy replaced with its hash updated: it still verifies, and says the policy is
+        // vouched for by nothing.
+        let mut replaced = old.clone();
+        replaced.manifest.policy_sha256 = sha256_hex(b"anything goes\n");
+        for (name, member) in &mut replaced.members {
+            match name.as_str() {
+                MANIFEST => *member = Member::Bytes(canonical_bytes(&replaced.manifest)),
+                POLICY => *member = Member::Bytes(b"anything goes\n".to_vec()),
+                _ => {}
+            }
+        }
+        let verified = verify(&archive(&replaced, &blobs)).expect("verifies");
+        assert_eq!(verified.not_vouched_for[0], "policy.toml (format 1 does not sign it)");
+        assert_eq!(verified.policy_as_declared, Some(false));
+
+        // An entry changed and hashed again is not in the signed tree.
+        let mut forged = old.clone();
+        let rewritten =
+            Entry::seal(6, entries[5].at, entries[5].actor.clone(), "note.added", "{}".into(), entries[5].prev);
+        let lines: String = entries[..5].iter().chain([&rewritten]).map(|e| record_line(e) + "\n").collect();
+        for (name, member) in &mut forged.members {
+            if name == RECORD {
+                *member = Member::Bytes(lines.clone().into_bytes());
+            }
+        }
+        assert_eq!(verify(&archive(&forged, &blobs)).unwrap_err().check, "root");
+
+        // Format 1 with the manifest line, or with format 2's hashes, is neither format.
+        let mut lined = old.clone();
+        for (name, member) in &mut lined.members {
+            if name == CHECKPOINT {
+                *member = Member::Bytes(
+                    contents(&entries, &Scope { blobs: true, ..Scope::default() }).checkpoint.into_bytes(),
+                );
+            }
+        }
+        assert!(verify(&archive(&lined, &blobs)).unwrap_err().reason.contains("format 1 has no"));
+        let mut hashed = old.clone();
+        hashed.manifest.record_sha256 = Some(sha256_hex(lines.as_bytes()));
+        for (name, member) in &mut hashed.members {
+            if name == MANIFEST {
+                *member = Member::Bytes(canonical_bytes(&hashed.manifest));
+            }
+        }
+        assert!(verify(&archive(&hashed, &blobs)).unwrap_err().reason.contains("format 1 has no"));
+    }
+
     fn bundle(n: usize, scope: &Scope) -> Vec<u8> {
         let (entries, blobs) = record(n, "note");
         archive(&contents(&entries, scope), &blobs)
