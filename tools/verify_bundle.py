@@ -27,6 +27,9 @@ except ImportError:  # pragma: no cover - reported when run
     Ed25519PublicKey = None
 
 FORMAT = "sitrep-bundle/2"
+# Every release before format 2 wrote format 1, whose checkpoint signs the record but not the
+# manifest: what only the manifest says is reported as not vouched for.
+FORMAT_1 = "sitrep-bundle/1"
 MANIFEST_LINE = "bundle.json sha256 "
 MANIFEST, CHECKPOINT, POLICY, RECORD, PROOFS, BLOBS = (
     "bundle.json", "checkpoint", "policy.toml", "record.jsonl", "proofs.json", "blobs/")
@@ -409,17 +412,17 @@ def _list_of(check):
 def parse_manifest(data):
     manifest = canonical_json(MANIFEST, data)
     form = manifest.get("format") if isinstance(manifest, dict) else None
-    if isinstance(form, str) and form != FORMAT:
-        old = " (a bundle of format 1 is not signed over its manifest; export the incident again)" \
-            if form == "sitrep-bundle/1" else ""
-        raise Broken(MANIFEST, f"format '{form}' is not {FORMAT}{old}")
+    if isinstance(form, str) and form not in (FORMAT, FORMAT_1):
+        raise Broken(MANIFEST, f"format '{form}' is neither {FORMAT} nor {FORMAT_1}")
     listing = {"sha256": _is_str, "size": _is_u64, "name": _is_str, "included": lambda v: isinstance(v, bool)}
-    _shape(MANIFEST, manifest, {
+    fields = {
         "format": _is_str, "incident": lambda v: isinstance(v, str) and INCIDENT.match(v) is not None,
         "origin": _is_str, "public_key": _is_str, "entries": _is_u64, "excerpt": lambda v: isinstance(v, bool),
         "files": _list_of(_is_str), "evidence": lambda v: isinstance(v, list), "policy_sha256": _is_str,
-        "record_sha256": _is_str, "proofs_sha256?": _is_str,
-    })
+    }
+    if form != FORMAT_1:
+        fields.update({"record_sha256": _is_str, "proofs_sha256?": _is_str})
+    _shape(MANIFEST, manifest, fields)
     for item in manifest["evidence"]:
         _shape(MANIFEST, item, listing)
     return manifest
@@ -481,8 +484,9 @@ def verify(path, key=None, earlier=None):
     """Verifies the bundle at `path`; returns what it shows, or raises Broken."""
     with open(path, "rb") as stream:
         manifest, kept, blobs = read_archive(stream)
-    if manifest["format"] != FORMAT:
-        raise Broken(MANIFEST, f"format '{manifest['format']}' is not {FORMAT}")
+    format_1 = manifest["format"] == FORMAT_1
+    if manifest["format"] != FORMAT and not format_1:
+        raise Broken(MANIFEST, f"format '{manifest['format']}' is neither {FORMAT} nor {FORMAT_1}")
     origin, incident = manifest["origin"], manifest["incident"]
     key_name = origin.rpartition("/")[0]
     if not key_name or f"{key_name}/{incident}" != origin:
@@ -504,19 +508,24 @@ def verify(path, key=None, earlier=None):
     if c_origin != origin:
         raise Broken(CHECKPOINT, "its origin is not the manifest's")
     verify_signature(CHECKPOINT, body, signatures, key_name, bundle_key)
-    if signed_manifest is None:
+    if format_1:
+        # Signed before checkpoints had the line; one that has it is not what format 1 wrote.
+        if signed_manifest is not None:
+            raise Broken(CHECKPOINT, "a bundle of format 1 has no 'bundle.json sha256' line in its checkpoint")
+    elif signed_manifest is None:
         raise Broken(CHECKPOINT, "it has no 'bundle.json sha256' line: the signature does not cover the manifest")
-    if hashlib.sha256(kept[MANIFEST]).digest() != signed_manifest:
+    elif hashlib.sha256(kept[MANIFEST]).digest() != signed_manifest:
         raise Broken(MANIFEST, "its SHA-256 is not the one the checkpoint signs")
 
-    # The members the manifest binds by their SHA-256.
+    # The members the manifest binds by their SHA-256 (in format 1 only the policy, unsigned).
     if hashlib.sha256(kept[POLICY]).hexdigest() != manifest["policy_sha256"]:
         raise Broken(POLICY, "its SHA-256 is not the manifest's policy_sha256")
-    if hashlib.sha256(kept[RECORD]).hexdigest() != manifest["record_sha256"]:
-        raise Broken(RECORD, "its SHA-256 is not the manifest's record_sha256")
-    proofs_sha256 = hashlib.sha256(kept[PROOFS]).hexdigest() if PROOFS in kept else None
-    if proofs_sha256 != manifest.get("proofs_sha256"):
-        raise Broken(PROOFS, "its SHA-256 is not the manifest's proofs_sha256, or one is missing")
+    if not format_1:
+        if hashlib.sha256(kept[RECORD]).hexdigest() != manifest["record_sha256"]:
+            raise Broken(RECORD, "its SHA-256 is not the manifest's record_sha256")
+        proofs_sha256 = hashlib.sha256(kept[PROOFS]).hexdigest() if PROOFS in kept else None
+        if proofs_sha256 != manifest.get("proofs_sha256"):
+            raise Broken(PROOFS, "its SHA-256 is not the manifest's proofs_sha256, or one is missing")
 
     text = kept[RECORD]
     if text and not text.endswith(b"\n"):
@@ -593,19 +602,33 @@ def verify(path, key=None, earlier=None):
     if earlier is not None:
         extends = _extends(earlier, manifest, key_name, bundle_key, size, root, leaves, proofs)
     declared = lines[0] if lines[0]["seq"] == 1 else None
+    as_declared = None if declared is None else declared["body"].get("policy") == manifest["policy_sha256"]
     not_vouched_for = []
+    if format_1:
+        # Only the entries are signed: the policy file only where the declaration names its hash.
+        not_vouched_for.append(
+            "that policy.toml was in force at export (format 1 does not sign it; it is the policy the signed "
+            "declaration names)" if as_declared is True else "policy.toml (format 1 does not sign it)")
     missing = sum(1 for i in manifest["evidence"] if not i["included"])
     if missing:
         not_vouched_for.append(f"the contents of {missing} evidence {'file' if missing == 1 else 'files'} not in the "
-                               f"bundle (only {'its' if missing == 1 else 'their'} SHA-256 is signed)")
+                               f"bundle (only {'its' if missing == 1 else 'their'} SHA-256 is signed)"
+                               + (", nor whether the export left them out (format 1 does not sign that)"
+                                  if format_1 else ""))
+    if format_1 and manifest["excerpt"]:
+        not_vouched_for.append("that the export held no other entries (format 1 does not sign which entries it "
+                               "holds: some may have been dropped with their proofs)")
+    if format_1 and consistency_from is None:
+        not_vouched_for.append("whether the export carried a consistency proof (format 1 does not sign that: one "
+                               "may have been dropped)")
     if key is None:
         not_vouched_for.append("whose key signed it (give the deployment's public key with --key)")
     return {
-        "ok": True, "incident": incident, "origin": origin, "key_name": key_name,
+        "ok": True, "format": manifest["format"], "incident": incident, "origin": origin, "key_name": key_name,
         "public_key": manifest["public_key"], "key_given": key is not None, "size": size,
         "root": base64.b64encode(root).decode("ascii"), "entries": len(lines), "excerpt": manifest["excerpt"],
         "evidence": len(manifest["evidence"]), "blobs": blobs, "policy_sha256": manifest["policy_sha256"],
-        "policy_as_declared": None if declared is None else declared["body"].get("policy") == manifest["policy_sha256"],
+        "policy_as_declared": as_declared,
         "consistency_from": consistency_from, "extends_earlier": extends, "not_vouched_for": not_vouched_for,
     }
 
@@ -670,7 +693,9 @@ def main(argv=None):
         what = f"an excerpt of {result['entries']} of {result['size']} entries" if result["excerpt"] \
             else f"{result['entries']} entries, the whole record"
         whose = "the key given" if result["key_given"] else f"the key in the bundle ({result['public_key']})"
-        line = (f"ok: {result['incident']}: {what}; signed by {result['key_name']} with {whose}; "
+        old = " (format 1: the signature covers the entries, not the manifest)" \
+            if result["format"] == FORMAT_1 else ""
+        line = (f"ok: {result['incident']}{old}: {what}; signed by {result['key_name']} with {whose}; "
                 f"evidence listed: {result['evidence']}, files matching their SHA-256: {result['blobs']}")
         if result["not_vouched_for"]:
             line += "; not vouched for: " + "; ".join(result["not_vouched_for"])

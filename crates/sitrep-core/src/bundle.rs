@@ -38,9 +38,13 @@ use crate::ids::IncidentNumber;
 use crate::merkle::{self, Hash};
 use crate::time::Timestamp;
 
-/// The manifest's `format`: this module writes and reads version 2. Version 1 bundles (whose
-/// manifest the signature did not cover) are refused, naming their version.
+/// The manifest's `format`: this module writes version 2.
 pub const FORMAT: &str = "sitrep-bundle/2";
+/// The format every release before version 2 wrote, which this module still reads: its
+/// checkpoint signs the record (origin, size, root) but not the manifest, so the verifier checks
+/// what that signature covers and reports the rest as not vouched for
+/// (`docs/record-format.md`, "Bundles of format 1").
+pub const FORMAT_1: &str = "sitrep-bundle/1";
 pub const MANIFEST: &str = "bundle.json";
 pub const CHECKPOINT: &str = "checkpoint";
 pub const POLICY: &str = "policy.toml";
@@ -87,8 +91,9 @@ pub struct Manifest {
     pub evidence: Vec<EvidenceListing>,
     /// SHA-256 (hex) of `policy.toml`.
     pub policy_sha256: String,
-    /// SHA-256 (hex) of `record.jsonl`.
-    pub record_sha256: String,
+    /// SHA-256 (hex) of `record.jsonl`; always there in format 2, never in format 1.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub record_sha256: Option<String>,
     /// SHA-256 (hex) of `proofs.json`; absent (the key left out) when there is none.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub proofs_sha256: Option<String>,
@@ -375,7 +380,7 @@ pub fn assemble(
         files,
         evidence: evidence.clone(),
         policy_sha256: sha256_hex(policy_source.as_bytes()),
-        record_sha256: sha256_hex(&record_bytes),
+        record_sha256: Some(sha256_hex(&record_bytes)),
         proofs_sha256: proofs_bytes.as_deref().map(sha256_hex),
     };
     let manifest_bytes = canonical_bytes(&manifest);
@@ -709,26 +714,29 @@ impl Reader {
     }
 }
 
-/// Reads `bundle.json`: canonical JSON with exactly the manifest's fields, of this format.
+/// Reads `bundle.json`: canonical JSON with exactly the manifest's fields, of format 2 or 1
+/// (format 1 has no `record_sha256` or `proofs_sha256`; format 2 always has `record_sha256`).
 fn parse_manifest(bytes: &[u8]) -> Result<Manifest, Failure> {
     let value = canonical_value(MANIFEST, bytes)?;
     if let Some(format) = value.get("format").and_then(Value::as_str)
         && format != FORMAT
+        && format != FORMAT_1
     {
+        return Err(fail(MANIFEST, "manifest", format!("format '{format}' is neither {FORMAT} nor {FORMAT_1}")));
+    }
+    let manifest: Manifest =
+        serde_json::from_value(value).map_err(|e| fail(MANIFEST, "manifest", format!("not a bundle manifest: {e}")))?;
+    if manifest.format == FORMAT && manifest.record_sha256.is_none() {
+        return Err(fail(MANIFEST, "manifest", "not a bundle manifest: missing field `record_sha256`"));
+    }
+    if manifest.format == FORMAT_1 && (manifest.record_sha256.is_some() || manifest.proofs_sha256.is_some()) {
         return Err(fail(
             MANIFEST,
             "manifest",
-            format!(
-                "format '{format}' is not {FORMAT}{}",
-                if format == "sitrep-bundle/1" {
-                    " (a bundle of format 1 is not signed over its manifest; export the incident again)"
-                } else {
-                    ""
-                }
-            ),
+            "a manifest of format 1 has no record_sha256 or proofs_sha256 (those came with format 2)",
         ));
     }
-    serde_json::from_value(value).map_err(|e| fail(MANIFEST, "manifest", format!("not a bundle manifest: {e}")))
+    Ok(manifest)
 }
 
 /// Parses JSON that must be byte for byte in its RFC 8785 canonical form.
@@ -768,6 +776,9 @@ pub struct Options {
 /// What a verified bundle shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verified {
+    /// The manifest's format: [`FORMAT`], or [`FORMAT_1`], whose signature covers the record
+    /// but not the manifest (what only the manifest says is then in `not_vouched_for`).
+    pub format: String,
     pub incident: IncidentNumber,
     pub origin: String,
     pub key_name: String,
@@ -928,8 +939,13 @@ impl Bundle {
     /// The first [`Failure`].
     pub fn verify(&self, options: &Options) -> Result<Verified, Failure> {
         let manifest = &self.manifest;
-        if manifest.format != FORMAT {
-            return Err(fail(MANIFEST, "manifest", format!("format '{}' is not {FORMAT}", manifest.format)));
+        let format_1 = manifest.format == FORMAT_1;
+        if manifest.format != FORMAT && !format_1 {
+            return Err(fail(
+                MANIFEST,
+                "manifest",
+                format!("format '{}' is neither {FORMAT} nor {FORMAT_1}", manifest.format),
+            ));
         }
         let key_name = checkpoint::key_name_of(&manifest.origin)
             .filter(|key_name| format!("{key_name}/{}", manifest.incident) == manifest.origin)
@@ -968,29 +984,46 @@ impl Bundle {
         let size = signed.checkpoint.size;
         let root = signed.checkpoint.root;
         let manifest_sha256: Hash = Sha256::digest(&self.manifest_bytes).into();
-        match signed.checkpoint.manifest {
-            Some(signed) if signed == manifest_sha256 => {}
-            Some(_) => {
+        match (signed.checkpoint.manifest, format_1) {
+            (Some(signed), false) if signed == manifest_sha256 => {}
+            (Some(_), false) => {
                 return Err(fail(MANIFEST, "manifest", "its SHA-256 is not the one the checkpoint signs"));
             }
-            None => {
+            (None, false) => {
                 return Err(fail(
                     CHECKPOINT,
                     "checkpoint",
                     "it has no 'bundle.json sha256' line: the signature does not cover the manifest",
                 ));
             }
+            // Format 1 was signed before checkpoints had the line; one that has it is not what
+            // an exporter of format 1 wrote.
+            (Some(_), true) => {
+                return Err(fail(
+                    CHECKPOINT,
+                    "checkpoint",
+                    "a bundle of format 1 has no 'bundle.json sha256' line in its checkpoint",
+                ));
+            }
+            (None, true) => {}
         }
 
-        // The members the manifest binds by their SHA-256.
+        // The members the manifest binds by their SHA-256 (in format 1, only the policy, and
+        // unsigned: a check that the manifest is consistent, not that it is vouched for).
         if sha256_hex(&self.policy) != manifest.policy_sha256 {
             return Err(fail(POLICY, "policy", "its SHA-256 is not the manifest's policy_sha256"));
         }
-        if sha256_hex(&self.record) != manifest.record_sha256 {
-            return Err(fail(RECORD, "entry", "its SHA-256 is not the manifest's record_sha256"));
-        }
-        if self.proofs.as_deref().map(sha256_hex) != manifest.proofs_sha256 {
-            return Err(fail(PROOFS, "proofs", "its SHA-256 is not the manifest's proofs_sha256, or one is missing"));
+        if !format_1 {
+            if Some(sha256_hex(&self.record)) != manifest.record_sha256 {
+                return Err(fail(RECORD, "entry", "its SHA-256 is not the manifest's record_sha256"));
+            }
+            if self.proofs.as_deref().map(sha256_hex) != manifest.proofs_sha256 {
+                return Err(fail(
+                    PROOFS,
+                    "proofs",
+                    "its SHA-256 is not the manifest's proofs_sha256, or one is missing",
+                ));
+            }
         }
 
         // The entries.
@@ -1138,19 +1171,48 @@ impl Bundle {
         };
 
         let declared = lines.first().filter(|line| line.seq == 1);
+        let policy_as_declared = declared
+            .map(|line| line.body.get("policy").and_then(Value::as_str) == Some(manifest.policy_sha256.as_str()));
         let mut not_vouched_for = Vec::new();
+        if format_1 {
+            // The signature covers the entries only: the policy file is vouched for only where a
+            // signed entry names its hash (the declaration's), and not as the policy at export.
+            not_vouched_for.push(if policy_as_declared == Some(true) {
+                "that policy.toml was in force at export (format 1 does not sign it; it is the policy the signed \
+                 declaration names)"
+                    .to_owned()
+            } else {
+                "policy.toml (format 1 does not sign it)".to_owned()
+            });
+        }
         let missing = manifest.evidence.iter().filter(|item| !item.included).count();
         if missing > 0 {
             not_vouched_for.push(format!(
-                "the contents of {missing} evidence {} not in the bundle (only {} SHA-256 is signed)",
+                "the contents of {missing} evidence {} not in the bundle (only {} SHA-256 is signed){}",
                 if missing == 1 { "file" } else { "files" },
-                if missing == 1 { "its" } else { "their" }
+                if missing == 1 { "its" } else { "their" },
+                if format_1 { ", nor whether the export left them out (format 1 does not sign that)" } else { "" }
             ));
+        }
+        if format_1 && manifest.excerpt {
+            not_vouched_for.push(
+                "that the export held no other entries (format 1 does not sign which entries it holds: some may \
+                 have been dropped with their proofs)"
+                    .to_owned(),
+            );
+        }
+        if format_1 && consistency_from.is_none() {
+            not_vouched_for.push(
+                "whether the export carried a consistency proof (format 1 does not sign that: one may have been \
+                 dropped)"
+                    .to_owned(),
+            );
         }
         if options.key.is_none() {
             not_vouched_for.push("whose key signed it (give the deployment's public key with --key)".to_owned());
         }
         Ok(Verified {
+            format: manifest.format.clone(),
             incident: manifest.incident,
             origin: manifest.origin.clone(),
             key_name,
@@ -1164,8 +1226,7 @@ impl Bundle {
             evidence: manifest.evidence.len(),
             blobs: self.blobs,
             policy_sha256: manifest.policy_sha256.clone(),
-            policy_as_declared: declared
-                .map(|line| line.body.get("policy").and_then(Value::as_str) == Some(manifest.policy_sha256.as_str())),
+            policy_as_declared,
             consistency_from,
             extends_earlier,
             not_vouched_for,
@@ -1324,7 +1385,7 @@ mod tests {
                 Member::Blob { .. } => None,
             })
         };
-        contents.manifest.record_sha256 = sha256_hex(&bytes(RECORD).expect("a record"));
+        contents.manifest.record_sha256 = Some(sha256_hex(&bytes(RECORD).expect("a record")));
         contents.manifest.proofs_sha256 = bytes(PROOFS).map(|proofs| sha256_hex(&proofs));
         let manifest = canonical_bytes(&contents.manifest);
         let old = checkpoint::parse(&contents.checkpoint).expect("a checkpoint").checkpoint;
@@ -1387,6 +1448,82 @@ mod tests {
             let options = Options { key: None, earlier: Some(earlier) };
             assert_eq!(verify_bytes(&later, &options).expect("extends").extends_earlier, Some(6));
         }
+    }
+
+    /// `contents` as the exporter of format 1 wrote them: no hashes of the record or proofs in
+    /// the manifest, and a checkpoint without the manifest line.
+    fn as_format_1(contents: &Contents) -> Contents {
+        let mut old = contents.clone();
+        old.manifest.format = FORMAT_1.to_owned();
+        old.manifest.record_sha256 = None;
+        old.manifest.proofs_sha256 = None;
+        let head = checkpoint::parse(&old.checkpoint).expect("a checkpoint").checkpoint;
+        old.checkpoint =
+            Checkpoint { manifest: None, ..head }.sign(&checkpoint::key_name(DEPLOYMENT), &key()).expect("signs");
+        for (name, member) in &mut old.members {
+            match name.as_str() {
+                MANIFEST => *member = Member::Bytes(canonical_bytes(&old.manifest)),
+                CHECKPOINT => *member = Member::Bytes(old.checkpoint.clone().into_bytes()),
+                _ => {}
+            }
+        }
+        old
+    }
+
+    #[test]
+    fn a_format_1_bundle_verifies_by_its_signed_record_and_vouches_for_nothing_else() {
+        let (entries, blobs) = record(6, "note");
+        let old = as_format_1(&contents(&entries, &Scope { blobs: true, ..Scope::default() }));
+        let verified = verify(&archive(&old, &blobs)).expect("verifies");
+        assert_eq!((verified.format.as_str(), verified.size, verified.blobs), (FORMAT_1, 6, 1));
+        assert!(verified.not_vouched_for[0].starts_with("that policy.toml was in force at export"));
+        assert!(verified.not_vouched_for.iter().any(|s| s.contains("consistency proof")));
+
+        // The policy replaced with its hash updated: it still verifies, and says the policy is
+        // vouched for by nothing.
+        let mut replaced = old.clone();
+        replaced.manifest.policy_sha256 = sha256_hex(b"anything goes\n");
+        for (name, member) in &mut replaced.members {
+            match name.as_str() {
+                MANIFEST => *member = Member::Bytes(canonical_bytes(&replaced.manifest)),
+                POLICY => *member = Member::Bytes(b"anything goes\n".to_vec()),
+                _ => {}
+            }
+        }
+        let verified = verify(&archive(&replaced, &blobs)).expect("verifies");
+        assert_eq!(verified.not_vouched_for[0], "policy.toml (format 1 does not sign it)");
+        assert_eq!(verified.policy_as_declared, Some(false));
+
+        // An entry changed and hashed again is not in the signed tree.
+        let mut forged = old.clone();
+        let rewritten =
+            Entry::seal(6, entries[5].at, entries[5].actor.clone(), "note.added", "{}".into(), entries[5].prev);
+        let lines: String = entries[..5].iter().chain([&rewritten]).map(|e| record_line(e) + "\n").collect();
+        for (name, member) in &mut forged.members {
+            if name == RECORD {
+                *member = Member::Bytes(lines.clone().into_bytes());
+            }
+        }
+        assert_eq!(verify(&archive(&forged, &blobs)).unwrap_err().check, "root");
+
+        // Format 1 with the manifest line, or with format 2's hashes, is neither format.
+        let mut lined = old.clone();
+        for (name, member) in &mut lined.members {
+            if name == CHECKPOINT {
+                *member = Member::Bytes(
+                    contents(&entries, &Scope { blobs: true, ..Scope::default() }).checkpoint.into_bytes(),
+                );
+            }
+        }
+        assert!(verify(&archive(&lined, &blobs)).unwrap_err().reason.contains("format 1 has no"));
+        let mut hashed = old.clone();
+        hashed.manifest.record_sha256 = Some(sha256_hex(lines.as_bytes()));
+        for (name, member) in &mut hashed.members {
+            if name == MANIFEST {
+                *member = Member::Bytes(canonical_bytes(&hashed.manifest));
+            }
+        }
+        assert!(verify(&archive(&hashed, &blobs)).unwrap_err().reason.contains("format 1 has no"));
     }
 
     fn bundle(n: usize, scope: &Scope) -> Vec<u8> {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use sitrep_core::bundle::{Failure, Options, Reader, Verified};
+use sitrep_core::bundle::{FORMAT_1, Failure, Options, Reader, Verified};
 use sitrep_core::checkpoint::{VerifyingKey, parse_public_key};
 
 use crate::cli::VerifyBundleArgs;
@@ -94,9 +94,10 @@ pub fn verify(args: &VerifyBundleArgs, json: bool) -> anyhow::Result<u8> {
 }
 
 /// One line saying what holds. Everything stated is covered by the signature (the checkpoint
-/// signs the manifest, which binds every member); what the bundle names but does not vouch for
-/// is said as such.
+/// signs the manifest, which binds every member; in format 1, the entries only); what the bundle
+/// names but does not vouch for is said as such.
 fn summary(v: &Verified) -> String {
+    let format_1 = v.format == FORMAT_1;
     let what = if v.excerpt {
         let seqs: Vec<String> = v.seqs.iter().map(ToString::to_string).collect();
         format!(
@@ -124,12 +125,16 @@ fn summary(v: &Verified) -> String {
             if files == 1 { "its" } else { "their" }
         ),
     };
-    let policy = match v.policy_as_declared {
-        Some(true) => "the policy signed as in force at export is the one in force at declaration",
-        Some(false) => "the policy signed as in force at export was replaced after declaration",
-        None => "the policy is the one signed as in force at export",
+    let policy = match (v.policy_as_declared, format_1) {
+        (Some(true), false) => "; the policy signed as in force at export is the one in force at declaration",
+        (Some(false), false) => "; the policy signed as in force at export was replaced after declaration",
+        (None, false) => "; the policy is the one signed as in force at export",
+        // Format 1 does not sign policy.toml: only the declaration's hash of it is signed.
+        (Some(true), true) => "; policy.toml is the policy the signed declaration names",
+        (_, true) => "",
     };
-    let mut line = format!("ok: {}: {what}; {key}; {evidence}; {policy}", v.incident);
+    let format = if format_1 { " (format 1: the signature covers the entries, not the manifest)" } else { "" };
+    let mut line = format!("ok: {}{format}: {what}; {key}; {evidence}{policy}", v.incident);
     if let Some(size) = v.consistency_from {
         line.push_str(&format!("; consistent with the record's first {size} entries"));
     }

@@ -133,7 +133,7 @@ fn entries(bundle: &Bundle) -> Vec<Entry> {
 /// deployment's key would: what is left to catch a changed entry is the entry's own checks.
 fn write_bundle(file: &Path, bundle: &Bundle, record: &[u8], key: &SigningKey) {
     let mut manifest = bundle.manifest.clone();
-    manifest.record_sha256 = sha256_hex(record);
+    manifest.record_sha256 = Some(sha256_hex(record));
     let manifest_bytes = canonical_json(&manifest).expect("canonical").into_bytes();
     let text = std::str::from_utf8(&bundle.checkpoint).expect("UTF-8");
     let old = sitrep_core::checkpoint::parse(text).expect("a checkpoint").checkpoint;
@@ -205,6 +205,12 @@ fn a_demo_export_verifies_and_every_sampled_changed_byte_fails_in_both_verifiers
         assert!(purposes.contains(&"export: audit"), "{purposes:?}");
     }
     assert!(maria.run(&["export", "INC-1", "-o", path_str(&file)]).fails(2).contains("exists"));
+    // The check it suggests names the deployment's key file, never the key the bundle carries.
+    let plain = dir.path().join("plain.tar");
+    let said = maria.run(&["export", "INC-1", "-o", path_str(&plain)]).ok().to_owned();
+    let carried = std::fs::read_to_string(&pubkey).expect("deployment.pub");
+    assert!(said.contains(&format!("`sitrep verify-bundle {} --key deployment.pub`", plain.display())), "{said}");
+    assert!(!said.contains(carried.trim()), "{said}");
     // Those the policy does not let read evidence cannot export; unknown incidents are 404.
     let chris = server.cli(&people.iter().find(|p| p.name == "chris").expect("comms").token);
     assert!(
@@ -774,6 +780,366 @@ fn both_verifiers_give_the_same_verdict_on_every_mutant() {
     }
     assert!(cases.len() > 200, "{} cases", cases.len());
     assert!(wrong.is_empty(), "{} of {} mutants judged wrongly:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bundles of format 1, as every release before format 2 exported them
+// ---------------------------------------------------------------------------------------------
+
+/// The checkpoint signed again with `key` over the bundle's head as format 1 signed it: origin,
+/// size and root, without the `bundle.json sha256` line.
+fn sign_bare(members: &Members, key: &SigningKey) -> Members {
+    let text = std::str::from_utf8(member(members, "checkpoint")).expect("UTF-8");
+    let old = sitrep_core::checkpoint::parse(text).expect("a checkpoint").checkpoint;
+    let key_name = old.origin.rsplit_once('/').expect("an origin").0.to_owned();
+    let signed = Checkpoint { manifest: None, ..old }.sign(&key_name, key).expect("signs");
+    let mut bare = members.clone();
+    put(&mut bare, "checkpoint", signed.into_bytes());
+    bare
+}
+
+/// A format-2 export rewritten as the exporter of format 1 wrote it (`git show
+/// d581a33:crates/sitrep-core/src/bundle.rs`): the same members, a manifest of `sitrep-bundle/1`
+/// without `record_sha256` and `proofs_sha256`, and a checkpoint without the manifest line,
+/// signed with the deployment's key.
+fn format_1(members: &Members, key: &SigningKey) -> Members {
+    let old = manifest_edit(members, |m| {
+        m["format"] = "sitrep-bundle/1".into();
+        remove(m, "record_sha256");
+        remove(m, "proofs_sha256");
+    });
+    sign_bare(&old, key)
+}
+
+/// A JSON member replaced by `edit` of it, written canonically, with no hash updated anywhere
+/// (format 1 has none but the policy's).
+fn edit_plain(members: &Members, name: &str, edit: impl FnOnce(&mut Value)) -> Members {
+    let mut value = json_of(members, name);
+    edit(&mut value);
+    let mut changed = members.clone();
+    put(&mut changed, name, canonical_json(&value).expect("canonical").into_bytes());
+    changed
+}
+
+/// One format-1 case: its members, whether both verifiers must refuse it, and, when they
+/// must not, words its `not vouched for` must hold.
+struct Old {
+    name: String,
+    members: Members,
+    refuse: bool,
+    unvouched: Vec<&'static str>,
+}
+
+/// Format-1 bundles made from one export, changed in what their signature covers (refused) and
+/// in what only their manifest says (verified, and reported as not vouched for).
+fn format_1_cases(base: &str, members: &Members, key: &SigningKey) -> Vec<Old> {
+    let old = format_1(members, key);
+    let manifest = json_of(&old, "bundle.json");
+    let excerpt = manifest["excerpt"] == true;
+    let has_proofs = old.iter().any(|(n, _)| n == "proofs.json");
+    let has_consistency = has_proofs && json_of(&old, "proofs.json").get("consistency").is_some();
+    let mut out = Vec::new();
+    let mut case = |name: &str, members: Members, refuse: bool, unvouched: Vec<&'static str>| {
+        out.push(Old { name: format!("{base} as format 1: {name}"), members, refuse, unvouched });
+    };
+    let mut always = vec!["policy.toml", "whose key signed it"];
+    if excerpt {
+        always.push("no other entries");
+    }
+    if !has_consistency {
+        always.push("consistency proof");
+    }
+    case("as exported", old.clone(), false, always.clone());
+
+    // What the manifest alone says: a verifier of format 1 cannot tell, and must not vouch for it.
+    let replaced = format!("{}\n# loosened after the fact\n", String::from_utf8_lossy(member(&old, "policy.toml")));
+    let mut policy = manifest_edit(&old, |m| m["policy_sha256"] = sha256_hex(replaced.as_bytes()).into());
+    put(&mut policy, "policy.toml", replaced.clone().into_bytes());
+    case(
+        "policy.toml replaced and policy_sha256 updated",
+        policy,
+        false,
+        vec!["policy.toml (format 1 does not sign it)"],
+    );
+    let mut unhashed = old.clone();
+    put(&mut unhashed, "policy.toml", replaced.into_bytes());
+    case("policy.toml replaced, policy_sha256 not", unhashed, true, vec![]);
+    if let Some(item) =
+        manifest["evidence"].as_array().and_then(|items| items.iter().position(|i| i["included"] == true))
+    {
+        let sha = manifest["evidence"][item]["sha256"].as_str().expect("a hash").to_owned();
+        let blob = format!("blobs/{sha}");
+        let mut stripped = manifest_edit(&old, |m| {
+            m["evidence"][item]["included"] = false.into();
+            m["files"].as_array_mut().expect("files").retain(|f| f.as_str() != Some(blob.as_str()));
+        });
+        stripped.retain(|(n, _)| *n != blob);
+        case(
+            "an evidence file stripped (included: false)",
+            stripped,
+            false,
+            vec!["nor whether the export left them out"],
+        );
+        let mut changed = old.clone();
+        let mut data = member(&old, &blob).to_vec();
+        data[0] ^= 0x20;
+        put(&mut changed, &blob, data);
+        case("an evidence file changed", changed, true, vec![]);
+    }
+    if has_proofs && !excerpt {
+        let mut dropped = manifest_edit(&old, |m| {
+            m["files"].as_array_mut().expect("files").retain(|f| f != "proofs.json");
+        });
+        dropped.retain(|(n, _)| n != "proofs.json");
+        case("a full export's consistency proof dropped", dropped, false, vec!["consistency proof"]);
+    }
+    if excerpt {
+        let record = member(&old, "record.jsonl");
+        let first = record.iter().position(|&b| b == b'\n').expect("a line") + 1;
+        let mut dropped = edit_plain(&old, "proofs.json", |p| {
+            if let Some(proofs) = p["inclusion"].as_array_mut() {
+                proofs.remove(0);
+            }
+        });
+        put(&mut dropped, "record.jsonl", record[first..].to_vec());
+        let dropped = manifest_edit(&dropped, |m| m["entries"] = (m["entries"].as_u64().unwrap_or(1) - 1).into());
+        // The dropped entry registered no evidence here, so the evidence listing still fits.
+        case("an excerpt's entry dropped with its proof", dropped, false, vec!["no other entries"]);
+        let mut unproven = old.clone();
+        put(&mut unproven, "record.jsonl", record[first..].to_vec());
+        let unproven = manifest_edit(&unproven, |m| m["entries"] = (m["entries"].as_u64().unwrap_or(1) - 1).into());
+        case("an excerpt's entry dropped, its proof kept", unproven, true, vec![]);
+        case(
+            "an inclusion path changed",
+            edit_plain(&old, "proofs.json", |p| p["inclusion"][0]["path"][0] = "0".repeat(64).into()),
+            true,
+            vec![],
+        );
+    }
+    if has_consistency {
+        case(
+            "the consistency proof's root changed",
+            edit_plain(&old, "proofs.json", |p| p["consistency"]["root"] = "1".repeat(64).into()),
+            true,
+            vec![],
+        );
+        case(
+            "proofs.json consistency null",
+            edit_plain(&old, "proofs.json", |p| p["consistency"] = Value::Null),
+            true,
+            vec![],
+        );
+    }
+
+    // What the signature covers: the entries, the root and size, the signature itself.
+    let record = String::from_utf8(member(&old, "record.jsonl").to_vec()).expect("UTF-8");
+    let lines: Vec<&str> = record.lines().collect();
+    let mut rewritten = old.clone();
+    put(&mut rewritten, "record.jsonl", record.replacen("\"body\":{", "\"body\":{\"x\":1,", 1).into_bytes());
+    case("an entry changed, its hash not", rewritten, true, vec![]);
+    let mut rehashed: Vec<Value> = lines.iter().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    let last = rehashed.len() - 1;
+    rehashed[last]["body"]["forged"] = true.into();
+    let mut unsigned = rehashed[last].clone();
+    remove(&mut unsigned, "hash");
+    rehashed[last]["hash"] = sha256_hex(canonical_json(&unsigned).expect("canonical").as_bytes()).into();
+    let text: String = rehashed.iter().map(|e| canonical_json(e).expect("canonical") + "\n").collect();
+    let mut forged = old.clone();
+    put(&mut forged, "record.jsonl", text.into_bytes());
+    case("the last entry changed and hashed again", forged, true, vec![]);
+    if !excerpt {
+        let mut cut = old.clone();
+        put(
+            &mut cut,
+            "record.jsonl",
+            lines[..lines.len() - 1].iter().map(|l| format!("{l}\n")).collect::<String>().into_bytes(),
+        );
+        let cut = manifest_edit(&cut, |m| m["entries"] = (lines.len() - 1).into());
+        case("the last entry dropped", cut, true, vec![]);
+    }
+    let mut resized = old.clone();
+    put(&mut resized, "checkpoint", {
+        let text = std::str::from_utf8(member(&old, "checkpoint")).expect("UTF-8").to_owned();
+        let (size, _) = text.split_once('\n').expect("lines").1.split_once('\n').expect("a size");
+        text.replacen(&format!("\n{size}\n"), &format!("\n{}\n", size.parse::<u64>().expect("a size") + 1), 1)
+            .into_bytes()
+    });
+    case("the checkpoint's size changed", resized, true, vec![]);
+    let stranger = SigningKey::from_bytes(&[7; 32]);
+    let other = manifest_edit(&old, |m| {
+        m["public_key"] = sitrep_core::checkpoint::encode_public_key(&stranger.verifying_key()).into();
+    });
+    case("the manifest naming another key", other.clone(), true, vec![]);
+    case("signed again by another key it names", sign_bare(&other, &stranger), false, always.clone());
+    let mut witnessed = old.clone();
+    put(&mut witnessed, "checkpoint", {
+        let mut text = member(&old, "checkpoint").to_vec();
+        text.extend_from_slice(format!("\u{2014} witness.example {}\n", "A".repeat(92)).as_bytes());
+        text
+    });
+    case("checkpoint with a second signature line", witnessed, true, vec![]);
+
+    // The spellings and shapes of format 1's manifest, as strictly as format 2's.
+    for field in manifest.as_object().expect("an object").keys() {
+        case(&format!("bundle.json without {field}"), manifest_edit(&old, |m| remove(m, field)), true, vec![]);
+        case(&format!("bundle.json {field} null"), manifest_edit(&old, |m| m[field] = Value::Null), true, vec![]);
+    }
+    case("bundle.json with an unknown field", manifest_edit(&old, |m| m["signed"] = true.into()), true, vec![]);
+    case(
+        "bundle.json with record_sha256",
+        manifest_edit(&old, |m| m["record_sha256"] = sha256_hex(record.as_bytes()).into()),
+        true,
+        vec![],
+    );
+    case(
+        "bundle.json evidence renamed",
+        manifest_edit(&old, |m| {
+            if let Some(item) = m["evidence"].get_mut(0) {
+                item["name"] = "other.txt".into();
+            } else {
+                m["evidence"] =
+                    serde_json::json!([{"included": false, "name": "x", "sha256": "0".repeat(64), "size": 1}]);
+            }
+        }),
+        true,
+        vec![],
+    );
+    let mut spaced = old.clone();
+    put(&mut spaced, "bundle.json", {
+        let mut text = member(&old, "bundle.json").to_vec();
+        text.insert(1, b' ');
+        text
+    });
+    case("bundle.json not canonical", spaced, true, vec![]);
+    // A format-1 manifest with a checkpoint that signs it, as format 2 does: not what format 1
+    // was, and refused rather than read either way.
+    case("its checkpoint with a bundle.json line", reseal(&old, key), true, vec![]);
+    // A format-2 bundle relabelled: its manifest's hashes and the checkpoint's line kept.
+    case("format 2 relabelled as 1", manifest_edit(members, |m| m["format"] = "sitrep-bundle/1".into()), true, vec![]);
+    out
+}
+
+/// `not vouched for` as `verify-bundle --json` gives it, or its `BROKEN:` line.
+fn rust_report(file: &Path) -> Result<Vec<String>, String> {
+    let (code, stdout) = verify_bundle(file, &["--json"]);
+    let answer: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("JSON: {stdout}"));
+    match code {
+        Some(0) => Ok(answer["not_vouched_for"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|s| s.as_str().expect("a sentence").to_owned())
+            .collect()),
+        Some(1) => Err(answer["reason"].as_str().unwrap_or_default().to_owned()),
+        code => panic!("verify-bundle {}: exit {code:?}: {stdout}", file.display()),
+    }
+}
+
+impl Python {
+    /// `not vouched for` of each file as the Python verifier's `verify()` gives it (a JSON list),
+    /// or "broken: …".
+    fn reports(&self, files: &[PathBuf]) -> Vec<String> {
+        let driver = r#"
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import verify_bundle as v
+for path in sys.argv[2:]:
+    try:
+        print(json.dumps(v.verify(path)["not_vouched_for"]))
+    except v.Broken as broken:
+        print("broken: " + broken.line().encode("unicode_escape").decode("ascii"))
+    except Exception as error:
+        print("crashed: %r" % (error,))
+"#;
+        let tools = self.script.parent().expect("the tools directory");
+        let output =
+            Command::new("python3").args(["-c", driver]).arg(tools).args(files).output().expect("python3 runs");
+        assert!(output.status.success(), "the driver failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect()
+    }
+}
+
+#[test]
+fn both_verifiers_verify_a_format_1_bundle_by_what_its_signature_covers() {
+    let Exported { server, dir, early, bases } = exported();
+    let key = stolen_key(&server);
+    let cases: Vec<Old> = bases.iter().flat_map(|(name, members)| format_1_cases(name, members, &key)).collect();
+    let files: Vec<PathBuf> = cases
+        .iter()
+        .enumerate()
+        .map(|(index, case)| {
+            let file = dir.path().join(format!("format-1-{index}.tar"));
+            std::fs::write(&file, pack(&case.members)).expect("a bundle");
+            file
+        })
+        .collect();
+    let rust: Vec<Result<Vec<String>, String>> = files.iter().map(|file| rust_report(file)).collect();
+    let reports = python().map(|python| python.reports(&files));
+    let mut wrong = Vec::new();
+    for (index, case) in cases.iter().enumerate() {
+        let verdict = match &rust[index] {
+            Ok(unvouched) => {
+                let said = unvouched.join("; ");
+                let missing: Vec<&&str> = case.unvouched.iter().filter(|words| !said.contains(**words)).collect();
+                if case.refuse {
+                    Some(format!("verifies: {said}"))
+                } else if !missing.is_empty() {
+                    Some(format!("does not say {missing:?} is not vouched for: {said}"))
+                } else {
+                    None
+                }
+            }
+            Err(reason) if !case.refuse => Some(format!("refused: {reason}")),
+            Err(_) => None,
+        };
+        if let Some(verdict) = verdict {
+            wrong.push(format!("{}: verify-bundle {verdict}", case.name));
+        }
+        if let Some(python) = &reports {
+            let agrees = match &rust[index] {
+                Ok(unvouched) => serde_json::from_str::<Vec<String>>(&python[index]).ok().as_ref() == Some(unvouched),
+                Err(_) => python[index].starts_with("broken: "),
+            };
+            if !agrees {
+                wrong.push(format!(
+                    "{}:\n    verify-bundle: {:?}\n    verify_bundle.py: {}",
+                    case.name, rust[index], python[index]
+                ));
+            }
+        }
+    }
+    assert!(cases.len() > 60, "{} cases", cases.len());
+    assert!(
+        wrong.is_empty(),
+        "{} of {} format-1 bundles judged wrongly:\n{}",
+        wrong.len(),
+        cases.len(),
+        wrong.join("\n")
+    );
+
+    // What it says: format 1 named, and the policy not stated as signed; the key checked.
+    let (_, plain) = bases.iter().find(|(name, _)| *name == "plain").expect("the plain export");
+    let file = dir.path().join("plain-format-1.tar");
+    std::fs::write(&file, pack(&format_1(plain, &key))).expect("a bundle");
+    let pubkey = server.data.join("deployment.pub");
+    let (code, stdout) = verify_bundle(&file, &["--key", path_str(&pubkey)]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.starts_with("ok: INC-1 (format 1: the signature covers the entries, not the manifest): "),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("signed as in force"), "{stdout}");
+    assert!(stdout.contains("not vouched for: that policy.toml was in force at export"), "{stdout}");
+    let other = sitrep_core::checkpoint::encode_public_key(&SigningKey::from_bytes(&[7; 32]).verifying_key());
+    assert!(broken(&file, &["--key", &other]).starts_with("BROKEN: --key: "));
+    // An earlier checkpoint still shows a full format-1 export's record only grew.
+    let args = ["--checkpoint", path_str(&early)];
+    assert_eq!(verify_bundle(&file, &args).0, Some(0));
+    if let Some(python) = python() {
+        python.agrees(&file, &["--key", path_str(&pubkey)], 0);
+        python.agrees(&file, &["--key", &other], 1);
+        python.agrees(&file, &args, 0);
+    }
 }
 
 #[test]

@@ -104,15 +104,17 @@ pub(super) async fn run(client: &Client, args: ExportArgs) -> Outcome {
             1 => ", 1 evidence file".to_owned(),
             n => format!(", {n} evidence files"),
         };
+        // The key to check with is the deployment's, from somewhere other than the bundle: the
+        // key the bundle carries shows only that the bundle is intact, not whose it is.
         format!(
             "Exported {} to {}: {what}{files}, {received} bytes, signed at size {} by {}; it verifies. Check it \
-             anywhere with `sitrep verify-bundle {} --key {}`.",
+             anywhere with `sitrep verify-bundle {} --key deployment.pub`, the deployment's public key from \
+             its data directory (`sitrep init` prints it too), not the key the bundle carries.",
             verified.incident,
             target.display(),
             verified.size,
             verified.key_name,
             target.display(),
-            verified.public_key
         )
     })
 }
