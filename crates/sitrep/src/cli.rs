@@ -29,7 +29,7 @@ pub struct ClientArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server: HTTP API, live events, and (later) the web UI.
+    /// Run the server: the HTTP API, the web UI (the command centre) and live events.
     Serve(ServeArgs),
     /// Create a deployment: data directory, store, signing key, admin and an API token.
     Init(InitArgs),
