@@ -552,6 +552,21 @@ fn check_staffing(org: &OrgState, policy: &Policy, role: &Role, user: &UserName)
     Ok(())
 }
 
+/// A unit an incident's scope names must be one the policy defines (`[units]`), so a typo
+/// ("emae") is refused instead of leaving the incident outside every unit's local roles.
+fn check_scope_unit(policy: &Policy, unit: &str) -> Result<(), Refusal> {
+    if policy.unit(unit).is_some() {
+        return Ok(());
+    }
+    let known: Vec<&str> = policy.units.iter().map(|(u, _)| u.as_str()).collect();
+    let known = if known.is_empty() {
+        "the policy defines none (add them under [units])".to_owned()
+    } else {
+        format!("units are {}", known.join(", "))
+    };
+    Err(invalid("scope", format!("unknown org unit '{unit}'; {known}")))
+}
+
 /// Declares an incident numbered `number`.
 pub fn decide_declare(
     org: &OrgState,
@@ -567,10 +582,14 @@ pub fn decide_declare(
     if command.scope.len() > 20 {
         return Err(invalid("scope", "names more than 20 org units"));
     }
-    for unit in &command.scope {
-        text("scope", unit, 80)?;
-    }
     let policy = &org.policy;
+    for (index, unit) in command.scope.iter().enumerate() {
+        text("scope", unit, 80)?;
+        check_scope_unit(policy, unit)?;
+        if command.scope[..index].contains(unit) {
+            return Err(invalid("scope", format!("names {unit} twice")));
+        }
+    }
     let commander = Role::parse("commander").map_err(|e| invalid("role", e.to_string()))?;
     let mut staffing: Vec<(Role, UserName)> = Vec::new();
     if !command.roles.contains_key(&commander) {

@@ -1334,6 +1334,22 @@ fn declaring_is_refused_with_what_would_satisfy_it() {
     forbidden(declare(org(), VIEWER, &declaration("x", &[])), "org_roles");
 }
 
+#[test]
+fn a_scope_names_only_units_the_policy_defines() {
+    let scoped = |units: &[&str]| Declare {
+        scope: units.iter().map(|u| (*u).to_owned()).collect(),
+        ..declaration("Branch office malware", &[])
+    };
+    // A typo used to pass silently, leaving the incident outside every unit's local roles.
+    assert_eq!(
+        invalid(declare(org(), "cmd", &scoped(&["emae"])), "scope"),
+        "unknown org unit 'emae'; units are emea, amer, apac"
+    );
+    assert_eq!(invalid(declare(org(), "cmd", &scoped(&["emea", "emea"])), "scope"), "names emea twice");
+    let w = declare(org(), "cmd", &scoped(&["emea", "apac"])).expect("defined units are taken");
+    assert_eq!(w.incident.scope, ["emea", "apac"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The organisation.
 // ---------------------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ pub async fn seed(ledger: &Ledger, blobs: &BlobStore) -> Result<Vec<DemoPerson>,
     let declare = Declare {
         title: "Leaked AWS access key in a public GitHub repository".into(),
         severity: Some(Severity::Sev2),
-        scope: vec!["cloud-platform".into()],
+        scope: vec!["emea".into()],
         roles,
         ..Declare::default()
     };
