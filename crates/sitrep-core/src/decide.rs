@@ -350,6 +350,12 @@ pub enum IncidentCommand {
         basis: String,
         aware_at: Option<Timestamp>,
     },
+    /// Hands command over: the commander role moves to `to` in one entry. The one handing over
+    /// is the caller if they hold commander, else the current commander.
+    HandOverCommand {
+        to: UserName,
+        reason: String,
+    },
 }
 
 /// What the action worker and the notifier record: results of running connectors.
@@ -1175,6 +1181,7 @@ pub fn decide_incident(
             if state.holds(user, role.as_str()) {
                 return Err(conflict(format!("{user} already holds {role} on {}", state.id)));
             }
+            one_commander(state, role)?;
             vec![IncidentEvent::RoleAssigned(RoleChange { role: role.clone(), user: user.clone(), unit: None })]
         }
         C::ReleaseRole { role, user, unit: None } => {
@@ -1492,6 +1499,7 @@ pub fn decide_incident(
             }
             vec![IncidentEvent::ActionRetryRequested(ActionRef { decision: *decision, action: *action })]
         }
+        C::HandOverCommand { to, reason } => hand_over(&judge, org, to, reason)?,
         C::AddNote { text: note } => {
             judge.permit("notes", &rules.notes, "adding notes")?;
             vec![IncidentEvent::NoteAdded(NoteAdded { text: text("text", note, TEXT_MAX)? })]
@@ -1717,6 +1725,51 @@ pub fn decide_incident(
         }
     };
     Ok(events)
+}
+
+/// The rule that one person holds `commander` at a time (SPEC §2): assigning it while someone
+/// holds it is refused, naming the rule and the hand-over that does it instead.
+fn one_commander(state: &IncidentState, role: &Role) -> Result<(), Refusal> {
+    match state.commander() {
+        Some(current) if role == "commander" => Err(conflict(format!(
+            "one commander at a time: {current} commands {}; hand command over instead \
+             (POST /api/v1/incidents/{}/roles/commander/handover, or sitrep handover)",
+            state.id, state.id
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Hands command over in one entry. The current commander hands over their own command;
+/// anyone `[actions] assign_roles` lets staff roles may hand over someone else's (a commander
+/// who is unreachable). The new commander must be someone who may hold the role.
+fn hand_over(judge: &Judge<'_>, org: &OrgState, to: &UserName, reason: &str) -> Result<Vec<IncidentEvent>, Refusal> {
+    let state = judge.state;
+    let Some(current) = state.commander() else {
+        return Err(conflict(format!("{} has no commander to hand over from; assign one", state.id)));
+    };
+    let from = if state.holds(judge.by, "commander") {
+        judge.by.clone()
+    } else {
+        judge.permit("assign_roles", &judge.policy.actions.assign_roles, "handing over someone else's command")?;
+        current.clone()
+    };
+    let commander = Role::parse("commander").map_err(|e| invalid("to", e.to_string()))?;
+    check_staffing(org, judge.policy, &commander, to).map_err(|refusal| match refusal {
+        Refusal::Invalid { message, .. } => invalid("to", message),
+        other => other,
+    })?;
+    if state.holds(to, "commander") {
+        return Err(conflict(format!("{to} already commands {}", state.id)));
+    }
+    let reason = text("reason", reason, SHORT_MAX).map_err(|refusal| {
+        if reason.trim().is_empty() {
+            invalid("reason", "say why command changes hands; the reason goes in the record")
+        } else {
+            refusal
+        }
+    })?;
+    Ok(vec![IncidentEvent::CommanderHandedOver(CommanderHandedOver { from, to: to.clone(), reason })])
 }
 
 /// The rule's roles this person holds, in the rule's order.
@@ -2276,6 +2329,7 @@ impl fmt::Display for IncidentCommand {
             C::CancelControlChange { .. } => "cancel control change",
             C::CompleteReview { .. } => "complete review",
             C::RecordDetermination { .. } => "record determination",
+            C::HandOverCommand { .. } => "hand over command",
         })
     }
 }

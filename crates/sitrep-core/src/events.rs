@@ -144,6 +144,9 @@ events!(
         ClockWarned(ClockWarned) = "clock.warned",
         /// A clock's deadline passed before a decision stopped it.
         ClockMissed(ClockRef) = "clock.missed",
+        /// The commander role moved from one person to another in one step: one commander at
+        /// a time. The entry's time is the hand-over's.
+        CommanderHandedOver(CommanderHandedOver) = "commander.handed_over",
     }
 );
 
@@ -767,6 +770,15 @@ pub struct Contact {
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+}
+
+/// Command of an incident passing from one person to the next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommanderHandedOver {
+    pub from: UserName,
+    pub to: UserName,
+    /// Why command changes hands (end of shift, escalation, …).
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

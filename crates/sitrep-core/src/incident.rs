@@ -66,6 +66,8 @@ pub struct IncidentState {
     pub determinations: Vec<Determination>,
     /// Regulatory clocks the determinations started.
     pub clocks: Vec<Clock>,
+    /// Every hand-over of command, in order.
+    pub handovers: Vec<Handover>,
     /// The playbook whose pre-approved decisions may follow: only directly after its start.
     #[serde(skip)]
     preapproving: Option<String>,
@@ -121,6 +123,16 @@ pub struct Decision {
     pub statement: Option<StatementRef>,
     /// The clocks it names as the ones its execution stops.
     pub clocks: Vec<String>,
+}
+
+/// Command passing from one person to another: who, to whom, why, when and who recorded it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Handover {
+    pub from: UserName,
+    pub to: UserName,
+    pub reason: String,
+    pub by: Actor,
+    pub at: Timestamp,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -526,6 +538,7 @@ impl IncidentState {
             review: Review::default(),
             determinations: Vec::new(),
             clocks: Vec::new(),
+            handovers: Vec::new(),
             preapproving: None,
             seq: 1,
             head: entry.hash,
@@ -980,6 +993,26 @@ impl IncidentState {
                     notice.status = NoticeStatus::Failed;
                 }
             }
+            IncidentEvent::CommanderHandedOver(handover) => {
+                let Some(holders) = self.roles.iter_mut().find(|(role, _)| *role == "commander").map(|(_, h)| h) else {
+                    return fail("nobody holds commander");
+                };
+                if !holders.contains(&handover.from) {
+                    return fail("the one handing over does not hold commander");
+                }
+                if holders.contains(&handover.to) {
+                    return fail("the new commander already holds commander");
+                }
+                holders.retain(|u| u != &handover.from);
+                holders.push(handover.to.clone());
+                self.handovers.push(Handover {
+                    from: handover.from.clone(),
+                    to: handover.to.clone(),
+                    reason: handover.reason.clone(),
+                    by: actor.clone(),
+                    at,
+                });
+            }
             IncidentEvent::NoteAdded(note) => {
                 self.notes.push(Note { by: actor.clone(), at, text: note.text.clone() });
             }
@@ -1280,6 +1313,13 @@ impl IncidentState {
             }
         }
         unfilled
+    }
+
+    /// The commander now: the one who holds `commander`. A record written before one commander
+    /// at a time was enforced may name several holders; they all keep the role (their entries
+    /// stay valid), and the one assigned (or handed command) last is the current commander.
+    pub fn commander(&self) -> Option<&UserName> {
+        self.roles.iter().find(|(role, _)| *role == "commander").and_then(|(_, holders)| holders.last())
     }
 
     /// The roles a person holds on this incident.

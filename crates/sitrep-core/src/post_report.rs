@@ -596,6 +596,12 @@ pub const CSF_MAPPING: &[CsfRow] = &[
     ),
     row("role.assigned", When::Always, &["RS.MA-01"], "Staffing the response roles is executing the plan."),
     row("role.released", When::Always, &["RS.MA-01"], "Changing who holds a response role is executing the plan."),
+    row(
+        "commander.handed_over",
+        When::Always,
+        &["RS.MA-01"],
+        "Command passes to one named person at a time, with the reason: the plan's leadership kept in force.",
+    ),
     row("fact.logged", When::Always, &["RS.AN-03"], "A fact logged establishes what has taken place."),
     row(
         "fact.verified",
@@ -1524,6 +1530,9 @@ pub fn describe(entry: &Entry, evidence_names: bool) -> String {
             if c.told.is_empty() { String::new() } else { format!(" (told {})", c.told.join(", ")) }
         ),
         IncidentEvent::ClockMissed(c) => format!("clock {} MISSED its deadline", c.clock),
+        IncidentEvent::CommanderHandedOver(h) => {
+            format!("handed command from {} to {}: {}", h.from, h.to, h.reason)
+        }
     }
 }
 

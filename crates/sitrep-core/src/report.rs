@@ -15,7 +15,7 @@ use crate::ids::{
     Actor, DecisionClass, DecisionId, FactId, IncidentNumber, Phase, Role, Severity, ShareId, StatementId, TaskId,
     UserName,
 };
-use crate::incident::{ActionStatus, Decision, IncidentState, TaskState};
+use crate::incident::{ActionStatus, Decision, Handover, IncidentState, TaskState};
 use crate::org::OrgState;
 use crate::time::Timestamp;
 
@@ -34,6 +34,10 @@ pub struct Sitrep {
     pub as_of_seq: u64,
     pub as_of_hash: EntryHash,
     pub roles: BTreeMap<Role, Vec<UserName>>,
+    /// Who commands the incident now.
+    pub commander: Option<UserName>,
+    /// Every hand-over of command, oldest first: from, to, why, when, recorded by whom.
+    pub handovers: Vec<Handover>,
     /// Required roles nobody holds.
     pub blockers: Vec<Role>,
     pub verified_facts: Vec<FactLine>,
@@ -192,6 +196,8 @@ impl Sitrep {
             as_of_seq: state.seq,
             as_of_hash: state.head,
             roles: state.roles.clone(),
+            commander: state.commander().cloned(),
+            handovers: state.handovers.clone(),
             blockers: state.unfilled(&policy.roles.required).into_iter().cloned().collect(),
             verified_facts: facts(FactStatus::Verified),
             unverified_facts: facts(FactStatus::Unverified),
@@ -314,11 +320,31 @@ impl Sitrep {
         );
 
         out.push_str("\n## Roles\n\n");
+        match &self.commander {
+            Some(commander) => {
+                let _ = writeln!(out, "Commander: **{commander}**\n");
+            }
+            None => out.push_str("Commander: **none**\n\n"),
+        }
         for (role, holders) in &self.roles {
             let _ = writeln!(out, "- {role}: {}", names(holders));
         }
         for role in &self.blockers {
             let _ = writeln!(out, "- **{role}: unfilled (blocker)**");
+        }
+        if !self.handovers.is_empty() {
+            out.push_str("\n## Command hand-overs\n\n");
+            for handover in &self.handovers {
+                let _ = writeln!(
+                    out,
+                    "- {}: {} handed command to {} (recorded by {}): {}",
+                    handover.at,
+                    handover.from,
+                    handover.to,
+                    handover.by,
+                    md(&handover.reason)
+                );
+            }
         }
 
         let fact_section = |out: &mut String, heading: &str, facts: &[FactLine]| {

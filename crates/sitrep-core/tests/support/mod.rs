@@ -320,6 +320,10 @@ pub fn assign(r: &str, name: &str) -> IncidentCommand {
     IncidentCommand::AssignRole { role: role(r), user: user(name), unit: None }
 }
 
+pub fn hand_over(to: &str, reason: &str) -> IncidentCommand {
+    IncidentCommand::HandOverCommand { to: user(to), reason: reason.to_owned() }
+}
+
 pub fn release(r: &str, name: &str) -> IncidentCommand {
     IncidentCommand::ReleaseRole { role: role(r), user: user(name), unit: None }
 }
