@@ -1733,7 +1733,7 @@ fn one_commander(state: &IncidentState, role: &Role) -> Result<(), Refusal> {
     match state.commander() {
         Some(current) if role == "commander" => Err(conflict(format!(
             "one commander at a time: {current} commands {}; hand command over instead \
-             (POST /api/v1/incidents/{}/roles/commander/handover, or sitrep handover)",
+             (POST /api/v1/incidents/{}/handover, or sitrep handover)",
             state.id, state.id
         ))),
         _ => Ok(()),

@@ -753,7 +753,8 @@ fn one_person_commands_at_a_time_and_handing_over_is_one_entry() {
 
 #[test]
 fn whoever_staffs_roles_may_hand_over_an_absent_commander_s_command() {
-    let policy = DEFAULT_POLICY.replace("assign_roles = [\"commander\"]", "assign_roles = [\"commander\", \"executive\"]");
+    let policy =
+        DEFAULT_POLICY.replace("assign_roles = [\"commander\"]", "assign_roles = [\"commander\", \"executive\"]");
     let mut w = world();
     w.org.act(ADMIN, sitrep_core::decide::OrgCommand::ReplacePolicy { source: policy }).expect("policy replaced");
     act(&mut w, "exec", hand_over("lee", "cmd is unreachable")).expect("the executive hands cmd's command over");

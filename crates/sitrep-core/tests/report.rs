@@ -389,7 +389,10 @@ fn the_sitrep_names_the_commander_and_every_hand_over() {
     let s = sitrep_core::report::Sitrep::of(&w.incident, &w.org.state, w.org.now());
     assert_eq!(s.commander, Some(user("tech")));
     let h = &s.handovers[0];
-    assert_eq!((h.from.as_str(), h.to.as_str(), h.reason.as_str(), h.at), ("cmd", "tech", "night shift <b>takes</b> over", at));
+    assert_eq!(
+        (h.from.as_str(), h.to.as_str(), h.reason.as_str(), h.at),
+        ("cmd", "tech", "night shift <b>takes</b> over", at)
+    );
     let markdown = s.to_markdown();
     says(
         &markdown,
@@ -401,5 +404,7 @@ fn the_sitrep_names_the_commander_and_every_hand_over() {
     );
     let r = report(&w, true);
     assert_eq!(r.summary.commander, [user("tech")]);
-    assert!(r.timeline.iter().any(|line| line.what == "handed command from cmd to tech: night shift <b>takes</b> over"));
+    assert!(
+        r.timeline.iter().any(|line| line.what == "handed command from cmd to tech: night shift <b>takes</b> over")
+    );
 }

@@ -148,6 +148,17 @@ pub async fn seed(ledger: &Ledger, blobs: &BlobStore) -> Result<Vec<DemoPerson>,
     act(&tom, fact("No IAM or EC2 changes by the key so far", "CloudTrail")).await?;
     act(&lena, fact("Buckets listed may hold customer invoices (EU customers); not yet confirmed", "Data inventory"))
         .await?;
+    // Command changes hands while maria briefs the executive, and comes back: two entries.
+    act(
+        &maria,
+        IncidentCommand::HandOverCommand {
+            to: tom.clone(),
+            reason: "maria briefs the executive for 30 minutes; tom has the technical picture".into(),
+        },
+    )
+    .await?;
+    act(&tom, IncidentCommand::HandOverCommand { to: maria.clone(), reason: "maria is back from the briefing".into() })
+        .await?;
     act(&maria, IncidentCommand::SetPhase { phase: Phase::Containment }).await?;
     let revoke = IncidentCommand::Propose {
         class: DecisionClass::parse("credential_revocation").map_err(|e| ServeError::Setup(e.to_string()))?,

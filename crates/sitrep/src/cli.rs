@@ -86,6 +86,15 @@ pub enum Command {
         #[arg(long)]
         unit: Option<String>,
     },
+    /// Hand command of an incident to USER: the commander role moves in one entry, with the
+    /// reason. One person commands at a time.
+    Handover {
+        incident: String,
+        user: String,
+        /// Why command changes hands (it goes in the record).
+        #[arg(long)]
+        reason: String,
+    },
     /// Log a fact.
     Log(LogArgs),
     /// Verify or disprove a fact.

@@ -487,6 +487,15 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                 }
             })
         }
+        Command::Handover { incident, user, reason } => {
+            let body = json!({ "to": user, "reason": reason });
+            let state = client.post(&format!("{}/handover", incident_path(&incident)), body).await?;
+            client.say(&state, |s| {
+                let from =
+                    s["handovers"].as_array().and_then(|h| h.last()).map(|h| text(h, "from")).unwrap_or_default();
+                format!("{} now commands {} (handed over by {from}).", text(s, "commander"), text(s, "id"))
+            })
+        }
         Command::Log(log) => {
             let body = json!({ "text": log.text, "source": log.source, "status": log.status, "basis": log.basis });
             let fact = client.post(&format!("{}/facts", incident_path(&log.incident)), body).await?;

@@ -168,8 +168,8 @@ fn every_command_is_documented_in_the_cli_guide() {
         .filter(|name| *name != "help")
         .collect();
     assert!(commands.contains(&"playbook") && commands.contains(&"retry"), "{commands:?}");
-    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/cli.md")).expect("docs/cli.md");
-    let missing: Vec<&&str> =
-        commands.iter().filter(|name| !guide.contains(&format!("`sitrep {name}"))).collect();
+    let guide =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/cli.md")).expect("docs/cli.md");
+    let missing: Vec<&&str> = commands.iter().filter(|name| !guide.contains(&format!("`sitrep {name}"))).collect();
     assert!(missing.is_empty(), "docs/cli.md has no row for: {missing:?}");
 }

@@ -397,3 +397,25 @@ fn the_report_and_a_formula_safe_decision_register() {
     maria.run(&["decisions", "INC-9", "--csv", "-o", dir.path().join("x.csv").to_str().expect("UTF-8")]).fails(4);
     assert!(!dir.path().join("x.csv").exists(), "a refused export leaves no file");
 }
+
+#[test]
+fn command_changes_hands_with_sitrep_handover() {
+    let (_server, people) = organisation(&["maria", "tom"]);
+    let [maria, tom] = [&people[0], &people[1]];
+    maria.run(&["declare", "Leaked deploy key", "--severity", "sev2", "--role", "tech_lead=tom"]).ok();
+
+    // A second commander is refused (exit 5), naming the rule and the way to hand over.
+    let refused = maria.run(&["assign", "INC-1", "commander", "tom"]).fails(5).to_owned();
+    assert!(refused.contains("one commander at a time") && refused.contains("sitrep handover"), "{refused}");
+    // Only the commander hands over their command (exit 3), and a reason is required (clap, 2).
+    tom.run(&["handover", "INC-1", "tom", "--reason", "mine now"]).fails(3);
+    assert_eq!(maria.run(&["handover", "INC-1", "tom"]).code, Some(2));
+
+    let handed = maria.run(&["handover", "INC-1", "tom", "--reason", "end of shift"]);
+    assert_eq!(handed.ok(), "tom now commands INC-1 (handed over by maria).\n");
+    let state = tom.run(&["status", "INC-1", "--json"]).json();
+    assert_eq!(state["roles"]["commander"], json!(["tom"]));
+    let shown = tom.run(&["show", "INC-1"]).ok().to_owned();
+    assert!(shown.contains("Commander: **tom**"), "{shown}");
+    assert!(shown.contains("maria handed command to tom (recorded by maria): end of shift"), "{shown}");
+}

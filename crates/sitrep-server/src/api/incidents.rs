@@ -233,6 +233,36 @@ pub async fn release_role(
     change(&app, &caller, &id, IncidentCommand::ReleaseRole { role, user, unit: query.unit }, None).await
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoverBody {
+    /// Who takes command.
+    #[schema(value_type = String, example = "tom")]
+    to: UserName,
+    /// Why command changes hands; it goes in the record.
+    #[schema(example = "end of shift")]
+    reason: String,
+}
+
+/// Hand command over: the commander role moves to `to` in one entry (`commander.handed_over`:
+/// from, to, reason; the entry's time). One person commands at a time, so assigning
+/// `commander` while someone holds it is refused; this is how command changes hands. The
+/// commander hands over their own command; whoever `[actions] assign_roles` allows may hand
+/// over an absent commander's.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/handover", tag = "incidents", request_body = HandoverBody,
+    params(("id" = String, Path, description = "INC-<n>")),
+    responses((status = 200, description = "The incident's state, with `commander` and `handovers`"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn hand_over(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments(id): Segments<String>,
+    body: Body<HandoverBody>,
+) -> Result<Response, ApiError> {
+    let HandoverBody { to, reason } = body.value;
+    change(&app, &caller, &id, IncidentCommand::HandOverCommand { to, reason }, body.idempotency).await
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct UnitQuery {

@@ -85,6 +85,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(events::events))
         .routes(routes!(incidents::assign_role))
         .routes(routes!(incidents::release_role))
+        .routes(routes!(incidents::hand_over))
         .routes(routes!(incidents::set_phase))
         .routes(routes!(incidents::set_severity))
         .routes(routes!(incidents::add_note))

@@ -60,6 +60,7 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route("/incidents/{id}/tasks/{tid}/block", post(task_blocked))
         .route("/incidents/{id}/roles", post(assign_role))
         .route("/incidents/{id}/roles/release", post(release_role))
+        .route("/incidents/{id}/handover", post(hand_over))
         .route("/incidents/{id}/phase", post(set_phase))
         .route("/incidents/{id}/severity", post(set_severity))
         .route("/incidents/{id}/notes", post(add_note))
@@ -805,6 +806,18 @@ async fn assign_role(
 ) -> Response {
     let unit = fields.optional("unit");
     let command = role_and_user(&fields).map(|(role, user)| IncidentCommand::AssignRole { role, user, unit });
+    act(&app, &viewer, &id, &fields, "roles", command).await
+}
+
+async fn hand_over(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments(id): Path1,
+    fields: Fields,
+) -> Response {
+    let command = UserName::parse(fields.get("to"))
+        .map_err(|e| e.to_string())
+        .map(|to| IncidentCommand::HandOverCommand { to, reason: fields.get("reason").to_owned() });
     act(&app, &viewer, &id, &fields, "roles", command).await
 }
 

@@ -146,6 +146,10 @@ pub struct CommandView {
     pub can_set_phase: bool,
     pub can_set_severity: bool,
     pub can_assign: bool,
+    /// Who commands now, and every hand-over in words, oldest first.
+    pub commander: String,
+    pub handovers: Vec<String>,
+    pub can_hand_over: bool,
     pub proposable: Vec<String>,
     /// Playbooks that may be started now: id, title, and their inputs as a hint.
     pub playbooks: Vec<(String, String, String)>,
@@ -417,6 +421,16 @@ impl CommandView {
                 )
             });
 
+        // Handing over is offered when the only objection is to the person it would go to.
+        let can_hand_over = state.phase != Phase::Closed
+            && state.commander().is_some_and(|current| {
+                let command = IncidentCommand::HandOverCommand { to: current.clone(), reason: "probe".into() };
+                !matches!(
+                    decide_incident(state, org, user, &command, state.updated_at),
+                    Err(sitrep_core::Refusal::Forbidden { .. } | sitrep_core::Refusal::NotFound(_))
+                )
+            });
+
         CommandView {
             id: state.id.to_string(),
             title: state.title.clone(),
@@ -452,6 +466,22 @@ impl CommandView {
             can_set_phase: probe(IncidentCommand::SetPhase { phase: other_phase }),
             can_set_severity: probe(IncidentCommand::SetSeverity { severity: other_severity, reason: None }),
             can_assign,
+            commander: state.commander().map(ToString::to_string).unwrap_or_default(),
+            handovers: state
+                .handovers
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{}: {} handed command to {} (recorded by {}): {}",
+                        when(h.at),
+                        h.from,
+                        h.to,
+                        h.by,
+                        h.reason
+                    )
+                })
+                .collect(),
+            can_hand_over,
             proposable,
             playbooks: if probe_playbook(state, org, user) {
                 org.playbooks

@@ -5,6 +5,7 @@
 
 mod auth;
 mod authz;
+mod command;
 mod concurrency;
 mod connections;
 mod errors;
