@@ -225,6 +225,8 @@ pub enum IncidentCommand {
         source: Option<String>,
         status: FactStatus,
         basis: Option<String>,
+        /// When it happened, if before now.
+        occurred: Option<Occurred>,
     },
     VerifyFact {
         fact: FactId,
@@ -279,6 +281,8 @@ pub enum IncidentCommand {
     },
     AddNote {
         text: String,
+        /// When what it says happened, if before now.
+        occurred: Option<Occurred>,
     },
     /// Starts a playbook from the organisation's playbooks.
     RunPlaybook {
@@ -356,6 +360,56 @@ pub enum IncidentCommand {
         to: UserName,
         reason: String,
     },
+    /// Records when the incident started, was first seen and was detected (those given).
+    RecordOccurrence {
+        started_at: Option<Timestamp>,
+        first_seen_at: Option<Timestamp>,
+        detected_at: Option<Timestamp>,
+        backfill_reason: Option<String>,
+    },
+}
+
+/// When something happened, given apart from when it is recorded, and why it is recorded
+/// late when it is a backfill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Occurred {
+    pub at: Timestamp,
+    pub backfill_reason: Option<String>,
+}
+
+/// How long before its recording a time may lie without being a backfill: fifteen minutes, the
+/// time it takes to notice, confirm and type. Earlier than that, a reason is required.
+pub const BACKFILL_MARGIN_MINUTES: i64 = 15;
+
+/// Whether a time something happened, recorded at `recorded`, is a backfill.
+pub fn is_backfill(occurred: Timestamp, recorded: Timestamp) -> bool {
+    occurred.plus_seconds(BACKFILL_MARGIN_MINUTES * 60) < recorded
+}
+
+/// An occurrence time checked: within the window of times that happened (a year back to now),
+/// and with a reason when it is a backfill.
+fn occurrence(
+    field: &str,
+    occurred: &Option<Occurred>,
+    now: Timestamp,
+) -> Result<(Option<Timestamp>, Option<String>), Refusal> {
+    let Some(occurred) = occurred else { return Ok((None, None)) };
+    let at = date(field, occurred.at, now, When::Happened)?;
+    let reason = optional_text("backfill_reason", &occurred.backfill_reason, SHORT_MAX)?;
+    if reason.is_none() && is_backfill(at, now) {
+        return Err(backfill_needs_reason(field, at, now));
+    }
+    Ok((Some(at), reason))
+}
+
+fn backfill_needs_reason(field: &str, at: Timestamp, now: Timestamp) -> Refusal {
+    invalid(
+        "backfill_reason",
+        format!(
+            "{field} {at} is more than {BACKFILL_MARGIN_MINUTES} minutes before now ({now}); a backfilled time needs \
+             a reason: who saw it when, from which source"
+        ),
+    )
 }
 
 /// What the action worker and the notifier record: results of running connectors.
@@ -1228,7 +1282,7 @@ pub fn decide_incident(
                 reason: optional_text("reason", reason, SHORT_MAX)?,
             })]
         }
-        C::LogFact { text: fact_text, source, status, basis } => {
+        C::LogFact { text: fact_text, source, status, basis, occurred } => {
             judge.permit("log_facts", &rules.log_facts, "logging facts")?;
             let fact_text = text("text", fact_text, TEXT_MAX)?;
             let source = optional_text("source", source, TITLE_MAX)?;
@@ -1244,8 +1298,17 @@ pub fn decide_incident(
                     Some(text("basis", basis.as_deref().unwrap_or_default(), SHORT_MAX)?)
                 }
             };
+            let (occurred_at, backfill_reason) = occurrence("occurred_at", occurred, now)?;
             let fact = FactId(state.facts.len() as u64 + 1);
-            vec![IncidentEvent::FactLogged(FactLogged { fact, text: fact_text, source, status: *status, basis })]
+            vec![IncidentEvent::FactLogged(FactLogged {
+                fact,
+                text: fact_text,
+                source,
+                status: *status,
+                basis,
+                occurred_at,
+                backfill_reason,
+            })]
         }
         C::VerifyFact { fact, basis } | C::DisproveFact { fact, basis } => {
             let verifying = matches!(command, C::VerifyFact { .. });
@@ -1500,9 +1563,15 @@ pub fn decide_incident(
             vec![IncidentEvent::ActionRetryRequested(ActionRef { decision: *decision, action: *action })]
         }
         C::HandOverCommand { to, reason } => hand_over(&judge, org, to, reason)?,
-        C::AddNote { text: note } => {
+        C::AddNote { text: note, occurred } => {
             judge.permit("notes", &rules.notes, "adding notes")?;
-            vec![IncidentEvent::NoteAdded(NoteAdded { text: text("text", note, TEXT_MAX)? })]
+            let text = text("text", note, TEXT_MAX)?;
+            let (occurred_at, backfill_reason) = occurrence("occurred_at", occurred, now)?;
+            vec![IncidentEvent::NoteAdded(NoteAdded { text, occurred_at, backfill_reason })]
+        }
+        C::RecordOccurrence { started_at, first_seen_at, detected_at, backfill_reason } => {
+            judge.permit("set_phase", &rules.set_phase, "recording when the incident happened")?;
+            record_occurrence(state, [*started_at, *first_seen_at, *detected_at], backfill_reason, now)?
         }
         C::RecordDetermination { determination, basis, aware_at } => {
             judge.permit("determinations", &rules.determinations, "recording determinations")?;
@@ -1725,6 +1794,61 @@ pub fn decide_incident(
         }
     };
     Ok(events)
+}
+
+/// The incident's occurrence times, `[started_at, first_seen_at, detected_at]` as given: each
+/// within the window of times that happened, in that order together with those already
+/// recorded, with a reason when any is a backfill.
+fn record_occurrence(
+    state: &IncidentState,
+    given: [Option<Timestamp>; 3],
+    backfill_reason: &Option<String>,
+    now: Timestamp,
+) -> Result<Vec<IncidentEvent>, Refusal> {
+    const FIELDS: [&str; 3] = ["started_at", "first_seen_at", "detected_at"];
+    if given.iter().all(Option::is_none) {
+        return Err(invalid("started_at", "give at least one of started_at, first_seen_at, detected_at"));
+    }
+    for (field, at) in FIELDS.iter().zip(given) {
+        if let Some(at) = at {
+            date(field, at, now, When::Happened)?;
+        }
+    }
+    let current = &state.occurrence;
+    let merged =
+        [given[0].or(current.started_at), given[1].or(current.first_seen_at), given[2].or(current.detected_at)];
+    for later in 1..3 {
+        for earlier in 0..later {
+            if let (Some(a), Some(b)) = (merged[earlier], merged[later])
+                && a > b
+            {
+                let field = if given[later].is_some() { FIELDS[later] } else { FIELDS[earlier] };
+                return Err(invalid(
+                    field,
+                    format!(
+                        "{} ({a}) is after {} ({b}); an incident starts, is seen, then detected",
+                        FIELDS[earlier], FIELDS[later]
+                    ),
+                ));
+            }
+        }
+    }
+    if merged == [current.started_at, current.first_seen_at, current.detected_at] {
+        return Err(conflict(format!("{} already records exactly these times", state.id)));
+    }
+    let reason = optional_text("backfill_reason", backfill_reason, SHORT_MAX)?;
+    if reason.is_none()
+        && let Some((field, at)) =
+            FIELDS.iter().zip(given).find_map(|(f, at)| at.filter(|at| is_backfill(*at, now)).map(|at| (*f, at)))
+    {
+        return Err(backfill_needs_reason(field, at, now));
+    }
+    Ok(vec![IncidentEvent::OccurrenceRecorded(OccurrenceRecorded {
+        started_at: given[0],
+        first_seen_at: given[1],
+        detected_at: given[2],
+        backfill_reason: reason,
+    })])
 }
 
 /// The rule that one person holds `commander` at a time (SPEC §2): assigning it while someone
@@ -2330,6 +2454,7 @@ impl fmt::Display for IncidentCommand {
             C::CompleteReview { .. } => "complete review",
             C::RecordDetermination { .. } => "record determination",
             C::HandOverCommand { .. } => "hand over command",
+            C::RecordOccurrence { .. } => "record occurrence",
         })
     }
 }

@@ -48,7 +48,9 @@ pub struct IncidentState {
     pub facts: Vec<Fact>,
     pub decisions: Vec<Decision>,
     pub tasks: Vec<Task>,
-    pub notes: Vec<Note>,
+    pub notes: Vec<LoggedNote>,
+    /// When the incident started, was first seen and was detected, as recorded.
+    pub occurrence: Occurrence,
     /// Playbooks started on this incident, in order.
     pub playbooks: Vec<StartedPlaybook>,
     /// Roles the started playbooks need (in addition to the policy's required roles).
@@ -85,8 +87,36 @@ pub struct Fact {
     pub status: FactStatus,
     pub logged_by: Actor,
     pub logged_at: Timestamp,
+    /// When it happened: as given, or else when it was logged.
+    pub occurred_at: Timestamp,
+    /// Why a backfilled time was given.
+    pub backfill_reason: Option<String>,
     /// Who last verified or disproved it, when and on what basis.
     pub judged: Option<Judgement>,
+}
+
+/// A note in the record, with when what it says happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoggedNote {
+    pub by: Actor,
+    pub at: Timestamp,
+    pub text: String,
+    /// As given, or else when it was recorded.
+    pub occurred_at: Timestamp,
+    pub backfill_reason: Option<String>,
+}
+
+/// When the incident happened, apart from when it was declared (`declared_at`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Occurrence {
+    pub started_at: Option<Timestamp>,
+    pub first_seen_at: Option<Timestamp>,
+    pub detected_at: Option<Timestamp>,
+    /// The reason given with the latest backfilled times.
+    pub backfill_reason: Option<String>,
+    /// Who recorded them last, and when.
+    pub recorded_by: Option<Actor>,
+    pub recorded_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -529,6 +559,7 @@ impl IncidentState {
             decisions: Vec::new(),
             tasks: Vec::new(),
             notes: Vec::new(),
+            occurrence: Occurrence::default(),
             playbooks: Vec::new(),
             playbook_roles: Vec::new(),
             evidence: Vec::new(),
@@ -645,6 +676,9 @@ impl IncidentState {
                 if logged.fact.0 != self.facts.len() as u64 + 1 {
                     return fail("fact ids must be sequential");
                 }
+                if let Some(reason) = occurred_refusal(logged.occurred_at, &logged.backfill_reason, at) {
+                    return fail(reason);
+                }
                 self.facts.push(Fact {
                     id: logged.fact,
                     text: logged.text.clone(),
@@ -652,6 +686,8 @@ impl IncidentState {
                     status: logged.status,
                     logged_by: actor.clone(),
                     logged_at: at,
+                    occurred_at: logged.occurred_at.unwrap_or(at),
+                    backfill_reason: logged.backfill_reason.clone(),
                     judged: logged.basis.clone().map(|basis| Judgement { by: actor.clone(), at, basis }),
                 });
             }
@@ -1014,7 +1050,35 @@ impl IncidentState {
                 });
             }
             IncidentEvent::NoteAdded(note) => {
-                self.notes.push(Note { by: actor.clone(), at, text: note.text.clone() });
+                if let Some(reason) = occurred_refusal(note.occurred_at, &note.backfill_reason, at) {
+                    return fail(reason);
+                }
+                self.notes.push(LoggedNote {
+                    by: actor.clone(),
+                    at,
+                    text: note.text.clone(),
+                    occurred_at: note.occurred_at.unwrap_or(at),
+                    backfill_reason: note.backfill_reason.clone(),
+                });
+            }
+            IncidentEvent::OccurrenceRecorded(recorded) => {
+                let given = [recorded.started_at, recorded.first_seen_at, recorded.detected_at];
+                if given.iter().all(Option::is_none) {
+                    return fail("no time is given");
+                }
+                let needs_reason = given.iter().flatten().any(|t| *t > at || crate::decide::is_backfill(*t, at));
+                if given.iter().flatten().any(|t| *t > at) || (needs_reason && recorded.backfill_reason.is_none()) {
+                    return fail("a time lies after the entry, or a backfilled time has no reason");
+                }
+                let o = &mut self.occurrence;
+                o.started_at = recorded.started_at.or(o.started_at);
+                o.first_seen_at = recorded.first_seen_at.or(o.first_seen_at);
+                o.detected_at = recorded.detected_at.or(o.detected_at);
+                if recorded.backfill_reason.is_some() {
+                    o.backfill_reason = recorded.backfill_reason.clone();
+                }
+                o.recorded_by = Some(actor.clone());
+                o.recorded_at = Some(at);
             }
             IncidentEvent::DeterminationRecorded(recorded) => {
                 if self.determinations.iter().any(|d| d.determination == recorded.determination) {
@@ -1467,6 +1531,19 @@ impl IncidentState {
             return None;
         }
         decision.actions.get_mut(index as usize)
+    }
+}
+
+/// Why a fact's or note's occurrence time could not have been decided at `recorded`: after it,
+/// or a backfill without a reason.
+fn occurred_refusal(occurred: Option<Timestamp>, reason: &Option<String>, recorded: Timestamp) -> Option<&'static str> {
+    match occurred {
+        None if reason.is_some() => Some("a backfill reason is given only with an occurrence time"),
+        Some(at) if at > recorded => Some("it happened after it was recorded"),
+        Some(at) if reason.is_none() && crate::decide::is_backfill(at, recorded) => {
+            Some("a backfilled occurrence time needs a reason")
+        }
+        _ => None,
     }
 }
 

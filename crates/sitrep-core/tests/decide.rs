@@ -56,6 +56,15 @@ fn a_full_incident_life_decides_and_folds_every_incident_entry_kind() {
     act(&mut w, "tech", hand_over("cmd", "cmd is back")).expect("and handed back");
     assert_eq!(w.incident.commander(), Some(&user("cmd")));
     assert_eq!(w.incident.handovers.len(), 2);
+    let started = at(w.org.clock - 3600);
+    let occurrence = C::RecordOccurrence {
+        started_at: Some(started),
+        first_seen_at: None,
+        detected_at: None,
+        backfill_reason: Some("commit time from git".into()),
+    };
+    act(&mut w, "cmd", occurrence).expect("when it started");
+    assert_eq!(w.incident.occurrence.started_at, Some(started));
 
     act(&mut w, "cmd", C::SetPhase { phase: Phase::Triage }).expect("the commander moves the phase");
     assert_eq!(w.incident.phase, Phase::Triage);
@@ -408,14 +417,14 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
         &w,
         (w.incident.seq + 1, w.incident.head),
         &by("cmd"),
-        IncidentEvent::NoteAdded(NoteAdded { text: "skips a seq".into() }),
+        IncidentEvent::NoteAdded(NoteAdded { text: "skips a seq".into(), occurred_at: None, backfill_reason: None }),
     );
     assert_eq!((gap.seq, gap.reason), (next + 1, format!("does not follow seq {} of this record", next - 1)));
     let relinked = fold_refuses(
         &w,
         (w.incident.seq, EntryHash::ZERO),
         &by("cmd"),
-        IncidentEvent::NoteAdded(NoteAdded { text: "wrong prev".into() }),
+        IncidentEvent::NoteAdded(NoteAdded { text: "wrong prev".into(), occurred_at: None, backfill_reason: None }),
     );
     assert!(relinked.reason.starts_with("does not follow"), "{relinked}");
 
@@ -465,6 +474,8 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
                 source: None,
                 status: FactStatus::Unverified,
                 basis: None,
+                occurred_at: None,
+                backfill_reason: None,
             }),
             "fact ids must be sequential",
         ),
@@ -857,7 +868,13 @@ fn only_the_commander_sets_the_severity() {
 // ---------------------------------------------------------------------------------------------
 
 fn logged(text: &str, status: FactStatus, basis: Option<&str>) -> C {
-    C::LogFact { text: text.into(), source: Some("SIEM".into()), status, basis: basis.map(str::to_owned) }
+    C::LogFact {
+        text: text.into(),
+        source: Some("SIEM".into()),
+        status,
+        basis: basis.map(str::to_owned),
+        occurred: None,
+    }
 }
 
 #[test]
@@ -899,7 +916,13 @@ fn participants_log_facts_and_the_tech_lead_or_commander_judges_them() {
         act(
             &mut w,
             "resp",
-            C::LogFact { text: "x".into(), source: Some("\u{0}".into()), status: FactStatus::Unverified, basis: None },
+            C::LogFact {
+                text: "x".into(),
+                source: Some("\u{0}".into()),
+                status: FactStatus::Unverified,
+                basis: None,
+                occurred: None,
+            },
         ),
         "source",
     );
@@ -1274,18 +1297,20 @@ fn user_text_refuses_empty_over_limit_and_control_characters_but_keeps_html_verb
     act(&mut base, "resp", fact("seed")).expect("F-1");
     act(&mut base, "cora", propose("external_statement", "seed")).expect("D-1");
     let cases: [TextCase; 11] = [
-        ("resp", "text", TEXT_MAX, |t| C::AddNote { text: t }),
+        ("resp", "text", TEXT_MAX, |t| C::AddNote { text: t, occurred: None }),
         ("resp", "text", TEXT_MAX, |t| C::LogFact {
             text: t,
             source: None,
             status: FactStatus::Unverified,
             basis: None,
+            occurred: None,
         }),
         ("resp", "source", TITLE_MAX, |t| C::LogFact {
             text: "x".into(),
             source: Some(t),
             status: FactStatus::Unverified,
             basis: None,
+            occurred: None,
         }),
         ("tech", "basis", SHORT_MAX, |t| C::VerifyFact { fact: FactId(1), basis: t }),
         ("resp", "title", TITLE_MAX, |t| C::CreateTask { title: t, owner: None, due: None }),

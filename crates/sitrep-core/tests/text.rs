@@ -64,10 +64,22 @@ fn incident_cases(t: &str) -> Vec<(&'static str, &'static str, C)> {
     let s = || Some(t.to_owned());
     let t = || t.to_owned();
     vec![
-        ("resp", "text", C::AddNote { text: t() }),
-        ("resp", "text", C::LogFact { text: t(), source: None, status: FactStatus::Unverified, basis: None }),
-        ("resp", "source", C::LogFact { text: "x".into(), source: s(), status: FactStatus::Unverified, basis: None }),
-        ("tech", "basis", C::LogFact { text: "x".into(), source: None, status: FactStatus::Verified, basis: s() }),
+        ("resp", "text", C::AddNote { text: t(), occurred: None }),
+        (
+            "resp",
+            "text",
+            C::LogFact { text: t(), source: None, status: FactStatus::Unverified, basis: None, occurred: None },
+        ),
+        (
+            "resp",
+            "source",
+            C::LogFact { text: "x".into(), source: s(), status: FactStatus::Unverified, basis: None, occurred: None },
+        ),
+        (
+            "tech",
+            "basis",
+            C::LogFact { text: "x".into(), source: None, status: FactStatus::Verified, basis: s(), occurred: None },
+        ),
         ("tech", "basis", C::VerifyFact { fact: FactId(1), basis: t() }),
         ("tech", "basis", C::DisproveFact { fact: FactId(1), basis: t() }),
         ("cmd", "reason", C::SetSeverity { severity: Severity::Sev1, reason: s() }),

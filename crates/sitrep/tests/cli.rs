@@ -37,8 +37,13 @@ fn record_an_incident(data: &Path) {
     let declare = Declare { title: "Leaked deploy key".into(), severity: Some(Severity::Sev2), ..Declare::default() };
     ledger.execute_blocking(&alice, Request::Declare(declare)).expect("declares");
     for text in ["Key found in a public gist", "Key used from 203.0.113.7"] {
-        let command =
-            IncidentCommand::LogFact { text: text.into(), source: None, status: FactStatus::Unverified, basis: None };
+        let command = IncidentCommand::LogFact {
+            text: text.into(),
+            source: None,
+            status: FactStatus::Unverified,
+            basis: None,
+            occurred: None,
+        };
         ledger.execute_blocking(&alice, Request::Incident { incident: IncidentNumber(1), command }).expect("logs");
     }
 }

@@ -281,11 +281,17 @@ pub fn state_json(state: &IncidentState) -> Value {
 // Commands, so that cases read as one line.
 
 pub fn note(text: &str) -> IncidentCommand {
-    IncidentCommand::AddNote { text: text.to_owned() }
+    IncidentCommand::AddNote { text: text.to_owned(), occurred: None }
 }
 
 pub fn fact(text: &str) -> IncidentCommand {
-    IncidentCommand::LogFact { text: text.to_owned(), source: None, status: FactStatus::Unverified, basis: None }
+    IncidentCommand::LogFact {
+        text: text.to_owned(),
+        source: None,
+        status: FactStatus::Unverified,
+        basis: None,
+        occurred: None,
+    }
 }
 
 pub fn verify(n: u64, basis: &str) -> IncidentCommand {

@@ -619,13 +619,25 @@ async fn log_fact(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command = IncidentCommand::LogFact {
+    let command = occurred_of(&fields).map(|occurred| IncidentCommand::LogFact {
         text: fields.get("text").to_owned(),
         source: fields.optional("source"),
         status: FactStatus::Unverified,
         basis: None,
-    };
-    act(&app, &viewer, &id, &fields, "facts", Ok(command)).await
+        occurred,
+    });
+    act(&app, &viewer, &id, &fields, "facts", command).await
+}
+
+/// The optional `occurred_at` (a `datetime-local` value, read as UTC) and `backfill_reason`
+/// fields of a fact or note form.
+fn occurred_of(fields: &Fields) -> Result<Option<sitrep_core::decide::Occurred>, String> {
+    let reason = fields.optional("backfill_reason");
+    match fields.optional("occurred_at") {
+        Some(text) => Ok(Some(sitrep_core::decide::Occurred { at: local_utc(&text)?, backfill_reason: reason })),
+        None if reason.is_some() => Err("a backfill reason explains a time it happened; give that time too".into()),
+        None => Ok(None),
+    }
 }
 
 async fn judge_fact(
@@ -855,8 +867,9 @@ async fn add_note(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command = IncidentCommand::AddNote { text: fields.get("text").to_owned() };
-    act(&app, &viewer, &id, &fields, "timeline", Ok(command)).await
+    let command =
+        occurred_of(&fields).map(|occurred| IncidentCommand::AddNote { text: fields.get("text").to_owned(), occurred });
+    act(&app, &viewer, &id, &fields, "timeline", command).await
 }
 
 #[derive(Template)]
