@@ -131,7 +131,30 @@ pub enum Command {
         command: TaskCommand,
     },
     /// Add a note to an incident's record.
-    Note { incident: String, text: String },
+    Note {
+        incident: String,
+        text: String,
+        /// When what it says happened, if before now (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        occurred_at: Option<String>,
+        /// Why it is noted only now; needed when --occurred-at is more than 15 minutes ago.
+        #[arg(long, value_name = "WHY")]
+        backfill_reason: Option<String>,
+    },
+    /// Record when the incident started, was first seen and was detected (RFC 3339 times),
+    /// apart from when it was declared; without options, show them.
+    Occurrence {
+        incident: String,
+        #[arg(long, value_name = "TIME")]
+        started: Option<String>,
+        #[arg(long, value_name = "TIME")]
+        first_seen: Option<String>,
+        #[arg(long, value_name = "TIME")]
+        detected: Option<String>,
+        /// Why the times are recorded only now; needed when one is more than 15 minutes ago.
+        #[arg(long, value_name = "WHY")]
+        backfill_reason: Option<String>,
+    },
     /// List, show, add and start playbooks.
     Playbook {
         #[command(subcommand)]
@@ -289,6 +312,12 @@ pub struct LogArgs {
     pub status: Option<String>,
     #[arg(long)]
     pub basis: Option<String>,
+    /// When it happened, if before now (RFC 3339, e.g. 2026-11-27T02:47:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub occurred_at: Option<String>,
+    /// Why it is logged only now; needed when --occurred-at is more than 15 minutes ago.
+    #[arg(long, value_name = "WHY")]
+    pub backfill_reason: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

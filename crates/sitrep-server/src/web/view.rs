@@ -36,6 +36,9 @@ pub struct FactRow {
     pub source: String,
     pub logged_by: String,
     pub logged_at: String,
+    /// When it happened, if it differs from when it was logged, with the backfill reason.
+    pub occurred_at: String,
+    pub backfill_reason: String,
     pub judged_by: String,
     pub judged_at: String,
     pub basis: String,
@@ -323,6 +326,8 @@ impl CommandView {
             source: fact.source.clone().unwrap_or_default(),
             logged_by: fact.logged_by.to_string(),
             logged_at: when(fact.logged_at),
+            occurred_at: if fact.occurred_at == fact.logged_at { String::new() } else { when(fact.occurred_at) },
+            backfill_reason: fact.backfill_reason.clone().unwrap_or_default(),
             judged_by: fact.judged.as_ref().map(|j| j.by.to_string()).unwrap_or_default(),
             judged_at: fact.judged.as_ref().map(|j| when(j.at)).unwrap_or_default(),
             basis: fact.judged.as_ref().map(|j| j.basis.clone()).unwrap_or_default(),
@@ -331,7 +336,13 @@ impl CommandView {
             can_disprove: fact.status != FactStatus::Disproved
                 && allowed(state, org, user, IncidentCommand::DisproveFact { fact: fact.id, basis: "basis".into() }),
         };
-        let facts = |status: FactStatus| state.facts.iter().filter(|f| f.status == status).map(fact_row).collect();
+        // In the order things happened (a backfilled fact sits where it happened).
+        let facts = |status: FactStatus| {
+            let mut chosen: Vec<&sitrep_core::incident::Fact> =
+                state.facts.iter().filter(|f| f.status == status).collect();
+            chosen.sort_by_key(|f| (f.occurred_at, f.id));
+            chosen.into_iter().map(fact_row).collect()
+        };
         let mut roles: Vec<RoleRow> = policy
             .all_roles()
             .filter_map(|role| {

@@ -109,6 +109,9 @@ fn table() -> Vec<Row> {
         Row { method: "POST", path: "/api/v1/incidents/{id}/severity", participant: COMMANDER, params: &[],
               body: |_| Some(json!({"severity": "sev1"})),
               normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/occurrence", participant: COMMANDER, params: &[],
+              body: |_| Some(json!({"detected_at": in_days(0)})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
         // Notes, facts and tasks: any participant; verifying: commander or tech lead.
         Row { method: "POST", path: "/api/v1/incidents/{id}/notes", participant: RESPONDER, params: &[],
               body: |_| Some(json!({"text": "a note"})),

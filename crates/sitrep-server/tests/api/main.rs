@@ -14,6 +14,7 @@ mod evidence;
 mod export;
 mod helpers;
 mod life;
+mod occurrence;
 mod openapi;
 mod ops;
 mod report;
