@@ -115,6 +115,9 @@ pub struct EntryRow {
     pub kind: String,
     pub hash: String,
     pub summary: String,
+    /// For a fact or note that says when it happened (apart from when it was recorded): that
+    /// time and the backfill reason, in words.
+    pub occurred: String,
 }
 
 /// One incident's command view, for one person.
@@ -174,6 +177,23 @@ pub fn when(at: Timestamp) -> String {
     match (text.get(..10), text.get(11..19)) {
         (Some(date), Some(time)) => format!("{date} {time} UTC"),
         _ => text,
+    }
+}
+
+/// "happened 2026-11-27 02:41:00 UTC (backfilled: git log)" for a fact or note whose occurrence
+/// time differs from its recording; empty otherwise.
+fn occurred_words(entry: &sitrep_core::entry::Entry) -> String {
+    use sitrep_core::events::IncidentEvent;
+    let (occurred, reason) = match IncidentEvent::parse(&entry.kind, &entry.body) {
+        Ok(IncidentEvent::FactLogged(f)) => (f.occurred_at, f.backfill_reason),
+        Ok(IncidentEvent::NoteAdded(n)) => (n.occurred_at, n.backfill_reason),
+        _ => (None, None),
+    };
+    match occurred.filter(|at| *at != entry.at) {
+        Some(at) => {
+            format!("happened {}{}", when(at), reason.map(|r| format!(" (backfilled: {r})")).unwrap_or_default())
+        }
+        None => String::new(),
     }
 }
 
@@ -401,6 +421,7 @@ impl CommandView {
                 } else {
                     "an evidence entry (shown to those who may read evidence)".to_owned()
                 },
+                occurred: occurred_words(entry),
             })
             .collect();
 

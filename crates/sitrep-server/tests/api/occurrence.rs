@@ -106,3 +106,31 @@ async fn bad_unauthorised_and_duplicate_occurrence_times_change_nothing() {
     refused(body, "/occurrence", COMMANDER, StatusCode::CONFLICT).await;
     assert_eq!(app.record(COMMANDER, &id).await.len(), before + 1);
 }
+
+#[tokio::test]
+async fn the_command_view_lists_facts_by_when_they_happened_with_both_times() {
+    let app = spawn_app().await;
+    let id = app.standard_incident("Leaked deploy key", false).await;
+    let at = |path: &str| format!("/api/v1/incidents/{id}{path}");
+    app.post_ok(RESPONDER, &at("/facts"), json!({"text": "Key revoked"}), StatusCode::CREATED).await;
+    let body = json!({"text": "Key pushed <early>", "occurred_at": ago(&app, 180), "backfill_reason": "git log"});
+    app.post_ok(RESPONDER, &at("/facts"), body, StatusCode::CREATED).await;
+    app.give_password(RESPONDER).await;
+    let session = app.sign_in(RESPONDER, PASSWORD).await;
+    let html = app
+        .client
+        .get(app.url(&format!("/incidents/{id}")))
+        .header(reqwest::header::COOKIE, &session.cookie)
+        .send()
+        .await
+        .expect("answered")
+        .text()
+        .await
+        .expect("html");
+    let f2 = html.find("id=\"fact-F-2\"").expect("F-2 listed");
+    let f1 = html.find("id=\"fact-F-1\"").expect("F-1 listed");
+    assert!(f2 < f1, "F-2 happened first and is listed first");
+    assert!(html.contains("(backfilled: git log)"), "{html}");
+    assert!(html.contains("Key pushed &#60;early&#62;"), "escaped");
+    assert!(html.contains("name=\"occurred_at\"") && html.contains("name=\"backfill_reason\""), "the form offers both");
+}
