@@ -225,6 +225,8 @@ pub enum IncidentCommand {
         source: Option<String>,
         status: FactStatus,
         basis: Option<String>,
+        /// When it happened, if before now.
+        occurred: Option<Occurred>,
     },
     VerifyFact {
         fact: FactId,
@@ -279,6 +281,8 @@ pub enum IncidentCommand {
     },
     AddNote {
         text: String,
+        /// When what it says happened, if before now.
+        occurred: Option<Occurred>,
     },
     /// Starts a playbook from the organisation's playbooks.
     RunPlaybook {
@@ -350,6 +354,62 @@ pub enum IncidentCommand {
         basis: String,
         aware_at: Option<Timestamp>,
     },
+    /// Hands command over: the commander role moves to `to` in one entry. The one handing over
+    /// is the caller if they hold commander, else the current commander.
+    HandOverCommand {
+        to: UserName,
+        reason: String,
+    },
+    /// Records when the incident started, was first seen and was detected (those given).
+    RecordOccurrence {
+        started_at: Option<Timestamp>,
+        first_seen_at: Option<Timestamp>,
+        detected_at: Option<Timestamp>,
+        backfill_reason: Option<String>,
+    },
+}
+
+/// When something happened, given apart from when it is recorded, and why it is recorded
+/// late when it is a backfill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Occurred {
+    pub at: Timestamp,
+    pub backfill_reason: Option<String>,
+}
+
+/// How long before its recording a time may lie without being a backfill: fifteen minutes, the
+/// time it takes to notice, confirm and type. Earlier than that, a reason is required.
+pub const BACKFILL_MARGIN_MINUTES: i64 = 15;
+
+/// Whether a time something happened, recorded at `recorded`, is a backfill.
+pub fn is_backfill(occurred: Timestamp, recorded: Timestamp) -> bool {
+    occurred.plus_seconds(BACKFILL_MARGIN_MINUTES * 60) < recorded
+}
+
+/// An occurrence time checked: within the window of times that happened (a year back to now),
+/// and with a reason when it is a backfill.
+fn occurrence(
+    field: &str,
+    occurred: &Option<Occurred>,
+    now: Timestamp,
+) -> Result<(Option<Timestamp>, Option<String>), Refusal> {
+    let Some(occurred) = occurred else { return Ok((None, None)) };
+    let at = date(field, occurred.at, now, When::Happened)?;
+    let reason = optional_text("backfill_reason", &occurred.backfill_reason, SHORT_MAX)?;
+    if reason.is_none() && is_backfill(at, now) {
+        return Err(backfill_needs_reason(field, at, now));
+    }
+    Ok((Some(at), reason))
+}
+
+fn backfill_needs_reason(field: &str, at: Timestamp, now: Timestamp) -> Refusal {
+    invalid(
+        "backfill_reason",
+        format!(
+            "{field} {at} is more than {BACKFILL_MARGIN_MINUTES} minutes before now ({now}); a backfilled time needs \
+             a reason: who saw it when, from which source"
+        ),
+    )
 }
 
 /// What the action worker and the notifier record: results of running connectors.
@@ -552,6 +612,21 @@ fn check_staffing(org: &OrgState, policy: &Policy, role: &Role, user: &UserName)
     Ok(())
 }
 
+/// A unit an incident's scope names must be one the policy defines (`[units]`), so a typo
+/// ("emae") is refused instead of leaving the incident outside every unit's local roles.
+fn check_scope_unit(policy: &Policy, unit: &str) -> Result<(), Refusal> {
+    if policy.unit(unit).is_some() {
+        return Ok(());
+    }
+    let known: Vec<&str> = policy.units.iter().map(|(u, _)| u.as_str()).collect();
+    let known = if known.is_empty() {
+        "the policy defines none (add them under [units])".to_owned()
+    } else {
+        format!("units are {}", known.join(", "))
+    };
+    Err(invalid("scope", format!("unknown org unit '{unit}'; {known}")))
+}
+
 /// Declares an incident numbered `number`.
 pub fn decide_declare(
     org: &OrgState,
@@ -567,10 +642,14 @@ pub fn decide_declare(
     if command.scope.len() > 20 {
         return Err(invalid("scope", "names more than 20 org units"));
     }
-    for unit in &command.scope {
-        text("scope", unit, 80)?;
-    }
     let policy = &org.policy;
+    for (index, unit) in command.scope.iter().enumerate() {
+        text("scope", unit, 80)?;
+        check_scope_unit(policy, unit)?;
+        if command.scope[..index].contains(unit) {
+            return Err(invalid("scope", format!("names {unit} twice")));
+        }
+    }
     let commander = Role::parse("commander").map_err(|e| invalid("role", e.to_string()))?;
     let mut staffing: Vec<(Role, UserName)> = Vec::new();
     if !command.roles.contains_key(&commander) {
@@ -1156,6 +1235,7 @@ pub fn decide_incident(
             if state.holds(user, role.as_str()) {
                 return Err(conflict(format!("{user} already holds {role} on {}", state.id)));
             }
+            one_commander(state, role)?;
             vec![IncidentEvent::RoleAssigned(RoleChange { role: role.clone(), user: user.clone(), unit: None })]
         }
         C::ReleaseRole { role, user, unit: None } => {
@@ -1202,7 +1282,7 @@ pub fn decide_incident(
                 reason: optional_text("reason", reason, SHORT_MAX)?,
             })]
         }
-        C::LogFact { text: fact_text, source, status, basis } => {
+        C::LogFact { text: fact_text, source, status, basis, occurred } => {
             judge.permit("log_facts", &rules.log_facts, "logging facts")?;
             let fact_text = text("text", fact_text, TEXT_MAX)?;
             let source = optional_text("source", source, TITLE_MAX)?;
@@ -1218,8 +1298,17 @@ pub fn decide_incident(
                     Some(text("basis", basis.as_deref().unwrap_or_default(), SHORT_MAX)?)
                 }
             };
+            let (occurred_at, backfill_reason) = occurrence("occurred_at", occurred, now)?;
             let fact = FactId(state.facts.len() as u64 + 1);
-            vec![IncidentEvent::FactLogged(FactLogged { fact, text: fact_text, source, status: *status, basis })]
+            vec![IncidentEvent::FactLogged(FactLogged {
+                fact,
+                text: fact_text,
+                source,
+                status: *status,
+                basis,
+                occurred_at,
+                backfill_reason,
+            })]
         }
         C::VerifyFact { fact, basis } | C::DisproveFact { fact, basis } => {
             let verifying = matches!(command, C::VerifyFact { .. });
@@ -1473,9 +1562,16 @@ pub fn decide_incident(
             }
             vec![IncidentEvent::ActionRetryRequested(ActionRef { decision: *decision, action: *action })]
         }
-        C::AddNote { text: note } => {
+        C::HandOverCommand { to, reason } => hand_over(&judge, org, to, reason)?,
+        C::AddNote { text: note, occurred } => {
             judge.permit("notes", &rules.notes, "adding notes")?;
-            vec![IncidentEvent::NoteAdded(NoteAdded { text: text("text", note, TEXT_MAX)? })]
+            let text = text("text", note, TEXT_MAX)?;
+            let (occurred_at, backfill_reason) = occurrence("occurred_at", occurred, now)?;
+            vec![IncidentEvent::NoteAdded(NoteAdded { text, occurred_at, backfill_reason })]
+        }
+        C::RecordOccurrence { started_at, first_seen_at, detected_at, backfill_reason } => {
+            judge.permit("set_phase", &rules.set_phase, "recording when the incident happened")?;
+            record_occurrence(state, [*started_at, *first_seen_at, *detected_at], backfill_reason, now)?
         }
         C::RecordDetermination { determination, basis, aware_at } => {
             judge.permit("determinations", &rules.determinations, "recording determinations")?;
@@ -1698,6 +1794,106 @@ pub fn decide_incident(
         }
     };
     Ok(events)
+}
+
+/// The incident's occurrence times, `[started_at, first_seen_at, detected_at]` as given: each
+/// within the window of times that happened, in that order together with those already
+/// recorded, with a reason when any is a backfill.
+fn record_occurrence(
+    state: &IncidentState,
+    given: [Option<Timestamp>; 3],
+    backfill_reason: &Option<String>,
+    now: Timestamp,
+) -> Result<Vec<IncidentEvent>, Refusal> {
+    const FIELDS: [&str; 3] = ["started_at", "first_seen_at", "detected_at"];
+    if given.iter().all(Option::is_none) {
+        return Err(invalid("started_at", "give at least one of started_at, first_seen_at, detected_at"));
+    }
+    for (field, at) in FIELDS.iter().zip(given) {
+        if let Some(at) = at {
+            date(field, at, now, When::Happened)?;
+        }
+    }
+    let current = &state.occurrence;
+    let merged =
+        [given[0].or(current.started_at), given[1].or(current.first_seen_at), given[2].or(current.detected_at)];
+    for later in 1..3 {
+        for earlier in 0..later {
+            if let (Some(a), Some(b)) = (merged[earlier], merged[later])
+                && a > b
+            {
+                let field = if given[later].is_some() { FIELDS[later] } else { FIELDS[earlier] };
+                return Err(invalid(
+                    field,
+                    format!(
+                        "{} ({a}) is after {} ({b}); an incident starts, is seen, then detected",
+                        FIELDS[earlier], FIELDS[later]
+                    ),
+                ));
+            }
+        }
+    }
+    if merged == [current.started_at, current.first_seen_at, current.detected_at] {
+        return Err(conflict(format!("{} already records exactly these times", state.id)));
+    }
+    let reason = optional_text("backfill_reason", backfill_reason, SHORT_MAX)?;
+    if reason.is_none()
+        && let Some((field, at)) =
+            FIELDS.iter().zip(given).find_map(|(f, at)| at.filter(|at| is_backfill(*at, now)).map(|at| (*f, at)))
+    {
+        return Err(backfill_needs_reason(field, at, now));
+    }
+    Ok(vec![IncidentEvent::OccurrenceRecorded(OccurrenceRecorded {
+        started_at: given[0],
+        first_seen_at: given[1],
+        detected_at: given[2],
+        backfill_reason: reason,
+    })])
+}
+
+/// The rule that one person holds `commander` at a time (SPEC §2): assigning it while someone
+/// holds it is refused, naming the rule and the hand-over that does it instead.
+fn one_commander(state: &IncidentState, role: &Role) -> Result<(), Refusal> {
+    match state.commander() {
+        Some(current) if role == "commander" => Err(conflict(format!(
+            "one commander at a time: {current} commands {}; hand command over instead \
+             (POST /api/v1/incidents/{}/handover, or sitrep handover)",
+            state.id, state.id
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Hands command over in one entry. The current commander hands over their own command;
+/// anyone `[actions] assign_roles` lets staff roles may hand over someone else's (a commander
+/// who is unreachable). The new commander must be someone who may hold the role.
+fn hand_over(judge: &Judge<'_>, org: &OrgState, to: &UserName, reason: &str) -> Result<Vec<IncidentEvent>, Refusal> {
+    let state = judge.state;
+    let Some(current) = state.commander() else {
+        return Err(conflict(format!("{} has no commander to hand over from; assign one", state.id)));
+    };
+    let from = if state.holds(judge.by, "commander") {
+        judge.by.clone()
+    } else {
+        judge.permit("assign_roles", &judge.policy.actions.assign_roles, "handing over someone else's command")?;
+        current.clone()
+    };
+    let commander = Role::parse("commander").map_err(|e| invalid("to", e.to_string()))?;
+    check_staffing(org, judge.policy, &commander, to).map_err(|refusal| match refusal {
+        Refusal::Invalid { message, .. } => invalid("to", message),
+        other => other,
+    })?;
+    if state.holds(to, "commander") {
+        return Err(conflict(format!("{to} already commands {}", state.id)));
+    }
+    let reason = text("reason", reason, SHORT_MAX).map_err(|refusal| {
+        if reason.trim().is_empty() {
+            invalid("reason", "say why command changes hands; the reason goes in the record")
+        } else {
+            refusal
+        }
+    })?;
+    Ok(vec![IncidentEvent::CommanderHandedOver(CommanderHandedOver { from, to: to.clone(), reason })])
 }
 
 /// The rule's roles this person holds, in the rule's order.
@@ -2257,6 +2453,8 @@ impl fmt::Display for IncidentCommand {
             C::CancelControlChange { .. } => "cancel control change",
             C::CompleteReview { .. } => "complete review",
             C::RecordDetermination { .. } => "record determination",
+            C::HandOverCommand { .. } => "hand over command",
+            C::RecordOccurrence { .. } => "record occurrence",
         })
     }
 }

@@ -144,6 +144,11 @@ events!(
         ClockWarned(ClockWarned) = "clock.warned",
         /// A clock's deadline passed before a decision stopped it.
         ClockMissed(ClockRef) = "clock.missed",
+        /// The commander role moved from one person to another in one step: one commander at
+        /// a time. The entry's time is the hand-over's.
+        CommanderHandedOver(CommanderHandedOver) = "commander.handed_over",
+        /// When the incident started, was first seen and was detected.
+        OccurrenceRecorded(OccurrenceRecorded) = "incident.occurrence_recorded",
     }
 );
 
@@ -233,6 +238,13 @@ pub struct FactLogged {
     /// Why it is verified or disproved, when logged as such.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basis: Option<String>,
+    /// When it happened, if before this entry (which says when it was recorded). Without it
+    /// the fact happened when it was logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<Timestamp>,
+    /// Why a time well before the entry's is given (a backfill): who saw it when, from where.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -769,9 +781,40 @@ pub struct Contact {
     pub phone: Option<String>,
 }
 
+/// Command of an incident passing from one person to the next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommanderHandedOver {
+    pub from: UserName,
+    pub to: UserName,
+    /// Why command changes hands (end of shift, escalation, …).
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoteAdded {
     pub text: String,
+    /// When what it says happened, if before this entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill_reason: Option<String>,
+}
+
+/// When the incident itself happened, apart from when it was declared: each time given
+/// replaces the one recorded before; those not given stay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OccurrenceRecorded {
+    /// When it began (the first malicious action, the leak).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    /// When a first sign of it was seen (an alert, a report), whether or not recognised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen_at: Option<Timestamp>,
+    /// When we knew it was an incident.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -858,6 +901,8 @@ mod tests {
             source: None,
             status: FactStatus::Unverified,
             basis: None,
+            occurred_at: None,
+            backfill_reason: None,
         });
         let body = event.canonical_body();
         assert_eq!(body, r#"{"fact":"F-3","status":"unverified","text":"<script>alert(1)</script>"}"#);

@@ -48,7 +48,9 @@ pub struct IncidentState {
     pub facts: Vec<Fact>,
     pub decisions: Vec<Decision>,
     pub tasks: Vec<Task>,
-    pub notes: Vec<Note>,
+    pub notes: Vec<LoggedNote>,
+    /// When the incident started, was first seen and was detected, as recorded.
+    pub occurrence: Occurrence,
     /// Playbooks started on this incident, in order.
     pub playbooks: Vec<StartedPlaybook>,
     /// Roles the started playbooks need (in addition to the policy's required roles).
@@ -66,6 +68,8 @@ pub struct IncidentState {
     pub determinations: Vec<Determination>,
     /// Regulatory clocks the determinations started.
     pub clocks: Vec<Clock>,
+    /// Every hand-over of command, in order.
+    pub handovers: Vec<Handover>,
     /// The playbook whose pre-approved decisions may follow: only directly after its start.
     #[serde(skip)]
     preapproving: Option<String>,
@@ -83,8 +87,36 @@ pub struct Fact {
     pub status: FactStatus,
     pub logged_by: Actor,
     pub logged_at: Timestamp,
+    /// When it happened: as given, or else when it was logged.
+    pub occurred_at: Timestamp,
+    /// Why a backfilled time was given.
+    pub backfill_reason: Option<String>,
     /// Who last verified or disproved it, when and on what basis.
     pub judged: Option<Judgement>,
+}
+
+/// A note in the record, with when what it says happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoggedNote {
+    pub by: Actor,
+    pub at: Timestamp,
+    pub text: String,
+    /// As given, or else when it was recorded.
+    pub occurred_at: Timestamp,
+    pub backfill_reason: Option<String>,
+}
+
+/// When the incident happened, apart from when it was declared (`declared_at`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Occurrence {
+    pub started_at: Option<Timestamp>,
+    pub first_seen_at: Option<Timestamp>,
+    pub detected_at: Option<Timestamp>,
+    /// The reason given with the latest backfilled times.
+    pub backfill_reason: Option<String>,
+    /// Who recorded them last, and when.
+    pub recorded_by: Option<Actor>,
+    pub recorded_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -121,6 +153,16 @@ pub struct Decision {
     pub statement: Option<StatementRef>,
     /// The clocks it names as the ones its execution stops.
     pub clocks: Vec<String>,
+}
+
+/// Command passing from one person to another: who, to whom, why, when and who recorded it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Handover {
+    pub from: UserName,
+    pub to: UserName,
+    pub reason: String,
+    pub by: Actor,
+    pub at: Timestamp,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -517,6 +559,7 @@ impl IncidentState {
             decisions: Vec::new(),
             tasks: Vec::new(),
             notes: Vec::new(),
+            occurrence: Occurrence::default(),
             playbooks: Vec::new(),
             playbook_roles: Vec::new(),
             evidence: Vec::new(),
@@ -526,6 +569,7 @@ impl IncidentState {
             review: Review::default(),
             determinations: Vec::new(),
             clocks: Vec::new(),
+            handovers: Vec::new(),
             preapproving: None,
             seq: 1,
             head: entry.hash,
@@ -632,6 +676,9 @@ impl IncidentState {
                 if logged.fact.0 != self.facts.len() as u64 + 1 {
                     return fail("fact ids must be sequential");
                 }
+                if let Some(reason) = occurred_refusal(logged.occurred_at, &logged.backfill_reason, at) {
+                    return fail(reason);
+                }
                 self.facts.push(Fact {
                     id: logged.fact,
                     text: logged.text.clone(),
@@ -639,6 +686,8 @@ impl IncidentState {
                     status: logged.status,
                     logged_by: actor.clone(),
                     logged_at: at,
+                    occurred_at: logged.occurred_at.unwrap_or(at),
+                    backfill_reason: logged.backfill_reason.clone(),
                     judged: logged.basis.clone().map(|basis| Judgement { by: actor.clone(), at, basis }),
                 });
             }
@@ -980,8 +1029,56 @@ impl IncidentState {
                     notice.status = NoticeStatus::Failed;
                 }
             }
+            IncidentEvent::CommanderHandedOver(handover) => {
+                let Some(holders) = self.roles.iter_mut().find(|(role, _)| *role == "commander").map(|(_, h)| h) else {
+                    return fail("nobody holds commander");
+                };
+                if !holders.contains(&handover.from) {
+                    return fail("the one handing over does not hold commander");
+                }
+                if holders.contains(&handover.to) {
+                    return fail("the new commander already holds commander");
+                }
+                holders.retain(|u| u != &handover.from);
+                holders.push(handover.to.clone());
+                self.handovers.push(Handover {
+                    from: handover.from.clone(),
+                    to: handover.to.clone(),
+                    reason: handover.reason.clone(),
+                    by: actor.clone(),
+                    at,
+                });
+            }
             IncidentEvent::NoteAdded(note) => {
-                self.notes.push(Note { by: actor.clone(), at, text: note.text.clone() });
+                if let Some(reason) = occurred_refusal(note.occurred_at, &note.backfill_reason, at) {
+                    return fail(reason);
+                }
+                self.notes.push(LoggedNote {
+                    by: actor.clone(),
+                    at,
+                    text: note.text.clone(),
+                    occurred_at: note.occurred_at.unwrap_or(at),
+                    backfill_reason: note.backfill_reason.clone(),
+                });
+            }
+            IncidentEvent::OccurrenceRecorded(recorded) => {
+                let given = [recorded.started_at, recorded.first_seen_at, recorded.detected_at];
+                if given.iter().all(Option::is_none) {
+                    return fail("no time is given");
+                }
+                let needs_reason = given.iter().flatten().any(|t| *t > at || crate::decide::is_backfill(*t, at));
+                if given.iter().flatten().any(|t| *t > at) || (needs_reason && recorded.backfill_reason.is_none()) {
+                    return fail("a time lies after the entry, or a backfilled time has no reason");
+                }
+                let o = &mut self.occurrence;
+                o.started_at = recorded.started_at.or(o.started_at);
+                o.first_seen_at = recorded.first_seen_at.or(o.first_seen_at);
+                o.detected_at = recorded.detected_at.or(o.detected_at);
+                if recorded.backfill_reason.is_some() {
+                    o.backfill_reason = recorded.backfill_reason.clone();
+                }
+                o.recorded_by = Some(actor.clone());
+                o.recorded_at = Some(at);
             }
             IncidentEvent::DeterminationRecorded(recorded) => {
                 if self.determinations.iter().any(|d| d.determination == recorded.determination) {
@@ -1282,6 +1379,13 @@ impl IncidentState {
         unfilled
     }
 
+    /// The commander now: the one who holds `commander`. A record written before one commander
+    /// at a time was enforced may name several holders; they all keep the role (their entries
+    /// stay valid), and the one assigned (or handed command) last is the current commander.
+    pub fn commander(&self) -> Option<&UserName> {
+        self.roles.iter().find(|(role, _)| *role == "commander").and_then(|(_, holders)| holders.last())
+    }
+
     /// The roles a person holds on this incident.
     pub fn roles_of(&self, user: &UserName) -> Vec<Role> {
         self.roles.iter().filter(|(_, holders)| holders.contains(user)).map(|(role, _)| role.clone()).collect()
@@ -1427,6 +1531,19 @@ impl IncidentState {
             return None;
         }
         decision.actions.get_mut(index as usize)
+    }
+}
+
+/// Why a fact's or note's occurrence time could not have been decided at `recorded`: after it,
+/// or a backfill without a reason.
+fn occurred_refusal(occurred: Option<Timestamp>, reason: &Option<String>, recorded: Timestamp) -> Option<&'static str> {
+    match occurred {
+        None if reason.is_some() => Some("a backfill reason is given only with an occurrence time"),
+        Some(at) if at > recorded => Some("it happened after it was recorded"),
+        Some(at) if reason.is_none() && crate::decide::is_backfill(at, recorded) => {
+            Some("a backfilled occurrence time needs a reason")
+        }
+        _ => None,
     }
 }
 

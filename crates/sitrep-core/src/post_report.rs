@@ -81,6 +81,8 @@ pub struct Summary {
     pub scope: Vec<String>,
     pub declared_at: Timestamp,
     pub declared_by: Actor,
+    /// When the incident started, was first seen and was detected, as recorded.
+    pub occurrence: crate::incident::Occurrence,
     pub closed: Option<Closure>,
     /// Who holds the commander role now (at close, for a closed incident).
     pub commander: Vec<UserName>,
@@ -389,7 +391,12 @@ pub struct ControlChangeRecord {
 #[derive(Debug, Clone, Serialize)]
 pub struct TimelineLine {
     pub seq: u64,
+    /// When it was recorded: the entry's time.
     pub at: Timestamp,
+    /// When it happened: the time a fact or note gives, else the entry's. The timeline is in
+    /// this order (then by seq).
+    pub occurred_at: Timestamp,
+    pub backfill_reason: Option<String>,
     pub actor: Actor,
     pub kind: String,
     pub hash: EntryHash,
@@ -596,6 +603,18 @@ pub const CSF_MAPPING: &[CsfRow] = &[
     ),
     row("role.assigned", When::Always, &["RS.MA-01"], "Staffing the response roles is executing the plan."),
     row("role.released", When::Always, &["RS.MA-01"], "Changing who holds a response role is executing the plan."),
+    row(
+        "incident.occurrence_recorded",
+        When::Always,
+        &["RS.AN-03", "RS.MA-02"],
+        "When the incident started, was first seen and was detected establishes what took place and validates when it was reported.",
+    ),
+    row(
+        "commander.handed_over",
+        When::Always,
+        &["RS.MA-01"],
+        "Command passes to one named person at a time, with the reason: the plan's leadership kept in force.",
+    ),
     row("fact.logged", When::Always, &["RS.AN-03"], "A fact logged establishes what has taken place."),
     row(
         "fact.verified",
@@ -1075,6 +1094,7 @@ impl PostIncidentReport {
             scope: state.scope.clone(),
             declared_at: state.declared_at,
             declared_by: state.declared_by.clone(),
+            occurrence: state.occurrence.clone(),
             closed: walked.closure.clone(),
             commander: state
                 .roles
@@ -1159,20 +1179,37 @@ impl PostIncidentReport {
                 completed: state.review.completed.clone(),
             },
             csf: csf_view(&walked.csf),
-            timeline: entries
-                .iter()
-                .take_while(|e| e.seq <= state.seq)
-                .map(|entry| TimelineLine {
-                    seq: entry.seq,
-                    at: entry.at,
-                    actor: entry.actor.clone(),
-                    kind: entry.kind.clone(),
-                    hash: entry.hash,
-                    what: describe(entry, evidence_names),
-                })
-                .collect(),
+            timeline: timeline(entries, state.seq, evidence_names),
         }
     }
+}
+
+/// Every entry up to `seq` in words, in the order things happened: a fact or note with an
+/// occurrence time sits where it happened, everything else where it was recorded.
+fn timeline(entries: &[Entry], seq: u64, evidence_names: bool) -> Vec<TimelineLine> {
+    let mut lines: Vec<TimelineLine> = entries
+        .iter()
+        .take_while(|e| e.seq <= seq)
+        .map(|entry| {
+            let (occurred_at, backfill_reason) = match IncidentEvent::parse(&entry.kind, &entry.body) {
+                Ok(IncidentEvent::FactLogged(f)) => (f.occurred_at, f.backfill_reason),
+                Ok(IncidentEvent::NoteAdded(n)) => (n.occurred_at, n.backfill_reason),
+                _ => (None, None),
+            };
+            TimelineLine {
+                seq: entry.seq,
+                at: entry.at,
+                occurred_at: occurred_at.unwrap_or(entry.at),
+                backfill_reason,
+                actor: entry.actor.clone(),
+                kind: entry.kind.clone(),
+                hash: entry.hash,
+                what: describe(entry, evidence_names),
+            }
+        })
+        .collect();
+    lines.sort_by_key(|line| (line.occurred_at, line.seq));
+    lines
 }
 
 fn decisions(state: &IncidentState, policy: &Policy) -> Vec<DecisionRecord> {
@@ -1524,6 +1561,18 @@ pub fn describe(entry: &Entry, evidence_names: bool) -> String {
             if c.told.is_empty() { String::new() } else { format!(" (told {})", c.told.join(", ")) }
         ),
         IncidentEvent::ClockMissed(c) => format!("clock {} MISSED its deadline", c.clock),
+        IncidentEvent::OccurrenceRecorded(o) => {
+            let times: Vec<String> =
+                [("started", o.started_at), ("first seen", o.first_seen_at), ("detected", o.detected_at)]
+                    .into_iter()
+                    .filter_map(|(what, at)| at.map(|at| format!("{what} {}", when(at))))
+                    .collect();
+            let why = o.backfill_reason.as_ref().map(|r| format!(" (backfilled: {r})")).unwrap_or_default();
+            format!("recorded when the incident happened: {}{why}", times.join(", "))
+        }
+        IncidentEvent::CommanderHandedOver(h) => {
+            format!("handed command from {} to {}: {}", h.from, h.to, h.reason)
+        }
     }
 }
 
@@ -1595,6 +1644,15 @@ impl PostIncidentReport {
         out.push_str("## Summary\n\n");
         let _ = writeln!(out, "- Severity: {}", s.severity);
         let _ = writeln!(out, "- Phase: {}", words(s.phase.as_str()));
+        for (what, at) in [
+            ("Started", s.occurrence.started_at),
+            ("First seen", s.occurrence.first_seen_at),
+            ("Detected", s.occurrence.detected_at),
+        ] {
+            if let Some(at) = at {
+                let _ = writeln!(out, "- {what}: {}", when(at));
+            }
+        }
         let _ = writeln!(out, "- Declared: {} by {}", when(s.declared_at), s.declared_by);
         match &s.closed {
             Some(c) => {
@@ -1901,16 +1959,24 @@ impl PostIncidentReport {
             }
         }
 
-        out.push_str("\n## Timeline\n\n");
+        out.push_str(
+            "\n## Timeline\n\nIn the order things happened; a time given apart from its recording shows both.\n\n",
+        );
         for line in &self.timeline {
+            let time = if line.occurred_at == line.at {
+                when(line.at)
+            } else {
+                format!("happened {}, recorded {}", when(line.occurred_at), when(line.at))
+            };
             let _ = writeln!(
                 out,
-                "- {} · {} · {} · `{}` — {}",
+                "- {} · {} · {} · `{}` — {}{}",
                 line.seq,
-                when(line.at),
+                time,
                 line.actor,
                 line.kind,
-                md(&line.what)
+                md(&line.what),
+                line.backfill_reason.as_ref().map(|r| format!(" (backfilled: {})", md(r))).unwrap_or_default()
             );
         }
         out

@@ -15,7 +15,7 @@ use crate::ids::{
     Actor, DecisionClass, DecisionId, FactId, IncidentNumber, Phase, Role, Severity, ShareId, StatementId, TaskId,
     UserName,
 };
-use crate::incident::{ActionStatus, Decision, IncidentState, TaskState};
+use crate::incident::{ActionStatus, Decision, Handover, IncidentState, Occurrence, TaskState};
 use crate::org::OrgState;
 use crate::time::Timestamp;
 
@@ -29,11 +29,17 @@ pub struct Sitrep {
     pub exercise: bool,
     pub declared_at: Timestamp,
     pub declared_by: Actor,
+    /// When the incident started, was first seen and was detected, as recorded.
+    pub occurrence: Occurrence,
     pub generated_at: Timestamp,
     /// The record this report describes: its last seq and hash.
     pub as_of_seq: u64,
     pub as_of_hash: EntryHash,
     pub roles: BTreeMap<Role, Vec<UserName>>,
+    /// Who commands the incident now.
+    pub commander: Option<UserName>,
+    /// Every hand-over of command, oldest first: from, to, why, when, recorded by whom.
+    pub handovers: Vec<Handover>,
     /// Required roles nobody holds.
     pub blockers: Vec<Role>,
     pub verified_facts: Vec<FactLine>,
@@ -105,6 +111,9 @@ pub struct FactLine {
     pub source: Option<String>,
     pub logged_by: Actor,
     pub logged_at: Timestamp,
+    /// When it happened (when it was logged, unless a time was given).
+    pub occurred_at: Timestamp,
+    pub backfill_reason: Option<String>,
     /// Who verified or disproved it, and on what basis.
     pub judged_by: Option<Actor>,
     pub basis: Option<String>,
@@ -163,8 +172,10 @@ pub struct TaskLine {
 impl Sitrep {
     pub fn of(state: &IncidentState, org: &OrgState, now: Timestamp) -> Sitrep {
         let policy = &org.policy;
+        // Facts read in the order things happened, which a backfill makes differ from the
+        // order they were logged in.
         let facts = |status: FactStatus| -> Vec<FactLine> {
-            state
+            let mut lines: Vec<FactLine> = state
                 .facts
                 .iter()
                 .filter(|f| f.status == status)
@@ -174,10 +185,14 @@ impl Sitrep {
                     source: f.source.clone(),
                     logged_by: f.logged_by.clone(),
                     logged_at: f.logged_at,
+                    occurred_at: f.occurred_at,
+                    backfill_reason: f.backfill_reason.clone(),
                     judged_by: f.judged.as_ref().map(|j| j.by.clone()),
                     basis: f.judged.as_ref().map(|j| j.basis.clone()),
                 })
-                .collect()
+                .collect();
+            lines.sort_by_key(|f| (f.occurred_at, f.id));
+            lines
         };
         Sitrep {
             incident: state.id,
@@ -188,10 +203,13 @@ impl Sitrep {
             exercise: state.exercise,
             declared_at: state.declared_at,
             declared_by: state.declared_by.clone(),
+            occurrence: state.occurrence.clone(),
             generated_at: now,
             as_of_seq: state.seq,
             as_of_hash: state.head,
             roles: state.roles.clone(),
+            commander: state.commander().cloned(),
+            handovers: state.handovers.clone(),
             blockers: state.unfilled(&policy.roles.required).into_iter().cloned().collect(),
             verified_facts: facts(FactStatus::Verified),
             unverified_facts: facts(FactStatus::Unverified),
@@ -305,6 +323,21 @@ impl Sitrep {
             age(self.declared_at, self.generated_at),
             if self.restricted { " · restricted (need-to-know)" } else { "" }
         );
+        let o = &self.occurrence;
+        let times: Vec<String> =
+            [("Started", o.started_at), ("first seen", o.first_seen_at), ("detected", o.detected_at)]
+                .into_iter()
+                .filter_map(|(what, at)| at.map(|at| format!("{what} {at}")))
+                .collect();
+        if !times.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n{}; declared {}{}",
+                times.join(" · "),
+                self.declared_at,
+                o.backfill_reason.as_ref().map(|r| format!(" (backfilled: {})", md(r))).unwrap_or_default()
+            );
+        }
         let _ = writeln!(
             out,
             "\nGenerated {} from the record as of seq {} (hash {}).",
@@ -314,11 +347,31 @@ impl Sitrep {
         );
 
         out.push_str("\n## Roles\n\n");
+        match &self.commander {
+            Some(commander) => {
+                let _ = writeln!(out, "Commander: **{commander}**\n");
+            }
+            None => out.push_str("Commander: **none**\n\n"),
+        }
         for (role, holders) in &self.roles {
             let _ = writeln!(out, "- {role}: {}", names(holders));
         }
         for role in &self.blockers {
             let _ = writeln!(out, "- **{role}: unfilled (blocker)**");
+        }
+        if !self.handovers.is_empty() {
+            out.push_str("\n## Command hand-overs\n\n");
+            for handover in &self.handovers {
+                let _ = writeln!(
+                    out,
+                    "- {}: {} handed command to {} (recorded by {}): {}",
+                    handover.at,
+                    handover.from,
+                    handover.to,
+                    handover.by,
+                    md(&handover.reason)
+                );
+            }
         }
 
         let fact_section = |out: &mut String, heading: &str, facts: &[FactLine]| {
@@ -333,12 +386,19 @@ impl Sitrep {
                 }
                 match (&fact.judged_by, &fact.basis) {
                     (Some(by), Some(basis)) => {
-                        let _ = writeln!(out, " — {by}: {}", md(basis));
+                        let _ = write!(out, " — {by}: {}", md(basis));
                     }
                     _ => {
-                        let _ = writeln!(out, " — logged by {} at {}", fact.logged_by, fact.logged_at);
+                        let _ = write!(out, " — logged by {}", fact.logged_by);
                     }
                 }
+                let _ = writeln!(
+                    out,
+                    " · happened {}, logged {}{}",
+                    fact.occurred_at,
+                    fact.logged_at,
+                    fact.backfill_reason.as_ref().map(|r| format!(" (backfilled: {})", md(r))).unwrap_or_default()
+                );
             }
         };
         fact_section(&mut out, "Known (verified facts)", &self.verified_facts);

@@ -50,7 +50,39 @@ const DUE: [Field; 2] = [
 ];
 
 /// Dates that say when something happened or became known: from 365 days ago to now.
-const HAPPENED: [Field; 2] = [
+const HAPPENED: [Field; 5] = [
+    Field {
+        who: "resp",
+        name: "occurred_at",
+        setup: |_| {},
+        command: |occurred| C::LogFact {
+            text: "Key used from 203.0.113.50".into(),
+            source: None,
+            status: sitrep_core::events::FactStatus::Unverified,
+            basis: None,
+            occurred: Some(decide::Occurred { at: occurred, backfill_reason: Some("CloudTrail event time".into()) }),
+        },
+    },
+    Field {
+        who: "resp",
+        name: "occurred_at",
+        setup: |_| {},
+        command: |occurred| C::AddNote {
+            text: "Customer called".into(),
+            occurred: Some(decide::Occurred { at: occurred, backfill_reason: Some("from the call log".into()) }),
+        },
+    },
+    Field {
+        who: "cmd",
+        name: "started_at",
+        setup: |_| {},
+        command: |started| C::RecordOccurrence {
+            started_at: Some(started),
+            first_seen_at: None,
+            detected_at: None,
+            backfill_reason: Some("commit time from git".into()),
+        },
+    },
     Field {
         who: "lee",
         name: "aware_at",

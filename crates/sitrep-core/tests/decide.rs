@@ -52,6 +52,19 @@ fn a_full_incident_life_decides_and_folds_every_incident_entry_kind() {
     assert_eq!(w.incident.roles_of(&user("resp")), vec![role("responder"), role("scribe")]);
     act(&mut w, "cmd", release("scribe", "resp")).expect("the commander releases");
     assert!(!w.incident.roles.contains_key(&role("scribe")));
+    act(&mut w, "cmd", hand_over("tech", "cmd steps away for an hour")).expect("command handed over");
+    act(&mut w, "tech", hand_over("cmd", "cmd is back")).expect("and handed back");
+    assert_eq!(w.incident.commander(), Some(&user("cmd")));
+    assert_eq!(w.incident.handovers.len(), 2);
+    let started = at(w.org.clock - 3600);
+    let occurrence = C::RecordOccurrence {
+        started_at: Some(started),
+        first_seen_at: None,
+        detected_at: None,
+        backfill_reason: Some("commit time from git".into()),
+    };
+    act(&mut w, "cmd", occurrence).expect("when it started");
+    assert_eq!(w.incident.occurrence.started_at, Some(started));
 
     act(&mut w, "cmd", C::SetPhase { phase: Phase::Triage }).expect("the commander moves the phase");
     assert_eq!(w.incident.phase, Phase::Triage);
@@ -404,14 +417,14 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
         &w,
         (w.incident.seq + 1, w.incident.head),
         &by("cmd"),
-        IncidentEvent::NoteAdded(NoteAdded { text: "skips a seq".into() }),
+        IncidentEvent::NoteAdded(NoteAdded { text: "skips a seq".into(), occurred_at: None, backfill_reason: None }),
     );
     assert_eq!((gap.seq, gap.reason), (next + 1, format!("does not follow seq {} of this record", next - 1)));
     let relinked = fold_refuses(
         &w,
         (w.incident.seq, EntryHash::ZERO),
         &by("cmd"),
-        IncidentEvent::NoteAdded(NoteAdded { text: "wrong prev".into() }),
+        IncidentEvent::NoteAdded(NoteAdded { text: "wrong prev".into(), occurred_at: None, backfill_reason: None }),
     );
     assert!(relinked.reason.starts_with("does not follow"), "{relinked}");
 
@@ -461,6 +474,8 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
                 source: None,
                 status: FactStatus::Unverified,
                 basis: None,
+                occurred_at: None,
+                backfill_reason: None,
             }),
             "fact ids must be sequential",
         ),
@@ -713,10 +728,76 @@ fn the_commander_assigns_and_releases_roles() {
     assert!(w.incident.is_participant(&user(OUTSIDER)));
     act(&mut w, "cmd", release("liaison", OUTSIDER)).expect("and releases them");
     assert!(!w.incident.is_participant(&user(OUTSIDER)));
-    // A second commander may take over, and then the first may leave.
-    act(&mut w, "cmd", assign("commander", "tech")).expect("two commanders");
-    act(&mut w, "tech", release("commander", "cmd")).expect("the new commander releases the old");
+}
+
+#[test]
+fn one_person_commands_at_a_time_and_handing_over_is_one_entry() {
+    let mut w = world();
+    // Assigning commander while cmd holds it used to make two commanders; it names the rule.
+    let before = w.incident.seq;
+    let message = conflict(act(&mut w, "cmd", assign("commander", "tech")));
+    says(&message, &["one commander at a time: cmd commands INC-1", "hand command over instead"]);
+    assert_eq!(w.incident.seq, before, "nothing was written");
+
+    let entries = act(&mut w, "cmd", hand_over("tech", "end of shift; tech has the context")).expect("handed over");
+    assert_eq!(entries.len(), 1, "one entry moves the role");
+    assert_eq!(entries[0].kind, "commander.handed_over");
+    assert_eq!(entries[0].body, r#"{"from":"cmd","reason":"end of shift; tech has the context","to":"tech"}"#);
     assert_eq!(w.incident.roles[&role("commander")], vec![user("tech")]);
+    assert_eq!(w.incident.commander(), Some(&user("tech")));
+    assert!(w.incident.holds(&user("tech"), "tech_lead"), "the new commander keeps their other roles");
+    let handover = &w.incident.handovers[0];
+    assert_eq!((handover.from.as_str(), handover.to.as_str(), handover.at), ("cmd", "tech", entries[0].at));
+
+    // The old commander lost the role with it.
+    forbidden(act(&mut w, "cmd", hand_over("lee", "back")), "actions.assign_roles");
+    // Refusals change nothing and say why.
+    let before = w.incident.seq;
+    assert_eq!(conflict(act(&mut w, "tech", hand_over("tech", "again"))), "tech already commands INC-1");
+    says(&invalid(act(&mut w, "tech", hand_over("ghost", "x")), "to"), &["there is no active user 'ghost'"]);
+    says(&invalid(act(&mut w, "tech", hand_over(VIEWER, "x")), "to"), &["may hold only read-only roles"]);
+    says(&invalid(act(&mut w, "tech", hand_over("lee", "  ")), "reason"), &["say why command changes hands"]);
+    invalid(act(&mut w, "tech", hand_over("lee", "a\u{202E}b")), "reason");
+    forbidden(act(&mut w, VIEWER, hand_over("lee", "x")), "org_roles");
+    assert_eq!(w.incident.seq, before, "nothing was written");
+}
+
+#[test]
+fn whoever_staffs_roles_may_hand_over_an_absent_commander_s_command() {
+    let policy =
+        DEFAULT_POLICY.replace("assign_roles = [\"commander\"]", "assign_roles = [\"commander\", \"executive\"]");
+    let mut w = world();
+    w.org.act(ADMIN, sitrep_core::decide::OrgCommand::ReplacePolicy { source: policy }).expect("policy replaced");
+    act(&mut w, "exec", hand_over("lee", "cmd is unreachable")).expect("the executive hands cmd's command over");
+    let handover = &w.incident.handovers[0];
+    assert_eq!((handover.from.as_str(), handover.to.as_str()), ("cmd", "lee"));
+    assert_eq!(handover.by.to_string(), "exec");
+    assert_eq!(w.incident.roles[&role("commander")], vec![user("lee")]);
+}
+
+#[test]
+fn an_older_record_with_two_commanders_still_folds_and_the_last_assigned_commands() {
+    let mut w = world();
+    let legacy = IncidentEvent::RoleAssigned(RoleChange { role: role("commander"), user: user("tech"), unit: None });
+    append(&mut w, &by("cmd"), &[legacy]).expect("a record written before the rule folds");
+    assert_eq!(w.incident.roles[&role("commander")], vec![user("cmd"), user("tech")]);
+    assert_eq!(w.incident.commander(), Some(&user("tech")), "the one assigned last commands");
+    // Either may hand over their own command; the other keeps theirs until released.
+    act(&mut w, "cmd", hand_over("lee", "leaving")).expect("cmd hands over");
+    assert_eq!(w.incident.roles[&role("commander")], vec![user("tech"), user("lee")]);
+    act(&mut w, "lee", release("commander", "tech")).expect("the extra commander is released");
+    assert_eq!(w.incident.roles[&role("commander")], vec![user("lee")]);
+}
+
+#[test]
+fn the_fold_refuses_a_hand_over_that_could_not_have_been_decided() {
+    let mut w = world();
+    let forged = |from: &str, to: &str| {
+        IncidentEvent::CommanderHandedOver(CommanderHandedOver { from: user(from), to: user(to), reason: "x".into() })
+    };
+    append(&mut w, &by("cmd"), &[forged("tech", "lee")]).expect_err("tech does not command");
+    append(&mut w, &by("cmd"), &[forged("cmd", "cmd")]).expect_err("cmd already commands");
+    append(&mut w, &by("cmd"), &[forged("cmd", "lee")]).expect("a real hand-over folds");
 }
 
 #[test]
@@ -787,7 +868,13 @@ fn only_the_commander_sets_the_severity() {
 // ---------------------------------------------------------------------------------------------
 
 fn logged(text: &str, status: FactStatus, basis: Option<&str>) -> C {
-    C::LogFact { text: text.into(), source: Some("SIEM".into()), status, basis: basis.map(str::to_owned) }
+    C::LogFact {
+        text: text.into(),
+        source: Some("SIEM".into()),
+        status,
+        basis: basis.map(str::to_owned),
+        occurred: None,
+    }
 }
 
 #[test]
@@ -829,7 +916,13 @@ fn participants_log_facts_and_the_tech_lead_or_commander_judges_them() {
         act(
             &mut w,
             "resp",
-            C::LogFact { text: "x".into(), source: Some("\u{0}".into()), status: FactStatus::Unverified, basis: None },
+            C::LogFact {
+                text: "x".into(),
+                source: Some("\u{0}".into()),
+                status: FactStatus::Unverified,
+                basis: None,
+                occurred: None,
+            },
         ),
         "source",
     );
@@ -1204,18 +1297,20 @@ fn user_text_refuses_empty_over_limit_and_control_characters_but_keeps_html_verb
     act(&mut base, "resp", fact("seed")).expect("F-1");
     act(&mut base, "cora", propose("external_statement", "seed")).expect("D-1");
     let cases: [TextCase; 11] = [
-        ("resp", "text", TEXT_MAX, |t| C::AddNote { text: t }),
+        ("resp", "text", TEXT_MAX, |t| C::AddNote { text: t, occurred: None }),
         ("resp", "text", TEXT_MAX, |t| C::LogFact {
             text: t,
             source: None,
             status: FactStatus::Unverified,
             basis: None,
+            occurred: None,
         }),
         ("resp", "source", TITLE_MAX, |t| C::LogFact {
             text: "x".into(),
             source: Some(t),
             status: FactStatus::Unverified,
             basis: None,
+            occurred: None,
         }),
         ("tech", "basis", SHORT_MAX, |t| C::VerifyFact { fact: FactId(1), basis: t }),
         ("resp", "title", TITLE_MAX, |t| C::CreateTask { title: t, owner: None, due: None }),
@@ -1332,6 +1427,22 @@ fn declaring_is_refused_with_what_would_satisfy_it() {
     assert_eq!(invalid(declare(org(), "cmd", &too_wide), "scope"), "names more than 20 org units");
     invalid(declare(org(), "cmd", &Declare { scope: vec![String::new()], ..declaration("x", &[]) }), "scope");
     forbidden(declare(org(), VIEWER, &declaration("x", &[])), "org_roles");
+}
+
+#[test]
+fn a_scope_names_only_units_the_policy_defines() {
+    let scoped = |units: &[&str]| Declare {
+        scope: units.iter().map(|u| (*u).to_owned()).collect(),
+        ..declaration("Branch office malware", &[])
+    };
+    // A typo used to pass silently, leaving the incident outside every unit's local roles.
+    assert_eq!(
+        invalid(declare(org(), "cmd", &scoped(&["emae"])), "scope"),
+        "unknown org unit 'emae'; units are emea, amer, apac"
+    );
+    assert_eq!(invalid(declare(org(), "cmd", &scoped(&["emea", "emea"])), "scope"), "names emea twice");
+    let w = declare(org(), "cmd", &scoped(&["emea", "apac"])).expect("defined units are taken");
+    assert_eq!(w.incident.scope, ["emea", "apac"]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -471,8 +471,9 @@ fn only_the_commander_starts_a_playbook() {
         );
     }
     forbidden(act(&mut w, VIEWER, run_playbook("generic", &[])), "org_roles");
-    act(&mut w, "cmd", assign("commander", "tech")).expect("a second commander");
-    act(&mut w, "tech", run_playbook("generic", &[])).expect("any commander may");
+    act(&mut w, "cmd", hand_over("tech", "end of shift")).expect("command handed over");
+    forbidden(act(&mut w, "cmd", run_playbook("generic", &[])), "actions.run_playbooks");
+    act(&mut w, "tech", run_playbook("generic", &[])).expect("the new commander may");
 }
 
 #[test]

@@ -8,7 +8,7 @@
 mod support;
 
 use sitrep_core::Refusal;
-use sitrep_core::events::DecisionState;
+use sitrep_core::events::{DecisionState, IncidentEvent, RoleChange};
 use sitrep_core::policy::Approve;
 use sitrep_core::{OrgRole, Phase};
 use support::*;
@@ -133,6 +133,13 @@ fn staffed(proposer_roles: &[&str]) -> World {
     }
     let mut w = declare(org, "commander", &declaration("Table", &[])).expect("declared");
     for r in proposer_roles {
+        if *r == "commander" {
+            // One commander at a time is enforced when assigning; a record written before it
+            // (which still folds) is the only way a proposer shares commander with another.
+            let legacy = IncidentEvent::RoleAssigned(RoleChange { role: role(r), user: user(PROPOSER), unit: None });
+            append(&mut w, &by("commander"), &[legacy]).expect("a second commander from an older record folds");
+            continue;
+        }
         act(&mut w, "commander", assign(r, PROPOSER)).expect("the proposer is staffed");
     }
     for r in APPROVER_ROLES.iter().filter(|r| **r != "commander") {

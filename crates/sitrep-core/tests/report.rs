@@ -375,3 +375,36 @@ fn docs_reports_md_shows_the_mapping_table_as_the_code_has_it() {
     let table = sitrep_core::post_report::mapping_table();
     assert!(doc.contains(&table), "docs/reports.md must contain this table exactly:\n{table}");
 }
+
+#[test]
+fn the_sitrep_names_the_commander_and_every_hand_over() {
+    let mut w = world();
+    let s = sitrep_core::report::Sitrep::of(&w.incident, &w.org.state, w.org.now());
+    assert_eq!(s.commander, Some(user("cmd")));
+    assert!(s.handovers.is_empty());
+    says(&s.to_markdown(), &["Commander: **cmd**"]);
+
+    act(&mut w, "cmd", hand_over("tech", "night shift <b>takes</b> over")).expect("handed over");
+    let at = w.incident.updated_at;
+    let s = sitrep_core::report::Sitrep::of(&w.incident, &w.org.state, w.org.now());
+    assert_eq!(s.commander, Some(user("tech")));
+    let h = &s.handovers[0];
+    assert_eq!(
+        (h.from.as_str(), h.to.as_str(), h.reason.as_str(), h.at),
+        ("cmd", "tech", "night shift <b>takes</b> over", at)
+    );
+    let markdown = s.to_markdown();
+    says(
+        &markdown,
+        &[
+            "Commander: **tech**",
+            "## Command hand-overs",
+            &format!("- {at}: cmd handed command to tech (recorded by cmd): night shift \\<b\\>takes\\</b\\> over"),
+        ],
+    );
+    let r = report(&w, true);
+    assert_eq!(r.summary.commander, [user("tech")]);
+    assert!(
+        r.timeline.iter().any(|line| line.what == "handed command from cmd to tech: night shift <b>takes</b> over")
+    );
+}

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 use sitrep_core::decide::SystemCommand;
-use sitrep_core::decide::{Declare, IncidentCommand, OrgCommand, genesis};
+use sitrep_core::decide::{Declare, IncidentCommand, Occurred, OrgCommand, genesis};
 use sitrep_core::events::{ActionSpec, Audience, Contact, EvidenceRegistered, FactStatus, Party, PartyKind};
 use sitrep_core::ids::StatementId;
 use sitrep_core::{
@@ -101,7 +101,7 @@ pub async fn seed(ledger: &Ledger, blobs: &BlobStore) -> Result<Vec<DemoPerson>,
     let declare = Declare {
         title: "Leaked AWS access key in a public GitHub repository".into(),
         severity: Some(Severity::Sev2),
-        scope: vec!["cloud-platform".into()],
+        scope: vec!["emea".into()],
         roles,
         ..Declare::default()
     };
@@ -114,13 +114,39 @@ pub async fn seed(ledger: &Ledger, blobs: &BlobStore) -> Result<Vec<DemoPerson>,
         async move { ledger.execute(&by, Request::Incident { incident, command }).await }
     };
     act(&maria, IncidentCommand::SetPhase { phase: Phase::Triage }).await?;
-    let fact = |text: &str, source: &str| IncidentCommand::LogFact {
+    // When things happened, apart from when they are recorded: the key leaked, was flagged and
+    // was recognised as an incident before anyone logged it, so each time carries its reason.
+    let ago = |minutes: i64| Timestamp::from_jiff(jiff::Timestamp::now()).plus_seconds(-minutes * 60);
+    let backfill = |minutes: i64, why: &str| Some(Occurred { at: ago(minutes), backfill_reason: Some(why.into()) });
+    act(
+        &maria,
+        IncidentCommand::RecordOccurrence {
+            started_at: Some(ago(100)),
+            first_seen_at: Some(ago(95)),
+            detected_at: Some(ago(70)),
+            backfill_reason: Some(
+                "Commit time from git, alert time from GitHub, detection when tom confirmed the key was live".into(),
+            ),
+        },
+    )
+    .await?;
+    let fact_at = |text: &str, source: &str, occurred: Option<Occurred>| IncidentCommand::LogFact {
         text: text.into(),
         source: Some(source.into()),
         status: FactStatus::Unverified,
         basis: None,
+        occurred,
     };
-    act(&tom, fact("GitHub secret scanning flagged an AWS access key (AKIA…7QXZ, IAM user prod-deployer) committed to acme/infra-scripts at 02:47 UTC", "GitHub secret scanning")).await?;
+    let fact = |text: &str, source: &str| fact_at(text, source, None);
+    act(
+        &tom,
+        fact_at(
+            "GitHub secret scanning flagged an AWS access key (AKIA…7QXZ, IAM user prod-deployer) committed to acme/infra-scripts",
+            "GitHub secret scanning",
+            backfill(95, "The alert's own time; it was logged after the key was confirmed live"),
+        ),
+    )
+    .await?;
     act(
         &maria,
         IncidentCommand::VerifyFact {
@@ -131,9 +157,10 @@ pub async fn seed(ledger: &Ledger, blobs: &BlobStore) -> Result<Vec<DemoPerson>,
     .await?;
     act(
         &tom,
-        fact(
-            "CloudTrail shows the key calling s3:ListBuckets from 203.0.113.50 at 02:58 UTC, an address we do not use",
+        fact_at(
+            "CloudTrail shows the key calling s3:ListBuckets from 203.0.113.50, an address we do not use",
             "CloudTrail",
+            backfill(84, "CloudTrail event time; CloudTrail delivers events minutes late"),
         ),
     )
     .await?;
@@ -147,6 +174,17 @@ pub async fn seed(ledger: &Ledger, blobs: &BlobStore) -> Result<Vec<DemoPerson>,
     .await?;
     act(&tom, fact("No IAM or EC2 changes by the key so far", "CloudTrail")).await?;
     act(&lena, fact("Buckets listed may hold customer invoices (EU customers); not yet confirmed", "Data inventory"))
+        .await?;
+    // Command changes hands while maria briefs the executive, and comes back: two entries.
+    act(
+        &maria,
+        IncidentCommand::HandOverCommand {
+            to: tom.clone(),
+            reason: "maria briefs the executive for 30 minutes; tom has the technical picture".into(),
+        },
+    )
+    .await?;
+    act(&tom, IncidentCommand::HandOverCommand { to: maria.clone(), reason: "maria is back from the briefing".into() })
         .await?;
     act(&maria, IncidentCommand::SetPhase { phase: Phase::Containment }).await?;
     let revoke = IncidentCommand::Propose {
@@ -341,8 +379,11 @@ pub async fn seed(ledger: &Ledger, blobs: &BlobStore) -> Result<Vec<DemoPerson>,
         },
     )
     .await?;
-    act(&maria, IncidentCommand::AddNote { text: "Bridge call at 04:00 UTC; next SITREP at 05:00 UTC.".into() })
-        .await?;
+    act(
+        &maria,
+        IncidentCommand::AddNote { text: "Bridge call at 04:00 UTC; next SITREP at 05:00 UTC.".into(), occurred: None },
+    )
+    .await?;
     let _: IncidentNumber = incident;
     Ok(people)
 }

@@ -56,6 +56,7 @@ pub fn incident(app: &AppState, state: &IncidentState, org: &OrgState, viewer: &
             json!(state.awaiting(viewer).iter().map(|d| d.id).collect::<Vec<_>>()),
         );
         object.insert("your_roles".into(), json!(state.roles_of(viewer)));
+        object.insert("commander".into(), json!(state.commander()));
     }
     view
 }

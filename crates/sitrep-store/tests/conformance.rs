@@ -66,7 +66,13 @@ fn act(
 }
 
 fn log_fact(text: &str) -> IncidentCommand {
-    IncidentCommand::LogFact { text: text.into(), source: None, status: FactStatus::Unverified, basis: None }
+    IncidentCommand::LogFact {
+        text: text.into(),
+        source: None,
+        status: FactStatus::Unverified,
+        basis: None,
+        occurred: None,
+    }
 }
 
 fn story(open: &dyn Fn() -> Arc<dyn Store>) {

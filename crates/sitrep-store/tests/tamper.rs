@@ -138,7 +138,8 @@ impl Deployment {
                 IncidentCommand::CompleteTask { task: TaskId(1), note: Some("rotated".into()) },
             )
             .expect("completes it");
-            act(&ledger, "lee", first, IncidentCommand::AddNote { text: "Counsel informed".into() }).expect("notes");
+            act(&ledger, "lee", first, IncidentCommand::AddNote { text: "Counsel informed".into(), occurred: None })
+                .expect("notes");
 
             let second = incident_of(&declare(&ledger, "OAuth grant abuse — \"consent\" phishing"));
             for (by, text) in [

@@ -178,6 +178,7 @@ fn appends(store: Arc<dyn Store>, appenders: usize, duration: Duration) -> anyho
                             source: Some("bench".into()),
                             status: FactStatus::Unverified,
                             basis: None,
+                            occurred: None,
                         };
                         let begun = Instant::now();
                         if ledger.execute(&by, Request::Incident { incident, command }).await.is_err() {
@@ -247,6 +248,8 @@ fn verification(path: &Path, total: u64) -> anyhow::Result<(u64, Duration)> {
                     source: Some("edr".into()),
                     status: FactStatus::Unverified,
                     basis: None,
+                    occurred_at: None,
+                    backfill_reason: None,
                 }));
             }
             let entries = seal(head, now(), &actor, &events);
@@ -405,6 +408,7 @@ fn folding(path: &Path, total: u64) -> anyhow::Result<FoldFigures> {
                     source: Some("siem".into()),
                     status: FactStatus::Unverified,
                     basis: None,
+                    occurred: None,
                 },
             ),
         };

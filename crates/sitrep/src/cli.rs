@@ -29,7 +29,7 @@ pub struct ClientArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server: HTTP API, live events, and (later) the web UI.
+    /// Run the server: the HTTP API, the web UI (the command centre) and live events.
     Serve(ServeArgs),
     /// Create a deployment: data directory, store, signing key, admin and an API token.
     Init(InitArgs),
@@ -86,6 +86,15 @@ pub enum Command {
         #[arg(long)]
         unit: Option<String>,
     },
+    /// Hand command of an incident to USER: the commander role moves in one entry, with the
+    /// reason. One person commands at a time.
+    Handover {
+        incident: String,
+        user: String,
+        /// Why command changes hands (it goes in the record).
+        #[arg(long)]
+        reason: String,
+    },
     /// Log a fact.
     Log(LogArgs),
     /// Verify or disprove a fact.
@@ -122,7 +131,30 @@ pub enum Command {
         command: TaskCommand,
     },
     /// Add a note to an incident's record.
-    Note { incident: String, text: String },
+    Note {
+        incident: String,
+        text: String,
+        /// When what it says happened, if before now (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        occurred_at: Option<String>,
+        /// Why it is noted only now; needed when --occurred-at is more than 15 minutes ago.
+        #[arg(long, value_name = "WHY")]
+        backfill_reason: Option<String>,
+    },
+    /// Record when the incident started, was first seen and was detected (RFC 3339 times),
+    /// apart from when it was declared; without options, show them.
+    Occurrence {
+        incident: String,
+        #[arg(long, value_name = "TIME")]
+        started: Option<String>,
+        #[arg(long, value_name = "TIME")]
+        first_seen: Option<String>,
+        #[arg(long, value_name = "TIME")]
+        detected: Option<String>,
+        /// Why the times are recorded only now; needed when one is more than 15 minutes ago.
+        #[arg(long, value_name = "WHY")]
+        backfill_reason: Option<String>,
+    },
     /// List, show, add and start playbooks.
     Playbook {
         #[command(subcommand)]
@@ -280,6 +312,12 @@ pub struct LogArgs {
     pub status: Option<String>,
     #[arg(long)]
     pub basis: Option<String>,
+    /// When it happened, if before now (RFC 3339, e.g. 2026-11-27T02:47:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub occurred_at: Option<String>,
+    /// Why it is logged only now; needed when --occurred-at is more than 15 minutes ago.
+    #[arg(long, value_name = "WHY")]
+    pub backfill_reason: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -487,8 +487,20 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                 }
             })
         }
+        Command::Handover { incident, user, reason } => {
+            let body = json!({ "to": user, "reason": reason });
+            let state = client.post(&format!("{}/handover", incident_path(&incident)), body).await?;
+            client.say(&state, |s| {
+                let from =
+                    s["handovers"].as_array().and_then(|h| h.last()).map(|h| text(h, "from")).unwrap_or_default();
+                format!("{} now commands {} (handed over by {from}).", text(s, "commander"), text(s, "id"))
+            })
+        }
         Command::Log(log) => {
-            let body = json!({ "text": log.text, "source": log.source, "status": log.status, "basis": log.basis });
+            let body = json!({
+                "text": log.text, "source": log.source, "status": log.status, "basis": log.basis,
+                "occurred_at": log.occurred_at, "backfill_reason": log.backfill_reason,
+            });
             let fact = client.post(&format!("{}/facts", incident_path(&log.incident)), body).await?;
             client.say(&fact, |f| format!("Logged {} on {} as {}.", text(f, "id"), log.incident, text(f, "status")))
         }
@@ -537,9 +549,32 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
             client.say(&answer, |d| format!("Withdrew {}.", text(d, "id")))
         }
         Command::Task { command } => task(&client, command).await,
-        Command::Note { incident, text: note } => {
-            let answer = client.post(&format!("{}/notes", incident_path(&incident)), json!({ "text": note })).await?;
+        Command::Note { incident, text: note, occurred_at, backfill_reason } => {
+            let body = json!({ "text": note, "occurred_at": occurred_at, "backfill_reason": backfill_reason });
+            let answer = client.post(&format!("{}/notes", incident_path(&incident)), body).await?;
             client.say(&answer, |n| format!("Noted on {incident}{}.", seq(n)))
+        }
+        Command::Occurrence { incident, started, first_seen, detected, backfill_reason } => {
+            let state = if started.is_none() && first_seen.is_none() && detected.is_none() && backfill_reason.is_none()
+            {
+                client.get(&incident_path(&incident)).await?
+            } else {
+                let body = json!({
+                    "started_at": started, "first_seen_at": first_seen, "detected_at": detected,
+                    "backfill_reason": backfill_reason,
+                });
+                client.post(&format!("{}/occurrence", incident_path(&incident)), body).await?
+            };
+            client.say(&state, |s| {
+                let o = &s["occurrence"];
+                let times: Vec<String> =
+                    [("started", "started_at"), ("first seen", "first_seen_at"), ("detected", "detected_at")]
+                        .into_iter()
+                        .filter_map(|(what, key)| o[key].as_str().map(|at| format!("{what} {at}")))
+                        .collect();
+                let times = if times.is_empty() { "no occurrence times recorded".to_owned() } else { times.join(", ") };
+                format!("{}: {times}; declared {}.", text(s, "id"), text(s, "declared_at"))
+            })
         }
         Command::Playbook { command } => playbook(&client, command).await,
         Command::Retry { incident, decision, action } => {

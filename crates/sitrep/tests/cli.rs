@@ -37,8 +37,13 @@ fn record_an_incident(data: &Path) {
     let declare = Declare { title: "Leaked deploy key".into(), severity: Some(Severity::Sev2), ..Declare::default() };
     ledger.execute_blocking(&alice, Request::Declare(declare)).expect("declares");
     for text in ["Key found in a public gist", "Key used from 203.0.113.7"] {
-        let command =
-            IncidentCommand::LogFact { text: text.into(), source: None, status: FactStatus::Unverified, basis: None };
+        let command = IncidentCommand::LogFact {
+            text: text.into(),
+            source: None,
+            status: FactStatus::Unverified,
+            basis: None,
+            occurred: None,
+        };
         ledger.execute_blocking(&alice, Request::Incident { incident: IncidentNumber(1), command }).expect("logs");
     }
 }
@@ -140,4 +145,36 @@ fn policy_check_locates_errors_and_matrix_shows_the_default() {
         "{}",
         stdout(&matrix)
     );
+}
+
+#[test]
+fn serve_help_says_it_serves_the_web_ui_now() {
+    let help = sitrep(&["serve", "--help"]);
+    assert!(help.status.success(), "{}", stderr(&help));
+    let text = stdout(&help);
+    assert!(!text.contains("later"), "the web UI ships with the server: {text}");
+    assert!(text.contains("web UI"), "{text}");
+}
+
+/// Every subcommand `sitrep --help` lists has a row in `docs/cli.md`, so a command cannot ship
+/// undocumented (`playbook` and `retry` once did).
+#[test]
+fn every_command_is_documented_in_the_cli_guide() {
+    let help = sitrep(&["--help"]);
+    assert!(help.status.success(), "{}", stderr(&help));
+    let text = stdout(&help);
+    let commands: Vec<&str> = text
+        .split("Commands:")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("a list of commands")
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .collect();
+    assert!(commands.contains(&"playbook") && commands.contains(&"retry"), "{commands:?}");
+    let guide =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/cli.md")).expect("docs/cli.md");
+    let missing: Vec<&&str> = commands.iter().filter(|name| !guide.contains(&format!("`sitrep {name}"))).collect();
+    assert!(missing.is_empty(), "docs/cli.md has no row for: {missing:?}");
 }

@@ -246,6 +246,24 @@ fn json_output_is_the_servers_answer_and_parses() {
     let incidents = listed["incidents"].as_array().expect("an incidents array");
     assert_eq!(incidents.len(), 1, "{listed:#}");
     assert_eq!(incidents[0]["id"], "INC-1");
+    // The demo shows command handed over and back, in the state and the SITREP.
+    let demo = maria.run(&["status", "INC-1", "--json"]).json();
+    assert_eq!(demo["commander"], "maria");
+    let handovers: Vec<(&str, &str)> = demo["handovers"]
+        .as_array()
+        .expect("hand-overs")
+        .iter()
+        .filter_map(|h| Some((h["from"].as_str()?, h["to"].as_str()?)))
+        .collect();
+    assert_eq!(handovers, [("maria", "tom"), ("tom", "maria")]);
+    let shown = maria.run(&["show", "INC-1"]).ok().to_owned();
+    assert!(shown.contains("## Command hand-overs") && shown.contains("tom handed command to maria"), "{shown}");
+    // And facts and the incident with when they happened, apart from when they were logged.
+    let first = &demo["facts"][0];
+    assert_ne!(first["occurred_at"], first["logged_at"], "{first}");
+    assert!(first["backfill_reason"].is_string(), "{first}");
+    assert!(demo["occurrence"]["started_at"].is_string() && demo["occurrence"]["detected_at"].is_string());
+    assert!(shown.contains("Started ") && shown.contains("(backfilled: The alert's own time"), "{shown}");
 
     let declared =
         maria.run(&["--json", "declare", "Phishing wave", "--severity", "sev3", "--role", "tech_lead=tom"]).json();

@@ -397,3 +397,68 @@ fn the_report_and_a_formula_safe_decision_register() {
     maria.run(&["decisions", "INC-9", "--csv", "-o", dir.path().join("x.csv").to_str().expect("UTF-8")]).fails(4);
     assert!(!dir.path().join("x.csv").exists(), "a refused export leaves no file");
 }
+
+#[test]
+fn command_changes_hands_with_sitrep_handover() {
+    let (_server, people) = organisation(&["maria", "tom"]);
+    let [maria, tom] = [&people[0], &people[1]];
+    maria.run(&["declare", "Leaked deploy key", "--severity", "sev2", "--role", "tech_lead=tom"]).ok();
+
+    // A second commander is refused (exit 5), naming the rule and the way to hand over.
+    let refused = maria.run(&["assign", "INC-1", "commander", "tom"]).fails(5).to_owned();
+    assert!(refused.contains("one commander at a time") && refused.contains("sitrep handover"), "{refused}");
+    // Only the commander hands over their command (exit 3), and a reason is required (clap, 2).
+    tom.run(&["handover", "INC-1", "tom", "--reason", "mine now"]).fails(3);
+    assert_eq!(maria.run(&["handover", "INC-1", "tom"]).code, Some(2));
+
+    let handed = maria.run(&["handover", "INC-1", "tom", "--reason", "end of shift"]);
+    assert_eq!(handed.ok(), "tom now commands INC-1 (handed over by maria).\n");
+    let state = tom.run(&["status", "INC-1", "--json"]).json();
+    assert_eq!(state["roles"]["commander"], json!(["tom"]));
+    let shown = tom.run(&["show", "INC-1"]).ok().to_owned();
+    assert!(shown.contains("Commander: **tom**"), "{shown}");
+    assert!(shown.contains("maria handed command to tom (recorded by maria): end of shift"), "{shown}");
+}
+
+#[test]
+fn facts_notes_and_the_incident_say_when_things_happened() {
+    let (_server, people) = organisation(&["maria", "tom"]);
+    let [maria, tom] = [&people[0], &people[1]];
+    maria.run(&["declare", "Leaked deploy key", "--severity", "sev2", "--role", "tech_lead=tom"]).ok();
+    let earlier = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2)).to_string();
+
+    // A backfill without its reason is refused (exit 6) and names what is missing.
+    let refused = tom.run(&["log", "INC-1", "Key pushed to GitHub", "--occurred-at", &earlier]).fails(6).to_owned();
+    assert!(refused.contains("backfill_reason") && refused.contains("needs a reason"), "{refused}");
+    let logged = tom
+        .run(&[
+            "log",
+            "INC-1",
+            "Key pushed to GitHub",
+            "--occurred-at",
+            &earlier,
+            "--backfill-reason",
+            "git log",
+            "--json",
+        ])
+        .json();
+    assert_ne!(logged["occurred_at"], logged["logged_at"]);
+    tom.run(&["note", "INC-1", "Customer called", "--occurred-at", &earlier, "--backfill-reason", "call log"]).ok();
+
+    let recorded = maria.run(&[
+        "occurrence",
+        "INC-1",
+        "--started",
+        &earlier,
+        "--detected",
+        &earlier,
+        "--backfill-reason",
+        "commit and alert times",
+    ]);
+    assert!(recorded.ok().starts_with("INC-1: started "), "{}", recorded.stdout);
+    tom.run(&["occurrence", "INC-1", "--detected", &earlier, "--backfill-reason", "x"]).fails(3);
+    let shown = maria.run(&["occurrence", "INC-1"]).ok().to_owned();
+    assert!(shown.contains("started ") && shown.contains("detected "), "{shown}");
+    let sitrep = maria.run(&["show", "INC-1"]).ok().to_owned();
+    assert!(sitrep.contains("(backfilled: git log)") && sitrep.contains("· happened "), "{sitrep}");
+}

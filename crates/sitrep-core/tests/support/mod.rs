@@ -281,11 +281,17 @@ pub fn state_json(state: &IncidentState) -> Value {
 // Commands, so that cases read as one line.
 
 pub fn note(text: &str) -> IncidentCommand {
-    IncidentCommand::AddNote { text: text.to_owned() }
+    IncidentCommand::AddNote { text: text.to_owned(), occurred: None }
 }
 
 pub fn fact(text: &str) -> IncidentCommand {
-    IncidentCommand::LogFact { text: text.to_owned(), source: None, status: FactStatus::Unverified, basis: None }
+    IncidentCommand::LogFact {
+        text: text.to_owned(),
+        source: None,
+        status: FactStatus::Unverified,
+        basis: None,
+        occurred: None,
+    }
 }
 
 pub fn verify(n: u64, basis: &str) -> IncidentCommand {
@@ -318,6 +324,10 @@ pub fn block(n: u64, reason: &str) -> IncidentCommand {
 
 pub fn assign(r: &str, name: &str) -> IncidentCommand {
     IncidentCommand::AssignRole { role: role(r), user: user(name), unit: None }
+}
+
+pub fn hand_over(to: &str, reason: &str) -> IncidentCommand {
+    IncidentCommand::HandOverCommand { to: user(to), reason: reason.to_owned() }
 }
 
 pub fn release(r: &str, name: &str) -> IncidentCommand {

@@ -26,6 +26,13 @@ pub struct FactBody {
     #[schema(value_type = Option<String>, example = "unverified")]
     status: Option<FactStatus>,
     basis: Option<String>,
+    /// When it happened, if before now (RFC 3339); without it, when it is logged. Within the
+    /// last 365 days and not in the future.
+    #[schema(example = "2026-11-27T02:47:00Z")]
+    occurred_at: Option<String>,
+    /// Required when `occurred_at` is more than 15 minutes before now (a backfill): who saw it
+    /// when, from which source.
+    backfill_reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -64,8 +71,10 @@ pub async fn log(
     Segments(id): Segments<String>,
     body: Body<FactBody>,
 ) -> Result<Response, ApiError> {
-    let FactBody { text, source, status, basis } = body.value;
-    let command = IncidentCommand::LogFact { text, source, status: status.unwrap_or(FactStatus::Unverified), basis };
+    let FactBody { text, source, status, basis, occurred_at, backfill_reason } = body.value;
+    let occurred = super::occurred(occurred_at, backfill_reason)?;
+    let status = status.unwrap_or(FactStatus::Unverified);
+    let command = IncidentCommand::LogFact { text, source, status, basis, occurred };
     answer(&app, &caller, &id, command, body.idempotency, StatusCode::CREATED).await
 }
 

@@ -233,6 +233,76 @@ pub async fn release_role(
     change(&app, &caller, &id, IncidentCommand::ReleaseRole { role, user, unit: query.unit }, None).await
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoverBody {
+    /// Who takes command.
+    #[schema(value_type = String, example = "tom")]
+    to: UserName,
+    /// Why command changes hands; it goes in the record.
+    #[schema(example = "end of shift")]
+    reason: String,
+}
+
+/// Hand command over: the commander role moves to `to` in one entry (`commander.handed_over`:
+/// from, to, reason; the entry's time). One person commands at a time, so assigning
+/// `commander` while someone holds it is refused; this is how command changes hands. The
+/// commander hands over their own command; whoever `[actions] assign_roles` allows may hand
+/// over an absent commander's.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/handover", tag = "incidents", request_body = HandoverBody,
+    params(("id" = String, Path, description = "INC-<n>")),
+    responses((status = 200, description = "The incident's state, with `commander` and `handovers`"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn hand_over(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments(id): Segments<String>,
+    body: Body<HandoverBody>,
+) -> Result<Response, ApiError> {
+    let HandoverBody { to, reason } = body.value;
+    change(&app, &caller, &id, IncidentCommand::HandOverCommand { to, reason }, body.idempotency).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OccurrenceBody {
+    /// When the incident began (RFC 3339).
+    #[schema(example = "2026-11-27T02:40:00Z")]
+    started_at: Option<String>,
+    /// When a first sign of it was seen.
+    #[schema(example = "2026-11-27T02:47:00Z")]
+    first_seen_at: Option<String>,
+    /// When we knew it was an incident.
+    #[schema(example = "2026-11-27T03:05:00Z")]
+    detected_at: Option<String>,
+    /// Required when a time given is more than 15 minutes before now.
+    backfill_reason: Option<String>,
+}
+
+/// Record when the incident started, was first seen and was detected, apart from when it was
+/// declared. Each time given replaces the one recorded; the others stay. They must read
+/// started ≤ first seen ≤ detected, lie within the last 365 days, and a time more than 15
+/// minutes before now needs `backfill_reason`.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/occurrence", tag = "incidents", request_body = OccurrenceBody,
+    params(("id" = String, Path, description = "INC-<n>")),
+    responses((status = 200, description = "The incident's state, with `occurrence`"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn record_occurrence(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments(id): Segments<String>,
+    body: Body<OccurrenceBody>,
+) -> Result<Response, ApiError> {
+    let OccurrenceBody { started_at, first_seen_at, detected_at, backfill_reason } = body.value;
+    let command = IncidentCommand::RecordOccurrence {
+        started_at: super::rfc3339("started_at", started_at)?,
+        first_seen_at: super::rfc3339("first_seen_at", first_seen_at)?,
+        detected_at: super::rfc3339("detected_at", detected_at)?,
+        backfill_reason,
+    };
+    change(&app, &caller, &id, command, body.idempotency).await
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct UnitQuery {
@@ -288,6 +358,11 @@ pub async fn set_severity(
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
     text: String,
+    /// When what it says happened, if before now (RFC 3339).
+    #[schema(example = "2026-11-27T03:40:00Z")]
+    occurred_at: Option<String>,
+    /// Required when `occurred_at` is more than 15 minutes before now.
+    backfill_reason: Option<String>,
 }
 
 /// Add a note to the record.
@@ -302,13 +377,22 @@ pub async fn add_note(
     body: Body<NoteBody>,
 ) -> Result<Response, ApiError> {
     let incident = incident_number(&app, &caller, &id)?;
-    let command = IncidentCommand::AddNote { text: body.value.text };
+    let NoteBody { text, occurred_at, backfill_reason } = body.value;
+    let command = IncidentCommand::AddNote { text, occurred: super::occurred(occurred_at, backfill_reason)? };
     let receipt =
         app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, body.idempotency).await?;
     let entry = receipt.entries.first().ok_or_else(|| ApiError::Internal("a note wrote no entry".into()))?;
     let text =
         serde_json::from_str::<Value>(&entry.body).ok().and_then(|b| b.get("text").cloned()).unwrap_or(Value::Null);
-    let view = json!({ "seq": entry.seq, "at": entry.at, "by": entry.actor, "text": text });
+    let body: Value = serde_json::from_str(&entry.body).unwrap_or(Value::Null);
+    let view = json!({
+        "seq": entry.seq,
+        "at": entry.at,
+        "by": entry.actor,
+        "text": text,
+        "occurred_at": body.get("occurred_at").cloned().unwrap_or_else(|| json!(entry.at)),
+        "backfill_reason": body.get("backfill_reason").cloned().unwrap_or(Value::Null),
+    });
     Ok(written(StatusCode::CREATED, &receipt, view))
 }
 

@@ -85,6 +85,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(events::events))
         .routes(routes!(incidents::assign_role))
         .routes(routes!(incidents::release_role))
+        .routes(routes!(incidents::hand_over))
+        .routes(routes!(incidents::record_occurrence))
         .routes(routes!(incidents::set_phase))
         .routes(routes!(incidents::set_severity))
         .routes(routes!(incidents::add_note))
@@ -221,4 +223,29 @@ pub fn created<T: std::str::FromStr>(receipt: &Receipt, key: &str) -> Result<T, 
         .and_then(|entry| serde_json::from_str::<Value>(&entry.body).ok())
         .and_then(|body| body.get(key).and_then(Value::as_str).and_then(|id| id.parse().ok()))
         .ok_or_else(|| ApiError::Internal(format!("the command's first entry names no {key}")))
+}
+
+/// An optional RFC 3339 time from a body field (`2026-11-27T03:10:00Z`, any offset), named in
+/// the error when it does not read as one.
+pub(crate) fn rfc3339(field: &str, text: Option<String>) -> Result<Option<sitrep_core::Timestamp>, ApiError> {
+    text.map(|text| {
+        text.trim().parse::<jiff::Timestamp>().map(sitrep_core::Timestamp::from_jiff).map_err(|_| {
+            ApiError::invalid(field, format!("'{text}' is not a time like 2026-11-27T03:10:00Z (RFC 3339)"))
+        })
+    })
+    .transpose()
+}
+
+/// An occurrence time and its backfill reason from a body; a reason without a time is refused.
+pub(crate) fn occurred(
+    occurred_at: Option<String>,
+    backfill_reason: Option<String>,
+) -> Result<Option<sitrep_core::decide::Occurred>, ApiError> {
+    match rfc3339("occurred_at", occurred_at)? {
+        Some(at) => Ok(Some(sitrep_core::decide::Occurred { at, backfill_reason })),
+        None if backfill_reason.is_some() => {
+            Err(ApiError::invalid("backfill_reason", "is given only with occurred_at, the time it explains"))
+        }
+        None => Ok(None),
+    }
 }

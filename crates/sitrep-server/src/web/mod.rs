@@ -60,6 +60,7 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route("/incidents/{id}/tasks/{tid}/block", post(task_blocked))
         .route("/incidents/{id}/roles", post(assign_role))
         .route("/incidents/{id}/roles/release", post(release_role))
+        .route("/incidents/{id}/handover", post(hand_over))
         .route("/incidents/{id}/phase", post(set_phase))
         .route("/incidents/{id}/severity", post(set_severity))
         .route("/incidents/{id}/notes", post(add_note))
@@ -618,13 +619,25 @@ async fn log_fact(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command = IncidentCommand::LogFact {
+    let command = occurred_of(&fields).map(|occurred| IncidentCommand::LogFact {
         text: fields.get("text").to_owned(),
         source: fields.optional("source"),
         status: FactStatus::Unverified,
         basis: None,
-    };
-    act(&app, &viewer, &id, &fields, "facts", Ok(command)).await
+        occurred,
+    });
+    act(&app, &viewer, &id, &fields, "facts", command).await
+}
+
+/// The optional `occurred_at` (a `datetime-local` value, read as UTC) and `backfill_reason`
+/// fields of a fact or note form.
+fn occurred_of(fields: &Fields) -> Result<Option<sitrep_core::decide::Occurred>, String> {
+    let reason = fields.optional("backfill_reason");
+    match fields.optional("occurred_at") {
+        Some(text) => Ok(Some(sitrep_core::decide::Occurred { at: local_utc(&text)?, backfill_reason: reason })),
+        None if reason.is_some() => Err("a backfill reason explains a time it happened; give that time too".into()),
+        None => Ok(None),
+    }
 }
 
 async fn judge_fact(
@@ -808,6 +821,18 @@ async fn assign_role(
     act(&app, &viewer, &id, &fields, "roles", command).await
 }
 
+async fn hand_over(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments(id): Path1,
+    fields: Fields,
+) -> Response {
+    let command = UserName::parse(fields.get("to"))
+        .map_err(|e| e.to_string())
+        .map(|to| IncidentCommand::HandOverCommand { to, reason: fields.get("reason").to_owned() });
+    act(&app, &viewer, &id, &fields, "roles", command).await
+}
+
 async fn set_phase(
     State(app): State<AppState>,
     viewer: Viewer,
@@ -842,8 +867,9 @@ async fn add_note(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command = IncidentCommand::AddNote { text: fields.get("text").to_owned() };
-    act(&app, &viewer, &id, &fields, "timeline", Ok(command)).await
+    let command =
+        occurred_of(&fields).map(|occurred| IncidentCommand::AddNote { text: fields.get("text").to_owned(), occurred });
+    act(&app, &viewer, &id, &fields, "timeline", command).await
 }
 
 #[derive(Template)]

@@ -36,6 +36,9 @@ pub struct FactRow {
     pub source: String,
     pub logged_by: String,
     pub logged_at: String,
+    /// When it happened, if it differs from when it was logged, with the backfill reason.
+    pub occurred_at: String,
+    pub backfill_reason: String,
     pub judged_by: String,
     pub judged_at: String,
     pub basis: String,
@@ -112,6 +115,9 @@ pub struct EntryRow {
     pub kind: String,
     pub hash: String,
     pub summary: String,
+    /// For a fact or note that says when it happened (apart from when it was recorded): that
+    /// time and the backfill reason, in words.
+    pub occurred: String,
 }
 
 /// One incident's command view, for one person.
@@ -146,6 +152,10 @@ pub struct CommandView {
     pub can_set_phase: bool,
     pub can_set_severity: bool,
     pub can_assign: bool,
+    /// Who commands now, and every hand-over in words, oldest first.
+    pub commander: String,
+    pub handovers: Vec<String>,
+    pub can_hand_over: bool,
     pub proposable: Vec<String>,
     /// Playbooks that may be started now: id, title, and their inputs as a hint.
     pub playbooks: Vec<(String, String, String)>,
@@ -167,6 +177,23 @@ pub fn when(at: Timestamp) -> String {
     match (text.get(..10), text.get(11..19)) {
         (Some(date), Some(time)) => format!("{date} {time} UTC"),
         _ => text,
+    }
+}
+
+/// "happened 2026-11-27 02:41:00 UTC (backfilled: git log)" for a fact or note whose occurrence
+/// time differs from its recording; empty otherwise.
+fn occurred_words(entry: &sitrep_core::entry::Entry) -> String {
+    use sitrep_core::events::IncidentEvent;
+    let (occurred, reason) = match IncidentEvent::parse(&entry.kind, &entry.body) {
+        Ok(IncidentEvent::FactLogged(f)) => (f.occurred_at, f.backfill_reason),
+        Ok(IncidentEvent::NoteAdded(n)) => (n.occurred_at, n.backfill_reason),
+        _ => (None, None),
+    };
+    match occurred.filter(|at| *at != entry.at) {
+        Some(at) => {
+            format!("happened {}{}", when(at), reason.map(|r| format!(" (backfilled: {r})")).unwrap_or_default())
+        }
+        None => String::new(),
     }
 }
 
@@ -319,6 +346,8 @@ impl CommandView {
             source: fact.source.clone().unwrap_or_default(),
             logged_by: fact.logged_by.to_string(),
             logged_at: when(fact.logged_at),
+            occurred_at: if fact.occurred_at == fact.logged_at { String::new() } else { when(fact.occurred_at) },
+            backfill_reason: fact.backfill_reason.clone().unwrap_or_default(),
             judged_by: fact.judged.as_ref().map(|j| j.by.to_string()).unwrap_or_default(),
             judged_at: fact.judged.as_ref().map(|j| when(j.at)).unwrap_or_default(),
             basis: fact.judged.as_ref().map(|j| j.basis.clone()).unwrap_or_default(),
@@ -327,7 +356,13 @@ impl CommandView {
             can_disprove: fact.status != FactStatus::Disproved
                 && allowed(state, org, user, IncidentCommand::DisproveFact { fact: fact.id, basis: "basis".into() }),
         };
-        let facts = |status: FactStatus| state.facts.iter().filter(|f| f.status == status).map(fact_row).collect();
+        // In the order things happened (a backfilled fact sits where it happened).
+        let facts = |status: FactStatus| {
+            let mut chosen: Vec<&sitrep_core::incident::Fact> =
+                state.facts.iter().filter(|f| f.status == status).collect();
+            chosen.sort_by_key(|f| (f.occurred_at, f.id));
+            chosen.into_iter().map(fact_row).collect()
+        };
         let mut roles: Vec<RoleRow> = policy
             .all_roles()
             .filter_map(|role| {
@@ -386,6 +421,7 @@ impl CommandView {
                 } else {
                     "an evidence entry (shown to those who may read evidence)".to_owned()
                 },
+                occurred: occurred_words(entry),
             })
             .collect();
 
@@ -411,6 +447,16 @@ impl CommandView {
         let can_assign = state.phase != Phase::Closed
             && policy.all_roles().next().is_some_and(|role| {
                 let command = IncidentCommand::AssignRole { role: role.clone(), user: user.clone(), unit: None };
+                !matches!(
+                    decide_incident(state, org, user, &command, state.updated_at),
+                    Err(sitrep_core::Refusal::Forbidden { .. } | sitrep_core::Refusal::NotFound(_))
+                )
+            });
+
+        // Handing over is offered when the only objection is to the person it would go to.
+        let can_hand_over = state.phase != Phase::Closed
+            && state.commander().is_some_and(|current| {
+                let command = IncidentCommand::HandOverCommand { to: current.clone(), reason: "probe".into() };
                 !matches!(
                     decide_incident(state, org, user, &command, state.updated_at),
                     Err(sitrep_core::Refusal::Forbidden { .. } | sitrep_core::Refusal::NotFound(_))
@@ -446,12 +492,29 @@ impl CommandView {
                 source: None,
                 status: FactStatus::Unverified,
                 basis: None,
+                occurred: None,
             }),
             can_add_task: probe(IncidentCommand::CreateTask { title: "probe".into(), owner: None, due: None }),
-            can_note: probe(IncidentCommand::AddNote { text: "probe".into() }),
+            can_note: probe(IncidentCommand::AddNote { text: "probe".into(), occurred: None }),
             can_set_phase: probe(IncidentCommand::SetPhase { phase: other_phase }),
             can_set_severity: probe(IncidentCommand::SetSeverity { severity: other_severity, reason: None }),
             can_assign,
+            commander: state.commander().map(ToString::to_string).unwrap_or_default(),
+            handovers: state
+                .handovers
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{}: {} handed command to {} (recorded by {}): {}",
+                        when(h.at),
+                        h.from,
+                        h.to,
+                        h.by,
+                        h.reason
+                    )
+                })
+                .collect(),
+            can_hand_over,
             proposable,
             playbooks: if probe_playbook(state, org, user) {
                 org.playbooks

@@ -109,6 +109,9 @@ fn table() -> Vec<Row> {
         Row { method: "POST", path: "/api/v1/incidents/{id}/severity", participant: COMMANDER, params: &[],
               body: |_| Some(json!({"severity": "sev1"})),
               normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/occurrence", participant: COMMANDER, params: &[],
+              body: |_| Some(json!({"detected_at": in_days(0)})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
         // Notes, facts and tasks: any participant; verifying: commander or tech lead.
         Row { method: "POST", path: "/api/v1/incidents/{id}/notes", participant: RESPONDER, params: &[],
               body: |_| Some(json!({"text": "a note"})),
@@ -230,6 +233,10 @@ fn table() -> Vec<Row> {
               normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
         Row { method: "POST", path: "/api/v1/incidents/{id}/review/complete", participant: COMMANDER, params: &[],
               body: |_| Some(json!({"summary": "done"})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        // Handing command over: the commander (last of the incident rows: cmd no longer commands).
+        Row { method: "POST", path: "/api/v1/incidents/{id}/handover", participant: COMMANDER, params: &[],
+              body: |_| Some(json!({"to": TECH_LEAD, "reason": "end of the matrix"})),
               normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
         Row { method: "GET", path: "/api/v1/control-changes", participant: COMMANDER, params: &[], body: none,
               normal: [200, 200, 200, 200, 200, 401], restricted: None },
@@ -497,6 +504,11 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
 
     // Lists: everyone sees the normal incident; only participants see the restricted one.
     let (normal, restricted) = (&incidents[&Incident::Normal], &incidents[&Incident::Restricted]);
+    // The hand-over row left tech in command, and cmd (who held only commander) outside both.
+    for id in [normal, restricted] {
+        let back = json!({"to": COMMANDER, "reason": "back"});
+        app.post_ok(TECH_LEAD, &format!("/api/v1/incidents/{id}/handover"), back, StatusCode::OK).await;
+    }
     for name in [ADMIN, COMMANDER, RESPONDER, OUTSIDER, VIEWER, AUDITOR] {
         let listed: Vec<String> = app.get_json(name, "/api/v1/incidents").await["incidents"]
             .as_array()

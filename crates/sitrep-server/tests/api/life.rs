@@ -25,7 +25,7 @@ async fn one_incident_lives_its_whole_life_through_the_http_api() {
     let body = json!({
         "title": "Leaked AWS access key in a public repository",
         "severity": "sev2",
-        "scope": ["cloud-platform"],
+        "scope": ["emea"],
         "roles": {"tech_lead": TECH_LEAD, "legal": LEGAL, "comms": COMMS, "executive": EXECUTIVE},
     });
     let response = app.post(COMMANDER, "/api/v1/incidents", body).await;

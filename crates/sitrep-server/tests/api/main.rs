@@ -5,6 +5,7 @@
 
 mod auth;
 mod authz;
+mod command;
 mod concurrency;
 mod connections;
 mod errors;
@@ -13,6 +14,7 @@ mod evidence;
 mod export;
 mod helpers;
 mod life;
+mod occurrence;
 mod openapi;
 mod ops;
 mod report;

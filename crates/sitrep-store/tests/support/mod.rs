@@ -95,5 +95,11 @@ pub fn act(
 }
 
 pub fn log_fact(text: &str) -> IncidentCommand {
-    IncidentCommand::LogFact { text: text.into(), source: None, status: FactStatus::Unverified, basis: None }
+    IncidentCommand::LogFact {
+        text: text.into(),
+        source: None,
+        status: FactStatus::Unverified,
+        basis: None,
+        occurred: None,
+    }
 }
