@@ -117,7 +117,7 @@ pub struct ClockRow {
     pub clock: String,
     pub title: String,
     pub deadline: String,
-    /// "2 d 4 h left", "MISSED 3 h ago", "met by D-4", "late, stopped by D-4".
+    /// "2 d 4 h left", "MISSED 3 h ago", "met: sent … to … (reference …)", "not required: …".
     pub status: String,
     pub running: bool,
     /// Running and within its warning window, or missed.
@@ -214,19 +214,15 @@ pub fn build(
             .clocks
             .iter()
             .map(|c| {
-                let words = sitrep_core::report::duration_words;
-                let status = match (c.seconds_left, c.stopped_by, c.met) {
-                    (Some(left), _, _) if left < 0 => format!("MISSED {} ago", words(-left)),
-                    (Some(left), _, _) => format!("{} left", words(left)),
-                    (None, Some(d), Some(true)) => format!("met by {d}"),
-                    (None, Some(d), _) => format!("late, stopped by {d}"),
-                    _ => "stopped".to_owned(),
-                };
+                let status = clock_words(c);
                 let warn_at = state.clocks.iter().find(|k| k.clock == c.clock).map(|k| k.warn_at);
                 ClockRow {
                     clock: c.clock.clone(),
                     title: c.title.clone(),
-                    deadline: when(c.deadline),
+                    deadline: match &c.waiting_for {
+                        Some(first) => format!("when {} is submitted", first.replace('_', " ")),
+                        None => when(c.deadline),
+                    },
                     status,
                     running: c.running,
                     urgent: c.running && (c.missed || warn_at.is_some_and(|w| now >= w)),
@@ -530,5 +526,33 @@ fn review_section(state: &IncidentState, org: &OrgState, user: &UserName, now: T
             && allowed(IncidentCommand::CompleteReview { summary: "probe".into() }),
         unconverted: review.unconverted().iter().map(ToString::to_string).collect(),
         users: org.users.values().filter(|u| u.active).map(|u| u.name.to_string()).collect(),
+    }
+}
+
+/// A clock's status as plain words for the command view: time left, missed, the submission
+/// that met it (when, to whom, their reference), or why it stopped without one.
+pub fn clock_words(c: &sitrep_core::report::ClockLine) -> String {
+    let words = sitrep_core::report::duration_words;
+    if let Some(sent) = &c.submission {
+        return format!(
+            "{}: sent {} to {} via {}, reference {} ({} v{}, approved by {})",
+            if sent.met { "met" } else { "LATE" },
+            when(sent.sent_at),
+            sent.authority,
+            sent.channel,
+            sent.reference,
+            sent.statement.statement,
+            sent.statement.version,
+            sent.decision
+        );
+    }
+    if let Some(released) = &c.released {
+        return format!("{} by {} at {}: {}", c.outcome, released.by, when(released.at), released.basis);
+    }
+    match c.seconds_left {
+        _ if c.waiting_for.is_some() => "waiting".to_owned(),
+        Some(left) if left < 0 => format!("MISSED {} ago, nothing submitted", words(-left)),
+        Some(left) => format!("{} left", words(left)),
+        None => c.outcome.to_owned(),
     }
 }
