@@ -428,3 +428,44 @@ fn the_report_and_a_formula_safe_decision_register() {
     maria.run(&["decisions", "INC-9", "--csv", "-o", dir.path().join("x.csv").to_str().expect("UTF-8")]).fails(4);
     assert!(!dir.path().join("x.csv").exists(), "a refused export leaves no file");
 }
+
+#[test]
+fn the_demo_shows_a_submitted_notification_a_withdrawn_determination_and_the_text_an_approval_binds() {
+    let (server, people) = Server::demo();
+    let token = |name: &str| people.iter().find(|p| p.name == name).expect("a demo person").token.clone();
+    let eve = server.cli(&token("eve"));
+
+    let clocks = eve.run(&["clocks", "INC-1"]);
+    let clocks = clocks.ok();
+    assert!(
+        line(clocks, "nis2_early_warning ").contains(" met: sent ")
+            && line(clocks, "nis2_early_warning ").contains("to National CSIRT, reference CSIRT-2026-04417"),
+        "a notification sent and recorded with its reference:\n{clocks}"
+    );
+    assert!(line(clocks, "nis2_notification ").contains(" determination withdrawn by lena"), "{clocks}");
+    assert!(
+        line(clocks, "Determined significant_incident by lena").contains("; WITHDRAWN by lena at "),
+        "the withdrawn determination and its basis:\n{clocks}"
+    );
+    assert!(line(clocks, "gdpr_art33 ").contains(" left "), "the GDPR clock still runs:\n{clocks}");
+
+    // The executive is asked to approve the notification to the authority: the SITREP quotes
+    // the exact text, as the approval card and the decision view do.
+    let sitrep = eve.run(&["show", "INC-1"]);
+    let sitrep = sitrep.ok();
+    assert!(
+        sitrep.contains("approves ST-3 v1 \"Personal data breach notification (GDPR Art. 33)\" to regulator"),
+        "{sitrep}"
+    );
+    assert!(sitrep.contains("    > Nature of the breach: a deployment access key was published"), "{sitrep}");
+    let state = eve.run(&["--json", "status", "INC-1"]).json();
+    let waiting = state["decisions"]
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["class"] == "regulatory_notification" && d["state"] == "proposed"))
+        .cloned()
+        .expect("the notification waits on the executive");
+    assert!(
+        waiting["statement_text"]["text"].as_str().is_some_and(|t| t.starts_with("Nature of the breach")),
+        "{waiting}"
+    );
+}

@@ -123,6 +123,12 @@ pub struct ClockRow {
     /// Running and within its warning window, or missed.
     pub urgent: bool,
     pub stopped_by: String,
+    /// Approved texts of the clock's class that a submission may name: (`ST-n:version`, label).
+    pub sendable: Vec<(String, String)>,
+    /// The viewer may record the submission now (legal, commander; the clock running).
+    pub can_submit: bool,
+    /// The viewer may record that the notification is not required (legal).
+    pub can_release: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -132,6 +138,8 @@ pub struct Sections {
     pub unit_roles: Vec<(String, String, Vec<String>)>,
     pub clocks: Vec<ClockRow>,
     pub determinations: Vec<String>,
+    /// Determinations the viewer may withdraw now: (name, words).
+    pub withdrawable: Vec<(String, String)>,
     /// Determinations the viewer may record now: (name, meaning).
     pub determinable: Vec<(String, String)>,
     pub review: ReviewSection,
@@ -216,6 +224,43 @@ pub fn build(
             .map(|c| {
                 let status = clock_words(c);
                 let warn_at = state.clocks.iter().find(|k| k.clock == c.clock).map(|k| k.warn_at);
+                let sendable: Vec<(String, String, sitrep_core::ids::StatementId, u32)> = state
+                    .decisions
+                    .iter()
+                    .filter(|d| {
+                        d.state == sitrep_core::events::DecisionState::Approved
+                            && d.class == c.stopping_class
+                            && (d.clocks.is_empty() || d.clocks.contains(&c.clock))
+                    })
+                    .filter_map(|d| {
+                        let bound = d.statement.as_ref()?;
+                        let title = state.statement(bound.statement).map(|s| s.title.clone()).unwrap_or_default();
+                        Some((
+                            format!("{}:{}", bound.statement, bound.version),
+                            format!("{} v{} “{}”, approved by {}", bound.statement, bound.version, title, d.id),
+                            bound.statement,
+                            bound.version,
+                        ))
+                    })
+                    .collect();
+                let can_submit = c.running
+                    && sendable.first().is_some_and(|(_, _, statement, version)| {
+                        allowed(IncidentCommand::SubmitNotification {
+                            clock: c.clock.clone(),
+                            sent_at: state.updated_at,
+                            authority: "probe".into(),
+                            channel: "probe".into(),
+                            reference: "probe".into(),
+                            statement: *statement,
+                            version: *version,
+                        })
+                    });
+                let can_release = c.submission.is_none()
+                    && c.released.is_none()
+                    && allowed(IncidentCommand::NotificationNotRequired {
+                        clock: c.clock.clone(),
+                        basis: "probe".into(),
+                    });
                 ClockRow {
                     clock: c.clock.clone(),
                     title: c.title.clone(),
@@ -227,13 +272,39 @@ pub fn build(
                     running: c.running,
                     urgent: c.running && (c.missed || warn_at.is_some_and(|w| now >= w)),
                     stopped_by: c.stopping_class.as_str().replace('_', " "),
+                    sendable: sendable.into_iter().map(|(value, label, _, _)| (value, label)).collect(),
+                    can_submit,
+                    can_release,
                 }
             })
             .collect(),
         determinations: state
             .determinations
             .iter()
-            .map(|d| format!("{} by {} at {}: {}", d.determination.replace('_', " "), d.by, when(d.at), d.basis))
+            .map(|d| {
+                let mut line =
+                    format!("{} by {} at {}: {}", d.determination.replace('_', " "), d.by, when(d.at), d.basis);
+                if let Some(withdrawn) = &d.withdrawn {
+                    line.push_str(&format!(
+                        " — WITHDRAWN by {} at {}: {}",
+                        withdrawn.by,
+                        when(withdrawn.at),
+                        withdrawn.text
+                    ));
+                }
+                line
+            })
+            .collect(),
+        withdrawable: state
+            .determinations
+            .iter()
+            .filter(|d| {
+                allowed(IncidentCommand::WithdrawDetermination {
+                    determination: d.determination.clone(),
+                    basis: "probe".into(),
+                })
+            })
+            .map(|d| (d.determination.clone(), d.determination.replace('_', " ")))
             .collect(),
         determinable: org
             .policy

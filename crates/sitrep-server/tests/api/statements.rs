@@ -423,3 +423,73 @@ async fn a_regulatory_clock_is_met_only_by_a_recorded_submission_and_legal_stops
     );
     problem(app.post(LEGAL, &withdraw, json!({"basis": "again"})).await, StatusCode::CONFLICT).await;
 }
+
+/// Posts a command-view form with the session's cookie and CSRF token; the status, not followed.
+async fn post_form(app: &TestApp, session: &Session, path: &str, pairs: &[(&str, &str)]) -> StatusCode {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("a client");
+    let form: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter().copied().chain([("csrf", session.csrf.as_str())]))
+        .finish();
+    let response = client
+        .post(app.url(path))
+        .header(reqwest::header::COOKIE, &session.cookie)
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("answers");
+    response.status()
+}
+
+#[tokio::test]
+async fn the_command_view_records_a_submission_a_notification_not_required_and_a_withdrawal() {
+    let app = spawn_app().await;
+    let desk = desk(&app).await;
+    for determination in ["personal_data_breach", "significant_incident"] {
+        let body = json!({"determination": determination, "basis": "seen in the logs"});
+        app.post_ok(LEGAL, &desk.at("/determinations"), body, StatusCode::CREATED).await;
+    }
+    desk.draft(LEGAL, "regulator", V1).await;
+    let body = json!({"class": "regulatory_notification", "title": "To the DPA", "statement": "ST-1", "clocks": ["gdpr_art33"]});
+    app.post_ok(LEGAL, &desk.at("/decisions"), body, StatusCode::CREATED).await;
+    desk.approve(EXECUTIVE, "D-1").await;
+
+    app.give_password(LEGAL).await;
+    let session = app.sign_in(LEGAL, PASSWORD).await;
+    let page = |session: &Session| {
+        let request = app
+            .request(reqwest::Method::GET, None, &format!("/incidents/{}", desk.incident))
+            .header(reqwest::header::COOKIE, session.cookie.clone());
+        async move { request.send().await.expect("answers").text().await.expect("HTML") }
+    };
+    let html = page(&session).await;
+    let base = format!("/incidents/{}", desk.incident);
+    // The GDPR clock offers the submission with the approved text; the NIS2 clocks do not (no
+    // text approved for them), but legal may record them not required or withdraw the determination.
+    assert!(html.contains(&format!("action=\"{base}/clocks/gdpr_art33/submission\"")), "{html}");
+    assert!(html.contains("<option value=\"ST-1:1\">ST-1 v1"), "the approved text to choose");
+    assert!(!html.contains(&format!("action=\"{base}/clocks/nis2_early_warning/submission\"")));
+    assert!(html.contains(&format!("action=\"{base}/clocks/nis2_early_warning/not-required\"")));
+    assert!(html.contains(&format!("action=\"{base}/determinations/significant_incident/withdraw\"")));
+
+    let sent = [("text", "ST-1:1"), ("authority", "CNIL"), ("channel", "portal"), ("reference", "CNIL-77")];
+    assert_eq!(
+        post_form(&app, &session, &format!("{base}/clocks/gdpr_art33/submission"), &sent).await,
+        StatusCode::SEE_OTHER
+    );
+    let basis = [("basis", "The CSIRT waived it")];
+    let path = format!("{base}/clocks/nis2_early_warning/not-required");
+    assert_eq!(post_form(&app, &session, &path, &basis).await, StatusCode::SEE_OTHER);
+    let basis = [("basis", "Below the threshold")];
+    let path = format!("{base}/determinations/significant_incident/withdraw");
+    assert_eq!(post_form(&app, &session, &path, &basis).await, StatusCode::SEE_OTHER);
+
+    let html = page(&session).await;
+    assert!(html.contains("met: sent") && html.contains("reference CNIL-77"), "{html}");
+    assert!(html.contains("not required by lee"), "{html}");
+    assert!(html.contains("WITHDRAWN by lee"), "{html}");
+    // The commander may record submissions but not stop a clock unmet: no such form for them.
+    app.give_password(COMMANDER).await;
+    let commander = app.sign_in(COMMANDER, PASSWORD).await;
+    assert!(!page(&commander).await.contains("/withdraw\""), "withdrawing is legal's");
+}

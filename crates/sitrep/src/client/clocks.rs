@@ -68,8 +68,14 @@ pub(super) async fn list(client: &Client, incident: &str) -> Outcome {
                 at if at.is_empty() => String::new(),
                 at => format!(", aware since {at}"),
             };
+            let withdrawn = match &d["withdrawn"] {
+                w if w.is_object() => {
+                    format!("; WITHDRAWN by {} at {}: {}", text(w, "by"), text(w, "at"), one_line(&text(w, "text")))
+                }
+                _ => String::new(),
+            };
             lines.push(format!(
-                "Determined {} by {} at {}{aware}: {}",
+                "Determined {} by {} at {}{aware}: {}{withdrawn}",
                 text(d, "determination"),
                 text(d, "by"),
                 text(d, "at"),
