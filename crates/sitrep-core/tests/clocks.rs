@@ -419,3 +419,41 @@ fn the_post_incident_report_counts_met_late_and_missed_from_submissions() {
         ],
     );
 }
+
+#[test]
+fn a_record_written_when_an_approval_stopped_a_clock_still_folds_and_its_clock_is_owed() {
+    // Before submissions existed, legal proposed a regulatory_notification with no text and the
+    // executive approved it, and that stopped the GDPR clock. Such a record still folds; what it
+    // means changed: nothing was recorded as sent, so the clock is still owed.
+    let mut w = world();
+    act(&mut w, "lee", determine("personal_data_breach", None)).expect("determined");
+    let policy = w.org.state.policy.clone();
+    let rule = policy.class(&class("regulatory_notification")).expect("a class").rule.clone();
+    let proposed = sitrep_core::events::IncidentEvent::DecisionProposed(sitrep_core::events::DecisionProposed {
+        decision: DecisionId(1),
+        class: class("regulatory_notification"),
+        title: "Notify the DPA".into(),
+        rationale: None,
+        actions: Vec::new(),
+        rule,
+        role: Some(role("legal")),
+        also: Vec::new(),
+        state: sitrep_core::events::DecisionState::Proposed,
+        playbook: None,
+        path: Vec::new(),
+        statement: None,
+        clocks: Vec::new(),
+    });
+    append(&mut w, &by("lee"), &[proposed]).expect("an old proposal folds");
+    let approved = sitrep_core::events::IncidentEvent::DecisionApproved(sitrep_core::events::DecisionApproved {
+        decision: DecisionId(1),
+        role: role("executive"),
+        also: Vec::new(),
+        note: None,
+        state: sitrep_core::events::DecisionState::Approved,
+    });
+    append(&mut w, &by("exec"), &[approved]).expect("an old approval folds");
+    assert_eq!(w.decision(1).state, sitrep_core::events::DecisionState::Approved);
+    let gdpr = clock(&w, "gdpr_art33");
+    assert!(gdpr.is_running() && gdpr.submission.is_none(), "an approval alone no longer meets it");
+}
