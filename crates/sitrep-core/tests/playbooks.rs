@@ -1345,3 +1345,20 @@ fn the_sitrep_names_who_pre_approved_a_playbook_decision_its_playbook_version_an
     // The holding statement waiting on legal and comms shows the text they would approve.
     says(&markdown, &["approves ST-1 v1 \"Holding statement: exposed AWS credential\" to press", "    > We are aware"]);
 }
+
+#[test]
+fn a_playbook_cannot_pre_approve_a_statement_and_a_step_s_draft_must_match_its_class() {
+    let policy = Policy::default_policy();
+    let preapproved = LEAKED_SECRET.replacen("class = \"credential_revocation\"", "class = \"external_statement\"", 1);
+    let error = Playbook::parse(&preapproved, &policy).expect_err("refused");
+    says(
+        &error.message,
+        &["a playbook cannot pre-approve external_statement; its approvers must see the statement's text"],
+    );
+    let wrong_audience = LEAKED_SECRET.replace("audience = \"press\"", "audience = \"customers\"");
+    let error = Playbook::parse(&wrong_audience, &policy).expect_err("refused");
+    says(
+        &error.message,
+        &["a statement to customers is approved through customer_notification, not external_statement"],
+    );
+}

@@ -312,6 +312,17 @@ async fn approvers_see_the_exact_bound_text_and_its_changes_and_a_decision_with_
         &page[page.find("id=\"needs-you-decision-D-2\"").or_else(|| page.find("decision-D-2")).expect("D-2's card")..];
     assert!(card.contains("class=\"statement-text bound-text\">We are investigating an incident affecting sign-in. We will update you by 18:00 UTC."), "{card}");
     assert!(card.contains("diff-removed"), "the change is on the card");
+    // And on the SITREP page.
+    let sitrep = app
+        .request(reqwest::Method::GET, None, &format!("/incidents/{}/sitrep", desk.incident))
+        .header(reqwest::header::COOKIE, &session.cookie)
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("HTML");
+    assert!(sitrep.contains(&format!("class=\"statement-text bound-text\">{V2}")), "{sitrep}");
 
     // A customer notification proposed with no statement asks legal and the executive to
     // approve nothing: refused, and nothing written.
