@@ -171,6 +171,9 @@ pub struct ClockOutcome {
     /// `running`, `waiting` (runs from another clock's submission), `determination withdrawn`
     /// or `not required`.
     pub outcome: &'static str,
+    /// The clock whose submission starts this one, while it waits (its start and deadline are
+    /// not yet known).
+    pub waiting_for: Option<String>,
     /// The notification sent: when, to whom, through what, their reference, which text.
     pub submission: Option<crate::incident::Submission>,
     /// Why it stopped without a notification, by whom.
@@ -191,6 +194,7 @@ fn deadline_compliance(state: &IncidentState, now: Timestamp) -> DeadlineComplia
             started_at: c.started_at,
             deadline: c.deadline,
             outcome: c.outcome(now).as_str(),
+            waiting_for: c.waiting_for.clone(),
             submission: c.submission.clone(),
             released: c.released.clone(),
         })
@@ -1714,11 +1718,13 @@ impl PostIncidentReport {
         for c in &self.deadlines.clocks {
             let _ = writeln!(
                 out,
-                "- {} ({}): started {}, due {}: **{}**{}",
+                "- {} ({}): {}: **{}**{}",
                 md(&c.title),
                 words(&c.determination),
-                when(c.started_at),
-                when(c.deadline),
+                match &c.waiting_for {
+                    Some(first) => format!("starts when {first} is submitted"),
+                    None => format!("started {}, due {}", when(c.started_at), when(c.deadline)),
+                },
                 c.outcome,
                 match (&c.submission, &c.released) {
                     (Some(sent), _) => format!(

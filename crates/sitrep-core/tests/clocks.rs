@@ -223,6 +223,12 @@ fn the_nis2_final_report_runs_from_the_incident_notifications_submission_not_fro
         &["runs from the submission of 'nis2_notification'"],
     );
 
+    let report =
+        sitrep_core::post_report::PostIncidentReport::of(&w.record, &w.incident, &w.org.state, w.org.now(), true);
+    says(
+        &report.to_markdown(),
+        &["final report (significant incident): starts when nis2_notification is submitted: **waiting**"],
+    );
     let (statement, _) = approved_regulator_text(&mut w, "Incident notification.", &["nis2_notification"]);
     let later = w.org.clock + 30 * HOUR;
     jump_to(&mut w, later);
