@@ -2140,6 +2140,11 @@ pub fn decide_system(
 }
 
 fn running_clock<'a>(state: &'a IncidentState, clock: &str) -> Result<&'a crate::incident::Clock, Refusal> {
+    // A closed record is final. An incident closed before submissions existed may hold a clock
+    // its approval once stopped, which now reads as owed: it is neither warned of nor missed.
+    if state.phase == Phase::Closed {
+        return Err(conflict(format!("{} is closed; its clocks are not warned of or missed", state.id)));
+    }
     let found = state
         .clocks
         .iter()

@@ -462,4 +462,43 @@ fn a_record_written_when_an_approval_stopped_a_clock_still_folds_and_its_clock_i
     assert_eq!(w.decision(1).state, sitrep_core::events::DecisionState::Approved);
     let gdpr = clock(&w, "gdpr_art33");
     assert!(gdpr.is_running() && gdpr.submission.is_none(), "an approval alone no longer meets it");
+
+    // Such an incident may have closed: its record is final, and the worker's warning or miss
+    // for the clock is refused.
+    review(&mut w);
+    let close_rule = policy.class(&class("close")).expect("a class").rule.clone();
+    let close = sitrep_core::events::IncidentEvent::DecisionProposed(sitrep_core::events::DecisionProposed {
+        decision: DecisionId(2),
+        class: class("close"),
+        title: "Close".into(),
+        rationale: None,
+        actions: Vec::new(),
+        rule: close_rule,
+        role: Some(role("commander")),
+        also: Vec::new(),
+        state: sitrep_core::events::DecisionState::Proposed,
+        playbook: None,
+        path: Vec::new(),
+        statement: None,
+        clocks: Vec::new(),
+    });
+    append(&mut w, &by("cmd"), &[close]).expect("an old close proposal folds");
+    let closed = [
+        sitrep_core::events::IncidentEvent::DecisionApproved(sitrep_core::events::DecisionApproved {
+            decision: DecisionId(2),
+            role: role("executive"),
+            also: Vec::new(),
+            note: None,
+            state: sitrep_core::events::DecisionState::Approved,
+        }),
+        sitrep_core::events::IncidentEvent::PhaseChanged(sitrep_core::events::PhaseChanged {
+            from: w.incident.phase,
+            to: sitrep_core::Phase::Closed,
+            decision: Some(DecisionId(2)),
+        }),
+    ];
+    append(&mut w, &by("exec"), &closed).expect("the old close folds");
+    let later = w.org.clock + 80 * HOUR;
+    jump_to(&mut w, later);
+    says(&conflict(system(&mut w, SystemCommand::ClockMissed { clock: "gdpr_art33".into() })), &["is closed"]);
 }

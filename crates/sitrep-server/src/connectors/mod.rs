@@ -96,7 +96,10 @@ fn due(ledger: &Ledger, now: Timestamp) -> (Vec<Due>, Option<Timestamp>) {
         }
     };
     ledger.each_incident(|state| {
-        for clock in state.clocks.iter().filter(|c| c.is_running()) {
+        // A closed record is final: an incident closed before submissions existed may hold a
+        // clock that an approval once stopped; nobody is told of it and no miss is recorded.
+        let open = state.phase != sitrep_core::Phase::Closed;
+        for clock in state.clocks.iter().filter(|c| open && c.is_running()) {
             if clock.warned.is_none() && clock.missed_at.is_none() {
                 let item = Due::ClockWarning { incident: state.id, clock: clock.clock.clone() };
                 consider(clock.warn_at, item, &mut work);
