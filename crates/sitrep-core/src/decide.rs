@@ -195,6 +195,22 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, Refusal> {
     Ok(value.to_owned())
 }
 
+/// The basis for stopping a clock unmet: it goes in the record, so it may not be empty.
+fn required_basis(basis: &str) -> Result<String, Refusal> {
+    text("basis", basis, SHORT_MAX).map_err(|refusal| {
+        if basis.trim().is_empty() {
+            invalid("basis", "say why; the record keeps the basis for stopping a clock")
+        } else {
+            refusal
+        }
+    })
+}
+
+/// Whether a decision of this class approves a statement's text (its audience's class).
+pub fn is_statement_class(class: &DecisionClass) -> bool {
+    Audience::ALL.iter().any(|audience| audience.class() == class.as_str())
+}
+
 fn optional_text(field: &str, value: &Option<String>, max: usize) -> Result<Option<String>, Refusal> {
     value.as_deref().map(|v| text(field, v, max)).transpose()
 }
@@ -353,6 +369,27 @@ pub enum IncidentCommand {
         determination: String,
         basis: String,
         aware_at: Option<Timestamp>,
+    },
+    /// Records that a notification was sent to an authority: the approved statement version
+    /// sent, when, to whom, through what, and the authority's reference. This meets the clock.
+    SubmitNotification {
+        clock: String,
+        sent_at: Timestamp,
+        authority: String,
+        channel: String,
+        reference: String,
+        statement: StatementId,
+        version: u32,
+    },
+    /// Withdraws a determination, with the basis; its open clocks stop, not met.
+    WithdrawDetermination {
+        determination: String,
+        basis: String,
+    },
+    /// Records that a clock's notification is not required, with the basis; it stops, not met.
+    NotificationNotRequired {
+        clock: String,
+        basis: String,
     },
     /// Hands command over: the commander role moves to `to` in one entry. The one handing over
     /// is the caller if they hold commander, else the current commander.
@@ -695,7 +732,7 @@ pub fn decide_declare(
                 ),
             ));
         }
-        events.extend(playbook_events(org, by, playbook, &command.inputs, &roles, &[], (0, 0))?);
+        events.extend(playbook_events(org, by, playbook, &command.inputs, &roles, &[], (0, 0, 0))?);
     } else if !command.inputs.is_empty() {
         return Err(invalid("inputs", "inputs are given only with a playbook"));
     }
@@ -704,7 +741,8 @@ pub fn decide_declare(
 
 /// The entries that start a playbook: the start itself, the pre-approved decisions (approved,
 /// citing the playbook), a task per step for the holder of its role (else the commander), and
-/// each step's decision as a proposal. `counts` are the incident's tasks and decisions so far.
+/// each step's decision as a proposal (bound to the statement the step drafts, if it carries one).
+/// `counts` are the incident's tasks, decisions and statements so far.
 fn playbook_events(
     org: &OrgState,
     by: &UserName,
@@ -712,7 +750,7 @@ fn playbook_events(
     inputs: &BTreeMap<String, String>,
     roles: &BTreeMap<Role, Vec<UserName>>,
     started: &[String],
-    counts: (u64, u64),
+    counts: (u64, u64, u64),
 ) -> Result<Vec<IncidentEvent>, Refusal> {
     let record = org.playbooks.get(id).ok_or_else(|| {
         let known: Vec<&str> = org.playbooks.keys().map(String::as_str).collect();
@@ -737,10 +775,11 @@ fn playbook_events(
         inputs: inputs.clone(),
         required_roles: playbook.required_roles.clone(),
     })];
-    let (mut tasks, mut decisions) = counts;
+    let (mut tasks, mut decisions, mut statements) = counts;
     let decision = |template: &crate::playbook::DecisionTemplate,
                     number: u64,
-                    preapproved: bool|
+                    preapproved: bool,
+                    statement: Option<StatementRef>|
      -> Result<IncidentEvent, Refusal> {
         let class = org
             .policy
@@ -769,13 +808,13 @@ fn playbook_events(
             state,
             playbook: preapproved.then(|| citation.clone()),
             path: class.path.clone(),
-            statement: None,
+            statement,
             clocks: Vec::new(),
         }))
     };
     for template in &filled.preapproved {
         decisions += 1;
-        events.push(decision(template, decisions, true)?);
+        events.push(decision(template, decisions, true, None)?);
     }
     for (index, step) in filled.steps.iter().enumerate() {
         tasks += 1;
@@ -792,8 +831,24 @@ fn playbook_events(
             },
         }));
         if let Some(template) = &step.decision {
+            let bound = match &template.statement {
+                Some(draft) => {
+                    statements += 1;
+                    let body = text("statement.text", &draft.text, TEXT_MAX)?;
+                    let sha256 = sha256_hex(body.as_bytes());
+                    events.push(IncidentEvent::StatementDrafted(StatementDrafted {
+                        statement: StatementId(statements),
+                        audience: draft.audience,
+                        title: draft.title.chars().take(TITLE_MAX).collect(),
+                        text: body,
+                        sha256: sha256.clone(),
+                    }));
+                    Some(StatementRef { statement: StatementId(statements), version: 1, sha256 })
+                }
+                None => None,
+            };
             decisions += 1;
-            events.push(decision(template, decisions, false)?);
+            events.push(decision(template, decisions, false, bound)?);
         }
     }
     Ok(events)
@@ -955,7 +1010,7 @@ impl Judge<'_> {
             let Some(clock) = self.state.clocks.iter().find(|c| &c.clock == name) else {
                 return Err(invalid(&format!("clocks[{index}]"), format!("{} has no clock '{name}'", self.state.id)));
             };
-            if !clock.is_running() {
+            if !clock.is_open() {
                 return Err(invalid(&format!("clocks[{index}]"), format!("the clock '{name}' has already stopped")));
             }
             if &clock.stopped_by != class {
@@ -966,6 +1021,119 @@ impl Judge<'_> {
             }
         }
         Ok(named.to_vec())
+    }
+
+    /// A clock that is still owed (running, or waiting for the submission it runs from).
+    fn open_clock(&self, name: &str) -> Result<&crate::incident::Clock, Refusal> {
+        let Some(clock) = self.state.clocks.iter().find(|c| c.clock == name) else {
+            let known: Vec<&str> = self.state.clocks.iter().map(|c| c.clock.as_str()).collect();
+            return Err(Refusal::NotFound(format!(
+                "{} has no clock '{name}'; its clocks are {}",
+                self.state.id,
+                list_or_none(&known)
+            )));
+        };
+        if let Some(sent) = &clock.submission {
+            return Err(conflict(format!(
+                "the clock '{name}' was already met by the notification to {} sent at {} (reference {}), \
+                 recorded by {}",
+                sent.authority, sent.sent_at, sent.reference, sent.recorded_by
+            )));
+        }
+        if let Some(released) = &clock.released {
+            return Err(conflict(format!(
+                "the clock '{name}' was already stopped by {} at {} ({}): {}",
+                released.by,
+                released.at,
+                match released.reason {
+                    crate::incident::ReleaseReason::DeterminationWithdrawn => "determination withdrawn",
+                    crate::incident::ReleaseReason::NotRequired => "not required",
+                },
+                released.basis
+            )));
+        }
+        Ok(clock)
+    }
+
+    /// A submission of an approved statement version to an authority, checked field by field.
+    #[allow(clippy::too_many_arguments)]
+    fn submission(
+        &self,
+        clock: &str,
+        sent_at: Timestamp,
+        authority: &str,
+        channel: &str,
+        reference: &str,
+        statement: StatementId,
+        version: u32,
+        now: Timestamp,
+    ) -> Result<IncidentEvent, Refusal> {
+        let found = self.open_clock(clock)?;
+        if let Some(first) = &found.waiting_for {
+            return Err(conflict(format!(
+                "the clock '{clock}' runs from the submission of '{first}', which is not recorded yet; record that first"
+            )));
+        }
+        let authority = text("authority", authority, TITLE_MAX)?;
+        let channel = text("channel", channel, TITLE_MAX)?;
+        let reference = text("reference", reference, TITLE_MAX).map_err(|refusal| {
+            if reference.trim().is_empty() {
+                invalid("reference", "give the authority's reference for the submission (case or ticket number)")
+            } else {
+                refusal
+            }
+        })?;
+        let sent_at = date("sent_at", sent_at, now, When::Happened)?;
+        let text_of = self.statement(statement)?;
+        let Some(sent) = text_of.version(version) else {
+            return Err(invalid(
+                "version",
+                format!("{statement} has no version {version}; it has v1 to v{}", text_of.latest().version),
+            ));
+        };
+        let bound = StatementRef { statement, version, sha256: sent.sha256.clone() };
+        let Some(decision) = self.state.approval_of(&bound) else {
+            return Err(self.unapproved(text_of, &bound));
+        };
+        if decision.class != found.stopped_by {
+            return Err(invalid(
+                "statement",
+                format!(
+                    "{statement} v{version} was approved through {} ({}); the clock '{clock}' is met by a statement approved through {}",
+                    decision.class, decision.id, found.stopped_by
+                ),
+            ));
+        }
+        if !decision.clocks.is_empty() && !decision.clocks.iter().any(|c| c == clock) {
+            return Err(invalid(
+                "clock",
+                format!(
+                    "{} approved {statement} v{version} for {}, not for '{clock}'",
+                    decision.id,
+                    decision.clocks.join(", ")
+                ),
+            ));
+        }
+        if let Some(approved) = decision.decided_at
+            && sent_at < approved
+        {
+            return Err(invalid(
+                "sent_at",
+                format!(
+                    "{sent_at} is before {} approved {statement} v{version} at {approved}; approve first, then send",
+                    decision.id
+                ),
+            ));
+        }
+        Ok(IncidentEvent::ClockSubmitted(ClockSubmitted {
+            clock: clock.to_owned(),
+            sent_at,
+            authority,
+            channel,
+            reference,
+            statement: bound,
+            decision: decision.id,
+        }))
     }
 
     fn review_open(&self) -> Result<(), Refusal> {
@@ -992,10 +1160,15 @@ impl Judge<'_> {
 
     /// Closing needs every regulatory clock stopped and the post-incident review complete.
     fn ready_to_close(&self) -> Result<(), Refusal> {
-        if let Some(clock) = self.state.clocks.iter().find(|c| c.is_running()) {
+        if let Some(clock) = self.state.clocks.iter().find(|c| c.is_open()) {
+            let due = match &clock.waiting_for {
+                Some(first) => format!("it starts when '{first}' is submitted"),
+                None => format!("it is due {}", clock.deadline),
+            };
             return Err(conflict(format!(
-                "{} cannot close while the clock '{}' ({}) runs; it is due {} and a {} decision stops it",
-                self.state.id, clock.clock, clock.title, clock.deadline, clock.stopped_by
+                "{} cannot close while the clock '{}' ({}) is open; {due}; record the notification sent (approved \
+                 through {}), or legal records that it is not required",
+                self.state.id, clock.clock, clock.title, clock.stopped_by
             )));
         }
         if self.state.review.completed.is_some() {
@@ -1418,6 +1591,14 @@ pub fn decide_incident(
             let endorsement: Vec<Endorsement<'_>> =
                 role.iter().map(|role| Endorsement { user: by, role, also: &also }).collect();
             let decided = rule.is_met(by, &endorsement);
+            if decided && statement.is_none() && is_statement_class(class) {
+                return Err(invalid(
+                    "statement",
+                    format!(
+                        "{class} approves a statement's text, and proposing it approves it at once; bind the statement it approves"
+                    ),
+                ));
+            }
             let decision = DecisionId(state.decisions.len() as u64 + 1);
             let mut events = vec![IncidentEvent::DecisionProposed(DecisionProposed {
                 decision,
@@ -1481,6 +1662,12 @@ pub fn decide_incident(
                     ),
                 ));
             };
+            if decision.statement.is_none() && is_statement_class(class) {
+                return Err(conflict(format!(
+                    "{id} ({class}) is bound to no statement, so there is no text to approve; draft the statement \
+                     and propose {class} bound to it (then withdraw {id})"
+                )));
+            }
             let also: Vec<Role> = mine.iter().filter(|r| **r != role).cloned().collect();
             let mut endorsements = decision.endorsements();
             endorsements.push(Endorsement { user: by, role: &role, also: &also });
@@ -1545,7 +1732,7 @@ pub fn decide_incident(
         C::RunPlaybook { playbook, inputs } => {
             judge.permit("run_playbooks", &rules.run_playbooks, "starting a playbook")?;
             let started: Vec<String> = state.playbooks.iter().map(|p| p.id.clone()).collect();
-            let counts = (state.tasks.len() as u64, state.decisions.len() as u64);
+            let counts = (state.tasks.len() as u64, state.decisions.len() as u64, state.statements.len() as u64);
             playbook_events(org, by, playbook, inputs, &state.roles, &started, counts)?
         }
         C::RetryAction { decision, action } => {
@@ -1601,6 +1788,7 @@ pub fn decide_incident(
                     stopped_by: c.stopped_by.clone(),
                     warn_hours: c.warn_hours,
                     path: policy.class(&c.stopped_by).map(|class| class.path.clone()).unwrap_or_default(),
+                    from_submission_of: c.from_submission_of.clone(),
                 })
                 .collect();
             vec![IncidentEvent::DeterminationRecorded(DeterminationRecorded {
@@ -1608,6 +1796,39 @@ pub fn decide_incident(
                 basis: text("basis", basis, SHORT_MAX)?,
                 aware_at,
                 clocks,
+            })]
+        }
+        C::SubmitNotification { clock, sent_at, authority, channel, reference, statement, version } => {
+            judge.permit("submissions", &rules.submissions, "recording a notification sent to an authority")?;
+            vec![judge.submission(clock, *sent_at, authority, channel, reference, *statement, *version, now)?]
+        }
+        C::WithdrawDetermination { determination, basis } => {
+            judge.permit("release_clocks", &rules.release_clocks, "withdrawing determinations")?;
+            let Some(found) = state.determinations.iter().find(|d| &d.determination == determination) else {
+                let known: Vec<&str> = state.determinations.iter().map(|d| d.determination.as_str()).collect();
+                return Err(Refusal::NotFound(format!(
+                    "{} has no determination '{determination}'; it has {}",
+                    state.id,
+                    list_or_none(&known)
+                )));
+            };
+            if let Some(withdrawn) = &found.withdrawn {
+                return Err(conflict(format!(
+                    "{determination} was already withdrawn by {} at {}: {}",
+                    withdrawn.by, withdrawn.at, withdrawn.text
+                )));
+            }
+            vec![IncidentEvent::DeterminationWithdrawn(DeterminationWithdrawn {
+                determination: determination.clone(),
+                basis: required_basis(basis)?,
+            })]
+        }
+        C::NotificationNotRequired { clock, basis } => {
+            judge.permit("release_clocks", &rules.release_clocks, "recording that a notification is not required")?;
+            judge.open_clock(clock)?;
+            vec![IncidentEvent::ClockNotRequired(ClockNotRequired {
+                clock: clock.clone(),
+                basis: required_basis(basis)?,
             })]
         }
         C::RecordLesson { what_happened, why, change } => {
@@ -2115,6 +2336,11 @@ pub fn decide_system(
 }
 
 fn running_clock<'a>(state: &'a IncidentState, clock: &str) -> Result<&'a crate::incident::Clock, Refusal> {
+    // A closed record is final. An incident closed before submissions existed may hold a clock
+    // its approval once stopped, which now reads as owed: it is neither warned of nor missed.
+    if state.phase == Phase::Closed {
+        return Err(conflict(format!("{} is closed; its clocks are not warned of or missed", state.id)));
+    }
     let found = state
         .clocks
         .iter()
@@ -2453,6 +2679,9 @@ impl fmt::Display for IncidentCommand {
             C::CancelControlChange { .. } => "cancel control change",
             C::CompleteReview { .. } => "complete review",
             C::RecordDetermination { .. } => "record determination",
+            C::SubmitNotification { .. } => "submit notification",
+            C::WithdrawDetermination { .. } => "withdraw determination",
+            C::NotificationNotRequired { .. } => "notification not required",
             C::HandOverCommand { .. } => "hand over command",
             C::RecordOccurrence { .. } => "record occurrence",
         })

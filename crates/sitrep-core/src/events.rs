@@ -144,6 +144,12 @@ events!(
         ClockWarned(ClockWarned) = "clock.warned",
         /// A clock's deadline passed before a decision stopped it.
         ClockMissed(ClockRef) = "clock.missed",
+        /// A notification was sent to an authority: the one fact that meets a regulatory clock.
+        ClockSubmitted(ClockSubmitted) = "clock.submitted",
+        /// A determination was withdrawn, with the basis: its open clocks stop, not met.
+        DeterminationWithdrawn(DeterminationWithdrawn) = "determination.withdrawn",
+        /// A clock's notification is not required, with the basis: it stops, not met.
+        ClockNotRequired(ClockNotRequired) = "clock.not_required",
         /// The commander role moved from one person to another in one step: one commander at
         /// a time. The entry's time is the hand-over's.
         CommanderHandedOver(CommanderHandedOver) = "commander.handed_over",
@@ -709,6 +715,10 @@ pub struct ClockStart {
     /// The stopping class's communications path, told before the deadline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub path: Vec<String>,
+    /// The clock whose submission starts this one (the NIS2 final report runs from the
+    /// incident notification's submission); none: it runs from awareness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_submission_of: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -724,6 +734,36 @@ pub struct ClockWarned {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClockRef {
     pub clock: String,
+}
+
+/// What was sent to an authority, when, how, and which approved text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockSubmitted {
+    pub clock: String,
+    /// When it was sent (it may be before this entry, never after it).
+    pub sent_at: Timestamp,
+    /// To whom: the supervisory authority, CSIRT or regulator.
+    pub authority: String,
+    /// Through what: a portal, an email address, a form.
+    pub channel: String,
+    /// The authority's reference for the submission (case or ticket number).
+    pub reference: String,
+    /// The exact approved statement version that was sent.
+    pub statement: StatementRef,
+    /// The approved decision bound to that version.
+    pub decision: DecisionId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeterminationWithdrawn {
+    pub determination: String,
+    pub basis: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockNotRequired {
+    pub clock: String,
+    pub basis: String,
 }
 
 /// A third party in the organisation's registry.

@@ -172,6 +172,8 @@ pub struct Determination {
     pub by: Actor,
     pub at: Timestamp,
     pub aware_at: Option<Timestamp>,
+    /// Who withdrew it, when, and on what basis.
+    pub withdrawn: Option<Note>,
 }
 
 /// A regulatory deadline and where it stands.
@@ -180,15 +182,27 @@ pub struct Clock {
     pub clock: String,
     pub title: String,
     pub determination: String,
+    /// When it started; while `waiting_for` is set, when it would have (not yet meaningful).
     pub started_at: Timestamp,
     pub deadline: Timestamp,
     pub warn_at: Timestamp,
     pub stopped_by: DecisionClass,
     pub path: Vec<String>,
+    /// The clock whose submission starts this one, until that submission is recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
     /// When the path was told the deadline is near, who was told and who could not be.
     pub warned: Option<ClockWarning>,
     pub missed_at: Option<Timestamp>,
-    pub stopped: Option<ClockStop>,
+    /// The notification sent to the authority: the one thing that meets a clock.
+    pub submission: Option<Submission>,
+    /// Stopped without a submission: the determination was withdrawn, or notifying is not
+    /// required; by whom and why.
+    pub released: Option<ClockRelease>,
+    #[serde(skip)]
+    rule: crate::policy::Deadline,
+    #[serde(skip)]
+    warn_hours: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -198,22 +212,104 @@ pub struct ClockWarning {
     pub failed: Vec<String>,
 }
 
+/// A notification sent to an authority, as recorded.
 #[derive(Debug, Clone, Serialize)]
-pub struct ClockStop {
+pub struct Submission {
+    pub sent_at: Timestamp,
+    pub authority: String,
+    pub channel: String,
+    pub reference: String,
+    /// The approved statement version sent, and the decision that approved it.
+    pub statement: StatementRef,
     pub decision: DecisionId,
-    pub at: Timestamp,
-    /// Whether it stopped by its deadline.
+    pub recorded_by: Actor,
+    pub recorded_at: Timestamp,
+    /// Whether it was sent by the deadline.
     pub met: bool,
 }
 
+/// Why a clock stopped without a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseReason {
+    /// Its determination was withdrawn.
+    DeterminationWithdrawn,
+    /// Notifying this authority is not required.
+    NotRequired,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClockRelease {
+    pub reason: ReleaseReason,
+    pub basis: String,
+    pub by: Actor,
+    pub at: Timestamp,
+}
+
+/// Where a clock stands, as reports count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockOutcome {
+    /// Starts when another clock's notification is submitted.
+    Waiting,
+    Running,
+    /// Running past its deadline, nothing submitted.
+    Missed,
+    /// Submitted by the deadline.
+    Met,
+    /// Submitted after the deadline.
+    Late,
+    DeterminationWithdrawn,
+    NotRequired,
+}
+
+impl ClockOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockOutcome::Waiting => "waiting",
+            ClockOutcome::Running => "running",
+            ClockOutcome::Missed => "missed",
+            ClockOutcome::Met => "met",
+            ClockOutcome::Late => "late",
+            ClockOutcome::DeterminationWithdrawn => "determination withdrawn",
+            ClockOutcome::NotRequired => "not required",
+        }
+    }
+}
+
 impl Clock {
+    /// Counting down: started, and neither submitted nor released.
     pub fn is_running(&self) -> bool {
-        self.stopped.is_none()
+        self.is_open() && self.waiting_for.is_none()
+    }
+
+    /// Still owed: running, or waiting for the submission it runs from.
+    pub fn is_open(&self) -> bool {
+        self.submission.is_none() && self.released.is_none()
     }
 
     /// Seconds left at `now` (negative once past the deadline).
     pub fn seconds_left(&self, now: Timestamp) -> i64 {
         (self.deadline.unix_micros() - now.unix_micros()) / 1_000_000
+    }
+
+    pub fn outcome(&self, now: Timestamp) -> ClockOutcome {
+        if let Some(submission) = &self.submission {
+            return if submission.met { ClockOutcome::Met } else { ClockOutcome::Late };
+        }
+        if let Some(released) = &self.released {
+            return match released.reason {
+                ReleaseReason::DeterminationWithdrawn => ClockOutcome::DeterminationWithdrawn,
+                ReleaseReason::NotRequired => ClockOutcome::NotRequired,
+            };
+        }
+        if self.waiting_for.is_some() {
+            ClockOutcome::Waiting
+        } else if self.missed_at.is_some() || now >= self.deadline {
+            ClockOutcome::Missed
+        } else {
+            ClockOutcome::Running
+        }
     }
 }
 
@@ -838,7 +934,6 @@ impl IncidentState {
                     statement: proposed.statement.clone(),
                     clocks: proposed.clocks.clone(),
                 });
-                self.settle_clocks(proposed.decision, at);
             }
             IncidentEvent::DecisionApproved(approved) => {
                 let Some(user) = actor.user().cloned() else { return fail("approvals are given by people") };
@@ -876,7 +971,6 @@ impl IncidentState {
                 if approved.state == DecisionState::Approved {
                     decision.decided_at = Some(at);
                     decision.owe(Moment::Approved);
-                    self.settle_clocks(approved.decision, at);
                 }
             }
             IncidentEvent::DecisionRejected(rejected) => {
@@ -944,7 +1038,6 @@ impl IncidentState {
                 action.status = ActionStatus::Succeeded;
                 action.detail = done.detail.clone();
                 action.last_error = None;
-                self.settle_clocks(done.decision, at);
             }
             IncidentEvent::ActionFailed(failed) => {
                 if !failed.told.is_empty() {
@@ -1092,6 +1185,11 @@ impl IncidentState {
                     if self.clocks.iter().any(|c| c.clock == start.clock) {
                         return fail("the clock is already running");
                     }
+                    if let Some(first) = &start.from_submission_of
+                        && !recorded.clocks.iter().any(|c| &c.clock == first && c.from_submission_of.is_none())
+                    {
+                        return fail("a clock runs from the submission of a clock the same determination starts");
+                    }
                     let deadline = start.deadline.after(started_at);
                     self.clocks.push(Clock {
                         clock: start.clock.clone(),
@@ -1102,9 +1200,13 @@ impl IncidentState {
                         warn_at: deadline.plus_seconds(-i64::from(start.warn_hours) * 3600),
                         stopped_by: start.stopped_by.clone(),
                         path: start.path.clone(),
+                        waiting_for: start.from_submission_of.clone(),
                         warned: None,
                         missed_at: None,
-                        stopped: None,
+                        submission: None,
+                        released: None,
+                        rule: start.deadline,
+                        warn_hours: start.warn_hours,
                     });
                 }
                 self.determinations.push(Determination {
@@ -1113,6 +1215,67 @@ impl IncidentState {
                     by: actor.clone(),
                     at,
                     aware_at: recorded.aware_at,
+                    withdrawn: None,
+                });
+            }
+            IncidentEvent::ClockSubmitted(submitted) => {
+                if let Err(reason) = self.check_submission(submitted, at) {
+                    return fail(reason);
+                }
+                let Some(clock) = self.clocks.iter_mut().find(|c| c.clock == submitted.clock) else {
+                    return fail("unknown clock");
+                };
+                clock.submission = Some(Submission {
+                    sent_at: submitted.sent_at,
+                    authority: submitted.authority.clone(),
+                    channel: submitted.channel.clone(),
+                    reference: submitted.reference.clone(),
+                    statement: submitted.statement.clone(),
+                    decision: submitted.decision,
+                    recorded_by: actor.clone(),
+                    recorded_at: at,
+                    met: submitted.sent_at <= clock.deadline,
+                });
+                // Clocks that run from this submission start now, from when it was sent.
+                for waiting in self.clocks.iter_mut().filter(|c| c.waiting_for.as_ref() == Some(&submitted.clock)) {
+                    waiting.waiting_for = None;
+                    waiting.started_at = submitted.sent_at;
+                    waiting.deadline = waiting.rule.after(submitted.sent_at);
+                    waiting.warn_at = waiting.deadline.plus_seconds(-i64::from(waiting.warn_hours) * 3600);
+                }
+            }
+            IncidentEvent::DeterminationWithdrawn(withdrawn) => {
+                let Some(found) = self.determinations.iter_mut().find(|d| d.determination == withdrawn.determination)
+                else {
+                    return fail("unknown determination");
+                };
+                if found.withdrawn.is_some() {
+                    return fail("the determination is already withdrawn");
+                }
+                found.withdrawn = Some(Note { by: actor.clone(), at, text: withdrawn.basis.clone() });
+                for clock in
+                    self.clocks.iter_mut().filter(|c| c.determination == withdrawn.determination && c.is_open())
+                {
+                    clock.released = Some(ClockRelease {
+                        reason: ReleaseReason::DeterminationWithdrawn,
+                        basis: withdrawn.basis.clone(),
+                        by: actor.clone(),
+                        at,
+                    });
+                }
+            }
+            IncidentEvent::ClockNotRequired(exempt) => {
+                let Some(clock) = self.clocks.iter_mut().find(|c| c.clock == exempt.clock) else {
+                    return fail("unknown clock");
+                };
+                if !clock.is_open() {
+                    return fail("the clock has already stopped");
+                }
+                clock.released = Some(ClockRelease {
+                    reason: ReleaseReason::NotRequired,
+                    basis: exempt.basis.clone(),
+                    by: actor.clone(),
+                    at,
                 });
             }
             IncidentEvent::ClockWarned(warned) => {
@@ -1454,27 +1617,25 @@ impl IncidentState {
         id.0.checked_sub(1).and_then(|i| self.statements.get(i as usize))
     }
 
-    /// A decision that has just become executed (approved, every action succeeded) stops the
-    /// clocks it names, or else the running clock of its class that is due first.
-    fn settle_clocks(&mut self, decision: DecisionId, at: Timestamp) {
-        let Some(found) = self.decision(decision) else { return };
-        let executed =
-            found.state == DecisionState::Approved && found.actions.iter().all(|a| a.status == ActionStatus::Succeeded);
-        if !executed || self.clocks.iter().any(|c| c.stopped.as_ref().is_some_and(|s| s.decision == decision)) {
-            return;
+    /// Why a submission could not have been recorded, if it could not: the clock must be
+    /// running, the statement version sent approved by a decision of the clock's class, and
+    /// the sending between that approval and the entry.
+    pub fn check_submission(&self, submitted: &ClockSubmitted, at: Timestamp) -> Result<(), &'static str> {
+        let clock = self.clocks.iter().find(|c| c.clock == submitted.clock).ok_or("unknown clock")?;
+        if !clock.is_running() {
+            return Err("the clock is not running");
         }
-        let (class, named) = (found.class.clone(), found.clocks.clone());
-        let mut running: Vec<&mut Clock> =
-            self.clocks.iter_mut().filter(|c| c.is_running() && c.stopped_by == class).collect();
-        if named.is_empty() {
-            running.sort_by_key(|c| c.deadline);
-            running.truncate(1);
-        } else {
-            running.retain(|c| named.contains(&c.clock));
+        let decision = self.decision(submitted.decision).ok_or("unknown decision")?;
+        if !self.approves(submitted.decision, &submitted.statement) || decision.class != clock.stopped_by {
+            return Err("only a statement version approved by a decision of the clock's class is submitted");
         }
-        for clock in running {
-            clock.stopped = Some(ClockStop { decision, at, met: at <= clock.deadline });
+        if !decision.clocks.is_empty() && !decision.clocks.contains(&submitted.clock) {
+            return Err("the approving decision names other clocks");
         }
+        if submitted.sent_at > at || decision.decided_at.is_none_or(|approved| submitted.sent_at < approved) {
+            return Err("a notification is sent after its approval and before it is recorded");
+        }
+        Ok(())
     }
 
     /// Whether a share's link works at `now`: not revoked, not expired, incident not closed.

@@ -21,6 +21,7 @@ pub mod playbook;
 pub mod policy;
 pub mod post_report;
 pub mod report;
+pub mod statement_text;
 pub mod text;
 pub mod time;
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::entry::EntryHash;
-use crate::events::ActionSpec;
+use crate::events::{ActionSpec, Audience};
 use crate::ids::{DecisionClass, Role};
 use crate::policy::{Policy, PolicyError, located};
 
@@ -74,6 +74,16 @@ pub struct DecisionTemplate {
     pub title: String,
     pub rationale: Option<String>,
     pub actions: Vec<ActionSpec>,
+    /// The draft statement the decision approves: drafted when the playbook starts, and the
+    /// decision bound to it, so approvers see the exact text.
+    pub statement: Option<StatementTemplate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementTemplate {
+    pub audience: Audience,
+    pub title: String,
+    pub text: String,
 }
 
 /// What a pre-approved decision cites: the playbook that approved it.
@@ -151,6 +161,11 @@ impl Playbook {
             title: text(&d.title),
             rationale: d.rationale.as_deref().map(text),
             actions: d.actions.iter().map(|a| fill_action(a, inputs)).collect(),
+            statement: d.statement.as_ref().map(|t| StatementTemplate {
+                audience: t.audience,
+                title: text(&t.title),
+                text: text(&t.text),
+            }),
         };
         Ok(Filled {
             steps: self
@@ -331,6 +346,15 @@ struct RawDecision {
     rationale: Option<Spanned<String>>,
     #[serde(default)]
     actions: Vec<Spanned<toml::Value>>,
+    statement: Option<Spanned<RawStatement>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStatement {
+    audience: Spanned<Audience>,
+    title: Spanned<String>,
+    text: Spanned<String>,
 }
 
 struct Loader<'a> {
@@ -476,7 +500,44 @@ impl Loader<'_> {
             actions.push(spec);
         }
         let rationale = raw_decision.rationale.as_ref().map(|r| r.get_ref().clone());
-        Ok(DecisionTemplate { class, title, rationale, actions })
+        let statement_class = crate::decide::is_statement_class(&class);
+        if statement_class && field.starts_with("preapproved") {
+            return self.err(
+                &raw_decision.class.span(),
+                format!(
+                    "{field}.class: a playbook cannot pre-approve {class}; its approvers must see the statement's text"
+                ),
+            );
+        }
+        let statement = match &raw_decision.statement {
+            None => None,
+            Some(raw_statement) => {
+                let raw_statement = raw_statement.get_ref();
+                let audience = *raw_statement.audience.get_ref();
+                if audience.class() != class.as_str() {
+                    return self.err(
+                        &raw_statement.audience.span(),
+                        format!(
+                            "{field}.statement.audience: a statement to {} is approved through {}, not {class}",
+                            audience.as_str(),
+                            audience.class()
+                        ),
+                    );
+                }
+                let title = self.text(&format!("{field}.statement.title"), &raw_statement.title, 200)?;
+                self.uses_known_inputs(
+                    &raw_statement.title.span(),
+                    &format!("{field}.statement.title"),
+                    &title,
+                    inputs,
+                )?;
+                let text =
+                    self.text(&format!("{field}.statement.text"), &raw_statement.text, crate::decide::TEXT_MAX)?;
+                self.uses_known_inputs(&raw_statement.text.span(), &format!("{field}.statement.text"), &text, inputs)?;
+                Some(StatementTemplate { audience, title, text })
+            }
+        };
+        Ok(DecisionTemplate { class, title, rationale, actions, statement })
     }
 
     fn load(&self, raw: RawPlaybook) -> Result<Playbook, PlaybookError> {

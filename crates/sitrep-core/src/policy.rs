@@ -103,6 +103,12 @@ pub struct ActionRules {
     pub review: Who,
     /// Who may record a determination that starts regulatory clocks (default: commander, legal).
     pub determinations: Who,
+    /// Who may record that a notification was sent to an authority, which meets a clock
+    /// (default: legal, commander).
+    pub submissions: Who,
+    /// Who may withdraw a determination or record that a notification is not required, which
+    /// stops a clock unmet (default: legal).
+    pub release_clocks: Who,
 }
 
 /// A deadline a regulator imposes, started by a determination and stopped by the execution of
@@ -116,6 +122,9 @@ pub struct ClockPolicy {
     pub stopped_by: DecisionClass,
     /// The stopping class's path is told this many hours before the deadline.
     pub warn_hours: u32,
+    /// The clock (of the same determination) whose submission starts this one; none: it runs
+    /// from awareness.
+    pub from_submission_of: Option<String>,
 }
 
 /// How long a clock runs from its start.
@@ -496,6 +505,8 @@ impl Policy {
             ("engage third parties, revoke share links", &a.third_parties),
             ("post-incident review", &a.review),
             ("record determinations (start regulatory clocks)", &a.determinations),
+            ("record notifications sent to authorities (meet clocks)", &a.submissions),
+            ("withdraw determinations, record a notification not required", &a.release_clocks),
         ] {
             let _ = writeln!(out, "| {name} | {} |", who.describe());
         }
@@ -515,11 +526,18 @@ impl Policy {
             );
         }
         if !self.clocks.is_empty() {
-            out.push_str("\n| clock | starts on | deadline | stopped by | path told before |\n|---|---|---|---|---|\n");
+            out.push_str(
+                "\n| clock | starts on | deadline | met by a submission approved through | path told before |\n\
+                 |---|---|---|---|---|\n",
+            );
             for clock in &self.clocks {
+                let from = match &clock.from_submission_of {
+                    Some(first) => format!(" from the submission of {first}"),
+                    None => " from awareness".to_owned(),
+                };
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} h |",
+                    "| {} | {} | {}{from} | {} | {} h |",
                     clock.title,
                     clock.starts_on,
                     clock.deadline.describe(),
@@ -583,6 +601,7 @@ struct RawClock {
     stopped_by: Spanned<String>,
     #[serde(default)]
     warn_hours: u32,
+    from_submission_of: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -613,6 +632,8 @@ struct RawActions {
     third_parties: Option<Spanned<toml::Value>>,
     review: Option<Spanned<toml::Value>>,
     determinations: Option<Spanned<toml::Value>>,
+    submissions: Option<Spanned<toml::Value>>,
+    release_clocks: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -713,6 +734,8 @@ impl Resolver<'_> {
             )?,
             review: or_default(&raw.actions.review, "actions.review", &["commander", "tech_lead", "scribe"])?,
             determinations: or_default(&raw.actions.determinations, "actions.determinations", &["commander", "legal"])?,
+            submissions: or_default(&raw.actions.submissions, "actions.submissions", &["legal", "commander"])?,
+            release_clocks: or_default(&raw.actions.release_clocks, "actions.release_clocks", &["legal"])?,
         };
 
         let mut classes: Vec<(usize, ClassPolicy)> = Vec::new();
@@ -775,8 +798,29 @@ impl Resolver<'_> {
                     deadline,
                     stopped_by,
                     warn_hours: clock.warn_hours,
+                    from_submission_of: clock.from_submission_of.as_ref().map(|first| first.get_ref().clone()),
                 },
             ));
+        }
+        for (key, raw_clock) in &raw.clocks {
+            let Some(first) = &raw_clock.get_ref().from_submission_of else { continue };
+            let runs_from = clocks.iter().map(|(_, c)| c).find(|c| &c.clock == first.get_ref());
+            let fits = runs_from.is_some_and(|c| {
+                c.clock != *key.get_ref()
+                    && c.starts_on == *raw_clock.get_ref().starts_on.get_ref()
+                    && c.from_submission_of.is_none()
+            });
+            if !fits {
+                return self.err(
+                    &first.span(),
+                    format!(
+                        "clocks.{}.from_submission_of: '{}' is not another clock starting on the same determination \
+                         and running from awareness",
+                        key.get_ref(),
+                        first.get_ref()
+                    ),
+                );
+            }
         }
         clocks.sort_by_key(|(start, _)| *start);
         let mut units: Vec<(usize, (String, String))> = Vec::new();

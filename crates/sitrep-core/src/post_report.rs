@@ -150,8 +150,15 @@ pub struct ClassLatency {
 pub struct DeadlineCompliance {
     pub note: String,
     pub clocks: Vec<ClockOutcome>,
-    /// Clocks stopped by their deadline, out of all clocks that started.
+    /// Clocks met by a notification submitted by the deadline, out of those owed (every clock
+    /// but those whose determination was withdrawn or whose notification is not required).
     pub met: usize,
+    /// Submitted after the deadline.
+    pub late: usize,
+    /// Past the deadline with nothing submitted.
+    pub missed: usize,
+    /// Stopped unmet with a basis: determination withdrawn, or not required.
+    pub released: usize,
     pub total: usize,
 }
 
@@ -162,10 +169,17 @@ pub struct ClockOutcome {
     pub determination: String,
     pub started_at: Timestamp,
     pub deadline: Timestamp,
-    /// `met`, `late`, `missed` (still running past its deadline) or `running`.
+    /// `met`, `late` (submitted after the deadline), `missed` (past it, nothing submitted),
+    /// `running`, `waiting` (runs from another clock's submission), `determination withdrawn`
+    /// or `not required`.
     pub outcome: &'static str,
-    pub stopped_by: Option<DecisionId>,
-    pub stopped_at: Option<Timestamp>,
+    /// The clock whose submission starts this one, while it waits (its start and deadline are
+    /// not yet known).
+    pub waiting_for: Option<String>,
+    /// The notification sent: when, to whom, through what, their reference, which text.
+    pub submission: Option<crate::incident::Submission>,
+    /// Why it stopped without a notification, by whom.
+    pub released: Option<crate::incident::ClockRelease>,
 }
 
 /// The text the deadline section carries when no determination started a clock.
@@ -181,24 +195,31 @@ fn deadline_compliance(state: &IncidentState, now: Timestamp) -> DeadlineComplia
             determination: c.determination.clone(),
             started_at: c.started_at,
             deadline: c.deadline,
-            outcome: match &c.stopped {
-                Some(stop) if stop.met => "met",
-                Some(_) => "late",
-                None if now >= c.deadline || c.missed_at.is_some() => "missed",
-                None => "running",
-            },
-            stopped_by: c.stopped.as_ref().map(|s| s.decision),
-            stopped_at: c.stopped.as_ref().map(|s| s.at),
+            outcome: c.outcome(now).as_str(),
+            waiting_for: c.waiting_for.clone(),
+            submission: c.submission.clone(),
+            released: c.released.clone(),
         })
         .collect();
-    let met = clocks.iter().filter(|c| c.outcome == "met").count();
+    let count = |outcome: &str| clocks.iter().filter(|c| c.outcome == outcome).count();
+    let (met, late, missed) = (count("met"), count("late"), count("missed"));
+    let released = clocks.iter().filter(|c| c.released.is_some()).count();
     let total = clocks.len();
     let note = if total == 0 {
         NO_REGULATORY_CLOCKS.to_owned()
     } else {
-        format!("{met} of {total} regulatory deadline(s) met.")
+        let mut note = format!(
+            "{met} of {} regulatory deadline(s) met by a submitted notification; {late} late, {missed} missed.",
+            total - released
+        );
+        if released > 0 {
+            note.push_str(&format!(
+                " {released} stopped without a notification (determination withdrawn or not required)."
+            ));
+        }
+        note
     };
-    DeadlineCompliance { note, clocks, met, total }
+    DeadlineCompliance { note, clocks, met, late, missed, released, total }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -785,6 +806,24 @@ pub const CSF_MAPPING: &[CsfRow] = &[
     ),
     row("clock.warned", When::Always, &["RS.CO-02"], "The path that must act was told a regulatory deadline is near."),
     row("clock.missed", When::Always, &[], "A missed deadline evidences no outcome; deadline compliance reports it."),
+    row(
+        "clock.submitted",
+        When::Always,
+        &["RS.CO-02"],
+        "Internal and external stakeholders are notified: the notification sent to the authority, with its reference.",
+    ),
+    row(
+        "determination.withdrawn",
+        When::Always,
+        &["RS.AN-08"],
+        "The incident's magnitude is re-estimated: a determination withdrawn, with the basis.",
+    ),
+    row(
+        "clock.not_required",
+        When::Always,
+        &["RS.AN-08"],
+        "The incident's magnitude is re-estimated: a notification judged not required, with the basis.",
+    ),
 ];
 
 /// [`CSF_MAPPING`] as a Markdown table (kind, condition, subcategories, why): what
@@ -1561,6 +1600,21 @@ pub fn describe(entry: &Entry, evidence_names: bool) -> String {
             if c.told.is_empty() { String::new() } else { format!(" (told {})", c.told.join(", ")) }
         ),
         IncidentEvent::ClockMissed(c) => format!("clock {} MISSED its deadline", c.clock),
+        IncidentEvent::ClockSubmitted(c) => format!(
+            "recorded the notification for clock {}: sent {} to {} via {}, reference {} ({} v{}, approved by {})",
+            c.clock,
+            when(c.sent_at),
+            c.authority,
+            c.channel,
+            c.reference,
+            c.statement.statement,
+            c.statement.version,
+            c.decision
+        ),
+        IncidentEvent::DeterminationWithdrawn(d) => {
+            format!("withdrew the determination {}: {}; its open clocks stop", words(&d.determination), d.basis)
+        }
+        IncidentEvent::ClockNotRequired(c) => format!("recorded that clock {} is not required: {}", c.clock, c.basis),
         IncidentEvent::OccurrenceRecorded(o) => {
             let times: Vec<String> =
                 [("started", o.started_at), ("first seen", o.first_seen_at), ("detected", o.detected_at)]
@@ -1722,14 +1776,28 @@ impl PostIncidentReport {
         for c in &self.deadlines.clocks {
             let _ = writeln!(
                 out,
-                "- {} ({}): started {}, due {}: **{}**{}",
+                "- {} ({}): {}: **{}**{}",
                 md(&c.title),
                 words(&c.determination),
-                when(c.started_at),
-                when(c.deadline),
+                match &c.waiting_for {
+                    Some(first) => format!("starts when {first} is submitted"),
+                    None => format!("started {}, due {}", when(c.started_at), when(c.deadline)),
+                },
                 c.outcome,
-                match (c.stopped_by, c.stopped_at) {
-                    (Some(d), Some(at)) => format!(", stopped by {d} at {}", when(at)),
+                match (&c.submission, &c.released) {
+                    (Some(sent), _) => format!(
+                        ", sent {} to {} via {} (reference {}; {} v{}, approved by {}), recorded by {}",
+                        when(sent.sent_at),
+                        md(&sent.authority),
+                        md(&sent.channel),
+                        md(&sent.reference),
+                        sent.statement.statement,
+                        sent.statement.version,
+                        sent.decision,
+                        sent.recorded_by
+                    ),
+                    (None, Some(released)) =>
+                        format!(", stopped by {} at {}: {}", released.by, when(released.at), md(&released.basis)),
                     _ => String::new(),
                 }
             );

@@ -17,6 +17,8 @@ use crate::ids::{
 };
 use crate::incident::{ActionStatus, Decision, Handover, IncidentState, Occurrence, TaskState};
 use crate::org::OrgState;
+use crate::playbook::Citation;
+use crate::statement_text::{BoundText, bound_text};
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,10 +69,15 @@ pub struct ClockLine {
     /// For a running clock: seconds left (negative once missed).
     pub seconds_left: Option<i64>,
     pub missed: bool,
-    /// The decision that stopped it, and whether in time.
-    pub stopped_by: Option<DecisionId>,
-    pub met: Option<bool>,
-    /// The class whose executed decision stops it.
+    /// `running`, `waiting`, `missed`, `met`, `late`, `determination withdrawn`, `not required`.
+    pub outcome: &'static str,
+    /// The clock whose submission starts this one, while it waits for it.
+    pub waiting_for: Option<String>,
+    /// The notification sent to the authority, which met it (or came late).
+    pub submission: Option<crate::incident::Submission>,
+    /// Why it stopped without a notification, by whom.
+    pub released: Option<crate::incident::ClockRelease>,
+    /// The class through which the statement sent must be approved.
     pub stopping_class: DecisionClass,
 }
 
@@ -129,6 +136,8 @@ pub struct PendingDecision {
     pub endorsed_by: Vec<UserName>,
     /// What is missing, in words.
     pub waiting_on: String,
+    /// The exact statement text it approves, and its changes from the audience's last approved text.
+    pub statement: Option<BoundText>,
     /// Who must act: each role that can move it forward, with its holders.
     pub must_act: Vec<RoleHolders>,
 }
@@ -146,6 +155,10 @@ pub struct ApprovedDecision {
     pub title: String,
     pub decided_at: Option<Timestamp>,
     pub approved_by: Vec<UserName>,
+    /// For a decision a playbook pre-approved: who approved the playbook, its id, version and hash.
+    pub preapproved: Option<Citation>,
+    /// The exact statement text it approved.
+    pub statement: Option<BoundText>,
     pub actions: Vec<ActionLine>,
 }
 
@@ -230,6 +243,8 @@ impl Sitrep {
                     title: d.title.clone(),
                     decided_at: d.decided_at,
                     approved_by: d.approvals.iter().map(|a| a.user.clone()).collect(),
+                    preapproved: d.playbook.clone().filter(|_| d.approvals.is_empty()),
+                    statement: bound_text(state, d),
                     actions: d
                         .actions
                         .iter()
@@ -292,13 +307,18 @@ impl Sitrep {
                         deadline: c.deadline,
                         running: c.is_running(),
                         seconds_left: c.is_running().then(|| c.seconds_left(now)),
-                        missed: c.missed_at.is_some() || c.stopped.as_ref().is_some_and(|s| !s.met),
-                        stopped_by: c.stopped.as_ref().map(|s| s.decision),
-                        met: c.stopped.as_ref().map(|s| s.met),
+                        missed: matches!(
+                            c.outcome(now),
+                            crate::incident::ClockOutcome::Missed | crate::incident::ClockOutcome::Late
+                        ),
+                        outcome: c.outcome(now).as_str(),
+                        waiting_for: c.waiting_for.clone(),
+                        submission: c.submission.clone(),
+                        released: c.released.clone(),
                         stopping_class: c.stopped_by.clone(),
                     })
                     .collect();
-                clocks.sort_by_key(|c| (!c.running, c.deadline));
+                clocks.sort_by_key(|c| (!c.running, c.waiting_for.is_some(), c.deadline));
                 clocks
             },
         }
@@ -426,6 +446,9 @@ impl Sitrep {
                 decision.waiting_on,
                 who.join("; ")
             );
+            if let Some(bound) = &decision.statement {
+                statement_markdown(&mut out, bound);
+            }
         }
 
         out.push_str("\n## Approved decisions\n\n");
@@ -433,15 +456,27 @@ impl Sitrep {
             out.push_str("- none\n");
         }
         for decision in &self.approved_decisions {
+            let by = match &decision.preapproved {
+                Some(citation) => format!(
+                    "pre-approved by {} in playbook {} v{} (SHA-256 {})",
+                    md(&citation.approved_by),
+                    md(&citation.playbook),
+                    md(&citation.version),
+                    &citation.sha256[..12.min(citation.sha256.len())]
+                ),
+                None => format!("approved by {}", names(&decision.approved_by)),
+            };
             let _ = writeln!(
                 out,
-                "- {} {} \"{}\", approved by {}{}",
+                "- {} {} \"{}\", {by}{}",
                 decision.id,
                 decision.class,
                 md(&decision.title),
-                names(&decision.approved_by),
                 decision.decided_at.map(|at| format!(" at {at}")).unwrap_or_default()
             );
+            if let Some(bound) = &decision.statement {
+                statement_markdown(&mut out, bound);
+            }
             for action in &decision.actions {
                 let _ = writeln!(
                     out,
@@ -457,18 +492,15 @@ impl Sitrep {
         if !self.clocks.is_empty() {
             out.push_str("\n## Regulatory clocks\n\n");
             for clock in &self.clocks {
-                let status = match (clock.seconds_left, clock.stopped_by, clock.met) {
-                    (Some(left), _, _) if left < 0 => format!("**MISSED** {} ago", duration_words(-left)),
-                    (Some(left), _, _) => format!("**{} left**", duration_words(left)),
-                    (None, Some(decision), Some(true)) => format!("met by {decision}"),
-                    (None, Some(decision), _) => format!("**late**, stopped by {decision}"),
-                    _ => "stopped".to_owned(),
+                let status = clock_status(clock);
+                let due = match &clock.waiting_for {
+                    Some(first) => format!("starts when {first} is submitted"),
+                    None => format!("due {}", clock.deadline),
                 };
                 let _ = writeln!(
                     out,
-                    "- {} — due {}: {status} (a {} decision stops it)",
+                    "- {} — {due}: {status} (met by submitting a text approved through {})",
                     md(&clock.title),
-                    clock.deadline,
                     clock.stopping_class
                 );
             }
@@ -555,6 +587,69 @@ impl Sitrep {
     }
 }
 
+/// A clock's status in words: "3 h 10 min left", "MISSED 2 h ago", "met: sent … to …
+/// (reference …)", "not required: … (legal)".
+pub fn clock_status(clock: &ClockLine) -> String {
+    if let Some(sent) = &clock.submission {
+        return format!(
+            "{}: sent {} to {} via {}, reference {} ({} v{}, approved by {})",
+            if sent.met { "met" } else { "**late**" },
+            sent.sent_at,
+            md(&sent.authority),
+            md(&sent.channel),
+            md(&sent.reference),
+            sent.statement.statement,
+            sent.statement.version,
+            sent.decision
+        );
+    }
+    if let Some(released) = &clock.released {
+        return format!("{} by {} at {}: {}", clock.outcome, released.by, released.at, md(&released.basis));
+    }
+    match clock.seconds_left {
+        _ if clock.waiting_for.is_some() => "waiting".to_owned(),
+        Some(left) if left < 0 => format!("**MISSED** {} ago, nothing submitted", duration_words(-left)),
+        Some(left) => format!("**{} left**", duration_words(left)),
+        None => clock.outcome.to_owned(),
+    }
+}
+
+/// A bound statement's exact text and its changes, quoted under a decision.
+fn statement_markdown(out: &mut String, bound: &BoundText) {
+    let _ = writeln!(
+        out,
+        "  - approves {} v{} \"{}\" to {} (text SHA-256 {}):",
+        bound.statement,
+        bound.version,
+        md(&bound.title),
+        bound.audience.as_str(),
+        &bound.sha256[..12.min(bound.sha256.len())]
+    );
+    for line in bound.text.lines() {
+        let _ = writeln!(out, "    > {}", md(line));
+    }
+    match &bound.previous {
+        Some(previous) => {
+            let _ = writeln!(
+                out,
+                "  - changes from {} v{} (approved by {}):",
+                previous.statement, previous.version, previous.decision
+            );
+            for change in &bound.changes {
+                let word = match change {
+                    crate::statement_text::Change::Same(_) => "unchanged",
+                    crate::statement_text::Change::Added(_) => "**added**",
+                    crate::statement_text::Change::Removed(_) => "**removed**",
+                };
+                let _ = writeln!(out, "    - {word}: {}", md(change.line()));
+            }
+        }
+        None => {
+            let _ = writeln!(out, "  - no earlier text to {} was approved", bound.audience.as_str());
+        }
+    }
+}
+
 /// The most recently approved statement version for an audience.
 fn approved_statement(state: &IncidentState, audience: Audience) -> Option<StatementLine> {
     state
@@ -598,6 +693,7 @@ fn pending(state: &IncidentState, decision: &Decision) -> PendingDecision {
         proposed_at: decision.proposed_at,
         endorsed_by: decision.approvals.iter().map(|a| a.user.clone()).collect(),
         waiting_on: progress.waiting_on,
+        statement: bound_text(state, decision),
         must_act: progress
             .awaiting
             .into_iter()

@@ -228,9 +228,28 @@ fn a_full_incident_life_decides_and_folds_every_incident_entry_kind() {
     system(&mut w, warned).expect("clock.warned");
     jump_to(&mut w, started + 72 * 3600);
     system(&mut w, SystemCommand::ClockMissed { clock: "gdpr_art33".into() }).expect("clock.missed");
-    act(&mut w, "lee", propose("regulatory_notification", "Notify the DPA")).expect("legal proposes");
-    act(&mut w, "exec", approve(6)).expect("the executive approves: the clock stops, late");
-    assert_eq!(w.incident.clocks[0].stopped.as_ref().map(|s| s.met), Some(false));
+    act(&mut w, "lee", draft(Audience::Regulator, "We report a personal data breach.")).expect("drafted");
+    act(&mut w, "lee", propose_statement("regulatory_notification", 2)).expect("legal proposes");
+    act(&mut w, "exec", approve(6)).expect("the executive approves: approving is not sending");
+    assert!(w.incident.clocks[0].is_running());
+    let sent = C::SubmitNotification {
+        clock: "gdpr_art33".into(),
+        sent_at: at(w.org.clock),
+        authority: "CNIL".into(),
+        channel: "portal".into(),
+        reference: "CNIL-1".into(),
+        statement: sitrep_core::ids::StatementId(2),
+        version: 1,
+    };
+    act(&mut w, "lee", sent).expect("clock.submitted: the clock stops, late");
+    assert_eq!(w.incident.clocks[0].submission.as_ref().map(|s| s.met), Some(false));
+    // A determination withdrawn and a notification not required, each with its basis.
+    act(&mut w, "lee", determine("significant_incident", None)).expect("determined");
+    let not_required = C::NotificationNotRequired { clock: "nis2_early_warning".into(), basis: "CSIRT: no".into() };
+    act(&mut w, "lee", not_required).expect("clock.not_required");
+    let withdrawn =
+        C::WithdrawDetermination { determination: "significant_incident".into(), basis: "not significant".into() };
+    act(&mut w, "lee", withdrawn).expect("determination.withdrawn");
 
     // The post-incident review: lessons become control changes; one is done, one cancelled.
     act(&mut w, "cmd", lesson("A deploy key sat in a public repository")).expect("lesson.recorded");
@@ -336,12 +355,12 @@ fn a_full_organisation_life_decides_and_folds_every_org_entry_kind() {
     org.act(ADMIN, O::ReplacePolicy { source: stricter.clone() }).expect("replaced");
     assert_eq!((org.state.policy.name.as_str(), org.state.policy.source.as_str()), ("stricter", stricter.as_str()));
 
-    let revised = sitrep_core::playbook::BUILT_IN_PLAYBOOKS[0].replace("version = \"1.0.0\"", "version = \"1.1.0\"");
+    let revised = sitrep_core::playbook::BUILT_IN_PLAYBOOKS[0].replace("version = \"1.1.0\"", "version = \"1.2.0\"");
     org.act(ADMIN, O::AddPlaybook { source: revised.clone() }).expect("added");
     let playbook = &org.state.playbooks["leaked-secret"];
     assert_eq!(
         (playbook.version.as_str(), playbook.sha256.clone()),
-        ("1.1.0", EntryHash::of(revised.as_bytes()).to_hex())
+        ("1.2.0", EntryHash::of(revised.as_bytes()).to_hex())
     );
 
     org.act(ADMIN, O::RegisterParty(msp("acme"))).expect("party.registered");
@@ -1141,7 +1160,8 @@ fn an_action_s_free_form_json_holds_only_numbers_a_double_keeps_exactly() {
 #[test]
 fn approving_is_refused_with_the_role_still_missing_and_its_holder() {
     let mut w = world();
-    act(&mut w, "cora", propose("external_statement", "Holding statement")).expect("comms proposes");
+    act(&mut w, "cora", draft(Audience::Press, "We are investigating.")).expect("drafted");
+    act(&mut w, "cora", propose_statement("external_statement", 1)).expect("comms proposes");
     let message = forbidden(act(&mut w, "cora", approve(1)), "people");
     assert_eq!(
         message,
@@ -1295,7 +1315,8 @@ type TextCase = (&'static str, &'static str, usize, fn(String) -> C);
 fn user_text_refuses_empty_over_limit_and_control_characters_but_keeps_html_verbatim() {
     let mut base = world();
     act(&mut base, "resp", fact("seed")).expect("F-1");
-    act(&mut base, "cora", propose("external_statement", "seed")).expect("D-1");
+    act(&mut base, "cora", draft(Audience::Press, "seed")).expect("ST-1");
+    act(&mut base, "cora", propose_statement("external_statement", 1)).expect("D-1");
     let cases: [TextCase; 11] = [
         ("resp", "text", TEXT_MAX, |t| C::AddNote { text: t, occurred: None }),
         ("resp", "text", TEXT_MAX, |t| C::LogFact {
@@ -1693,4 +1714,62 @@ fn playbooks_are_added_by_admins_and_checked_against_the_policy() {
     says(&refused(generic.replace("id = \"generic\"", "id = \"Generic!\"")), &["line 2", "id must be"]);
     says(&refused(generic.replace("role = \"executive\"", "role = \"ceo\"")), &["unknown role 'ceo'"]);
     says(&refused("id = \"x\"\nversion = 1".into()), &["line 2", "invalid type"]);
+}
+
+#[test]
+fn a_statement_class_decision_with_no_statement_bound_cannot_be_approved() {
+    let mut w = world();
+    // Proposed with nothing bound: legal and comms would approve no text at all.
+    act(&mut w, "cora", propose("external_statement", "Holding statement")).expect("comms proposes");
+    let refused = conflict(act(&mut w, "lee", approve(1)));
+    says(&refused, &["D-1 (external_statement) is bound to no statement, so there is no text to approve"]);
+    assert_eq!(w.decision(1).state, DecisionState::Proposed, "nothing changed");
+    for class_name in ["customer_notification", "regulatory_notification"] {
+        act(&mut w, "lee", propose(class_name, "Tell them")).expect("proposed");
+        let id = w.incident.decisions.len() as u64;
+        says(&conflict(act(&mut w, "exec", approve(id))), &["is bound to no statement"]);
+    }
+    // Bound to a text, the same approval goes through.
+    act(&mut w, "cora", draft(Audience::Press, "We are investigating.")).expect("drafted");
+    act(&mut w, "cora", propose_statement("external_statement", 1)).expect("proposed bound");
+    let id = w.incident.decisions.len() as u64;
+    act(&mut w, "lee", approve(id)).expect("legal approves the text");
+}
+
+#[test]
+fn a_bound_decision_shows_its_exact_text_and_its_changes_from_the_audiences_last_approved_text() {
+    let mut w = world();
+    act(&mut w, "cora", draft(Audience::Press, "We are investigating.\nNo customer data was affected.")).expect("v1");
+    act(&mut w, "cora", propose_statement("external_statement", 1)).expect("D-1");
+    let first = sitrep_core::statement_text::bound_text(&w.incident, w.decision(1)).expect("bound");
+    assert_eq!(first.text, "We are investigating.\nNo customer data was affected.");
+    assert!(first.previous.is_none() && first.changes.is_empty(), "nothing approved for the press before");
+    act(&mut w, "lee", approve(1)).expect("approved");
+    act(&mut w, "cora", revise(1, "We are investigating.\nSome customer emails were read.")).expect("v2");
+    act(&mut w, "cora", propose_statement("external_statement", 1)).expect("D-2");
+
+    let bound = sitrep_core::statement_text::bound_text(&w.incident, w.decision(2)).expect("bound");
+    assert_eq!((bound.version, bound.text.as_str()), (2, "We are investigating.\nSome customer emails were read."));
+    let previous = bound.previous.as_ref().expect("v1 was approved for the press");
+    assert_eq!((previous.version, previous.decision), (1, DecisionId(1)));
+    use sitrep_core::statement_text::Change;
+    assert_eq!(
+        bound.changes,
+        [
+            Change::Same("We are investigating.".into()),
+            Change::Removed("No customer data was affected.".into()),
+            Change::Added("Some customer emails were read.".into()),
+        ]
+    );
+    let markdown = sitrep_core::report::Sitrep::of(&w.incident, &w.org.state, w.org.now()).to_markdown();
+    says(
+        &markdown,
+        &[
+            "approves ST-1 v2 \"Security notice\" to press",
+            "    > Some customer emails were read.",
+            "changes from ST-1 v1 (approved by D-1):",
+            "    - **removed**: No customer data was affected.",
+            "    - **added**: Some customer emails were read.",
+        ],
+    );
 }

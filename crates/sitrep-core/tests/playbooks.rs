@@ -113,7 +113,10 @@ fn expected(source: &str, w: &World, by: &str, given: &BTreeMap<String, String>)
         sha256: sha256(source),
         approved_by: playbook.approved_by.clone(),
     };
-    let mut decision = |template: &sitrep_core::playbook::DecisionTemplate, preapproved: bool| {
+    let mut statements = state.statements.len() as u64;
+    let mut decision = |template: &sitrep_core::playbook::DecisionTemplate,
+                        preapproved: bool,
+                        statement: Option<sitrep_core::events::StatementRef>| {
         decisions += 1;
         let class = policy.class(&template.class).expect("a class of the policy");
         IncidentEvent::DecisionProposed(DecisionProposed {
@@ -128,7 +131,7 @@ fn expected(source: &str, w: &World, by: &str, given: &BTreeMap<String, String>)
             state: if preapproved { DecisionState::Approved } else { DecisionState::Proposed },
             playbook: preapproved.then(|| citation.clone()),
             path: class.path.clone(),
-            statement: None,
+            statement,
             clocks: Vec::new(),
         })
     };
@@ -141,7 +144,7 @@ fn expected(source: &str, w: &World, by: &str, given: &BTreeMap<String, String>)
         required_roles: playbook.required_roles.clone(),
     })];
     for template in &playbook.preapproved {
-        events.push(decision(template, true));
+        events.push(decision(template, true, None));
     }
     for (index, step) in playbook.steps.iter().enumerate() {
         tasks += 1;
@@ -158,7 +161,25 @@ fn expected(source: &str, w: &World, by: &str, given: &BTreeMap<String, String>)
             },
         }));
         if let Some(template) = &step.decision {
-            events.push(decision(template, false));
+            // A step's statement is drafted from the file, and its decision bound to that text.
+            let bound = template.statement.as_ref().map(|draft| {
+                statements += 1;
+                let text = fill(&draft.text, &playbook, given);
+                let sha = sha256(&text);
+                events.push(IncidentEvent::StatementDrafted(sitrep_core::events::StatementDrafted {
+                    statement: sitrep_core::ids::StatementId(statements),
+                    audience: draft.audience,
+                    title: fill(&draft.title, &playbook, given),
+                    text,
+                    sha256: sha.clone(),
+                }));
+                sitrep_core::events::StatementRef {
+                    statement: sitrep_core::ids::StatementId(statements),
+                    version: 1,
+                    sha256: sha,
+                }
+            });
+            events.push(decision(template, false, bound));
         }
     }
     events
@@ -212,7 +233,7 @@ fn check_started(w: &World, source: &str, entries: &[Entry], by: &str) {
                 }
                 assert_eq!(moments, owed);
             }
-            IncidentEvent::PlaybookStarted(_) => {}
+            IncidentEvent::PlaybookStarted(_) | IncidentEvent::StatementDrafted(_) => {}
             other => panic!("starting a playbook wrote {other:?}"),
         }
     }
@@ -281,7 +302,7 @@ fn the_leaked_secret_playbook_pre_approves_revoking_the_named_key_at_the_cloud_i
         d1.playbook,
         Some(Citation {
             playbook: "leaked-secret".into(),
-            version: "1.0.0".into(),
+            version: "1.1.0".into(),
             sha256: sha256(LEAKED_SECRET),
             approved_by: "CISO, for the Security Leadership Team".into(),
         })
@@ -309,7 +330,7 @@ fn the_leaked_secret_playbook_pre_approves_revoking_the_named_key_at_the_cloud_i
     );
     assert_eq!(
         w.task(1).origin,
-        TaskOrigin::Playbook { playbook: "leaked-secret".into(), version: "1.0.0".into(), step: 1 }
+        TaskOrigin::Playbook { playbook: "leaked-secret".into(), version: "1.1.0".into(), step: 1 }
     );
     let legal =
         w.incident.tasks.iter().find(|t| t.title.starts_with("Assess notification duties")).expect("legal's step");
@@ -320,6 +341,15 @@ fn the_leaked_secret_playbook_pre_approves_revoking_the_named_key_at_the_cloud_i
         ("external_statement", "Holding statement on the exposed credential", DecisionState::Proposed, true)
     );
     assert_eq!(w.incident.awaiting(&user("lee")).iter().map(|d| d.id).collect::<Vec<_>>(), [DecisionId(2)]);
+    // Legal and comms approve a text, drafted from the playbook, not nothing.
+    let bound = d2.statement.clone().expect("the holding statement's decision is bound to its draft");
+    let drafted = w.incident.statement(bound.statement).expect("drafted by the playbook");
+    assert_eq!(
+        (drafted.audience, drafted.title.as_str()),
+        (Audience::Press, "Holding statement: exposed AWS credential")
+    );
+    says(&drafted.latest().text, &["We are aware that a credential used by one of our systems was exposed."]);
+    act(&mut w, "lee", approve(2)).expect("legal approves the text");
 
     // The pre-approved revocation runs at once: the worker may start it.
     system(&mut w, start(1, 0)).expect("the worker starts the revocation");
@@ -678,9 +708,9 @@ fn a_playbook_s_text_and_inputs_refuse_invisible_characters() {
         ),
         ("Revoke the exposed", "Revoke\u{2060} the exposed", "\"\"\"\nRevoke", "summary contains U+2060 (WORD JOINER)"),
         (
-            "version = \"1.0.0\"",
-            "version = \"1.0.0\u{202E}\"",
-            "\"1.0.0",
+            "version = \"1.1.0\"",
+            "version = \"1.1.0\u{202E}\"",
+            "\"1.1.0",
             "version contains U+202E (RIGHT-TO-LEFT OVERRIDE), a bidirectional formatting character",
         ),
         (
@@ -1063,9 +1093,12 @@ fn proposing_a_class_with_a_path_owes_a_proposed_notice_to_each_channel() {
 #[test]
 fn approving_and_rejecting_owe_approved_and_rejected_notices() {
     let mut w = world();
-    act(&mut w, "cora", propose("external_statement", "Draft one")).expect("D-1");
-    act(&mut w, "cora", propose("external_statement", "Draft two")).expect("D-2");
-    act(&mut w, "cora", propose("external_statement", "Draft three")).expect("D-3");
+    for text in ["Draft one", "Draft two", "Draft three"] {
+        act(&mut w, "cora", draft(Audience::Press, text)).expect("drafted");
+    }
+    act(&mut w, "cora", propose_statement("external_statement", 1)).expect("D-1");
+    act(&mut w, "cora", propose_statement("external_statement", 2)).expect("D-2");
+    act(&mut w, "cora", propose_statement("external_statement", 3)).expect("D-3");
     act(&mut w, "lee", approve(1)).expect("approved");
     assert_eq!(
         owed(&w, 1),
@@ -1283,4 +1316,50 @@ fn a_task_action_runs_as_a_task_not_as_an_outside_call() {
     );
     system(&mut w, run_task(d, 0)).expect("the task action runs");
     assert_eq!(w.incident.tasks.last().map(|t| t.title.as_str()), Some("Rotate keys"));
+}
+
+#[test]
+fn the_sitrep_names_who_pre_approved_a_playbook_decision_its_playbook_version_and_hash() {
+    let mut w = world();
+    act(&mut w, "cmd", run_playbook("leaked-secret", &[("key_id", "AKIA1234"), ("provider", "AWS")])).expect("started");
+    let sitrep = sitrep_core::report::Sitrep::of(&w.incident, &w.org.state, w.org.now());
+    let revocation = &sitrep.approved_decisions[0];
+    assert_eq!(
+        revocation.preapproved,
+        Some(Citation {
+            playbook: "leaked-secret".into(),
+            version: "1.1.0".into(),
+            sha256: sha256(LEAKED_SECRET),
+            approved_by: "CISO, for the Security Leadership Team".into(),
+        })
+    );
+    let markdown = sitrep.to_markdown();
+    says(
+        &markdown,
+        &[&format!(
+            "- D-1 credential_revocation \"Deactivate AKIA1234 at AWS\", pre-approved by CISO, for the Security Leadership \
+         Team in playbook leaked-secret v1.1.0 (SHA-256 {})",
+            &sha256(LEAKED_SECRET)[..12]
+        )],
+    );
+    assert!(!markdown.contains("approved by nobody"), "{markdown}");
+    // The holding statement waiting on legal and comms shows the text they would approve.
+    says(&markdown, &["approves ST-1 v1 \"Holding statement: exposed AWS credential\" to press", "    > We are aware"]);
+}
+
+#[test]
+fn a_playbook_cannot_pre_approve_a_statement_and_a_step_s_draft_must_match_its_class() {
+    let policy = Policy::default_policy();
+    let preapproved = LEAKED_SECRET.replacen("class = \"credential_revocation\"", "class = \"external_statement\"", 1);
+    let error = Playbook::parse(&preapproved, &policy).expect_err("refused");
+    says(
+        &error.message,
+        &["a playbook cannot pre-approve external_statement; its approvers must see the statement's text"],
+    );
+    let wrong_audience = LEAKED_SECRET.replace("audience = \"press\"", "audience = \"customers\"");
+    let error = Playbook::parse(&wrong_audience, &policy).expect_err("refused");
+    says(
+        &error.message,
+        &["a statement to customers is approved through customer_notification, not external_statement"],
+    );
 }

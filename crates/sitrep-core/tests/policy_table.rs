@@ -147,7 +147,48 @@ fn staffed(proposer_roles: &[&str]) -> World {
     }
     // Reviewed, so that a close decision may close it.
     review_by(&mut w, "commander");
+    with_statements(w)
+}
+
+/// A decision of a statement class approves a text: every world here has one drafted per
+/// audience whose class approves it (ST-1 press, ST-2 customers, ST-3 regulator), and
+/// [`propose`] binds such a proposal to it. The rule under test is the same either way.
+fn with_statements(mut w: World) -> World {
+    use sitrep_core::events::{Audience, IncidentEvent, StatementDrafted};
+    let drafted: Vec<IncidentEvent> = [Audience::Press, Audience::Customers, Audience::Regulator]
+        .iter()
+        .enumerate()
+        .map(|(i, audience)| {
+            let text = format!("Statement to {}.", audience.as_str());
+            IncidentEvent::StatementDrafted(StatementDrafted {
+                statement: sitrep_core::ids::StatementId(w.incident.statements.len() as u64 + i as u64 + 1),
+                audience: *audience,
+                title: "Statement".into(),
+                sha256: sitrep_core::entry::sha256_hex(text.as_bytes()),
+                text,
+            })
+        })
+        .collect();
+    append(&mut w, &by("commander"), &drafted).expect("drafted");
     w
+}
+
+fn world() -> World {
+    with_statements(support::world())
+}
+
+/// [`support::propose`], bound to the drafted statement when the class approves a text.
+fn propose(class: &str, title: &str) -> sitrep_core::IncidentCommand {
+    let mut command = support::propose(class, title);
+    if let sitrep_core::IncidentCommand::Propose { statement, .. } = &mut command {
+        *statement = match class {
+            "external_statement" => Some(sitrep_core::ids::StatementId(1)),
+            "customer_notification" => Some(sitrep_core::ids::StatementId(2)),
+            "regulatory_notification" => Some(sitrep_core::ids::StatementId(3)),
+            _ => None,
+        };
+    }
+    command
 }
 
 /// The proposer's roles in each variant: only their proposing role, or that role plus one of
@@ -307,7 +348,7 @@ fn one_person_holding_legal_and_comms_who_proposes_still_needs_another_person_fo
     assert_eq!(state(&base), DecisionState::Proposed, "one person is not two");
     assert_eq!(
         base.record.last().expect("entry").body,
-        r#"{"also":["comms"],"class":"external_statement","decision":"D-1","path":["incident-channel","legal","communications"],"role":"legal","rule":{"approve":{"all_of":["legal","comms"]},"people":2,"scope":"central"},"state":"proposed","title":"Holding statement"}"#
+        r#"{"also":["comms"],"class":"external_statement","decision":"D-1","path":["incident-channel","legal","communications"],"role":"legal","rule":{"approve":{"all_of":["legal","comms"]},"people":2,"scope":"central"},"state":"proposed","statement":{"sha256":"719e1cb3b4e750f08285eb3077e100153c5bd4cad2f596e5046bbf20f9868e21","statement":"ST-1","version":1},"title":"Holding statement"}"#
     );
     forbidden(act(&mut base, "lee", approve(1)), "people");
     assert_eq!(state(&base), DecisionState::Proposed);

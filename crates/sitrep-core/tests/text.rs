@@ -18,15 +18,17 @@ use support::*;
 const DISGUISED: &str = "ad\u{200B}min approved";
 const SAYS: &str = "contains U+200B (ZERO WIDTH SPACE), an invisible character that can disguise text";
 
-/// INC-1 with something for every command to act on: F-1, T-1, D-1 (proposed), ST-1, an
+/// INC-1 with something for every command to act on: F-1, T-1, D-1 (proposed, bound to ST-2), ST-1, an
 /// evidence item, the party `acme` engaged and shared with (SH-1, through D-2), ST-1 approved
 /// for publishing (D-3), L-1 and CC-1.
 fn busy_world() -> World {
     let mut w = world();
     act(&mut w, "resp", fact("seed")).expect("F-1");
     act(&mut w, "cmd", task("seed")).expect("T-1");
-    act(&mut w, "cora", propose("external_statement", "seed")).expect("D-1");
     act(&mut w, "cora", draft(Audience::Customers, "seed")).expect("ST-1");
+    act(&mut w, "cora", draft(Audience::Press, "seed")).expect("ST-2");
+    // A statement decision approves a text: D-1 is bound to ST-2.
+    act(&mut w, "cora", propose_statement("external_statement", 2)).expect("D-1");
     act(&mut w, "tech", register(&blob(1), "trail.json")).expect("evidence");
     register_party(&mut w, "acme");
     register_party(&mut w, "globex");

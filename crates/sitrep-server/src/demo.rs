@@ -7,9 +7,13 @@
 //! by legal; the managed-service provider that runs the deploy pipeline is engaged and holds a
 //! live share link to the CloudTrail export (approved by legal and the commander); a customer
 //! notice was approved by legal and the executive and published on the status page, and a
-//! press holding statement waits on legal. Legal has determined that personal data was
-//! affected, so the GDPR 72-hour clock runs and the notification to the authority waits on the
-//! executive. Everything is written through the ledger, like any other action.
+//! press holding statement waits on legal, its text on the approval card. Legal has determined
+//! that personal data was affected, so the GDPR 72-hour clock runs and the notification to the
+//! authority (its exact text bound) waits on the executive; approving it will not meet the
+//! clock, recording the submission will. Legal also determined a significant incident (NIS2):
+//! the early warning was sent and recorded with the CSIRT's reference, then the determination
+//! was withdrawn with its basis, stopping the other NIS2 clocks. Everything is written through
+//! the ledger, like any other action.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -348,6 +352,22 @@ pub async fn seed(ledger: &Ledger, blobs: &BlobStore) -> Result<Vec<DemoPerson>,
         },
     )
     .await?;
+    // The notification's text is drafted and bound to the decision, so the executive approves
+    // exactly what goes to the authority; approving it is not sending it.
+    act(
+        &lena,
+        IncidentCommand::DraftStatement {
+            audience: Audience::Regulator,
+            title: "Personal data breach notification (GDPR Art. 33)".into(),
+            text: "Nature of the breach: a deployment access key was published and used from an unknown address \
+               to list storage buckets holding EU customers' invoices (names, postal addresses).\n\
+               Likely consequences: exposure of contact data; no payment data is stored in these buckets.\n\
+               Measures taken: the key was revoked within the hour; access logs are under review.\n\
+               Contact: Lena Fischer, Data Protection Officer."
+                .into(),
+        },
+    )
+    .await?;
     act(
         &lena,
         IncidentCommand::Propose {
@@ -355,8 +375,73 @@ pub async fn seed(ledger: &Ledger, blobs: &BlobStore) -> Result<Vec<DemoPerson>,
             title: "Notify the lead supervisory authority (GDPR Art. 33)".into(),
             rationale: Some("Invoices of EU customers may have been listed; we notify within 72 hours.".into()),
             actions: Vec::new(),
-            statement: None,
+            statement: Some(StatementId(3)),
             clocks: vec!["gdpr_art33".into()],
+        },
+    )
+    .await?;
+
+    // NIS2: legal determined a significant incident, the early warning was approved, sent and
+    // recorded with the CSIRT's reference; the CSIRT then agreed it is not significant, so legal
+    // withdrew the determination and the remaining NIS2 clocks stopped, with the basis.
+    act(
+        &lena,
+        IncidentCommand::RecordDetermination {
+            determination: "significant_incident".into(),
+            basis: "The deploy pipeline serves EU customers; disruption was possible".into(),
+            aware_at: Some(aware),
+        },
+    )
+    .await?;
+    act(
+        &lena,
+        IncidentCommand::DraftStatement {
+            audience: Audience::Regulator,
+            title: "NIS2 early warning".into(),
+            text: "Early warning under NIS2 Art. 23(4)(a): a leaked deployment credential was used from an unknown \
+               address. We do not suspect unlawful or malicious acts with cross-border impact beyond this. \
+               Incident notification to follow within 72 hours."
+                .into(),
+        },
+    )
+    .await?;
+    let proposed = act(
+        &lena,
+        IncidentCommand::Propose {
+            class: class("regulatory_notification")?,
+            title: "Send the NIS2 early warning to the CSIRT".into(),
+            rationale: Some("Within 24 hours of awareness.".into()),
+            actions: Vec::new(),
+            statement: Some(StatementId(4)),
+            clocks: vec!["nis2_early_warning".into()],
+        },
+    )
+    .await?;
+    let warning = crate::api::created(&proposed, "decision").map_err(|e| setup(e.to_string()))?;
+    let approved =
+        act(&eve, IncidentCommand::Approve { decision: warning, note: Some("Send as drafted.".into()) }).await?;
+    // Sent the moment it was approved (a submission is never before its approval).
+    let sent_at = approved.entries.last().map(|e| e.at).ok_or_else(|| setup("the approval wrote nothing".into()))?;
+    act(
+        &lena,
+        IncidentCommand::SubmitNotification {
+            clock: "nis2_early_warning".into(),
+            sent_at,
+            authority: "National CSIRT".into(),
+            channel: "CSIRT incident reporting portal".into(),
+            reference: "CSIRT-2026-04417".into(),
+            statement: StatementId(4),
+            version: 1,
+        },
+    )
+    .await?;
+    act(
+        &lena,
+        IncidentCommand::WithdrawDetermination {
+            determination: "significant_incident".into(),
+            basis: "After the early warning the CSIRT agreed the incident is not significant under NIS2: no \
+               service was disrupted and no other member state is affected"
+                .into(),
         },
     )
     .await?;

@@ -13,6 +13,11 @@ use crate::state::AppState;
 /// A decision with where it stands: what is missing and who can act.
 pub fn decision(state: &IncidentState, decision: &Decision) -> Value {
     let mut view = serde_json::to_value(decision).unwrap_or(Value::Null);
+    if let Some(object) = view.as_object_mut() {
+        // What an approver approves: the bound version's exact text, and how it differs from
+        // the last text approved for the same audience.
+        object.insert("statement_text".into(), json!(sitrep_core::statement_text::bound_text(state, decision)));
+    }
     if decision.state == sitrep_core::events::DecisionState::Proposed {
         let progress = decision.progress();
         let must_act: Vec<Value> = progress

@@ -149,12 +149,18 @@ impl Deployment {
             ] {
                 act(&ledger, by, second, log_fact(text)).expect("logs a fact");
             }
+            let draft = IncidentCommand::DraftStatement {
+                audience: sitrep_core::events::Audience::Press,
+                title: "Customer notice about the phishing app".into(),
+                text: "We are investigating a phishing app that asked for consent.".into(),
+            };
+            act(&ledger, "cora", second, draft).expect("comms drafts the text");
             let statement = IncidentCommand::Propose {
                 class: DecisionClass::parse("external_statement").expect("class"),
                 title: "Customer notice about the phishing app".into(),
                 rationale: None,
                 actions: Vec::new(),
-                statement: None,
+                statement: Some(sitrep_core::ids::StatementId(1)),
                 clocks: Vec::new(),
             };
             act(&ledger, "cora", second, statement).expect("comms proposes a statement");

@@ -186,6 +186,12 @@ pub enum Command {
     Determine(DetermineArgs),
     /// An incident's determinations and regulatory clocks, with the time left on each.
     Clocks { incident: String },
+    /// Record that a notification was sent to an authority: the one thing that meets a clock.
+    Submit(SubmitArgs),
+    /// Record that a clock's notification is not required, with the basis (legal); it stops unmet.
+    NotRequired(ReleaseArgs),
+    /// Withdraw a determination, with the basis (legal); its open clocks stop unmet.
+    WithdrawDetermination(ReleaseArgs),
     /// The post-incident review: show it, record lessons, turn them into control changes,
     /// mark those done or cancelled, complete it (closing needs it).
     Review(ReviewArgs),
@@ -347,10 +353,46 @@ pub struct ProposeArgs {
     /// An action to execute once approved, as JSON, e.g. '{"connector":"task","title":"Rotate"}' (repeatable).
     #[arg(long = "action", value_name = "JSON")]
     pub actions: Vec<String>,
-    /// A running regulatory clock its execution stops, e.g. nis2_final_report (repeatable);
-    /// without any, it stops the running clock of its class that is due first.
+    /// A regulatory clock the notification it approves is for, e.g. nis2_final_report
+    /// (repeatable); a submission of its text may then meet only those. Without any, any clock
+    /// of its class. Approving never meets a clock: `sitrep submit` does.
     #[arg(long = "clock", value_name = "NAME")]
     pub clocks: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    pub incident: String,
+    /// The clock it meets, e.g. gdpr_art33.
+    pub clock: String,
+    /// The approved statement sent, ST-<n>.
+    #[arg(long)]
+    pub statement: String,
+    /// Its version (the approved one that was sent).
+    #[arg(long)]
+    pub version: u32,
+    /// To whom: the supervisory authority, CSIRT or regulator.
+    #[arg(long)]
+    pub authority: String,
+    /// Through what: a portal, an address, a form.
+    #[arg(long)]
+    pub channel: String,
+    /// The authority's reference for the submission.
+    #[arg(long)]
+    pub reference: String,
+    /// When it was sent (RFC 3339); now if left out.
+    #[arg(long, value_name = "TIME")]
+    pub sent_at: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    pub incident: String,
+    /// The clock (not-required) or the determination (withdraw-determination).
+    pub name: String,
+    /// Why; it goes in the record.
+    #[arg(long)]
+    pub basis: String,
 }
 
 #[derive(Debug, Args)]

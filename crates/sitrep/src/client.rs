@@ -529,7 +529,7 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
             client.say(&decision, |d| {
                 let clocks: Vec<&str> =
                     d["clocks"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-                let stops = if clocks.is_empty() { String::new() } else { format!(" to stop {}", clocks.join(", ")) };
+                let stops = if clocks.is_empty() { String::new() } else { format!(" for {}", clocks.join(", ")) };
                 format!("Proposed {} ({}){stops}: {}.", text(d, "id"), text(d, "class"), decision_words(d))
             })
         }
@@ -601,6 +601,9 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
         Command::Watch { incident, after } => watch(&client, &incident, after).await,
         Command::Determine(args) => clocks::determine(&client, args).await,
         Command::Clocks { incident } => clocks::list(&client, &incident).await,
+        Command::Submit(args) => clocks::submit(&client, args).await,
+        Command::NotRequired(args) => clocks::not_required(&client, args).await,
+        Command::WithdrawDetermination(args) => clocks::withdraw(&client, args).await,
         Command::Review(args) => review::run(&client, args).await,
         Command::ControlChanges { state } => review::control_changes(&client, &state).await,
         Command::Report { incident, markdown } => report::report(&client, &incident, markdown).await,

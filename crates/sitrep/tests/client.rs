@@ -70,9 +70,12 @@ fn one_incident_life_through_the_cli() {
     let contain = maria.run(&["propose", "INC-1", "containment", "Block 203.0.113.50 at the edge"]);
     assert_eq!(contain.ok(), "Proposed D-1 (containment): approved.\n");
     // An external statement needs legal as well as comms: it waits, and says on whom.
-    let statement = chris.run(&["propose", "INC-1", "external_statement", "Holding statement for customers"]);
+    // It approves a text: comms drafts it, then asks for approval of exactly that version.
+    let holding = "We are investigating an exposed deploy key. No customer data is known to be affected.";
+    chris.run(&["statement", "draft", "INC-1", "--audience", "press", "--title", "Holding", "--text", holding]).ok();
+    let statement = chris.run(&["statement", "propose", "INC-1", "ST-1"]);
     let statement = statement.ok();
-    assert!(statement.starts_with("Proposed D-2 (external_statement): waiting"), "{statement}");
+    assert!(statement.starts_with("Proposed D-2 (external_statement) to approve ST-1 version 1"), "{statement}");
     assert!(statement.contains("must act: legal: lena"), "{statement}");
     let approved = lena.run(&["approve", "INC-1", "D-2", "--note", "Fine as drafted"]);
     assert_eq!(approved.ok(), "Approved D-2; it is approved.\n");

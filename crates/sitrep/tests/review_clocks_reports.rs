@@ -188,7 +188,7 @@ fn a_review_from_lessons_to_control_changes_that_outlive_the_incident() {
 }
 
 #[test]
-fn determinations_start_clocks_that_named_decisions_stop() {
+fn determinations_start_clocks_that_only_recorded_submissions_meet() {
     let (_server, people) = organisation(&["maria", "lena", "eve"]);
     let [maria, lena, eve] = [&people[0], &people[1], &people[2]];
     maria
@@ -226,7 +226,11 @@ fn determinations_start_clocks_that_named_decisions_stop() {
     assert_eq!(nis2.lines().count(), 4, "three NIS2 clocks:\n{nis2}");
     assert!(line(nis2, "nis2_early_warning ").contains(" 23 h 59 min left "), "{nis2}");
     assert!(line(nis2, "nis2_notification ").contains(" 2 d 23 h left "), "{nis2}");
-    assert!(line(nis2, "nis2_final_report ").contains(" left "), "{nis2}");
+    assert!(
+        line(nis2, "nis2_final_report ")
+            .contains(" waits for nis2_notification starts when nis2_notification is submitted"),
+        "the final report runs from the notification's submission:\n{nis2}"
+    );
 
     // Refusals: a determination made twice, one the policy does not know, a time in the future.
     let twice = maria.run(&["determine", "INC-1", "significant_incident", "--basis", "again"]).fails(5).to_owned();
@@ -241,31 +245,52 @@ fn determinations_start_clocks_that_named_decisions_stop() {
             .contains("yesterday")
     );
 
-    // `propose --clock` names the clock a decision stops; an unknown one is refused.
+    // `propose --clock` names the clock a decision is for; an unknown one is refused.
     let unknown =
         lena.run(&["propose", "INC-1", "regulatory_notification", "Tell them", "--clock", "nope"]).fails(6).to_owned();
     assert!(unknown.contains("INC-1 has no clock 'nope'"), "{unknown}");
-    let named = lena.run(&[
-        "propose",
-        "INC-1",
-        "regulatory_notification",
-        "Final report to the CSIRT",
-        "--clock",
-        "nis2_final_report",
-    ]);
-    let named = named.ok();
-    assert!(named.starts_with("Proposed D-1 (regulatory_notification) to stop nis2_final_report: waiting"), "{named}");
+
+    // Approving the text to send is not sending it: the GDPR clock still reads MISSED.
+    let text = "We report a personal data breach: a table of names and e-mail addresses was copied.";
+    lena.run(&["statement", "draft", "INC-1", "--audience", "regulator", "--title", "To the ICO", "--text", text]).ok();
+    lena.run(&["statement", "propose", "INC-1", "ST-1"]).ok();
     eve.run(&["approve", "INC-1", "D-1"]).ok();
-    // Without --clock, it stops the running clock of its class due first: GDPR's, late.
-    let plain = lena.run(&["--json", "propose", "INC-1", "regulatory_notification", "Notify the ICO"]).json();
-    assert_eq!(plain["clocks"], json!([]));
-    eve.run(&["approve", "INC-1", "D-2"]).ok();
+    let clocks = maria.run(&["clocks", "INC-1"]);
+    assert!(line(clocks.ok(), "gdpr_art33 ").contains(" MISSED "), "approved is not sent:\n{}", clocks.stdout);
+
+    // Recording the submission meets it (late here), with the authority's reference.
+    let submit = [
+        "submit",
+        "INC-1",
+        "gdpr_art33",
+        "--statement",
+        "ST-1",
+        "--version",
+        "1",
+        "--authority",
+        "ICO",
+        "--channel",
+        "ico.org.uk breach form",
+        "--reference",
+        "ICO-2026-1188",
+    ];
+    assert!(eve.run(&submit).fails(3).contains("actions.submissions"));
+    let submitted = lena.run(&submit);
+    let submitted = submitted.ok();
+    assert!(submitted.starts_with("Recorded the notification for gdpr_art33 on INC-1:"), "{submitted}");
+    assert!(line(submitted, "gdpr_art33 ").contains(" late: sent "), "{submitted}");
+    assert!(line(submitted, "gdpr_art33 ").contains("to ICO, reference ICO-2026-1188"), "{submitted}");
+    assert!(lena.run(&submit).fails(5).contains("already met"));
+
+    // Legal records the NIS2 early warning as not required, with the basis; the commander may not.
+    let not_required = ["not-required", "INC-1", "nis2_early_warning", "--basis", "The CSIRT waived it"];
+    assert!(maria.run(&not_required).fails(3).contains("actions.release_clocks"));
+    lena.run(&not_required).ok();
 
     let clocks = maria.run(&["clocks", "INC-1"]);
     let clocks = clocks.ok();
-    assert!(line(clocks, "nis2_final_report ").contains(" met by D-1 "), "{clocks}");
-    assert!(line(clocks, "gdpr_art33 ").contains(" late, stopped by D-2 "), "{clocks}");
-    assert!(line(clocks, "nis2_early_warning ").contains(" 23 h "), "the first due NIS2 clock still runs:\n{clocks}");
+    assert!(line(clocks, "nis2_early_warning ").contains(" not required by lena: The CSIRT waived it"), "{clocks}");
+    assert!(line(clocks, "nis2_final_report ").contains(" waits for nis2_notification "), "{clocks}");
     assert!(line(clocks, "nis2_notification ").contains(" left "), "{clocks}");
     assert!(
         line(clocks, "Determined personal_data_breach by lena at ")
@@ -273,17 +298,23 @@ fn determinations_start_clocks_that_named_decisions_stop() {
         "{clocks}"
     );
     let json = maria.run(&["clocks", "INC-1", "--json"]).json();
+    let gdpr = find(&json["clocks"], "clock", "gdpr_art33");
+    assert_eq!((gdpr["running"].clone(), gdpr["outcome"].clone()), (json!(false), json!("late")));
+    assert_eq!(gdpr["submission"]["reference"], "ICO-2026-1188");
+    assert_eq!(gdpr["submission"]["decision"], "D-1");
     let final_report = find(&json["clocks"], "clock", "nis2_final_report");
-    assert_eq!(final_report["running"], false);
-    assert_eq!(final_report["stopped"]["decision"], "D-1");
-    assert_eq!(final_report["stopped"]["met"], true);
-    assert_eq!(find(&json["clocks"], "clock", "gdpr_art33")["stopped"]["met"], false);
-    assert!(find(&json["clocks"], "clock", "nis2_early_warning")["seconds_left"].as_i64().is_some_and(|s| s > 0));
+    assert_eq!((final_report["outcome"].clone(), final_report["deadline"].clone()), (json!("waiting"), json!(null)));
     assert_eq!(json["determinations"].as_array().map(Vec::len), Some(2));
 
-    // The incident does not close while a clock runs.
+    // Withdrawing the NIS2 determination stops its open clocks, with the basis.
+    let withdrawn =
+        lena.run(&["withdraw-determination", "INC-1", "significant_incident", "--basis", "Below the NIS2 threshold"]);
+    let withdrawn = withdrawn.ok();
+    assert!(line(withdrawn, "nis2_notification ").contains(" determination withdrawn by lena"), "{withdrawn}");
+
+    // Every clock is settled, so only the review keeps the incident open now.
     let close = maria.run(&["propose", "INC-1", "close", "Done"]).fails(5).to_owned();
-    assert!(close.contains("nis2_early_warning"), "{close}");
+    assert!(close.contains("post-incident review"), "{close}");
 }
 
 #[test]
@@ -396,6 +427,47 @@ fn the_report_and_a_formula_safe_decision_register() {
     assert!(maria.run(&["decisions", "INC-1", "--csv", "--json"]).fails(2).contains("-o FILE"));
     maria.run(&["decisions", "INC-9", "--csv", "-o", dir.path().join("x.csv").to_str().expect("UTF-8")]).fails(4);
     assert!(!dir.path().join("x.csv").exists(), "a refused export leaves no file");
+}
+
+#[test]
+fn the_demo_shows_a_submitted_notification_a_withdrawn_determination_and_the_text_an_approval_binds() {
+    let (server, people) = Server::demo();
+    let token = |name: &str| people.iter().find(|p| p.name == name).expect("a demo person").token.clone();
+    let eve = server.cli(&token("eve"));
+
+    let clocks = eve.run(&["clocks", "INC-1"]);
+    let clocks = clocks.ok();
+    assert!(
+        line(clocks, "nis2_early_warning ").contains(" met: sent ")
+            && line(clocks, "nis2_early_warning ").contains("to National CSIRT, reference CSIRT-2026-04417"),
+        "a notification sent and recorded with its reference:\n{clocks}"
+    );
+    assert!(line(clocks, "nis2_notification ").contains(" determination withdrawn by lena"), "{clocks}");
+    assert!(
+        line(clocks, "Determined significant_incident by lena").contains("; WITHDRAWN by lena at "),
+        "the withdrawn determination and its basis:\n{clocks}"
+    );
+    assert!(line(clocks, "gdpr_art33 ").contains(" left "), "the GDPR clock still runs:\n{clocks}");
+
+    // The executive is asked to approve the notification to the authority: the SITREP quotes
+    // the exact text, as the approval card and the decision view do.
+    let sitrep = eve.run(&["show", "INC-1"]);
+    let sitrep = sitrep.ok();
+    assert!(
+        sitrep.contains("approves ST-3 v1 \"Personal data breach notification (GDPR Art. 33)\" to regulator"),
+        "{sitrep}"
+    );
+    assert!(sitrep.contains("    > Nature of the breach: a deployment access key was published"), "{sitrep}");
+    let state = eve.run(&["--json", "status", "INC-1"]).json();
+    let waiting = state["decisions"]
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["class"] == "regulatory_notification" && d["state"] == "proposed"))
+        .cloned()
+        .expect("the notification waits on the executive");
+    assert!(
+        waiting["statement_text"]["text"].as_str().is_some_and(|t| t.starts_with("Nature of the breach")),
+        "{waiting}"
+    );
 }
 
 #[test]

@@ -1,5 +1,7 @@
-//! Regulatory clocks: a recorded determination starts the policy's clocks; a decision of their
-//! class stops them; the worker warns their path before the deadline and records a miss.
+//! Regulatory clocks: a recorded determination starts the policy's clocks; a recorded
+//! submission of an approved text to the authority meets one; legal may withdraw the
+//! determination or record a notification not required (each with a basis), which stops it
+//! unmet; the worker warns their path before the deadline and records a miss.
 
 use axum::Json;
 use axum::extract::State;
@@ -28,6 +30,13 @@ pub fn clocks_view(state: &IncidentState, now: Timestamp) -> Value {
             if let Some(object) = view.as_object_mut() {
                 object.insert("running".into(), json!(clock.is_running()));
                 object.insert("seconds_left".into(), json!(clock.is_running().then(|| clock.seconds_left(now))));
+                object.insert("outcome".into(), json!(clock.outcome(now).as_str()));
+                if clock.waiting_for.is_some() {
+                    // It has no deadline until the submission it runs from is recorded.
+                    object.insert("deadline".into(), Value::Null);
+                    object.insert("warn_at".into(), Value::Null);
+                    object.insert("started_at".into(), Value::Null);
+                }
             }
             view
         })
@@ -86,4 +95,107 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
     Ok(Json(read(&app, number, |state| clocks_view(state, app.now()))?))
+}
+
+/// When a time a person gave was, or why it is not one.
+fn time_field(field: &str, text: &str) -> Result<Timestamp, ApiError> {
+    text.trim()
+        .parse::<jiff::Timestamp>()
+        .map(Timestamp::from_jiff)
+        .map_err(|_| ApiError::invalid(field, format!("'{text}' is not a time like 2026-11-27T03:10:00Z (RFC 3339)")))
+}
+
+async fn clocks_after(
+    app: &AppState,
+    caller: &Caller,
+    id: &str,
+    command: IncidentCommand,
+    idempotency: Option<sitrep_store::ledger::IdempotencyKey>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let incident = incident_number(app, caller, id)?;
+    let receipt = app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, idempotency).await?;
+    let view = read(app, incident, |state| clocks_view(state, app.now()))?;
+    Ok(written(status, &receipt, view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionBody {
+    /// When it was sent (RFC 3339): after its approval, not in the future.
+    #[schema(value_type = String, example = "2026-11-28T09:40:00Z")]
+    sent_at: String,
+    /// To whom: the supervisory authority, CSIRT or regulator.
+    #[schema(example = "CNIL")]
+    authority: String,
+    /// Through what: a portal, an address, a form.
+    #[schema(example = "notifications.cnil.fr")]
+    channel: String,
+    /// The authority's reference for the submission.
+    #[schema(example = "CNIL-2026-0415")]
+    reference: String,
+    /// The statement sent, `ST-<n>`, and its version: approved through the clock's class.
+    #[schema(example = "ST-2")]
+    statement: String,
+    #[schema(example = 1)]
+    version: u32,
+}
+
+/// Record that a notification was sent to the authority: this, not an approval, meets the clock.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/clocks/{clock}/submission", tag = "incidents", request_body = SubmissionBody,
+    params(("id" = String, Path, description = "INC-<n>"), ("clock" = String, Path, description = "a clock of the incident, e.g. `gdpr_art33`")),
+    responses((status = 201, description = "`{determinations, clocks}`, the clock with its `submission`"), (status = 409, description = "Already submitted or stopped, or waiting for the submission it runs from", body = Problem), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn submit(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments((id, clock)): Segments<(String, String)>,
+    body: Body<SubmissionBody>,
+) -> Result<Response, ApiError> {
+    let SubmissionBody { sent_at, authority, channel, reference, statement, version } = body.value;
+    let sent_at = time_field("sent_at", &sent_at)?;
+    let statement = statement.trim().parse().map_err(|_| {
+        ApiError::invalid("statement", format!("'{statement}' is not a statement id; statement ids look like ST-1"))
+    })?;
+    let command =
+        IncidentCommand::SubmitNotification { clock, sent_at, authority, channel, reference, statement, version };
+    clocks_after(&app, &caller, &id, command, body.idempotency, StatusCode::CREATED).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BasisBody {
+    /// Why: it goes in the record.
+    #[schema(example = "The affected table held only synthetic test data")]
+    basis: String,
+}
+
+/// Record that a clock's notification is not required, with the basis; the clock stops unmet.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/clocks/{clock}/not-required", tag = "incidents", request_body = BasisBody,
+    params(("id" = String, Path, description = "INC-<n>"), ("clock" = String, Path, description = "a clock of the incident")),
+    responses((status = 200, description = "`{determinations, clocks}`, the clock with its `released` reason"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn not_required(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments((id, clock)): Segments<(String, String)>,
+    body: Body<BasisBody>,
+) -> Result<Response, ApiError> {
+    let command = IncidentCommand::NotificationNotRequired { clock, basis: body.value.basis };
+    clocks_after(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
+}
+
+/// Withdraw a determination, with the basis; every clock it started that is still open stops unmet.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/determinations/{determination}/withdraw", tag = "incidents", request_body = BasisBody,
+    params(("id" = String, Path, description = "INC-<n>"), ("determination" = String, Path, description = "e.g. `personal_data_breach`")),
+    responses((status = 200, description = "`{determinations, clocks}`"), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn withdraw(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments((id, determination)): Segments<(String, String)>,
+    body: Body<BasisBody>,
+) -> Result<Response, ApiError> {
+    let command = IncidentCommand::WithdrawDetermination { determination, basis: body.value.basis };
+    clocks_after(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
 }

@@ -45,7 +45,7 @@ pub fn view(state: &IncidentState, statement: &Statement) -> Value {
     view
 }
 
-fn statement_id(sid: &str) -> Result<StatementId, ApiError> {
+pub(crate) fn statement_id(sid: &str) -> Result<StatementId, ApiError> {
     sid.parse().map_err(|_| ApiError::NotFound(format!("there is no statement {sid}; statement ids look like ST-1")))
 }
 

@@ -96,7 +96,10 @@ fn due(ledger: &Ledger, now: Timestamp) -> (Vec<Due>, Option<Timestamp>) {
         }
     };
     ledger.each_incident(|state| {
-        for clock in state.clocks.iter().filter(|c| c.is_running()) {
+        // A closed record is final: an incident closed before submissions existed may hold a
+        // clock that an approval once stopped; nobody is told of it and no miss is recorded.
+        let open = state.phase != sitrep_core::Phase::Closed;
+        for clock in state.clocks.iter().filter(|c| open && c.is_running()) {
             if clock.warned.is_none() && clock.missed_at.is_none() {
                 let item = Due::ClockWarning { incident: state.id, clock: clock.clock.clone() };
                 consider(clock.warn_at, item, &mut work);
@@ -414,7 +417,7 @@ impl Worker {
                 let found = state.clocks.iter().find(|c| c.clock == clock)?;
                 let record = format!("{}/incidents/{}#clocks", self.config.base_url(), state.id);
                 let line = format!(
-                    "{}: {} is due at {} ({} h left); a {} decision stops it",
+                    "{}: {} is due at {} ({} h left); it is met only by recording the notification sent (a text approved through {})",
                     state.id,
                     found.title,
                     found.deadline,
@@ -485,10 +488,19 @@ impl Worker {
                         "" => format!("proposed by {}", found.proposer),
                         waiting => format!("proposed by {}; {waiting}", found.proposer),
                     },
-                    Moment::Approved => format!(
-                        "approved by {}",
-                        found.approvals.iter().map(|a| a.user.to_string()).collect::<Vec<_>>().join(", ")
-                    ),
+                    Moment::Approved => match (&found.playbook, found.approvals.is_empty()) {
+                        (Some(citation), true) => format!(
+                            "pre-approved by {} in playbook {} v{} (SHA-256 {})",
+                            citation.approved_by,
+                            citation.playbook,
+                            citation.version,
+                            &citation.sha256[..12.min(citation.sha256.len())]
+                        ),
+                        _ => format!(
+                            "approved by {}",
+                            found.approvals.iter().map(|a| a.user.to_string()).collect::<Vec<_>>().join(", ")
+                        ),
+                    },
                     Moment::Rejected => format!(
                         "rejected by {}",
                         found
@@ -500,6 +512,8 @@ impl Worker {
                     ),
                 };
                 let line = format!("{} {} ({}) \"{}\" was {}", state.id, decision, found.class, found.title, what);
+                // Whoever is told of a statement decision reads the exact text it approves.
+                let bound = sitrep_core::statement_text::bound_text(state, found);
                 let document = json!({
                     "event": format!("decision.{}", moment.as_str()),
                     "incident": state.id,
@@ -509,12 +523,14 @@ impl Worker {
                     "title": found.title,
                     "state": found.state.as_str(),
                     "text": line,
+                    "statement": bound,
                     "record": record,
                     "exercise": state.exercise,
                 });
+                let statement = bound.map(|b| format!("\n\nIt approves {}", b.to_plain())).unwrap_or_default();
                 let message = channels::Message {
                     subject: format!("[sitrep] {} {} {}: {}", state.id, decision, moment.as_str(), found.title),
-                    text: format!("{line}.\n\nThe record: {record}\n"),
+                    text: format!("{line}.{statement}\n\nThe record: {record}\n"),
                     document,
                 };
                 Some((

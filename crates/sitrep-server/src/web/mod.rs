@@ -74,6 +74,9 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route("/incidents/{id}/statements/{sid}/{verb}", post(statement_action))
         .route("/parties", get(parties_page).post(register_party))
         .route("/incidents/{id}/determinations", post(record_determination))
+        .route("/incidents/{id}/determinations/{determination}/withdraw", post(withdraw_determination))
+        .route("/incidents/{id}/clocks/{clock}/submission", post(submit_notification))
+        .route("/incidents/{id}/clocks/{clock}/not-required", post(notification_not_required))
         .route("/incidents/{id}/review/lessons", post(record_lesson))
         .route("/incidents/{id}/review/changes", post(plan_change))
         .route("/incidents/{id}/review/changes/{cc}/done", post(change_done))
@@ -1449,6 +1452,56 @@ async fn record_determination(
         aware_at,
     });
     act(&app, &viewer, &id, &fields, "clocks", command).await
+}
+
+/// A notification sent to the authority: the form names the approved text as `ST-n:version`;
+/// the time sent defaults to now.
+async fn submit_notification(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments((id, clock)): Path2,
+    fields: Fields,
+) -> Response {
+    let sent_at = match fields.optional("sent_at") {
+        None => Ok(app.now()),
+        Some(text) => local_utc(&text),
+    };
+    let text = fields.get("text").to_owned();
+    let (statement, version) = text.split_once(':').unwrap_or((text.as_str(), ""));
+    let statement = statement.parse().map_err(|_| format!("'{statement}' is not a statement"));
+    let version = version.parse::<u32>().map_err(|_| format!("choose the approved text that was sent ({text})"));
+    let command = sent_at.and_then(|sent_at| {
+        Ok(IncidentCommand::SubmitNotification {
+            clock,
+            sent_at,
+            authority: fields.get("authority").to_owned(),
+            channel: fields.get("channel").to_owned(),
+            reference: fields.get("reference").to_owned(),
+            statement: statement?,
+            version: version?,
+        })
+    });
+    act(&app, &viewer, &id, &fields, "clocks", command).await
+}
+
+async fn notification_not_required(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments((id, clock)): Path2,
+    fields: Fields,
+) -> Response {
+    let command = IncidentCommand::NotificationNotRequired { clock, basis: fields.get("basis").to_owned() };
+    act(&app, &viewer, &id, &fields, "clocks", Ok(command)).await
+}
+
+async fn withdraw_determination(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments((id, determination)): Path2,
+    fields: Fields,
+) -> Response {
+    let command = IncidentCommand::WithdrawDetermination { determination, basis: fields.get("basis").to_owned() };
+    act(&app, &viewer, &id, &fields, "clocks", Ok(command)).await
 }
 
 #[cfg(test)]

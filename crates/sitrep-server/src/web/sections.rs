@@ -117,12 +117,18 @@ pub struct ClockRow {
     pub clock: String,
     pub title: String,
     pub deadline: String,
-    /// "2 d 4 h left", "MISSED 3 h ago", "met by D-4", "late, stopped by D-4".
+    /// "2 d 4 h left", "MISSED 3 h ago", "met: sent … to … (reference …)", "not required: …".
     pub status: String,
     pub running: bool,
     /// Running and within its warning window, or missed.
     pub urgent: bool,
     pub stopped_by: String,
+    /// Approved texts of the clock's class that a submission may name: (`ST-n:version`, label).
+    pub sendable: Vec<(String, String)>,
+    /// The viewer may record the submission now (legal, commander; the clock running).
+    pub can_submit: bool,
+    /// The viewer may record that the notification is not required (legal).
+    pub can_release: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -132,6 +138,8 @@ pub struct Sections {
     pub unit_roles: Vec<(String, String, Vec<String>)>,
     pub clocks: Vec<ClockRow>,
     pub determinations: Vec<String>,
+    /// Determinations the viewer may withdraw now: (name, words).
+    pub withdrawable: Vec<(String, String)>,
     /// Determinations the viewer may record now: (name, meaning).
     pub determinable: Vec<(String, String)>,
     pub review: ReviewSection,
@@ -214,30 +222,89 @@ pub fn build(
             .clocks
             .iter()
             .map(|c| {
-                let words = sitrep_core::report::duration_words;
-                let status = match (c.seconds_left, c.stopped_by, c.met) {
-                    (Some(left), _, _) if left < 0 => format!("MISSED {} ago", words(-left)),
-                    (Some(left), _, _) => format!("{} left", words(left)),
-                    (None, Some(d), Some(true)) => format!("met by {d}"),
-                    (None, Some(d), _) => format!("late, stopped by {d}"),
-                    _ => "stopped".to_owned(),
-                };
+                let status = clock_words(c);
                 let warn_at = state.clocks.iter().find(|k| k.clock == c.clock).map(|k| k.warn_at);
+                let sendable: Vec<(String, String, sitrep_core::ids::StatementId, u32)> = state
+                    .decisions
+                    .iter()
+                    .filter(|d| {
+                        d.state == sitrep_core::events::DecisionState::Approved
+                            && d.class == c.stopping_class
+                            && (d.clocks.is_empty() || d.clocks.contains(&c.clock))
+                    })
+                    .filter_map(|d| {
+                        let bound = d.statement.as_ref()?;
+                        let title = state.statement(bound.statement).map(|s| s.title.clone()).unwrap_or_default();
+                        Some((
+                            format!("{}:{}", bound.statement, bound.version),
+                            format!("{} v{} “{}”, approved by {}", bound.statement, bound.version, title, d.id),
+                            bound.statement,
+                            bound.version,
+                        ))
+                    })
+                    .collect();
+                let can_submit = c.running
+                    && sendable.first().is_some_and(|(_, _, statement, version)| {
+                        allowed(IncidentCommand::SubmitNotification {
+                            clock: c.clock.clone(),
+                            sent_at: state.updated_at,
+                            authority: "probe".into(),
+                            channel: "probe".into(),
+                            reference: "probe".into(),
+                            statement: *statement,
+                            version: *version,
+                        })
+                    });
+                let can_release = c.submission.is_none()
+                    && c.released.is_none()
+                    && allowed(IncidentCommand::NotificationNotRequired {
+                        clock: c.clock.clone(),
+                        basis: "probe".into(),
+                    });
                 ClockRow {
                     clock: c.clock.clone(),
                     title: c.title.clone(),
-                    deadline: when(c.deadline),
+                    deadline: match &c.waiting_for {
+                        Some(first) => format!("when {} is submitted", first.replace('_', " ")),
+                        None => when(c.deadline),
+                    },
                     status,
                     running: c.running,
                     urgent: c.running && (c.missed || warn_at.is_some_and(|w| now >= w)),
                     stopped_by: c.stopping_class.as_str().replace('_', " "),
+                    sendable: sendable.into_iter().map(|(value, label, _, _)| (value, label)).collect(),
+                    can_submit,
+                    can_release,
                 }
             })
             .collect(),
         determinations: state
             .determinations
             .iter()
-            .map(|d| format!("{} by {} at {}: {}", d.determination.replace('_', " "), d.by, when(d.at), d.basis))
+            .map(|d| {
+                let mut line =
+                    format!("{} by {} at {}: {}", d.determination.replace('_', " "), d.by, when(d.at), d.basis);
+                if let Some(withdrawn) = &d.withdrawn {
+                    line.push_str(&format!(
+                        " — WITHDRAWN by {} at {}: {}",
+                        withdrawn.by,
+                        when(withdrawn.at),
+                        withdrawn.text
+                    ));
+                }
+                line
+            })
+            .collect(),
+        withdrawable: state
+            .determinations
+            .iter()
+            .filter(|d| {
+                allowed(IncidentCommand::WithdrawDetermination {
+                    determination: d.determination.clone(),
+                    basis: "probe".into(),
+                })
+            })
+            .map(|d| (d.determination.clone(), d.determination.replace('_', " ")))
             .collect(),
         determinable: org
             .policy
@@ -530,5 +597,33 @@ fn review_section(state: &IncidentState, org: &OrgState, user: &UserName, now: T
             && allowed(IncidentCommand::CompleteReview { summary: "probe".into() }),
         unconverted: review.unconverted().iter().map(ToString::to_string).collect(),
         users: org.users.values().filter(|u| u.active).map(|u| u.name.to_string()).collect(),
+    }
+}
+
+/// A clock's status as plain words for the command view: time left, missed, the submission
+/// that met it (when, to whom, their reference), or why it stopped without one.
+pub fn clock_words(c: &sitrep_core::report::ClockLine) -> String {
+    let words = sitrep_core::report::duration_words;
+    if let Some(sent) = &c.submission {
+        return format!(
+            "{}: sent {} to {} via {}, reference {} ({} v{}, approved by {})",
+            if sent.met { "met" } else { "LATE" },
+            when(sent.sent_at),
+            sent.authority,
+            sent.channel,
+            sent.reference,
+            sent.statement.statement,
+            sent.statement.version,
+            sent.decision
+        );
+    }
+    if let Some(released) = &c.released {
+        return format!("{} by {} at {}: {}", c.outcome, released.by, when(released.at), released.basis);
+    }
+    match c.seconds_left {
+        _ if c.waiting_for.is_some() => "waiting".to_owned(),
+        Some(left) if left < 0 => format!("MISSED {} ago, nothing submitted", words(-left)),
+        Some(left) => format!("{} left", words(left)),
+        None => c.outcome.to_owned(),
     }
 }

@@ -88,6 +88,10 @@ pub struct DecisionCard {
     pub can_approve: bool,
     pub can_reject: bool,
     pub can_withdraw: bool,
+    /// The exact statement text it approves, and its changes from the audience's last approved text.
+    pub statement: Option<sitrep_core::statement_text::BoundText>,
+    /// A statement class with no statement bound: there is nothing to approve.
+    pub unbound_statement: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -325,6 +329,8 @@ fn decision_card(state: &IncidentState, org: &OrgState, user: &UserName, decisio
             && allowed(state, org, user, IncidentCommand::Reject { decision: decision.id, note: "reason".into() }),
         can_withdraw: open
             && allowed(state, org, user, IncidentCommand::Withdraw { decision: decision.id, note: None }),
+        statement: sitrep_core::statement_text::bound_text(state, decision),
+        unbound_statement: decision.statement.is_none() && sitrep_core::decide::is_statement_class(&decision.class),
     }
 }
 

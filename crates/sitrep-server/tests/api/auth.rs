@@ -435,12 +435,13 @@ async fn html_and_script_in_every_text_field_come_back_verbatim_in_json() {
         (COMMANDER, at("/tasks/T-1/block"), json!({"reason": hostile("block reason")})),
         (COMMANDER, at("/tasks/T-2/done"), json!({"note": hostile("done note")})),
         (COMMANDER, at("/tasks/T-3/cancel"), json!({"note": hostile("cancel note")})),
+        (COMMS, at("/statements"), json!({"audience": "press", "title": "Holding", "text": "We are investigating."})),
         (
             COMMS,
             at("/decisions"),
             json!({
                 "class": "external_statement", "title": hostile("decision title"), "rationale": hostile("rationale"),
-                "actions": [{"connector": "task", "title": hostile("action title")}],
+                "actions": [{"connector": "task", "title": hostile("action title")}], "statement": "ST-1",
             }),
         ),
         (LEGAL, at("/decisions/D-1/approve"), json!({"note": hostile("approve note")})),

@@ -215,6 +215,19 @@ fn table() -> Vec<Row> {
               normal: [403, 201, 403, 403, 403, 401], restricted: Some(HIDDEN_CREATED) },
         Row { method: "GET", path: "/api/v1/incidents/{id}/clocks", participant: RESPONDER, params: &[], body: none,
               normal: [200, 200, 200, 200, 200, 401], restricted: Some(HIDDEN) },
+        // A notification sent (legal, commander) meets a clock; legal stops one unmet with a basis.
+        Row { method: "POST", path: "/api/v1/incidents/{id}/clocks/{clock}/submission", participant: LEGAL,
+              params: &[("clock", "gdpr_art33")],
+              body: |_| Some(json!({"sent_at": in_days(0), "authority": "CNIL", "channel": "portal",
+                  "reference": "CNIL-1", "statement": "ST-3", "version": 1})),
+              normal: [403, 201, 403, 403, 403, 401], restricted: Some(HIDDEN_CREATED) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/clocks/{clock}/not-required", participant: LEGAL,
+              params: &[("clock", "nis2_early_warning")], body: |_| Some(json!({"basis": "the CSIRT said so"})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        Row { method: "POST", path: "/api/v1/incidents/{id}/determinations/{determination}/withdraw",
+              participant: LEGAL, params: &[("determination", "significant_incident")],
+              body: |_| Some(json!({"basis": "below the threshold"})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
         // The review: commander, tech lead and scribe record it (L-1 with CC-1 and CC-2 exist;
         // the lesson row adds L-2, the control-change row converts it, so completing works).
         Row { method: "GET", path: "/api/v1/incidents/{id}/review", participant: RESPONDER, params: &[], body: none,
@@ -361,8 +374,13 @@ async fn fixtures(app: &TestApp) -> (HashMap<Incident, String>, HashMap<&'static
         for title in ["assign me", "finish me", "block me", "cancel me"] {
             app.post_ok(COMMANDER, &at("/tasks"), json!({"title": title}), StatusCode::CREATED).await;
         }
+        for title in ["revise me", "publish me"] {
+            let body = json!({"audience": "press", "title": title, "text": title});
+            app.post_ok(COMMS, &at("/statements"), body, StatusCode::CREATED).await;
+        }
         for title in ["approve me", "reject me", "withdraw me"] {
-            let body = json!({"class": "external_statement", "title": title});
+            // A statement decision approves a text: bound to ST-1.
+            let body = json!({"class": "external_statement", "title": title, "statement": "ST-1"});
             app.post_ok(COMMS, &at("/decisions"), body, StatusCode::CREATED).await;
         }
         app.post_ok(COMMANDER, &at("/parties"), json!({"party": "acme"}), StatusCode::CREATED).await;
@@ -374,13 +392,18 @@ async fn fixtures(app: &TestApp) -> (HashMap<Incident, String>, HashMap<&'static
         let number: IncidentNumber = id.parse().expect("an incident id");
         let run = SystemCommand::RunShareAction { decision: DecisionId(4), action: 0 };
         app.ledger.execute_system(number, "worker", run).await.expect("the share action runs");
-        for title in ["revise me", "publish me"] {
-            let body = json!({"audience": "press", "title": title, "text": title});
-            app.post_ok(COMMS, &at("/statements"), body, StatusCode::CREATED).await;
-        }
         let body = json!({"class": "external_statement", "title": "publish ST-2", "statement": "ST-2"});
         assert_eq!(app.post_ok(COMMS, &at("/decisions"), body, StatusCode::CREATED).await["id"], "D-5");
         app.post_ok(LEGAL, &at("/decisions/D-5/approve"), json!({}), StatusCode::OK).await;
+        // A text to the regulator, approved (D-6), for the submission row; NIS2 clocks for the
+        // not-required row.
+        let body = json!({"audience": "regulator", "title": "to the DPA", "text": "We report a breach."});
+        app.post_ok(LEGAL, &at("/statements"), body, StatusCode::CREATED).await;
+        let body = json!({"class": "regulatory_notification", "title": "notify", "statement": "ST-3"});
+        assert_eq!(app.post_ok(LEGAL, &at("/decisions"), body, StatusCode::CREATED).await["id"], "D-6");
+        app.post_ok(EXECUTIVE, &at("/decisions/D-6/approve"), json!({}), StatusCode::OK).await;
+        let body = json!({"determination": "significant_incident", "basis": "EU customers"});
+        app.post_ok(LEGAL, &at("/determinations"), body, StatusCode::CREATED).await;
         let lesson = json!({"what_happened": "x", "why": "y", "change": "z"});
         app.post_ok(COMMANDER, &at("/review/lessons"), lesson, StatusCode::CREATED).await;
         for title in ["finish me", "cancel me"] {

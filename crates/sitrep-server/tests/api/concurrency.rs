@@ -21,12 +21,28 @@ async fn client(
     n: usize,
 ) -> (String, Vec<u16>) {
     let client = reqwest::Client::new();
+    let base = format!("{address}/api/v1/incidents/{incident}");
     let (proposer, approver, body) = if n.is_multiple_of(2) {
         (TECH_LEAD, COMMANDER, json!({"class": "containment", "title": format!("Isolate host {n}")}))
     } else {
-        (COMMS, LEGAL, json!({"class": "external_statement", "title": format!("Statement {n}")}))
+        // A statement decision approves a text: comms drafts it first.
+        let drafted: Value = client
+            .post(format!("{base}/statements"))
+            .bearer_auth(&tokens[COMMS])
+            .json(&json!({"audience": "press", "title": format!("Statement {n}"), "text": format!("Text {n}.")}))
+            .send()
+            .await
+            .expect("answers")
+            .json()
+            .await
+            .expect("JSON");
+        let statement = drafted["id"].as_str().expect("a statement id").to_owned();
+        (
+            COMMS,
+            LEGAL,
+            json!({"class": "external_statement", "title": format!("Statement {n}"), "statement": statement}),
+        )
     };
-    let base = format!("{address}/api/v1/incidents/{incident}");
     let response = client
         .post(format!("{base}/decisions"))
         .bearer_auth(&tokens[proposer])
@@ -82,9 +98,12 @@ async fn fifty_concurrent_clients_leave_a_consistent_state_and_a_verifying_chain
         assert_eq!(explicit, [approver], "{}: approved once, by {approver}", decision["id"]);
     }
 
-    // The record: two entries per client, each counted once, in one verifying chain.
+    // The record: two entries per client (and the drafts statement decisions approve), each
+    // counted once, in one verifying chain.
     let entries = app.record(COMMANDER, &incident).await;
-    assert_eq!(entries.len(), declared + 2 * CLIENTS, "one proposal and one approval per client");
+    let drafts = CLIENTS / 2;
+    assert_eq!(entries.len(), declared + 2 * CLIENTS + drafts, "one proposal and one approval per client");
+    assert_eq!(entries.iter().filter(|e| e["kind"] == "statement.drafted").count(), drafts);
     let count = |kind: &str| entries.iter().filter(|e| e["kind"] == kind).count();
     assert_eq!(count("decision.proposed"), CLIENTS);
     assert_eq!(count("decision.approved"), CLIENTS);

@@ -135,7 +135,9 @@ async fn one_incident_lives_its_whole_life_through_the_http_api() {
     assert_eq!(decision["state"], "withdrawn");
 
     // The two-person rule: a statement proposed by comms waits on legal, then legal approves.
-    let body = json!({"class": "external_statement", "title": "Holding statement for customers"});
+    let draft = json!({"audience": "press", "title": "Holding statement", "text": "We are investigating."});
+    app.post_ok(COMMS, &inc("/statements"), draft, StatusCode::CREATED).await;
+    let body = json!({"class": "external_statement", "title": "Holding statement for customers", "statement": "ST-1"});
     let decision = app.post_ok(COMMS, &inc("/decisions"), body, StatusCode::CREATED).await;
     assert_eq!(decision["id"], "D-5");
     assert_eq!(decision["state"], "proposed", "comms alone cannot approve a statement");

@@ -266,3 +266,241 @@ async fn approvers_must_be_distinct_people_holding_the_required_roles() {
     assert_eq!(endorsers, [LEGAL, COMMS], "two people");
     json_of(desk.publish(COMMS, "ST-2", json!({"channel": "partner portal"})).await, StatusCode::OK).await;
 }
+
+#[tokio::test]
+async fn approvers_see_the_exact_bound_text_and_its_changes_and_a_decision_with_no_text_cannot_be_approved() {
+    let app = spawn_app().await;
+    let desk = desk(&app).await;
+    desk.draft(COMMS, "customers", V1).await;
+    let first = desk.propose(LEGAL, "customer_notification", "ST-1").await;
+    assert_eq!(first["statement_text"]["text"], V1, "the decision view carries the text it approves: {first}");
+    assert_eq!(first["statement_text"]["previous"], Value::Null, "nothing approved for customers before");
+    desk.approve(EXECUTIVE, "D-1").await;
+    app.post_ok(COMMS, &desk.at("/statements/ST-1/revisions"), json!({"text": V2}), StatusCode::CREATED).await;
+    let second = desk.propose(LEGAL, "customer_notification", "ST-1").await;
+    let bound = &second["statement_text"];
+    assert_eq!((bound["version"].clone(), bound["text"].clone()), (json!(2), json!(V2)), "{second}");
+    assert_eq!((bound["previous"]["version"].clone(), bound["previous"]["decision"].clone()), (json!(1), json!("D-1")));
+    assert_eq!(bound["changes"], json!([{"op": "removed", "line": V1}, {"op": "added", "line": V2}]));
+
+    // In the SITREP the executive reads the text too, and the change.
+    let markdown = app
+        .request(reqwest::Method::GET, Some(EXECUTIVE), &desk.at("/sitrep"))
+        .header("accept", "text/markdown")
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(markdown.contains("approves ST-1 v2 \"Notice to customers\" to customers"), "{markdown}");
+    assert!(markdown.contains("changes from ST-1 v1 (approved by D-1)"), "{markdown}");
+
+    // On the approval card in the command view.
+    app.give_password(EXECUTIVE).await;
+    let session = app.sign_in(EXECUTIVE, PASSWORD).await;
+    let page = app
+        .request(reqwest::Method::GET, None, &format!("/incidents/{}", desk.incident))
+        .header(reqwest::header::COOKIE, &session.cookie)
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("HTML");
+    let card =
+        &page[page.find("id=\"needs-you-decision-D-2\"").or_else(|| page.find("decision-D-2")).expect("D-2's card")..];
+    assert!(card.contains("class=\"statement-text bound-text\">We are investigating an incident affecting sign-in. We will update you by 18:00 UTC."), "{card}");
+    assert!(card.contains("diff-removed"), "the change is on the card");
+    // And on the SITREP page.
+    let sitrep = app
+        .request(reqwest::Method::GET, None, &format!("/incidents/{}/sitrep", desk.incident))
+        .header(reqwest::header::COOKIE, &session.cookie)
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("HTML");
+    assert!(sitrep.contains(&format!("class=\"statement-text bound-text\">{V2}")), "{sitrep}");
+
+    // A customer notification proposed with no statement asks legal and the executive to
+    // approve nothing: refused, and nothing written.
+    let unbound = json!({"class": "customer_notification", "title": "Tell customers"});
+    app.post_ok(LEGAL, &desk.at("/decisions"), unbound, StatusCode::CREATED).await;
+    let seq = desk.seq().await;
+    let refused =
+        problem(app.post(EXECUTIVE, &desk.at("/decisions/D-3/approve"), json!({})).await, StatusCode::CONFLICT).await;
+    assert!(refused["detail"].as_str().expect("detail").contains("bound to no statement"), "{refused}");
+    assert_eq!(desk.seq().await, seq, "nothing was written");
+}
+
+#[tokio::test]
+async fn a_regulatory_clock_is_met_only_by_a_recorded_submission_and_legal_stops_one_with_a_basis() {
+    let app = spawn_app().await;
+    let desk = desk(&app).await;
+    let determination = json!({"determination": "personal_data_breach", "basis": "customer emails were read"});
+    app.post_ok(LEGAL, &desk.at("/determinations"), determination, StatusCode::CREATED).await;
+    desk.draft(LEGAL, "regulator", V1).await;
+    desk.propose(LEGAL, "regulatory_notification", "ST-1").await;
+    assert_eq!(desk.approve(EXECUTIVE, "D-1").await["state"], "approved");
+    let clocks = app.get_json(LEGAL, &desk.at("/clocks")).await;
+    assert_eq!(clocks["clocks"][0]["outcome"], "running", "approving to notify is not having notified: {clocks}");
+
+    let sent_at = app.clock.now().to_string();
+    let submission = |overrides: Value| {
+        let mut body = json!({"sent_at": sent_at, "authority": "CNIL", "channel": "notifications.cnil.fr",
+            "reference": "CNIL-2026-0415", "statement": "ST-1", "version": 1});
+        if let (Some(body), Some(changes)) = (body.as_object_mut(), overrides.as_object()) {
+            body.extend(changes.clone());
+        }
+        body
+    };
+    let submit = desk.at("/clocks/gdpr_art33/submission");
+    let seq = desk.seq().await;
+    // Malformed, unauthorised, unknown, unapproved: each refused, naming the field or rule.
+    for (who, body, status, field) in [
+        (LEGAL, submission(json!({"sent_at": "yesterday"})), StatusCode::UNPROCESSABLE_ENTITY, "sent_at"),
+        (LEGAL, submission(json!({"statement": "S1"})), StatusCode::UNPROCESSABLE_ENTITY, "statement"),
+        (LEGAL, submission(json!({"reference": " "})), StatusCode::UNPROCESSABLE_ENTITY, "reference"),
+        (LEGAL, submission(json!({"version": 2})), StatusCode::UNPROCESSABLE_ENTITY, "version"),
+        (LEGAL, submission(json!({"surprise": 1})), StatusCode::UNPROCESSABLE_ENTITY, "surprise"),
+    ] {
+        let refused = problem(app.post(who, &submit, body).await, status).await;
+        assert_eq!(refused["field"], field, "{refused}");
+    }
+    let refused = problem(app.post(TECH_LEAD, &submit, submission(json!({}))).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(refused["rule"], "actions.submissions", "{refused}");
+    problem(
+        app.post(LEGAL, &desk.at("/clocks/no_such_clock/submission"), submission(json!({}))).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(desk.seq().await, seq, "nothing refused was written");
+
+    // Two submissions at once for the same clock: one is recorded, the other finds it met.
+    let (first, second) = tokio::join!(
+        app.post(LEGAL, &submit, submission(json!({}))),
+        app.post(COMMANDER, &submit, submission(json!({})))
+    );
+    let mut statuses = [first.status(), second.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT]);
+    let clocks = app.get_json(LEGAL, &desk.at("/clocks")).await;
+    let gdpr = &clocks["clocks"][0];
+    assert_eq!(gdpr["outcome"], "met", "{gdpr}");
+    assert_eq!(gdpr["submission"]["reference"], "CNIL-2026-0415");
+    assert_eq!(gdpr["submission"]["authority"], "CNIL");
+    assert_eq!(gdpr["submission"]["statement"]["version"], 1);
+    let refused = problem(app.post(LEGAL, &submit, submission(json!({}))).await, StatusCode::CONFLICT).await;
+    assert!(refused["detail"].as_str().expect("detail").contains("already met"), "{refused}");
+
+    // Legal withdraws a determination and records a notification not required, with the basis.
+    let significant = json!({"determination": "significant_incident", "basis": "EU customers affected"});
+    app.post_ok(LEGAL, &desk.at("/determinations"), significant, StatusCode::CREATED).await;
+    let basis = json!({"basis": "The CSIRT said no early warning is needed"});
+    let refused = problem(
+        app.post(COMMANDER, &desk.at("/clocks/nis2_early_warning/not-required"), basis.clone()).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(refused["rule"], "actions.release_clocks");
+    let clocks = app.post_ok(LEGAL, &desk.at("/clocks/nis2_early_warning/not-required"), basis, StatusCode::OK).await;
+    let early =
+        clocks["clocks"].as_array().expect("clocks").iter().find(|c| c["clock"] == "nis2_early_warning").cloned();
+    let early = early.expect("the early warning");
+    assert_eq!(
+        (early["outcome"].clone(), early["released"]["basis"].clone()),
+        (json!("not required"), json!("The CSIRT said no early warning is needed"))
+    );
+    let withdraw = desk.at("/determinations/significant_incident/withdraw");
+    problem(app.post(LEGAL, &withdraw, json!({"basis": ""})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let clocks =
+        app.post_ok(LEGAL, &withdraw, json!({"basis": "Fewer than the threshold affected"}), StatusCode::OK).await;
+    let outcomes: Vec<(&str, &str)> = clocks["clocks"]
+        .as_array()
+        .expect("clocks")
+        .iter()
+        .map(|c| (c["clock"].as_str().unwrap_or_default(), c["outcome"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("gdpr_art33", "met"),
+            ("nis2_early_warning", "not required"),
+            ("nis2_notification", "determination withdrawn"),
+            ("nis2_final_report", "determination withdrawn")
+        ]
+    );
+    problem(app.post(LEGAL, &withdraw, json!({"basis": "again"})).await, StatusCode::CONFLICT).await;
+}
+
+/// Posts a command-view form with the session's cookie and CSRF token; the status, not followed.
+async fn post_form(app: &TestApp, session: &Session, path: &str, pairs: &[(&str, &str)]) -> StatusCode {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("a client");
+    let form: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter().copied().chain([("csrf", session.csrf.as_str())]))
+        .finish();
+    let response = client
+        .post(app.url(path))
+        .header(reqwest::header::COOKIE, &session.cookie)
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("answers");
+    response.status()
+}
+
+#[tokio::test]
+async fn the_command_view_records_a_submission_a_notification_not_required_and_a_withdrawal() {
+    let app = spawn_app().await;
+    let desk = desk(&app).await;
+    for determination in ["personal_data_breach", "significant_incident"] {
+        let body = json!({"determination": determination, "basis": "seen in the logs"});
+        app.post_ok(LEGAL, &desk.at("/determinations"), body, StatusCode::CREATED).await;
+    }
+    desk.draft(LEGAL, "regulator", V1).await;
+    let body = json!({"class": "regulatory_notification", "title": "To the DPA", "statement": "ST-1", "clocks": ["gdpr_art33"]});
+    app.post_ok(LEGAL, &desk.at("/decisions"), body, StatusCode::CREATED).await;
+    desk.approve(EXECUTIVE, "D-1").await;
+
+    app.give_password(LEGAL).await;
+    let session = app.sign_in(LEGAL, PASSWORD).await;
+    let page = |session: &Session| {
+        let request = app
+            .request(reqwest::Method::GET, None, &format!("/incidents/{}", desk.incident))
+            .header(reqwest::header::COOKIE, session.cookie.clone());
+        async move { request.send().await.expect("answers").text().await.expect("HTML") }
+    };
+    let html = page(&session).await;
+    let base = format!("/incidents/{}", desk.incident);
+    // The GDPR clock offers the submission with the approved text; the NIS2 clocks do not (no
+    // text approved for them), but legal may record them not required or withdraw the determination.
+    assert!(html.contains(&format!("action=\"{base}/clocks/gdpr_art33/submission\"")), "{html}");
+    assert!(html.contains("<option value=\"ST-1:1\">ST-1 v1"), "the approved text to choose");
+    assert!(!html.contains(&format!("action=\"{base}/clocks/nis2_early_warning/submission\"")));
+    assert!(html.contains(&format!("action=\"{base}/clocks/nis2_early_warning/not-required\"")));
+    assert!(html.contains(&format!("action=\"{base}/determinations/significant_incident/withdraw\"")));
+
+    let sent = [("text", "ST-1:1"), ("authority", "CNIL"), ("channel", "portal"), ("reference", "CNIL-77")];
+    assert_eq!(
+        post_form(&app, &session, &format!("{base}/clocks/gdpr_art33/submission"), &sent).await,
+        StatusCode::SEE_OTHER
+    );
+    let basis = [("basis", "The CSIRT waived it")];
+    let path = format!("{base}/clocks/nis2_early_warning/not-required");
+    assert_eq!(post_form(&app, &session, &path, &basis).await, StatusCode::SEE_OTHER);
+    let basis = [("basis", "Below the threshold")];
+    let path = format!("{base}/determinations/significant_incident/withdraw");
+    assert_eq!(post_form(&app, &session, &path, &basis).await, StatusCode::SEE_OTHER);
+
+    let html = page(&session).await;
+    assert!(html.contains("met: sent") && html.contains("reference CNIL-77"), "{html}");
+    assert!(html.contains("not required by lee"), "{html}");
+    assert!(html.contains("WITHDRAWN by lee"), "{html}");
+    // The commander may record submissions but not stop a clock unmet: no such form for them.
+    app.give_password(COMMANDER).await;
+    let commander = app.sign_in(COMMANDER, PASSWORD).await;
+    assert!(!page(&commander).await.contains("/withdraw\""), "withdrawing is legal's");
+}

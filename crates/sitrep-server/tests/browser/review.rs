@@ -67,7 +67,16 @@ async fn the_commander_reviews_the_demo_incident_and_it_closes_once_the_executiv
     eve.sign_in(&server, "eve").await;
     eve.open(&format!("/incidents/{DEMO_INCIDENT}")).await;
     eve.click(&format!("#needs-you form[action$='/decisions/{notify}/approve'] button[type=submit]")).await;
-    eve.wait_for_text("#clocks", "met by", PATIENCE).await;
+
+    // Approving is not sending: the clock runs until the commander records the notification sent.
+    maria.open(&format!("/incidents/{DEMO_INCIDENT}")).await;
+    assert_eq!(maria.js(offers_close, vec![]).await, serde_json::json!(false), "approved, not yet sent");
+    let sent = "#clocks form[action$='/clocks/gdpr_art33/submission']";
+    maria.type_into(&format!("{sent} input[name=authority]"), "CNIL").await;
+    maria.type_into(&format!("{sent} input[name=channel]"), "notifications.cnil.fr").await;
+    maria.type_into(&format!("{sent} input[name=reference]"), "CNIL-2026-0415").await;
+    maria.click(&format!("{sent} button[type=submit]")).await;
+    maria.wait_for_text("#clocks", "reference CNIL-2026-0415", PATIENCE).await;
 
     maria.open(&format!("/incidents/{DEMO_INCIDENT}")).await;
     assert_eq!(maria.js(offers_close, vec![]).await, serde_json::json!(true), "close is offered now");

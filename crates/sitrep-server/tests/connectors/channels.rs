@@ -10,7 +10,7 @@ use base64::Engine as _;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{COMMANDER, LEGAL, RESPONDER, eventually, spawn};
+use crate::harness::{COMMANDER, COMMS, LEGAL, RESPONDER, eventually, spawn};
 use crate::receiver::Receiver;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,6 +57,35 @@ async fn a_slack_channel_gets_a_text_naming_the_decision_and_the_record() {
     .await;
     assert_eq!(delivered.len(), 2, "{delivered:#?}");
     assert!(delivered.iter().all(|e| e["actor"] == "system:notifier" && e["body"]["channel"] == "incident-channel"));
+}
+
+/// Whoever is told of a statement decision reads the exact text it approves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_decision_s_notification_quotes_the_text_it_approves() {
+    let receiver = Receiver::start().await;
+    let server =
+        spawn(&format!("[channels.incident-channel]\nkind = \"slack\"\nurl = \"{}\"\n", receiver.url("/slack"))).await;
+    let state = server.declare("Press enquiries about an outage", json!({})).await;
+    let incident = state["id"].as_str().expect("an incident id");
+    let at = |path: &str| format!("/api/v1/incidents/{incident}{path}");
+    let text = "We are investigating an outage of sign-in.\nNo data was lost.";
+    server
+        .post_ok(
+            COMMS,
+            &at("/statements"),
+            json!({"audience": "press", "title": "Holding", "text": text}),
+            StatusCode::CREATED,
+        )
+        .await;
+    let body = json!({"class": "external_statement", "title": "Holding line", "statement": "ST-1"});
+    server.post_ok(COMMS, &at("/decisions"), body, StatusCode::CREATED).await;
+    let told = eventually("the channel to hear of the proposal", || async {
+        receiver.deliveries("/slack").into_iter().next()
+    })
+    .await;
+    let said = told.body["text"].as_str().expect("a text");
+    assert!(said.contains("It approves ST-1 v1 \"Holding\" to press"), "{said}");
+    assert!(said.contains("> We are investigating an outage of sign-in.\n> No data was lost."), "{said}");
 }
 
 /// A notify action whose second channel is down has told the first: neither the automatic

@@ -8,7 +8,7 @@ use crate::harness::{EXECUTIVE, LEGAL, eventually, spawn};
 use crate::receiver::Receiver;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_running_clock_warns_its_path_then_records_the_miss_and_a_late_notification_stops_it() {
+async fn a_running_clock_warns_its_path_then_records_the_miss_and_a_late_submission_stops_it() {
     let receiver = Receiver::start().await;
     // The regulatory_notification path is incident-channel, legal and executives: one of them
     // reaches the receiver, the others are not configured and are recorded as not told.
@@ -64,19 +64,28 @@ async fn a_running_clock_warns_its_path_then_records_the_miss_and_a_late_notific
         .expect("text");
     assert!(sitrep.contains("## Regulatory clocks") && sitrep.contains("**MISSED**"), "{sitrep}");
 
-    // Notifying late stops it, and the record says it was late.
+    // Approving a notification does not stop it; recording the (late) submission does, and the
+    // record says it was late.
+    let draft = json!({"audience": "regulator", "title": "To the DPA", "text": "We report a breach."});
+    server.post_ok(LEGAL, &at("/statements"), draft, StatusCode::CREATED).await;
     let decision = server
         .post_ok(
             LEGAL,
             &at("/decisions"),
-            json!({"class": "regulatory_notification", "title": "Notify the DPA"}),
+            json!({"class": "regulatory_notification", "title": "Notify the DPA", "statement": "ST-1"}),
             StatusCode::CREATED,
         )
         .await;
     let did = decision["id"].as_str().expect("an id").to_owned();
     server.post_ok(EXECUTIVE, &at(&format!("/decisions/{did}/approve")), json!({}), StatusCode::OK).await;
     let clocks = server.get_json(LEGAL, &at("/clocks")).await;
-    assert_eq!(clocks["clocks"][0]["stopped"]["met"], false);
+    assert_eq!(clocks["clocks"][0]["running"], true, "approved, not sent: {clocks}");
+    let approved_at = server.record(&incident).await.last().expect("entries")["at"].clone();
+    let sent = json!({"sent_at": approved_at, "authority": "CNIL", "channel": "portal", "reference": "CNIL-9",
+        "statement": "ST-1", "version": 1});
+    let clocks = server.post_ok(LEGAL, &at("/clocks/gdpr_art33/submission"), sent, StatusCode::CREATED).await;
+    assert_eq!(clocks["clocks"][0]["submission"]["met"], false);
+    assert_eq!(clocks["clocks"][0]["outcome"], "late");
     assert_eq!(clocks["clocks"][0]["running"], false);
     let misses = server.record(&incident).await.into_iter().filter(|e| e["kind"] == "clock.missed").count();
     assert_eq!(misses, 1, "a miss is recorded once");
