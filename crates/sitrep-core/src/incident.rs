@@ -177,7 +177,7 @@ pub struct Determination {
 }
 
 /// A regulatory deadline and where it stands.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Clock {
     pub clock: String,
     pub title: String,
@@ -189,7 +189,6 @@ pub struct Clock {
     pub stopped_by: DecisionClass,
     pub path: Vec<String>,
     /// The clock whose submission starts this one, until that submission is recorded.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting_for: Option<String>,
     /// When the path was told the deadline is near, who was told and who could not be.
     pub warned: Option<ClockWarning>,
@@ -199,10 +198,49 @@ pub struct Clock {
     /// Stopped without a submission: the determination was withdrawn, or notifying is not
     /// required; by whom and why.
     pub released: Option<ClockRelease>,
-    #[serde(skip)]
     rule: crate::policy::Deadline,
-    #[serde(skip)]
     warn_hours: u32,
+}
+
+/// A clock that waits for another's submission has no start, deadline or warning time yet: they
+/// are shown as `null`, never as the placeholder counted from awareness the fold keeps.
+impl Serialize for Clock {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            clock: &'a str,
+            title: &'a str,
+            determination: &'a str,
+            started_at: Option<Timestamp>,
+            deadline: Option<Timestamp>,
+            warn_at: Option<Timestamp>,
+            stopped_by: &'a DecisionClass,
+            path: &'a [String],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            waiting_for: Option<&'a str>,
+            warned: Option<&'a ClockWarning>,
+            missed_at: Option<Timestamp>,
+            submission: Option<&'a Submission>,
+            released: Option<&'a ClockRelease>,
+        }
+        let started = self.waiting_for.is_none();
+        Shown {
+            clock: &self.clock,
+            title: &self.title,
+            determination: &self.determination,
+            started_at: started.then_some(self.started_at),
+            deadline: started.then_some(self.deadline),
+            warn_at: started.then_some(self.warn_at),
+            stopped_by: &self.stopped_by,
+            path: &self.path,
+            waiting_for: self.waiting_for.as_deref(),
+            warned: self.warned.as_ref(),
+            missed_at: self.missed_at,
+            submission: self.submission.as_ref(),
+            released: self.released.as_ref(),
+        }
+        .serialize(serializer)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

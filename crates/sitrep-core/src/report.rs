@@ -64,7 +64,8 @@ pub struct Sitrep {
 pub struct ClockLine {
     pub clock: String,
     pub title: String,
-    pub deadline: Timestamp,
+    /// None while it waits for the submission it runs from.
+    pub deadline: Option<Timestamp>,
     pub running: bool,
     /// For a running clock: seconds left (negative once missed).
     pub seconds_left: Option<i64>,
@@ -304,7 +305,7 @@ impl Sitrep {
                     .map(|c| ClockLine {
                         clock: c.clock.clone(),
                         title: c.title.clone(),
-                        deadline: c.deadline,
+                        deadline: c.waiting_for.is_none().then_some(c.deadline),
                         running: c.is_running(),
                         seconds_left: c.is_running().then(|| c.seconds_left(now)),
                         missed: matches!(
@@ -493,9 +494,10 @@ impl Sitrep {
             out.push_str("\n## Regulatory clocks\n\n");
             for clock in &self.clocks {
                 let status = clock_status(clock);
-                let due = match &clock.waiting_for {
-                    Some(first) => format!("starts when {first} is submitted"),
-                    None => format!("due {}", clock.deadline),
+                let due = match (&clock.waiting_for, clock.deadline) {
+                    (Some(first), _) => format!("starts when {first} is submitted"),
+                    (None, Some(deadline)) => format!("due {deadline}"),
+                    (None, None) => "no deadline".to_owned(),
                 };
                 let _ = writeln!(
                     out,

@@ -304,6 +304,12 @@ fn determinations_start_clocks_that_only_recorded_submissions_meet() {
     assert_eq!(gdpr["submission"]["decision"], "D-1");
     let final_report = find(&json["clocks"], "clock", "nis2_final_report");
     assert_eq!((final_report["outcome"].clone(), final_report["deadline"].clone()), (json!("waiting"), json!(null)));
+    // Nor does the incident's state or the SITREP give it a deadline it does not have yet.
+    let state = maria.run(&["status", "INC-1", "--json"]).json();
+    let waiting = find(&state["clocks"], "clock", "nis2_final_report");
+    assert_eq!((waiting["deadline"].clone(), waiting["started_at"].clone()), (json!(null), json!(null)), "{waiting}");
+    let sitrep = maria.run(&["show", "INC-1", "--json"]).json();
+    assert_eq!(find(&sitrep["clocks"], "clock", "nis2_final_report")["deadline"], json!(null));
     assert_eq!(json["determinations"].as_array().map(Vec::len), Some(2));
 
     // Withdrawing the NIS2 determination stops its open clocks, with the basis.

@@ -31,12 +31,6 @@ pub fn clocks_view(state: &IncidentState, now: Timestamp) -> Value {
                 object.insert("running".into(), json!(clock.is_running()));
                 object.insert("seconds_left".into(), json!(clock.is_running().then(|| clock.seconds_left(now))));
                 object.insert("outcome".into(), json!(clock.outcome(now).as_str()));
-                if clock.waiting_for.is_some() {
-                    // It has no deadline until the submission it runs from is recorded.
-                    object.insert("deadline".into(), Value::Null);
-                    object.insert("warn_at".into(), Value::Null);
-                    object.insert("started_at".into(), Value::Null);
-                }
             }
             view
         })

@@ -264,9 +264,10 @@ pub fn build(
                 ClockRow {
                     clock: c.clock.clone(),
                     title: c.title.clone(),
-                    deadline: match &c.waiting_for {
-                        Some(first) => format!("when {} is submitted", first.replace('_', " ")),
-                        None => when(c.deadline),
+                    deadline: match (&c.waiting_for, c.deadline) {
+                        (Some(first), _) => format!("when {} is submitted", first.replace('_', " ")),
+                        (None, Some(deadline)) => when(deadline),
+                        (None, None) => String::new(),
                     },
                     status,
                     running: c.running,
