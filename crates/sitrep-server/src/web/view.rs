@@ -169,6 +169,9 @@ pub struct CommandView {
     pub severities: Vec<(String, bool)>,
     pub role_names: Vec<String>,
     pub users: Vec<String>,
+    /// Who command may be handed to: active people who may act (not viewers or auditors),
+    /// other than the commander.
+    pub commander_candidates: Vec<String>,
     pub participants: Vec<String>,
 }
 
@@ -545,6 +548,12 @@ impl CommandView {
             severities: Severity::ALL.iter().map(|s| (s.as_str().to_owned(), *s == state.severity)).collect(),
             role_names: policy.all_roles().map(ToString::to_string).collect(),
             users: org.users.values().filter(|u| u.active).map(|u| u.name.to_string()).collect(),
+            commander_candidates: org
+                .users
+                .values()
+                .filter(|u| u.may_act() && Some(&u.name) != state.commander())
+                .map(|u| u.name.to_string())
+                .collect(),
             participants: {
                 let mut people: Vec<String> = state.roles.values().flatten().map(ToString::to_string).collect();
                 people.sort();

@@ -128,6 +128,13 @@ async fn the_command_page_offers_the_hand_over_next_to_the_roles() {
     let html = page(&commander).await;
     assert!(html.contains("Commander: <strong>cmd</strong>"), "{html}");
     assert!(html.contains(&form), "the commander is offered the hand-over");
+    // Command is offered only to people who may act: not to a viewer or an auditor, whom the
+    // server would refuse, and not to the commander.
+    let choices = html.split("Hand command to").nth(1).and_then(|rest| rest.split("</select>").next()).unwrap_or("");
+    assert!(choices.contains("<option>tech</option>"), "{choices}");
+    for refused in [VIEWER, AUDITOR, COMMANDER] {
+        assert!(!choices.contains(&format!("<option>{refused}</option>")), "{refused} offered: {choices}");
+    }
     assert!(!page(&tech).await.contains(&form), "the tech lead may not hand over cmd's command");
 
     let body = format!("csrf={}&to=tech&reason=end+of+shift+%3Cnow%3E", commander.csrf);
