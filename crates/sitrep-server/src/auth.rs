@@ -301,6 +301,7 @@ type HashJob = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 /// parallel sign-ins left the server 1.3 GiB larger). The same few threads reuse it.
 #[derive(Debug)]
 struct Hashers {
+    /// Several threads take from one queue, which the standard library's channel cannot do.
     jobs: crossbeam_channel::Sender<HashJob>,
 }
 

@@ -22,10 +22,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Mutex, RwLock};
 use sitrep_core::decide::{self, Declare, IncidentCommand, OrgCommand, Refusal, SystemCommand};
 use sitrep_core::events::{IncidentEvent, OrgEvent, seal};
@@ -172,7 +172,7 @@ struct Published {
 /// The handle through which everything reads and writes records.
 pub struct Ledger {
     published: Arc<Published>,
-    queue: Option<Sender<Job>>,
+    queue: Option<SyncSender<Job>>,
     writer: Option<JoinHandle<()>>,
 }
 
@@ -242,7 +242,7 @@ impl Ledger {
             committed: tokio::sync::watch::channel(0).0,
             stopped: tokio::sync::watch::channel(None).0,
         });
-        let (queue, jobs) = crossbeam_channel::bounded(QUEUE_DEPTH);
+        let (queue, jobs) = std::sync::mpsc::sync_channel(QUEUE_DEPTH);
         let next_incident = incidents.keys().last().map_or(1, |n| n.0 + 1);
         let mut writer = Writer {
             published: published.clone(),
