@@ -612,3 +612,30 @@ impl Receiver {
         self.deliveries.lock().clone()
     }
 }
+
+/// The receiver's two routes: what it got (`GET /demo/receiver`) and a delivery to one of its
+/// destinations or channels (`POST /demo/receiver/{name}`, 401 when the signature is wrong).
+pub fn receiver_routes<S: Clone + Send + Sync + 'static>(receiver: std::sync::Arc<Receiver>) -> axum::Router<S> {
+    use axum::extract::{Path, State};
+    use axum::response::IntoResponse;
+    type Shared = State<std::sync::Arc<Receiver>>;
+    async fn deliveries(State(receiver): Shared) -> axum::response::Response {
+        axum::Json(serde_json::json!({ "deliveries": receiver.deliveries() })).into_response()
+    }
+    async fn receive(
+        State(receiver): Shared,
+        Path(name): Path<String>,
+        headers: axum::http::HeaderMap,
+        body: axum::body::Bytes,
+    ) -> axum::response::Response {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let signature = header(crate::connectors::webhook::SIGNATURE_HEADER);
+        let (valid, answer) = receiver.receive(&name, &signature, &header("idempotency-key"), &body);
+        let status = if valid { axum::http::StatusCode::OK } else { axum::http::StatusCode::UNAUTHORIZED };
+        (status, axum::Json(answer)).into_response()
+    }
+    axum::Router::new()
+        .route("/demo/receiver", axum::routing::get(deliveries))
+        .route("/demo/receiver/{name}", axum::routing::post(receive))
+        .with_state(receiver)
+}

@@ -38,8 +38,14 @@ pub use state::{AppState, Inner};
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = api::routes().split_for_parts();
     let openapi: Arc<[u8]> = serde_json::to_vec_pretty(&openapi).unwrap_or_default().into();
+    // The demo's receiver exists only under `serve --demo`; elsewhere its routes are not there.
+    let demo = match &state.demo_receiver {
+        Some(receiver) => demo::receiver_routes(receiver.clone()),
+        None => Router::new(),
+    };
     Router::new()
         .merge(api)
+        .merge(demo)
         .merge(web::routes(&state))
         .route(
             "/api/v1/openapi.json",
@@ -53,8 +59,6 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/shares/{token}", get(shares::page))
         .route("/shares/{token}/{sha256}", get(shares::download))
-        .route("/demo/receiver", get(demo_deliveries))
-        .route("/demo/receiver/{name}", axum::routing::post(demo_receive))
         .fallback(|| async { ApiError::NotFound("there is no such route; GET /api/v1/openapi.json lists them".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed(
@@ -72,30 +76,6 @@ pub fn app(state: AppState) -> Router {
 
 fn header_layer(name: &'static str, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(HeaderName::from_static(name), HeaderValue::from_static(value))
-}
-
-/// What the demo's receiver got (404 outside `serve --demo`).
-async fn demo_deliveries(State(app): State<AppState>) -> Response {
-    match &app.demo_receiver {
-        Some(receiver) => axum::Json(serde_json::json!({ "deliveries": receiver.deliveries() })).into_response(),
-        None => ApiError::NotFound("the demo receiver runs only with `sitrep serve --demo`".into()).into_response(),
-    }
-}
-
-async fn demo_receive(
-    State(app): State<AppState>,
-    axum::extract::Path(name): axum::extract::Path<String>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let Some(receiver) = &app.demo_receiver else {
-        return ApiError::NotFound("the demo receiver runs only with `sitrep serve --demo`".into()).into_response();
-    };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let (valid, answer) =
-        receiver.receive(&name, &header(connectors::webhook::SIGNATURE_HEADER), &header("idempotency-key"), &body);
-    let status = if valid { axum::http::StatusCode::OK } else { axum::http::StatusCode::UNAUTHORIZED };
-    (status, axum::Json(answer)).into_response()
 }
 
 /// Ready when the record's writer runs and the store answers.

@@ -7,7 +7,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{Server, eventually};
+use support::{Server, eventually, http_get};
 
 #[test]
 fn sigterm_ends_live_streams_and_stops_with_every_acknowledged_entry_durable() {
@@ -34,4 +34,18 @@ fn sigterm_ends_live_streams_and_stops_with_every_acknowledged_entry_durable() {
         .and_then(|n| n.parse().ok())
         .expect("verify names the number of entries");
     assert!(entries >= 4 + 4, "the organisation record and the incident's entries are all there: {entries}");
+}
+
+#[test]
+fn the_demo_receiver_is_mounted_only_by_serve_demo() {
+    let (demo, _people) = Server::demo();
+    let (status, body) = http_get(&demo.addr, "/demo/receiver").expect("the demo answers");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"deliveries\""), "{body}");
+
+    // Anywhere else the route does not exist at all: the answer is the router's own 404.
+    let (plain, _admin) = Server::init("ada");
+    let (status, body) = http_get(&plain.addr, "/demo/receiver").expect("the server answers");
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("there is no such route"), "{body}");
 }
