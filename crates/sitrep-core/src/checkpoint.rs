@@ -220,7 +220,7 @@ pub fn parse(text: &str) -> Result<SignedCheckpoint, CheckpointError> {
         None => None,
         Some(line) => Some(
             line.strip_prefix(MANIFEST_LINE)
-                .filter(|hex| hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+                .filter(|hex| crate::entry::is_sha256(hex))
                 .and_then(|hex| {
                     let mut hash = [0u8; 32];
                     hex::decode_to_slice(hex, &mut hash).ok().map(|()| hash)

@@ -10,7 +10,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
-use crate::entry::sha256_hex;
+use crate::entry::{is_sha256, sha256_hex};
 use crate::events::*;
 use crate::ids::{
     ControlChangeId, DecisionClass, DecisionId, FactId, IncidentNumber, LessonId, OrgRole, Phase, Role, Severity,
@@ -1289,10 +1289,6 @@ fn channels_told(
     Ok(checked)
 }
 
-pub fn is_sha256(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
 fn list_or_none(items: &[&str]) -> String {
     if items.is_empty() { "none yet".to_owned() } else { items.join(", ") }
 }
@@ -2521,7 +2517,7 @@ pub fn decide_org(
             if !existing(user)?.active {
                 return Err(conflict(format!("the user '{user}' is disabled")));
             }
-            if sha256.len() != 64 || !sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            if !is_sha256(sha256) {
                 return Err(invalid("sha256", "must be 64 lower-case hex digits"));
             }
             if org.tokens.contains_key(sha256) {

@@ -70,12 +70,18 @@ impl fmt::Display for EntryHash {
 #[error("not a SHA-256 hash (64 lower-case hex digits)")]
 pub struct HashParseError;
 
+/// Whether `text` spells a SHA-256 the one way the record does: 64 lower-case hex digits. Every
+/// hash the record, a bundle, a token or a blob name holds is checked with this.
+pub fn is_sha256(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 impl FromStr for EntryHash {
     type Err = HashParseError;
 
     /// Strict: upper-case digits are refused, so a hash has exactly one spelling.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.len() != 64 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if !is_sha256(s) {
             return Err(HashParseError);
         }
         let mut out = [0u8; 32];

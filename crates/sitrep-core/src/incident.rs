@@ -1398,7 +1398,7 @@ impl IncidentState {
                     Some(ReviewCompletion { by: actor.clone(), at, summary: completed.summary.clone() });
             }
             IncidentEvent::EvidenceRegistered(registered) => {
-                if !crate::decide::is_sha256(&registered.sha256) {
+                if !crate::entry::is_sha256(&registered.sha256) {
                     return fail("evidence is named by 64 lower-case hex digits");
                 }
                 if !crate::decide::is_kept_name(&registered.name) {

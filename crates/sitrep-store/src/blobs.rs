@@ -92,7 +92,7 @@ impl BlobStore {
 
     /// Where the blob with this hash lives; the hash must be 64 lower-case hex digits.
     pub fn path(&self, sha256: &str) -> Result<PathBuf, BlobError> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if !sitrep_core::entry::is_sha256(sha256) {
             return Err(BlobError::BadName(sha256.to_owned()));
         }
         Ok(self.content_dir().join(&sha256[..2]).join(sha256))

@@ -282,10 +282,6 @@ fn safe_file_name(name: &str, sha256: &str) -> String {
     if kept.is_empty() || kept.chars().all(|c| c == '_') { sha256.to_owned() } else { kept.to_owned() }
 }
 
-fn is_sha256(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// `sitrep evidence get`: asks for the item with a purpose (a custody entry), streams it to a
 /// temporary file beside the target, re-reads what was written, and renames it into place only
 /// when it hashes to the SHA-256 asked for.
@@ -298,7 +294,7 @@ async fn download(
     force: bool,
 ) -> Outcome {
     let sha256 = sha256.to_ascii_lowercase();
-    if !is_sha256(&sha256) {
+    if !sitrep_core::entry::is_sha256(&sha256) {
         return Err(Failure::usage(format!("'{}' is not a SHA-256 (64 hex digits)", one_line(&sha256))));
     }
     if purpose.trim().is_empty() {
