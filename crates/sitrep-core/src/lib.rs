@@ -20,7 +20,7 @@ pub mod org;
 pub mod playbook;
 pub mod policy;
 pub mod post_report;
-pub mod report;
+pub mod sitrep;
 pub mod statement_text;
 pub mod text;
 pub mod time;

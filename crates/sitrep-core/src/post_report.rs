@@ -52,7 +52,7 @@ use crate::ids::{
 use crate::incident::{ActionStatus, ControlChangeState, IncidentState, NoticeStatus};
 use crate::org::OrgState;
 use crate::policy::Policy;
-use crate::report::{md, names, status_word};
+use crate::sitrep::{md, names, status_word};
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Serialize)]
@@ -1316,7 +1316,7 @@ fn decisions(state: &IncidentState, policy: &Policy) -> Vec<DecisionRecord> {
                     .map(|(index, a)| ActionOutcome {
                         number: index as u32 + 1,
                         connector: a.spec.connector(),
-                        target: crate::report::target(&a.spec),
+                        target: crate::sitrep::target(&a.spec),
                         status: a.status,
                         attempts: a.attempts,
                         last_error: a.last_error.clone(),

@@ -1761,7 +1761,7 @@ fn a_bound_decision_shows_its_exact_text_and_its_changes_from_the_audiences_last
             Change::Added("Some customer emails were read.".into()),
         ]
     );
-    let markdown = sitrep_core::report::Sitrep::of(&w.incident, &w.org.state, w.org.now()).to_markdown();
+    let markdown = sitrep_core::sitrep::Sitrep::of(&w.incident, &w.org.state, w.org.now()).to_markdown();
     says(
         &markdown,
         &[

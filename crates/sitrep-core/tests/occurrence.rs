@@ -7,7 +7,7 @@ mod support;
 use sitrep_core::decide::{BACKFILL_MARGIN_MINUTES, IncidentCommand as C, Occurred};
 use sitrep_core::events::{FactLogged, FactStatus, IncidentEvent, NoteAdded};
 use sitrep_core::post_report::PostIncidentReport;
-use sitrep_core::report::Sitrep;
+use sitrep_core::sitrep::Sitrep;
 use sitrep_core::{FactId, Timestamp};
 use support::*;
 

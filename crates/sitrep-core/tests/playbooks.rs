@@ -1322,7 +1322,7 @@ fn a_task_action_runs_as_a_task_not_as_an_outside_call() {
 fn the_sitrep_names_who_pre_approved_a_playbook_decision_its_playbook_version_and_hash() {
     let mut w = world();
     act(&mut w, "cmd", run_playbook("leaked-secret", &[("key_id", "AKIA1234"), ("provider", "AWS")])).expect("started");
-    let sitrep = sitrep_core::report::Sitrep::of(&w.incident, &w.org.state, w.org.now());
+    let sitrep = sitrep_core::sitrep::Sitrep::of(&w.incident, &w.org.state, w.org.now());
     let revocation = &sitrep.approved_decisions[0];
     assert_eq!(
         revocation.preapproved,

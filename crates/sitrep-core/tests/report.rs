@@ -379,14 +379,14 @@ fn docs_reports_md_shows_the_mapping_table_as_the_code_has_it() {
 #[test]
 fn the_sitrep_names_the_commander_and_every_hand_over() {
     let mut w = world();
-    let s = sitrep_core::report::Sitrep::of(&w.incident, &w.org.state, w.org.now());
+    let s = sitrep_core::sitrep::Sitrep::of(&w.incident, &w.org.state, w.org.now());
     assert_eq!(s.commander, Some(user("cmd")));
     assert!(s.handovers.is_empty());
     says(&s.to_markdown(), &["Commander: **cmd**"]);
 
     act(&mut w, "cmd", hand_over("tech", "night shift <b>takes</b> over")).expect("handed over");
     let at = w.incident.updated_at;
-    let s = sitrep_core::report::Sitrep::of(&w.incident, &w.org.state, w.org.now());
+    let s = sitrep_core::sitrep::Sitrep::of(&w.incident, &w.org.state, w.org.now());
     assert_eq!(s.commander, Some(user("tech")));
     let h = &s.handovers[0];
     assert_eq!(

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use sitrep_core::decide::{can_see, may_read_evidence};
 use sitrep_core::entry::Entry;
 use sitrep_core::incident::{Decision, IncidentState, TaskState};
-use sitrep_core::report::age;
+use sitrep_core::sitrep::age;
 use sitrep_core::{OrgState, Timestamp, UserName};
 
 use crate::state::AppState;

@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sitrep_core::decide::{Declare, IncidentCommand, may_read_evidence};
-use sitrep_core::report::Sitrep;
+use sitrep_core::sitrep::Sitrep;
 use sitrep_core::{Phase, RecordId, Role, Severity, UserName};
 use sitrep_store::Request;
 use utoipa::{IntoParams, ToSchema};

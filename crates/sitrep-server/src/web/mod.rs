@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use parking_lot::Mutex;
 use sitrep_core::decide::{Declare, IncidentCommand};
 use sitrep_core::events::{Audience, FactStatus};
-use sitrep_core::report::{Sitrep, age};
+use sitrep_core::sitrep::{Sitrep, age};
 use sitrep_core::{
     DecisionId, Entry, EntryHash, FactId, IncidentNumber, OrgRole, Phase, RecordId, Role, Severity, TaskId, UserName,
 };

@@ -201,7 +201,7 @@ pub fn build(
             };
             allowed(probe)
         });
-    let report = sitrep_core::report::Sitrep::of(state, org, now);
+    let report = sitrep_core::sitrep::Sitrep::of(state, org, now);
     Sections {
         units: state
             .scope
@@ -603,8 +603,8 @@ fn review_section(state: &IncidentState, org: &OrgState, user: &UserName, now: T
 
 /// A clock's status as plain words for the command view: time left, missed, the submission
 /// that met it (when, to whom, their reference), or why it stopped without one.
-pub fn clock_words(c: &sitrep_core::report::ClockLine) -> String {
-    let words = sitrep_core::report::duration_words;
+pub fn clock_words(c: &sitrep_core::sitrep::ClockLine) -> String {
+    let words = sitrep_core::sitrep::duration_words;
     if let Some(sent) = &c.submission {
         return format!(
             "{}: sent {} to {} via {}, reference {} ({} v{}, approved by {})",

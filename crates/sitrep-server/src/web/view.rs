@@ -7,7 +7,7 @@
 use sitrep_core::decide::{IncidentCommand, decide_incident};
 use sitrep_core::events::{ActionSpec, DecisionState, FactStatus};
 use sitrep_core::incident::{ActionStatus, Decision, IncidentState, TaskState};
-use sitrep_core::report::age;
+use sitrep_core::sitrep::age;
 use sitrep_core::{Entry, OrgState, Phase, Severity, Timestamp, UserName};
 
 /// The signed-in person, for the page frame.

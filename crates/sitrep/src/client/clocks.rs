@@ -2,7 +2,7 @@
 //! clock's time left in words, as the command view and the SITREP show it.
 
 use serde_json::{Value, json};
-use sitrep_core::report::duration_words;
+use sitrep_core::sitrep::duration_words;
 
 use super::{Client, Outcome, incident_path, one_line, text};
 use crate::cli::{DetermineArgs, ReleaseArgs, SubmitArgs};
