@@ -1,0 +1,203 @@
+//! Entries in words: the one describer the timeline, the SITREP and the web share.
+
+use crate::entry::Entry;
+use crate::events::{DecisionState, IncidentEvent};
+use crate::time::Timestamp;
+
+pub(super) fn words(snake: &str) -> String {
+    snake.replace('_', " ")
+}
+
+/// The first twelve hex digits of a hash: enough to tell items apart on screen.
+pub(super) fn short(sha256: &str) -> String {
+    sha256.chars().take(12).collect()
+}
+
+/// "2026-11-27 17:27:49 UTC": the record's time without the microseconds people do not read.
+pub fn when(at: Timestamp) -> String {
+    let text = at.to_string();
+    match (text.get(..10), text.get(11..19)) {
+        (Some(date), Some(time)) => format!("{date} {time} UTC"),
+        _ => text,
+    }
+}
+
+/// "45s", "12m 5s", "3h 12m", "2d 4h".
+pub fn duration(seconds: f64) -> String {
+    let whole = seconds.max(0.0).round() as u64;
+    match whole {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m {}s", s / 60, s % 60),
+        s if s < 24 * 3600 => format!("{}h {}m", s / 3600, (s / 60) % 60),
+        s => format!("{}d {}h", s / (24 * 3600), (s / 3600) % 24),
+    }
+}
+
+/// What an entry did, in words, for the timeline of the command view and the report. Evidence
+/// names, sources, download purposes and integrity details appear only with `evidence_names`;
+/// without it an evidence entry says what happened to which hash.
+pub fn describe(entry: &Entry, evidence_names: bool) -> String {
+    let Ok(event) = IncidentEvent::parse(&entry.kind, &entry.body) else {
+        return if evidence_names || !entry.kind.starts_with("evidence.") {
+            entry.body.clone()
+        } else {
+            "an evidence entry".to_owned()
+        };
+    };
+    match event {
+        IncidentEvent::Declared(d) => format!("declared {} \"{}\" ({})", d.number, d.title, d.severity),
+        IncidentEvent::PhaseChanged(c) => match c.decision {
+            Some(decision) => format!("closed the incident by {decision}"),
+            None => format!("moved the phase from {} to {}", words(c.from.as_str()), words(c.to.as_str())),
+        },
+        IncidentEvent::SeverityChanged(c) => format!("changed severity from {} to {}", c.from, c.to),
+        IncidentEvent::RoleAssigned(r) => format!("made {} {}", r.user, words(r.role.as_str())),
+        IncidentEvent::RoleReleased(r) => format!("released {} from {}", r.user, words(r.role.as_str())),
+        IncidentEvent::FactLogged(f) => format!("logged {} ({}): {}", f.fact, f.status.as_str(), f.text),
+        IncidentEvent::FactVerified(f) => format!("verified {}: {}", f.fact, f.basis),
+        IncidentEvent::FactDisproved(f) => format!("disproved {}: {}", f.fact, f.basis),
+        IncidentEvent::TaskCreated(t) => format!("created {} \"{}\"", t.task, t.title),
+        IncidentEvent::TaskAssigned(t) => format!("gave {} to {}", t.task, t.owner),
+        IncidentEvent::TaskDone(t) => format!("finished {}", t.task),
+        IncidentEvent::TaskBlocked(t) => format!("marked {} blocked: {}", t.task, t.reason),
+        IncidentEvent::TaskCancelled(t) => format!("cancelled {}", t.task),
+        IncidentEvent::DecisionProposed(d) => format!(
+            "proposed {} ({}) \"{}\"{}",
+            d.decision,
+            words(d.class.as_str()),
+            d.title,
+            match (&d.playbook, d.state) {
+                (Some(citation), DecisionState::Approved) =>
+                    format!(", pre-approved by playbook {} v{}", citation.playbook, citation.version),
+                (None, DecisionState::Approved) => ", approved at once".to_owned(),
+                _ => String::new(),
+            }
+        ),
+        IncidentEvent::DecisionApproved(d) => format!(
+            "approved {} as {}{}",
+            d.decision,
+            words(d.role.as_str()),
+            if d.state == DecisionState::Approved { ": the decision is approved" } else { "" }
+        ),
+        IncidentEvent::DecisionRejected(d) => {
+            format!("rejected {} as {}: {}", d.decision, words(d.role.as_str()), d.note)
+        }
+        IncidentEvent::DecisionWithdrawn(d) => format!("withdrew {}", d.decision),
+        IncidentEvent::ActionStarted(a) => {
+            format!("started action {} of {} (attempt {})", a.action + 1, a.decision, a.attempt)
+        }
+        IncidentEvent::ActionSucceeded(a) => format!("action {} of {} succeeded", a.action + 1, a.decision),
+        IncidentEvent::ActionFailed(a) => format!("action {} of {} failed: {}", a.action + 1, a.decision, a.reason),
+        IncidentEvent::NoteAdded(n) => format!("noted: {}", n.text),
+        IncidentEvent::ActionRetryRequested(a) => format!("asked to retry action {} of {}", a.action + 1, a.decision),
+        IncidentEvent::PlaybookStarted(p) => {
+            format!("started playbook {} v{} (approved by {})", p.playbook, p.version, p.approved_by)
+        }
+        IncidentEvent::NotificationDelivered(n) => {
+            format!("told {} that {} was {}", n.channel, n.decision, n.moment.as_str())
+        }
+        IncidentEvent::NotificationFailed(n) => {
+            format!("could not tell {} that {} was {}: {}", n.channel, n.decision, n.moment.as_str(), n.reason)
+        }
+        IncidentEvent::EvidenceRegistered(e) if evidence_names => {
+            format!("added evidence \"{}\" ({} bytes, {})", e.name, e.size, short(&e.sha256))
+        }
+        IncidentEvent::EvidenceRegistered(e) => {
+            format!("added an evidence item ({} bytes, {}; its name is for evidence readers)", e.size, short(&e.sha256))
+        }
+        IncidentEvent::EvidenceAccessed(e) => match e.share {
+            Some(share) => format!("{share} was used to fetch {}", short(&e.sha256)),
+            None if evidence_names => format!("downloaded {} for: {}", short(&e.sha256), e.purpose),
+            None => format!("downloaded {}", short(&e.sha256)),
+        },
+        IncidentEvent::EvidenceIntegrityFailed(e) if evidence_names => {
+            format!("REFUSED to serve {}: the stored blob does not match its hash ({})", short(&e.sha256), e.detail)
+        }
+        IncidentEvent::EvidenceIntegrityFailed(e) => {
+            format!("REFUSED to serve {}: the stored blob does not match its hash", short(&e.sha256))
+        }
+        IncidentEvent::PartyEngaged(p) => format!("engaged third party {}", p.party),
+        IncidentEvent::ShareCreated(s) => format!(
+            "created share link {} for {} ({} item(s), {} h) by {}",
+            s.share,
+            s.party,
+            s.items.len(),
+            s.expires_in_hours,
+            s.decision
+        ),
+        IncidentEvent::ShareRevoked(s) => format!("revoked share link {}", s.share),
+        IncidentEvent::StatementDrafted(s) => {
+            format!("drafted {} for {}: \"{}\" (v1 {})", s.statement, s.audience.as_str(), s.title, short(&s.sha256))
+        }
+        IncidentEvent::StatementRevised(s) => {
+            format!("revised {} to v{} ({})", s.statement, s.version, short(&s.sha256))
+        }
+        IncidentEvent::StatementPublished(s) => format!(
+            "published {} v{} on {} under {} ({})",
+            s.statement,
+            s.version,
+            s.channel,
+            s.decision,
+            short(&s.sha256)
+        ),
+        IncidentEvent::LessonRecorded(l) => format!("recorded lesson {}: {}", l.lesson, l.what_happened),
+        IncidentEvent::ControlChangePlanned(c) => format!(
+            "planned {} ({}) for {}, owner {}, due {}: {}",
+            c.change,
+            c.csf,
+            c.lesson,
+            c.owner,
+            when(c.due),
+            c.title
+        ),
+        IncidentEvent::ControlChangeDone(c) => format!("completed control change {}", c.change),
+        IncidentEvent::ControlChangeCancelled(c) => {
+            format!("cancelled control change {}: {}", c.change, c.note.as_deref().unwrap_or_default())
+        }
+        IncidentEvent::ReviewCompleted(r) => format!("completed the post-incident review: {}", r.summary),
+        IncidentEvent::DeterminationRecorded(d) => format!(
+            "recorded the determination {}: {}{}",
+            words(&d.determination),
+            d.basis,
+            if d.clocks.is_empty() {
+                String::new()
+            } else {
+                let clocks: Vec<&str> = d.clocks.iter().map(|c| c.title.as_str()).collect();
+                format!("; starts {}", clocks.join(", "))
+            }
+        ),
+        IncidentEvent::ClockWarned(c) => format!(
+            "warned that clock {} nears its deadline{}",
+            c.clock,
+            if c.told.is_empty() { String::new() } else { format!(" (told {})", c.told.join(", ")) }
+        ),
+        IncidentEvent::ClockMissed(c) => format!("clock {} MISSED its deadline", c.clock),
+        IncidentEvent::ClockSubmitted(c) => format!(
+            "recorded the notification for clock {}: sent {} to {} via {}, reference {} ({} v{}, approved by {})",
+            c.clock,
+            when(c.sent_at),
+            c.authority,
+            c.channel,
+            c.reference,
+            c.statement.statement,
+            c.statement.version,
+            c.decision
+        ),
+        IncidentEvent::DeterminationWithdrawn(d) => {
+            format!("withdrew the determination {}: {}; its open clocks stop", words(&d.determination), d.basis)
+        }
+        IncidentEvent::ClockNotRequired(c) => format!("recorded that clock {} is not required: {}", c.clock, c.basis),
+        IncidentEvent::OccurrenceRecorded(o) => {
+            let times: Vec<String> =
+                [("started", o.started_at), ("first seen", o.first_seen_at), ("detected", o.detected_at)]
+                    .into_iter()
+                    .filter_map(|(what, at)| at.map(|at| format!("{what} {}", when(at))))
+                    .collect();
+            let why = o.backfill_reason.as_ref().map(|r| format!(" (backfilled: {r})")).unwrap_or_default();
+            format!("recorded when the incident happened: {}{why}", times.join(", "))
+        }
+        IncidentEvent::CommanderHandedOver(h) => {
+            format!("handed command from {} to {}: {}", h.from, h.to, h.reason)
+        }
+    }
+}
