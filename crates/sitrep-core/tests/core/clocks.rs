@@ -1,7 +1,7 @@
 //! Regulatory clocks: started by a determination, warned before, missed after, met only by a
 //! recorded submission of an approved text, or stopped unmet by legal with a basis.
 
-mod support;
+use crate::support;
 
 use sitrep_core::decide::{IncidentCommand as C, SystemCommand};
 use sitrep_core::events::Audience;

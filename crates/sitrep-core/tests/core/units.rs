@@ -1,7 +1,7 @@
 //! Org units: local classes may be decided by the role holders of a unit in the incident's
 //! scope; central classes only by the incident's central role holders.
 
-mod support;
+use crate::support;
 
 use sitrep_core::decide::IncidentCommand as C;
 use sitrep_core::events::DecisionState;

@@ -4,7 +4,7 @@
 //! What a built-in playbook must write is derived from its own file (parsed, then filled by the
 //! test's own substitution, not the crate's), and a few literal checks pin what the files say.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! Commands in, entries out, state folded: every entry kind, every command's accepted path and
 //! every refusal `decide.rs` can give, through the harness in `support`.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -5,7 +5,7 @@
 //! "admin approved". Each field below is given text holding one such character and must be
 //! refused naming the field and the character.
 
-mod support;
+use crate::support;
 
 use sitrep_core::decide::{Declare, IncidentCommand as C, OrgCommand as O};
 use sitrep_core::events::{ActionSpec, Audience, Contact, EvidenceRegistered, FactStatus, Party};

@@ -3,7 +3,7 @@
 //! as written. Every incident here is built through the harness in `support` (decided, sealed,
 //! folded and refolded), so the report reads exactly the record the server would hold.
 
-mod support;
+use crate::support;
 
 use sitrep_core::decide::IncidentCommand as C;
 use sitrep_core::events::Audience;
@@ -371,7 +371,7 @@ fn a_changed_entry_makes_the_report_say_the_chain_did_not_verify() {
 
 #[test]
 fn docs_reports_md_shows_the_mapping_table_as_the_code_has_it() {
-    let doc = include_str!("../../../docs/reports.md");
+    let doc = include_str!("../../../../docs/reports.md");
     let table = sitrep_core::post_report::mapping_table();
     assert!(doc.contains(&table), "docs/reports.md must contain this table exactly:\n{table}");
 }

@@ -5,7 +5,7 @@
 //! words. It deliberately does not read `policy/default.toml`: a wrong policy file and a wrong
 //! judge must both be caught.
 
-mod support;
+use crate::support;
 
 use sitrep_core::Refusal;
 use sitrep_core::events::{DecisionState, IncidentEvent, RoleChange};

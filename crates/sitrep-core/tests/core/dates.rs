@@ -3,7 +3,7 @@
 //! Issue 11 point 16: a task due in year 0000 was accepted, and an awareness time in 1970 too,
 //! whose regulatory clocks were then missed at once.
 
-mod support;
+use crate::support;
 
 use sitrep_core::decide::{self, IncidentCommand as C};
 use sitrep_core::events::{ActionSpec, EvidenceRegistered};

@@ -3,7 +3,7 @@
 //! `support`: every accepted command is decided, sealed, folded and refolded, and every forged
 //! entry is refused by the fold.
 
-mod support;
+use crate::support;
 
 use sitrep_core::decide::{
     self, IncidentCommand as C, MAX_SHARE_HOURS, MAX_SHARED_ITEMS, OrgCommand as O, SHORT_MAX, SystemCommand,

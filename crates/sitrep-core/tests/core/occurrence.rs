@@ -2,7 +2,7 @@
 //! and the incident carry occurrence times; a backfilled time needs a reason; the SITREP and
 //! the report read in the order things happened and show both times.
 
-mod support;
+use crate::support;
 
 use sitrep_core::decide::{BACKFILL_MARGIN_MINUTES, IncidentCommand as C, Occurred};
 use sitrep_core::events::{FactLogged, FactStatus, IncidentEvent, NoteAdded};

@@ -1,0 +1,16 @@
+//! The core's integration tests, in one test binary: each module is one capability, driven
+//! through the public API as the server drives it (decide, seal, fold).
+
+mod support;
+
+mod clocks;
+mod dates;
+mod decide;
+mod evidence;
+mod occurrence;
+mod playbooks;
+mod policy_table;
+mod report;
+mod rfc6962;
+mod text;
+mod units;
