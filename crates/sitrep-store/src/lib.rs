@@ -2,7 +2,7 @@
 //!
 //! [`Store`] is the one storage trait: append entries to records with an expected seq, read them
 //! back, and hand over the raw rows for verification. Each backend lives in its own module with
-//! its migrations beside it (`migrations/<backend>/`); `tests/conformance.rs` is the story every
+//! its migrations beside it (`migrations/<backend>/`); `tests/store/conformance.rs` is the story every
 //! backend must pass. [`Ledger`] sits in front of a store: it owns the in-memory state, runs
 //! every command through `sitrep_core::decide`, and commits concurrent commands together.
 //!

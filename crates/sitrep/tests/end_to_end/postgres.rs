@@ -2,9 +2,7 @@
 //! `database` in its configuration, a SIGKILL, and `sitrep verify --database`, against the real
 //! server `SITREP_TEST_POSTGRES` names (CI sets it; the store's own conformance suite says more).
 
-// Shared with the other test binaries; not every one uses every helper.
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use sitrep_store::postgres::ScratchDatabase;
 use support::*;

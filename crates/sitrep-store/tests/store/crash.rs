@@ -17,7 +17,7 @@
 //! crash leaves every chain intact; it does not simulate power loss, for which the store relies
 //! on `synchronous=FULL` (see `sqlite.rs`).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -38,7 +38,7 @@ use support::*;
 const CHILD_ENV: &str = "SITREP_CRASH_CHILD";
 /// Replays a run's kill times.
 const SEED_ENV: &str = "SITREP_CRASH_SEED";
-const CHILD_TEST: &str = "crash_child_process_entry_point";
+const CHILD_TEST: &str = "crash::crash_child_process_entry_point";
 const ROUNDS: usize = 30;
 const WRITER_THREADS: usize = 4;
 

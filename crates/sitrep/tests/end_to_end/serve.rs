@@ -1,9 +1,7 @@
 //! `sitrep serve` as an operator runs it: stopped with SIGTERM while a live stream is open, it
 //! exits cleanly, and everything it acknowledged is in a store that verifies.
 
-// Shared with the other test binaries; not every one uses every helper.
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::process::Command;
 

@@ -3,9 +3,7 @@
 //! few password checks' worth (19 MiB each), not by one per attempt. An outside review measured
 //! 120 parallel attempts taking the server to 1.6 GiB, which it kept.
 
-// Shared with the other test binaries; not every one uses every helper.
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

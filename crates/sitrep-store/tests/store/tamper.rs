@@ -17,7 +17,7 @@
 //! The `limit_*` tests pin down exactly that boundary, so that the day checkpoints exist they can
 //! be turned into tests that the forgery is caught.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -3,9 +3,7 @@
 //! `sitrep verify` re-hashing every blob, and a server killed with SIGKILL in the middle of an
 //! upload.
 
-// Shared with the other test binaries; not every one uses every helper.
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::net::TcpStream;

@@ -6,9 +6,7 @@
 //! Mounting needs root. Without it the tests print SKIPPED and pass, unless
 //! `SITREP_DISK_FULL_TESTS=required` (CI sets it), when they fail.
 
-// Shared with the other test binaries; not every one uses every helper.
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -6,9 +6,7 @@
 //! say so and skip that part, unless `SITREP_PYTHON_VERIFIER_TESTS=required` (as in CI), when
 //! they fail instead.
 
-// Shared with the other test binaries; not every one uses every helper.
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,9 +4,7 @@
 //! action completes, every attempt the receiver saw carried the same idempotency key (so it did
 //! the work once), and the store verifies.
 
-// Shared with the other test binaries; not every one uses every helper.
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -3,9 +3,7 @@
 //! needs a new approval) and published; a party registered, updated and engaged; a share link
 //! created by an approved evidence-sharing decision, used, and revoked.
 
-// Shared with the other test binaries; not every one uses every helper.
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

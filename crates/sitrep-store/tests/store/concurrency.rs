@@ -6,7 +6,7 @@
 //! write, the command is refused with a clear error and nothing changes, not even the numbers the
 //! next command will get.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;

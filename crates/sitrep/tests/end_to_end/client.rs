@@ -2,9 +2,7 @@
 //! `SITREP_URL`/`SITREP_TOKEN` or by the file `sitrep login` writes, against a real
 //! `sitrep serve` process on an ephemeral port with a real SQLite data directory.
 
-// Shared with the other test binaries; not every one uses every helper.
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 

@@ -1,9 +1,7 @@
 //! The post-incident review, regulatory clocks, local roles and the post-incident report through
 //! the real `sitrep` binary against a real `sitrep serve`.
 
-// Shared with the other test binaries; not every one uses every helper.
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::{Cli, Server, date_in};
