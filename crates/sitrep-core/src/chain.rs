@@ -60,11 +60,14 @@ pub enum BreakReason {
     Empty,
 }
 
-/// Checks one record's rows in order.
-#[derive(Debug)]
+/// Checks one record's rows in order. It can be kept and given later entries, so a record that
+/// grows is verified once, not from seq 1 every time.
+#[derive(Debug, Clone)]
 pub struct ChainVerifier {
     record: RecordId,
     seq: u64,
+    /// The hash of the last entry verified (`EntryHash::ZERO` before the first).
+    head: EntryHash,
     /// The previous entry's hash as lower-case hex, compared byte for byte with `prev`.
     prev: [u8; 64],
     last_at: Vec<u8>,
@@ -74,7 +77,36 @@ pub struct ChainVerifier {
 
 impl ChainVerifier {
     pub fn new(record: RecordId) -> Self {
-        ChainVerifier { record, seq: 0, prev: [b'0'; 64], last_at: Vec::new(), buffer: Vec::with_capacity(1024) }
+        ChainVerifier {
+            record,
+            seq: 0,
+            head: EntryHash::ZERO,
+            prev: [b'0'; 64],
+            last_at: Vec::new(),
+            buffer: Vec::with_capacity(1024),
+        }
+    }
+
+    /// The hash of the last entry verified (`EntryHash::ZERO` before the first).
+    pub fn head(&self) -> EntryHash {
+        self.head
+    }
+
+    /// Checks the next entry, parsed (exports, API answers, pages).
+    pub fn check_entry(&mut self, entry: &crate::entry::Entry) -> Result<(), Break> {
+        let at = entry.at.to_string();
+        let actor = entry.actor.to_string();
+        let prev = entry.prev.to_hex();
+        let hash = entry.hash.to_hex();
+        self.check(&RawEntry {
+            seq: i64::try_from(entry.seq).ok(),
+            at: at.as_bytes(),
+            actor: actor.as_bytes(),
+            kind: entry.kind.as_bytes(),
+            body: entry.body.as_bytes(),
+            prev: prev.as_bytes(),
+            hash: hash.as_bytes(),
+        })
     }
 
     pub fn record(&self) -> RecordId {
@@ -127,9 +159,10 @@ impl ChainVerifier {
         }
         self.buffer.clear();
         preimage_into(&mut self.buffer, ENTRY_FORMAT, seq, at, actor, kind, body, prev);
+        let hashed = EntryHash::of(&self.buffer);
         let mut computed = [0u8; 64];
         // Encoding 32 bytes into 64 hex digits cannot fail.
-        let _ = hex::encode_to_slice(EntryHash::of(&self.buffer).0, &mut computed);
+        let _ = hex::encode_to_slice(hashed.0, &mut computed);
         if raw.hash != computed {
             return Err(self.fail(
                 seq,
@@ -152,6 +185,7 @@ impl ChainVerifier {
         self.last_at.clear();
         self.last_at.extend_from_slice(raw.at);
         self.seq = seq;
+        self.head = hashed;
         self.prev = computed;
         Ok(())
     }
@@ -178,22 +212,7 @@ impl ChainVerifier {
 /// Verifies a whole record held as parsed entries (exports, API answers).
 pub fn verify_entries(record: RecordId, entries: &[crate::entry::Entry]) -> Result<(), Break> {
     let mut verifier = ChainVerifier::new(record);
-    for entry in entries {
-        let at = entry.at.to_string();
-        let actor = entry.actor.to_string();
-        let prev = entry.prev.to_hex();
-        let hash = entry.hash.to_hex();
-        verifier.check(&RawEntry {
-            seq: i64::try_from(entry.seq).ok(),
-            at: at.as_bytes(),
-            actor: actor.as_bytes(),
-            kind: entry.kind.as_bytes(),
-            body: entry.body.as_bytes(),
-            prev: prev.as_bytes(),
-            hash: hash.as_bytes(),
-        })?;
-    }
-    Ok(())
+    entries.iter().try_for_each(|entry| verifier.check_entry(entry))
 }
 
 #[cfg(test)]

@@ -17,11 +17,12 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use parking_lot::Mutex;
+use sitrep_core::chain::{Break, BreakReason, ChainVerifier};
 use sitrep_core::decide::{Declare, IncidentCommand};
 use sitrep_core::events::{Audience, FactStatus};
 use sitrep_core::sitrep::{Sitrep, age};
 use sitrep_core::{
-    DecisionId, Entry, EntryHash, FactId, IncidentNumber, OrgRole, Phase, RecordId, Role, Severity, TaskId, UserName,
+    DecisionId, Entry, FactId, IncidentNumber, OrgRole, Phase, RecordId, Role, Severity, TaskId, UserName,
 };
 use sitrep_store::{Request as LedgerRequest, Store};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -500,9 +501,9 @@ fn visible_incident(app: &AppState, viewer: &Viewer, id: &str) -> Result<Inciden
     if visible { Ok(number) } else { Err(missing()) }
 }
 
-/// Which prefix of each record has been verified, so a page re-verifies only what is new.
+/// How far each record has been verified, so a page re-verifies only what is new.
 #[derive(Debug, Default)]
-pub struct ChainChecks(Mutex<HashMap<IncidentNumber, (u64, EntryHash)>>);
+pub struct ChainChecks(Mutex<HashMap<IncidentNumber, ChainVerifier>>);
 
 /// Verifies the record from where it was last verified to its end, and returns the newest
 /// entries for the timeline.
@@ -513,27 +514,23 @@ fn check_chain(
     head: u64,
 ) -> Result<(Chain, Vec<Entry>), ApiError> {
     let record = RecordId::Incident(number);
-    let (mut seq, mut prev) = checks.0.lock().get(&number).copied().unwrap_or((0, EntryHash::ZERO));
+    let mut verifier = checks.0.lock().get(&number).cloned().unwrap_or_else(|| ChainVerifier::new(record));
     let mut broken = None;
-    while seq < head && broken.is_none() {
-        let chunk = store.read(record, seq + 1, 10_000)?;
+    while verifier.verified() < head && broken.is_none() {
+        let last = verifier.verified();
+        let chunk = store.read(record, last + 1, 10_000)?;
         if chunk.is_empty() {
-            broken = Some(format!("the record ends at seq {seq} but the incident is at seq {head}"));
+            broken = Some(Break { record, seq: last, reason: BreakReason::Truncated { last, head } }.to_string());
         }
-        for entry in chunk {
-            if entry.seq != seq + 1 || entry.prev != prev || entry.computed_hash() != entry.hash {
-                broken = Some(format!("{number} seq {}: the entry does not chain to the one before", entry.seq));
-                break;
-            }
-            seq = entry.seq;
-            prev = entry.hash;
-        }
+        broken =
+            broken.or_else(|| chunk.iter().find_map(|entry| verifier.check_entry(entry).err()).map(|b| b.to_string()));
     }
     let chain = match broken {
         Some(detail) => Chain { ok: false, detail },
         None => {
-            checks.0.lock().insert(number, (seq, prev));
-            Chain { ok: true, detail: format!("{seq} entries, head {}", prev.short()) }
+            let (seq, head) = (verifier.verified(), verifier.head());
+            checks.0.lock().insert(number, verifier);
+            Chain { ok: true, detail: format!("{seq} entries, head {}", head.short()) }
         }
     };
     let from = head.saturating_sub(view::TIMELINE as u64 - 1).max(1);

@@ -5,6 +5,7 @@
 
 mod auth;
 mod authz;
+mod chain_page;
 mod command;
 mod concurrency;
 mod connections;
