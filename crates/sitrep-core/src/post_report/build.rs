@@ -1,7 +1,7 @@
 //! The report assembled from the walked record and the folded state.
 
 use super::*;
-use crate::entry::Entry;
+use crate::entry::{Entry, RecordId};
 use crate::events::{DecisionState, IncidentEvent};
 use crate::incident::{ControlChangeState, IncidentState};
 use crate::org::OrgState;
@@ -22,6 +22,8 @@ impl PostIncidentReport {
     ) -> PostIncidentReport {
         let policy = &org.policy;
         let walked = walk(entries, policy, state.seq);
+        // The record as of the state: verified by the one chain verifier, then tied to its head.
+        let within = &entries[..entries.iter().take_while(|e| e.seq <= state.seq).count()];
         let summary = Summary {
             incident: state.id,
             title: state.title.clone(),
@@ -47,7 +49,8 @@ impl PostIncidentReport {
             as_of_seq: state.seq,
             as_of_hash: state.head,
             chain_verified: walked.chain_verified
-                && entries.iter().take_while(|e| e.seq <= state.seq).last().is_some_and(|e| e.hash == state.head),
+                && crate::chain::verify_entries(RecordId::Incident(state.id), within).is_ok()
+                && within.last().is_some_and(|e| e.hash == state.head),
         };
         PostIncidentReport {
             summary,
