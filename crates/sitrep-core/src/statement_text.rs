@@ -86,40 +86,29 @@ pub fn bound_text(state: &IncidentState, decision: &Decision) -> Option<BoundTex
 /// new one added, so a pathological text cannot make a page slow.
 const DIFF_CELLS_MAX: usize = 4_000_000;
 
-/// The difference between two texts, line by line (longest common subsequence).
+/// The difference between two texts, line by line (Myers' algorithm, through `similar`).
 pub fn diff_lines(old: &str, new: &str) -> Vec<Change> {
-    let a: Vec<&str> = old.lines().collect();
-    let b: Vec<&str> = new.lines().collect();
-    if a.len().saturating_mul(b.len()) > DIFF_CELLS_MAX {
-        return a
-            .iter()
-            .map(|l| Change::Removed((*l).to_owned()))
-            .chain(b.iter().map(|l| Change::Added((*l).to_owned())))
+    let (old_lines, new_lines) = (old.lines().count(), new.lines().count());
+    if old_lines.saturating_mul(new_lines) > DIFF_CELLS_MAX {
+        return old
+            .lines()
+            .map(|l| Change::Removed(l.to_owned()))
+            .chain(new.lines().map(|l| Change::Added(l.to_owned())))
             .collect();
     }
-    // lcs[i][j]: the longest common subsequence of a[i..] and b[j..].
-    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            out.push(Change::Same(a[i].to_owned()));
-            i += 1;
-            j += 1;
-        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            out.push(Change::Removed(a[i].to_owned()));
-            i += 1;
-        } else {
-            out.push(Change::Added(b[j].to_owned()));
-            j += 1;
-        }
-    }
-    out
+    similar::TextDiff::from_lines(old, new)
+        .iter_all_changes()
+        .map(|change| {
+            // Lines as `str::lines` gives them: without their line ending.
+            let value = change.value();
+            let line = value.strip_suffix('\n').map_or(value, |l| l.strip_suffix('\r').unwrap_or(l)).to_owned();
+            match change.tag() {
+                similar::ChangeTag::Equal => Change::Same(line),
+                similar::ChangeTag::Delete => Change::Removed(line),
+                similar::ChangeTag::Insert => Change::Added(line),
+            }
+        })
+        .collect()
 }
 
 impl Change {
