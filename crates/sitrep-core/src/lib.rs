@@ -24,6 +24,7 @@ pub mod sitrep;
 pub mod statement_text;
 pub mod text;
 pub mod time;
+pub mod view;
 
 pub use decide::{Declare, IncidentCommand, OrgCommand, Refusal};
 pub use entry::{Entry, EntryHash, RecordId};
@@ -35,3 +36,4 @@ pub use incident::IncidentState;
 pub use org::OrgState;
 pub use policy::Policy;
 pub use time::Timestamp;
+pub use view::IncidentView;

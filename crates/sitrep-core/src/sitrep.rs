@@ -20,6 +20,7 @@ use crate::org::OrgState;
 use crate::playbook::Citation;
 use crate::statement_text::{BoundText, bound_text};
 use crate::time::Timestamp;
+use crate::view::PartyView;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Sitrep {
@@ -277,14 +278,14 @@ impl Sitrep {
                 .parties
                 .iter()
                 .map(|engaged| {
-                    let registry = org.parties.get(&engaged.party).map(|r| &r.party);
+                    let party = PartyView::of(engaged, org);
                     PartyLine {
                         party: engaged.party.clone(),
-                        name: registry.map_or_else(|| engaged.party.clone(), |p| p.name.clone()),
-                        kind: registry.map_or("unregistered", |p| p.kind.as_str()),
-                        contacts: registry.map(|p| p.contacts.clone()).unwrap_or_default(),
-                        operates: registry.and_then(|p| p.operates.clone()),
-                        authority: registry.map(|p| p.authority.clone()).unwrap_or_default(),
+                        name: party.name().to_owned(),
+                        kind: party.kind(),
+                        contacts: party.contacts().to_vec(),
+                        operates: party.operates().map(str::to_owned),
+                        authority: party.authority().to_vec(),
                         engaged_by: engaged.engaged_by.clone(),
                         engaged_at: engaged.engaged_at,
                         live_shares: state

@@ -4,22 +4,15 @@ use super::*;
 use crate::entry::{Entry, RecordId};
 use crate::events::{DecisionState, IncidentEvent};
 use crate::incident::{ControlChangeState, IncidentState};
-use crate::org::OrgState;
 use crate::policy::Policy;
-use crate::time::Timestamp;
+use crate::view::{IncidentView, ShareView};
 
 impl PostIncidentReport {
-    /// The report of `state`, as of its seq, from `entries` (the record from seq 1; entries
-    /// after the state's seq are ignored). Evidence names, types, sources, collectors and
-    /// download purposes appear only with `evidence_names` (pass whether the reader may read
-    /// evidence: [`crate::decide::may_read_evidence`]).
-    pub fn of(
-        entries: &[Entry],
-        state: &IncidentState,
-        org: &OrgState,
-        now: Timestamp,
-        evidence_names: bool,
-    ) -> PostIncidentReport {
+    /// The report of the viewed incident, as of its seq, from `entries` (the record from seq 1;
+    /// entries after the state's seq are ignored). Evidence names, types, sources, collectors
+    /// and download purposes appear only for evidence readers.
+    pub fn of(entries: &[Entry], view: &IncidentView<'_>) -> PostIncidentReport {
+        let (state, org, now) = (view.state(), view.org(), view.now());
         let policy = &org.policy;
         let walked = walk(entries, policy, state.seq);
         // The record as of the state: verified by the one chain verifier, then tied to its head.
@@ -58,28 +51,25 @@ impl PostIncidentReport {
             deadlines: deadline_compliance(state, now),
             decisions: decisions(state, policy),
             statements: statements(state),
-            evidence: evidence(state, evidence_names),
-            third_parties: state
-                .parties
+            evidence: evidence(state, view.evidence_reader()),
+            third_parties: view
+                .parties()
                 .iter()
-                .map(|engaged| {
-                    let registry = org.parties.get(&engaged.party).map(|r| &r.party);
-                    PartyRecord {
-                        party: engaged.party.clone(),
-                        name: registry.map_or_else(|| engaged.party.clone(), |p| p.name.clone()),
-                        kind: registry.map_or("unregistered", |p| p.kind.as_str()),
-                        operates: registry.and_then(|p| p.operates.clone()),
-                        authority: registry.map(|p| p.authority.clone()).unwrap_or_default(),
-                        reason: engaged.reason.clone(),
-                        engaged_by: engaged.engaged_by.clone(),
-                        engaged_at: engaged.engaged_at,
-                    }
+                .map(|party| PartyRecord {
+                    party: party.engaged.party.clone(),
+                    name: party.name().to_owned(),
+                    kind: party.kind(),
+                    operates: party.operates().map(str::to_owned),
+                    authority: party.authority().to_vec(),
+                    reason: party.engaged.reason.clone(),
+                    engaged_by: party.engaged.engaged_by.clone(),
+                    engaged_at: party.engaged.engaged_at,
                 })
                 .collect(),
-            shares: state
-                .shares
-                .iter()
-                .map(|share| ShareRecord {
+            shares: view
+                .shares()
+                .into_iter()
+                .map(|ShareView { share, live, .. }| ShareRecord {
                     id: share.id,
                     decision: share.decision,
                     party: share.party.clone(),
@@ -91,7 +81,7 @@ impl PostIncidentReport {
                         format!("by {} at {}{why}", r.by, r.at)
                     }),
                     uses: share.uses,
-                    live: state.share_is_live(share, now),
+                    live,
                 })
                 .collect(),
             review: ReviewRecord {
@@ -120,7 +110,7 @@ impl PostIncidentReport {
                 completed: state.review.completed.clone(),
             },
             csf: csf_view(&walked.csf),
-            timeline: timeline(entries, state.seq, evidence_names),
+            timeline: timeline(entries, state.seq, view.evidence_reader()),
         }
     }
 }

@@ -223,8 +223,7 @@ fn the_nis2_final_report_runs_from_the_incident_notifications_submission_not_fro
         &["runs from the submission of 'nis2_notification'"],
     );
 
-    let report =
-        sitrep_core::post_report::PostIncidentReport::of(&w.record, &w.incident, &w.org.state, w.org.now(), true);
+    let report = report_of(&w.record, &w.incident, &w, "cmd");
     says(
         &report.to_markdown(),
         &["final report (significant incident): starts when nis2_notification is submitted: **waiting**"],
@@ -389,7 +388,6 @@ fn an_incident_with_an_open_clock_does_not_close() {
 
 #[test]
 fn the_post_incident_report_counts_met_late_and_missed_from_submissions() {
-    use sitrep_core::post_report::PostIncidentReport;
     let mut w = world();
     act(&mut w, "lee", determine("significant_incident", None)).expect("determined");
     act(&mut w, "lee", determine("personal_data_breach", None)).expect("determined");
@@ -402,7 +400,7 @@ fn the_post_incident_report_counts_met_late_and_missed_from_submissions() {
     jump_to(&mut w, start_n + 80 * HOUR);
     let now = w.org.now();
     act(&mut w, "lee", submit("nis2_notification", now, notification, 1)).expect("late");
-    let report = PostIncidentReport::of(&w.record, &w.incident, &w.org.state, w.org.now(), true);
+    let report = report_of(&w.record, &w.incident, &w, "cmd");
     let outcomes: Vec<(&str, &str)> = report.deadlines.clocks.iter().map(|c| (c.clock.as_str(), c.outcome)).collect();
     assert_eq!(
         outcomes,

@@ -6,7 +6,6 @@ use crate::support;
 
 use sitrep_core::decide::{BACKFILL_MARGIN_MINUTES, IncidentCommand as C, Occurred};
 use sitrep_core::events::{FactLogged, FactStatus, IncidentEvent, NoteAdded};
-use sitrep_core::post_report::PostIncidentReport;
 use sitrep_core::sitrep::Sitrep;
 use sitrep_core::{FactId, Timestamp};
 use support::*;
@@ -167,7 +166,7 @@ fn the_sitrep_and_the_report_read_in_the_order_things_happened_and_show_both_tim
     let f1_line = markdown.find("F-1 Key revoked").expect("F-1");
     assert!(f2_line < f1_line, "the SITREP lists F-2 first:\n{markdown}");
 
-    let r = PostIncidentReport::of(&w.record, &w.incident, &w.org.state, w.org.now(), true);
+    let r = report_of(&w.record, &w.incident, &w, "cmd");
     let order: Vec<&str> = r.timeline.iter().map(|l| l.kind.as_str()).collect();
     let fact2 = r.timeline.iter().position(|l| l.what.contains("F-2")).expect("F-2 in the timeline");
     let declared = r.timeline.iter().position(|l| l.kind == "incident.declared").expect("declared");

@@ -26,8 +26,9 @@ fn seconds(from: Timestamp, to: Timestamp) -> f64 {
     (to.unix_micros() - from.unix_micros()) as f64 / 1e6
 }
 
-fn report(w: &World, names: bool) -> PostIncidentReport {
-    PostIncidentReport::of(&w.record, &w.incident, &w.org.state, w.org.now(), names)
+/// The report as `viewer` reads it.
+fn report(w: &World, viewer: &str) -> PostIncidentReport {
+    report_of(&w.record, &w.incident, w, viewer)
 }
 
 /// Jumps the harness clock so the next entry is written `n` seconds after the last one.
@@ -117,7 +118,7 @@ fn metrics_follow_a_scripted_timeline() {
     );
 
     // The report carries the same figures, the closure and the placeholder for clocks.
-    let r = report(&w, true);
+    let r = report(&w, "cmd");
     assert_eq!(r.metrics, m);
     let closure = r.summary.closed.as_ref().expect("closed");
     assert_eq!(
@@ -199,7 +200,7 @@ fn the_csf_view_names_the_entries_that_evidence_each_subcategory() {
     close(&mut w);
     let closed_seq = s(&w);
 
-    let r = report(&w, true);
+    let r = report(&w, "cmd");
     let seqs = |id: &str| r.csf.get(id).unwrap_or_else(|| panic!("{id} is listed")).seqs.clone();
     assert_eq!(seqs("RS.MA-01")[0], 1, "the declaration starts the plan");
     assert!(seqs("RS.MA-03").contains(&1));
@@ -250,7 +251,7 @@ fn an_exercise_identifies_improvements_from_an_exercise() {
     let command = Declare { exercise: true, ..declaration("Tabletop: leaked key", &STAFF[1..]) };
     let mut w = declare(org(), "cmd", &command).expect("declared");
     review(&mut w);
-    let r = report(&w, true);
+    let r = report(&w, "cmd");
     assert!(r.csf.get("ID.IM-03").expect("listed").seqs.is_empty());
     assert_eq!(r.csf.get("ID.IM-02").expect("listed").seqs.len(), 2, "the lesson and its control change");
     says(&r.to_markdown(), &["**EXERCISE — this incident was a drill.**", "- Exercise: yes"]);
@@ -268,7 +269,7 @@ fn evidence_names_sources_and_purposes_reach_evidence_readers_only() {
     .expect("integrity failure");
 
     let secrets = ["payroll-export-2026", "CloudTrail export", "counsel review", "/srv/x", "text/plain"];
-    let hidden = report(&w, false);
+    let hidden = report(&w, "cora");
     let json = serde_json::to_string(&hidden).expect("serialises");
     let md = hidden.to_markdown();
     for secret in secrets {
@@ -285,7 +286,7 @@ fn evidence_names_sources_and_purposes_reach_evidence_readers_only() {
     assert!(!hidden.evidence.names_shown);
     says(&md, &[&blob(1), "(withheld)", "1 download(s)", "shown to evidence readers only"]);
 
-    let shown = report(&w, true);
+    let shown = report(&w, "cmd");
     let json = serde_json::to_string(&shown).expect("serialises");
     for secret in secrets {
         assert!(json.contains(secret), "the JSON for a reader holds {secret}");
@@ -311,7 +312,7 @@ fn the_register_holds_every_approval_rejection_and_action_outcome() {
     act(&mut w, "cora", propose("external_statement", "Say nothing yet")).expect("D-2");
     act(&mut w, "lee", reject(2, "too early")).expect("rejected");
 
-    let r = report(&w, true);
+    let r = report(&w, "cmd");
     let d1 = &r.decisions[0];
     let lines: Vec<(&str, String)> = d1.endorsements.iter().map(|e| (e.what, e.user.to_string())).collect();
     // The tech lead holds no role the containment rule names, so proposing endorsed nothing.
@@ -345,13 +346,13 @@ fn markdown_shows_user_text_as_written_and_the_report_stops_at_the_state_it_desc
     act(&mut w, "tech", propose("containment", "[click](http://evil) # now")).expect("D-1");
     let at_proposal = w.incident.clone();
     act(&mut w, "cmd", note("<script>alert(1)</script>")).expect("a note");
-    let md = report(&w, true).to_markdown();
+    let md = report(&w, "cmd").to_markdown();
     assert!(md.contains("\\[click\\](http://evil) \\# now"), "{md}");
     assert!(md.contains("\\<script\\>alert(1)\\</script\\>"));
     assert!(!md.contains("[click](http://evil)"));
 
     // Given a state behind the record, the report describes that state only.
-    let r = PostIncidentReport::of(&w.record, &at_proposal, &w.org.state, w.org.now(), true);
+    let r = report_of(&w.record, &at_proposal, &w, "cmd");
     assert_eq!(r.timeline.last().map(|l| l.seq), Some(at_proposal.seq));
     assert_eq!(r.summary.as_of_seq, at_proposal.seq);
     assert!(r.summary.chain_verified);
@@ -364,7 +365,7 @@ fn a_changed_entry_makes_the_report_say_the_chain_did_not_verify() {
     let mut record = w.record.clone();
     let last = record.last_mut().expect("entries");
     last.body = last.body.replace("a fact", "b fact");
-    let r = PostIncidentReport::of(&record, &w.incident, &w.org.state, w.org.now(), true);
+    let r = report_of(&record, &w.incident, &w, "cmd");
     assert!(!r.summary.chain_verified);
     says(&r.to_markdown(), &["**the chain did not verify**"]);
 }
@@ -402,7 +403,7 @@ fn the_sitrep_names_the_commander_and_every_hand_over() {
             &format!("- {at}: cmd handed command to tech (recorded by cmd): night shift \\<b\\>takes\\</b\\> over"),
         ],
     );
-    let r = report(&w, true);
+    let r = report(&w, "cmd");
     assert_eq!(r.summary.commander, [user("tech")]);
     assert!(
         r.timeline.iter().any(|line| line.what == "handed command from cmd to tech: night shift <b>takes</b> over")

@@ -8,7 +8,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use sitrep_core::decide::may_read_evidence;
+use sitrep_core::IncidentView;
 use sitrep_core::post_report::{DecisionRecord, PostIncidentReport};
 use sitrep_core::{Entry, IncidentNumber, IncidentState, RecordId, UserName};
 use sitrep_store::{Store, StoreError};
@@ -43,8 +43,9 @@ pub async fn build(app: &AppState, number: IncidentNumber, user: &UserName) -> R
     let state = IncidentState::fold(&entries)
         .map_err(|e| ApiError::Internal(format!("the record of {number} does not fold: {e}")))?;
     let org = app.ledger.org();
-    let reader = may_read_evidence(&state, &org.policy, user);
-    Ok(PostIncidentReport::of(&entries, &state, &org, app.now(), reader))
+    let view = IncidentView::of(&state, &org, user, app.now())
+        .ok_or_else(|| ApiError::NotFound(format!("there is no incident {number}")))?;
+    Ok(PostIncidentReport::of(&entries, &view))
 }
 
 /// The post-incident report, generated from the record: JSON, or Markdown with

@@ -648,3 +648,15 @@ pub fn determine(determination: &str, aware_at: Option<Timestamp>) -> IncidentCo
 pub fn jump_to(world: &mut World, n: i64) {
     world.org.clock = n - 1;
 }
+
+/// The post-incident report of `state` (as of its seq) from `record`, as `viewer` may read it.
+pub fn report_of(
+    record: &[sitrep_core::Entry],
+    state: &sitrep_core::IncidentState,
+    w: &World,
+    viewer: &str,
+) -> sitrep_core::post_report::PostIncidentReport {
+    let viewer = user(viewer);
+    let view = sitrep_core::IncidentView::of(state, &w.org.state, &viewer, w.org.now()).expect("the viewer sees it");
+    sitrep_core::post_report::PostIncidentReport::of(record, &view)
+}
