@@ -1,69 +1,30 @@
-//! What the API shows of the folded state: the state itself, plus what is derived from it for
-//! the person asking (blockers, who must act, what waits on them).
+//! The API's JSON for the read model (`sitrep_core::view`): what one person may see of an
+//! incident is decided there; this module only adds what needs the server (share-link URLs).
 
+use serde::Serialize;
 use serde_json::{Value, json};
-use sitrep_core::decide::{can_see, may_read_evidence};
-use sitrep_core::entry::Entry;
-use sitrep_core::incident::{Decision, IncidentState, TaskState};
+use sitrep_core::decide::can_see;
+use sitrep_core::incident::{IncidentState, TaskState};
 use sitrep_core::sitrep::age;
-use sitrep_core::{OrgState, Timestamp, UserName};
+use sitrep_core::view::IncidentView;
+use sitrep_core::{Timestamp, UserName};
 
 use crate::state::AppState;
 
-/// A decision with where it stands: what is missing and who can act.
-pub fn decision(state: &IncidentState, decision: &Decision) -> Value {
-    let mut view = serde_json::to_value(decision).unwrap_or(Value::Null);
-    if let Some(object) = view.as_object_mut() {
-        // What an approver approves: the bound version's exact text, and how it differs from
-        // the last text approved for the same audience.
-        object.insert("statement_text".into(), json!(sitrep_core::statement_text::bound_text(state, decision)));
-    }
-    if decision.state == sitrep_core::events::DecisionState::Proposed {
-        let progress = decision.progress();
-        let must_act: Vec<Value> = progress
-            .awaiting
-            .iter()
-            .map(|role| {
-                let holders: Vec<&UserName> = state
-                    .roles
-                    .get(role)
-                    .map(|users| users.iter().filter(|u| !decision.endorsed_by(u)).collect())
-                    .unwrap_or_default();
-                json!({"role": role, "holders": holders})
-            })
-            .collect();
-        if let Some(object) = view.as_object_mut() {
-            object.insert("waiting_on".into(), json!(progress.waiting_on));
-            object.insert("must_act".into(), json!(must_act));
-        }
-    }
-    view
+/// A view as a JSON value. Going through `Value` keeps every object's keys in one order
+/// (sorted), as answers have always had them.
+pub fn json(view: impl Serialize) -> Value {
+    serde_json::to_value(view).unwrap_or(Value::Null)
 }
 
-/// The incident as the state fold has it, for one viewer. Evidence is listed only for those the
-/// policy lets read it; others see how many items there are, not what they are.
-pub fn incident(app: &AppState, state: &IncidentState, org: &OrgState, viewer: &UserName) -> Value {
-    let mut view = serde_json::to_value(state).unwrap_or(Value::Null);
-    if let Some(object) = view.as_object_mut() {
-        if !may_read_evidence(state, &org.policy, viewer) {
-            object.insert("evidence".into(), json!({ "hidden": true, "count": state.evidence.len() }));
-        }
-        object.insert("parties".into(), json!(crate::api::parties::engaged(state, org)));
-        object.insert("shares".into(), json!(crate::api::parties::shares(app, state, org, viewer)));
-        object.insert(
-            "statements".into(),
-            json!(state.statements.iter().map(|s| crate::api::statements::view(state, s)).collect::<Vec<_>>()),
-        );
-        object.insert("decisions".into(), Value::Array(state.decisions.iter().map(|d| decision(state, d)).collect()));
-        object.insert("blockers".into(), json!(state.unfilled(&org.policy.roles.required)));
-        object.insert(
-            "needs_your_decision".into(),
-            json!(state.awaiting(viewer).iter().map(|d| d.id).collect::<Vec<_>>()),
-        );
-        object.insert("your_roles".into(), json!(state.roles_of(viewer)));
-        object.insert("commander".into(), json!(state.commander()));
-    }
-    view
+/// The incident as the API answers it to the view's viewer.
+pub fn incident(app: &AppState, view: &IncidentView<'_>) -> Value {
+    json(view.answer(|share| share_url(app, view.state(), share)))
+}
+
+/// The URL a share link is fetched at.
+pub fn share_url(app: &AppState, state: &IncidentState, share: &sitrep_core::incident::Share) -> String {
+    format!("{}{}", app.config.base_url(), crate::shares::link(&app.share_key, state, share.id))
 }
 
 /// One line of the incident list.
@@ -89,24 +50,4 @@ pub fn summary(state: &IncidentState, viewer: &UserName, now: Timestamp) -> Valu
 /// Whether a viewer may see this incident (restricted ones only by their participants).
 pub fn visible(state: &IncidentState, viewer: &UserName) -> bool {
     can_see(state, viewer)
-}
-
-/// Whether an entry's body describes evidence (names, sources, purposes of downloads).
-pub fn is_evidence_entry(entry: &Entry) -> bool {
-    entry.kind.starts_with("evidence.")
-}
-
-/// An entry as the API shows it to one viewer. Evidence entries are shown whole only to those
-/// who may read evidence; others get the entry with its body withheld (`redacted: true`) and
-/// its hash intact, so the chain's links still check while the names stay private.
-pub fn entry(entry: &Entry, evidence_reader: bool) -> Value {
-    let mut view = serde_json::to_value(entry).unwrap_or(Value::Null);
-    if !evidence_reader
-        && is_evidence_entry(entry)
-        && let Some(object) = view.as_object_mut()
-    {
-        object.insert("body".into(), json!({}));
-        object.insert("redacted".into(), json!(true));
-    }
-    view
 }

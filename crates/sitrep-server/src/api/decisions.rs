@@ -7,6 +7,7 @@ use serde::Deserialize;
 use sitrep_core::decide::IncidentCommand;
 use sitrep_core::events::ActionSpec;
 use sitrep_core::ids::StatementId;
+use sitrep_core::view::DecisionView;
 use sitrep_core::{DecisionClass, DecisionId};
 use utoipa::ToSchema;
 
@@ -65,7 +66,7 @@ async fn answer(
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     answer_about::<DecisionId>(app, caller, id, command, key, status, "decision", |state, decision| {
-        state.decision(decision).map(|d| views::decision(state, d)).unwrap_or_default()
+        state.decision(decision).map(|d| views::json(DecisionView::of(state, d))).unwrap_or_default()
     })
     .await
 }

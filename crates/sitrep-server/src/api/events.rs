@@ -19,7 +19,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
-use sitrep_core::{Entry, IncidentNumber, RecordId};
+use sitrep_core::{Entry, IncidentNumber, IncidentView, RecordId};
 use sitrep_store::Committed;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
@@ -129,17 +129,13 @@ async fn next(mut follow: Follow) -> Option<(Result<Event, Infallible>, Follow)>
                 continue;
             }
             follow.sent = entry.seq;
-            // Whether the viewer may read evidence is asked per entry: their roles may change.
-            let reader = !views::is_evidence_entry(&entry)
-                || follow
-                    .app
-                    .ledger
-                    .with_incident(follow.number, |state| {
-                        let policy = &follow.app.ledger.org().policy;
-                        sitrep_core::decide::may_read_evidence(state, policy, &follow.caller.user)
-                    })
-                    .unwrap_or(false);
-            let data = views::entry(&entry, reader).to_string();
+            // What the viewer may read is asked per entry: their roles may change.
+            let org = follow.app.ledger.org();
+            let now = follow.app.now();
+            let data = follow.app.ledger.with_incident(follow.number, |state| {
+                IncidentView::of(state, &org, &follow.caller.user, now).map(|view| views::json(view.entry(&entry)))
+            });
+            let data = data.flatten()?.to_string();
             return Some((Ok(Event::default().id(entry.seq.to_string()).data(data)), follow));
         }
         if follow.behind {

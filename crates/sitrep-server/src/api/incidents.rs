@@ -8,13 +8,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sitrep_core::decide::{Declare, IncidentCommand, may_read_evidence};
+use sitrep_core::decide::{Declare, IncidentCommand};
 use sitrep_core::sitrep::Sitrep;
 use sitrep_core::{Phase, RecordId, Role, Severity, UserName};
 use sitrep_store::Request;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{incident_number, read, written};
+use super::{incident_number, read, read_view, written};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Body, Params, Segments};
@@ -64,8 +64,7 @@ pub async fn declare(
     let RecordId::Incident(number) = receipt.record else {
         return Err(ApiError::Internal("declaring wrote to the organisation record".into()));
     };
-    let org = app.ledger.org();
-    let view = read(&app, number, |state| views::incident(&app, state, &org, &caller.user))?;
+    let view = read_view(&app, &caller, number, |view| views::incident(&app, view))?;
     Ok(written(StatusCode::CREATED, &receipt, view))
 }
 
@@ -119,8 +118,7 @@ pub async fn show(
     Segments(id): Segments<String>,
 ) -> Result<Json<Value>, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
-    let org = app.ledger.org();
-    Ok(Json(read(&app, number, |state| views::incident(&app, state, &org, &caller.user))?))
+    Ok(Json(read_view(&app, &caller, number, |view| views::incident(&app, view))?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -151,9 +149,8 @@ pub async fn record(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     let next = (entries.len() == limit).then(|| entries.last().map(|e| e.seq + 1)).flatten();
-    let org = app.ledger.org();
-    let reader = read(&app, number, |state| may_read_evidence(state, &org.policy, &caller.user))?;
-    let entries: Vec<Value> = entries.iter().map(|entry| views::entry(entry, reader)).collect();
+    let entries: Vec<Value> =
+        read_view(&app, &caller, number, |view| entries.iter().map(|entry| views::json(view.entry(entry))).collect())?;
     Ok(Json(json!({ "incident": number, "entries": entries, "next": next })))
 }
 
@@ -185,8 +182,12 @@ async fn change(
 ) -> Result<Response, ApiError> {
     let incident = incident_number(app, caller, id)?;
     let receipt = app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, body_key).await?;
-    let org = app.ledger.org();
-    let view = read(app, incident, |state| views::incident(app, state, &org, &caller.user))?;
+    // Handing over command or releasing one's own role can take a restricted incident out of
+    // the caller's sight: the change is still acknowledged, without showing what they no longer see.
+    let view = match read_view(app, caller, incident, |view| views::incident(app, view)) {
+        Err(ApiError::NotFound(_)) => json!({ "id": incident, "visible": false }),
+        view => view?,
+    };
     Ok(written(StatusCode::OK, &receipt, view))
 }
 

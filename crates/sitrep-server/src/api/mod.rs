@@ -6,7 +6,7 @@ use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use sitrep_core::{IncidentNumber, IncidentState, RecordId};
+use sitrep_core::{IncidentNumber, IncidentState, IncidentView, RecordId};
 use sitrep_store::Receipt;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -154,6 +154,21 @@ pub fn incident_number(app: &AppState, caller: &Caller, id: &str) -> Result<Inci
 /// Reads the incident's current state, as a visible incident.
 pub fn read<T>(app: &AppState, number: IncidentNumber, f: impl FnOnce(&IncidentState) -> T) -> Result<T, ApiError> {
     app.ledger.with_incident(number, f).ok_or_else(|| ApiError::NotFound(format!("there is no incident {number}")))
+}
+
+/// Reads what the caller may see of the incident now (404 if it is not theirs to see).
+pub fn read_view<T>(
+    app: &AppState,
+    caller: &Caller,
+    number: IncidentNumber,
+    f: impl FnOnce(&IncidentView<'_>) -> T,
+) -> Result<T, ApiError> {
+    let org = app.ledger.org();
+    let now = app.now();
+    app.ledger
+        .with_incident(number, |state| IncidentView::of(state, &org, &caller.user, now).map(|view| f(&view)))
+        .flatten()
+        .ok_or_else(|| ApiError::NotFound(format!("there is no incident {number}")))
 }
 
 /// A response to a change: the status, the body, and headers saying which entries it wrote

@@ -7,18 +7,19 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sitrep_core::decide::{self, IncidentCommand, OrgCommand};
+use sitrep_core::OrgState;
+use sitrep_core::decide::{IncidentCommand, OrgCommand};
 use sitrep_core::events::{Contact, Party, PartyKind};
 use sitrep_core::ids::ShareId;
-use sitrep_core::{IncidentState, OrgState};
 use sitrep_store::Request;
 use utoipa::ToSchema;
 
-use super::{incident_number, read, written};
+use super::{incident_number, read_view, written};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Body, Segments};
 use crate::state::AppState;
+use crate::views;
 
 /// A registry entry. `party` (the id) is required when registering; when replacing, the id is
 /// in the path and `party`, if sent, must match it.
@@ -133,48 +134,8 @@ pub async fn engage(
     let command = IncidentCommand::EngageParty { party, reason };
     let receipt =
         app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, body.idempotency).await?;
-    let org = app.ledger.org();
-    let view = read(&app, incident, |state| json!({ "parties": engaged(state, &org) }))?;
+    let view = read_view(&app, &caller, incident, |view| json!({ "parties": views::json(view.parties()) }))?;
     Ok(written(StatusCode::CREATED, &receipt, view))
-}
-
-/// The engaged parties, each with its registry entry (contacts, our authority over them).
-pub fn engaged(state: &IncidentState, org: &OrgState) -> Vec<Value> {
-    state
-        .parties
-        .iter()
-        .map(|p| {
-            let mut view = serde_json::to_value(p).unwrap_or_default();
-            if let (Some(object), Some(record)) = (view.as_object_mut(), org.parties.get(&p.party)) {
-                object.insert("registry".into(), serde_json::to_value(&record.party).unwrap_or_default());
-            }
-            view
-        })
-        .collect()
-}
-
-/// The incident's share links; the links themselves only for those who may see them.
-pub fn shares(app: &AppState, state: &IncidentState, org: &OrgState, viewer: &sitrep_core::UserName) -> Vec<Value> {
-    let show_links = decide::may_see_share_links(state, &org.policy, viewer);
-    let now = app.now();
-    state
-        .shares
-        .iter()
-        .map(|share| {
-            let mut view = serde_json::to_value(share).unwrap_or_default();
-            if let Some(object) = view.as_object_mut() {
-                // A closed incident's links no longer work, whatever their expiry says.
-                let live = state.share_is_live(share, now);
-                object.insert("live".into(), json!(live));
-                if show_links {
-                    let link =
-                        format!("{}{}", app.config.base_url(), crate::shares::link(&app.share_key, state, share.id));
-                    object.insert("url".into(), json!(link));
-                }
-            }
-            view
-        })
-        .collect()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -200,7 +161,11 @@ pub async fn revoke_share(
     let command = IncidentCommand::RevokeShare { share, reason: body.value.reason };
     let receipt =
         app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, body.idempotency).await?;
-    let org = app.ledger.org();
-    let view = read(&app, incident, |state| json!({ "shares": shares(&app, state, &org, &caller.user) }))?;
+    let view = read_view(
+        &app,
+        &caller,
+        incident,
+        |view| json!({ "shares": views::json(view.shares_linked(|share| views::share_url(&app, view.state(), share))) }),
+    )?;
     Ok(written(StatusCode::OK, &receipt, view).into_response())
 }

@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sitrep_core::IncidentState;
 use sitrep_core::decide::IncidentCommand;
-use sitrep_core::events::{Audience, StatementRef};
+use sitrep_core::events::Audience;
 use sitrep_core::ids::StatementId;
-use sitrep_core::incident::Statement;
+use sitrep_core::view::StatementView;
 use utoipa::ToSchema;
 
 use super::{answer_about, incident_number, read};
@@ -19,38 +19,14 @@ use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Body, Segments};
 use crate::state::AppState;
-
-/// A statement with, for each version, the approved decision bound to it (if any).
-pub fn view(state: &IncidentState, statement: &Statement) -> Value {
-    let mut view = serde_json::to_value(statement).unwrap_or_default();
-    let approvals: Vec<Value> = statement
-        .versions
-        .iter()
-        .map(|v| {
-            let bound = StatementRef { statement: statement.id, version: v.version, sha256: v.sha256.clone() };
-            json!(state.approval_of(&bound).map(|d| d.id))
-        })
-        .collect();
-    if let Some(object) = view.as_object_mut() {
-        object.insert("needs_class".into(), json!(statement.audience.class()));
-        object.insert("latest_version".into(), json!(statement.latest().version));
-        if let Some(Value::Array(versions)) = object.get_mut("versions") {
-            for (version, approval) in versions.iter_mut().zip(approvals) {
-                if let Some(v) = version.as_object_mut() {
-                    v.insert("approved_by".into(), approval);
-                }
-            }
-        }
-    }
-    view
-}
+use crate::views;
 
 pub(crate) fn statement_id(sid: &str) -> Result<StatementId, ApiError> {
     sid.parse().map_err(|_| ApiError::NotFound(format!("there is no statement {sid}; statement ids look like ST-1")))
 }
 
 fn about(state: &IncidentState, id: StatementId) -> Value {
-    state.statement(id).map(|s| view(state, s)).unwrap_or(Value::Null)
+    state.statement(id).map(|s| views::json(StatementView::of(state, s))).unwrap_or(Value::Null)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -90,7 +66,9 @@ pub async fn list(
     Segments(id): Segments<String>,
 ) -> Result<Json<Value>, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
-    let statements = read(&app, number, |state| state.statements.iter().map(|s| view(state, s)).collect::<Vec<_>>())?;
+    let statements = read(&app, number, |state| {
+        state.statements.iter().map(|s| views::json(StatementView::of(state, s))).collect::<Vec<_>>()
+    })?;
     Ok(Json(json!({ "statements": statements })))
 }
 

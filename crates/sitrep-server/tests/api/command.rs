@@ -164,3 +164,17 @@ async fn the_command_page_offers_the_hand_over_next_to_the_roles() {
     assert!(sitrep.contains("Commander: <strong>tech</strong>"), "{sitrep}");
     assert!(sitrep.contains("cmd handed command to tech (recorded by cmd)"), "{sitrep}");
 }
+
+#[tokio::test]
+async fn handing_over_a_restricted_incident_is_acknowledged_without_showing_it_to_one_who_left() {
+    let app = spawn_app().await;
+    let id = app.standard_incident("Insider access", true).await;
+    let at = |path: &str| format!("/api/v1/incidents/{id}{path}");
+    // The commander holds no other role, so handing over ends their part in the incident.
+    let answer =
+        app.post_ok(COMMANDER, &at("/handover"), json!({"to": TECH_LEAD, "reason": "recused"}), StatusCode::OK).await;
+    assert_eq!(answer, json!({"id": id, "visible": false}), "the change is acknowledged, the incident not shown");
+    assert_eq!(app.get(COMMANDER, &at("")).await.status(), StatusCode::NOT_FOUND);
+    let state = app.get_json(TECH_LEAD, &at("")).await;
+    assert_eq!(state["commander"], TECH_LEAD, "the hand-over was recorded");
+}
