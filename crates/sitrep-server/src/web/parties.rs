@@ -1,0 +1,145 @@
+//! Third parties: the registry page, engaging a party, and share links.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use sitrep_core::OrgRole;
+use sitrep_core::decide::IncidentCommand;
+use sitrep_store::Request as LedgerRequest;
+
+use super::view::Me;
+use super::{Fields, Path1, Path2, Viewer, act, csrf, render, sections};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub(super) async fn engage_party(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments(id): Path1,
+    fields: Fields,
+) -> Response {
+    let command =
+        IncidentCommand::EngageParty { party: fields.get("party").to_owned(), reason: fields.optional("reason") };
+    act(&app, &viewer, &id, &fields, "parties", Ok(command)).await
+}
+
+/// Proposes an evidence_sharing decision whose action shares the ticked items.
+pub(super) async fn propose_share(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments(id): Path1,
+    fields: Fields,
+) -> Response {
+    let items: Vec<String> =
+        fields.get("items").split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let command = fields
+        .get("hours")
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| "hours: give the link's lifetime in whole hours".to_owned())
+        .and_then(|hours| {
+            let title = fields
+                .optional("title")
+                .unwrap_or_else(|| format!("Share {} evidence item(s) with {}", items.len(), fields.get("party")));
+            sections::share_proposal(fields.get("party").to_owned(), items.clone(), hours, title)
+        });
+    act(&app, &viewer, &id, &fields, "decisions", command).await
+}
+
+pub(super) async fn revoke_share(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments((id, sid)): Path2,
+    fields: Fields,
+) -> Response {
+    let command = sid
+        .parse::<sitrep_core::ids::ShareId>()
+        .map_err(|e| e.to_string())
+        .map(|share| IncidentCommand::RevokeShare { share, reason: fields.optional("reason") });
+    act(&app, &viewer, &id, &fields, "parties", command).await
+}
+
+#[derive(Template)]
+#[template(path = "parties.html")]
+struct PartiesPage {
+    me: Option<Me>,
+    csrf: String,
+    error: Option<String>,
+    parties: Vec<sitrep_core::org::PartyRecord>,
+    is_admin: bool,
+    kinds: Vec<(String, String)>,
+}
+
+fn party_kinds() -> Vec<(String, String)> {
+    use sitrep_core::events::PartyKind as K;
+    [K::Msp, K::CloudOperator, K::Vendor, K::Regulator, K::LawEnforcement, K::Counsel]
+        .iter()
+        .map(|k| {
+            let key = serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            (key, k.as_str().to_owned())
+        })
+        .collect()
+}
+
+pub(super) async fn parties_page(State(app): State<AppState>, viewer: Viewer) -> Response {
+    render_parties(&app, &viewer, None, StatusCode::OK)
+}
+
+fn render_parties(app: &AppState, viewer: &Viewer, error: Option<String>, status: StatusCode) -> Response {
+    let org = app.ledger.org();
+    let page = PartiesPage {
+        me: Some(viewer.me(app)),
+        csrf: viewer.csrf.clone(),
+        error,
+        parties: org.parties.values().cloned().collect(),
+        is_admin: org.user(&viewer.user).is_some_and(|u| u.has(OrgRole::Admin)),
+        kinds: party_kinds(),
+    };
+    render(&page, status)
+}
+
+/// Registers a party from the registry page's form: contacts one per line as
+/// `name | role | email | phone`, authority one per line.
+pub(super) async fn register_party(State(app): State<AppState>, viewer: Viewer, fields: Fields) -> Response {
+    if let Some(refused) = csrf(&app, &viewer, &fields) {
+        return refused;
+    }
+    let kind = serde_json::from_value::<sitrep_core::events::PartyKind>(serde_json::json!(fields.get("kind")));
+    let Ok(kind) = kind else {
+        let message = format!("'{}' is not a kind of third party", fields.get("kind"));
+        return render_parties(&app, &viewer, Some(message), StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    let lines = |name: &str| -> Vec<String> {
+        fields.get(name).lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+    };
+    let contacts = lines("contacts")
+        .iter()
+        .map(|line| {
+            let mut cells = line.split('|').map(str::trim).map(|c| Some(c.to_owned()).filter(|c| !c.is_empty()));
+            sitrep_core::events::Contact {
+                name: cells.next().flatten().unwrap_or_default(),
+                role: cells.next().flatten(),
+                email: cells.next().flatten(),
+                phone: cells.next().flatten(),
+            }
+        })
+        .collect();
+    let party = sitrep_core::events::Party {
+        party: fields.get("party").trim().to_owned(),
+        name: fields.get("name").to_owned(),
+        kind,
+        contacts,
+        operates: fields.optional("operates"),
+        authority: lines("authority"),
+        sharing_rule: fields.optional("sharing_rule"),
+    };
+    let command = sitrep_core::decide::OrgCommand::RegisterParty(party);
+    match app.ledger.execute(&viewer.user, LedgerRequest::Org(command)).await {
+        Ok(_) => Redirect::to("/parties").into_response(),
+        Err(error) => {
+            let error = ApiError::from(error);
+            render_parties(&app, &viewer, Some(error.to_string()), error.status())
+        }
+    }
+}
