@@ -105,13 +105,7 @@ struct DeclarePage {
     playbooks: Vec<(String, String, String)>,
 }
 
-fn declare_form(
-    app: &AppState,
-    viewer: &Viewer,
-    error: Option<String>,
-    title: String,
-    status: StatusCode,
-) -> Response {
+fn declare_form(app: &AppState, viewer: &Viewer, error: Option<String>, title: String, status: StatusCode) -> Response {
     let org = app.ledger.org();
     let page = DeclarePage {
         me: Some(viewer.me(app)),
