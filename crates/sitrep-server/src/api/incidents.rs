@@ -450,6 +450,12 @@ impl RoleBody {
         let RoleBody { role, user, unit } = self;
         IncidentCommand::AssignRole { role, user, unit }
     }
+
+    /// The web form releases with this body; the API's route takes the same fields in its path.
+    pub(crate) fn release(self) -> IncidentCommand {
+        let RoleBody { role, user, unit } = self;
+        IncidentCommand::ReleaseRole { role, user, unit }
+    }
 }
 
 impl HandoverBody {

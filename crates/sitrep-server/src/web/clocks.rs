@@ -2,9 +2,9 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use sitrep_core::decide::IncidentCommand;
 
-use super::{Fields, Path1, Path2, Viewer, act, local_utc};
+use super::{Fields, FormBody, Path1, Path2, Viewer, act, said};
+use crate::api::clocks::{BasisBody, DeterminationBody, SubmissionBody};
 use crate::state::AppState;
 
 pub(super) async fn record_determination(
@@ -13,15 +13,11 @@ pub(super) async fn record_determination(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let aware_at = match fields.optional("aware_at") {
-        None => Ok(None),
-        Some(text) => local_utc(&text).map(Some),
-    };
-    let command = aware_at.map(|aware_at| IncidentCommand::RecordDetermination {
-        determination: fields.get("determination").to_owned(),
-        basis: fields.get("basis").to_owned(),
-        aware_at,
-    });
+    let command = fields
+        .body(&["determination", "basis"], &[])
+        .local_time(&fields, "aware_at")
+        .and_then(FormBody::parse::<DeterminationBody>)
+        .and_then(|body| body.into_command().map_err(said));
     act(&app, &viewer, &id, &fields, "clocks", command).await
 }
 
@@ -33,25 +29,16 @@ pub(super) async fn submit_notification(
     crate::extract::Segments((id, clock)): Path2,
     fields: Fields,
 ) -> Response {
-    let sent_at = match fields.optional("sent_at") {
-        None => Ok(app.now()),
-        Some(text) => local_utc(&text),
-    };
+    // Adapter: the form names the approved text as one `ST-n:version` choice, and a blank
+    // time sent is now.
     let text = fields.get("text").to_owned();
     let (statement, version) = text.split_once(':').unwrap_or((text.as_str(), ""));
-    let statement = statement.parse().map_err(|_| format!("'{statement}' is not a statement"));
     let version = version.parse::<u32>().map_err(|_| format!("choose the approved text that was sent ({text})"));
-    let command = sent_at.and_then(|sent_at| {
-        Ok(IncidentCommand::SubmitNotification {
-            clock,
-            sent_at,
-            authority: fields.get("authority").to_owned(),
-            channel: fields.get("channel").to_owned(),
-            reference: fields.get("reference").to_owned(),
-            statement: statement?,
-            version: version?,
-        })
-    });
+    let body = fields.body(&["authority", "channel", "reference"], &[]).with("sent_at", app.now().to_string());
+    let command = version
+        .and_then(|version| body.with("statement", statement).with("version", version).local_time(&fields, "sent_at"))
+        .and_then(FormBody::parse::<SubmissionBody>)
+        .and_then(|body| body.into_command(clock).map_err(said));
     act(&app, &viewer, &id, &fields, "clocks", command).await
 }
 
@@ -61,8 +48,8 @@ pub(super) async fn notification_not_required(
     crate::extract::Segments((id, clock)): Path2,
     fields: Fields,
 ) -> Response {
-    let command = IncidentCommand::NotificationNotRequired { clock, basis: fields.get("basis").to_owned() };
-    act(&app, &viewer, &id, &fields, "clocks", Ok(command)).await
+    let command = fields.body(&["basis"], &[]).parse::<BasisBody>().map(|body| body.not_required(clock));
+    act(&app, &viewer, &id, &fields, "clocks", command).await
 }
 
 pub(super) async fn withdraw_determination(
@@ -71,6 +58,6 @@ pub(super) async fn withdraw_determination(
     crate::extract::Segments((id, determination)): Path2,
     fields: Fields,
 ) -> Response {
-    let command = IncidentCommand::WithdrawDetermination { determination, basis: fields.get("basis").to_owned() };
-    act(&app, &viewer, &id, &fields, "clocks", Ok(command)).await
+    let command = fields.body(&["basis"], &[]).parse::<BasisBody>().map(|body| body.withdraw(determination));
+    act(&app, &viewer, &id, &fields, "clocks", command).await
 }

@@ -3,9 +3,9 @@
 use axum::extract::State;
 use axum::response::Response;
 use sitrep_core::DecisionId;
-use sitrep_core::decide::IncidentCommand;
 
 use super::{Fields, Path1, Path3, Viewer, act};
+use crate::api::decisions::{NoteBody, ProposeBody, ReasonBody};
 use crate::state::AppState;
 
 pub(super) async fn propose(
@@ -14,16 +14,8 @@ pub(super) async fn propose(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command = sitrep_core::DecisionClass::parse(fields.get("class")).map_err(|e| e.to_string()).map(|class| {
-        IncidentCommand::Propose {
-            class,
-            title: fields.get("title").to_owned(),
-            rationale: fields.optional("rationale"),
-            actions: Vec::new(),
-            statement: None,
-            clocks: Vec::new(),
-        }
-    });
+    let command =
+        fields.body(&["class", "title"], &["rationale"]).parse::<ProposeBody>().map(ProposeBody::into_command);
     act(&app, &viewer, &id, &fields, "decisions", command).await
 }
 
@@ -34,9 +26,9 @@ pub(super) async fn decide(
     fields: Fields,
 ) -> Response {
     let command = did.parse::<DecisionId>().map_err(|e| e.to_string()).and_then(|decision| match verb.as_str() {
-        "approve" => Ok(IncidentCommand::Approve { decision, note: fields.optional("note") }),
-        "reject" => Ok(IncidentCommand::Reject { decision, note: fields.get("note").to_owned() }),
-        "withdraw" => Ok(IncidentCommand::Withdraw { decision, note: fields.optional("note") }),
+        "approve" => fields.body(&[], &["note"]).parse::<NoteBody>().map(|body| body.approve(decision)),
+        "reject" => fields.body(&["note"], &[]).parse::<ReasonBody>().map(|body| body.reject(decision)),
+        "withdraw" => fields.body(&[], &["note"]).parse::<NoteBody>().map(|body| body.withdraw(decision)),
         other => Err(format!("'{other}' is not something a decision can be")),
     });
     let anchor = format!("decision-{did}");

@@ -3,10 +3,9 @@
 use axum::extract::State;
 use axum::response::Response;
 use sitrep_core::FactId;
-use sitrep_core::decide::IncidentCommand;
-use sitrep_core::events::FactStatus;
 
-use super::{Fields, Path1, Path2, Viewer, act, occurred_of};
+use super::{Fields, FormBody, Path1, Path2, Viewer, act, said};
+use crate::api::facts::{BasisBody, FactBody};
 use crate::state::AppState;
 
 pub(super) async fn log_fact(
@@ -15,13 +14,11 @@ pub(super) async fn log_fact(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command = occurred_of(&fields).map(|occurred| IncidentCommand::LogFact {
-        text: fields.get("text").to_owned(),
-        source: fields.optional("source"),
-        status: FactStatus::Unverified,
-        basis: None,
-        occurred,
-    });
+    let command = fields
+        .body(&["text"], &["source", "backfill_reason"])
+        .local_time(&fields, "occurred_at")
+        .and_then(FormBody::parse::<FactBody>)
+        .and_then(|body| body.into_command().map_err(said));
     act(&app, &viewer, &id, &fields, "facts", command).await
 }
 
@@ -31,11 +28,12 @@ pub(super) async fn judge_fact(
     crate::extract::Segments((id, fid)): Path2,
     fields: Fields,
 ) -> Response {
+    // One form for two API routes: its `verdict` field says which.
     let command = fid.parse::<FactId>().map_err(|e| e.to_string()).and_then(|fact| {
-        let basis = fields.get("basis").to_owned();
+        let body = fields.body(&["basis"], &[]).parse::<BasisBody>()?;
         match fields.get("verdict") {
-            "verify" => Ok(IncidentCommand::VerifyFact { fact, basis }),
-            "disprove" => Ok(IncidentCommand::DisproveFact { fact, basis }),
+            "verify" => Ok(body.verify(fact)),
+            "disprove" => Ok(body.disprove(fact)),
             other => Err(format!("'{other}' is neither verify nor disprove")),
         }
     });

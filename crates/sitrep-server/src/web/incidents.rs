@@ -5,15 +5,17 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
-use sitrep_core::decide::{Declare, IncidentCommand};
+use sitrep_core::decide::IncidentCommand;
 use sitrep_core::sitrep::{Sitrep, age};
-use sitrep_core::{DecisionId, Phase, RecordId, Role, Severity, UserName};
+use sitrep_core::{DecisionId, Phase, RecordId, Severity};
 use sitrep_store::Request as LedgerRequest;
 
 use super::view::{self, Me};
 use super::{
-    Fields, Path1, Path3, Viewer, act, csrf, error_page, occurred_of, render, render_command, visible_incident,
+    Fields, FormBody, Path1, Path3, Viewer, act, csrf, error_page, inputs_of, render, render_command, said,
+    visible_incident,
 };
+use crate::api::incidents::{DeclareBody, HandoverBody, NoteBody, PhaseBody, PlaybookBody, RoleBody, SeverityBody};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -144,32 +146,9 @@ pub(super) async fn declare(State(app): State<AppState>, viewer: Viewer, fields:
     }
     let title = fields.get("title").to_owned();
     let refuse = |message: String, status| declare_form(&app, &viewer, Some(message), title.clone(), status);
-    let Ok(severity) = fields.get("severity").parse::<Severity>() else {
-        return refuse("Choose a severity.".into(), StatusCode::UNPROCESSABLE_ENTITY);
-    };
-    let inputs = match inputs_of(&fields) {
-        Ok(inputs) => inputs,
+    let declare = match declare_body(&fields).and_then(FormBody::parse::<DeclareBody>) {
+        Ok(body) => body.into_declare(),
         Err(message) => return refuse(message, StatusCode::UNPROCESSABLE_ENTITY),
-    };
-    let mut roles = std::collections::BTreeMap::new();
-    for (key, value) in &fields.0 {
-        let (Some(role), false) = (key.strip_prefix("role_"), value.trim().is_empty()) else { continue };
-        match (Role::parse(role), UserName::parse(value.trim())) {
-            (Ok(role), Ok(user)) => {
-                roles.insert(role, user);
-            }
-            _ => return refuse(format!("'{value}' cannot hold {role}."), StatusCode::UNPROCESSABLE_ENTITY),
-        }
-    }
-    let declare = Declare {
-        title: title.clone(),
-        severity: Some(severity),
-        scope: fields.get("scope").split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-        restricted: fields.checked("restricted"),
-        exercise: fields.checked("exercise"),
-        roles,
-        playbook: fields.optional("playbook"),
-        inputs,
     };
     match app.ledger.execute(&viewer.user, LedgerRequest::Declare(declare)).await {
         Ok(receipt) => match receipt.record {
@@ -191,19 +170,25 @@ pub(super) async fn command_view(
     render_command(&app, &viewer, &id, None, StatusCode::OK).await
 }
 
-/// The `inputs` field: one `name=value` per line.
-fn inputs_of(fields: &Fields) -> Result<std::collections::BTreeMap<String, String>, String> {
-    fields
-        .get("inputs")
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .map(|line| {
-            line.split_once('=')
-                .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
-                .ok_or_else(|| format!("'{line}' is not name=value"))
-        })
-        .collect()
+/// The declare form as the API's `DeclareBody`. Adapters: `scope` is comma-separated, the
+/// checkboxes are ticked or absent, each core role is a `role_<name>` field, and `inputs` are
+/// `name=value` lines.
+fn declare_body(fields: &Fields) -> Result<FormBody, String> {
+    let scope: Vec<&str> = fields.get("scope").split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let roles: serde_json::Map<String, serde_json::Value> = fields
+        .0
+        .iter()
+        .filter_map(|(key, value)| Some((key.strip_prefix("role_")?, value.trim())))
+        .filter(|(_, user)| !user.is_empty())
+        .map(|(role, user)| (role.to_owned(), user.into()))
+        .collect();
+    Ok(fields
+        .body(&["title", "severity"], &["playbook"])
+        .with("scope", scope)
+        .with("restricted", fields.checked("restricted"))
+        .with("exercise", fields.checked("exercise"))
+        .with("roles", roles)
+        .with("inputs", inputs_of(fields)?))
 }
 
 pub(super) async fn run_playbook(
@@ -212,8 +197,8 @@ pub(super) async fn run_playbook(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command = inputs_of(&fields)
-        .map(|inputs| IncidentCommand::RunPlaybook { playbook: fields.get("playbook").to_owned(), inputs });
+    let body = inputs_of(&fields).map(|inputs| fields.body(&["playbook"], &[]).with("inputs", inputs));
+    let command = body.and_then(FormBody::parse::<PlaybookBody>).map(PlaybookBody::into_command);
     act(&app, &viewer, &id, &fields, "tasks", command).await
 }
 
@@ -235,21 +220,13 @@ pub(super) async fn retry_action(
     act(&app, &viewer, &id, &fields, &anchor, command).await
 }
 
-/// The `role` and `user` fields of a roles form.
-fn role_and_user(fields: &Fields) -> Result<(Role, UserName), String> {
-    let role = Role::parse(fields.get("role")).map_err(|e| e.to_string())?;
-    let user = UserName::parse(fields.get("user")).map_err(|e| e.to_string())?;
-    Ok((role, user))
-}
-
 pub(super) async fn release_role(
     State(app): State<AppState>,
     viewer: Viewer,
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let unit = fields.optional("unit");
-    let command = role_and_user(&fields).map(|(role, user)| IncidentCommand::ReleaseRole { role, user, unit });
+    let command = fields.body(&["role", "user"], &["unit"]).parse::<RoleBody>().map(RoleBody::release);
     act(&app, &viewer, &id, &fields, "roles", command).await
 }
 
@@ -259,8 +236,7 @@ pub(super) async fn assign_role(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let unit = fields.optional("unit");
-    let command = role_and_user(&fields).map(|(role, user)| IncidentCommand::AssignRole { role, user, unit });
+    let command = fields.body(&["role", "user"], &["unit"]).parse::<RoleBody>().map(RoleBody::assign);
     act(&app, &viewer, &id, &fields, "roles", command).await
 }
 
@@ -270,9 +246,7 @@ pub(super) async fn hand_over(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command = UserName::parse(fields.get("to"))
-        .map_err(|e| e.to_string())
-        .map(|to| IncidentCommand::HandOverCommand { to, reason: fields.get("reason").to_owned() });
+    let command = fields.body(&["to", "reason"], &[]).parse::<HandoverBody>().map(HandoverBody::into_command);
     act(&app, &viewer, &id, &fields, "roles", command).await
 }
 
@@ -282,11 +256,7 @@ pub(super) async fn set_phase(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command = fields
-        .get("phase")
-        .parse::<Phase>()
-        .map_err(|e| e.to_string())
-        .map(|phase| IncidentCommand::SetPhase { phase });
+    let command = fields.body(&["phase"], &[]).parse::<PhaseBody>().map(PhaseBody::into_command);
     act(&app, &viewer, &id, &fields, "summary", command).await
 }
 
@@ -296,11 +266,7 @@ pub(super) async fn set_severity(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command = fields
-        .get("severity")
-        .parse::<Severity>()
-        .map_err(|e| e.to_string())
-        .map(|severity| IncidentCommand::SetSeverity { severity, reason: fields.optional("reason") });
+    let command = fields.body(&["severity"], &["reason"]).parse::<SeverityBody>().map(SeverityBody::into_command);
     act(&app, &viewer, &id, &fields, "summary", command).await
 }
 
@@ -310,8 +276,11 @@ pub(super) async fn add_note(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command =
-        occurred_of(&fields).map(|occurred| IncidentCommand::AddNote { text: fields.get("text").to_owned(), occurred });
+    let command = fields
+        .body(&["text"], &["backfill_reason"])
+        .local_time(&fields, "occurred_at")
+        .and_then(FormBody::parse::<NoteBody>)
+        .and_then(|body| body.into_command().map_err(said));
     act(&app, &viewer, &id, &fields, "timeline", command).await
 }
 

@@ -369,15 +369,69 @@ type Path1 = crate::extract::Segments<String>;
 type Path2 = crate::extract::Segments<(String, String)>;
 type Path3 = crate::extract::Segments<(String, String, String)>;
 
-/// The optional `occurred_at` (a `datetime-local` value, read as UTC) and `backfill_reason`
-/// fields of a fact or note form.
-fn occurred_of(fields: &Fields) -> Result<Option<sitrep_core::decide::Occurred>, String> {
-    let reason = fields.optional("backfill_reason");
-    match fields.optional("occurred_at") {
-        Some(text) => Ok(Some(sitrep_core::decide::Occurred { at: local_utc(&text)?, backfill_reason: reason })),
-        None if reason.is_some() => Err("a backfill reason explains a time it happened; give that time too".into()),
-        None => Ok(None),
+/// A form read as the JSON body the API takes for the same command, so that a command is
+/// parsed and turned into an `IncidentCommand` once, by the body type in `api/`, for both.
+/// Errors name the field as the API's do.
+#[derive(Debug, Default)]
+struct FormBody(serde_json::Map<String, serde_json::Value>);
+
+impl Fields {
+    /// The `text` fields as typed (empty when missing, for the domain to refuse in words) and
+    /// the `optional` ones trimmed, left out when blank.
+    fn body(&self, text: &[&str], optional: &[&str]) -> FormBody {
+        let mut body = FormBody::default();
+        for name in text {
+            body.0.insert((*name).to_owned(), self.get(name).into());
+        }
+        for name in optional {
+            if let Some(value) = self.optional(name) {
+                body.0.insert((*name).to_owned(), value.into());
+            }
+        }
+        body
     }
+}
+
+impl FormBody {
+    fn with(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.0.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// Adapter for a `datetime-local` field, which has no offset: read as UTC and given to the
+    /// body as the RFC 3339 time the API takes. Left out when blank.
+    fn local_time(self, fields: &Fields, name: &str) -> Result<Self, String> {
+        match fields.optional(name) {
+            Some(text) => Ok(self.with(name, local_utc(&text)?.to_string())),
+            None => Ok(self),
+        }
+    }
+
+    /// The API's body type, read from the form as from a JSON body.
+    fn parse<T: serde::de::DeserializeOwned>(self) -> Result<T, String> {
+        let bytes = serde_json::to_vec(&serde_json::Value::Object(self.0)).map_err(|e| e.to_string())?;
+        crate::extract::parse_json(&bytes).map_err(|e| e.to_string())
+    }
+}
+
+/// Why a body's conversion refused, as the page shows it.
+fn said(error: ApiError) -> String {
+    error.to_string()
+}
+
+/// Adapter for a playbook's `inputs` field, one `name=value` per line, to the body's map.
+fn inputs_of(fields: &Fields) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    fields
+        .get("inputs")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            line.split_once('=')
+                .map(|(name, value)| (name.trim().to_owned(), value.trim().into()))
+                .ok_or_else(|| format!("'{line}' is not name=value"))
+        })
+        .collect()
 }
 
 /// A `datetime-local` form value ("2026-11-27T18:00"), read as UTC.
@@ -392,4 +446,45 @@ fn local_utc(text: &str) -> Result<sitrep_core::Timestamp, String> {
 /// Shared by the state: which record prefixes are already verified.
 pub fn chain_checks() -> Arc<ChainChecks> {
     Arc::new(ChainChecks::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use sitrep_core::decide::IncidentCommand;
+
+    use super::{Fields, FormBody};
+    use crate::api::facts::FactBody;
+
+    fn fields(pairs: &[(&str, &str)]) -> Fields {
+        Fields(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<HashMap<_, _>>())
+    }
+
+    fn fact(pairs: &[(&str, &str)]) -> Result<IncidentCommand, String> {
+        let fields = fields(pairs);
+        fields
+            .body(&["text"], &["source", "backfill_reason"])
+            .local_time(&fields, "occurred_at")
+            .and_then(FormBody::parse::<FactBody>)
+            .and_then(|body| body.into_command().map_err(super::said))
+    }
+
+    #[test]
+    fn a_form_becomes_the_api_body_and_its_command() {
+        let command = fact(&[("text", "seen"), ("source", "  "), ("occurred_at", "2026-11-27T18:00")]);
+        let Ok(IncidentCommand::LogFact { text, source, occurred: Some(occurred), .. }) = command else {
+            panic!("not a fact: {command:?}");
+        };
+        assert_eq!((text.as_str(), source), ("seen", None), "a blank optional field is left out");
+        assert_eq!(occurred.at.to_string(), "2026-11-27T18:00:00.000000Z", "datetime-local is read as UTC");
+    }
+
+    #[test]
+    fn a_form_is_refused_as_the_api_refuses_its_body_or_as_its_adapter_does() {
+        let reason_alone = fact(&[("text", "seen"), ("backfill_reason", "ticket")]);
+        assert_eq!(reason_alone, Err("backfill_reason: is given only with occurred_at, the time it explains".into()));
+        let not_a_time = fact(&[("text", "seen"), ("occurred_at", "yesterday")]);
+        assert_eq!(not_a_time, Err("'yesterday' is not a date and time".into()));
+    }
 }

@@ -5,11 +5,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use sitrep_core::OrgRole;
-use sitrep_core::decide::IncidentCommand;
 use sitrep_store::Request as LedgerRequest;
 
 use super::view::Me;
-use super::{Fields, Path1, Path2, Viewer, act, csrf, render, sections};
+use super::{Fields, FormBody, Path1, Path2, Viewer, act, csrf, render, said, sections};
+use crate::api::parties::{EngageBody, PartyBody, RevokeBody};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -19,9 +19,8 @@ pub(super) async fn engage_party(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command =
-        IncidentCommand::EngageParty { party: fields.get("party").to_owned(), reason: fields.optional("reason") };
-    act(&app, &viewer, &id, &fields, "parties", Ok(command)).await
+    let command = fields.body(&["party"], &["reason"]).parse::<EngageBody>().map(EngageBody::into_command);
+    act(&app, &viewer, &id, &fields, "parties", command).await
 }
 
 /// Proposes an evidence_sharing decision whose action shares the ticked items.
@@ -56,7 +55,7 @@ pub(super) async fn revoke_share(
     let command = sid
         .parse::<sitrep_core::ids::ShareId>()
         .map_err(|e| e.to_string())
-        .map(|share| IncidentCommand::RevokeShare { share, reason: fields.optional("reason") });
+        .and_then(|share| fields.body(&[], &["reason"]).parse::<RevokeBody>().map(|body| body.into_command(share)));
     act(&app, &viewer, &id, &fields, "parties", command).await
 }
 
@@ -99,42 +98,42 @@ fn render_parties(app: &AppState, viewer: &Viewer, error: Option<String>, status
     render(&page, status)
 }
 
-/// Registers a party from the registry page's form: contacts one per line as
+/// The registry page's form as the API's `PartyBody`. Adapters: contacts one per line as
 /// `name | role | email | phone`, authority one per line.
-pub(super) async fn register_party(State(app): State<AppState>, viewer: Viewer, fields: Fields) -> Response {
-    if let Some(refused) = csrf(&app, &viewer, &fields) {
-        return refused;
-    }
-    let kind = serde_json::from_value::<sitrep_core::events::PartyKind>(serde_json::json!(fields.get("kind")));
-    let Ok(kind) = kind else {
-        let message = format!("'{}' is not a kind of third party", fields.get("kind"));
-        return render_parties(&app, &viewer, Some(message), StatusCode::UNPROCESSABLE_ENTITY);
-    };
+fn party_body(fields: &Fields) -> FormBody {
     let lines = |name: &str| -> Vec<String> {
         fields.get(name).lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
     };
-    let contacts = lines("contacts")
+    let contacts: Vec<serde_json::Value> = lines("contacts")
         .iter()
         .map(|line| {
             let mut cells = line.split('|').map(str::trim).map(|c| Some(c.to_owned()).filter(|c| !c.is_empty()));
-            sitrep_core::events::Contact {
+            let contact = sitrep_core::events::Contact {
                 name: cells.next().flatten().unwrap_or_default(),
                 role: cells.next().flatten(),
                 email: cells.next().flatten(),
                 phone: cells.next().flatten(),
-            }
+            };
+            serde_json::to_value(contact).unwrap_or_default()
         })
         .collect();
-    let party = sitrep_core::events::Party {
-        party: fields.get("party").trim().to_owned(),
-        name: fields.get("name").to_owned(),
-        kind,
-        contacts,
-        operates: fields.optional("operates"),
-        authority: lines("authority"),
-        sharing_rule: fields.optional("sharing_rule"),
+    fields
+        .body(&["name", "kind"], &["operates", "sharing_rule"])
+        .with("party", fields.get("party").trim())
+        .with("contacts", contacts)
+        .with("authority", lines("authority"))
+}
+
+/// Registers a party from the registry page's form.
+pub(super) async fn register_party(State(app): State<AppState>, viewer: Viewer, fields: Fields) -> Response {
+    if let Some(refused) = csrf(&app, &viewer, &fields) {
+        return refused;
+    }
+    let registered = party_body(&fields).parse::<PartyBody>().and_then(|body| body.register().map_err(said));
+    let command = match registered {
+        Ok((_, command)) => command,
+        Err(message) => return render_parties(&app, &viewer, Some(message), StatusCode::UNPROCESSABLE_ENTITY),
     };
-    let command = sitrep_core::decide::OrgCommand::RegisterParty(party);
     match app.ledger.execute(&viewer.user, LedgerRequest::Org(command)).await {
         Ok(_) => Redirect::to("/parties").into_response(),
         Err(error) => {

@@ -4,11 +4,10 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use sitrep_core::UserName;
-use sitrep_core::decide::IncidentCommand;
 
 use super::view::Me;
-use super::{Fields, Path1, Path2, Viewer, act, local_utc, render, sections};
+use super::{Fields, FormBody, Path1, Path2, Viewer, act, render, sections};
+use crate::api::review::{ChangeNoteBody, CompleteBody, ControlChangeBody, LessonBody};
 use crate::state::AppState;
 
 pub(super) async fn record_lesson(
@@ -17,12 +16,9 @@ pub(super) async fn record_lesson(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command = IncidentCommand::RecordLesson {
-        what_happened: fields.get("what_happened").to_owned(),
-        why: fields.get("why").to_owned(),
-        change: fields.get("change").to_owned(),
-    };
-    act(&app, &viewer, &id, &fields, "review", Ok(command)).await
+    let command =
+        fields.body(&["what_happened", "why", "change"], &[]).parse::<LessonBody>().map(LessonBody::into_command);
+    act(&app, &viewer, &id, &fields, "review", command).await
 }
 
 pub(super) async fn plan_change(
@@ -31,18 +27,12 @@ pub(super) async fn plan_change(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command =
-        fields.get("lesson").parse::<sitrep_core::ids::LessonId>().map_err(|e| e.to_string()).and_then(|lesson| {
-            let owner = UserName::parse(fields.get("owner")).map_err(|e| e.to_string())?;
-            let due = local_utc(fields.get("due"))?;
-            Ok(IncidentCommand::PlanControlChange {
-                lesson,
-                title: fields.get("title").to_owned(),
-                owner,
-                due,
-                csf: fields.get("csf").trim().to_owned(),
-            })
-        });
+    let command = fields
+        .body(&["lesson", "title", "owner"], &[])
+        .with("csf", fields.get("csf").trim())
+        .local_time(&fields, "due")
+        .and_then(FormBody::parse::<ControlChangeBody>)
+        .map(ControlChangeBody::into_command);
     act(&app, &viewer, &id, &fields, "review", command).await
 }
 
@@ -55,7 +45,7 @@ pub(super) async fn change_done(
     let command = cc
         .parse::<sitrep_core::ids::ControlChangeId>()
         .map_err(|e| e.to_string())
-        .map(|change| IncidentCommand::CompleteControlChange { change, note: fields.optional("note") });
+        .and_then(|change| fields.body(&[], &["note"]).parse::<ChangeNoteBody>().map(|body| body.done(change)));
     act(&app, &viewer, &id, &fields, "review", command).await
 }
 
@@ -65,8 +55,8 @@ pub(super) async fn complete_review(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let command = IncidentCommand::CompleteReview { summary: fields.get("summary").to_owned() };
-    act(&app, &viewer, &id, &fields, "review", Ok(command)).await
+    let command = fields.body(&["summary"], &[]).parse::<CompleteBody>().map(CompleteBody::into_command);
+    act(&app, &viewer, &id, &fields, "review", command).await
 }
 
 #[derive(Template)]

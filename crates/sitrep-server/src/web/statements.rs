@@ -3,10 +3,10 @@
 use axum::extract::State;
 use axum::response::Response;
 use sitrep_core::IncidentNumber;
-use sitrep_core::decide::IncidentCommand;
-use sitrep_core::events::Audience;
 
 use super::{Fields, Path1, Path3, Viewer, act};
+use crate::api::decisions::ProposeBody;
+use crate::api::statements::{DraftBody, PublishBody, ReviseBody};
 use crate::state::AppState;
 
 pub(super) async fn draft_statement(
@@ -15,14 +15,7 @@ pub(super) async fn draft_statement(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let audience = Audience::ALL.iter().find(|a| a.as_str() == fields.get("audience")).copied();
-    let command = audience.ok_or_else(|| format!("'{}' is not an audience", fields.get("audience"))).map(|audience| {
-        IncidentCommand::DraftStatement {
-            audience,
-            title: fields.get("title").to_owned(),
-            text: fields.get("text").to_owned(),
-        }
-    });
+    let command = fields.body(&["audience", "title", "text"], &[]).parse::<DraftBody>().map(DraftBody::into_command);
     act(&app, &viewer, &id, &fields, "statements", command).await
 }
 
@@ -36,12 +29,10 @@ pub(super) async fn statement_action(
     let number: Option<IncidentNumber> = id.parse().ok();
     let command = sid.parse::<sitrep_core::ids::StatementId>().map_err(|e| e.to_string()).and_then(|statement| {
         match verb.as_str() {
-            "revise" => Ok(IncidentCommand::ReviseStatement { statement, text: fields.get("text").to_owned() }),
-            "publish" => Ok(IncidentCommand::PublishStatement {
-                statement,
-                channel: fields.get("channel").to_owned(),
-                sha256: fields.optional("sha256"),
-            }),
+            "revise" => fields.body(&["text"], &[]).parse::<ReviseBody>().map(|body| body.into_command(statement)),
+            "publish" => {
+                fields.body(&["channel"], &["sha256"]).parse::<PublishBody>().map(|body| body.into_command(statement))
+            }
             "propose" => {
                 let found = number.and_then(|n| {
                     app.ledger.with_incident(n, |state| {
@@ -51,15 +42,13 @@ pub(super) async fn statement_action(
                     })
                 });
                 let (class, title) = found.flatten().ok_or_else(|| format!("there is no statement {statement}"))?;
-                let class = sitrep_core::DecisionClass::parse(class).map_err(|e| e.to_string())?;
-                Ok(IncidentCommand::Propose {
-                    class,
-                    title: fields.optional("title").unwrap_or(title),
-                    rationale: fields.optional("rationale"),
-                    actions: Vec::new(),
-                    statement: Some(statement),
-                    clocks: Vec::new(),
-                })
+                // Adapter: the class is the audience's, and the title has a default.
+                let body = fields
+                    .body(&[], &["rationale"])
+                    .with("class", class)
+                    .with("title", fields.optional("title").unwrap_or(title))
+                    .with("statement", statement.to_string());
+                body.parse::<ProposeBody>().map(ProposeBody::into_command)
             }
             other => Err(format!("'{other}' is not something a statement can be")),
         }

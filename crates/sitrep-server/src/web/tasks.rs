@@ -2,10 +2,10 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use sitrep_core::decide::IncidentCommand;
-use sitrep_core::{TaskId, UserName};
+use sitrep_core::TaskId;
 
-use super::{Fields, Path1, Path2, Viewer, act, local_utc};
+use super::{Fields, FormBody, Path1, Path2, Viewer, act};
+use crate::api::tasks::{NoteBody, ReasonBody, TaskBody};
 use crate::state::AppState;
 
 pub(super) async fn add_task(
@@ -14,18 +14,11 @@ pub(super) async fn add_task(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let owner = match fields.optional("owner").map(|o| UserName::parse(&o)) {
-        Some(Err(error)) => Err(error.to_string()),
-        Some(Ok(owner)) => Ok(Some(owner)),
-        None => Ok(None),
-    };
-    let due = match fields.optional("due") {
-        None => Ok(None),
-        Some(text) => local_utc(&text).map(Some),
-    };
-    let command = owner.and_then(|owner| {
-        due.map(|due| IncidentCommand::CreateTask { title: fields.get("title").to_owned(), owner, due })
-    });
+    let command = fields
+        .body(&["title"], &["owner"])
+        .local_time(&fields, "due")
+        .and_then(FormBody::parse::<TaskBody>)
+        .map(TaskBody::into_command);
     act(&app, &viewer, &id, &fields, "tasks", command).await
 }
 
@@ -38,7 +31,7 @@ pub(super) async fn task_done(
     let command = tid
         .parse::<TaskId>()
         .map_err(|e| e.to_string())
-        .map(|task| IncidentCommand::CompleteTask { task, note: fields.optional("note") });
+        .and_then(|task| fields.body(&[], &["note"]).parse::<NoteBody>().map(|body| body.done(task)));
     act(&app, &viewer, &id, &fields, "tasks", command).await
 }
 
@@ -51,6 +44,6 @@ pub(super) async fn task_blocked(
     let command = tid
         .parse::<TaskId>()
         .map_err(|e| e.to_string())
-        .map(|task| IncidentCommand::BlockTask { task, reason: fields.get("reason").to_owned() });
+        .and_then(|task| fields.body(&["reason"], &[]).parse::<ReasonBody>().map(|body| body.block(task)));
     act(&app, &viewer, &id, &fields, "tasks", command).await
 }
