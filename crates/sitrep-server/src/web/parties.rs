@@ -5,10 +5,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use sitrep_core::OrgRole;
+use sitrep_core::decide::IncidentCommand;
+use sitrep_core::events::ActionSpec;
 use sitrep_store::Request as LedgerRequest;
 
 use super::view::Me;
-use super::{Fields, FormBody, Path1, Path2, Viewer, act, csrf, render, said, sections};
+use super::{Fields, FormBody, Path1, Path2, Viewer, act, csrf, render, said};
+use crate::api::decisions::ProposeBody;
 use crate::api::parties::{EngageBody, PartyBody, RevokeBody};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -30,20 +33,27 @@ pub(super) async fn propose_share(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
+    let command = share_proposal(&fields);
+    act(&app, &viewer, &id, &fields, "decisions", command).await
+}
+
+/// The share form as the API's `ProposeBody`. Adapter: the form names the party, the ticked
+/// items and the lifetime of its one share action; the title has a default.
+fn share_proposal(fields: &Fields) -> Result<IncidentCommand, String> {
     let items: Vec<String> =
         fields.get("items").split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
-    let command = fields
+    let hours = fields
         .get("hours")
         .trim()
         .parse::<u32>()
-        .map_err(|_| "hours: give the link's lifetime in whole hours".to_owned())
-        .and_then(|hours| {
-            let title = fields
-                .optional("title")
-                .unwrap_or_else(|| format!("Share {} evidence item(s) with {}", items.len(), fields.get("party")));
-            sections::share_proposal(fields.get("party").to_owned(), items.clone(), hours, title)
-        });
-    act(&app, &viewer, &id, &fields, "decisions", command).await
+        .map_err(|_| "hours: give the link's lifetime in whole hours".to_owned())?;
+    let title = fields
+        .optional("title")
+        .unwrap_or_else(|| format!("Share {} evidence item(s) with {}", items.len(), fields.get("party")));
+    let share = ActionSpec::Share { party: fields.get("party").to_owned(), items, expires_in_hours: hours };
+    let action = serde_json::to_value(share).map_err(|e| e.to_string())?;
+    let body = FormBody::default().with("class", "evidence_sharing").with("title", title);
+    body.with("actions", vec![action]).parse::<ProposeBody>().map(ProposeBody::into_command)
 }
 
 pub(super) async fn revoke_share(
@@ -140,5 +150,34 @@ pub(super) async fn register_party(State(app): State<AppState>, viewer: Viewer, 
             let error = ApiError::from(error);
             render_parties(&app, &viewer, Some(error.to_string()), error.status())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sitrep_core::DecisionClass;
+    use sitrep_core::decide::IncidentCommand;
+    use sitrep_core::events::ActionSpec;
+
+    use super::super::Fields;
+
+    #[test]
+    fn the_share_form_proposes_one_share_action() {
+        let pairs = [("party", "acme-msp"), ("items", "aa, bb"), ("hours", " 24 ")];
+        let fields = Fields(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect());
+        let expected = DecisionClass::parse("evidence_sharing").map(|class| IncidentCommand::Propose {
+            class,
+            title: "Share 2 evidence item(s) with acme-msp".into(),
+            rationale: None,
+            actions: vec![ActionSpec::Share {
+                party: "acme-msp".into(),
+                items: vec!["aa".into(), "bb".into()],
+                expires_in_hours: 24,
+            }],
+            statement: None,
+            clocks: Vec::new(),
+        });
+        let Ok(expected) = expected else { panic!("evidence_sharing is a decision class") };
+        assert_eq!(super::share_proposal(&fields), Ok(expected));
     }
 }

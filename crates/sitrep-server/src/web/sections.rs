@@ -2,7 +2,7 @@
 //! UI, a control is offered only when the real decision, run dry, would accept it.
 
 use sitrep_core::decide::{self, IncidentCommand, decide_incident};
-use sitrep_core::events::{ActionSpec, Audience, DecisionState, StatementRef};
+use sitrep_core::events::{Audience, DecisionState, StatementRef};
 use sitrep_core::ids::{ShareId, StatementId};
 use sitrep_core::incident::{EvidenceItem, IncidentState, Statement};
 use sitrep_core::{DecisionClass, OrgState, Timestamp, UserName};
@@ -527,18 +527,6 @@ fn statement_row(state: &IncidentState, org: &OrgState, user: &UserName, stateme
             sha256: Some(latest.sha256.clone()),
         }),
     }
-}
-
-/// The share action a web form asks for, as a proposal.
-pub fn share_proposal(party: String, items: Vec<String>, hours: u32, title: String) -> Result<IncidentCommand, String> {
-    DecisionClass::parse("evidence_sharing").map_err(|e| e.to_string()).map(|class| IncidentCommand::Propose {
-        class,
-        title,
-        rationale: None,
-        actions: vec![ActionSpec::Share { party, items, expires_in_hours: hours }],
-        statement: None,
-        clocks: Vec::new(),
-    })
 }
 
 /// One control change as a row, for the command view and the organisation-wide page.
