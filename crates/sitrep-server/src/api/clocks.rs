@@ -62,15 +62,7 @@ pub async fn determine(
     body: Body<DeterminationBody>,
 ) -> Result<Response, ApiError> {
     let incident = incident_number(&app, &caller, &id)?;
-    let DeterminationBody { determination, basis, aware_at } = body.value;
-    let aware_at = aware_at
-        .map(|text| {
-            text.trim().parse::<jiff::Timestamp>().map(Timestamp::from_jiff).map_err(|_| {
-                ApiError::invalid("aware_at", format!("'{text}' is not a time like 2026-11-27T03:10:00Z (RFC 3339)"))
-            })
-        })
-        .transpose()?;
-    let command = IncidentCommand::RecordDetermination { determination, basis, aware_at };
+    let command = body.value.into_command()?;
     let receipt =
         app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, body.idempotency).await?;
     let view = read(&app, incident, |state| clocks_view(state, app.now()))?;
@@ -146,13 +138,7 @@ pub async fn submit(
     Segments((id, clock)): Segments<(String, String)>,
     body: Body<SubmissionBody>,
 ) -> Result<Response, ApiError> {
-    let SubmissionBody { sent_at, authority, channel, reference, statement, version } = body.value;
-    let sent_at = time_field("sent_at", &sent_at)?;
-    let statement = statement.trim().parse().map_err(|_| {
-        ApiError::invalid("statement", format!("'{statement}' is not a statement id; statement ids look like ST-1"))
-    })?;
-    let command =
-        IncidentCommand::SubmitNotification { clock, sent_at, authority, channel, reference, statement, version };
+    let command = body.value.into_command(clock)?;
     clocks_after(&app, &caller, &id, command, body.idempotency, StatusCode::CREATED).await
 }
 
@@ -175,7 +161,7 @@ pub async fn not_required(
     Segments((id, clock)): Segments<(String, String)>,
     body: Body<BasisBody>,
 ) -> Result<Response, ApiError> {
-    let command = IncidentCommand::NotificationNotRequired { clock, basis: body.value.basis };
+    let command = body.value.not_required(clock);
     clocks_after(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
 }
 
@@ -190,6 +176,47 @@ pub async fn withdraw(
     Segments((id, determination)): Segments<(String, String)>,
     body: Body<BasisBody>,
 ) -> Result<Response, ApiError> {
-    let command = IncidentCommand::WithdrawDetermination { determination, basis: body.value.basis };
+    let command = body.value.withdraw(determination);
     clocks_after(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
+}
+
+// Each body's command, shared by this route and the web form for the same command
+// (`web/`), so a command is parsed and converted in one place.
+
+impl DeterminationBody {
+    pub(crate) fn into_command(self) -> Result<IncidentCommand, ApiError> {
+        let DeterminationBody { determination, basis, aware_at } = self;
+        let aware_at = aware_at
+            .map(|text| {
+                text.trim().parse::<jiff::Timestamp>().map(Timestamp::from_jiff).map_err(|_| {
+                    ApiError::invalid(
+                        "aware_at",
+                        format!("'{text}' is not a time like 2026-11-27T03:10:00Z (RFC 3339)"),
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(IncidentCommand::RecordDetermination { determination, basis, aware_at })
+    }
+}
+
+impl SubmissionBody {
+    pub(crate) fn into_command(self, clock: String) -> Result<IncidentCommand, ApiError> {
+        let SubmissionBody { sent_at, authority, channel, reference, statement, version } = self;
+        let sent_at = time_field("sent_at", &sent_at)?;
+        let statement = statement.trim().parse().map_err(|_| {
+            ApiError::invalid("statement", format!("'{statement}' is not a statement id; statement ids look like ST-1"))
+        })?;
+        Ok(IncidentCommand::SubmitNotification { clock, sent_at, authority, channel, reference, statement, version })
+    }
+}
+
+impl BasisBody {
+    pub(crate) fn not_required(self, clock: String) -> IncidentCommand {
+        IncidentCommand::NotificationNotRequired { clock, basis: self.basis }
+    }
+
+    pub(crate) fn withdraw(self, determination: String) -> IncidentCommand {
+        IncidentCommand::WithdrawDetermination { determination, basis: self.basis }
+    }
 }

@@ -82,16 +82,7 @@ pub async fn propose(
     Segments(id): Segments<String>,
     body: Body<ProposeBody>,
 ) -> Result<Response, ApiError> {
-    let ProposeBody { class, title, rationale, actions, statement, clocks } = body.value;
-    answer(
-        &app,
-        &caller,
-        &id,
-        IncidentCommand::Propose { class, title, rationale, actions, statement, clocks },
-        body.idempotency,
-        StatusCode::CREATED,
-    )
-    .await
+    answer(&app, &caller, &id, body.value.into_command(), body.idempotency, StatusCode::CREATED).await
 }
 
 /// Approve a decision, as a holder of a role its rule requires.
@@ -105,7 +96,7 @@ pub async fn approve(
     Segments((id, did)): Segments<(String, String)>,
     body: Body<NoteBody>,
 ) -> Result<Response, ApiError> {
-    let command = IncidentCommand::Approve { decision: decision_id(&did)?, note: body.value.note };
+    let command = body.value.approve(decision_id(&did)?);
     answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
 }
 
@@ -120,7 +111,7 @@ pub async fn reject(
     Segments((id, did)): Segments<(String, String)>,
     body: Body<ReasonBody>,
 ) -> Result<Response, ApiError> {
-    let command = IncidentCommand::Reject { decision: decision_id(&did)?, note: body.value.note };
+    let command = body.value.reject(decision_id(&did)?);
     answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
 }
 
@@ -135,6 +126,32 @@ pub async fn withdraw(
     Segments((id, did)): Segments<(String, String)>,
     body: Body<NoteBody>,
 ) -> Result<Response, ApiError> {
-    let command = IncidentCommand::Withdraw { decision: decision_id(&did)?, note: body.value.note };
+    let command = body.value.withdraw(decision_id(&did)?);
     answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
+}
+
+// Each body's command, shared by this route and the web form for the same command
+// (`web/`), so a command is parsed and converted in one place.
+
+impl ProposeBody {
+    pub(crate) fn into_command(self) -> IncidentCommand {
+        let ProposeBody { class, title, rationale, actions, statement, clocks } = self;
+        IncidentCommand::Propose { class, title, rationale, actions, statement, clocks }
+    }
+}
+
+impl NoteBody {
+    pub(crate) fn approve(self, decision: DecisionId) -> IncidentCommand {
+        IncidentCommand::Approve { decision, note: self.note }
+    }
+
+    pub(crate) fn withdraw(self, decision: DecisionId) -> IncidentCommand {
+        IncidentCommand::Withdraw { decision, note: self.note }
+    }
+}
+
+impl ReasonBody {
+    pub(crate) fn reject(self, decision: DecisionId) -> IncidentCommand {
+        IncidentCommand::Reject { decision, note: self.note }
+    }
 }

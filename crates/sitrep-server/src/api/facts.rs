@@ -71,10 +71,7 @@ pub async fn log(
     Segments(id): Segments<String>,
     body: Body<FactBody>,
 ) -> Result<Response, ApiError> {
-    let FactBody { text, source, status, basis, occurred_at, backfill_reason } = body.value;
-    let occurred = super::occurred(occurred_at, backfill_reason)?;
-    let status = status.unwrap_or(FactStatus::Unverified);
-    let command = IncidentCommand::LogFact { text, source, status, basis, occurred };
+    let command = body.value.into_command()?;
     answer(&app, &caller, &id, command, body.idempotency, StatusCode::CREATED).await
 }
 
@@ -89,7 +86,7 @@ pub async fn verify(
     Segments((id, fid)): Segments<(String, String)>,
     body: Body<BasisBody>,
 ) -> Result<Response, ApiError> {
-    let command = IncidentCommand::VerifyFact { fact: fact_id(&fid)?, basis: body.value.basis };
+    let command = body.value.verify(fact_id(&fid)?);
     answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
 }
 
@@ -104,6 +101,28 @@ pub async fn disprove(
     Segments((id, fid)): Segments<(String, String)>,
     body: Body<BasisBody>,
 ) -> Result<Response, ApiError> {
-    let command = IncidentCommand::DisproveFact { fact: fact_id(&fid)?, basis: body.value.basis };
+    let command = body.value.disprove(fact_id(&fid)?);
     answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
+}
+
+// Each body's command, shared by this route and the web form for the same command
+// (`web/`), so a command is parsed and converted in one place.
+
+impl FactBody {
+    pub(crate) fn into_command(self) -> Result<IncidentCommand, ApiError> {
+        let FactBody { text, source, status, basis, occurred_at, backfill_reason } = self;
+        let occurred = super::occurred(occurred_at, backfill_reason)?;
+        let status = status.unwrap_or(FactStatus::Unverified);
+        Ok(IncidentCommand::LogFact { text, source, status, basis, occurred })
+    }
+}
+
+impl BasisBody {
+    pub(crate) fn verify(self, fact: FactId) -> IncidentCommand {
+        IncidentCommand::VerifyFact { fact, basis: self.basis }
+    }
+
+    pub(crate) fn disprove(self, fact: FactId) -> IncidentCommand {
+        IncidentCommand::DisproveFact { fact, basis: self.basis }
+    }
 }

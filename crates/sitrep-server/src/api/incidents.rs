@@ -58,8 +58,7 @@ pub async fn declare(
     caller: Caller,
     body: Body<DeclareBody>,
 ) -> Result<Response, ApiError> {
-    let DeclareBody { title, severity, restricted, exercise, scope, playbook, inputs, roles } = body.value;
-    let declare = Declare { title, severity: Some(severity), scope, restricted, exercise, roles, playbook, inputs };
+    let declare = body.value.into_declare();
     let receipt = app.ledger.execute_once(&caller.user, Request::Declare(declare), body.idempotency).await?;
     let RecordId::Incident(number) = receipt.record else {
         return Err(ApiError::Internal("declaring wrote to the organisation record".into()));
@@ -214,8 +213,7 @@ pub async fn assign_role(
     Segments(id): Segments<String>,
     body: Body<RoleBody>,
 ) -> Result<Response, ApiError> {
-    let RoleBody { role, user, unit } = body.value;
-    change(&app, &caller, &id, IncidentCommand::AssignRole { role, user, unit }, body.idempotency).await
+    change(&app, &caller, &id, body.value.assign(), body.idempotency).await
 }
 
 /// Release a user from a role.
@@ -260,8 +258,7 @@ pub async fn hand_over(
     Segments(id): Segments<String>,
     body: Body<HandoverBody>,
 ) -> Result<Response, ApiError> {
-    let HandoverBody { to, reason } = body.value;
-    change(&app, &caller, &id, IncidentCommand::HandOverCommand { to, reason }, body.idempotency).await
+    change(&app, &caller, &id, body.value.into_command(), body.idempotency).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -329,7 +326,7 @@ pub async fn set_phase(
     Segments(id): Segments<String>,
     body: Body<PhaseBody>,
 ) -> Result<Response, ApiError> {
-    change(&app, &caller, &id, IncidentCommand::SetPhase { phase: body.value.phase }, body.idempotency).await
+    change(&app, &caller, &id, body.value.into_command(), body.idempotency).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -351,8 +348,7 @@ pub async fn set_severity(
     Segments(id): Segments<String>,
     body: Body<SeverityBody>,
 ) -> Result<Response, ApiError> {
-    let SeverityBody { severity, reason } = body.value;
-    change(&app, &caller, &id, IncidentCommand::SetSeverity { severity, reason }, body.idempotency).await
+    change(&app, &caller, &id, body.value.into_command(), body.idempotency).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -378,8 +374,7 @@ pub async fn add_note(
     body: Body<NoteBody>,
 ) -> Result<Response, ApiError> {
     let incident = incident_number(&app, &caller, &id)?;
-    let NoteBody { text, occurred_at, backfill_reason } = body.value;
-    let command = IncidentCommand::AddNote { text, occurred: super::occurred(occurred_at, backfill_reason)? };
+    let command = body.value.into_command()?;
     let receipt =
         app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, body.idempotency).await?;
     let entry = receipt.entries.first().ok_or_else(|| ApiError::Internal("a note wrote no entry".into()))?;
@@ -419,8 +414,7 @@ pub async fn run_playbook(
     Segments(id): Segments<String>,
     body: Body<PlaybookBody>,
 ) -> Result<Response, ApiError> {
-    let PlaybookBody { playbook, inputs } = body.value;
-    change(&app, &caller, &id, IncidentCommand::RunPlaybook { playbook, inputs }, body.idempotency).await
+    change(&app, &caller, &id, body.value.into_command(), body.idempotency).await
 }
 
 /// Run a failed action of an approved decision again (`action` counts from 1).
@@ -440,4 +434,61 @@ pub async fn retry_action(
         return Err(ApiError::NotFound("actions are numbered from 1".into()));
     };
     change(&app, &caller, &id, IncidentCommand::RetryAction { decision, action }, None).await
+}
+
+// Each body's command, shared by this route and the web form for the same command
+// (`web/`), so a command is parsed and converted in one place.
+
+impl DeclareBody {
+    pub(crate) fn into_declare(self) -> Declare {
+        let DeclareBody { title, severity, restricted, exercise, scope, playbook, inputs, roles } = self;
+        Declare { title, severity: Some(severity), scope, restricted, exercise, roles, playbook, inputs }
+    }
+}
+
+impl RoleBody {
+    pub(crate) fn assign(self) -> IncidentCommand {
+        let RoleBody { role, user, unit } = self;
+        IncidentCommand::AssignRole { role, user, unit }
+    }
+
+    /// The web form releases with this body; the API's route takes the same fields in its path.
+    pub(crate) fn release(self) -> IncidentCommand {
+        let RoleBody { role, user, unit } = self;
+        IncidentCommand::ReleaseRole { role, user, unit }
+    }
+}
+
+impl HandoverBody {
+    pub(crate) fn into_command(self) -> IncidentCommand {
+        let HandoverBody { to, reason } = self;
+        IncidentCommand::HandOverCommand { to, reason }
+    }
+}
+
+impl PhaseBody {
+    pub(crate) fn into_command(self) -> IncidentCommand {
+        IncidentCommand::SetPhase { phase: self.phase }
+    }
+}
+
+impl SeverityBody {
+    pub(crate) fn into_command(self) -> IncidentCommand {
+        let SeverityBody { severity, reason } = self;
+        IncidentCommand::SetSeverity { severity, reason }
+    }
+}
+
+impl NoteBody {
+    pub(crate) fn into_command(self) -> Result<IncidentCommand, ApiError> {
+        let NoteBody { text, occurred_at, backfill_reason } = self;
+        Ok(IncidentCommand::AddNote { text, occurred: super::occurred(occurred_at, backfill_reason)? })
+    }
+}
+
+impl PlaybookBody {
+    pub(crate) fn into_command(self) -> IncidentCommand {
+        let PlaybookBody { playbook, inputs } = self;
+        IncidentCommand::RunPlaybook { playbook, inputs }
+    }
 }

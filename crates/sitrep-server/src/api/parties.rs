@@ -75,10 +75,7 @@ pub async fn register(
     caller: Caller,
     body: Body<PartyBody>,
 ) -> Result<Response, ApiError> {
-    let Some(id) = body.value.party.clone() else {
-        return Err(ApiError::invalid("party", "name the party's id (a-z, 0-9, '-' and '_')"));
-    };
-    let command = OrgCommand::RegisterParty(body.value.into_party(id.clone()));
+    let (id, command) = body.value.register()?;
     let receipt = app.ledger.execute_once(&caller.user, Request::Org(command), body.idempotency).await?;
     Ok(written(StatusCode::CREATED, &receipt, party_view(&app.ledger.org(), &id)))
 }
@@ -130,8 +127,7 @@ pub async fn engage(
     body: Body<EngageBody>,
 ) -> Result<Response, ApiError> {
     let incident = incident_number(&app, &caller, &id)?;
-    let EngageBody { party, reason } = body.value;
-    let command = IncidentCommand::EngageParty { party, reason };
+    let command = body.value.into_command();
     let receipt =
         app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, body.idempotency).await?;
     let view = read_view(&app, &caller, incident, |view| json!({ "parties": views::json(view.parties()) }))?;
@@ -158,7 +154,7 @@ pub async fn revoke_share(
     let incident = incident_number(&app, &caller, &id)?;
     let share: ShareId =
         sid.parse().map_err(|_| ApiError::NotFound(format!("there is no share {sid}; share ids look like SH-1")))?;
-    let command = IncidentCommand::RevokeShare { share, reason: body.value.reason };
+    let command = body.value.into_command(share);
     let receipt =
         app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, body.idempotency).await?;
     let view = read_view(
@@ -168,4 +164,30 @@ pub async fn revoke_share(
         |view| json!({ "shares": views::json(view.shares_linked(|share| views::share_url(&app, view.state(), share))) }),
     )?;
     Ok(written(StatusCode::OK, &receipt, view).into_response())
+}
+
+// Each body's command, shared by this route and the web form for the same command
+// (`web/`), so a command is parsed and converted in one place.
+
+impl PartyBody {
+    /// The party's id and the command registering it; the id is required here.
+    pub(crate) fn register(self) -> Result<(String, OrgCommand), ApiError> {
+        let Some(id) = self.party.clone() else {
+            return Err(ApiError::invalid("party", "name the party's id (a-z, 0-9, '-' and '_')"));
+        };
+        Ok((id.clone(), OrgCommand::RegisterParty(self.into_party(id))))
+    }
+}
+
+impl EngageBody {
+    pub(crate) fn into_command(self) -> IncidentCommand {
+        let EngageBody { party, reason } = self;
+        IncidentCommand::EngageParty { party, reason }
+    }
+}
+
+impl RevokeBody {
+    pub(crate) fn into_command(self, share: ShareId) -> IncidentCommand {
+        IncidentCommand::RevokeShare { share, reason: self.reason }
+    }
 }

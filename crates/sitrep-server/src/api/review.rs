@@ -66,8 +66,7 @@ pub async fn record_lesson(
     Segments(id): Segments<String>,
     body: Body<LessonBody>,
 ) -> Result<Response, ApiError> {
-    let LessonBody { what_happened, why, change } = body.value;
-    let command = IncidentCommand::RecordLesson { what_happened, why, change };
+    let command = body.value.into_command();
     answer_about(&app, &caller, &id, command, body.idempotency, StatusCode::CREATED, "lesson", lesson_view).await
 }
 
@@ -97,8 +96,7 @@ pub async fn plan_change(
     Segments(id): Segments<String>,
     body: Body<ControlChangeBody>,
 ) -> Result<Response, ApiError> {
-    let ControlChangeBody { lesson, title, owner, due, csf } = body.value;
-    let command = IncidentCommand::PlanControlChange { lesson, title, owner, due, csf };
+    let command = body.value.into_command();
     answer_about(&app, &caller, &id, command, body.idempotency, StatusCode::CREATED, "change", change_view).await
 }
 
@@ -120,7 +118,7 @@ pub async fn change_done(
     body: Body<ChangeNoteBody>,
 ) -> Result<Response, ApiError> {
     let change = change_id(&cc)?;
-    let command = IncidentCommand::CompleteControlChange { change, note: body.value.note };
+    let command = body.value.done(change);
     answer_about(&app, &caller, &id, command, body.idempotency, StatusCode::OK, "change", change_view).await
 }
 
@@ -162,7 +160,7 @@ pub async fn complete(
     body: Body<CompleteBody>,
 ) -> Result<Response, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
-    let command = IncidentCommand::CompleteReview { summary: body.value.summary };
+    let command = body.value.into_command();
     let request = sitrep_store::Request::Incident { incident: number, command };
     let receipt = app.ledger.execute_once(&caller.user, request, body.idempotency).await?;
     let view = read(&app, number, review_view)?;
@@ -222,4 +220,33 @@ pub fn all_changes(app: &AppState, viewer: &UserName, wanted: Option<ControlChan
     });
     rows.sort_by_key(|(due, _)| *due);
     rows.into_iter().map(|(_, view)| view).collect()
+}
+
+// Each body's command, shared by this route and the web form for the same command
+// (`web/`), so a command is parsed and converted in one place.
+
+impl LessonBody {
+    pub(crate) fn into_command(self) -> IncidentCommand {
+        let LessonBody { what_happened, why, change } = self;
+        IncidentCommand::RecordLesson { what_happened, why, change }
+    }
+}
+
+impl ControlChangeBody {
+    pub(crate) fn into_command(self) -> IncidentCommand {
+        let ControlChangeBody { lesson, title, owner, due, csf } = self;
+        IncidentCommand::PlanControlChange { lesson, title, owner, due, csf }
+    }
+}
+
+impl ChangeNoteBody {
+    pub(crate) fn done(self, change: ControlChangeId) -> IncidentCommand {
+        IncidentCommand::CompleteControlChange { change, note: self.note }
+    }
+}
+
+impl CompleteBody {
+    pub(crate) fn into_command(self) -> IncidentCommand {
+        IncidentCommand::CompleteReview { summary: self.summary }
+    }
 }

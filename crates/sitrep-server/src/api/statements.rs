@@ -50,8 +50,7 @@ pub async fn draft(
     Segments(id): Segments<String>,
     body: Body<DraftBody>,
 ) -> Result<Response, ApiError> {
-    let DraftBody { audience, title, text } = body.value;
-    let command = IncidentCommand::DraftStatement { audience, title, text };
+    let command = body.value.into_command();
     answer_about(&app, &caller, &id, command, body.idempotency, StatusCode::CREATED, "statement", about).await
 }
 
@@ -90,7 +89,7 @@ pub async fn revise(
     body: Body<ReviseBody>,
 ) -> Result<Response, ApiError> {
     let statement = statement_id(&sid)?;
-    let command = IncidentCommand::ReviseStatement { statement, text: body.value.text };
+    let command = body.value.into_command(statement);
     answer_about(&app, &caller, &id, command, body.idempotency, StatusCode::CREATED, "statement", about).await
 }
 
@@ -116,7 +115,29 @@ pub async fn publish(
     body: Body<PublishBody>,
 ) -> Result<Response, ApiError> {
     let statement = statement_id(&sid)?;
-    let PublishBody { channel, sha256 } = body.value;
-    let command = IncidentCommand::PublishStatement { statement, channel, sha256 };
+    let command = body.value.into_command(statement);
     answer_about(&app, &caller, &id, command, body.idempotency, StatusCode::OK, "statement", about).await
+}
+
+// Each body's command, shared by this route and the web form for the same command
+// (`web/`), so a command is parsed and converted in one place.
+
+impl DraftBody {
+    pub(crate) fn into_command(self) -> IncidentCommand {
+        let DraftBody { audience, title, text } = self;
+        IncidentCommand::DraftStatement { audience, title, text }
+    }
+}
+
+impl ReviseBody {
+    pub(crate) fn into_command(self, statement: StatementId) -> IncidentCommand {
+        IncidentCommand::ReviseStatement { statement, text: self.text }
+    }
+}
+
+impl PublishBody {
+    pub(crate) fn into_command(self, statement: StatementId) -> IncidentCommand {
+        let PublishBody { channel, sha256 } = self;
+        IncidentCommand::PublishStatement { statement, channel, sha256 }
+    }
 }

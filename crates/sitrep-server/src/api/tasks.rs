@@ -74,9 +74,7 @@ pub async fn create(
     Segments(id): Segments<String>,
     body: Body<TaskBody>,
 ) -> Result<Response, ApiError> {
-    let TaskBody { title, owner, due } = body.value;
-    answer(&app, &caller, &id, IncidentCommand::CreateTask { title, owner, due }, body.idempotency, StatusCode::CREATED)
-        .await
+    answer(&app, &caller, &id, body.value.into_command(), body.idempotency, StatusCode::CREATED).await
 }
 
 /// Give a task to someone.
@@ -105,7 +103,7 @@ pub async fn done(
     Segments((id, tid)): Segments<(String, String)>,
     body: Body<NoteBody>,
 ) -> Result<Response, ApiError> {
-    let command = IncidentCommand::CompleteTask { task: task_id(&tid)?, note: body.value.note };
+    let command = body.value.done(task_id(&tid)?);
     answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
 }
 
@@ -120,7 +118,7 @@ pub async fn block(
     Segments((id, tid)): Segments<(String, String)>,
     body: Body<ReasonBody>,
 ) -> Result<Response, ApiError> {
-    let command = IncidentCommand::BlockTask { task: task_id(&tid)?, reason: body.value.reason };
+    let command = body.value.block(task_id(&tid)?);
     answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
 }
 
@@ -137,4 +135,26 @@ pub async fn cancel(
 ) -> Result<Response, ApiError> {
     let command = IncidentCommand::CancelTask { task: task_id(&tid)?, note: body.value.note };
     answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
+}
+
+// Each body's command, shared by this route and the web form for the same command
+// (`web/`), so a command is parsed and converted in one place.
+
+impl TaskBody {
+    pub(crate) fn into_command(self) -> IncidentCommand {
+        let TaskBody { title, owner, due } = self;
+        IncidentCommand::CreateTask { title, owner, due }
+    }
+}
+
+impl NoteBody {
+    pub(crate) fn done(self, task: TaskId) -> IncidentCommand {
+        IncidentCommand::CompleteTask { task, note: self.note }
+    }
+}
+
+impl ReasonBody {
+    pub(crate) fn block(self, task: TaskId) -> IncidentCommand {
+        IncidentCommand::BlockTask { task, reason: self.reason }
+    }
 }

@@ -2,7 +2,7 @@
 //! UI, a control is offered only when the real decision, run dry, would accept it.
 
 use sitrep_core::decide::{self, IncidentCommand, decide_incident};
-use sitrep_core::events::{ActionSpec, Audience, DecisionState, StatementRef};
+use sitrep_core::events::{Audience, DecisionState, StatementRef};
 use sitrep_core::ids::{ShareId, StatementId};
 use sitrep_core::incident::{EvidenceItem, IncidentState, Statement};
 use sitrep_core::{DecisionClass, OrgState, Timestamp, UserName};
@@ -169,38 +169,6 @@ pub fn build(
 ) -> Sections {
     let allowed = |command: IncidentCommand| decide_incident(state, org, user, &command, state.updated_at).is_ok();
     let evidence_reader = decide::may_read_evidence(state, &org.policy, user);
-    let show_links = decide::may_see_share_links(state, &org.policy, user);
-    let item_name = |sha: &str| {
-        if evidence_reader {
-            state.evidence_item(sha).map_or_else(|| sha.chars().take(12).collect(), |i| i.name.clone())
-        } else {
-            sha.chars().take(12).collect()
-        }
-    };
-    let can_engage = allowed(IncidentCommand::EngageParty { party: String::new(), reason: None })
-        || matches!(
-            decide_incident(
-                state,
-                org,
-                user,
-                &IncidentCommand::EngageParty { party: String::new(), reason: None },
-                state.updated_at,
-            ),
-            Err(sitrep_core::Refusal::Invalid { .. })
-        );
-    let sharing_class = DecisionClass::parse("evidence_sharing").ok();
-    let may_share = evidence_reader
-        && sharing_class.as_ref().is_some_and(|class| {
-            let probe = IncidentCommand::Propose {
-                class: class.clone(),
-                title: "probe".into(),
-                rationale: None,
-                actions: Vec::new(),
-                statement: None,
-                clocks: Vec::new(),
-            };
-            allowed(probe)
-        });
     let report = sitrep_core::sitrep::Sitrep::of(state, org, now);
     Sections {
         units: state
@@ -208,94 +176,9 @@ pub fn build(
             .iter()
             .filter_map(|u| org.policy.unit(u).map(|title| (u.clone(), title.to_owned())))
             .collect(),
-        unit_roles: state
-            .unit_roles
-            .iter()
-            .flat_map(|(unit, roles)| {
-                let title = org.policy.unit(unit).unwrap_or(unit).to_owned();
-                roles.iter().filter(|(_, holders)| !holders.is_empty()).map(move |(role, holders)| {
-                    (title.clone(), role.as_str().replace('_', " "), holders.iter().map(ToString::to_string).collect())
-                })
-            })
-            .collect(),
-        clocks: report
-            .clocks
-            .iter()
-            .map(|c| {
-                let status = clock_words(c);
-                let warn_at = state.clocks.iter().find(|k| k.clock == c.clock).map(|k| k.warn_at);
-                let sendable: Vec<(String, String, sitrep_core::ids::StatementId, u32)> = state
-                    .decisions
-                    .iter()
-                    .filter(|d| {
-                        d.state == sitrep_core::events::DecisionState::Approved
-                            && d.class == c.stopping_class
-                            && (d.clocks.is_empty() || d.clocks.contains(&c.clock))
-                    })
-                    .filter_map(|d| {
-                        let bound = d.statement.as_ref()?;
-                        let title = state.statement(bound.statement).map(|s| s.title.clone()).unwrap_or_default();
-                        Some((
-                            format!("{}:{}", bound.statement, bound.version),
-                            format!("{} v{} “{}”, approved by {}", bound.statement, bound.version, title, d.id),
-                            bound.statement,
-                            bound.version,
-                        ))
-                    })
-                    .collect();
-                let can_submit = c.running
-                    && sendable.first().is_some_and(|(_, _, statement, version)| {
-                        allowed(IncidentCommand::SubmitNotification {
-                            clock: c.clock.clone(),
-                            sent_at: state.updated_at,
-                            authority: "probe".into(),
-                            channel: "probe".into(),
-                            reference: "probe".into(),
-                            statement: *statement,
-                            version: *version,
-                        })
-                    });
-                let can_release = c.submission.is_none()
-                    && c.released.is_none()
-                    && allowed(IncidentCommand::NotificationNotRequired {
-                        clock: c.clock.clone(),
-                        basis: "probe".into(),
-                    });
-                ClockRow {
-                    clock: c.clock.clone(),
-                    title: c.title.clone(),
-                    deadline: match (&c.waiting_for, c.deadline) {
-                        (Some(first), _) => format!("when {} is submitted", first.replace('_', " ")),
-                        (None, Some(deadline)) => when(deadline),
-                        (None, None) => String::new(),
-                    },
-                    status,
-                    running: c.running,
-                    urgent: c.running && (c.missed || warn_at.is_some_and(|w| now >= w)),
-                    stopped_by: c.stopping_class.as_str().replace('_', " "),
-                    sendable: sendable.into_iter().map(|(value, label, _, _)| (value, label)).collect(),
-                    can_submit,
-                    can_release,
-                }
-            })
-            .collect(),
-        determinations: state
-            .determinations
-            .iter()
-            .map(|d| {
-                let mut line =
-                    format!("{} by {} at {}: {}", d.determination.replace('_', " "), d.by, when(d.at), d.basis);
-                if let Some(withdrawn) = &d.withdrawn {
-                    line.push_str(&format!(
-                        " — WITHDRAWN by {} at {}: {}",
-                        withdrawn.by,
-                        when(withdrawn.at),
-                        withdrawn.text
-                    ));
-                }
-                line
-            })
-            .collect(),
+        unit_roles: unit_roles(state, org),
+        clocks: report.clocks.iter().map(|c| clock_row(state, org, user, c, now)).collect(),
+        determinations: state.determinations.iter().map(determination_line).collect(),
         withdrawable: state
             .determinations
             .iter()
@@ -325,73 +208,14 @@ pub fn build(
         evidence_count: state.evidence.len(),
         evidence: if evidence_reader { state.evidence.iter().map(evidence_row).collect() } else { Vec::new() },
         can_add_evidence: allowed(crate::api::evidence::probe_registration()),
-        parties: state
-            .parties
-            .iter()
-            .map(|engaged| {
-                let registry = org.parties.get(&engaged.party).map(|r| &r.party);
-                PartyRow {
-                    name: registry.map_or_else(|| engaged.party.clone(), |p| p.name.clone()),
-                    kind: registry.map_or("unregistered", |p| p.kind.as_str()).to_owned(),
-                    operates: registry.and_then(|p| p.operates.clone()).unwrap_or_default(),
-                    contacts: registry
-                        .map(|p| {
-                            p.contacts
-                                .iter()
-                                .map(|c| {
-                                    [Some(&c.name), c.role.as_ref(), c.email.as_ref(), c.phone.as_ref()]
-                                        .into_iter()
-                                        .flatten()
-                                        .cloned()
-                                        .collect::<Vec<_>>()
-                                        .join(" · ")
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    authority: registry.map(|p| p.authority.clone()).unwrap_or_default(),
-                    sharing_rule: registry.and_then(|p| p.sharing_rule.clone()).unwrap_or_default(),
-                    engaged: format!(
-                        "engaged by {} at {}{}",
-                        engaged.engaged_by,
-                        when(engaged.engaged_at),
-                        engaged.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
-                    ),
-                }
-            })
-            .collect(),
-        engageable: if can_engage {
-            org.parties
-                .values()
-                .filter(|p| !state.is_engaged(&p.party.party))
-                .map(|p| (p.party.party.clone(), p.party.name.clone()))
-                .collect()
+        parties: state.parties.iter().map(|engaged| party_row(org, engaged)).collect(),
+        engageable: engageable(state, org, user),
+        shares: share_rows(state, org, user, now, share_url),
+        share_parties: if may_share(state, org, user) {
+            state.parties.iter().map(|p| p.party.clone()).collect()
         } else {
             Vec::new()
         },
-        shares: state
-            .shares
-            .iter()
-            .map(|share| ShareRow {
-                id: share.id.to_string(),
-                party: org.parties.get(&share.party).map_or_else(|| share.party.clone(), |p| p.party.name.clone()),
-                items: share.items.iter().map(|sha| item_name(sha)).collect(),
-                decision: share.decision.to_string(),
-                expires: when(share.expires_at),
-                status: match &share.revoked {
-                    Some(revoked) => format!("revoked by {} at {}", revoked.by, when(revoked.at)),
-                    None if state.share_is_live(share, now) => "live".to_owned(),
-                    None if state.phase == sitrep_core::Phase::Closed => "ended when the incident closed".to_owned(),
-                    None => "expired".to_owned(),
-                },
-                live: state.share_is_live(share, now),
-                uses: share.uses,
-                url: if show_links && state.share_is_live(share, now) { share_url(share.id) } else { String::new() },
-                can_revoke: share.revoked.is_none()
-                    && allowed(IncidentCommand::RevokeShare { share: share.id, reason: None }),
-            })
-            .collect(),
-        share_parties: if may_share { state.parties.iter().map(|p| p.party.clone()).collect() } else { Vec::new() },
         statements: state.statements.iter().rev().map(|s| statement_row(state, org, user, s)).collect(),
         can_draft: allowed(IncidentCommand::DraftStatement {
             audience: Audience::Internal,
@@ -400,6 +224,208 @@ pub fn build(
         }),
         audiences: Audience::ALL.iter().map(|a| a.as_str().to_owned()).collect(),
     }
+}
+
+/// Who holds which role locally in each org unit: (unit title, role, holders).
+fn unit_roles(state: &IncidentState, org: &OrgState) -> Vec<(String, String, Vec<String>)> {
+    state
+        .unit_roles
+        .iter()
+        .flat_map(|(unit, roles)| {
+            let title = org.policy.unit(unit).unwrap_or(unit).to_owned();
+            roles.iter().filter(|(_, holders)| !holders.is_empty()).map(move |(role, holders)| {
+                (title.clone(), role.as_str().replace('_', " "), holders.iter().map(ToString::to_string).collect())
+            })
+        })
+        .collect()
+}
+
+/// A regulatory clock, with the approved texts that could be recorded as sent for it.
+fn clock_row(
+    state: &IncidentState,
+    org: &OrgState,
+    user: &UserName,
+    c: &sitrep_core::sitrep::ClockLine,
+    now: Timestamp,
+) -> ClockRow {
+    let allowed = |command: IncidentCommand| decide_incident(state, org, user, &command, state.updated_at).is_ok();
+    let status = clock_words(c);
+    let warn_at = state.clocks.iter().find(|k| k.clock == c.clock).map(|k| k.warn_at);
+    let sendable: Vec<(String, String, sitrep_core::ids::StatementId, u32)> = state
+        .decisions
+        .iter()
+        .filter(|d| {
+            d.state == sitrep_core::events::DecisionState::Approved
+                && d.class == c.stopping_class
+                && (d.clocks.is_empty() || d.clocks.contains(&c.clock))
+        })
+        .filter_map(|d| {
+            let bound = d.statement.as_ref()?;
+            let title = state.statement(bound.statement).map(|s| s.title.clone()).unwrap_or_default();
+            Some((
+                format!("{}:{}", bound.statement, bound.version),
+                format!("{} v{} “{}”, approved by {}", bound.statement, bound.version, title, d.id),
+                bound.statement,
+                bound.version,
+            ))
+        })
+        .collect();
+    let can_submit = c.running
+        && sendable.first().is_some_and(|(_, _, statement, version)| {
+            allowed(IncidentCommand::SubmitNotification {
+                clock: c.clock.clone(),
+                sent_at: state.updated_at,
+                authority: "probe".into(),
+                channel: "probe".into(),
+                reference: "probe".into(),
+                statement: *statement,
+                version: *version,
+            })
+        });
+    let can_release = c.submission.is_none()
+        && c.released.is_none()
+        && allowed(IncidentCommand::NotificationNotRequired { clock: c.clock.clone(), basis: "probe".into() });
+    ClockRow {
+        clock: c.clock.clone(),
+        title: c.title.clone(),
+        deadline: match (&c.waiting_for, c.deadline) {
+            (Some(first), _) => format!("when {} is submitted", first.replace('_', " ")),
+            (None, Some(deadline)) => when(deadline),
+            (None, None) => String::new(),
+        },
+        status,
+        running: c.running,
+        urgent: c.running && (c.missed || warn_at.is_some_and(|w| now >= w)),
+        stopped_by: c.stopping_class.as_str().replace('_', " "),
+        sendable: sendable.into_iter().map(|(value, label, _, _)| (value, label)).collect(),
+        can_submit,
+        can_release,
+    }
+}
+
+/// A determination in words, with its withdrawal if it was withdrawn.
+fn determination_line(d: &sitrep_core::incident::Determination) -> String {
+    let mut line = format!("{} by {} at {}: {}", d.determination.replace('_', " "), d.by, when(d.at), d.basis);
+    if let Some(withdrawn) = &d.withdrawn {
+        line.push_str(&format!(" — WITHDRAWN by {} at {}: {}", withdrawn.by, when(withdrawn.at), withdrawn.text));
+    }
+    line
+}
+
+/// An engaged party with what the registry says of it.
+fn party_row(org: &OrgState, engaged: &sitrep_core::incident::EngagedParty) -> PartyRow {
+    let registry = org.parties.get(&engaged.party).map(|r| &r.party);
+    PartyRow {
+        name: registry.map_or_else(|| engaged.party.clone(), |p| p.name.clone()),
+        kind: registry.map_or("unregistered", |p| p.kind.as_str()).to_owned(),
+        operates: registry.and_then(|p| p.operates.clone()).unwrap_or_default(),
+        contacts: registry
+            .map(|p| {
+                p.contacts
+                    .iter()
+                    .map(|c| {
+                        [Some(&c.name), c.role.as_ref(), c.email.as_ref(), c.phone.as_ref()]
+                            .into_iter()
+                            .flatten()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(" · ")
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        authority: registry.map(|p| p.authority.clone()).unwrap_or_default(),
+        sharing_rule: registry.and_then(|p| p.sharing_rule.clone()).unwrap_or_default(),
+        engaged: format!(
+            "engaged by {} at {}{}",
+            engaged.engaged_by,
+            when(engaged.engaged_at),
+            engaged.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+        ),
+    }
+}
+
+/// Registered parties not yet engaged, when `user` may engage one: an empty party id is
+/// refused as invalid, not as forbidden, to someone who may.
+fn engageable(state: &IncidentState, org: &OrgState, user: &UserName) -> Vec<(String, String)> {
+    let probe = IncidentCommand::EngageParty { party: String::new(), reason: None };
+    let can_engage = matches!(
+        decide_incident(state, org, user, &probe, state.updated_at),
+        Ok(_) | Err(sitrep_core::Refusal::Invalid { .. })
+    );
+    if !can_engage {
+        return Vec::new();
+    }
+    org.parties
+        .values()
+        .filter(|p| !state.is_engaged(&p.party.party))
+        .map(|p| (p.party.party.clone(), p.party.name.clone()))
+        .collect()
+}
+
+/// Whether `user` may read evidence and propose sharing it.
+fn may_share(state: &IncidentState, org: &OrgState, user: &UserName) -> bool {
+    let sharing_class = DecisionClass::parse("evidence_sharing").ok();
+    decide::may_read_evidence(state, &org.policy, user)
+        && sharing_class.as_ref().is_some_and(|class| {
+            let probe = IncidentCommand::Propose {
+                class: class.clone(),
+                title: "probe".into(),
+                rationale: None,
+                actions: Vec::new(),
+                statement: None,
+                clocks: Vec::new(),
+            };
+            decide_incident(state, org, user, &probe, state.updated_at).is_ok()
+        })
+}
+
+/// The incident's share links; the links themselves only for those who may see them.
+fn share_rows(
+    state: &IncidentState,
+    org: &OrgState,
+    user: &UserName,
+    now: Timestamp,
+    share_url: &dyn Fn(ShareId) -> String,
+) -> Vec<ShareRow> {
+    let evidence_reader = decide::may_read_evidence(state, &org.policy, user);
+    let show_links = decide::may_see_share_links(state, &org.policy, user);
+    let item_name = |sha: &str| {
+        if evidence_reader {
+            state.evidence_item(sha).map_or_else(|| sha.chars().take(12).collect(), |i| i.name.clone())
+        } else {
+            sha.chars().take(12).collect()
+        }
+    };
+    state
+        .shares
+        .iter()
+        .map(|share| ShareRow {
+            id: share.id.to_string(),
+            party: org.parties.get(&share.party).map_or_else(|| share.party.clone(), |p| p.party.name.clone()),
+            items: share.items.iter().map(|sha| item_name(sha)).collect(),
+            decision: share.decision.to_string(),
+            expires: when(share.expires_at),
+            status: match &share.revoked {
+                Some(revoked) => format!("revoked by {} at {}", revoked.by, when(revoked.at)),
+                None if state.share_is_live(share, now) => "live".to_owned(),
+                None if state.phase == sitrep_core::Phase::Closed => "ended when the incident closed".to_owned(),
+                None => "expired".to_owned(),
+            },
+            live: state.share_is_live(share, now),
+            uses: share.uses,
+            url: if show_links && state.share_is_live(share, now) { share_url(share.id) } else { String::new() },
+            can_revoke: share.revoked.is_none()
+                && decide_incident(
+                    state,
+                    org,
+                    user,
+                    &IncidentCommand::RevokeShare { share: share.id, reason: None },
+                    state.updated_at,
+                )
+                .is_ok(),
+        })
+        .collect()
 }
 
 fn evidence_row(item: &EvidenceItem) -> EvidenceRow {
@@ -501,18 +527,6 @@ fn statement_row(state: &IncidentState, org: &OrgState, user: &UserName, stateme
             sha256: Some(latest.sha256.clone()),
         }),
     }
-}
-
-/// The share action a web form asks for, as a proposal.
-pub fn share_proposal(party: String, items: Vec<String>, hours: u32, title: String) -> Result<IncidentCommand, String> {
-    DecisionClass::parse("evidence_sharing").map_err(|e| e.to_string()).map(|class| IncidentCommand::Propose {
-        class,
-        title,
-        rationale: None,
-        actions: vec![ActionSpec::Share { party, items, expires_in_hours: hours }],
-        statement: None,
-        clocks: Vec::new(),
-    })
 }
 
 /// One control change as a row, for the command view and the organisation-wide page.

@@ -349,129 +349,9 @@ impl CommandView {
         now: Timestamp,
     ) -> CommandView {
         let policy = &org.policy;
-        let fact_row = |fact: &sitrep_core::incident::Fact| FactRow {
-            id: fact.id.to_string(),
-            text: fact.text.clone(),
-            source: fact.source.clone().unwrap_or_default(),
-            logged_by: fact.logged_by.to_string(),
-            logged_at: when(fact.logged_at),
-            occurred_at: if fact.occurred_at == fact.logged_at { String::new() } else { when(fact.occurred_at) },
-            backfill_reason: fact.backfill_reason.clone().unwrap_or_default(),
-            judged_by: fact.judged.as_ref().map(|j| j.by.to_string()).unwrap_or_default(),
-            judged_at: fact.judged.as_ref().map(|j| when(j.at)).unwrap_or_default(),
-            basis: fact.judged.as_ref().map(|j| j.basis.clone()).unwrap_or_default(),
-            can_verify: fact.status != FactStatus::Verified
-                && allowed(state, org, user, IncidentCommand::VerifyFact { fact: fact.id, basis: "basis".into() }),
-            can_disprove: fact.status != FactStatus::Disproved
-                && allowed(state, org, user, IncidentCommand::DisproveFact { fact: fact.id, basis: "basis".into() }),
-        };
-        // In the order things happened (a backfilled fact sits where it happened).
-        let facts = |status: FactStatus| {
-            let mut chosen: Vec<&sitrep_core::incident::Fact> =
-                state.facts.iter().filter(|f| f.status == status).collect();
-            chosen.sort_by_key(|f| (f.occurred_at, f.id));
-            chosen.into_iter().map(fact_row).collect()
-        };
-        let mut roles: Vec<RoleRow> = policy
-            .all_roles()
-            .filter_map(|role| {
-                let holders: Vec<String> =
-                    state.roles.get(role).map(|u| u.iter().map(ToString::to_string).collect()).unwrap_or_default();
-                let required = policy.roles.required.contains(role);
-                (required || !holders.is_empty()).then(|| RoleRow {
-                    key: role.to_string(),
-                    role: words(role.as_str()),
-                    holders,
-                    required,
-                })
-            })
-            .collect();
-        roles.sort_by_key(|r| !r.required);
-
-        let mut groups: Vec<TaskGroup> = Vec::new();
-        let mut tasks: Vec<&sitrep_core::incident::Task> = state.tasks.iter().collect();
-        tasks.sort_by_key(|t| (t.owner.clone(), !matches!(t.state, TaskState::Open | TaskState::Blocked), t.due));
-        for task in tasks {
-            let owner = task.owner.as_ref().map_or_else(|| "unassigned".to_owned(), ToString::to_string);
-            let open = matches!(task.state, TaskState::Open | TaskState::Blocked);
-            let row = TaskRow {
-                id: task.id.to_string(),
-                title: task.title.clone(),
-                due: task.due.map(when).unwrap_or_default(),
-                overdue: open && task.due.is_some_and(|d| d < now),
-                state: match task.state {
-                    TaskState::Open => "open",
-                    TaskState::Done => "done",
-                    TaskState::Blocked => "blocked",
-                    TaskState::Cancelled => "cancelled",
-                }
-                .to_owned(),
-                note: task.note.clone().unwrap_or_default(),
-                open,
-            };
-            match groups.last_mut() {
-                Some(group) if group.owner == owner => group.tasks.push(row),
-                _ => groups.push(TaskGroup { owner, tasks: vec![row] }),
-            }
-        }
-
-        let evidence_reader = sitrep_core::decide::may_read_evidence(state, policy, user);
-        let timeline = recent
-            .iter()
-            .rev()
-            .map(|entry| EntryRow {
-                seq: entry.seq,
-                at: when(entry.at),
-                actor: entry.actor.to_string(),
-                kind: entry.kind.clone(),
-                hash: entry.hash.short(),
-                summary: if evidence_reader || !entry.kind.starts_with("evidence.") {
-                    sitrep_core::post_report::describe(entry, true)
-                } else {
-                    "an evidence entry (shown to those who may read evidence)".to_owned()
-                },
-                occurred: occurred_words(entry),
-            })
-            .collect();
-
         let probe = |command: IncidentCommand| allowed(state, org, user, command);
-        let proposable = policy
-            .classes
-            .iter()
-            .filter(|c| {
-                probe(IncidentCommand::Propose {
-                    class: c.class.clone(),
-                    title: "probe".into(),
-                    rationale: None,
-                    actions: Vec::new(),
-                    statement: None,
-                    clocks: Vec::new(),
-                })
-            })
-            .map(|c| c.class.to_string())
-            .collect();
         let other_phase = if state.phase == Phase::Triage { Phase::Containment } else { Phase::Triage };
         let other_severity = if state.severity == Severity::Sev4 { Severity::Sev3 } else { Severity::Sev4 };
-        // Assigning is allowed when the only objection is to the particular role or person.
-        let can_assign = state.phase != Phase::Closed
-            && policy.all_roles().next().is_some_and(|role| {
-                let command = IncidentCommand::AssignRole { role: role.clone(), user: user.clone(), unit: None };
-                !matches!(
-                    decide_incident(state, org, user, &command, state.updated_at),
-                    Err(sitrep_core::Refusal::Forbidden { .. } | sitrep_core::Refusal::NotFound(_))
-                )
-            });
-
-        // Handing over is offered when the only objection is to the person it would go to.
-        let can_hand_over = state.phase != Phase::Closed
-            && state.commander().is_some_and(|current| {
-                let command = IncidentCommand::HandOverCommand { to: current.clone(), reason: "probe".into() };
-                !matches!(
-                    decide_incident(state, org, user, &command, state.updated_at),
-                    Err(sitrep_core::Refusal::Forbidden { .. } | sitrep_core::Refusal::NotFound(_))
-                )
-            });
-
         CommandView {
             id: state.id.to_string(),
             title: state.title.clone(),
@@ -484,15 +364,15 @@ impl CommandView {
             exercise: state.exercise,
             closed: state.phase == Phase::Closed,
             seq: state.seq,
-            roles,
+            roles: role_rows(state, org),
             unfilled: state.unfilled(&policy.roles.required).into_iter().map(|r| words(r.as_str())).collect(),
             needs_you: state.awaiting(user).into_iter().map(|d| decision_card(state, org, user, d)).collect(),
-            verified: facts(FactStatus::Verified),
-            unverified: facts(FactStatus::Unverified),
-            disproved: facts(FactStatus::Disproved),
+            verified: fact_rows(state, org, user, FactStatus::Verified),
+            unverified: fact_rows(state, org, user, FactStatus::Unverified),
+            disproved: fact_rows(state, org, user, FactStatus::Disproved),
             decisions: state.decisions.iter().rev().map(|d| decision_card(state, org, user, d)).collect(),
-            task_groups: groups,
-            timeline,
+            task_groups: task_groups(state, now),
+            timeline: timeline(state, org, user, recent),
             timeline_hidden: (state.seq as usize).saturating_sub(recent.len()),
             chain_ok: chain.ok,
             chain_detail: chain.detail.clone(),
@@ -507,7 +387,7 @@ impl CommandView {
             can_note: probe(IncidentCommand::AddNote { text: "probe".into(), occurred: None }),
             can_set_phase: probe(IncidentCommand::SetPhase { phase: other_phase }),
             can_set_severity: probe(IncidentCommand::SetSeverity { severity: other_severity, reason: None }),
-            can_assign,
+            can_assign: can_assign(state, org, user),
             commander: state.commander().map(ToString::to_string).unwrap_or_default(),
             handovers: state
                 .handovers
@@ -523,18 +403,9 @@ impl CommandView {
                     )
                 })
                 .collect(),
-            can_hand_over,
-            proposable,
-            playbooks: if probe_playbook(state, org, user) {
-                org.playbooks
-                    .values()
-                    .filter(|p| !state.playbooks.iter().any(|s| s.id == p.id))
-                    .filter_map(|p| sitrep_core::playbook::Playbook::parse(&p.source, &org.policy).ok())
-                    .map(|p| (p.id.clone(), p.title.clone(), input_hint(&p)))
-                    .collect()
-            } else {
-                Vec::new()
-            },
+            can_hand_over: can_hand_over(state, org, user),
+            proposable: proposable(state, org, user),
+            playbooks: offered_playbooks(state, org, user),
             started_playbooks: state
                 .playbooks
                 .iter()
@@ -562,6 +433,165 @@ impl CommandView {
             },
         }
     }
+}
+
+/// The facts of one status, in the order things happened (a backfilled fact sits where it
+/// happened).
+fn fact_rows(state: &IncidentState, org: &OrgState, user: &UserName, status: FactStatus) -> Vec<FactRow> {
+    let fact_row = |fact: &sitrep_core::incident::Fact| FactRow {
+        id: fact.id.to_string(),
+        text: fact.text.clone(),
+        source: fact.source.clone().unwrap_or_default(),
+        logged_by: fact.logged_by.to_string(),
+        logged_at: when(fact.logged_at),
+        occurred_at: if fact.occurred_at == fact.logged_at { String::new() } else { when(fact.occurred_at) },
+        backfill_reason: fact.backfill_reason.clone().unwrap_or_default(),
+        judged_by: fact.judged.as_ref().map(|j| j.by.to_string()).unwrap_or_default(),
+        judged_at: fact.judged.as_ref().map(|j| when(j.at)).unwrap_or_default(),
+        basis: fact.judged.as_ref().map(|j| j.basis.clone()).unwrap_or_default(),
+        can_verify: fact.status != FactStatus::Verified
+            && allowed(state, org, user, IncidentCommand::VerifyFact { fact: fact.id, basis: "basis".into() }),
+        can_disprove: fact.status != FactStatus::Disproved
+            && allowed(state, org, user, IncidentCommand::DisproveFact { fact: fact.id, basis: "basis".into() }),
+    };
+    let mut chosen: Vec<&sitrep_core::incident::Fact> = state.facts.iter().filter(|f| f.status == status).collect();
+    chosen.sort_by_key(|f| (f.occurred_at, f.id));
+    chosen.into_iter().map(fact_row).collect()
+}
+
+/// The required roles and any other role held, required first.
+fn role_rows(state: &IncidentState, org: &OrgState) -> Vec<RoleRow> {
+    let policy = &org.policy;
+    let mut roles: Vec<RoleRow> = policy
+        .all_roles()
+        .filter_map(|role| {
+            let holders: Vec<String> =
+                state.roles.get(role).map(|u| u.iter().map(ToString::to_string).collect()).unwrap_or_default();
+            let required = policy.roles.required.contains(role);
+            (required || !holders.is_empty()).then(|| RoleRow {
+                key: role.to_string(),
+                role: words(role.as_str()),
+                holders,
+                required,
+            })
+        })
+        .collect();
+    roles.sort_by_key(|r| !r.required);
+    roles
+}
+
+/// Tasks grouped by owner, open ones first within each owner.
+fn task_groups(state: &IncidentState, now: Timestamp) -> Vec<TaskGroup> {
+    let mut groups: Vec<TaskGroup> = Vec::new();
+    let mut tasks: Vec<&sitrep_core::incident::Task> = state.tasks.iter().collect();
+    tasks.sort_by_key(|t| (t.owner.clone(), !matches!(t.state, TaskState::Open | TaskState::Blocked), t.due));
+    for task in tasks {
+        let owner = task.owner.as_ref().map_or_else(|| "unassigned".to_owned(), ToString::to_string);
+        let open = matches!(task.state, TaskState::Open | TaskState::Blocked);
+        let row = TaskRow {
+            id: task.id.to_string(),
+            title: task.title.clone(),
+            due: task.due.map(when).unwrap_or_default(),
+            overdue: open && task.due.is_some_and(|d| d < now),
+            state: match task.state {
+                TaskState::Open => "open",
+                TaskState::Done => "done",
+                TaskState::Blocked => "blocked",
+                TaskState::Cancelled => "cancelled",
+            }
+            .to_owned(),
+            note: task.note.clone().unwrap_or_default(),
+            open,
+        };
+        match groups.last_mut() {
+            Some(group) if group.owner == owner => group.tasks.push(row),
+            _ => groups.push(TaskGroup { owner, tasks: vec![row] }),
+        }
+    }
+    groups
+}
+
+/// The newest entries, newest first; evidence entries described only to evidence readers.
+fn timeline(state: &IncidentState, org: &OrgState, user: &UserName, recent: &[Entry]) -> Vec<EntryRow> {
+    let evidence_reader = sitrep_core::decide::may_read_evidence(state, &org.policy, user);
+    recent
+        .iter()
+        .rev()
+        .map(|entry| EntryRow {
+            seq: entry.seq,
+            at: when(entry.at),
+            actor: entry.actor.to_string(),
+            kind: entry.kind.clone(),
+            hash: entry.hash.short(),
+            summary: if evidence_reader || !entry.kind.starts_with("evidence.") {
+                sitrep_core::post_report::describe(entry, true)
+            } else {
+                "an evidence entry (shown to those who may read evidence)".to_owned()
+            },
+            occurred: occurred_words(entry),
+        })
+        .collect()
+}
+
+/// The decision classes `user` may propose now.
+fn proposable(state: &IncidentState, org: &OrgState, user: &UserName) -> Vec<String> {
+    org.policy
+        .classes
+        .iter()
+        .filter(|c| {
+            allowed(
+                state,
+                org,
+                user,
+                IncidentCommand::Propose {
+                    class: c.class.clone(),
+                    title: "probe".into(),
+                    rationale: None,
+                    actions: Vec::new(),
+                    statement: None,
+                    clocks: Vec::new(),
+                },
+            )
+        })
+        .map(|c| c.class.to_string())
+        .collect()
+}
+
+/// Assigning is allowed when the only objection is to the particular role or person.
+fn can_assign(state: &IncidentState, org: &OrgState, user: &UserName) -> bool {
+    state.phase != Phase::Closed
+        && org.policy.all_roles().next().is_some_and(|role| {
+            let command = IncidentCommand::AssignRole { role: role.clone(), user: user.clone(), unit: None };
+            !matches!(
+                decide_incident(state, org, user, &command, state.updated_at),
+                Err(sitrep_core::Refusal::Forbidden { .. } | sitrep_core::Refusal::NotFound(_))
+            )
+        })
+}
+
+/// Handing over is offered when the only objection is to the person it would go to.
+fn can_hand_over(state: &IncidentState, org: &OrgState, user: &UserName) -> bool {
+    state.phase != Phase::Closed
+        && state.commander().is_some_and(|current| {
+            let command = IncidentCommand::HandOverCommand { to: current.clone(), reason: "probe".into() };
+            !matches!(
+                decide_incident(state, org, user, &command, state.updated_at),
+                Err(sitrep_core::Refusal::Forbidden { .. } | sitrep_core::Refusal::NotFound(_))
+            )
+        })
+}
+
+/// The playbooks `user` may start that are not started yet: (id, title, input hint).
+fn offered_playbooks(state: &IncidentState, org: &OrgState, user: &UserName) -> Vec<(String, String, String)> {
+    if !probe_playbook(state, org, user) {
+        return Vec::new();
+    }
+    org.playbooks
+        .values()
+        .filter(|p| !state.playbooks.iter().any(|s| s.id == p.id))
+        .filter_map(|p| sitrep_core::playbook::Playbook::parse(&p.source, &org.policy).ok())
+        .map(|p| (p.id.clone(), p.title.clone(), input_hint(&p)))
+        .collect()
 }
 
 /// A playbook's inputs as `name=example` lines, the hint shown beside the inputs field.

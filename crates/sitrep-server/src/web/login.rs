@@ -1,0 +1,117 @@
+//! Signing in and out: the sign-in page, its form, and ending the session.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::view::Me;
+use super::{Fields, Viewer, csrf, error_page, render};
+use crate::auth::{self, SESSION_COOKIE};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    me: Option<Me>,
+    error: Option<String>,
+    next: String,
+    name: String,
+}
+
+/// Only a path on this site is followed after sign-in: `/`, then only characters a path and
+/// query may hold unescaped (RFC 3986: unreserved, sub-delimiters, `:@/?%`). Whitespace,
+/// controls, `\\` and a leading `//` are what browsers read as another host (`/\t/evil.example`
+/// is followed off-site) or what a `Location` header cannot carry, so anything else goes to the
+/// incident list.
+fn safe_next(next: &str) -> String {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b));
+    if local { next.to_owned() } else { "/incidents".to_owned() }
+}
+
+pub(super) async fn login_page(uri: Uri) -> Response {
+    let next = uri
+        .query()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "next").map(|(_, v)| v.into_owned()))
+        .unwrap_or_default();
+    render(&LoginPage { me: None, error: None, next: safe_next(&next), name: String::new() }, StatusCode::OK)
+}
+
+pub(super) async fn login(
+    State(app): State<AppState>,
+    address: crate::api::org::ClientAddr,
+    headers: axum::http::HeaderMap,
+    fields: Fields,
+) -> Response {
+    if auth::cross_site(&headers, app.config.public_url.as_deref()) {
+        return error_page(
+            None,
+            StatusCode::FORBIDDEN,
+            "Sign in on sitrep's own page",
+            "This sign-in came from another site's form, so it was refused. Open sitrep's sign-in page and sign in there.",
+        );
+    }
+    let next = safe_next(fields.get("next"));
+    match auth::sign_in(&app, fields.get("name").trim(), fields.get("password"), address.0).await {
+        Ok(user) => match app.auth.start_session(&user) {
+            Ok((id, _)) => {
+                let mut response = Redirect::to(&next).into_response();
+                response
+                    .headers_mut()
+                    .insert(header::SET_COOKIE, session_cookie(&app, &id, app.config.session_hours * 3600));
+                response
+            }
+            Err(error) => error.into_response(),
+        },
+        Err(error) => {
+            let page =
+                LoginPage { me: None, error: Some(error.to_string()), next, name: fields.get("name").to_owned() };
+            render(&page, error.status())
+        }
+    }
+}
+
+fn session_cookie(app: &AppState, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if app.config.behind_tls() { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("sitrep_session=; Path=/; Max-Age=0"))
+}
+
+pub(super) async fn logout(State(app): State<AppState>, viewer: Viewer, fields: Fields) -> Response {
+    if let Some(refused) = csrf(&app, &viewer, &fields) {
+        return refused;
+    }
+    app.auth.end_session(&viewer.session);
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, "", 0));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        for kept in ["/incidents", "/incidents/INC-3?tab=facts", "/incidents/INC-3/report", "/policy"] {
+            assert_eq!(super::safe_next(kept), kept);
+        }
+        for refused in [
+            "/\t/evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+            "/a\nb",
+            "/a\r\nSet-Cookie: x=y",
+            "/a\u{7f}",
+            "/a b",
+            "",
+            "incidents",
+            "/é",
+        ] {
+            assert_eq!(super::safe_next(refused), "/incidents", "{refused:?}");
+        }
+    }
+}
