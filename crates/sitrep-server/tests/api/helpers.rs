@@ -176,6 +176,13 @@ pub async fn spawn_app_over(
 }
 
 impl TestApp {
+    /// The actions the connector worker would start now. A test shows that something will not
+    /// happen (no retry before its backoff) by this being empty, not by sleeping and seeing nothing.
+    pub fn actions_due(&self) -> Vec<sitrep_server::connectors::Due> {
+        let (due, _) = sitrep_server::connectors::due(&self.ledger, self.clock.now());
+        due.into_iter().filter(|item| matches!(item, sitrep_server::connectors::Due::Action { .. })).collect()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -257,6 +257,13 @@ impl TestServer {
         took
     }
 
+    /// The actions the connector worker would start now. A test shows that something will not
+    /// happen (no retry before its backoff) by this being empty, not by sleeping and seeing nothing.
+    pub fn actions_due(&self) -> Vec<sitrep_server::connectors::Due> {
+        let (due, _) = sitrep_server::connectors::due(&self.ledger, self.clock.now());
+        due.into_iter().filter(|item| matches!(item, sitrep_server::connectors::Due::Action { .. })).collect()
+    }
+
     /// Moves the server's clock forward past a backoff, then wakes the worker. The worker
     /// sleeps until the next retry by the real clock; any commit makes it look again, so the
     /// test commits an unrelated change to the organisation record.
