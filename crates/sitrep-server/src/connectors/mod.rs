@@ -60,7 +60,7 @@ pub fn backoff(failures: u32) -> i64 {
 
 /// Work that is due.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Due {
+pub enum Due {
     Action {
         incident: IncidentNumber,
         decision: DecisionId,
@@ -84,8 +84,9 @@ enum Due {
     },
 }
 
-/// Everything due now, and when the next retry falls due.
-fn due(ledger: &Ledger, now: Timestamp) -> (Vec<Due>, Option<Timestamp>) {
+/// Everything due at `now`, and when the next retry falls due: what the worker starts. Tests
+/// ask it to show that nothing is due, rather than sleeping and seeing nothing happen.
+pub fn due(ledger: &Ledger, now: Timestamp) -> (Vec<Due>, Option<Timestamp>) {
     let mut work = Vec::new();
     let mut next: Option<Timestamp> = None;
     let mut consider = |at: Timestamp, item: Due, work: &mut Vec<Due>| {

@@ -668,11 +668,11 @@ async fn an_upload_cut_off_midway_leaves_no_blob_and_no_entry() {
         .await;
     assert!(sent.is_err(), "the client gave up: {sent:?}");
 
-    let started = std::time::Instant::now();
-    while !app.incoming().is_empty() && started.elapsed() < PATIENCE {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(app.incoming().is_empty(), "the partial upload is removed: {:?}", app.incoming());
+    sitrep_testing::eventually("the partial upload to be removed", PATIENCE, || async {
+        let incoming = app.incoming();
+        if incoming.is_empty() { Ok(()) } else { Err(format!("{incoming:?}")) }
+    })
+    .await;
     assert!(app.stored_blobs().is_empty(), "{:?}", app.stored_blobs());
     assert_eq!(seq(&app, &incident).await, seq_before, "nothing was registered");
 }

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -17,11 +16,12 @@ use sitrep_core::{OrgRole, Timestamp, UserName};
 use sitrep_server::Config;
 use sitrep_server::serve::{self, ServeError};
 use sitrep_store::datadir::{DataDir, new_token};
-use sitrep_store::ledger::Clock;
 use sitrep_store::{Ledger, Request, SqliteStore, Store};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+
+pub use sitrep_testing::{ManualClock, assert_chain};
 
 /// The admin the deployment is created with.
 pub const ADMIN: &str = "admin";
@@ -59,8 +59,6 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// How long a test waits for something that should happen at once.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
-pub const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
 pub fn user(name: &str) -> UserName {
     UserName::parse(name).expect("a valid user name")
 }
@@ -71,28 +69,6 @@ pub fn in_days(days: i64) -> String {
     Timestamp::from_jiff(jiff::Timestamp::now()).plus_seconds(days * 86_400).to_string()
 }
 
-/// Server time that a test can move forward: the system clock plus an offset.
-#[derive(Debug, Clone, Default)]
-pub struct TestClock {
-    offset_secs: Arc<AtomicI64>,
-}
-
-impl TestClock {
-    pub fn now(&self) -> Timestamp {
-        Timestamp::from_jiff(jiff::Timestamp::now()).plus_seconds(self.offset_secs.load(Ordering::SeqCst))
-    }
-
-    /// Moves the server's clock forward.
-    pub fn advance(&self, seconds: i64) {
-        self.offset_secs.fetch_add(seconds, Ordering::SeqCst);
-    }
-
-    pub fn clock(&self) -> Clock {
-        let me = self.clone();
-        Arc::new(move || me.now())
-    }
-}
-
 /// A running server and everything a test needs to talk to it.
 #[derive(Debug)]
 pub struct TestApp {
@@ -101,7 +77,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// An API token for every user, by name.
     pub tokens: HashMap<String, String>,
-    pub clock: TestClock,
+    pub clock: ManualClock,
     pub ledger: Arc<Ledger>,
     /// The data directory (the SQLite file is `sitrep.db` inside it).
     pub data: PathBuf,
@@ -130,7 +106,7 @@ pub async fn spawn_app_over(
     let data = dir.path().join("data");
     let data_dir = DataDir::create(&data).expect("a new data directory");
     let store = wrap(Arc::new(SqliteStore::open(&data_dir.database_path()).expect("the SQLite store opens")));
-    let clock = TestClock::default();
+    let clock = ManualClock::following_system();
 
     let (admin_token, admin_sha256) = new_token().expect("a token");
     let public_key = data_dir.public_key().expect("the deployment's public key");
@@ -200,6 +176,13 @@ pub async fn spawn_app_over(
 }
 
 impl TestApp {
+    /// The actions the connector worker would start now. A test shows that something will not
+    /// happen (no retry before its backoff) by this being empty, not by sleeping and seeing nothing.
+    pub fn actions_due(&self) -> Vec<sitrep_server::connectors::Due> {
+        let (due, _) = sitrep_server::connectors::due(&self.ledger, self.clock.now());
+        due.into_iter().filter(|item| matches!(item, sitrep_server::connectors::Due::Action { .. })).collect()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -472,25 +455,6 @@ pub fn assert_problem_body(content_type: &str, text: &str, status: u16) -> Value
 
 pub fn content_type(headers: &HeaderMap) -> String {
     headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
-}
-
-/// Asserts that entries form a chain: seqs 1, 2, …, each `prev` the previous `hash`, and that
-/// every hash re-computes from the entry as served.
-pub fn assert_chain(entries: &[Value]) {
-    for (index, entry) in entries.iter().enumerate() {
-        assert_eq!(entry["seq"], json!(index as u64 + 1), "seqs run 1, 2, … without a gap");
-        let expected_prev = if index == 0 { json!(ZERO_HASH) } else { entries[index - 1]["hash"].clone() };
-        assert_eq!(entry["prev"], expected_prev, "entry {} links to the one before", index + 1);
-    }
-    let parsed: Vec<sitrep_core::Entry> =
-        entries.iter().map(|entry| serde_json::from_value(entry.clone()).expect("an entry as served parses")).collect();
-    let number = entries
-        .first()
-        .and_then(|e| e["body"]["number"].as_str())
-        .and_then(|n| n.parse().ok())
-        .expect("the first entry declares the incident");
-    sitrep_core::chain::verify_entries(sitrep_core::RecordId::Incident(number), &parsed)
-        .expect("every hash re-computes from the entry as served");
 }
 
 /// One Server-Sent Event.

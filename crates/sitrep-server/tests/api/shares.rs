@@ -3,7 +3,6 @@
 //! which a party without an account fetches exactly the items named, every use recorded.
 
 use std::os::unix::fs::PermissionsExt;
-use std::time::Instant;
 
 use reqwest::header::CONTENT_DISPOSITION;
 use reqwest::{Method, Response, StatusCode};
@@ -93,15 +92,11 @@ impl Shared {
 
 /// Waits until the state shows a share, and returns the state.
 async fn wait_for_share(app: &TestApp, incident: &str) -> Value {
-    let started = Instant::now();
-    loop {
+    sitrep_testing::eventually("the worker to create the share", PATIENCE, || async {
         let state = app.state(COMMANDER, incident).await;
-        if state["shares"].as_array().is_some_and(|s| !s.is_empty()) {
-            return state;
-        }
-        assert!(started.elapsed() < PATIENCE, "the worker creates the share in time: {state}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        if state["shares"].as_array().is_some_and(|s| !s.is_empty()) { Ok(state) } else { Err(state.to_string()) }
+    })
+    .await
 }
 
 async fn shared_setup(expires_in_hours: u32) -> Shared {
@@ -346,7 +341,7 @@ async fn evidence_is_shared_only_through_an_evidence_sharing_decision_naming_an_
     let body = json!({"class": "evidence_sharing", "title": "Share it", "actions": share(PARTY, json!([sha256]), 24)});
     app.post_ok(COMMANDER, &at("/decisions"), body, StatusCode::CREATED).await;
     app.post_ok(LEGAL, &at("/decisions/D-1/reject"), json!({"note": "not without an NDA"}), StatusCode::OK).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(app.actions_due(), vec![], "a rejected decision leaves the worker no action to run");
     assert_eq!(app.state(COMMANDER, &incident).await["shares"], json!([]));
 }
 

@@ -4,13 +4,12 @@
 //! Nothing here sleeps for a fixed time: every wait polls a condition with a deadline.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::io::Write as _;
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Once};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -69,24 +68,7 @@ pub fn tools() -> Option<Tools> {
     found
 }
 
-/// Polls `probe` until it yields a value, or fails the test after `timeout`, saying `what`
-/// was awaited and what the probe saw last.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        match probe().await {
-            Ok(value) => return value,
-            Err(last) if Instant::now() >= deadline => {
-                panic!("timed out after {timeout:?} waiting for {what}; last seen: {last}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-}
+pub use sitrep_testing::eventually;
 
 /// A real sitrep server over a fresh data directory with the demo organisation and incident.
 #[derive(Debug)]

@@ -7,22 +7,22 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use sitrep_core::decide::{OrgCommand, genesis};
-use sitrep_core::{OrgRole, Timestamp, UserName};
+use sitrep_core::{OrgRole, UserName};
 use sitrep_server::Config;
 use sitrep_server::connectors::Worker;
 use sitrep_server::serve::{self, ServeError};
 use sitrep_store::datadir::{DataDir, new_token};
-use sitrep_store::ledger::Clock;
 use sitrep_store::{Ledger, Request, SqliteStore};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+
+pub use sitrep_testing::{ManualClock, assert_chain};
 
 pub const ADMIN: &str = "admin";
 pub const COMMANDER: &str = "cmd";
@@ -44,23 +44,6 @@ pub fn user(name: &str) -> UserName {
     UserName::parse(name).expect("a valid user name")
 }
 
-/// Server time that a test moves forward: the system clock plus an offset.
-#[derive(Debug, Clone, Default)]
-pub struct TestClock {
-    offset_secs: Arc<AtomicI64>,
-}
-
-impl TestClock {
-    pub fn now(&self) -> Timestamp {
-        Timestamp::from_jiff(jiff::Timestamp::now()).plus_seconds(self.offset_secs.load(Ordering::SeqCst))
-    }
-
-    fn clock(&self) -> Clock {
-        let me = self.clone();
-        Arc::new(move || me.now())
-    }
-}
-
 /// A running server with its worker.
 #[derive(Debug)]
 pub struct TestServer {
@@ -68,7 +51,7 @@ pub struct TestServer {
     pub address: String,
     client: reqwest::Client,
     tokens: HashMap<String, String>,
-    clock: TestClock,
+    clock: ManualClock,
     ledger: Arc<Ledger>,
     /// A scratch directory of the test's own (scripts, mail), beside the data directory.
     pub scratch: PathBuf,
@@ -107,7 +90,7 @@ async fn spawn_in(dir: tempfile::TempDir, scratch: PathBuf, config_toml: &str) -
     let data = dir.path().join("data");
     let data_dir = DataDir::create(&data).expect("a new data directory");
     let store = Arc::new(SqliteStore::open(&data_dir.database_path()).expect("the SQLite store opens"));
-    let clock = TestClock::default();
+    let clock = ManualClock::following_system();
 
     let (admin_token, admin_sha256) = new_token().expect("a token");
     let public_key = data_dir.public_key().expect("the deployment's public key");
@@ -172,7 +155,7 @@ async fn spawn_in(dir: tempfile::TempDir, scratch: PathBuf, config_toml: &str) -
 }
 
 /// Starts a connector worker over `ledger`, as `sitrep serve` does; the sender stops it.
-fn start_worker(ledger: Arc<Ledger>, config: Config, clock: &TestClock) -> (watch::Sender<bool>, JoinHandle<()>) {
+fn start_worker(ledger: Arc<Ledger>, config: Config, clock: &ManualClock) -> (watch::Sender<bool>, JoinHandle<()>) {
     let (stop, stopping) = watch::channel(false);
     let worker = Worker::new(ledger, config, clock.clock());
     (stop, tokio::spawn(worker.run(stopping)))
@@ -274,11 +257,18 @@ impl TestServer {
         took
     }
 
+    /// The actions the connector worker would start now. A test shows that something will not
+    /// happen (no retry before its backoff) by this being empty, not by sleeping and seeing nothing.
+    pub fn actions_due(&self) -> Vec<sitrep_server::connectors::Due> {
+        let (due, _) = sitrep_server::connectors::due(&self.ledger, self.clock.now());
+        due.into_iter().filter(|item| matches!(item, sitrep_server::connectors::Due::Action { .. })).collect()
+    }
+
     /// Moves the server's clock forward past a backoff, then wakes the worker. The worker
     /// sleeps until the next retry by the real clock; any commit makes it look again, so the
     /// test commits an unrelated change to the organisation record.
     pub async fn advance(&self, seconds: i64) {
-        self.clock.offset_secs.fetch_add(seconds, Ordering::SeqCst);
+        self.clock.advance(seconds);
         let (_, sha256) = new_token().expect("a token");
         let nudge = OrgCommand::IssueToken {
             minted_by: None,
@@ -305,19 +295,12 @@ pub async fn json_of(response: Response, status: StatusCode) -> Value {
 }
 
 /// Polls `attempt` until it gives a value, or fails the test naming `what`.
-pub async fn eventually<T, F, Fut>(what: &str, mut attempt: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, attempt: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(value) = attempt().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out after {PATIENCE:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    sitrep_testing::eventually(what, PATIENCE, attempt).await
 }
 
 /// The decision of this class in a state (the first one).
@@ -381,17 +364,4 @@ pub fn assert_idempotency_key(key: &str, incident_uuid: &str, did: &str, number:
     assert_eq!(uuid.to_string(), incident_uuid, "the key names the incident's UUID: {key}");
     assert_eq!(parts[2], did, "the key names the decision: {key}");
     assert_eq!(parts[3], number.to_string(), "the key names the action, counting from 1: {key}");
-}
-
-/// Asserts the record is a chain whose every hash re-computes from the entries as served.
-pub fn assert_chain(entries: &[Value]) {
-    let parsed: Vec<sitrep_core::Entry> =
-        entries.iter().map(|entry| serde_json::from_value(entry.clone()).expect("an entry as served parses")).collect();
-    let number = entries
-        .first()
-        .and_then(|e| e["body"]["number"].as_str())
-        .and_then(|n| n.parse().ok())
-        .expect("the first entry declares the incident");
-    sitrep_core::chain::verify_entries(sitrep_core::RecordId::Incident(number), &parsed)
-        .expect("every hash re-computes from the entry as served");
 }

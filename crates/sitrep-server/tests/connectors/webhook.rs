@@ -186,7 +186,7 @@ async fn retries_wait_out_their_backoff_and_stop_after_six_attempts() {
         if attempt == 1 {
             // One second short of the backoff, nothing is sent again.
             server.advance(backoff - 1).await;
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            assert_eq!(server.actions_due(), vec![], "no retry is due before its backoff has passed");
             assert_eq!(receiver.deliveries(IAM).len(), 1, "no retry before its backoff has passed");
             server.advance(1).await;
         } else {
@@ -197,7 +197,7 @@ async fn retries_wait_out_their_backoff_and_stop_after_six_attempts() {
     assert_eq!(gave_up["retryable"], false, "the sixth failure is final: {gave_up:#}");
     assert_eq!(gave_up["attempts"], 6);
     assert!(gave_up["last_error"].as_str().is_some_and(|e| e.contains("gave up after 6 attempts")), "{gave_up:#}");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(server.actions_due(), vec![], "nothing is due after the sixth failure");
     assert_eq!(receiver.deliveries(IAM).len(), 6, "six attempts, then it waits for a person");
 }
 
@@ -213,7 +213,7 @@ async fn a_refusal_is_final_until_a_permitted_person_retries_it() {
     assert!(failed["last_error"].as_str().is_some_and(|e| e.contains("HTTP 400")), "{failed:#}");
     // Long past any backoff, nothing more is sent.
     server.advance(3600).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(server.actions_due(), vec![], "a final failure is not due again");
     assert_eq!(receiver.deliveries(IAM).len(), 1, "a final failure is not retried by itself");
 
     let retry = format!("/api/v1/incidents/{incident}/decisions/{did}/actions/1/retry");

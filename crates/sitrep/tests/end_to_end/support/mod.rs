@@ -21,15 +21,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_sitrep");
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Retries `attempt` every few milliseconds until it gives a value, or panics naming `what`.
-pub fn eventually<T>(what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(value) = attempt() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out after {PATIENCE:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+pub fn eventually<T>(what: &str, attempt: impl FnMut() -> Option<T>) -> T {
+    sitrep_testing::eventually_blocking(what, PATIENCE, attempt)
 }
 
 /// Whether `sitrep serve` answered `/readyz` with 200 (false: it exited first).

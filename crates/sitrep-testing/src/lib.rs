@@ -1,0 +1,11 @@
+//! What sitrep's tests share, and only its tests (a dev-dependency of every crate): a clock the
+//! test moves by hand, waiting for a condition with a deadline instead of sleeping, and
+//! checking that a record as served is a chain.
+
+mod chain;
+mod clock;
+mod wait;
+
+pub use chain::assert_chain;
+pub use clock::ManualClock;
+pub use wait::{Probe, eventually, eventually_blocking};
