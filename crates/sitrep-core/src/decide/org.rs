@@ -54,6 +54,9 @@ pub fn decide_org(
     let active_admins = || org.users.values().filter(|u| u.active && u.has(OrgRole::Admin)).count();
     use OrgCommand as C;
     let events = match command {
+        C::ReplacePolicy { .. } | C::AddPlaybook { .. } | C::RegisterParty(_) | C::UpdateParty(_) => {
+            return configure(org, &admin_only, command);
+        }
         C::AddUser { user, display_name, org_role } => {
             admin_only("adding users")?;
             if org.user(user).is_some() {
@@ -165,6 +168,19 @@ pub fn decide_org(
             }
             vec![OrgEvent::TokenRevoked(TokenRevoked { user: user.clone(), token: token.clone() })]
         }
+    };
+    Ok(events)
+}
+
+/// Decides the organisation's configuration, which only admins change: the policy, playbooks
+/// and registered parties.
+fn configure(
+    org: &OrgState,
+    admin_only: &dyn Fn(&str) -> Result<(), Refusal>,
+    command: &OrgCommand,
+) -> Result<Vec<OrgEvent>, Refusal> {
+    use OrgCommand as C;
+    let events = match command {
         C::ReplacePolicy { source } => {
             admin_only("replacing the policy")?;
             let policy = Policy::parse(source).map_err(|error| invalid("policy", error.to_string()))?;
@@ -209,6 +225,7 @@ pub fn decide_org(
             }
             vec![OrgEvent::PartyUpdated(party)]
         }
+        _ => return Err(misrouted()),
     };
     Ok(events)
 }

@@ -2,6 +2,28 @@
 
 use super::*;
 
+/// Decides starting a playbook on a running incident.
+pub(super) fn decide(
+    judge: &Judge<'_>,
+    org: &OrgState,
+    command: &IncidentCommand,
+) -> Result<Vec<IncidentEvent>, Refusal> {
+    let state = judge.state;
+    let by = judge.by;
+    let rules = &org.policy.actions;
+    use IncidentCommand as C;
+    let events = match command {
+        C::RunPlaybook { playbook, inputs } => {
+            judge.permit("run_playbooks", &rules.run_playbooks, "starting a playbook")?;
+            let started: Vec<String> = state.playbooks.iter().map(|p| p.id.clone()).collect();
+            let counts = (state.tasks.len() as u64, state.decisions.len() as u64, state.statements.len() as u64);
+            playbook_events(org, by, playbook, inputs, &state.roles, &started, counts)?
+        }
+        _ => return Err(misrouted()),
+    };
+    Ok(events)
+}
+
 /// The entries that start a playbook: the start itself, the pre-approved decisions (approved,
 /// citing the playbook), a task per step for the holder of its role (else the commander), and
 /// each step's decision as a proposal (bound to the statement the step drafts, if it carries one).

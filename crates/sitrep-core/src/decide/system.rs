@@ -13,6 +13,95 @@ pub fn decide_system(
     command: &SystemCommand,
     now: Timestamp,
 ) -> Result<Vec<IncidentEvent>, Refusal> {
+    let events = match command {
+        SystemCommand::StartAction { .. }
+        | SystemCommand::FinishAction { .. }
+        | SystemCommand::RunTaskAction { .. }
+        | SystemCommand::RunShareAction { .. } => return run_action(state, command, now),
+        SystemCommand::ShareUsed { share, sha256 } => {
+            if state.phase == Phase::Closed {
+                return Err(conflict(format!("{} is closed; its share links no longer work", state.id)));
+            }
+            let found = state
+                .share(*share)
+                .filter(|s| s.items.contains(sha256))
+                .ok_or_else(|| Refusal::NotFound("this link does not reach that item".to_owned()))?;
+            if let Some(revoked) = &found.revoked {
+                return Err(conflict(format!("this link was revoked at {}", revoked.at)));
+            }
+            if now >= found.expires_at {
+                return Err(conflict(format!("this link expired at {}", found.expires_at)));
+            }
+            vec![IncidentEvent::EvidenceAccessed(EvidenceAccessed {
+                sha256: sha256.clone(),
+                purpose: format!("fetched by {} through {share}", found.party),
+                share: Some(*share),
+            })]
+        }
+        SystemCommand::ClockWarned { clock, told, failed } => {
+            let found = running_clock(state, clock)?;
+            if found.warned.is_some() || now < found.warn_at {
+                return Err(conflict(format!("the clock '{clock}' is not due a warning")));
+            }
+            vec![IncidentEvent::ClockWarned(ClockWarned {
+                clock: clock.clone(),
+                told: told.clone(),
+                failed: failed.iter().map(|f| f.chars().take(SHORT_MAX).collect()).collect(),
+            })]
+        }
+        SystemCommand::ClockMissed { clock } => {
+            let found = running_clock(state, clock)?;
+            if found.missed_at.is_some() || now < found.deadline {
+                return Err(conflict(format!("the clock '{clock}' has not run out")));
+            }
+            vec![IncidentEvent::ClockMissed(ClockRef { clock: clock.clone() })]
+        }
+        SystemCommand::IntegrityFailed { sha256, detail } => {
+            if state.evidence_item(sha256).is_none() {
+                return Err(Refusal::NotFound(format!("{} has no evidence {sha256}", state.id)));
+            }
+            vec![IncidentEvent::EvidenceIntegrityFailed(EvidenceIntegrityFailed {
+                sha256: sha256.clone(),
+                detail: detail.chars().take(SHORT_MAX).collect(),
+            })]
+        }
+        SystemCommand::Notified { decision, moment, channel, outcome } => {
+            let found = state
+                .decision(*decision)
+                .ok_or_else(|| Refusal::NotFound(format!("{} has no decision {decision}", state.id)))?;
+            let owed = found
+                .notices
+                .iter()
+                .any(|n| n.moment == *moment && &n.channel == channel && n.status == NoticeStatus::Pending);
+            if !owed {
+                return Err(conflict(format!(
+                    "no {} notification of {decision} is owed to {channel}",
+                    moment.as_str()
+                )));
+            }
+            vec![match outcome {
+                Ok(detail) => IncidentEvent::NotificationDelivered(NotificationDelivered {
+                    decision: *decision,
+                    moment: *moment,
+                    channel: channel.clone(),
+                    detail: detail.clone(),
+                }),
+                Err(failure) => IncidentEvent::NotificationFailed(NotificationFailed {
+                    decision: *decision,
+                    moment: *moment,
+                    channel: channel.clone(),
+                    reason: failure.reason.chars().take(SHORT_MAX).collect(),
+                    retryable: failure.retryable,
+                }),
+            }]
+        }
+    };
+    Ok(events)
+}
+
+/// Decides an approved decision's action as the worker runs it: started and finished, or
+/// carried out inside the record (a task, a share link) in one step.
+fn run_action(state: &IncidentState, command: &SystemCommand, now: Timestamp) -> Result<Vec<IncidentEvent>, Refusal> {
     let action = |decision: DecisionId, index: u32| -> Result<(&Decision, &crate::incident::Action), Refusal> {
         let found = state
             .decision(decision)
@@ -135,83 +224,7 @@ pub fn decide_system(
                 }),
             ]
         }
-        SystemCommand::ShareUsed { share, sha256 } => {
-            if state.phase == Phase::Closed {
-                return Err(conflict(format!("{} is closed; its share links no longer work", state.id)));
-            }
-            let found = state
-                .share(*share)
-                .filter(|s| s.items.contains(sha256))
-                .ok_or_else(|| Refusal::NotFound("this link does not reach that item".to_owned()))?;
-            if let Some(revoked) = &found.revoked {
-                return Err(conflict(format!("this link was revoked at {}", revoked.at)));
-            }
-            if now >= found.expires_at {
-                return Err(conflict(format!("this link expired at {}", found.expires_at)));
-            }
-            vec![IncidentEvent::EvidenceAccessed(EvidenceAccessed {
-                sha256: sha256.clone(),
-                purpose: format!("fetched by {} through {share}", found.party),
-                share: Some(*share),
-            })]
-        }
-        SystemCommand::ClockWarned { clock, told, failed } => {
-            let found = running_clock(state, clock)?;
-            if found.warned.is_some() || now < found.warn_at {
-                return Err(conflict(format!("the clock '{clock}' is not due a warning")));
-            }
-            vec![IncidentEvent::ClockWarned(ClockWarned {
-                clock: clock.clone(),
-                told: told.clone(),
-                failed: failed.iter().map(|f| f.chars().take(SHORT_MAX).collect()).collect(),
-            })]
-        }
-        SystemCommand::ClockMissed { clock } => {
-            let found = running_clock(state, clock)?;
-            if found.missed_at.is_some() || now < found.deadline {
-                return Err(conflict(format!("the clock '{clock}' has not run out")));
-            }
-            vec![IncidentEvent::ClockMissed(ClockRef { clock: clock.clone() })]
-        }
-        SystemCommand::IntegrityFailed { sha256, detail } => {
-            if state.evidence_item(sha256).is_none() {
-                return Err(Refusal::NotFound(format!("{} has no evidence {sha256}", state.id)));
-            }
-            vec![IncidentEvent::EvidenceIntegrityFailed(EvidenceIntegrityFailed {
-                sha256: sha256.clone(),
-                detail: detail.chars().take(SHORT_MAX).collect(),
-            })]
-        }
-        SystemCommand::Notified { decision, moment, channel, outcome } => {
-            let found = state
-                .decision(*decision)
-                .ok_or_else(|| Refusal::NotFound(format!("{} has no decision {decision}", state.id)))?;
-            let owed = found
-                .notices
-                .iter()
-                .any(|n| n.moment == *moment && &n.channel == channel && n.status == NoticeStatus::Pending);
-            if !owed {
-                return Err(conflict(format!(
-                    "no {} notification of {decision} is owed to {channel}",
-                    moment.as_str()
-                )));
-            }
-            vec![match outcome {
-                Ok(detail) => IncidentEvent::NotificationDelivered(NotificationDelivered {
-                    decision: *decision,
-                    moment: *moment,
-                    channel: channel.clone(),
-                    detail: detail.clone(),
-                }),
-                Err(failure) => IncidentEvent::NotificationFailed(NotificationFailed {
-                    decision: *decision,
-                    moment: *moment,
-                    channel: channel.clone(),
-                    reason: failure.reason.chars().take(SHORT_MAX).collect(),
-                    retryable: failure.retryable,
-                }),
-            }]
-        }
+        _ => return Err(misrouted()),
     };
     Ok(events)
 }
