@@ -133,16 +133,69 @@ impl Resolver<'_> {
             return self.err(&raw.roles.read_only[0].span(), "the commander cannot be read-only");
         }
 
-        let who = |value: &Spanned<toml::Value>, field: &str| self.who(value, &known, field);
+        let actions = self.actions(&raw, &known)?;
+
+        let mut classes: Vec<(usize, ClassPolicy)> = Vec::new();
+        for (key, class) in raw.classes.get_ref() {
+            let start = key.span().start;
+            classes.push((start, self.class(key, class, &known)?));
+        }
+        classes.sort_by_key(|(start, _)| *start);
+        let classes: Vec<ClassPolicy> = classes.into_iter().map(|(_, c)| c).collect();
+        for needed in BUILT_IN_CLASSES {
+            if !classes.iter().any(|c| c.class == *needed) {
+                return self.err(
+                    &raw.classes.span(),
+                    format!(
+                        "class '{needed}' is missing; every policy must define the built-in classes ({})",
+                        BUILT_IN_CLASSES.join(", ")
+                    ),
+                );
+            }
+        }
+        let mut determinations: Vec<(usize, (String, String))> = Vec::new();
+        for (key, meaning) in &raw.determinations {
+            if !is_key(key.get_ref()) {
+                return self.err(&key.span(), "a determination's name is a-z, 0-9 and '_'");
+            }
+            determinations.push((key.span().start, (key.get_ref().clone(), meaning.trim().to_owned())));
+        }
+        determinations.sort_by_key(|(start, _)| *start);
+        let determinations: Vec<(String, String)> = determinations.into_iter().map(|(_, d)| d).collect();
+        let clocks = self.clocks(&raw, &determinations, &classes)?;
+        let mut units: Vec<(usize, (String, String))> = Vec::new();
+        for (key, title) in &raw.units {
+            if !is_key(key.get_ref()) {
+                return self.err(&key.span(), "a unit's name is a-z, 0-9 and '_'");
+            }
+            units.push((key.span().start, (key.get_ref().clone(), title.trim().to_owned())));
+        }
+        units.sort_by_key(|(start, _)| *start);
+        Ok(Policy {
+            units: units.into_iter().map(|(_, u)| u).collect(),
+            name,
+            roles: Roles { required, optional, read_only },
+            actions,
+            classes,
+            determinations,
+            clocks,
+            source: self.source.to_owned(),
+            sha256: EntryHash::of(self.source.as_bytes()).to_hex(),
+        })
+    }
+
+    /// Who may take each action; actions a file does not name get their default.
+    fn actions(&self, raw: &RawPolicy, known: &[Role]) -> Result<ActionRules, PolicyError> {
+        let who = |value: &Spanned<toml::Value>, field: &str| self.who(value, known, field);
         // Actions added after the first policy format: a file that does not name them gets the
         // default, so older policy files keep loading.
         let or_default = |value: &Option<Spanned<toml::Value>>, field: &str, default: &[&str]| match value {
-            Some(value) => self.who(value, &known, field),
+            Some(value) => self.who(value, known, field),
             None => Ok(Who::Roles(
                 default.iter().filter_map(|r| Role::parse(r).ok()).filter(|r| known.contains(r)).collect(),
             )),
         };
-        let actions = ActionRules {
+        Ok(ActionRules {
             set_phase: who(&raw.actions.set_phase, "actions.set_phase")?,
             set_severity: who(&raw.actions.set_severity, "actions.set_severity")?,
             assign_roles: who(&raw.actions.assign_roles, "actions.assign_roles")?,
@@ -176,35 +229,17 @@ impl Resolver<'_> {
             determinations: or_default(&raw.actions.determinations, "actions.determinations", &["commander", "legal"])?,
             submissions: or_default(&raw.actions.submissions, "actions.submissions", &["legal", "commander"])?,
             release_clocks: or_default(&raw.actions.release_clocks, "actions.release_clocks", &["legal"])?,
-        };
+        })
+    }
 
-        let mut classes: Vec<(usize, ClassPolicy)> = Vec::new();
-        for (key, class) in raw.classes.get_ref() {
-            let start = key.span().start;
-            classes.push((start, self.class(key, class, &known)?));
-        }
-        classes.sort_by_key(|(start, _)| *start);
-        let classes: Vec<ClassPolicy> = classes.into_iter().map(|(_, c)| c).collect();
-        for needed in BUILT_IN_CLASSES {
-            if !classes.iter().any(|c| c.class == *needed) {
-                return self.err(
-                    &raw.classes.span(),
-                    format!(
-                        "class '{needed}' is missing; every policy must define the built-in classes ({})",
-                        BUILT_IN_CLASSES.join(", ")
-                    ),
-                );
-            }
-        }
-        let mut determinations: Vec<(usize, (String, String))> = Vec::new();
-        for (key, meaning) in &raw.determinations {
-            if !is_key(key.get_ref()) {
-                return self.err(&key.span(), "a determination's name is a-z, 0-9 and '_'");
-            }
-            determinations.push((key.span().start, (key.get_ref().clone(), meaning.trim().to_owned())));
-        }
-        determinations.sort_by_key(|(start, _)| *start);
-        let determinations: Vec<(String, String)> = determinations.into_iter().map(|(_, d)| d).collect();
+    /// The regulatory clocks, each starting on a known determination and stopped by a class of
+    /// this policy, in file order.
+    fn clocks(
+        &self,
+        raw: &RawPolicy,
+        determinations: &[(String, String)],
+        classes: &[ClassPolicy],
+    ) -> Result<Vec<ClockPolicy>, PolicyError> {
         let mut clocks: Vec<(usize, ClockPolicy)> = Vec::new();
         for (key, raw_clock) in &raw.clocks {
             let field = format!("clocks.{}", key.get_ref());
@@ -263,25 +298,7 @@ impl Resolver<'_> {
             }
         }
         clocks.sort_by_key(|(start, _)| *start);
-        let mut units: Vec<(usize, (String, String))> = Vec::new();
-        for (key, title) in &raw.units {
-            if !is_key(key.get_ref()) {
-                return self.err(&key.span(), "a unit's name is a-z, 0-9 and '_'");
-            }
-            units.push((key.span().start, (key.get_ref().clone(), title.trim().to_owned())));
-        }
-        units.sort_by_key(|(start, _)| *start);
-        Ok(Policy {
-            units: units.into_iter().map(|(_, u)| u).collect(),
-            name,
-            roles: Roles { required, optional, read_only },
-            actions,
-            classes,
-            determinations,
-            clocks: clocks.into_iter().map(|(_, c)| c).collect(),
-            source: self.source.to_owned(),
-            sha256: EntryHash::of(self.source.as_bytes()).to_hex(),
-        })
+        Ok(clocks.into_iter().map(|(_, c)| c).collect())
     }
 
     fn role_names(&self, names: &[Spanned<String>], field: &str) -> Result<Vec<Role>, PolicyError> {
