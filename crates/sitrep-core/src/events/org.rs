@@ -1,0 +1,75 @@
+//! Bodies of the organisation record's entries.
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentCreated {
+    pub deployment: Uuid,
+    pub name: String,
+    /// The deployment's Ed25519 public key (base64), which signs checkpoints and exports.
+    pub public_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserAdded {
+    pub user: UserName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    pub org_role: OrgRole,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDisabled {
+    pub user: UserName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A password was set or changed. The record holds no hash of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPasswordSet {
+    pub user: UserName,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgRoleChange {
+    pub user: UserName,
+    pub role: OrgRole,
+}
+
+/// A token is recorded by the SHA-256 of its secret; the secret itself is shown once and never
+/// stored, so the record can be read without exposing any credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenIssued {
+    pub user: UserName,
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The SHA-256 of the token this one was created with; revoking that one revokes this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minted_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRevoked {
+    pub user: UserName,
+    /// The token's id: the first 12 hex digits of its SHA-256.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyReplaced {
+    pub sha256: String,
+    /// The whole policy file, so the policy in force is part of the record.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaybookAdded {
+    pub id: String,
+    pub version: String,
+    pub sha256: String,
+    pub source: String,
+}

@@ -1,0 +1,75 @@
+//! Bodies of the statement entries.
+
+use super::*;
+
+/// Who a statement speaks to; the audience decides which class must approve it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    Internal,
+    Customers,
+    Regulator,
+    Press,
+    Partners,
+}
+
+impl Audience {
+    pub const ALL: [Audience; 5] =
+        [Audience::Internal, Audience::Customers, Audience::Regulator, Audience::Press, Audience::Partners];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::Internal => "internal",
+            Audience::Customers => "customers",
+            Audience::Regulator => "regulator",
+            Audience::Press => "press",
+            Audience::Partners => "partners",
+        }
+    }
+
+    /// The decision class whose approval lets a statement to this audience go out (SPEC §3).
+    pub fn class(self) -> &'static str {
+        match self {
+            Audience::Customers => "customer_notification",
+            Audience::Regulator => "regulatory_notification",
+            Audience::Internal | Audience::Press | Audience::Partners => "external_statement",
+        }
+    }
+}
+
+/// One exact version of a statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementRef {
+    pub statement: StatementId,
+    pub version: u32,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementDrafted {
+    pub statement: StatementId,
+    pub audience: Audience,
+    pub title: String,
+    pub text: String,
+    /// SHA-256 of `text`.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementRevised {
+    pub statement: StatementId,
+    pub version: u32,
+    pub text: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementPublished {
+    pub statement: StatementId,
+    pub version: u32,
+    pub sha256: String,
+    /// Where it went out: a status page, a mail to customers, a regulator's portal.
+    pub channel: String,
+    /// The approved decision that let it out.
+    pub decision: DecisionId,
+}
