@@ -38,7 +38,7 @@ pub fn duration(seconds: f64) -> String {
 /// without it an evidence entry says what happened to which hash.
 pub fn describe(entry: &Entry, evidence_names: bool) -> String {
     let Ok(event) = IncidentEvent::parse(&entry.kind, &entry.body) else {
-        return if evidence_names || !entry.kind.starts_with("evidence.") {
+        return if evidence_names || !crate::view::is_evidence_entry(entry) {
             entry.body.clone()
         } else {
             "an evidence entry".to_owned()

@@ -11,12 +11,13 @@ use sha2::{Digest, Sha256};
 use sitrep_core::decide::{self, IncidentCommand, SystemCommand};
 use sitrep_core::events::EvidenceRegistered;
 use sitrep_core::incident::EvidenceItem;
+use sitrep_core::view::EvidenceList;
 use sitrep_core::{IncidentNumber, Timestamp, UserName};
 use sitrep_store::Request;
 use sitrep_store::blobs::{BlobError, SNIFF_BYTES};
 use utoipa::IntoParams;
 
-use super::{incident_number, read, written};
+use super::{incident_number, read, read_view, written};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Params, Segments};
@@ -315,12 +316,9 @@ pub async fn list(
     Segments(id): Segments<String>,
 ) -> Result<Response, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
-    let org = app.ledger.org();
-    let listing = read(&app, number, |state| {
-        if !decide::may_read_evidence(state, &org.policy, &caller.user) {
-            return Err(evidence_refusal(state, &org.policy));
-        }
-        Ok(json!({ "evidence": state.evidence.iter().map(item_view).collect::<Vec<_>>() }))
+    let listing = read_view(&app, &caller, number, |view| match view.evidence() {
+        EvidenceList::Listed(items) => Ok(json!({ "evidence": items.iter().map(item_view).collect::<Vec<_>>() })),
+        EvidenceList::Hidden { .. } => Err(evidence_refusal(view.state(), &view.org().policy)),
     })??;
     Ok(axum::Json(listing).into_response())
 }

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use sitrep_core::bundle::{self, Contents, Member, Scope};
 use sitrep_core::checkpoint::{self, Checkpoint};
-use sitrep_core::decide::{IncidentCommand, may_read_evidence};
+use sitrep_core::decide::IncidentCommand;
 use sitrep_core::entry::Entry;
 use sitrep_core::{IncidentNumber, RecordId, merkle};
 use sitrep_store::Request;
@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use utoipa::ToSchema;
 
 use super::evidence::{check_integrity, dry_run};
-use super::{incident_number, read};
+use super::{incident_number, read_view};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Body, Segments};
@@ -139,8 +139,9 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
     let org = app.ledger.org();
-    read(&app, number, |state| {
-        if may_read_evidence(state, &org.policy, &caller.user) {
+    read_view(&app, &caller, number, |view| {
+        let state = view.state();
+        if view.evidence_reader() {
             Ok(())
         } else {
             Err(ApiError::Forbidden {

@@ -23,7 +23,8 @@ use axum::routing::{get, post};
 use parking_lot::Mutex;
 use sitrep_core::chain::{Break, BreakReason, ChainVerifier};
 use sitrep_core::decide::IncidentCommand;
-use sitrep_core::{Entry, IncidentNumber, OrgRole, RecordId, UserName};
+use sitrep_core::incident::Share;
+use sitrep_core::{Entry, IncidentNumber, IncidentView, OrgRole, RecordId, UserName};
 use sitrep_store::{Request as LedgerRequest, Store};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -322,14 +323,12 @@ async fn render_command(
     };
     let org = app.ledger.org();
     let now = app.now();
-    let base = app.config.base_url();
-    let Some((view, sections)) = app.ledger.with_incident(number, |state| {
-        let share_url = |share| format!("{base}{}", crate::shares::link(&app.share_key, state, share));
-        (
-            CommandView::build(state, &org, &viewer.user, &recent, &chain, now),
-            sections::build(state, &org, &viewer.user, now, &share_url),
-        )
-    }) else {
+    let built = app.ledger.with_incident(number, |state| {
+        let seen = IncidentView::of(state, &org, &viewer.user, now)?;
+        let share_url = |share: &Share| crate::views::share_url(app, state, share);
+        Some((CommandView::build(&seen, &recent, &chain), sections::build(&seen, &share_url)))
+    });
+    let Some((view, sections)) = built.flatten() else {
         return error_page(Some(viewer.me(app)), StatusCode::NOT_FOUND, "Not found", "That incident is gone.");
     };
     render(&IncidentPage { me: Some(viewer.me(app)), csrf: viewer.csrf.clone(), error, view, s: sections }, status)

@@ -1,10 +1,11 @@
 //! The command view's evidence, third-party and statement sections. As everywhere in the web
 //! UI, a control is offered only when the real decision, run dry, would accept it.
 
-use sitrep_core::decide::{self, IncidentCommand, decide_incident};
+use sitrep_core::decide::{IncidentCommand, decide_incident};
 use sitrep_core::events::{Audience, DecisionState, StatementRef};
-use sitrep_core::ids::{ShareId, StatementId};
-use sitrep_core::incident::{EvidenceItem, IncidentState, Statement};
+use sitrep_core::ids::StatementId;
+use sitrep_core::incident::{EvidenceItem, IncidentState, Share, Statement};
+use sitrep_core::view::{IncidentView, PartyView, ShareView};
 use sitrep_core::{DecisionClass, OrgState, Timestamp, UserName};
 
 use super::view::when;
@@ -159,16 +160,11 @@ pub struct Sections {
     pub audiences: Vec<String>,
 }
 
-/// Builds the sections for `user`; `share_url` gives a share's full link.
-pub fn build(
-    state: &IncidentState,
-    org: &OrgState,
-    user: &UserName,
-    now: Timestamp,
-    share_url: &dyn Fn(ShareId) -> String,
-) -> Sections {
+/// Builds the sections for the view's viewer; `share_url` gives a share's full link.
+pub fn build(view: &IncidentView<'_>, share_url: &dyn Fn(&Share) -> String) -> Sections {
+    let (state, org, user, now) = (view.state(), view.org(), view.viewer(), view.now());
     let allowed = |command: IncidentCommand| decide_incident(state, org, user, &command, state.updated_at).is_ok();
-    let evidence_reader = decide::may_read_evidence(state, &org.policy, user);
+    let evidence_reader = view.evidence_reader();
     let report = sitrep_core::sitrep::Sitrep::of(state, org, now);
     Sections {
         units: state
@@ -206,12 +202,12 @@ pub fn build(
         review: review_section(state, org, user, now),
         evidence_reader,
         evidence_count: state.evidence.len(),
-        evidence: if evidence_reader { state.evidence.iter().map(evidence_row).collect() } else { Vec::new() },
+        evidence: view.evidence().items().iter().map(evidence_row).collect(),
         can_add_evidence: allowed(crate::api::evidence::probe_registration()),
-        parties: state.parties.iter().map(|engaged| party_row(org, engaged)).collect(),
+        parties: view.parties().iter().map(party_row).collect(),
         engageable: engageable(state, org, user),
-        shares: share_rows(state, org, user, now, share_url),
-        share_parties: if may_share(state, org, user) {
+        shares: share_rows(view, share_url),
+        share_parties: if may_share(view) {
             state.parties.iter().map(|p| p.party.clone()).collect()
         } else {
             Vec::new()
@@ -313,29 +309,26 @@ fn determination_line(d: &sitrep_core::incident::Determination) -> String {
 }
 
 /// An engaged party with what the registry says of it.
-fn party_row(org: &OrgState, engaged: &sitrep_core::incident::EngagedParty) -> PartyRow {
-    let registry = org.parties.get(&engaged.party).map(|r| &r.party);
+fn party_row(party: &PartyView<'_>) -> PartyRow {
+    let engaged = party.engaged;
     PartyRow {
-        name: registry.map_or_else(|| engaged.party.clone(), |p| p.name.clone()),
-        kind: registry.map_or("unregistered", |p| p.kind.as_str()).to_owned(),
-        operates: registry.and_then(|p| p.operates.clone()).unwrap_or_default(),
-        contacts: registry
-            .map(|p| {
-                p.contacts
-                    .iter()
-                    .map(|c| {
-                        [Some(&c.name), c.role.as_ref(), c.email.as_ref(), c.phone.as_ref()]
-                            .into_iter()
-                            .flatten()
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(" · ")
-                    })
-                    .collect()
+        name: party.name().to_owned(),
+        kind: party.kind().to_owned(),
+        operates: party.operates().unwrap_or_default().to_owned(),
+        contacts: party
+            .contacts()
+            .iter()
+            .map(|c| {
+                [Some(&c.name), c.role.as_ref(), c.email.as_ref(), c.phone.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" · ")
             })
-            .unwrap_or_default(),
-        authority: registry.map(|p| p.authority.clone()).unwrap_or_default(),
-        sharing_rule: registry.and_then(|p| p.sharing_rule.clone()).unwrap_or_default(),
+            .collect(),
+        authority: party.authority().to_vec(),
+        sharing_rule: party.sharing_rule().unwrap_or_default().to_owned(),
         engaged: format!(
             "engaged by {} at {}{}",
             engaged.engaged_by,
@@ -363,10 +356,11 @@ fn engageable(state: &IncidentState, org: &OrgState, user: &UserName) -> Vec<(St
         .collect()
 }
 
-/// Whether `user` may read evidence and propose sharing it.
-fn may_share(state: &IncidentState, org: &OrgState, user: &UserName) -> bool {
+/// Whether the viewer may read evidence and propose sharing it.
+fn may_share(view: &IncidentView<'_>) -> bool {
+    let (state, org, user) = (view.state(), view.org(), view.viewer());
     let sharing_class = DecisionClass::parse("evidence_sharing").ok();
-    decide::may_read_evidence(state, &org.policy, user)
+    view.evidence_reader()
         && sharing_class.as_ref().is_some_and(|class| {
             let probe = IncidentCommand::Propose {
                 class: class.clone(),
@@ -381,40 +375,29 @@ fn may_share(state: &IncidentState, org: &OrgState, user: &UserName) -> bool {
 }
 
 /// The incident's share links; the links themselves only for those who may see them.
-fn share_rows(
-    state: &IncidentState,
-    org: &OrgState,
-    user: &UserName,
-    now: Timestamp,
-    share_url: &dyn Fn(ShareId) -> String,
-) -> Vec<ShareRow> {
-    let evidence_reader = decide::may_read_evidence(state, &org.policy, user);
-    let show_links = decide::may_see_share_links(state, &org.policy, user);
-    let item_name = |sha: &str| {
-        if evidence_reader {
-            state.evidence_item(sha).map_or_else(|| sha.chars().take(12).collect(), |i| i.name.clone())
-        } else {
-            sha.chars().take(12).collect()
-        }
+fn share_rows(view: &IncidentView<'_>, share_url: &dyn Fn(&Share) -> String) -> Vec<ShareRow> {
+    let (state, org, user) = (view.state(), view.org(), view.viewer());
+    let item_name = |sha: &str| match view.evidence().items().iter().find(|item| item.sha256 == sha) {
+        Some(item) => item.name.clone(),
+        None => sha.chars().take(12).collect(),
     };
-    state
-        .shares
-        .iter()
-        .map(|share| ShareRow {
+    view.shares_linked(share_url)
+        .into_iter()
+        .map(|ShareView { share, live, url, party_name }| ShareRow {
             id: share.id.to_string(),
-            party: org.parties.get(&share.party).map_or_else(|| share.party.clone(), |p| p.party.name.clone()),
+            party: party_name.map_or_else(|| share.party.clone(), str::to_owned),
             items: share.items.iter().map(|sha| item_name(sha)).collect(),
             decision: share.decision.to_string(),
             expires: when(share.expires_at),
             status: match &share.revoked {
                 Some(revoked) => format!("revoked by {} at {}", revoked.by, when(revoked.at)),
-                None if state.share_is_live(share, now) => "live".to_owned(),
+                None if live => "live".to_owned(),
                 None if state.phase == sitrep_core::Phase::Closed => "ended when the incident closed".to_owned(),
                 None => "expired".to_owned(),
             },
-            live: state.share_is_live(share, now),
+            live,
             uses: share.uses,
-            url: if show_links && state.share_is_live(share, now) { share_url(share.id) } else { String::new() },
+            url: url.filter(|_| live).unwrap_or_default(),
             can_revoke: share.revoked.is_none()
                 && decide_incident(
                     state,

@@ -8,6 +8,7 @@ use sitrep_core::decide::{IncidentCommand, decide_incident};
 use sitrep_core::events::{ActionSpec, DecisionState, FactStatus};
 use sitrep_core::incident::{ActionStatus, Decision, IncidentState, TaskState};
 use sitrep_core::sitrep::age;
+use sitrep_core::view::IncidentView;
 use sitrep_core::{Entry, OrgState, Phase, Severity, Timestamp, UserName};
 
 /// The signed-in person, for the page frame.
@@ -231,30 +232,24 @@ fn allowed(state: &IncidentState, org: &OrgState, user: &UserName, command: Inci
     decide_incident(state, org, user, &command, state.updated_at).is_ok()
 }
 
-fn decision_card(state: &IncidentState, org: &OrgState, user: &UserName, decision: &Decision) -> DecisionCard {
-    let progress = decision.progress();
+fn decision_card(view: &IncidentView<'_>, decision: &Decision) -> DecisionCard {
+    let (state, org, user) = (view.state(), view.org(), view.viewer());
+    let seen = view.decision(decision);
     let open = decision.state == DecisionState::Proposed;
-    let must_act = if open {
-        progress
-            .awaiting
-            .iter()
-            .map(|role| {
-                let holders: Vec<String> = state
-                    .roles
-                    .get(role)
-                    .map(|users| users.iter().filter(|u| !decision.endorsed_by(u)).map(ToString::to_string).collect())
-                    .unwrap_or_default();
-                format!(
-                    "{} ({})",
-                    words(role.as_str()),
-                    if holders.is_empty() { "unfilled".into() } else { holders.join(", ") }
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    } else {
-        String::new()
-    };
+    let must_act = seen
+        .must_act
+        .iter()
+        .flatten()
+        .map(|must| {
+            let holders: Vec<String> = must.holders.iter().map(ToString::to_string).collect();
+            format!(
+                "{} ({})",
+                words(must.role.as_str()),
+                if holders.is_empty() { "unfilled".into() } else { holders.join(", ") }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
     let endorsement = |a: &sitrep_core::incident::Approval| EndorsementRow {
         user: a.user.to_string(),
         role: a.role.as_ref().map(|r| words(r.as_str())).unwrap_or_default(),
@@ -270,7 +265,7 @@ fn decision_card(state: &IncidentState, org: &OrgState, user: &UserName, decisio
         proposer: decision.proposer.to_string(),
         proposed_at: when(decision.proposed_at),
         state: decision.state.as_str().to_owned(),
-        waiting_on: if open { progress.waiting_on } else { String::new() },
+        waiting_on: seen.waiting_on.clone().unwrap_or_default(),
         must_act,
         rule: format!("needs {}; {} people", decision.rule.approve.describe(), decision.rule.people),
         approvals: decision.approvals.iter().map(endorsement).collect(),
@@ -332,7 +327,7 @@ fn decision_card(state: &IncidentState, org: &OrgState, user: &UserName, decisio
             && allowed(state, org, user, IncidentCommand::Reject { decision: decision.id, note: "reason".into() }),
         can_withdraw: open
             && allowed(state, org, user, IncidentCommand::Withdraw { decision: decision.id, note: None }),
-        statement: sitrep_core::statement_text::bound_text(state, decision),
+        statement: seen.statement_text,
         unbound_statement: decision.statement.is_none() && sitrep_core::decide::is_statement_class(&decision.class),
     }
 }
@@ -340,14 +335,8 @@ fn decision_card(state: &IncidentState, org: &OrgState, user: &UserName, decisio
 impl CommandView {
     /// `recent` are the newest entries of the record (oldest first); `chain` says whether the
     /// whole record verifies.
-    pub fn build(
-        state: &IncidentState,
-        org: &OrgState,
-        user: &UserName,
-        recent: &[Entry],
-        chain: &Chain,
-        now: Timestamp,
-    ) -> CommandView {
+    pub fn build(view: &IncidentView<'_>, recent: &[Entry], chain: &Chain) -> CommandView {
+        let (state, org, user, now) = (view.state(), view.org(), view.viewer(), view.now());
         let policy = &org.policy;
         let probe = |command: IncidentCommand| allowed(state, org, user, command);
         let other_phase = if state.phase == Phase::Triage { Phase::Containment } else { Phase::Triage };
@@ -366,13 +355,13 @@ impl CommandView {
             seq: state.seq,
             roles: role_rows(state, org),
             unfilled: state.unfilled(&policy.roles.required).into_iter().map(|r| words(r.as_str())).collect(),
-            needs_you: state.awaiting(user).into_iter().map(|d| decision_card(state, org, user, d)).collect(),
+            needs_you: state.awaiting(user).into_iter().map(|d| decision_card(view, d)).collect(),
             verified: fact_rows(state, org, user, FactStatus::Verified),
             unverified: fact_rows(state, org, user, FactStatus::Unverified),
             disproved: fact_rows(state, org, user, FactStatus::Disproved),
-            decisions: state.decisions.iter().rev().map(|d| decision_card(state, org, user, d)).collect(),
+            decisions: state.decisions.iter().rev().map(|d| decision_card(view, d)).collect(),
             task_groups: task_groups(state, now),
-            timeline: timeline(state, org, user, recent),
+            timeline: timeline(view, recent),
             timeline_hidden: (state.seq as usize).saturating_sub(recent.len()),
             chain_ok: chain.ok,
             chain_detail: chain.detail.clone(),
@@ -512,8 +501,7 @@ fn task_groups(state: &IncidentState, now: Timestamp) -> Vec<TaskGroup> {
 }
 
 /// The newest entries, newest first; evidence entries described only to evidence readers.
-fn timeline(state: &IncidentState, org: &OrgState, user: &UserName, recent: &[Entry]) -> Vec<EntryRow> {
-    let evidence_reader = sitrep_core::decide::may_read_evidence(state, &org.policy, user);
+fn timeline(view: &IncidentView<'_>, recent: &[Entry]) -> Vec<EntryRow> {
     recent
         .iter()
         .rev()
@@ -523,10 +511,10 @@ fn timeline(state: &IncidentState, org: &OrgState, user: &UserName, recent: &[En
             actor: entry.actor.to_string(),
             kind: entry.kind.clone(),
             hash: entry.hash.short(),
-            summary: if evidence_reader || !entry.kind.starts_with("evidence.") {
-                sitrep_core::post_report::describe(entry, true)
-            } else {
+            summary: if view.entry(entry).is_redacted() {
                 "an evidence entry (shown to those who may read evidence)".to_owned()
+            } else {
+                sitrep_core::post_report::describe(entry, true)
             },
             occurred: occurred_words(entry),
         })
