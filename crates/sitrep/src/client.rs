@@ -3,7 +3,7 @@
 //! The server is named by `--url`/`SITREP_URL` and the caller by `--token`/`SITREP_TOKEN`, or by
 //! the file `sitrep login` writes (`$XDG_CONFIG_HOME/sitrep/client.toml`, mode 0600). Each
 //! command prints one sentence, or the server's JSON with `--json`; errors are one line on
-//! stderr, and the exit code says what kind of failure it was (see [`codes`]).
+//! stderr, and the exit code says what kind of failure it was (see [`Exit`]).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::cli::{ClientArgs, Command, FactCommand, PlaybookCommand, TaskCommand, TokenCommand, UserCommand};
+use crate::exit::Exit;
 
 mod clocks;
 mod evidence;
@@ -24,41 +25,20 @@ mod report;
 mod review;
 mod statements;
 
-/// Exit codes of the client commands (also in `docs/cli.md`).
-pub mod codes {
-    pub const OK: u8 = 0;
-    /// A usage or local error: bad arguments, no server or token configured.
-    pub const USAGE: u8 = 2;
-    /// The policy or your organisation role does not allow it (403).
-    pub const REFUSED: u8 = 3;
-    /// No such incident, fact, decision, task, user, evidence item, statement, party, share, lesson or
-    /// control change, or not visible to you (404).
-    pub const NOT_FOUND: u8 = 4;
-    /// It contradicts the current state, e.g. a withdrawn decision or a closed incident (409).
-    pub const CONFLICT: u8 = 5;
-    /// The request's content is wrong (400, 413, 415, 422).
-    pub const INVALID: u8 = 6;
-    /// Not signed in: the token is missing, unknown, expired or revoked (401).
-    pub const UNAUTHENTICATED: u8 = 7;
-    /// The server failed, is unreachable, or asks to wait (5xx, 429, network), or answered
-    /// something the client cannot read.
-    pub const UNAVAILABLE: u8 = 8;
-}
-
 /// A failed client command: the one line to print and the exit code.
 #[derive(Debug)]
 pub struct Failure {
-    pub code: u8,
+    pub code: Exit,
     pub message: String,
 }
 
 impl Failure {
     fn usage(message: impl Into<String>) -> Failure {
-        Failure { code: codes::USAGE, message: message.into() }
+        Failure { code: Exit::Usage, message: message.into() }
     }
 }
 
-type Outcome = Result<u8, Failure>;
+type Outcome = Result<Exit, Failure>;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Saved {
@@ -165,7 +145,7 @@ impl Client {
 
     fn unreachable(&self, error: &reqwest::Error) -> Failure {
         Failure {
-            code: codes::UNAVAILABLE,
+            code: Exit::Unavailable,
             message: one_line(&format!("cannot reach {}: {}", self.base, root_cause(error))),
         }
     }
@@ -214,14 +194,14 @@ impl Client {
         } else {
             println!("{}", sentence(answer));
         }
-        Ok(codes::OK)
+        Ok(Exit::Ok)
     }
 }
 
 /// The failure an answer from the server that is not JSON the client can read comes to: the
 /// server (or something between it and us) is not answering as sitrep does.
 fn unreadable(what: &str, error: &serde_json::Error) -> Failure {
-    Failure { code: codes::UNAVAILABLE, message: one_line(&format!("{what} cannot be read as JSON: {error}")) }
+    Failure { code: Exit::Unavailable, message: one_line(&format!("{what} cannot be read as JSON: {error}")) }
 }
 
 /// The one line a refused request comes to: the problem's detail, and the rule if the policy refused.
@@ -244,14 +224,14 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
-fn code_for(status: StatusCode) -> u8 {
+fn code_for(status: StatusCode) -> Exit {
     match status.as_u16() {
-        401 => codes::UNAUTHENTICATED,
-        403 => codes::REFUSED,
-        404 => codes::NOT_FOUND,
-        409 => codes::CONFLICT,
-        400 | 413 | 415 | 422 => codes::INVALID,
-        _ => codes::UNAVAILABLE,
+        401 => Exit::Unauthenticated,
+        403 => Exit::Refused,
+        404 => Exit::NotFound,
+        409 => Exit::Conflict,
+        400 | 413 | 415 | 422 => Exit::Invalid,
+        _ => Exit::Unavailable,
     }
 }
 
@@ -596,7 +576,7 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                 }
                 next = page["next"].as_u64();
             }
-            Ok(codes::OK)
+            Ok(Exit::Ok)
         }
         Command::Watch { incident, after } => watch(&client, &incident, after).await,
         Command::Determine(args) => clocks::determine(&client, args).await,
@@ -807,7 +787,7 @@ async fn watch(client: &Client, incident: &str, after: Option<u64>) -> Outcome {
                 failures += 1;
                 if !connected || failures > 5 {
                     return Err(Failure {
-                        code: codes::UNAVAILABLE,
+                        code: Exit::Unavailable,
                         message: one_line(&format!("cannot reach {}: {}", client.base, root_cause(&error))),
                     });
                 }

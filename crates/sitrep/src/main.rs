@@ -11,39 +11,32 @@ mod bundle;
 mod cli;
 mod client;
 mod crash;
+mod exit;
 mod load;
 
-/// Exit codes scripts can rely on (also listed in `docs/cli.md`).
-pub mod exit {
-    /// The command did what was asked; for `verify` and `verify-bundle`, everything verifies.
-    pub const OK: u8 = 0;
-    /// `verify` found a record that does not verify, or `verify-bundle` a bundle.
-    pub const BROKEN: u8 = 1;
-    /// The command could not run: bad arguments, a missing or locked data directory, I/O.
-    pub const ERROR: u8 = 2;
-}
+use exit::Exit;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     if cli.command.is_client() {
         return match client::run(cli.command, &cli.client) {
-            Ok(code) => ExitCode::from(code),
+            Ok(exit) => exit.into(),
             Err(failure) => {
                 eprintln!("sitrep: {}", client::one_line(&failure.message));
-                ExitCode::from(failure.code)
+                failure.code.into()
             }
         };
     }
     match run(cli) {
-        Ok(code) => ExitCode::from(code),
+        Ok(exit) => exit.into(),
         Err(error) => {
             eprintln!("sitrep: {}", client::one_line(&one_line(&error)));
-            ExitCode::from(exit::ERROR)
+            Exit::Usage.into()
         }
     }
 }
 
-fn run(cli: cli::Cli) -> anyhow::Result<u8> {
+fn run(cli: cli::Cli) -> anyhow::Result<Exit> {
     match cli.command {
         cli::Command::Serve(args) => admin::serve(args),
         cli::Command::Init(args) => admin::init(&args),
