@@ -14,7 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::cli::{ClientArgs, Command, FactCommand, PlaybookCommand, TaskCommand, TokenCommand, UserCommand};
+use crate::cli::{ClientArgs, ClientCommand, FactCommand, PlaybookCommand, TaskCommand, TokenCommand, UserCommand};
 use crate::exit::Exit;
 
 mod clocks;
@@ -327,7 +327,7 @@ fn urlencode(segment: &str) -> String {
 }
 
 /// Runs one client command.
-pub fn run(command: Command, args: &ClientArgs) -> Outcome {
+pub fn run(command: ClientCommand, args: &ClientArgs) -> Outcome {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -335,13 +335,15 @@ pub fn run(command: Command, args: &ClientArgs) -> Outcome {
     runtime.block_on(dispatch(command, args))
 }
 
-async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
-    if let Command::Login(login) = &command {
+async fn dispatch(command: ClientCommand, args: &ClientArgs) -> Outcome {
+    // Signing in is the one command that needs no token yet.
+    if let ClientCommand::Login(login) = &command {
         return login_command(args, login).await;
     }
     let client = Client::new(args, true)?;
     match command {
-        Command::Whoami => {
+        ClientCommand::Login(login) => login_command(args, &login).await,
+        ClientCommand::Whoami => {
             let me = client.get("/api/v1/session").await?;
             let roles: Vec<String> = me
                 .get("org_roles")
@@ -350,7 +352,7 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                 .unwrap_or_default();
             client.say(&me, |me| format!("{} ({}) on {}", text(me, "name"), roles.join(", "), client.base))
         }
-        Command::Incidents { state, mine } => {
+        ClientCommand::Incidents { state, mine } => {
             let list = client.get(&format!("/api/v1/incidents?state={}&mine={mine}", urlencode(&state))).await?;
             client.say(&list, |list| {
                 let rows: Vec<String> = list
@@ -378,7 +380,7 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                 if rows.is_empty() { "No incidents.".to_owned() } else { rows.join("\n") }
             })
         }
-        Command::Declare(declare) => {
+        ClientCommand::Declare(declare) => {
             let mut roles = serde_json::Map::new();
             for pair in &declare.roles {
                 let (role, user) =
@@ -404,7 +406,7 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                 )
             })
         }
-        Command::Show { incident } => {
+        ClientCommand::Show { incident } => {
             let path = format!("{}/sitrep", incident_path(&incident));
             if client.json {
                 let report = client.get(&path).await?;
@@ -413,7 +415,7 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
             let markdown = client.get_text(&path, "text/markdown").await?;
             report::print_raw(&markdown)
         }
-        Command::Status { incident, phase: None } => {
+        ClientCommand::Status { incident, phase: None } => {
             let state = client.get(&incident_path(&incident)).await?;
             client.say(&state, |s| {
                 let pending = if s["phase"] == "closed" {
@@ -434,11 +436,11 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                 )
             })
         }
-        Command::Status { incident, phase: Some(phase) } => {
+        ClientCommand::Status { incident, phase: Some(phase) } => {
             let state = client.post(&format!("{}/phase", incident_path(&incident)), json!({ "phase": phase })).await?;
             client.say(&state, |s| format!("{} is now in {}.", text(s, "id"), text(s, "phase")))
         }
-        Command::Severity { incident, severity, reason } => {
+        ClientCommand::Severity { incident, severity, reason } => {
             let state = client
                 .post(
                     &format!("{}/severity", incident_path(&incident)),
@@ -447,7 +449,7 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                 .await?;
             client.say(&state, |s| format!("{} is now {}.", text(s, "id"), text(s, "severity")))
         }
-        Command::Assign { incident, role, user, release, unit } => {
+        ClientCommand::Assign { incident, role, user, release, unit } => {
             let state = if release {
                 let mut path = format!("{}/roles/{}/{}", incident_path(&incident), urlencode(&role), urlencode(&user));
                 if let Some(unit) = &unit {
@@ -467,7 +469,7 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                 }
             })
         }
-        Command::Handover { incident, user, reason } => {
+        ClientCommand::Handover { incident, user, reason } => {
             let body = json!({ "to": user, "reason": reason });
             let state = client.post(&format!("{}/handover", incident_path(&incident)), body).await?;
             client.say(&state, |s| {
@@ -476,7 +478,7 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                 format!("{} now commands {} (handed over by {from}).", text(s, "commander"), text(s, "id"))
             })
         }
-        Command::Log(log) => {
+        ClientCommand::Log(log) => {
             let body = json!({
                 "text": log.text, "source": log.source, "status": log.status, "basis": log.basis,
                 "occurred_at": log.occurred_at, "backfill_reason": log.backfill_reason,
@@ -484,7 +486,7 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
             let fact = client.post(&format!("{}/facts", incident_path(&log.incident)), body).await?;
             client.say(&fact, |f| format!("Logged {} on {} as {}.", text(f, "id"), log.incident, text(f, "status")))
         }
-        Command::Fact { command } => {
+        ClientCommand::Fact { command } => {
             let (incident, fact, basis, verb) = match command {
                 FactCommand::Verify { incident, fact, basis } => (incident, fact, basis, "verify"),
                 FactCommand::Disprove { incident, fact, basis } => (incident, fact, basis, "disprove"),
@@ -493,7 +495,7 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
             let answer = client.post(&path, json!({ "basis": basis })).await?;
             client.say(&answer, |f| format!("{} is now {}.", text(f, "id"), text(f, "status")))
         }
-        Command::Propose(propose) => {
+        ClientCommand::Propose(propose) => {
             let actions = propose
                 .actions
                 .iter()
@@ -513,28 +515,28 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                 format!("Proposed {} ({}){stops}: {}.", text(d, "id"), text(d, "class"), decision_words(d))
             })
         }
-        Command::Approve { incident, decision, note } => {
+        ClientCommand::Approve { incident, decision, note } => {
             let path = format!("{}/decisions/{}/approve", incident_path(&incident), urlencode(&decision));
             let answer = client.post(&path, json!({ "note": note })).await?;
             client.say(&answer, |d| format!("Approved {}; it is {}.", text(d, "id"), decision_words(d)))
         }
-        Command::Reject { incident, decision, note } => {
+        ClientCommand::Reject { incident, decision, note } => {
             let path = format!("{}/decisions/{}/reject", incident_path(&incident), urlencode(&decision));
             let answer = client.post(&path, json!({ "note": note })).await?;
             client.say(&answer, |d| format!("Rejected {}.", text(d, "id")))
         }
-        Command::Withdraw { incident, decision, note } => {
+        ClientCommand::Withdraw { incident, decision, note } => {
             let path = format!("{}/decisions/{}/withdraw", incident_path(&incident), urlencode(&decision));
             let answer = client.post(&path, json!({ "note": note })).await?;
             client.say(&answer, |d| format!("Withdrew {}.", text(d, "id")))
         }
-        Command::Task { command } => task(&client, command).await,
-        Command::Note { incident, text: note, occurred_at, backfill_reason } => {
+        ClientCommand::Task { command } => task(&client, command).await,
+        ClientCommand::Note { incident, text: note, occurred_at, backfill_reason } => {
             let body = json!({ "text": note, "occurred_at": occurred_at, "backfill_reason": backfill_reason });
             let answer = client.post(&format!("{}/notes", incident_path(&incident)), body).await?;
             client.say(&answer, |n| format!("Noted on {incident}{}.", seq(n)))
         }
-        Command::Occurrence { incident, started, first_seen, detected, backfill_reason } => {
+        ClientCommand::Occurrence { incident, started, first_seen, detected, backfill_reason } => {
             let state = if started.is_none() && first_seen.is_none() && detected.is_none() && backfill_reason.is_none()
             {
                 client.get(&incident_path(&incident)).await?
@@ -556,14 +558,14 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                 format!("{}: {times}; declared {}.", text(s, "id"), text(s, "declared_at"))
             })
         }
-        Command::Playbook { command } => playbook(&client, command).await,
-        Command::Retry { incident, decision, action } => {
+        ClientCommand::Playbook { command } => playbook(&client, command).await,
+        ClientCommand::Retry { incident, decision, action } => {
             let path =
                 format!("{}/decisions/{}/actions/{action}/retry", incident_path(&incident), urlencode(&decision));
             let state = client.post(&path, json!({})).await?;
             client.say(&state, |_| format!("Action {action} of {decision} will run again."))
         }
-        Command::Record { incident, from } => {
+        ClientCommand::Record { incident, from } => {
             let mut next = Some(from);
             while let Some(from) = next {
                 let page = client.get(&format!("{}/record?from={from}", incident_path(&incident))).await?;
@@ -578,29 +580,29 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
             }
             Ok(Exit::Ok)
         }
-        Command::Watch { incident, after } => watch(&client, &incident, after).await,
-        Command::Determine(args) => clocks::determine(&client, args).await,
-        Command::Clocks { incident } => clocks::list(&client, &incident).await,
-        Command::Submit(args) => clocks::submit(&client, args).await,
-        Command::NotRequired(args) => clocks::not_required(&client, args).await,
-        Command::WithdrawDetermination(args) => clocks::withdraw(&client, args).await,
-        Command::Review(args) => review::run(&client, args).await,
-        Command::ControlChanges { state } => review::control_changes(&client, &state).await,
-        Command::Report { incident, markdown } => report::report(&client, &incident, markdown).await,
-        Command::Decisions(args) => report::decisions(&client, args).await,
-        Command::Evidence { command } => evidence::run(&client, command).await,
-        Command::Export(args) => export::run(&client, args).await,
-        Command::Checkpoint { incident, output } => export::checkpoint(&client, &incident, output).await,
-        Command::Party { command } => parties::party(&client, command).await,
-        Command::Share { command } => parties::share(&client, command).await,
-        Command::Statement { command } => statements::run(&client, command).await,
-        Command::User { command: UserCommand::Add { name, role, display_name, password_stdin } } => {
+        ClientCommand::Watch { incident, after } => watch(&client, &incident, after).await,
+        ClientCommand::Determine(args) => clocks::determine(&client, args).await,
+        ClientCommand::Clocks { incident } => clocks::list(&client, &incident).await,
+        ClientCommand::Submit(args) => clocks::submit(&client, args).await,
+        ClientCommand::NotRequired(args) => clocks::not_required(&client, args).await,
+        ClientCommand::WithdrawDetermination(args) => clocks::withdraw(&client, args).await,
+        ClientCommand::Review(args) => review::run(&client, args).await,
+        ClientCommand::ControlChanges { state } => review::control_changes(&client, &state).await,
+        ClientCommand::Report { incident, markdown } => report::report(&client, &incident, markdown).await,
+        ClientCommand::Decisions(args) => report::decisions(&client, args).await,
+        ClientCommand::Evidence { command } => evidence::run(&client, command).await,
+        ClientCommand::Export(args) => export::run(&client, args).await,
+        ClientCommand::Checkpoint { incident, output } => export::checkpoint(&client, &incident, output).await,
+        ClientCommand::Party { command } => parties::party(&client, command).await,
+        ClientCommand::Share { command } => parties::share(&client, command).await,
+        ClientCommand::Statement { command } => statements::run(&client, command).await,
+        ClientCommand::User { command: UserCommand::Add { name, role, display_name, password_stdin } } => {
             let password = if password_stdin { Some(read_secret("password: ", true)?) } else { None };
             let body = json!({ "name": name, "org_role": role, "display_name": display_name, "password": password });
             let user = client.post("/api/v1/users", body).await?;
             client.say(&user, |u| format!("Added {}.", text(u, "name")))
         }
-        Command::User { command: UserCommand::List } => {
+        ClientCommand::User { command: UserCommand::List } => {
             let users = client.get("/api/v1/users").await?;
             client.say(&users, |all| {
                 all["users"]
@@ -622,7 +624,7 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
                     .join("\n")
             })
         }
-        Command::Token { command: TokenCommand::Create { user, days, label } } => {
+        ClientCommand::Token { command: TokenCommand::Create { user, days, label } } => {
             let user = match user {
                 Some(user) => user,
                 None => text(&client.get("/api/v1/session").await?, "name"),
@@ -631,7 +633,7 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
             let token = client.post(&format!("/api/v1/users/{}/tokens", urlencode(&user)), body).await?;
             client.say(&token, |t| format!("Token {} for {user} (shown once):\n{}", text(t, "id"), text(t, "token")))
         }
-        Command::Token { command: TokenCommand::Revoke { id, user } } => {
+        ClientCommand::Token { command: TokenCommand::Revoke { id, user } } => {
             let user = match user {
                 Some(user) => user,
                 None => text(&client.get("/api/v1/session").await?, "name"),
@@ -640,7 +642,6 @@ async fn dispatch(command: Command, args: &ClientArgs) -> Outcome {
             let answer = client.send(client.request(Method::DELETE, &path)).await?;
             client.say(&answer, |_| format!("Revoked token {id}."))
         }
-        other => Err(Failure::usage(format!("{other:?} is not a client command"))),
     }
 }
 

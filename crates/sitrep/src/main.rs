@@ -18,33 +18,32 @@ use exit::Exit;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    if cli.command.is_client() {
-        return match client::run(cli.command, &cli.client) {
+    match cli.command {
+        cli::Command::Client(command) => match client::run(command, &cli.client) {
             Ok(exit) => exit.into(),
             Err(failure) => {
                 eprintln!("sitrep: {}", client::one_line(&failure.message));
                 failure.code.into()
             }
-        };
-    }
-    match run(cli) {
-        Ok(exit) => exit.into(),
-        Err(error) => {
-            eprintln!("sitrep: {}", client::one_line(&one_line(&error)));
-            Exit::Usage.into()
-        }
+        },
+        cli::Command::Admin(command) => match run(command, &cli.client) {
+            Ok(exit) => exit.into(),
+            Err(error) => {
+                eprintln!("sitrep: {}", client::one_line(&one_line(&error)));
+                Exit::Usage.into()
+            }
+        },
     }
 }
 
-fn run(cli: cli::Cli) -> anyhow::Result<Exit> {
-    match cli.command {
-        cli::Command::Serve(args) => admin::serve(args),
-        cli::Command::Init(args) => admin::init(&args),
-        cli::Command::Verify(args) => admin::verify(&args, cli.client.json),
-        cli::Command::VerifyBundle(args) => bundle::verify(&args, cli.client.json),
-        cli::Command::Policy { command } => admin::policy(&command),
-        cli::Command::Bench { command } => bench::run(&command, &cli.client),
-        client => anyhow::bail!("{client:?} is a client command"),
+fn run(command: cli::AdminCommand, client: &cli::ClientArgs) -> anyhow::Result<Exit> {
+    match command {
+        cli::AdminCommand::Serve(args) => admin::serve(args),
+        cli::AdminCommand::Init(args) => admin::init(&args),
+        cli::AdminCommand::Verify(args) => admin::verify(&args, client.json),
+        cli::AdminCommand::VerifyBundle(args) => bundle::verify(&args, client.json),
+        cli::AdminCommand::Policy { command } => admin::policy(&command),
+        cli::AdminCommand::Bench { command } => bench::run(&command, client),
     }
 }
 
