@@ -17,9 +17,9 @@ use sitrep_store::{Ledger, PostgresStore, SqliteStore, Store};
 use sitrep_server::config::{Config, LogFormat};
 
 use crate::cli::{InitArgs, PolicyCommand, ServeArgs, VerifyArgs};
-use crate::exit;
+use crate::exit::Exit;
 
-pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
+pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     let mut config = Config::load(args.config.as_deref(), |name| std::env::var(name).ok())?;
     if let Some(data) = args.data {
         config.data = data;
@@ -37,7 +37,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     init_logging(config.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(sitrep_server::serve::run(config, args.demo))?;
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// Structured logs on stderr; `RUST_LOG` filters them (default: info). A log line that cannot
@@ -55,7 +55,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-pub fn init(args: &InitArgs) -> anyhow::Result<u8> {
+pub fn init(args: &InitArgs) -> anyhow::Result<Exit> {
     let admin = UserName::parse(&args.admin).context("--admin")?;
     let dir = DataDir::create(&args.data)?;
     let store = sitrep_store::open_store(&dir, args.database.as_deref())?;
@@ -72,10 +72,10 @@ pub fn init(args: &InitArgs) -> anyhow::Result<u8> {
     println!("  admin:        {admin}");
     println!("The admin's API token follows; it is shown once and only its SHA-256 is stored.");
     println!("{token}");
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
-pub fn verify(args: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
+pub fn verify(args: &VerifyArgs, json: bool) -> anyhow::Result<Exit> {
     let dir = DataDir::inspect(&args.data)?;
     let store: Box<dyn Store> = match &args.database {
         Some(url) => Box::new(PostgresStore::open(url)?),
@@ -103,7 +103,7 @@ pub fn verify(args: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
             } else {
                 println!("BROKEN: {broken}");
             }
-            return Ok(exit::BROKEN);
+            return Ok(Exit::Broken);
         }
         Err(VerifyError::Store(error)) => return Err(error.into()),
     };
@@ -118,7 +118,7 @@ pub fn verify(args: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
                 println!("BROKEN: {}", failure.line());
             }
         }
-        return Ok(exit::BROKEN);
+        return Ok(Exit::Broken);
     }
     if json {
         println!(
@@ -133,7 +133,7 @@ pub fn verify(args: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
         };
         println!("ok: {} entries in {} records verify; {blobs}", verified.entries, verified.records);
     }
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// An `evidence.registered` entry: which blob a record names, and under what name.
@@ -285,7 +285,7 @@ fn record_name(record: RecordId) -> String {
     }
 }
 
-pub fn policy(command: &PolicyCommand) -> anyhow::Result<u8> {
+pub fn policy(command: &PolicyCommand) -> anyhow::Result<Exit> {
     match command {
         PolicyCommand::Matrix { file: Some(file), .. } => {
             print!("{}", load_policy(file)?.matrix());
@@ -307,12 +307,12 @@ pub fn policy(command: &PolicyCommand) -> anyhow::Result<u8> {
             ),
             Err(error) => {
                 println!("{error:#}");
-                return Ok(exit::BROKEN);
+                return Ok(Exit::Broken);
             }
         },
         PolicyCommand::Default => print!("{}", sitrep_core::policy::DEFAULT_POLICY),
     }
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 fn load_policy(file: &Path) -> anyhow::Result<Policy> {

@@ -26,9 +26,9 @@ use sitrep_store::verify::verify_store;
 use sitrep_store::{Append, Ledger, PostgresStore, Request, SqliteStore, Store};
 
 use crate::cli::{BenchCommand, BenchStoreArgs, ClientArgs};
-use crate::exit;
+use crate::exit::Exit;
 
-pub fn run(command: &BenchCommand, client: &ClientArgs) -> anyhow::Result<u8> {
+pub fn run(command: &BenchCommand, client: &ClientArgs) -> anyhow::Result<Exit> {
     match command {
         BenchCommand::Store(args) => store(args),
         BenchCommand::Server(args) => crate::load::run(args, client),
@@ -44,7 +44,7 @@ fn now() -> Timestamp {
     Timestamp::from_jiff(jiff::Timestamp::now())
 }
 
-fn store(args: &BenchStoreArgs) -> anyhow::Result<u8> {
+fn store(args: &BenchStoreArgs) -> anyhow::Result<Exit> {
     let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let scratch = tempfile::Builder::new()
         .prefix("sitrep-bench-")
@@ -99,7 +99,7 @@ fn store(args: &BenchStoreArgs) -> anyhow::Result<u8> {
         export.excerpt_verify.as_secs_f64() * 1e3,
         export.excerpt_bytes as f64 / 1e3
     );
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 fn print_appends(on: &str, appenders: usize, figures: &AppendFigures) {

@@ -11,7 +11,7 @@ use sitrep_core::bundle::{FORMAT_1, Failure, Options, Reader, Verified};
 use sitrep_core::checkpoint::{VerifyingKey, parse_public_key};
 
 use crate::cli::VerifyBundleArgs;
-use crate::exit;
+use crate::exit::Exit;
 
 /// Bytes read from the file at a time.
 const PIECE: usize = 1 << 20;
@@ -51,7 +51,7 @@ fn read_key(given: &str) -> anyhow::Result<VerifyingKey> {
         .with_context(|| format!("--key {given}: give the deployment's public key (base64) or a file holding it"))
 }
 
-pub fn verify(args: &VerifyBundleArgs, json: bool) -> anyhow::Result<u8> {
+pub fn verify(args: &VerifyBundleArgs, json: bool) -> anyhow::Result<Exit> {
     let key = args.key.as_deref().map(read_key).transpose()?;
     let earlier = match &args.checkpoint {
         None => None,
@@ -78,7 +78,7 @@ pub fn verify(args: &VerifyBundleArgs, json: bool) -> anyhow::Result<u8> {
             } else {
                 println!("{}", summary(&verified));
             }
-            Ok(exit::OK)
+            Ok(Exit::Ok)
         }
         Err(failure) => {
             if json {
@@ -88,7 +88,7 @@ pub fn verify(args: &VerifyBundleArgs, json: bool) -> anyhow::Result<u8> {
             } else {
                 println!("BROKEN: {}", crate::client::one_line(&failure.to_string()));
             }
-            Ok(exit::BROKEN)
+            Ok(Exit::Broken)
         }
     }
 }

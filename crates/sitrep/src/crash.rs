@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use sitrep_store::postgres::ScratchDatabase;
 
 use crate::cli::BenchCrashArgs;
-use crate::exit;
+use crate::exit::Exit;
 
 /// How long a server may take to answer `/readyz`, and an unanswered write to be answered after
 /// a restart, before the soak gives up.
@@ -39,7 +39,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 /// Findings printed per round; the rest are counted.
 const SHOWN: usize = 10;
 
-pub fn run(args: &BenchCrashArgs, json: bool) -> anyhow::Result<u8> {
+pub fn run(args: &BenchCrashArgs, json: bool) -> anyhow::Result<Exit> {
     ensure!(args.rounds > 0, "--rounds must be at least 1");
     ensure!(args.writers > 0, "--writers must be at least 1");
     ensure!(args.min_ms <= args.max_ms, "--min-ms must not be more than --max-ms");
@@ -58,7 +58,7 @@ pub fn run(args: &BenchCrashArgs, json: bool) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let soaked = runtime.block_on(soak(args, json, &exe, scratch.path(), database.as_ref().map(ScratchDatabase::url)));
     let totals = match soaked {
-        Ok(totals) if totals.first_failure.is_none() => return Ok(exit::OK),
+        Ok(totals) if totals.first_failure.is_none() => return Ok(Exit::Ok),
         Ok(totals) => totals,
         Err(error) => {
             let kept = keep(scratch, database);
@@ -69,7 +69,7 @@ pub fn run(args: &BenchCrashArgs, json: bool) -> anyhow::Result<u8> {
     if let Some((round, finding)) = &totals.first_failure {
         eprintln!("sitrep: round {round}: {finding} ({kept})");
     }
-    Ok(exit::BROKEN)
+    Ok(Exit::Broken)
 }
 
 /// Keeps the deployment of a failed run for a person to look at: where it is.

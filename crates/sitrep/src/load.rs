@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use crate::cli::{BenchServerArgs, ClientArgs};
-use crate::exit;
+use crate::exit::Exit;
 
 struct Bench {
     http: reqwest::Client,
@@ -113,7 +113,7 @@ impl Figures {
     }
 }
 
-pub fn run(args: &BenchServerArgs, client: &ClientArgs) -> anyhow::Result<u8> {
+pub fn run(args: &BenchServerArgs, client: &ClientArgs) -> anyhow::Result<Exit> {
     let base = client.url.clone().context("name the server with --url or SITREP_URL")?.trim_end_matches('/').to_owned();
     let admin = client.token.clone().context("pass an admin token with --token or SITREP_TOKEN")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -200,7 +200,7 @@ pub fn run(args: &BenchServerArgs, client: &ClientArgs) -> anyhow::Result<u8> {
         );
         anyhow::Ok(())
     })?;
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// Runs `action` from `clients` tasks for `duration`, timing each call.

@@ -11,47 +11,39 @@ mod bundle;
 mod cli;
 mod client;
 mod crash;
+mod exit;
 mod load;
 
-/// Exit codes scripts can rely on (also listed in `docs/cli.md`).
-pub mod exit {
-    /// The command did what was asked; for `verify` and `verify-bundle`, everything verifies.
-    pub const OK: u8 = 0;
-    /// `verify` found a record that does not verify, or `verify-bundle` a bundle.
-    pub const BROKEN: u8 = 1;
-    /// The command could not run: bad arguments, a missing or locked data directory, I/O.
-    pub const ERROR: u8 = 2;
-}
+use exit::Exit;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    if cli.command.is_client() {
-        return match client::run(cli.command, &cli.client) {
-            Ok(code) => ExitCode::from(code),
+    match cli.command {
+        cli::Command::Client(command) => match client::run(command, &cli.client) {
+            Ok(exit) => exit.into(),
             Err(failure) => {
                 eprintln!("sitrep: {}", client::one_line(&failure.message));
-                ExitCode::from(failure.code)
+                failure.code.into()
             }
-        };
-    }
-    match run(cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(error) => {
-            eprintln!("sitrep: {}", client::one_line(&one_line(&error)));
-            ExitCode::from(exit::ERROR)
-        }
+        },
+        cli::Command::Admin(command) => match run(command, &cli.client) {
+            Ok(exit) => exit.into(),
+            Err(error) => {
+                eprintln!("sitrep: {}", client::one_line(&one_line(&error)));
+                Exit::Usage.into()
+            }
+        },
     }
 }
 
-fn run(cli: cli::Cli) -> anyhow::Result<u8> {
-    match cli.command {
-        cli::Command::Serve(args) => admin::serve(args),
-        cli::Command::Init(args) => admin::init(&args),
-        cli::Command::Verify(args) => admin::verify(&args, cli.client.json),
-        cli::Command::VerifyBundle(args) => bundle::verify(&args, cli.client.json),
-        cli::Command::Policy { command } => admin::policy(&command),
-        cli::Command::Bench { command } => bench::run(&command, &cli.client),
-        client => anyhow::bail!("{client:?} is a client command"),
+fn run(command: cli::AdminCommand, client: &cli::ClientArgs) -> anyhow::Result<Exit> {
+    match command {
+        cli::AdminCommand::Serve(args) => admin::serve(args),
+        cli::AdminCommand::Init(args) => admin::init(&args),
+        cli::AdminCommand::Verify(args) => admin::verify(&args, client.json),
+        cli::AdminCommand::VerifyBundle(args) => bundle::verify(&args, client.json),
+        cli::AdminCommand::Policy { command } => admin::policy(&command),
+        cli::AdminCommand::Bench { command } => bench::run(&command, client),
     }
 }
 

@@ -25,7 +25,6 @@
 //! The manifest and its members are here; `tar.rs` is the archive format, `write.rs` makes a
 //! bundle and `verify.rs` reads and checks one.
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::entry::EntryHash;

@@ -47,8 +47,24 @@ impl PostIncidentReport {
     /// The report as Markdown, for print, mail and archives. User text is escaped so that it
     /// reads as written and cannot add links, headings or formatting.
     pub fn to_markdown(&self) -> String {
-        let s = &self.summary;
         let mut out = String::new();
+        self.title_md(&mut out);
+        self.summary_md(&mut out);
+        self.metrics_md(&mut out);
+        self.deadlines_md(&mut out);
+        self.decisions_md(&mut out);
+        self.statements_md(&mut out);
+        self.evidence_md(&mut out);
+        self.parties_md(&mut out);
+        self.review_md(&mut out);
+        self.csf_md(&mut out);
+        self.timeline_md(&mut out);
+        out
+    }
+
+    /// The title, the exercise banner and what the report was generated from.
+    fn title_md(&self, out: &mut String) {
+        let s = &self.summary;
         let _ = writeln!(out, "# Post-incident report {}: {}\n", s.incident, md(&s.title));
         if s.exercise {
             out.push_str("**EXERCISE — this incident was a drill.**\n\n");
@@ -65,7 +81,11 @@ impl PostIncidentReport {
                 "; **the chain did not verify**"
             }
         );
+    }
 
+    /// `## Summary`: severity, phase, times, command, scope and roles.
+    fn summary_md(&self, out: &mut String) {
+        let s = &self.summary;
         out.push_str("## Summary\n\n");
         let _ = writeln!(out, "- Severity: {}", s.severity);
         let _ = writeln!(out, "- Phase: {}", words(s.phase.as_str()));
@@ -109,19 +129,22 @@ impl PostIncidentReport {
         let roles: Vec<String> =
             s.roles.iter().map(|(role, holders)| format!("{} {}", words(role.as_str()), names(holders))).collect();
         let _ = writeln!(out, "- Roles: {}", if roles.is_empty() { "none held".to_owned() } else { roles.join("; ") });
+    }
 
+    /// `## Metrics`: the milestones and approval latency per class.
+    fn metrics_md(&self, out: &mut String) {
         let m = &self.metrics;
         out.push_str("\n## Metrics\n\nMeasured on entry times from the declaration; see docs/reports.md for the definitions.\n\n");
         out.push_str("| measure | after declaration | reached |\n|---|---|---|\n");
-        milestone_line(&mut out, "All required roles staffed", m.staffed.as_ref(), "never fully staffed");
+        milestone_line(out, "All required roles staffed", m.staffed.as_ref(), "never fully staffed");
         milestone_line(
-            &mut out,
+            out,
             "First approved containment decision",
             m.first_containment_decision.as_ref(),
             "no containment decision approved",
         );
-        milestone_line(&mut out, "Contained (phase past containment)", m.contained.as_ref(), "not yet");
-        milestone_line(&mut out, "Closed", m.closed.as_ref(), "not yet");
+        milestone_line(out, "Contained (phase past containment)", m.contained.as_ref(), "not yet");
+        milestone_line(out, "Closed", m.closed.as_ref(), "not yet");
         let classes: Vec<String> = m.containment_classes.iter().map(|c| words(c.as_str())).collect();
         let _ = writeln!(out, "\nContainment classes: {}.", classes.join(", "));
         out.push_str("\nApproval latency (proposal to approval), per decision class:\n\n");
@@ -141,7 +164,10 @@ impl PostIncidentReport {
                 );
             }
         }
+    }
 
+    /// `## Deadline compliance`: each regulatory clock and how it ended.
+    fn deadlines_md(&self, out: &mut String) {
         out.push_str("\n## Deadline compliance\n\n");
         let _ = writeln!(out, "{}", self.deadlines.note);
         for c in &self.deadlines.clocks {
@@ -173,9 +199,12 @@ impl PostIncidentReport {
                 }
             );
         }
+    }
 
+    /// `## Decision register`: every decision with its endorsements, actions and notices.
+    fn decisions_md(&self, out: &mut String) {
         out.push_str("\n## Decision register\n\n");
-        or_none(&mut out, self.decisions.is_empty());
+        or_none(out, self.decisions.is_empty());
         for d in &self.decisions {
             let _ =
                 writeln!(out, "### {} {} \"{}\" — {}\n", d.id, words(d.class.as_str()), md(&d.title), d.state.as_str());
@@ -235,9 +264,12 @@ impl PostIncidentReport {
             }
             out.push('\n');
         }
+    }
 
+    /// `## Statements`: every version with its approvals, and the publications.
+    fn statements_md(&self, out: &mut String) {
         out.push_str("## Statements\n\n");
-        or_none(&mut out, self.statements.is_empty());
+        or_none(out, self.statements.is_empty());
         for st in &self.statements {
             let _ = writeln!(
                 out,
@@ -279,7 +311,10 @@ impl PostIncidentReport {
             }
             out.push('\n');
         }
+    }
 
+    /// `## Evidence manifest`: counts, then one table row per item.
+    fn evidence_md(&self, out: &mut String) {
         let ev = &self.evidence;
         out.push_str("## Evidence manifest\n\n");
         let _ = writeln!(
@@ -314,9 +349,12 @@ impl PostIncidentReport {
                 item.integrity_failures
             );
         }
+    }
 
+    /// `## Third parties and share links`.
+    fn parties_md(&self, out: &mut String) {
         out.push_str("\n## Third parties and share links\n\n");
-        or_none(&mut out, self.third_parties.is_empty());
+        or_none(out, self.third_parties.is_empty());
         for p in &self.third_parties {
             let _ = writeln!(
                 out,
@@ -347,7 +385,10 @@ impl PostIncidentReport {
                 }
             );
         }
+    }
 
+    /// `## Lessons and control changes`, each change under its lesson.
+    fn review_md(&self, out: &mut String) {
         let r = &self.review;
         out.push_str("\n## Lessons and control changes\n\n");
         match &r.completed {
@@ -356,7 +397,7 @@ impl PostIncidentReport {
             }
             None => out.push_str("The review is not complete.\n\n"),
         }
-        or_none(&mut out, r.lessons.is_empty());
+        or_none(out, r.lessons.is_empty());
         for l in &r.lessons {
             let _ = writeln!(out, "- {} (by {} at {}): {}", l.id, l.by, when(l.at), md(&l.what_happened));
             let _ = writeln!(out, "  - why: {}", md(&l.why));
@@ -380,7 +421,10 @@ impl PostIncidentReport {
                 );
             }
         }
+    }
 
+    /// `## NIST CSF 2.0`: the subcategories evidenced, with their seqs.
+    fn csf_md(&self, out: &mut String) {
         out.push_str(
             "\n## NIST CSF 2.0\n\nSubcategories the record's entries evidence, with the seqs of those entries.\n",
         );
@@ -397,7 +441,10 @@ impl PostIncidentReport {
                 );
             }
         }
+    }
 
+    /// `## Timeline`: one line per entry in the order things happened.
+    fn timeline_md(&self, out: &mut String) {
         out.push_str(
             "\n## Timeline\n\nIn the order things happened; a time given apart from its recording shows both.\n\n",
         );
@@ -418,6 +465,5 @@ impl PostIncidentReport {
                 line.backfill_reason.as_ref().map(|r| format!(" (backfilled: {})", md(r))).unwrap_or_default()
             );
         }
-        out
     }
 }

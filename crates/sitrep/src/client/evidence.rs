@@ -15,8 +15,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{Client, Failure, Outcome, codes, failure, incident_path, one_line, root_cause, text, urlencode};
+use super::{Client, Failure, Outcome, failure, incident_path, one_line, root_cause, text, urlencode};
 use crate::cli::{EvidenceAddArgs, EvidenceCommand};
+use crate::exit::Exit;
 
 /// Bytes read from the file per chunk sent.
 const CHUNK: usize = 256 * 1024;
@@ -144,7 +145,7 @@ async fn add_file(client: &Client, add: EvidenceAddArgs) -> Outcome {
                 return Err(refusal);
             }
             return Err(Failure {
-                code: codes::UNAVAILABLE,
+                code: Exit::Unavailable,
                 message: one_line(&format!(
                     "the upload to {} broke off after {} of {length} bytes: {}; `sitrep evidence list {}` shows \
                      whether it was registered",
@@ -162,7 +163,7 @@ async fn add_file(client: &Client, add: EvidenceAddArgs) -> Outcome {
     let theirs = text(&item, "sha256");
     if sent_bytes != length || ours != theirs {
         return Err(Failure {
-            code: codes::UNAVAILABLE,
+            code: Exit::Unavailable,
             message: one_line(&format!(
                 "the server registered sha256 {theirs}, but the {sent_bytes} bytes sent hash to {ours}; \
                  check the file and the path to the server"
@@ -309,7 +310,7 @@ async fn download(
                 .as_array()
                 .and_then(|items| items.iter().find(|item| item["sha256"] == sha256.as_str()))
                 .ok_or_else(|| Failure {
-                    code: codes::NOT_FOUND,
+                    code: Exit::NotFound,
                     message: format!("{incident} has no evidence {sha256}; `sitrep evidence list {incident}` shows it"),
                 })?;
             PathBuf::from(safe_file_name(&text(item, "name"), &sha256))
@@ -332,7 +333,7 @@ async fn download(
 
     let path = format!("{}/evidence/{}?purpose={}", incident_path(incident), urlencode(&sha256), urlencode(purpose));
     let response = client.request(Method::GET, &path).send().await.map_err(|e| Failure {
-        code: codes::UNAVAILABLE,
+        code: Exit::Unavailable,
         message: one_line(&format!("cannot reach {}: {}", client.base, root_cause(&e))),
     })?;
     let status = response.status();
@@ -340,7 +341,7 @@ async fn download(
         return Err(failure(status, &response.text().await.unwrap_or_default()));
     }
     let cut_off = |detail: String| Failure {
-        code: codes::UNAVAILABLE,
+        code: Exit::Unavailable,
         message: one_line(&format!("the download of {sha256} was cut off: {detail}; nothing was kept")),
     };
     let bar = progress(client, response.content_length().unwrap_or(0), "downloading");
@@ -369,7 +370,7 @@ async fn download(
         .map_err(local(temp.path()))?;
     if received != sha256 || written != sha256 {
         return Err(Failure {
-            code: codes::UNAVAILABLE,
+            code: Exit::Unavailable,
             message: one_line(&format!(
                 "the download does not match its hash: asked for {sha256}, received bytes hashing to {received}, \
                  wrote bytes hashing to {written}; nothing was kept"

@@ -11,8 +11,9 @@ use sitrep_core::bundle::Options;
 use tokio::io::AsyncWriteExt;
 
 use super::evidence::progress;
-use super::{Client, Failure, Outcome, codes, failure, incident_path, one_line, root_cause};
+use super::{Client, Failure, Outcome, failure, incident_path, one_line, root_cause};
 use crate::cli::ExportArgs;
+use crate::exit::Exit;
 
 pub(super) async fn run(client: &Client, args: ExportArgs) -> Outcome {
     let purpose = args.purpose.as_deref().map(str::trim).unwrap_or_default();
@@ -61,7 +62,7 @@ pub(super) async fn run(client: &Client, args: ExportArgs) -> Outcome {
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| Failure {
-            code: codes::UNAVAILABLE,
+            code: Exit::Unavailable,
             message: one_line(&format!(
                 "the export was cut off after {received} bytes: {}; nothing was kept",
                 root_cause(&e)
@@ -84,7 +85,7 @@ pub(super) async fn run(client: &Client, args: ExportArgs) -> Outcome {
             .map_err(|e| Failure::usage(e.to_string()))?
             .map_err(|e| Failure::usage(format!("{e:#}")))?;
     let verified = verdict.map_err(|broken| Failure {
-        code: codes::UNAVAILABLE,
+        code: Exit::Unavailable,
         message: one_line(&format!("the bundle received does not verify ({broken}); nothing was kept")),
     })?;
     let kept = if args.force { temp.persist(&target) } else { temp.persist_noclobber(&target) };
@@ -134,7 +135,7 @@ pub(super) async fn checkpoint(client: &Client, incident: &str, output: Option<P
         return Err(failure(status, &text));
     }
     let parsed = sitrep_core::checkpoint::parse(&text).map_err(|e| Failure {
-        code: codes::UNAVAILABLE,
+        code: Exit::Unavailable,
         message: one_line(&format!("the server's answer is not a checkpoint: {e}")),
     })?;
     if let Some(target) = &output {

@@ -3,8 +3,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Client, Failure, Outcome, codes, incident_path, one_line, text, urlencode};
+use super::{Client, Failure, Outcome, incident_path, one_line, text, urlencode};
 use crate::cli::{PartyCommand, PartyDetails, ShareCommand};
+use crate::exit::Exit;
 
 pub(super) async fn party(client: &Client, command: PartyCommand) -> Outcome {
     match command {
@@ -23,7 +24,7 @@ pub(super) async fn party(client: &Client, command: PartyCommand) -> Outcome {
                 .as_array()
                 .and_then(|all| all.iter().find(|p| p["party"] == update.party.as_str()))
                 .ok_or_else(|| Failure {
-                    code: codes::NOT_FOUND,
+                    code: Exit::NotFound,
                     message: format!(
                         "there is no party {}; `sitrep party list` shows the registry",
                         one_line(&update.party)

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use super::{Client, Failure, Outcome, codes, decision_words, incident_path, one_line, text};
+use super::{Client, Failure, Outcome, decision_words, incident_path, one_line, text};
 use crate::cli::DecisionsArgs;
+use crate::exit::Exit;
 
 pub(super) async fn report(client: &Client, incident: &str, markdown: bool) -> Outcome {
     let path = format!("{}/report", incident_path(incident));
@@ -27,7 +28,7 @@ pub(super) async fn decisions(client: &Client, args: DecisionsArgs) -> Outcome {
         let state = client.get(&path).await?;
         if !state["decisions"].is_array() {
             return Err(Failure {
-                code: codes::UNAVAILABLE,
+                code: Exit::Unavailable,
                 message: format!("the answer to {path} has no list of decisions; is this a sitrep server?"),
             });
         }
@@ -83,7 +84,7 @@ pub(super) fn print_raw(text: &str) -> Outcome {
         .write_all(text.as_bytes())
         .and_then(|()| if text.ends_with('\n') || text.is_empty() { Ok(()) } else { out.write_all(b"\n") });
     written.and_then(|()| out.flush()).map_err(|e| Failure::usage(format!("standard output: {e}")))?;
-    Ok(codes::OK)
+    Ok(Exit::Ok)
 }
 
 /// Writes a temporary file beside `target` and renames it into place, so that a failure leaves

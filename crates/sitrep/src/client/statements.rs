@@ -5,8 +5,9 @@ use std::io::Read;
 
 use serde_json::{Value, json};
 
-use super::{Client, Failure, Outcome, codes, decision_words, incident_path, one_line, text, urlencode};
+use super::{Client, Failure, Outcome, decision_words, incident_path, one_line, text, urlencode};
 use crate::cli::{StatementCommand, StatementText};
+use crate::exit::Exit;
 
 pub(super) async fn run(client: &Client, command: StatementCommand) -> Outcome {
     match command {
@@ -131,7 +132,7 @@ async fn find(client: &Client, incident: &str, statement: &str) -> Result<Value,
         .and_then(|all| all.iter().find(|s| text(s, "id").eq_ignore_ascii_case(statement)))
         .cloned()
         .ok_or_else(|| Failure {
-            code: codes::NOT_FOUND,
+            code: Exit::NotFound,
             message: format!(
                 "{incident} has no statement {}; `sitrep statement list {incident}` shows them",
                 one_line(statement)
