@@ -65,7 +65,7 @@ pub fn create(data: &Path) -> Result<DataDir, ServeError> {
     let store = SqliteStore::open(&dir.database_path())?;
     let (_, sha256) = new_token()?;
     let events = genesis(uuid::Uuid::new_v4(), "Example Corp (demo)", &dir.public_key()?, &name("admin")?, &sha256);
-    Ledger::create_deployment(&store, &events, Timestamp::from_jiff(jiff::Timestamp::now()))?;
+    Ledger::create_deployment(&store, &events, sitrep_store::time::now())?;
     Ok(dir)
 }
 
@@ -79,7 +79,7 @@ pub async fn seed(ledger: &Ledger, blobs: &BlobStore) -> Result<Vec<DemoPerson>,
     demo.third_party(trail).await?;
     demo.statements().await?;
     // When legal became aware, for both determinations.
-    let aware = Timestamp::from_jiff(jiff::Timestamp::now()).plus_seconds(-90 * 60);
+    let aware = sitrep_store::time::now().plus_seconds(-90 * 60);
     demo.gdpr(aware).await?;
     demo.nis2(aware).await?;
     demo.tasks().await?;
@@ -127,7 +127,7 @@ struct Demo<'a> {
 
 /// A time `minutes` ago.
 fn ago(minutes: i64) -> Timestamp {
-    Timestamp::from_jiff(jiff::Timestamp::now()).plus_seconds(-minutes * 60)
+    sitrep_store::time::now().plus_seconds(-minutes * 60)
 }
 
 /// A time `minutes` ago, logged only now for the reason `why`.
@@ -157,7 +157,7 @@ fn class(name: &str) -> Result<DecisionClass, ServeError> {
 
 /// A time `minutes` from now.
 fn due(minutes: i64) -> Option<Timestamp> {
-    Some(Timestamp::from_jiff(jiff::Timestamp::now()).plus_seconds(minutes * 60))
+    Some(sitrep_store::time::now().plus_seconds(minutes * 60))
 }
 
 impl<'a> Demo<'a> {
@@ -618,7 +618,7 @@ async fn add_evidence(
         sniffed_type: crate::api::evidence::sniff(&stored.head),
         source: Some(source.into()),
         collected_by: Some(by.to_string()),
-        collected_at: Some(Timestamp::from_jiff(jiff::Timestamp::now()).plus_seconds(-600)),
+        collected_at: Some(sitrep_store::time::now().plus_seconds(-600)),
     });
     ledger.execute(by, Request::Incident { incident, command }).await?;
     Ok(stored.sha256)
@@ -712,7 +712,7 @@ impl Receiver {
     pub fn receive(&self, name: &str, signature: &str, key: &str, body: &[u8]) -> (bool, serde_json::Value) {
         let expected = self.secrets.get(name).and_then(|secret| {
             let timestamp: i64 = signature.split(',').find_map(|part| part.strip_prefix("t="))?.parse().ok()?;
-            let fresh = (jiff::Timestamp::now().as_second() - timestamp).abs() < 300;
+            let fresh = (sitrep_store::time::now().as_jiff().as_second() - timestamp).abs() < 300;
             let computed = crate::connectors::webhook::signature(secret, timestamp, body).ok()?;
             Some(fresh && crate::auth::same_secret(&computed, signature))
         });
@@ -721,7 +721,7 @@ impl Receiver {
         let duplicate = deliveries.iter().any(|d| d["idempotency_key"] == key && d["valid"] == true);
         let record = serde_json::json!({
             "receiver": name,
-            "received_at": jiff::Timestamp::now().to_string(),
+            "received_at": sitrep_store::time::now().to_string(),
             "valid": valid,
             "duplicate": duplicate,
             "idempotency_key": key,

@@ -55,9 +55,7 @@ const LIVE_BUFFER: usize = 4_096;
 /// The source of server time.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
-pub fn system_clock() -> Clock {
-    Arc::new(|| Timestamp::from_jiff(jiff::Timestamp::now()))
-}
+pub use crate::time::system_clock;
 
 struct Job {
     by: UserName,

@@ -18,6 +18,7 @@ pub mod datadir;
 pub mod ledger;
 pub mod postgres;
 pub mod sqlite;
+pub mod time;
 pub mod verify;
 
 pub use ledger::{Committed, Ledger, LedgerError, Receipt, Request};

@@ -7,5 +7,5 @@ mod clock;
 mod wait;
 
 pub use chain::assert_chain;
-pub use clock::ManualClock;
+pub use clock::{ManualClock, system_now};
 pub use wait::{Probe, eventually, eventually_blocking};

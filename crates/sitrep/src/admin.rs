@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use sitrep_core::decide::genesis;
-use sitrep_core::{OrgState, Policy, RecordId, Timestamp, UserName};
+use sitrep_core::{OrgState, Policy, RecordId, UserName};
 use sitrep_store::blobs::{BlobError, BlobStore};
 use sitrep_store::datadir::{DataDir, new_token};
 use sitrep_store::verify::{VerifyError, verify_and_fold};
@@ -61,7 +61,7 @@ pub fn init(args: &InitArgs) -> anyhow::Result<Exit> {
     let store = sitrep_store::open_store(&dir, args.database.as_deref())?;
     let (token, token_sha256) = new_token()?;
     let events = genesis(uuid::Uuid::new_v4(), &args.name, &dir.public_key()?, &admin, &token_sha256);
-    Ledger::create_deployment(store.as_ref(), &events, Timestamp::from_jiff(jiff::Timestamp::now()))?;
+    Ledger::create_deployment(store.as_ref(), &events, sitrep_store::time::now())?;
     println!("Created the deployment '{}' in {}.", args.name, dir.root().display());
     match &args.database {
         Some(_) => println!("  store:        the PostgreSQL database given with --database"),

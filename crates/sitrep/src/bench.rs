@@ -41,7 +41,7 @@ fn user(name: &str) -> UserName {
 }
 
 fn now() -> Timestamp {
-    Timestamp::from_jiff(jiff::Timestamp::now())
+    sitrep_store::time::now()
 }
 
 fn store(args: &BenchStoreArgs) -> anyhow::Result<Exit> {

@@ -268,7 +268,7 @@ async fn watch(
             let mut buffer = Vec::new();
             let mut mine = Vec::new();
             while let Some(Ok(chunk)) = stream.next().await {
-                let now = jiff::Timestamp::now();
+                let now = sitrep_store::time::now().as_jiff();
                 buffer.extend_from_slice(&chunk);
                 while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = buffer.drain(..=end).collect();

@@ -42,7 +42,7 @@ pub async fn post(
     timeout: Duration,
 ) -> Result<Option<String>, ActionFailure> {
     let bytes = serde_json::to_vec(body).map_err(|e| ActionFailure { reason: e.to_string(), retryable: false })?;
-    let now = jiff::Timestamp::now().as_second();
+    let now = sitrep_store::time::now().as_jiff().as_second();
     let response = http
         .post(url)
         .timeout(timeout)

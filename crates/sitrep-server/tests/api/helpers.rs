@@ -12,7 +12,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use sitrep_core::decide::{OrgCommand, genesis};
-use sitrep_core::{OrgRole, Timestamp, UserName};
+use sitrep_core::{OrgRole, UserName};
 use sitrep_server::Config;
 use sitrep_server::serve::{self, ServeError};
 use sitrep_store::datadir::{DataDir, new_token};
@@ -66,7 +66,7 @@ pub fn user(name: &str) -> UserName {
 /// A time `days` from now (negative: before) in the record's spelling: dates a test sends stay
 /// inside the window the server takes around its clock (a year back, ten years ahead).
 pub fn in_days(days: i64) -> String {
-    Timestamp::from_jiff(jiff::Timestamp::now()).plus_seconds(days * 86_400).to_string()
+    sitrep_testing::system_now().plus_seconds(days * 86_400).to_string()
 }
 
 /// A running server and everything a test needs to talk to it.

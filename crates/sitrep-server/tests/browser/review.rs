@@ -39,7 +39,7 @@ async fn the_commander_reviews_the_demo_incident_and_it_closes_once_the_executiv
     maria.type_into(&format!("{change} input[name=title]"), "Enforce push protection on every repository").await;
     maria.select(&format!("{change} select[name=owner]"), "tom").await;
     // Two months from now, as the browser's datetime-local field spells it.
-    let due = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(60 * 24);
+    let due = sitrep_testing::system_now().as_jiff() + jiff::SignedDuration::from_hours(60 * 24);
     maria
         .js(
             "document.querySelector(arguments[0] + ' input[name=due]').value = arguments[1];",

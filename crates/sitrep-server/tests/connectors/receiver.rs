@@ -151,7 +151,7 @@ pub fn verify_signature(secret: &str, header: &str, body: &[u8]) -> bool {
         }
     }
     let (Some(timestamp), Some(signature)) = (timestamp, signature) else { return false };
-    if (jiff::Timestamp::now().as_second() - timestamp).abs() > 300 {
+    if (sitrep_testing::system_now().as_jiff().as_second() - timestamp).abs() > 300 {
         return false;
     }
     let Ok(mut mac) = HmacSha256::new_from_slice(secret.as_bytes()) else { return false };

@@ -26,7 +26,7 @@ fn role(name: &str) -> Role {
 }
 
 fn now() -> Timestamp {
-    Timestamp::from_jiff(jiff::Timestamp::now())
+    sitrep_store::time::now()
 }
 
 /// A fresh deployment with an admin and five people for the core roles.

@@ -121,8 +121,8 @@ fn seed() -> u64 {
     if let Some(seed) = std::env::var(SEED_ENV).ok().and_then(|s| s.parse().ok()) {
         return seed;
     }
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos());
-    (nanos as u64) | 1
+    // A new seed each run, odd so it is never zero.
+    sitrep_store::time::now().unix_micros().unsigned_abs() | 1
 }
 
 /// What one round's child printed before it was killed.

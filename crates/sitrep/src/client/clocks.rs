@@ -25,7 +25,7 @@ pub(super) async fn determine(client: &Client, args: DetermineArgs) -> Outcome {
 
 pub(super) async fn submit(client: &Client, args: SubmitArgs) -> Outcome {
     let SubmitArgs { incident, clock, statement, version, authority, channel, reference, sent_at } = args;
-    let sent_at = sent_at.unwrap_or_else(|| jiff::Timestamp::now().to_string());
+    let sent_at = sent_at.unwrap_or_else(|| sitrep_store::time::now().to_string());
     let body = json!({ "sent_at": sent_at, "authority": authority, "channel": channel, "reference": reference,
         "statement": statement, "version": version });
     let answer = client.post(&format!("{}/clocks/{clock}/submission", incident_path(&incident)), body).await?;

@@ -129,7 +129,7 @@ fn review_lines(incident: &str, review: &Value) -> String {
             ),
         }
     }];
-    let now = jiff::Timestamp::now();
+    let now = sitrep_store::time::now().as_jiff();
     for lesson in lessons {
         let id = text(lesson, "id");
         lines.push(format!(

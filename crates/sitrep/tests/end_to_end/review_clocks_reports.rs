@@ -204,7 +204,8 @@ fn determinations_start_clocks_that_only_recorded_submissions_meet() {
     assert_eq!(maria.run(&["clocks", "INC-1"]).ok(), "No regulatory clocks on INC-1.\n");
 
     // Aware 80 hours ago: GDPR's 72 hours ran out 8 hours ago.
-    let aware = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 80 * 3600).expect("a time");
+    let aware =
+        jiff::Timestamp::from_second(sitrep_testing::system_now().as_jiff().as_second() - 80 * 3600).expect("a time");
     let aware = aware.to_string();
     let gdpr = lena.run(&[
         "determine",
@@ -501,7 +502,7 @@ fn facts_notes_and_the_incident_say_when_things_happened() {
     let (_server, people) = organisation(&["maria", "tom"]);
     let [maria, tom] = [&people[0], &people[1]];
     maria.run(&["declare", "Leaked deploy key", "--severity", "sev2", "--role", "tech_lead=tom"]).ok();
-    let earlier = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2)).to_string();
+    let earlier = (sitrep_testing::system_now().as_jiff() - jiff::SignedDuration::from_hours(2)).to_string();
 
     // A backfill without its reason is refused (exit 6) and names what is missing.
     let refused = tom.run(&["log", "INC-1", "Key pushed to GitHub", "--occurred-at", &earlier]).fails(6).to_owned();

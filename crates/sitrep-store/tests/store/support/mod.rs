@@ -34,7 +34,7 @@ pub fn role(name: &str) -> Role {
 }
 
 pub fn now() -> Timestamp {
-    Timestamp::from_jiff(jiff::Timestamp::now())
+    sitrep_store::time::now()
 }
 
 /// Opens (creating if needed) the SQLite store of a data directory.

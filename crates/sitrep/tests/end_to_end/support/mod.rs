@@ -43,7 +43,7 @@ fn wait_ready(child: &mut Child, addr: &str) -> bool {
 /// The UTC date `days` from today (negative: before), like `2027-01-31`: dates a test sends stay
 /// inside the window the server takes around now (a year back, ten years ahead).
 pub fn date_in(days: i64) -> String {
-    let then = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(days * 24);
+    let then = sitrep_testing::system_now().as_jiff() + jiff::SignedDuration::from_hours(days * 24);
     then.strftime("%Y-%m-%d").to_string()
 }
 
