@@ -285,7 +285,8 @@ pub fn blob_error(error: BlobError) -> ApiError {
 
 /// The upload form, for the document only: `upload` reads the parts itself, streaming the
 /// file while it hashes it.
-#[derive(Debug, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct UploadForm {
     /// The evidence file; its name is kept as metadata, never as a path.
