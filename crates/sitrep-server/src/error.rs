@@ -171,6 +171,107 @@ impl ApiError {
     }
 }
 
+/// The media type of every error answer (RFC 9457).
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Documents the problems each operation can answer, in one place, so the OpenAPI document
+/// says what the server does rather than what each handler's attribute remembered.
+///
+/// Every problem is the one `Problem` response component (`application/problem+json`); an
+/// attribute's `body = Problem` answer keeps its description and points at it. Beyond what an
+/// attribute names, each operation gets the statuses its shape implies: 401 with credentials,
+/// 404 with path segments, 400/408/413/415/422 with a JSON body, 422 with a query or header
+/// parameter, 403, 409, 422, 503 and 507 for a change, and 500 everywhere. A `4XX` range is
+/// replaced by them.
+#[derive(Debug)]
+pub struct ProblemResponses;
+
+impl utoipa::Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.responses.insert(
+            "Problem".into(),
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description("A problem: RFC 9457 problem details saying what went wrong and what would work")
+                    .content(PROBLEM_JSON, Content::new(Some(Ref::from_schema_name("Problem"))))
+                    .build(),
+            ),
+        );
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                (false, item.get.as_mut()),
+                (true, item.put.as_mut()),
+                (true, item.post.as_mut()),
+                (true, item.delete.as_mut()),
+                (true, item.patch.as_mut()),
+            ];
+            for (change, operation) in operations {
+                if let Some(operation) = operation {
+                    document_problems(operation, change);
+                }
+            }
+        }
+    }
+}
+
+/// The statuses an operation's shape implies, and every `Problem` answer as the component.
+fn document_problems(operation: &mut utoipa::openapi::path::Operation, change: bool) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{Ref, RefOr};
+
+    let parameters = operation.parameters.as_deref().unwrap_or_default();
+    let in_path = parameters.iter().any(|p| p.parameter_in == ParameterIn::Path);
+    let in_query = parameters.iter().any(|p| matches!(p.parameter_in, ParameterIn::Query | ParameterIn::Header));
+    let credentials = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    let body = operation.request_body.as_ref();
+    let json_body = body.is_some_and(|b| b.content.contains_key("application/json"));
+
+    let mut statuses: Vec<u16> = vec![500];
+    if credentials {
+        statuses.push(401);
+    }
+    if in_path {
+        statuses.push(404);
+    }
+    if body.is_some() {
+        statuses.extend([400, 408, 413, 422]);
+    }
+    if json_body {
+        statuses.push(415);
+    }
+    if in_query {
+        statuses.push(422);
+    }
+    if change {
+        statuses.extend([403, 409, 422, 503, 507]);
+    }
+
+    let responses = &mut operation.responses.responses;
+    responses.retain(|status, _| !status.ends_with("XX"));
+    for response in responses.values_mut() {
+        let RefOr::T(answer) = response else { continue };
+        let is_problem = answer.content.values().any(
+            |content| matches!(&content.schema, Some(RefOr::Ref(schema)) if schema.ref_location.ends_with("/Problem")),
+        );
+        if is_problem {
+            let mut reference = Ref::new("#/components/responses/Problem");
+            reference.description = answer.description.clone();
+            *response = RefOr::Ref(reference);
+        }
+    }
+    for status in statuses {
+        responses.entry(status.to_string()).or_insert_with(|| {
+            let mut reference = Ref::new("#/components/responses/Problem");
+            reference.description =
+                StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or_default().to_owned();
+            RefOr::Ref(reference)
+        });
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(cause) = &self {
@@ -180,7 +281,7 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         match &self {
             ApiError::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"sitrep\""));

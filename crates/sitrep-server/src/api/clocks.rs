@@ -44,6 +44,7 @@ pub struct DeterminationBody {
     /// A determination of the policy, e.g. `personal_data_breach`, `significant_incident`, `material`.
     #[schema(example = "personal_data_breach")]
     determination: String,
+    #[schema(schema_with = super::contract::short)]
     basis: String,
     /// When we became aware, if before now (RFC 3339); the clocks run from it.
     #[schema(value_type = Option<String>, example = "2026-11-27T03:10:00Z")]
@@ -112,13 +113,13 @@ pub struct SubmissionBody {
     #[schema(value_type = String, example = "2026-11-28T09:40:00Z")]
     sent_at: String,
     /// To whom: the supervisory authority, CSIRT or regulator.
-    #[schema(example = "CNIL")]
+    #[schema(schema_with = super::contract::title)]
     authority: String,
     /// Through what: a portal, an address, a form.
-    #[schema(example = "notifications.cnil.fr")]
+    #[schema(schema_with = super::contract::title)]
     channel: String,
     /// The authority's reference for the submission.
-    #[schema(example = "CNIL-2026-0415")]
+    #[schema(schema_with = super::contract::title)]
     reference: String,
     /// The statement sent, `ST-<n>`, and its version: approved through the clock's class.
     #[schema(example = "ST-2")]
@@ -144,9 +145,10 @@ pub async fn submit(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ClockBasisBody)]
 pub struct BasisBody {
     /// Why: it goes in the record.
-    #[schema(example = "The affected table held only synthetic test data")]
+    #[schema(schema_with = super::contract::short)]
     basis: String,
 }
 

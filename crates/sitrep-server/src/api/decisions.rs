@@ -22,9 +22,11 @@ use crate::views;
 #[serde(deny_unknown_fields)]
 pub struct ProposeBody {
     /// A decision class of the policy, e.g. `containment`.
-    #[schema(value_type = String, example = "credential_revocation")]
+    #[schema(schema_with = super::contract::decision_class)]
     class: DecisionClass,
+    #[schema(schema_with = super::contract::title)]
     title: String,
+    #[schema(schema_with = super::contract::optional_long)]
     rationale: Option<String>,
     /// What it executes once approved: `{connector: task|webhook|command|notify, ...}`.
     #[serde(default)]
@@ -42,14 +44,18 @@ pub struct ProposeBody {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DecisionNoteBody)]
 pub struct NoteBody {
+    #[schema(schema_with = super::contract::optional_short)]
     note: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RejectBody)]
 pub struct ReasonBody {
     /// Why it is rejected: required.
+    #[schema(schema_with = super::contract::short)]
     note: String,
 }
 

@@ -36,6 +36,7 @@ use crate::views;
 const CATCH_UP: usize = 1_000;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// Send entries after this seq first (as `Last-Event-ID` does); `0` replays the whole
@@ -63,7 +64,7 @@ struct Follow {
 /// Stream new entries of the incident as they commit.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/events", tag = "incidents",
     params(("id" = String, Path, description = "INC-<n>"), EventsQuery,
-           ("Last-Event-ID" = Option<String>, Header, description = "Resume after this seq")),
+           ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this seq")),
     responses((status = 200, description = "text/event-stream: one event per entry, `id:` = seq, data = the entry as JSON", content_type = "text/event-stream"), (status = 404, body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn events(

@@ -284,10 +284,30 @@ pub fn blob_error(error: BlobError) -> ApiError {
     }
 }
 
+/// The upload form, for the document only: `upload` reads the parts itself, streaming the
+/// file while it hashes it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The evidence file; its name is kept as metadata, never as a path.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// Where it comes from (a tool, a person, a ticket).
+    #[schema(schema_with = super::contract::optional_title)]
+    source: Option<String>,
+    /// Who collected it.
+    #[schema(schema_with = super::contract::optional_title)]
+    collected_by: Option<String>,
+    /// When it was collected (RFC 3339).
+    #[schema(format = DateTime)]
+    collected_at: Option<String>,
+}
+
 /// Add an evidence file (streamed; the SHA-256 is computed as it arrives).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/evidence", tag = "evidence",
     params(("id" = String, Path, description = "INC-<n>")),
-    request_body(content_type = "multipart/form-data", description = "part `file`; optional `source`, `collected_by`, `collected_at` (RFC 3339)"),
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "part `file`; optional `source`, `collected_by`, `collected_at` (RFC 3339)"),
     responses((status = 201, description = "The item: `{sha256, size, name, declared_type, sniffed_type, source, collected_by, collected_at, registered_by, received_at, custody}`"),
         (status = 413, description = "Over the evidence size limit; nothing was stored", body = Problem), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
@@ -331,6 +351,7 @@ fn evidence_refusal(state: &sitrep_core::IncidentState, policy: &sitrep_core::Po
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DownloadQuery {
     /// Why you are downloading it: recorded in the chain of custody.

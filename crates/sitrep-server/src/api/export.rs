@@ -48,6 +48,7 @@ pub struct ExportBody {
     /// Export only these entries (an excerpt), each with an inclusion proof.
     entries: Option<Vec<u64>>,
     /// Add a consistency proof from the record's first `since` entries to its head.
+    #[schema(maximum = 9007199254740991_u64)]
     since: Option<u64>,
 }
 

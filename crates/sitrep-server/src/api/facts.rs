@@ -19,12 +19,15 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct FactBody {
     /// What happened or what is known.
+    #[schema(schema_with = super::contract::long)]
     text: String,
     /// Where it comes from (a tool, a person, a ticket).
+    #[schema(schema_with = super::contract::optional_title)]
     source: Option<String>,
     /// `unverified` (the default), `verified` or `disproved`; the last two need `basis`.
-    #[schema(value_type = Option<String>, example = "unverified")]
+    #[schema(schema_with = super::contract::optional_fact_status)]
     status: Option<FactStatus>,
+    #[schema(schema_with = super::contract::optional_short)]
     basis: Option<String>,
     /// When it happened, if before now (RFC 3339); without it, when it is logged. Within the
     /// last 365 days and not in the future.
@@ -32,13 +35,16 @@ pub struct FactBody {
     occurred_at: Option<String>,
     /// Required when `occurred_at` is more than 15 minutes before now (a backfill): who saw it
     /// when, from which source.
+    #[schema(schema_with = super::contract::optional_short)]
     backfill_reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = FactBasisBody)]
 pub struct BasisBody {
     /// Why: the evidence or reasoning.
+    #[schema(schema_with = super::contract::short)]
     basis: String,
 }
 

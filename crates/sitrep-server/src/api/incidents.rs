@@ -25,8 +25,9 @@ use crate::views;
 #[serde(deny_unknown_fields)]
 pub struct DeclareBody {
     /// What happened, in a line.
+    #[schema(schema_with = super::contract::title)]
     title: String,
-    #[schema(value_type = String, example = "sev2")]
+    #[schema(schema_with = super::contract::severity)]
     severity: Severity,
     /// Need-to-know: only participants see it.
     #[serde(default)]
@@ -68,9 +69,11 @@ pub async fn declare(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `open` (not closed), `closed`, or `all` (the default).
+    #[param(pattern = "^(open|closed|all)$")]
     state: Option<String>,
     /// Only incidents where the caller holds a role.
     #[serde(default)]
@@ -121,6 +124,7 @@ pub async fn show(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RecordQuery {
     /// The first seq to return (default 1).
@@ -157,7 +161,8 @@ pub async fn record(
 /// `Accept: text/markdown`.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/sitrep", tag = "incidents",
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The SITREP as JSON, or as Markdown (`text/markdown`) when the Accept header asks for it")),
+    responses((status = 200, description = "The SITREP as JSON, or as Markdown (`text/markdown`) when the Accept header asks for it",
+        content((serde_json::Value = "application/json"), (String = "text/markdown")))),
     security(("token" = []), ("session" = [])))]
 pub async fn sitrep(
     State(app): State<AppState>,
@@ -193,9 +198,9 @@ async fn change(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
-    #[schema(value_type = String, example = "legal")]
+    #[schema(schema_with = super::contract::role)]
     role: Role,
-    #[schema(value_type = String, example = "lee")]
+    #[schema(schema_with = super::contract::user_name)]
     user: UserName,
     /// An org unit in the incident's scope: a local role there, for `local` decision classes.
     #[schema(example = "emea")]
@@ -218,7 +223,8 @@ pub async fn assign_role(
 
 /// Release a user from a role.
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}/roles/{role}/{user}", tag = "incidents",
-    params(("id" = String, Path, description = "INC-<n>"), ("role" = String, Path), ("user" = String, Path), UnitQuery),
+    params(("id" = String, Path, description = "INC-<n>"), ("role" = String, Path, pattern = "^[a-z][a-z0-9_]{0,39}$"),
+        ("user" = String, Path, pattern = "^[a-z][a-z0-9._-]{0,63}$"), UnitQuery),
     responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn release_role(
@@ -236,10 +242,10 @@ pub async fn release_role(
 #[serde(deny_unknown_fields)]
 pub struct HandoverBody {
     /// Who takes command.
-    #[schema(value_type = String, example = "tom")]
+    #[schema(schema_with = super::contract::user_name)]
     to: UserName,
     /// Why command changes hands; it goes in the record.
-    #[schema(example = "end of shift")]
+    #[schema(schema_with = super::contract::short)]
     reason: String,
 }
 
@@ -274,6 +280,7 @@ pub struct OccurrenceBody {
     #[schema(example = "2026-11-27T03:05:00Z")]
     detected_at: Option<String>,
     /// Required when a time given is more than 15 minutes before now.
+    #[schema(schema_with = super::contract::optional_short)]
     backfill_reason: Option<String>,
 }
 
@@ -302,6 +309,7 @@ pub async fn record_occurrence(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UnitQuery {
     /// The org unit of a local role.
@@ -311,7 +319,7 @@ pub struct UnitQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseBody {
-    #[schema(value_type = String, example = "containment")]
+    #[schema(schema_with = super::contract::phase)]
     phase: Phase,
 }
 
@@ -332,8 +340,9 @@ pub async fn set_phase(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeverityBody {
-    #[schema(value_type = String, example = "sev1")]
+    #[schema(schema_with = super::contract::severity)]
     severity: Severity,
+    #[schema(schema_with = super::contract::optional_short)]
     reason: Option<String>,
 }
 
@@ -353,12 +362,15 @@ pub async fn set_severity(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = IncidentNoteBody)]
 pub struct NoteBody {
+    #[schema(schema_with = super::contract::long)]
     text: String,
     /// When what it says happened, if before now (RFC 3339).
     #[schema(example = "2026-11-27T03:40:00Z")]
     occurred_at: Option<String>,
     /// Required when `occurred_at` is more than 15 minutes before now.
+    #[schema(schema_with = super::contract::optional_short)]
     backfill_reason: Option<String>,
 }
 

@@ -19,6 +19,7 @@ use crate::state::AppState;
 use crate::views;
 
 pub mod clocks;
+pub mod contract;
 pub mod decisions;
 pub mod events;
 pub mod evidence;
@@ -75,6 +76,14 @@ impl Modify for Security {
 
 /// Every API route, with its documentation.
 pub fn routes() -> OpenApiRouter<AppState> {
+    let mut router = documented_routes();
+    crate::error::ProblemResponses.modify(router.get_openapi_mut());
+    contract::NoNullParameters.modify(router.get_openapi_mut());
+    contract::UniqueOperationIds.modify(router.get_openapi_mut());
+    router
+}
+
+fn documented_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(incidents::declare, incidents::list))
         .routes(routes!(incidents::show))

@@ -103,12 +103,13 @@ async fn hashed(app: &AppState, password: String) -> Result<String, ApiError> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
-    #[schema(example = "lee")]
+    #[schema(schema_with = super::contract::user_name)]
     name: String,
     display_name: Option<String>,
-    #[schema(value_type = String, example = "member")]
+    #[schema(schema_with = super::contract::org_role)]
     org_role: OrgRole,
     /// At least 12 characters; without one the user signs in with tokens only.
+    #[schema(min_length = 12, max_length = 128)]
     password: Option<String>,
 }
 
@@ -139,7 +140,9 @@ pub async fn list_users(State(app): State<AppState>, _caller: Caller) -> Json<Va
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DisableBody)]
 pub struct ReasonBody {
+    #[schema(schema_with = super::contract::optional_short)]
     reason: Option<String>,
 }
 
@@ -168,7 +171,7 @@ pub async fn disable_user(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgRoleBody {
-    #[schema(value_type = String, example = "admin")]
+    #[schema(schema_with = super::contract::org_role)]
     role: OrgRole,
 }
 
@@ -213,6 +216,7 @@ pub async fn revoke_org_role(
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
     /// At least 12 characters.
+    #[schema(min_length = 12, max_length = 128)]
     password: String,
     /// The password being replaced: required unless an admin sets it.
     current_password: Option<String>,
@@ -221,7 +225,7 @@ pub struct PasswordBody {
 /// Set a password (the user themself, giving the current one, or an admin); the user's
 /// sessions end.
 #[utoipa::path(put, path = "/api/v1/users/{name}/password", tag = "organisation", request_body = PasswordBody,
-    params(("name" = String, Path)), responses((status = 200, description = "`{user, password_set_at}`"), (status = "4XX", body = Problem)),
+    params(("name" = String, Path)), responses((status = 200, description = "`{user, password_set_at}`"), (status = 429, description = "Too many wrong current passwords; `Retry-After` says when to try again", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn set_password(
     State(app): State<AppState>,
@@ -266,6 +270,7 @@ pub async fn set_password(
 pub struct TokenBody {
     /// Days until it expires; `0` for never (admins only). Defaults to the server's
     /// `token_days`; a token created with a token never outlives it.
+    #[schema(maximum = 3650)]
     expires_in_days: Option<u64>,
     label: Option<String>,
 }
@@ -339,7 +344,7 @@ pub async fn create_token(
 
 /// A user's tokens, without their secrets (an admin, or the user).
 #[utoipa::path(get, path = "/api/v1/users/{name}/tokens", tag = "organisation",
-    params(("name" = String, Path)), responses((status = 200, description = "`{tokens: [{id, label, issued_at, expires_at, revoked}]}`"), (status = "4XX", body = Problem)),
+    params(("name" = String, Path)), responses((status = 200, description = "`{tokens: [{id, label, issued_at, expires_at, revoked}]}`"), (status = 403, description = "Someone else's tokens, without the admin role", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn list_tokens(
     State(app): State<AppState>,
@@ -407,6 +412,7 @@ pub struct Credentials {
 pub struct TokenRequest {
     name: String,
     password: String,
+    #[schema(maximum = 3650)]
     expires_in_days: Option<u64>,
     label: Option<String>,
 }
@@ -457,7 +463,8 @@ pub async fn sign_in(
 
 /// Sign out: the session ends on the server at once.
 #[utoipa::path(delete, path = "/api/v1/session", tag = "organisation",
-    responses((status = 204, description = "Signed out"), (status = "4XX", body = Problem)), security(("session" = [])))]
+    responses((status = 204, description = "Signed out"), (status = 400, description = "Not a browser session: a token is revoked instead", body = Problem)),
+    security(("session" = [])))]
 pub async fn sign_out(State(app): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let Via::Session { id, .. } = &caller.via else {
         return Err(ApiError::BadRequest(

@@ -29,22 +29,24 @@ pub struct PartyBody {
     /// The party's id: a-z, 0-9, '-' and '_'.
     #[schema(example = "acme-msp")]
     party: Option<String>,
-    #[schema(example = "Acme Managed Services")]
+    #[schema(schema_with = super::contract::title)]
     name: String,
     /// `msp`, `cloud_operator`, `vendor`, `regulator`, `law_enforcement` or `counsel`.
-    #[schema(value_type = String, example = "msp")]
+    #[schema(schema_with = super::contract::party_kind)]
     kind: PartyKind,
     /// `[{name, role?, email?, phone?}]`
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     contacts: Vec<Contact>,
     /// What they operate for us.
+    #[schema(schema_with = super::contract::optional_short)]
     operates: Option<String>,
     /// The contractual authority we hold over them, one line each.
     #[serde(default)]
     #[schema(example = json!(["may suspend their integration", "may revoke their access"]))]
     authority: Vec<String>,
     /// Their evidence-sharing rule, in words.
+    #[schema(schema_with = super::contract::optional_short)]
     sharing_rule: Option<String>,
 }
 
@@ -112,6 +114,7 @@ pub async fn update(
 pub struct EngageBody {
     #[schema(example = "acme-msp")]
     party: String,
+    #[schema(schema_with = super::contract::optional_short)]
     reason: Option<String>,
 }
 
@@ -137,6 +140,7 @@ pub async fn engage(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeBody {
+    #[schema(schema_with = super::contract::optional_short)]
     reason: Option<String>,
 }
 

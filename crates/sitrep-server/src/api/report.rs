@@ -52,7 +52,8 @@ pub async fn build(app: &AppState, number: IncidentNumber, user: &UserName) -> R
 /// `Accept: text/markdown`.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/report", tag = "incidents",
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The post-incident report as JSON (summary, metrics, deadlines, decisions, statements, evidence, third_parties, shares, review, csf, timeline), or as Markdown (`text/markdown`) when the Accept header asks for it")),
+    responses((status = 200, description = "The post-incident report as JSON (summary, metrics, deadlines, decisions, statements, evidence, third_parties, shares, review, csf, timeline), or as Markdown (`text/markdown`) when the Accept header asks for it",
+        content((serde_json::Value = "application/json"), (String = "text/markdown")))),
     security(("token" = []), ("session" = [])))]
 pub async fn report(
     State(app): State<AppState>,
@@ -69,7 +70,7 @@ pub async fn report(
 /// Cells that a spreadsheet would read as a formula are neutralised.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/decisions.csv", tag = "decisions",
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "`text/csv` attachment; columns: incident, decision, class, title, state, event, by, role, at, note, proposed_at, decided_at, latency_seconds, actions")),
+    responses((status = 200, description = "`text/csv` attachment; columns: incident, decision, class, title, state, event, by, role, at, note, proposed_at, decided_at, latency_seconds, actions", body = String, content_type = "text/csv")),
     security(("token" = []), ("session" = [])))]
 pub async fn decisions_csv(
     State(app): State<AppState>,

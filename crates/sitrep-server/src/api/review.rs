@@ -49,9 +49,12 @@ pub async fn show(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LessonBody {
+    #[schema(schema_with = super::contract::long)]
     what_happened: String,
+    #[schema(schema_with = super::contract::long)]
     why: String,
     /// What we change because of it.
+    #[schema(schema_with = super::contract::long)]
     change: String,
 }
 
@@ -75,8 +78,9 @@ pub async fn record_lesson(
 pub struct ControlChangeBody {
     #[schema(value_type = String, example = "L-1")]
     lesson: LessonId,
+    #[schema(schema_with = super::contract::title)]
     title: String,
-    #[schema(value_type = String, example = "tom")]
+    #[schema(schema_with = super::contract::user_name)]
     owner: UserName,
     #[schema(value_type = String, example = "2026-12-31T17:00:00.000000Z")]
     due: Timestamp,
@@ -103,6 +107,7 @@ pub async fn plan_change(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeNoteBody {
+    #[schema(schema_with = super::contract::optional_short)]
     note: Option<String>,
 }
 
@@ -145,6 +150,7 @@ fn change_id(cc: &str) -> Result<ControlChangeId, ApiError> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteBody {
+    #[schema(schema_with = super::contract::long)]
     summary: String,
 }
 
@@ -168,9 +174,11 @@ pub async fn complete(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ChangesQuery {
     /// `open` (the default), `done`, `cancelled` or `all`.
+    #[param(pattern = "^(open|done|cancelled|all)$")]
     state: Option<String>,
 }
 

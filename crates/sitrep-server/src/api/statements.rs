@@ -33,9 +33,11 @@ fn about(state: &IncidentState, id: StatementId) -> Value {
 #[serde(deny_unknown_fields)]
 pub struct DraftBody {
     /// `internal`, `customers`, `regulator`, `press` or `partners`.
-    #[schema(value_type = String, example = "customers")]
+    #[schema(schema_with = super::contract::audience)]
     audience: Audience,
+    #[schema(schema_with = super::contract::title)]
     title: String,
+    #[schema(schema_with = super::contract::long)]
     text: String,
 }
 
@@ -74,6 +76,7 @@ pub async fn list(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviseBody {
+    #[schema(schema_with = super::contract::long)]
     text: String,
 }
 
@@ -97,6 +100,7 @@ pub async fn revise(
 #[serde(deny_unknown_fields)]
 pub struct PublishBody {
     /// Where it goes out: `status page`, `customer email`, `regulator portal`…
+    #[schema(schema_with = super::contract::title)]
     channel: String,
     /// The SHA-256 of the text you reviewed; refused if the latest version is another text.
     sha256: Option<String>,

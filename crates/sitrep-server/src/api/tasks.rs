@@ -17,31 +17,36 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskBody {
+    #[schema(schema_with = super::contract::title)]
     title: String,
     /// A participant of the incident.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = super::contract::optional_user_name)]
     owner: Option<UserName>,
     /// When it is due, UTC: `2026-11-27T18:00:00.000000Z`.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$")]
     due: Option<Timestamp>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerBody {
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::contract::user_name)]
     owner: UserName,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TaskNoteBody)]
 pub struct NoteBody {
+    #[schema(schema_with = super::contract::optional_short)]
     note: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = BlockBody)]
 pub struct ReasonBody {
+    #[schema(schema_with = super::contract::short)]
     reason: String,
 }
 

@@ -108,3 +108,76 @@ fn every_api_route_is_registered_through_utoipa() {
          api::routes() with .routes(routes!(handler)) and a #[utoipa::path]: {outside:#?}"
     );
 }
+
+/// Every operation of the document, as `(METHOD path, operation)`.
+fn operations(document: &Value) -> Vec<(String, &Value)> {
+    let mut found = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("a path item") {
+            found.push((format!("{} {path}", method.to_uppercase()), operation));
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn errors_are_documented_as_problem_json_under_each_status_the_operation_answers() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/api/v1/openapi.json")).send().await.expect("the server answers");
+    let document: Value = json_of(response, StatusCode::OK).await;
+    let problem = &document["components"]["responses"]["Problem"];
+    assert_eq!(
+        problem["content"]["application/problem+json"]["schema"]["$ref"], "#/components/schemas/Problem",
+        "one reusable problem response: {problem}"
+    );
+    let mut ids = std::collections::BTreeSet::new();
+    for (name, operation) in operations(&document) {
+        let id = operation["operationId"].as_str().unwrap_or_default().to_owned();
+        assert!(ids.insert(id.clone()), "{name}: operationId {id} is used twice; clients and links need it unique");
+        let responses = operation["responses"].as_object().expect("responses");
+        for (status, answer) in responses {
+            assert!(!status.ends_with("XX"), "{name}: {status} is a range; name each status the server answers");
+            if status.starts_with('4') || status.starts_with('5') {
+                assert_eq!(
+                    answer["$ref"], "#/components/responses/Problem",
+                    "{name} {status}: an error is the Problem response (application/problem+json)"
+                );
+            }
+        }
+        let has = |status: &str| responses.contains_key(status);
+        assert!(has("500"), "{name}: a defect answers 500");
+        if operation["security"].as_array().is_some_and(|s| !s.is_empty()) {
+            assert!(has("401"), "{name}: with credentials, 401");
+        }
+        if operation.get("requestBody").is_some() {
+            for status in ["400", "413", "422"] {
+                assert!(has(status), "{name}: with a body, {status}");
+            }
+        }
+        if !name.starts_with("GET ") {
+            for status in ["403", "409", "503"] {
+                assert!(has(status), "{name}: a change, {status}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn request_text_fields_state_the_cores_text_rule() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/api/v1/openapi.json")).send().await.expect("the server answers");
+    let document: Value = json_of(response, StatusCode::OK).await;
+    let title = &document["components"]["schemas"]["DeclareBody"]["properties"]["title"];
+    assert_eq!(title["maxLength"], 200, "{title}");
+    let pattern = title["pattern"].as_str().expect("a pattern");
+    assert!(pattern.contains("\\u200B") && pattern.contains("\\s"), "not blank, nothing hidden: {pattern}");
+    let reject = &document["components"]["schemas"]["RejectBody"];
+    assert_eq!(reject["required"], serde_json::json!(["note"]), "a rejection's note is required: {reject}");
+    let list = operations(&document)
+        .into_iter()
+        .find(|(name, _)| name == "GET /api/v1/incidents")
+        .map(|(_, operation)| operation.clone())
+        .expect("the incident list");
+    let mine = list["parameters"].as_array().and_then(|p| p.iter().find(|p| p["name"] == "mine")).expect("mine");
+    assert_eq!(mine["in"], "query", "a query parameter is documented in the query: {mine}");
+}
