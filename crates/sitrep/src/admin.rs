@@ -19,7 +19,7 @@ use sitrep_server::config::{Config, LogFormat};
 use crate::cli::{InitArgs, PolicyCommand, ServeArgs, VerifyArgs};
 use crate::exit::Exit;
 
-pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
+pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     let mut config = Config::load(args.config.as_deref(), |name| std::env::var(name).ok())?;
     if let Some(data) = args.data {
         config.data = data;
@@ -55,7 +55,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-pub fn init(args: &InitArgs) -> anyhow::Result<Exit> {
+pub(crate) fn init(args: &InitArgs) -> anyhow::Result<Exit> {
     let admin = UserName::parse(&args.admin).context("--admin")?;
     let dir = DataDir::create(&args.data)?;
     let store = sitrep_store::open_store(&dir, args.database.as_deref())?;
@@ -75,7 +75,7 @@ pub fn init(args: &InitArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-pub fn verify(args: &VerifyArgs, json: bool) -> anyhow::Result<Exit> {
+pub(crate) fn verify(args: &VerifyArgs, json: bool) -> anyhow::Result<Exit> {
     let dir = DataDir::inspect(&args.data)?;
     let store: Box<dyn Store> = match &args.database {
         Some(url) => Box::new(PostgresStore::open(url)?),
@@ -285,7 +285,7 @@ fn record_name(record: RecordId) -> String {
     }
 }
 
-pub fn policy(command: &PolicyCommand) -> anyhow::Result<Exit> {
+pub(crate) fn policy(command: &PolicyCommand) -> anyhow::Result<Exit> {
     match command {
         PolicyCommand::Matrix { file: Some(file), .. } => {
             print!("{}", load_policy(file)?.matrix());

@@ -28,7 +28,7 @@ use sitrep_store::{Append, Ledger, PostgresStore, Request, SqliteStore, Store};
 use crate::cli::{BenchCommand, BenchStoreArgs, ClientArgs};
 use crate::exit::Exit;
 
-pub fn run(command: &BenchCommand, client: &ClientArgs) -> anyhow::Result<Exit> {
+pub(crate) fn run(command: &BenchCommand, client: &ClientArgs) -> anyhow::Result<Exit> {
     match command {
         BenchCommand::Store(args) => store(args),
         BenchCommand::Server(args) => crate::load::run(args, client),

@@ -18,7 +18,7 @@ const PIECE: usize = 1 << 20;
 
 /// Reads and verifies the bundle at `path`: `Ok(Err(failure))` when it does not verify, `Err`
 /// when it cannot be read at all.
-pub fn verify_file(
+pub(crate) fn verify_file(
     path: &Path,
     options: &Options,
     mut progress: impl FnMut(u64),
@@ -51,7 +51,7 @@ fn read_key(given: &str) -> anyhow::Result<VerifyingKey> {
         .with_context(|| format!("--key {given}: give the deployment's public key (base64) or a file holding it"))
 }
 
-pub fn verify(args: &VerifyBundleArgs, json: bool) -> anyhow::Result<Exit> {
+pub(crate) fn verify(args: &VerifyBundleArgs, json: bool) -> anyhow::Result<Exit> {
     let key = args.key.as_deref().map(read_key).transpose()?;
     let earlier = match &args.checkpoint {
         None => None,

@@ -6,11 +6,11 @@ use clap::{Args, Parser, Subcommand};
 
 mod client;
 
-pub use client::*;
+pub(crate) use client::*;
 
 #[derive(Debug, Parser)]
 #[command(name = "sitrep", version, about = "One authoritative, tamper-evident record for running a security incident")]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
     #[command(flatten)]
@@ -19,7 +19,7 @@ pub struct Cli {
 
 /// How client commands reach the server.
 #[derive(Debug, Args)]
-pub struct ClientArgs {
+pub(crate) struct ClientArgs {
     /// The server, e.g. https://sitrep.example.org [env: SITREP_URL; else the file `sitrep login` wrote].
     #[arg(long, global = true, env = "SITREP_URL", hide_env_values = true)]
     pub url: Option<String>,
@@ -34,7 +34,7 @@ pub struct ClientArgs {
 /// Every command: the admin commands work on a data directory or a file, the client commands
 /// talk to a server. Flattened, so the command line is one list, admin commands first.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     #[command(flatten)]
     Admin(AdminCommand),
     #[command(flatten)]
@@ -43,7 +43,7 @@ pub enum Command {
 
 /// The commands that work on a data directory or a file, never through a server.
 #[derive(Debug, Subcommand)]
-pub enum AdminCommand {
+pub(crate) enum AdminCommand {
     /// Run the server: the HTTP API, the web UI (the command centre) and live events.
     Serve(ServeArgs),
     /// Create a deployment: data directory, store, signing key, admin and an API token.
@@ -66,7 +66,7 @@ pub enum AdminCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// The data directory [default: ./sitrep-data].
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -85,7 +85,7 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// The data directory to create; it must not exist or be empty.
     #[arg(long, env = "SITREP_DATA", default_value = "./sitrep-data")]
     pub data: PathBuf,
@@ -102,7 +102,7 @@ pub struct InitArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     #[arg(long, env = "SITREP_DATA", default_value = "./sitrep-data")]
     pub data: PathBuf,
     /// The PostgreSQL database the records are in, if not the SQLite file in the data directory.
@@ -111,7 +111,7 @@ pub struct VerifyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct VerifyBundleArgs {
+pub(crate) struct VerifyBundleArgs {
     /// The bundle, as `sitrep export` wrote it.
     pub file: PathBuf,
     /// The deployment's public key, base64 or a file holding it (deployment.pub); the bundle
@@ -124,7 +124,7 @@ pub struct VerifyBundleArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum PolicyCommand {
+pub(crate) enum PolicyCommand {
     /// Print a policy as a readable matrix: the built-in default, a file, or the one in force.
     Matrix {
         /// A policy file to show instead of the built-in default.
@@ -141,7 +141,7 @@ pub enum PolicyCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum BenchCommand {
+pub(crate) enum BenchCommand {
     /// Durable appends, verification and fold against a real SQLite store in a temporary directory.
     Store(BenchStoreArgs),
     /// Load a running server like pgbench: concurrent clients logging facts, reading SITREPs,
@@ -155,7 +155,7 @@ pub enum BenchCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct BenchCrashArgs {
+pub(crate) struct BenchCrashArgs {
     /// Kill-and-restart rounds.
     #[arg(long, default_value_t = 200)]
     pub rounds: u32,
@@ -179,7 +179,7 @@ pub struct BenchCrashArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct BenchServerArgs {
+pub(crate) struct BenchServerArgs {
     /// Concurrent clients per measurement.
     #[arg(long, default_value_t = 64)]
     pub clients: usize,
@@ -195,7 +195,7 @@ pub struct BenchServerArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct BenchStoreArgs {
+pub(crate) struct BenchStoreArgs {
     /// Seconds to run each append measurement.
     #[arg(long, default_value_t = 5)]
     pub seconds: u64,

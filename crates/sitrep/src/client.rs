@@ -30,7 +30,7 @@ mod statements;
 
 /// A failed client command: the one line to print and the exit code.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     pub code: Exit,
     pub message: String,
 }
@@ -89,7 +89,7 @@ fn save(saved: &Saved) -> Result<PathBuf, Failure> {
 /// are shown escaped, so nobody can forge a second line or disguise a name like
 /// `evil\u{202e}fdp.exe` as `evilexe.pdf`, even in records written before the server refused
 /// them.
-pub fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
             if c.is_control() || sitrep_core::text::hidden(c).is_some() {
@@ -330,7 +330,7 @@ fn urlencode(segment: &str) -> String {
 }
 
 /// Runs one client command.
-pub fn run(command: ClientCommand, args: &ClientArgs) -> Outcome {
+pub(crate) fn run(command: ClientCommand, args: &ClientArgs) -> Outcome {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -39,7 +39,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 /// Findings printed per round; the rest are counted.
 const SHOWN: usize = 10;
 
-pub fn run(args: &BenchCrashArgs, json: bool) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: &BenchCrashArgs, json: bool) -> anyhow::Result<Exit> {
     ensure!(args.rounds > 0, "--rounds must be at least 1");
     ensure!(args.writers > 0, "--writers must be at least 1");
     ensure!(args.min_ms <= args.max_ms, "--min-ms must not be more than --max-ms");

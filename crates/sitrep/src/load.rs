@@ -113,7 +113,7 @@ impl Figures {
     }
 }
 
-pub fn run(args: &BenchServerArgs, client: &ClientArgs) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: &BenchServerArgs, client: &ClientArgs) -> anyhow::Result<Exit> {
     let base = client.url.clone().context("name the server with --url or SITREP_URL")?.trim_end_matches('/').to_owned();
     let admin = client.token.clone().context("pass an admin token with --token or SITREP_TOKEN")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

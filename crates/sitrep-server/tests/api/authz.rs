@@ -319,7 +319,7 @@ const UNDOCUMENTED_PUBLIC: [&str; 4] = ["/api/v1/openapi.json", "/healthz", "/re
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 /// Every (method, path) the OpenAPI document lists.
-pub async fn documented_routes(app: &TestApp) -> BTreeSet<(String, String)> {
+pub(crate) async fn documented_routes(app: &TestApp) -> BTreeSet<(String, String)> {
     let response = app.client.get(app.url("/api/v1/openapi.json")).send().await.expect("the server answers");
     let document = json_of(response, StatusCode::OK).await;
     let paths = document["paths"].as_object().expect("the document has paths");

@@ -21,27 +21,27 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use sitrep_testing::{ManualClock, assert_chain};
+pub(crate) use sitrep_testing::{ManualClock, assert_chain};
 
 /// The admin the deployment is created with.
-pub const ADMIN: &str = "admin";
+pub(crate) const ADMIN: &str = "admin";
 /// Members staffed in the five core incident roles of the standard incident.
-pub const COMMANDER: &str = "cmd";
-pub const TECH_LEAD: &str = "tech";
-pub const LEGAL: &str = "lee";
-pub const COMMS: &str = "cora";
-pub const EXECUTIVE: &str = "exec";
+pub(crate) const COMMANDER: &str = "cmd";
+pub(crate) const TECH_LEAD: &str = "tech";
+pub(crate) const LEGAL: &str = "lee";
+pub(crate) const COMMS: &str = "cora";
+pub(crate) const EXECUTIVE: &str = "exec";
 /// A member staffed as responder (and scribe) on the standard incident.
-pub const RESPONDER: &str = "resp";
+pub(crate) const RESPONDER: &str = "resp";
 /// A member who holds no role on any incident.
-pub const OUTSIDER: &str = "otto";
+pub(crate) const OUTSIDER: &str = "otto";
 /// Org role viewer: reads, never acts.
-pub const VIEWER: &str = "vic";
+pub(crate) const VIEWER: &str = "vic";
 /// Org role auditor: reads, and reads the organisation record.
-pub const AUDITOR: &str = "audra";
+pub(crate) const AUDITOR: &str = "audra";
 
 /// Every user of a test deployment but the admin, with their organisation role.
-pub const PEOPLE: [(&str, OrgRole); 9] = [
+pub(crate) const PEOPLE: [(&str, OrgRole); 9] = [
     ("cmd", OrgRole::Member),
     ("tech", OrgRole::Member),
     ("lee", OrgRole::Member),
@@ -54,24 +54,24 @@ pub const PEOPLE: [(&str, OrgRole); 9] = [
 ];
 
 /// A password that meets the rules, for tests that sign in.
-pub const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// How long a test waits for something that should happen at once.
-pub const PATIENCE: Duration = Duration::from_secs(10);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
 
-pub fn user(name: &str) -> UserName {
+pub(crate) fn user(name: &str) -> UserName {
     UserName::parse(name).expect("a valid user name")
 }
 
 /// A time `days` from now (negative: before) in the record's spelling: dates a test sends stay
 /// inside the window the server takes around its clock (a year back, ten years ahead).
-pub fn in_days(days: i64) -> String {
+pub(crate) fn in_days(days: i64) -> String {
     sitrep_testing::system_now().plus_seconds(days * 86_400).to_string()
 }
 
 /// A running server and everything a test needs to talk to it.
 #[derive(Debug)]
-pub struct TestApp {
+pub(crate) struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
     pub client: reqwest::Client,
@@ -88,17 +88,17 @@ pub struct TestApp {
 }
 
 /// A server with the test defaults: a 16 KiB body limit, plain HTTP.
-pub async fn spawn_app() -> TestApp {
+pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
 /// A server whose configuration the test adjusts first.
-pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     spawn_app_over(|store| store, configure).await
 }
 
 /// A server whose SQLite store the test wraps first (to make it fail on purpose, say).
-pub async fn spawn_app_over(
+pub(crate) async fn spawn_app_over(
     wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
     configure: impl FnOnce(&mut Config),
 ) -> TestApp {
@@ -178,21 +178,21 @@ pub async fn spawn_app_over(
 impl TestApp {
     /// The actions the connector worker would start now. A test shows that something will not
     /// happen (no retry before its backoff) by this being empty, not by sleeping and seeing nothing.
-    pub fn actions_due(&self) -> Vec<sitrep_server::connectors::Due> {
+    pub(crate) fn actions_due(&self) -> Vec<sitrep_server::connectors::Due> {
         let (due, _) = sitrep_server::connectors::due(&self.ledger, self.clock.now());
         due.into_iter().filter(|item| matches!(item, sitrep_server::connectors::Due::Action { .. })).collect()
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
 
-    pub fn token(&self, name: &str) -> &str {
+    pub(crate) fn token(&self, name: &str) -> &str {
         self.tokens.get(name).map(String::as_str).expect("every test user has a token")
     }
 
     /// A request as `who` (by API token), or anonymous with `None`.
-    pub fn request(&self, method: Method, who: Option<&str>, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn request(&self, method: Method, who: Option<&str>, path: &str) -> reqwest::RequestBuilder {
         let builder = self.client.request(method, self.url(path));
         match who {
             Some(name) => builder.bearer_auth(self.token(name)),
@@ -200,25 +200,25 @@ impl TestApp {
         }
     }
 
-    pub async fn get(&self, who: &str, path: &str) -> Response {
+    pub(crate) async fn get(&self, who: &str, path: &str) -> Response {
         self.request(Method::GET, Some(who), path).send().await.expect("the server answers")
     }
 
-    pub async fn post(&self, who: &str, path: &str, body: Value) -> Response {
+    pub(crate) async fn post(&self, who: &str, path: &str, body: Value) -> Response {
         self.request(Method::POST, Some(who), path).json(&body).send().await.expect("the server answers")
     }
 
-    pub async fn delete(&self, who: &str, path: &str) -> Response {
+    pub(crate) async fn delete(&self, who: &str, path: &str) -> Response {
         self.request(Method::DELETE, Some(who), path).send().await.expect("the server answers")
     }
 
     /// GETs JSON, asserting 200.
-    pub async fn get_json(&self, who: &str, path: &str) -> Value {
+    pub(crate) async fn get_json(&self, who: &str, path: &str) -> Value {
         json_of(self.get(who, path).await, StatusCode::OK).await
     }
 
     /// POSTs JSON, asserting the status, and returns the answer.
-    pub async fn post_ok(&self, who: &str, path: &str, body: Value, status: StatusCode) -> Value {
+    pub(crate) async fn post_ok(&self, who: &str, path: &str, body: Value, status: StatusCode) -> Value {
         let response = self.post(who, path, body.clone()).await;
         let got = response.status();
         let text = response.text().await.expect("a body");
@@ -228,7 +228,7 @@ impl TestApp {
 
     /// Declares an incident as the commander with every core role staffed, plus the responder
     /// (who is also scribe). Returns its id (`INC-n`).
-    pub async fn standard_incident(&self, title: &str, restricted: bool) -> String {
+    pub(crate) async fn standard_incident(&self, title: &str, restricted: bool) -> String {
         let body = json!({
             "title": title,
             "severity": "sev2",
@@ -243,17 +243,17 @@ impl TestApp {
     }
 
     /// The incident's record entries, as served.
-    pub async fn record(&self, who: &str, incident: &str) -> Vec<Value> {
+    pub(crate) async fn record(&self, who: &str, incident: &str) -> Vec<Value> {
         let record = self.get_json(who, &format!("/api/v1/incidents/{incident}/record")).await;
         record["entries"].as_array().expect("entries").clone()
     }
 
-    pub async fn state(&self, who: &str, incident: &str) -> Value {
+    pub(crate) async fn state(&self, who: &str, incident: &str) -> Value {
         self.get_json(who, &format!("/api/v1/incidents/{incident}")).await
     }
 
     /// Gives `name` a password through the API, as the admin.
-    pub async fn set_password(&self, name: &str, password: &str) {
+    pub(crate) async fn set_password(&self, name: &str, password: &str) {
         let response = self
             .request(Method::PUT, Some(ADMIN), &format!("/api/v1/users/{name}/password"))
             .json(&json!({ "password": password }))
@@ -265,7 +265,7 @@ impl TestApp {
 
     /// Gives `name` the password [`PASSWORD`] straight through the ledger, reusing one argon2
     /// hash for the whole test run (hashing takes half a second in a debug build).
-    pub async fn give_password(&self, name: &str) {
+    pub(crate) async fn give_password(&self, name: &str) {
         let phc = tokio::task::spawn_blocking(|| {
             static PHC: OnceLock<String> = OnceLock::new();
             PHC.get_or_init(|| sitrep_server::auth::hash_password(PASSWORD).expect("the password hashes")).clone()
@@ -279,7 +279,7 @@ impl TestApp {
     }
 
     /// Signs in with a password; the session's cookie (`name=value`) and CSRF token.
-    pub async fn sign_in(&self, name: &str, password: &str) -> Session {
+    pub(crate) async fn sign_in(&self, name: &str, password: &str) -> Session {
         let response = self
             .client
             .post(self.url("/api/v1/session"))
@@ -301,7 +301,7 @@ impl TestApp {
     }
 
     /// Uploads a multipart form as evidence.
-    pub async fn upload(&self, who: &str, incident: &str, form: reqwest::multipart::Form) -> Response {
+    pub(crate) async fn upload(&self, who: &str, incident: &str, form: reqwest::multipart::Form) -> Response {
         self.request(Method::POST, Some(who), &format!("/api/v1/incidents/{incident}/evidence"))
             .multipart(form)
             .send()
@@ -310,17 +310,17 @@ impl TestApp {
     }
 
     /// Uploads `bytes` as the file `name` (with no other parts).
-    pub async fn upload_file(&self, who: &str, incident: &str, name: &str, bytes: &[u8]) -> Response {
+    pub(crate) async fn upload_file(&self, who: &str, incident: &str, name: &str, bytes: &[u8]) -> Response {
         self.upload(who, incident, file_form(name, bytes)).await
     }
 
     /// Uploads `bytes` as the file `name`, asserting 201, and returns the item.
-    pub async fn evidence(&self, who: &str, incident: &str, name: &str, bytes: &[u8]) -> Value {
+    pub(crate) async fn evidence(&self, who: &str, incident: &str, name: &str, bytes: &[u8]) -> Value {
         json_of(self.upload_file(who, incident, name, bytes).await, StatusCode::CREATED).await
     }
 
     /// Downloads an item with a purpose (the response is returned unread).
-    pub async fn download(&self, who: &str, incident: &str, sha256: &str, purpose: &str) -> Response {
+    pub(crate) async fn download(&self, who: &str, incident: &str, sha256: &str, purpose: &str) -> Response {
         let purpose: String = form_urlencoded::byte_serialize(purpose.as_bytes()).collect();
         self.request(
             Method::GET,
@@ -333,33 +333,33 @@ impl TestApp {
     }
 
     /// The blob store's directory.
-    pub fn blobs(&self) -> PathBuf {
+    pub(crate) fn blobs(&self) -> PathBuf {
         self.data.join("blobs")
     }
 
     /// Where the blob store keeps content with this hash.
-    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+    pub(crate) fn blob_path(&self, sha256: &str) -> PathBuf {
         self.blobs().join("sha256").join(&sha256[..2]).join(sha256)
     }
 
     /// Every file under the blob store's content directory.
-    pub fn stored_blobs(&self) -> Vec<PathBuf> {
+    pub(crate) fn stored_blobs(&self) -> Vec<PathBuf> {
         files_under(&self.blobs().join("sha256"))
     }
 
     /// Every file in the blob store's directory of uploads in progress.
-    pub fn incoming(&self) -> Vec<PathBuf> {
+    pub(crate) fn incoming(&self) -> Vec<PathBuf> {
         files_under(&self.blobs().join("incoming"))
     }
 
     /// Stops the server (in-flight requests finish, live streams end) and waits for it.
     /// Waits for the server to stop by itself; its outcome.
-    pub async fn stopped_by_itself(&mut self) -> Result<(), ServeError> {
+    pub(crate) async fn stopped_by_itself(&mut self) -> Result<(), ServeError> {
         let server = self.server.take().expect("the server is running");
         tokio::time::timeout(PATIENCE, server).await.expect("the server stops in time").expect("no panic")
     }
 
-    pub async fn stop(&mut self) {
+    pub(crate) async fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -383,7 +383,7 @@ impl Drop for TestApp {
 
 /// A signed-in browser session.
 #[derive(Debug, Clone)]
-pub struct Session {
+pub(crate) struct Session {
     /// `sitrep_session=<id>`, for the Cookie header.
     pub cookie: String,
     pub csrf: String,
@@ -392,19 +392,19 @@ pub struct Session {
 }
 
 /// A form with one part, `file`, holding `bytes` under the file name `name`.
-pub fn file_form(name: &str, bytes: &[u8]) -> reqwest::multipart::Form {
+pub(crate) fn file_form(name: &str, bytes: &[u8]) -> reqwest::multipart::Form {
     reqwest::multipart::Form::new()
         .part("file", reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned()))
 }
 
 /// The SHA-256 of `bytes`, as lower-case hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// Every file below `dir`, however deep (none when it does not exist).
-pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+pub(crate) fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_owned()];
     while let Some(next) = pending.pop() {
@@ -423,7 +423,7 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
 }
 
 /// Reads a JSON answer, asserting its status.
-pub async fn json_of(response: Response, status: StatusCode) -> Value {
+pub(crate) async fn json_of(response: Response, status: StatusCode) -> Value {
     let got = response.status();
     let url = response.url().clone();
     let text = response.text().await.expect("a body");
@@ -433,7 +433,7 @@ pub async fn json_of(response: Response, status: StatusCode) -> Value {
 }
 
 /// Asserts an RFC 9457 problem with this status and returns it.
-pub async fn problem(response: Response, status: StatusCode) -> Value {
+pub(crate) async fn problem(response: Response, status: StatusCode) -> Value {
     let got = response.status();
     let url = response.url().clone();
     let content_type = content_type(response.headers());
@@ -443,7 +443,7 @@ pub async fn problem(response: Response, status: StatusCode) -> Value {
 }
 
 /// Checks the content type and members of a problem document.
-pub fn assert_problem_body(content_type: &str, text: &str, status: u16) -> Value {
+pub(crate) fn assert_problem_body(content_type: &str, text: &str, status: u16) -> Value {
     assert_eq!(content_type, "application/problem+json", "an error is a problem document: {text}");
     let problem: Value = serde_json::from_str(text).expect("the problem is JSON");
     assert!(problem["type"].as_str().is_some_and(|t| !t.is_empty()), "a problem has a type: {problem}");
@@ -453,29 +453,29 @@ pub fn assert_problem_body(content_type: &str, text: &str, status: u16) -> Value
     problem
 }
 
-pub fn content_type(headers: &HeaderMap) -> String {
+pub(crate) fn content_type(headers: &HeaderMap) -> String {
     headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
 }
 
 /// One Server-Sent Event.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SseEvent {
+pub(crate) struct SseEvent {
     pub id: Option<String>,
     pub data: String,
 }
 
 impl SseEvent {
-    pub fn seq(&self) -> u64 {
+    pub(crate) fn seq(&self) -> u64 {
         self.id.as_deref().and_then(|id| id.parse().ok()).expect("every event's id is a seq")
     }
 
-    pub fn entry(&self) -> Value {
+    pub(crate) fn entry(&self) -> Value {
         serde_json::from_str(&self.data).expect("an event's data is an entry as JSON")
     }
 }
 
 /// Reads Server-Sent Events from a streaming response, as the bytes arrive.
-pub struct SseReader {
+pub(crate) struct SseReader {
     stream: futures_util::stream::BoxStream<'static, reqwest::Result<Vec<u8>>>,
     buffer: String,
 }
@@ -487,7 +487,7 @@ impl std::fmt::Debug for SseReader {
 }
 
 impl SseReader {
-    pub fn new(response: Response) -> SseReader {
+    pub(crate) fn new(response: Response) -> SseReader {
         assert_eq!(response.status(), StatusCode::OK, "the event stream opens");
         assert!(content_type(response.headers()).starts_with("text/event-stream"), "an event stream");
         SseReader {
@@ -498,12 +498,12 @@ impl SseReader {
 
     /// The next event (comments such as heartbeats are skipped), or `None` when the stream ends.
     /// Fails the test when nothing arrives within `PATIENCE`.
-    pub async fn next(&mut self) -> Option<SseEvent> {
+    pub(crate) async fn next(&mut self) -> Option<SseEvent> {
         tokio::time::timeout(PATIENCE, self.next_event()).await.expect("the next event arrives in time")
     }
 
     /// The next event if one arrives within `wait`.
-    pub async fn next_within(&mut self, wait: Duration) -> Option<SseEvent> {
+    pub(crate) async fn next_within(&mut self, wait: Duration) -> Option<SseEvent> {
         tokio::time::timeout(wait, self.next_event()).await.ok().flatten()
     }
 
@@ -538,7 +538,7 @@ impl SseReader {
     }
 
     /// Reads events until one with this seq, returning every event's seq on the way.
-    pub async fn seqs_until(&mut self, last: u64) -> Vec<u64> {
+    pub(crate) async fn seqs_until(&mut self, last: u64) -> Vec<u64> {
         let mut seqs = Vec::new();
         while seqs.last().is_none_or(|seq| *seq < last) {
             let event = self.next().await.expect("the stream stays open");

@@ -8,7 +8,7 @@ use crate::helpers::*;
 
 /// Records a lesson with one control change (owned by the tech lead) and completes the review,
 /// as the commander, so that `incident` may close.
-pub async fn complete_review(app: &TestApp, incident: &str) {
+pub(crate) async fn complete_review(app: &TestApp, incident: &str) {
     let at = |path: &str| format!("/api/v1/incidents/{incident}/review{path}");
     let lesson = json!({"what_happened": "A key leaked", "why": "long-lived keys", "change": "short-lived keys"});
     let lesson = app.post_ok(COMMANDER, &at("/lessons"), lesson, StatusCode::CREATED).await;

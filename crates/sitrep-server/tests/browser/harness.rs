@@ -27,20 +27,20 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// How long a test waits for something that should happen at once (a page load, a redirect).
-pub const PATIENCE: Duration = Duration::from_secs(10);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
 /// How long an open page may take to show someone else's action through the live stream.
-pub const LIVE: Duration = Duration::from_secs(5);
+pub(crate) const LIVE: Duration = Duration::from_secs(5);
 /// The seeded demo incident.
-pub const DEMO_INCIDENT: &str = "INC-1";
+pub(crate) const DEMO_INCIDENT: &str = "INC-1";
 /// The auditor added (with a password) by `Server::start_with_auditor`.
-pub const AUDITOR: &str = "audra";
+pub(crate) const AUDITOR: &str = "audra";
 
 const SKIP: &str =
     "SKIPPED browser tests: install chromium and chromium-driver (apt-get install chromium chromium-driver)";
 
 /// Where Chromium and chromedriver are.
 #[derive(Debug, Clone)]
-pub struct Tools {
+pub(crate) struct Tools {
     chromium: PathBuf,
     chromedriver: PathBuf,
 }
@@ -53,7 +53,7 @@ fn on_path(names: &[&str]) -> Option<PathBuf> {
 /// The browser tools, or `None` after saying (once, past the test harness's output capture)
 /// that the browser tests are skipped. With `SITREP_BROWSER_TESTS=required` a missing tool
 /// fails the test instead.
-pub fn tools() -> Option<Tools> {
+pub(crate) fn tools() -> Option<Tools> {
     let found = on_path(&["chromium", "chromium-browser"])
         .zip(on_path(&["chromedriver"]))
         .map(|(chromium, chromedriver)| Tools { chromium, chromedriver });
@@ -68,11 +68,11 @@ pub fn tools() -> Option<Tools> {
     found
 }
 
-pub use sitrep_testing::eventually;
+pub(crate) use sitrep_testing::eventually;
 
 /// A real sitrep server over a fresh data directory with the demo organisation and incident.
 #[derive(Debug)]
-pub struct Server {
+pub(crate) struct Server {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
     pub ledger: Arc<Ledger>,
@@ -83,12 +83,12 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn start() -> Server {
+    pub(crate) async fn start() -> Server {
         Server::launch(false).await
     }
 
     /// Also adds an auditor with a password, so the organisation record can be shown.
-    pub async fn start_with_auditor() -> Server {
+    pub(crate) async fn start_with_auditor() -> Server {
         Server::launch(true).await
     }
 
@@ -137,16 +137,16 @@ impl Server {
         Server { address: format!("http://{listen}"), ledger, passwords, stop: Some(stop), task: Some(task), _dir: dir }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
 
-    pub fn password(&self, name: &str) -> &str {
+    pub(crate) fn password(&self, name: &str) -> &str {
         self.passwords.get(name).map(String::as_str).expect("every demo person has a password")
     }
 
     /// Reads an incident's folded state straight from the ledger.
-    pub fn incident<T>(&self, id: &str, read: impl FnOnce(&IncidentState) -> T) -> T {
+    pub(crate) fn incident<T>(&self, id: &str, read: impl FnOnce(&IncidentState) -> T) -> T {
         let number: IncidentNumber = id.parse().expect("an incident id");
         self.ledger.with_incident(number, read).expect("the incident exists")
     }
@@ -163,14 +163,14 @@ impl Drop for Server {
     }
 }
 
-pub fn user(name: &str) -> UserName {
+pub(crate) fn user(name: &str) -> UserName {
     UserName::parse(name).expect("a valid user name")
 }
 
 /// A chromedriver process of the test's own, on a free port. Dropping it kills its whole
 /// process group (chromedriver and every Chromium it started), even when the test failed.
 #[derive(Debug)]
-pub struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
     tools: Tools,
@@ -182,7 +182,7 @@ fn free_port() -> u16 {
 }
 
 impl Driver {
-    pub async fn start(tools: &Tools) -> Driver {
+    pub(crate) async fn start(tools: &Tools) -> Driver {
         let port = free_port();
         let mut command = Command::new(&tools.chromedriver);
         command.arg(format!("--port={port}")).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
@@ -205,7 +205,7 @@ impl Driver {
     }
 
     /// A new browser session with a fresh profile, 1280×900.
-    pub async fn browser(&self, server: &Server) -> Browser {
+    pub(crate) async fn browser(&self, server: &Server) -> Browser {
         let profile = tempfile::tempdir().expect("a temporary profile directory");
         let args = [
             "--headless",
@@ -257,7 +257,7 @@ impl Drop for Driver {
 
 /// One browser session (its own profile, so its own cookies) on the test's server.
 #[derive(Debug)]
-pub struct Browser {
+pub(crate) struct Browser {
     pub client: Client,
     base: String,
     /// The chromedriver's URL, for its Chrome DevTools passthrough.
@@ -267,18 +267,18 @@ pub struct Browser {
 
 impl Browser {
     /// Opens a path of the server and waits for the page to load.
-    pub async fn open(&self, path: &str) {
+    pub(crate) async fn open(&self, path: &str) {
         self.client.goto(&format!("{}{path}", self.base)).await.unwrap_or_else(|e| panic!("opening {path}: {e}"));
     }
 
     /// The path of the page shown now.
-    pub async fn path(&self) -> String {
+    pub(crate) async fn path(&self) -> String {
         self.client.current_url().await.expect("the current URL").path().to_owned()
     }
 
     /// Signs in through the sign-in form (opening it first unless it is already shown) and
     /// waits to leave it.
-    pub async fn sign_in(&self, server: &Server, name: &str) {
+    pub(crate) async fn sign_in(&self, server: &Server, name: &str) {
         if self.path().await != "/login" {
             self.open("/login").await;
         }
@@ -296,7 +296,7 @@ impl Browser {
         .await;
     }
 
-    pub async fn sign_out(&self) {
+    pub(crate) async fn sign_out(&self) {
         self.click("form[action='/logout'] button[type=submit]").await;
         eventually("the sign-in page after signing out", PATIENCE, || async {
             let path = self.path().await;
@@ -306,7 +306,7 @@ impl Browser {
     }
 
     /// The one element `css` selects (waiting for it to appear).
-    pub async fn find(&self, css: &str) -> Element {
+    pub(crate) async fn find(&self, css: &str) -> Element {
         self.client
             .wait()
             .at_most(PATIENCE)
@@ -315,24 +315,24 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no element matches {css}: {e}"))
     }
 
-    pub async fn find_all(&self, css: &str) -> Vec<Element> {
+    pub(crate) async fn find_all(&self, css: &str) -> Vec<Element> {
         self.client.find_all(Locator::Css(css)).await.unwrap_or_else(|e| panic!("looking for {css}: {e}"))
     }
 
-    pub async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         self.find(css).await.click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
     }
 
-    pub async fn type_into(&self, css: &str, text: &str) {
+    pub(crate) async fn type_into(&self, css: &str, text: &str) {
         self.find(css).await.send_keys(text).await.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
     }
 
-    pub async fn select(&self, css: &str, value: &str) {
+    pub(crate) async fn select(&self, css: &str, value: &str) {
         self.find(css).await.select_by_value(value).await.unwrap_or_else(|e| panic!("choosing {value} in {css}: {e}"));
     }
 
     /// The rendered text of what `css` selects, or "" when nothing does (yet).
-    pub async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         match self.client.find(Locator::Css(css)).await {
             Ok(element) => element.text().await.unwrap_or_default(),
             Err(_) => String::new(),
@@ -340,7 +340,7 @@ impl Browser {
     }
 
     /// Waits until the text of `css` contains `needle`, and returns that text.
-    pub async fn wait_for_text(&self, css: &str, needle: &str, timeout: Duration) -> String {
+    pub(crate) async fn wait_for_text(&self, css: &str, needle: &str, timeout: Duration) -> String {
         eventually(&format!("{css} to show {needle:?}"), timeout, || async {
             let text = self.text(css).await;
             if text.contains(needle) { Ok(text) } else { Err(text) }
@@ -349,12 +349,12 @@ impl Browser {
     }
 
     /// Runs a script in the page and returns its result.
-    pub async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+    pub(crate) async fn js(&self, script: &str, args: Vec<Value>) -> Value {
         self.client.execute(script, args).await.unwrap_or_else(|e| panic!("running {script}: {e}"))
     }
 
     /// The id (`D-n`) of the decision in the register whose title contains `title`.
-    pub async fn decision_id(&self, title: &str) -> String {
+    pub(crate) async fn decision_id(&self, title: &str) -> String {
         let script = "return [...document.querySelectorAll('#decisions article.decision')]\
                       .filter(a => a.querySelector('h3').textContent.includes(arguments[0]))\
                       .map(a => a.querySelector('h3 .id').textContent.trim())[0] || null;";
@@ -370,7 +370,7 @@ impl Browser {
     /// The text of `part` (a selector; "" for the whole card) of decision `id`'s card in the
     /// section `section` (`#needs-you` or `#decisions`), or "" when there is no such card.
     /// Cards are found by the id they show, not by element ids.
-    pub async fn decision_card(&self, section: &str, id: &str, part: &str) -> String {
+    pub(crate) async fn decision_card(&self, section: &str, id: &str, part: &str) -> String {
         let script = "const card = [...document.querySelectorAll(arguments[0] + ' article.decision')]\
                       .find(a => a.querySelector('h3 .id').textContent.trim() === arguments[1]);\
                       const el = card && (arguments[2] ? card.querySelector(arguments[2]) : card);\
@@ -380,12 +380,12 @@ impl Browser {
     }
 
     /// The state of decision `id` in the register.
-    pub async fn decision_state(&self, id: &str) -> String {
+    pub(crate) async fn decision_state(&self, id: &str) -> String {
         self.decision_card("#decisions", id, ".badge.state").await.trim().to_owned()
     }
 
     /// Runs a Chrome DevTools Protocol command through chromedriver's passthrough.
-    pub async fn cdp(&self, command: &str, params: Value) -> Value {
+    pub(crate) async fn cdp(&self, command: &str, params: Value) -> Value {
         let session = self.client.session_id().await.expect("the session id").expect("an open session");
         let url = format!("{}/session/{session}/goog/cdp/execute", self.driver);
         let answer = reqwest::Client::new()
@@ -403,7 +403,7 @@ impl Browser {
     /// Makes the viewport `width` × `height` CSS pixels. Headless Chromium keeps a window at
     /// least 500 px wide, so narrower (phone) viewports are emulated as a mobile device; wider
     /// ones resize the window itself.
-    pub async fn set_viewport(&self, width: u32, height: u32) {
+    pub(crate) async fn set_viewport(&self, width: u32, height: u32) {
         if width < 500 {
             let metrics = json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": true });
             self.cdp("Emulation.setDeviceMetricsOverride", metrics).await;
@@ -420,13 +420,13 @@ impl Browser {
         }
     }
 
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         self.client.close().await.expect("the browser session closes");
     }
 }
 
 /// `CARGO_TARGET_DIR` (relative to the workspace) if set, else the workspace's `target`.
-pub fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     match std::env::var_os("CARGO_TARGET_DIR").or_else(|| option_env!("CARGO_TARGET_DIR").map(Into::into)) {
         Some(dir) => workspace.join(dir),

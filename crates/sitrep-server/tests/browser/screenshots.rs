@@ -4,7 +4,7 @@
 use crate::harness::{AUDITOR, Browser, DEMO_INCIDENT, Driver, Server, target_dir, tools};
 
 /// Every page, by the file name its screenshots get, and who looks at it (`None`: signed out).
-pub fn pages() -> Vec<(&'static str, String, Option<&'static str>)> {
+pub(crate) fn pages() -> Vec<(&'static str, String, Option<&'static str>)> {
     vec![
         ("login", "/login".into(), None),
         ("incidents", "/incidents".into(), Some("maria")),
@@ -21,7 +21,7 @@ pub fn pages() -> Vec<(&'static str, String, Option<&'static str>)> {
 }
 
 /// Makes `browser` signed in as `who` (or signed out), whoever it was before.
-pub async fn become_(browser: &Browser, server: &Server, who: Option<&str>, current: &mut Option<String>) {
+pub(crate) async fn become_(browser: &Browser, server: &Server, who: Option<&str>, current: &mut Option<String>) {
     if current.as_deref() == who {
         return;
     }

@@ -22,31 +22,31 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use sitrep_testing::{ManualClock, assert_chain};
+pub(crate) use sitrep_testing::{ManualClock, assert_chain};
 
-pub const ADMIN: &str = "admin";
-pub const COMMANDER: &str = "cmd";
-pub const TECH_LEAD: &str = "tech";
-pub const LEGAL: &str = "lee";
-pub const COMMS: &str = "cora";
-pub const EXECUTIVE: &str = "exec";
+pub(crate) const ADMIN: &str = "admin";
+pub(crate) const COMMANDER: &str = "cmd";
+pub(crate) const TECH_LEAD: &str = "tech";
+pub(crate) const LEGAL: &str = "lee";
+pub(crate) const COMMS: &str = "cora";
+pub(crate) const EXECUTIVE: &str = "exec";
 /// Staffed as responder: a participant who may not retry actions.
-pub const RESPONDER: &str = "resp";
+pub(crate) const RESPONDER: &str = "resp";
 /// A member with no role on any incident.
-pub const OUTSIDER: &str = "otto";
+pub(crate) const OUTSIDER: &str = "otto";
 
 const PEOPLE: [&str; 7] = [COMMANDER, TECH_LEAD, LEGAL, COMMS, EXECUTIVE, RESPONDER, OUTSIDER];
 
 /// How long a test waits for something the worker should do at once.
-pub const PATIENCE: Duration = Duration::from_secs(15);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(15);
 
-pub fn user(name: &str) -> UserName {
+pub(crate) fn user(name: &str) -> UserName {
     UserName::parse(name).expect("a valid user name")
 }
 
 /// A running server with its worker.
 #[derive(Debug)]
-pub struct TestServer {
+pub(crate) struct TestServer {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
     client: reqwest::Client,
@@ -68,7 +68,7 @@ pub struct TestServer {
 
 /// Starts a server whose configuration is this TOML (the `destinations`, `commands`,
 /// `channels` and `smtp` sections an admin writes), with the worker running.
-pub async fn spawn(config_toml: &str) -> TestServer {
+pub(crate) async fn spawn(config_toml: &str) -> TestServer {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let scratch = dir.path().join("scratch");
     std::fs::create_dir(&scratch).expect("a scratch directory");
@@ -76,7 +76,7 @@ pub async fn spawn(config_toml: &str) -> TestServer {
 }
 
 /// As [`spawn`], with a scratch directory made first so the configuration can name files in it.
-pub async fn spawn_with_scratch(config: impl FnOnce(&std::path::Path) -> String) -> TestServer {
+pub(crate) async fn spawn_with_scratch(config: impl FnOnce(&std::path::Path) -> String) -> TestServer {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let scratch = dir.path().join("scratch");
     std::fs::create_dir(&scratch).expect("a scratch directory");
@@ -172,31 +172,31 @@ impl Drop for TestServer {
 }
 
 impl TestServer {
-    pub fn request(&self, method: Method, who: &str, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn request(&self, method: Method, who: &str, path: &str) -> reqwest::RequestBuilder {
         let token = self.tokens.get(who).expect("every test user has a token");
         self.client.request(method, format!("{}{path}", self.address)).bearer_auth(token)
     }
 
-    pub async fn post(&self, who: &str, path: &str, body: Value) -> Response {
+    pub(crate) async fn post(&self, who: &str, path: &str, body: Value) -> Response {
         self.request(Method::POST, who, path).json(&body).send().await.expect("the server answers")
     }
 
-    pub async fn put(&self, who: &str, path: &str, body: Value) -> Response {
+    pub(crate) async fn put(&self, who: &str, path: &str, body: Value) -> Response {
         self.request(Method::PUT, who, path).json(&body).send().await.expect("the server answers")
     }
 
-    pub async fn get_json(&self, who: &str, path: &str) -> Value {
+    pub(crate) async fn get_json(&self, who: &str, path: &str) -> Value {
         json_of(self.request(Method::GET, who, path).send().await.expect("the server answers"), StatusCode::OK).await
     }
 
     /// POSTs JSON, asserting the status; the answer.
-    pub async fn post_ok(&self, who: &str, path: &str, body: Value, status: StatusCode) -> Value {
+    pub(crate) async fn post_ok(&self, who: &str, path: &str, body: Value, status: StatusCode) -> Value {
         json_of(self.post(who, path, body).await, status).await
     }
 
     /// Declares an incident as the commander with every core role staffed (and a responder);
     /// `extra` is merged into the body (`playbook`, `inputs`, `exercise`). Returns the state.
-    pub async fn declare(&self, title: &str, extra: Value) -> Value {
+    pub(crate) async fn declare(&self, title: &str, extra: Value) -> Value {
         let mut body = json!({
             "title": title,
             "severity": "sev2",
@@ -212,7 +212,7 @@ impl TestServer {
     }
 
     /// Declares a leaked-secret incident with its playbook, live or as an exercise.
-    pub async fn declare_leaked_key(&self, exercise: bool) -> Value {
+    pub(crate) async fn declare_leaked_key(&self, exercise: bool) -> Value {
         self.declare(
             "AWS access key published on GitHub",
             json!({
@@ -224,24 +224,24 @@ impl TestServer {
         .await
     }
 
-    pub async fn state(&self, incident: &str) -> Value {
+    pub(crate) async fn state(&self, incident: &str) -> Value {
         self.get_json(COMMANDER, &format!("/api/v1/incidents/{incident}")).await
     }
 
-    pub async fn record(&self, incident: &str) -> Vec<Value> {
+    pub(crate) async fn record(&self, incident: &str) -> Vec<Value> {
         let record = self.get_json(COMMANDER, &format!("/api/v1/incidents/{incident}/record")).await;
         record["entries"].as_array().expect("a record has entries").clone()
     }
 
     /// Waits until the record has an entry that `matches`; returns it.
-    pub async fn entry(&self, incident: &str, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn entry(&self, incident: &str, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
         eventually(what, || async { self.record(incident).await.into_iter().find(|e| matches(e)) }).await
     }
 
     /// Stops the connector worker as the server's shutdown does, waits for it, and starts a new
     /// one over the same ledger, as a restart of the server would. How long the old one took to
     /// stop; fails the test if it did not stop within [`PATIENCE`].
-    pub async fn restart_worker(&mut self) -> Duration {
+    pub(crate) async fn restart_worker(&mut self) -> Duration {
         let started = Instant::now();
         let _ = self.worker_stop.send(true);
         if let Some(worker) = self.worker.take() {
@@ -259,7 +259,7 @@ impl TestServer {
 
     /// The actions the connector worker would start now. A test shows that something will not
     /// happen (no retry before its backoff) by this being empty, not by sleeping and seeing nothing.
-    pub fn actions_due(&self) -> Vec<sitrep_server::connectors::Due> {
+    pub(crate) fn actions_due(&self) -> Vec<sitrep_server::connectors::Due> {
         let (due, _) = sitrep_server::connectors::due(&self.ledger, self.clock.now());
         due.into_iter().filter(|item| matches!(item, sitrep_server::connectors::Due::Action { .. })).collect()
     }
@@ -267,7 +267,7 @@ impl TestServer {
     /// Moves the server's clock forward past a backoff, then wakes the worker. The worker
     /// sleeps until the next retry by the real clock; any commit makes it look again, so the
     /// test commits an unrelated change to the organisation record.
-    pub async fn advance(&self, seconds: i64) {
+    pub(crate) async fn advance(&self, seconds: i64) {
         self.clock.advance(seconds);
         let (_, sha256) = new_token().expect("a token");
         let nudge = OrgCommand::IssueToken {
@@ -282,10 +282,10 @@ impl TestServer {
 }
 
 /// The key id the leaked-secret incidents name.
-pub const KEY_ID: &str = "AKIAEXAMPLE7QXZ";
+pub(crate) const KEY_ID: &str = "AKIAEXAMPLE7QXZ";
 
 /// Reads a JSON answer, asserting its status.
-pub async fn json_of(response: Response, status: StatusCode) -> Value {
+pub(crate) async fn json_of(response: Response, status: StatusCode) -> Value {
     let got = response.status();
     let url = response.url().clone();
     let text = response.text().await.expect("a body");
@@ -295,7 +295,7 @@ pub async fn json_of(response: Response, status: StatusCode) -> Value {
 }
 
 /// Polls `attempt` until it gives a value, or fails the test naming `what`.
-pub async fn eventually<T, F, Fut>(what: &str, attempt: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, attempt: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -304,7 +304,7 @@ where
 }
 
 /// The decision of this class in a state (the first one).
-pub fn decision_of_class<'a>(state: &'a Value, class: &str) -> &'a Value {
+pub(crate) fn decision_of_class<'a>(state: &'a Value, class: &str) -> &'a Value {
     state["decisions"]
         .as_array()
         .expect("a state lists decisions")
@@ -314,7 +314,7 @@ pub fn decision_of_class<'a>(state: &'a Value, class: &str) -> &'a Value {
 }
 
 /// Action `number` (from 1) of decision `did` in a state.
-pub fn action<'a>(state: &'a Value, did: &str, number: usize) -> &'a Value {
+pub(crate) fn action<'a>(state: &'a Value, did: &str, number: usize) -> &'a Value {
     let decision = state["decisions"]
         .as_array()
         .expect("a state lists decisions")
@@ -325,7 +325,13 @@ pub fn action<'a>(state: &'a Value, did: &str, number: usize) -> &'a Value {
 }
 
 /// Waits until action `number` of `did` has this status (`succeeded`, `failed`); its state.
-pub async fn action_reaches(server: &TestServer, incident: &str, did: &str, number: usize, status: &str) -> Value {
+pub(crate) async fn action_reaches(
+    server: &TestServer,
+    incident: &str,
+    did: &str,
+    number: usize,
+    status: &str,
+) -> Value {
     let what = format!("action {number} of {did} to be {status}");
     eventually(&what, || async {
         let state = server.state(incident).await;
@@ -338,7 +344,7 @@ pub async fn action_reaches(server: &TestServer, incident: &str, did: &str, numb
 }
 
 /// The `action.*` entries of one action (index from 1), in order.
-pub fn action_entries(entries: &[Value], did: &str, number: u64) -> Vec<Value> {
+pub(crate) fn action_entries(entries: &[Value], did: &str, number: u64) -> Vec<Value> {
     entries
         .iter()
         .filter(|e| e["kind"].as_str().is_some_and(|k| k.starts_with("action.")))
@@ -348,7 +354,7 @@ pub fn action_entries(entries: &[Value], did: &str, number: u64) -> Vec<Value> {
 }
 
 /// `(kind, attempt)` of each entry, for comparing sequences in one assertion.
-pub fn kinds_and_attempts(entries: &[Value]) -> Vec<(String, u64)> {
+pub(crate) fn kinds_and_attempts(entries: &[Value]) -> Vec<(String, u64)> {
     entries
         .iter()
         .map(|e| (e["kind"].as_str().unwrap_or_default().to_owned(), e["body"]["attempt"].as_u64().unwrap_or(0)))
@@ -356,7 +362,7 @@ pub fn kinds_and_attempts(entries: &[Value]) -> Vec<(String, u64)> {
 }
 
 /// Asserts an idempotency key reads `sitrep:<incident uuid>:<decision>:<action number>`.
-pub fn assert_idempotency_key(key: &str, incident_uuid: &str, did: &str, number: u32) {
+pub(crate) fn assert_idempotency_key(key: &str, incident_uuid: &str, did: &str, number: u32) {
     let parts: Vec<&str> = key.split(':').collect();
     assert_eq!(parts.len(), 4, "an idempotency key has four parts: {key}");
     assert_eq!(parts[0], "sitrep", "{key}");

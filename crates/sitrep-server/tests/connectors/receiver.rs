@@ -24,11 +24,11 @@ use tokio::task::JoinHandle;
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// The secret the configured destinations share with this receiver.
-pub const SECRET: &str = "whsec-test-7f3a91c2";
+pub(crate) const SECRET: &str = "whsec-test-7f3a91c2";
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-pub struct Delivery {
+pub(crate) struct Delivery {
     /// `/hook/<name>`, `/slack` or `/moved`.
     pub path: String,
     pub idempotency_key: Option<String>,
@@ -51,11 +51,11 @@ struct Inner {
 }
 
 /// How long a `/huge` answer is: 256 MiB of "ü" (two bytes each in UTF-8).
-pub const HUGE_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const HUGE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// How much of one `/huge` answer was handed to the connection, and how it ended.
 #[derive(Debug, Default)]
-pub struct HugeAnswer {
+pub(crate) struct HugeAnswer {
     /// Bytes handed to the connection so far.
     pub sent: AtomicU64,
     /// All of it was sent.
@@ -74,7 +74,7 @@ impl Drop for Feed {
 }
 
 #[derive(Debug)]
-pub struct Receiver {
+pub(crate) struct Receiver {
     base: String,
     inner: Arc<Mutex<Inner>>,
     server: JoinHandle<()>,
@@ -87,13 +87,13 @@ impl Drop for Receiver {
 }
 
 impl Receiver {
-    pub async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         Receiver::start_at("127.0.0.1:0").await
     }
 
     /// A receiver on a given address, such as one a channel was configured with while nothing
     /// listened there.
-    pub async fn start_at(address: &str) -> Receiver {
+    pub(crate) async fn start_at(address: &str) -> Receiver {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
             .route("/hook/{name}", post(signed))
@@ -109,38 +109,38 @@ impl Receiver {
         Receiver { base, inner, server }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// Answers the next signed webhooks with these statuses, then 200 again.
-    pub fn answer(&self, statuses: &[u16]) {
+    pub(crate) fn answer(&self, statuses: &[u16]) {
         self.inner.lock().script = statuses.iter().copied().collect();
     }
 
     /// Everything received on this path so far.
-    pub fn deliveries(&self, path: &str) -> Vec<Delivery> {
+    pub(crate) fn deliveries(&self, path: &str) -> Vec<Delivery> {
         self.inner.lock().deliveries.iter().filter(|d| d.path == path).cloned().collect()
     }
 
     /// Every request so far, on any path.
-    pub fn all_deliveries(&self) -> Vec<Delivery> {
+    pub(crate) fn all_deliveries(&self) -> Vec<Delivery> {
         self.inner.lock().deliveries.clone()
     }
 
     /// The idempotency keys whose work was done.
-    pub fn effects(&self) -> Vec<String> {
+    pub(crate) fn effects(&self) -> Vec<String> {
         self.inner.lock().effects.clone()
     }
 
     /// Each `/huge` answer begun so far.
-    pub fn huge_answers(&self) -> Vec<Arc<HugeAnswer>> {
+    pub(crate) fn huge_answers(&self) -> Vec<Arc<HugeAnswer>> {
         self.inner.lock().huge.clone()
     }
 }
 
 /// Checks `t=<unix>,v1=<hex>` against the body: fresh (five minutes) and the right HMAC.
-pub fn verify_signature(secret: &str, header: &str, body: &[u8]) -> bool {
+pub(crate) fn verify_signature(secret: &str, header: &str, body: &[u8]) -> bool {
     let mut timestamp = None;
     let mut signature = None;
     for part in header.split(',') {

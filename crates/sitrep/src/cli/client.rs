@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 
 /// The commands that talk to a server, as the user named by the token.
 #[derive(Debug, Subcommand)]
-pub enum ClientCommand {
+pub(crate) enum ClientCommand {
     /// Save the server URL and a token for the client commands (asks for a password, or takes --token).
     Login(LoginArgs),
     /// Show who the client commands act as.
@@ -213,7 +213,7 @@ pub enum ClientCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct LoginArgs {
+pub(crate) struct LoginArgs {
     /// Your user name (asked for when missing and no --token is given).
     #[arg(long)]
     pub name: Option<String>,
@@ -226,7 +226,7 @@ pub struct LoginArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DeclareArgs {
+pub(crate) struct DeclareArgs {
     pub title: String,
     /// sev1 (worst) to sev4.
     #[arg(long)]
@@ -252,7 +252,7 @@ pub struct DeclareArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct LogArgs {
+pub(crate) struct LogArgs {
     pub incident: String,
     pub text: String,
     #[arg(long)]
@@ -271,7 +271,7 @@ pub struct LogArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum FactCommand {
+pub(crate) enum FactCommand {
     Verify {
         incident: String,
         fact: String,
@@ -287,7 +287,7 @@ pub enum FactCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct ProposeArgs {
+pub(crate) struct ProposeArgs {
     pub incident: String,
     /// A decision class, e.g. containment or external_statement.
     pub class: String,
@@ -305,7 +305,7 @@ pub struct ProposeArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct SubmitArgs {
+pub(crate) struct SubmitArgs {
     pub incident: String,
     /// The clock it meets, e.g. gdpr_art33.
     pub clock: String,
@@ -330,7 +330,7 @@ pub struct SubmitArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ReleaseArgs {
+pub(crate) struct ReleaseArgs {
     pub incident: String,
     /// The clock (not-required) or the determination (withdraw-determination).
     pub name: String,
@@ -340,7 +340,7 @@ pub struct ReleaseArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DetermineArgs {
+pub(crate) struct DetermineArgs {
     pub incident: String,
     /// A determination of the policy: personal_data_breach, significant_incident, material.
     pub determination: String,
@@ -355,7 +355,7 @@ pub struct DetermineArgs {
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
-pub struct ReviewArgs {
+pub(crate) struct ReviewArgs {
     #[command(subcommand)]
     pub command: Option<ReviewCommand>,
     /// Show this incident's review (the same as `review show INC-n`).
@@ -364,7 +364,7 @@ pub struct ReviewArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ReviewCommand {
+pub(crate) enum ReviewCommand {
     /// The review: its lessons, each with its control changes, and whether it is complete.
     Show { incident: String },
     /// Record a lesson: what happened, why, and what we change.
@@ -424,7 +424,7 @@ pub enum ReviewCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct DecisionsArgs {
+pub(crate) struct DecisionsArgs {
     pub incident: String,
     /// The decision register as CSV: one row per proposal, approval, rejection and withdrawal;
     /// cells a spreadsheet would read as a formula start with '.
@@ -439,7 +439,7 @@ pub struct DecisionsArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum TaskCommand {
+pub(crate) enum TaskCommand {
     /// Create a task.
     Add {
         incident: String,
@@ -476,7 +476,7 @@ pub enum TaskCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum PlaybookCommand {
+pub(crate) enum PlaybookCommand {
     /// The organisation's playbooks.
     List,
     /// One playbook, with its file.
@@ -494,7 +494,7 @@ pub enum PlaybookCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum EvidenceCommand {
+pub(crate) enum EvidenceCommand {
     /// Upload a file as evidence (streamed, with a progress bar on a terminal); prints its
     /// SHA-256, size and name.
     Add(EvidenceAddArgs),
@@ -519,7 +519,7 @@ pub enum EvidenceCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct EvidenceAddArgs {
+pub(crate) struct EvidenceAddArgs {
     pub incident: String,
     /// The file to upload; it is streamed, never read whole into memory.
     pub file: PathBuf,
@@ -541,10 +541,11 @@ pub struct EvidenceAddArgs {
 }
 
 /// The kinds of third party the registry knows.
-pub const PARTY_KINDS: [&str; 6] = ["msp", "cloud_operator", "vendor", "regulator", "law_enforcement", "counsel"];
+pub(crate) const PARTY_KINDS: [&str; 6] =
+    ["msp", "cloud_operator", "vendor", "regulator", "law_enforcement", "counsel"];
 
 #[derive(Debug, Subcommand)]
-pub enum PartyCommand {
+pub(crate) enum PartyCommand {
     /// Register a third party (admin).
     Add(PartyAddArgs),
     /// Change a registered party (admin): the fields given replace theirs, the others stay.
@@ -563,7 +564,7 @@ pub enum PartyCommand {
 
 /// The party fields both `add` and `update` take.
 #[derive(Debug, Args)]
-pub struct PartyDetails {
+pub(crate) struct PartyDetails {
     /// A contact point: "NAME [(ROLE)] [<EMAIL>] [PHONE]", e.g.
     /// "Dana Reyes (account manager) <dana@acme.example> +44 20 7946 0000"; the phone is
     /// everything from the first word that starts with + or a digit. Or a JSON object
@@ -583,7 +584,7 @@ pub struct PartyDetails {
 }
 
 #[derive(Debug, Args)]
-pub struct PartyAddArgs {
+pub(crate) struct PartyAddArgs {
     /// The party's id: a-z, 0-9, '-' and '_', e.g. acme-msp.
     pub party: String,
     /// Their name, e.g. "Acme Managed Services".
@@ -597,7 +598,7 @@ pub struct PartyAddArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct PartyUpdateArgs {
+pub(crate) struct PartyUpdateArgs {
     pub party: String,
     #[arg(long)]
     pub name: Option<String>,
@@ -614,7 +615,7 @@ pub struct PartyUpdateArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ShareCommand {
+pub(crate) enum ShareCommand {
     /// An incident's share links: party, items, expiry, uses, whether live, and the link.
     List { incident: String },
     /// Revoke a share link; it stops working at once.
@@ -628,10 +629,10 @@ pub enum ShareCommand {
 }
 
 /// The audiences a statement is written for.
-pub const AUDIENCES: [&str; 5] = ["internal", "customers", "regulator", "press", "partners"];
+pub(crate) const AUDIENCES: [&str; 5] = ["internal", "customers", "regulator", "press", "partners"];
 
 #[derive(Debug, Subcommand)]
-pub enum StatementCommand {
+pub(crate) enum StatementCommand {
     /// Draft a statement (its version 1).
     Draft {
         incident: String,
@@ -685,7 +686,7 @@ pub enum StatementCommand {
 /// A statement's text: given inline or read from a file.
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
-pub struct StatementText {
+pub(crate) struct StatementText {
     /// The text.
     #[arg(long)]
     pub text: Option<String>,
@@ -695,7 +696,7 @@ pub struct StatementText {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum UserCommand {
+pub(crate) enum UserCommand {
     /// Add a user (admin); --password-stdin sets a password for signing in.
     Add {
         name: String,
@@ -712,7 +713,7 @@ pub enum UserCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum TokenCommand {
+pub(crate) enum TokenCommand {
     /// Create a token (for yourself, or as admin for --user); it is printed once.
     Create {
         #[arg(long)]
@@ -731,7 +732,7 @@ pub enum TokenCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     pub incident: String,
     /// The bundle file to write (a tar archive).
     #[arg(short, long, value_name = "FILE")]

@@ -25,9 +25,9 @@ use sitrep_core::{
 use uuid::Uuid;
 
 /// The admin created with the deployment.
-pub const ADMIN: &str = "admin";
+pub(crate) const ADMIN: &str = "admin";
 /// The default incident's staff: one person per role.
-pub const STAFF: &[(&str, &str)] = &[
+pub(crate) const STAFF: &[(&str, &str)] = &[
     ("cmd", "commander"),
     ("tech", "tech_lead"),
     ("lee", "legal"),
@@ -37,40 +37,40 @@ pub const STAFF: &[(&str, &str)] = &[
     ("obs", "observer"),
 ];
 /// A user with the viewer organisation role.
-pub const VIEWER: &str = "vic";
+pub(crate) const VIEWER: &str = "vic";
 /// A member of the organisation who holds no role on the incident.
-pub const OUTSIDER: &str = "out";
+pub(crate) const OUTSIDER: &str = "out";
 
-pub fn user(name: &str) -> UserName {
+pub(crate) fn user(name: &str) -> UserName {
     UserName::parse(name).expect("a valid user name")
 }
 
 /// A person as the actor of an entry.
-pub fn by(name: &str) -> Actor {
+pub(crate) fn by(name: &str) -> Actor {
     Actor::User(user(name))
 }
 
-pub fn role(name: &str) -> Role {
+pub(crate) fn role(name: &str) -> Role {
     Role::parse(name).expect("a valid role")
 }
 
-pub fn class(name: &str) -> DecisionClass {
+pub(crate) fn class(name: &str) -> DecisionClass {
     DecisionClass::parse(name).expect("a valid decision class")
 }
 
 /// A fixed instant, `n` seconds after the harness's epoch.
-pub fn at(n: i64) -> Timestamp {
+pub(crate) fn at(n: i64) -> Timestamp {
     Timestamp::from_unix_micros(1_795_796_802_000_000 + n * 1_000_000).expect("in range")
 }
 
 /// A token hash (64 lower-case hex digits) that differs for each `n`.
-pub fn token(n: u64) -> String {
+pub(crate) fn token(n: u64) -> String {
     format!("{n:012x}{}", "a".repeat(52))
 }
 
 /// The organisation: its state, its record and the clock every entry is stamped with.
 #[derive(Debug, Clone)]
-pub struct Org {
+pub(crate) struct Org {
     pub state: OrgState,
     pub record: Vec<Entry>,
     pub clock: i64,
@@ -78,7 +78,7 @@ pub struct Org {
 
 impl Org {
     /// A deployment with only its admin, from `decide::genesis`.
-    pub fn genesis() -> Org {
+    pub(crate) fn genesis() -> Org {
         let events = decide::genesis(Uuid::from_u128(7), "Example Corp", "cHVibGljLWtleQ==", &user(ADMIN), &token(0));
         let record = seal((0, EntryHash::ZERO), at(0), &Actor::system("init").expect("actor"), &events);
         let (first, rest) = record.split_first().expect("genesis has entries");
@@ -91,18 +91,18 @@ impl Org {
         org
     }
 
-    pub fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         at(self.clock)
     }
 
     /// The next instant: every append is one second after the one before.
-    pub fn tick(&mut self) -> Timestamp {
+    pub(crate) fn tick(&mut self) -> Timestamp {
         self.clock += 1;
         at(self.clock)
     }
 
     /// Decides an organisation command, seals it, folds it and checks the refold.
-    pub fn act(&mut self, by: &str, command: OrgCommand) -> Result<Vec<Entry>, Refusal> {
+    pub(crate) fn act(&mut self, by: &str, command: OrgCommand) -> Result<Vec<Entry>, Refusal> {
         let events = decide::decide_org(&self.state, &user(by), &command, self.now())?;
         let entries = seal((self.state.seq, self.state.head), self.tick(), &Actor::User(user(by)), &events);
         for (entry, event) in entries.iter().zip(&events) {
@@ -114,13 +114,13 @@ impl Org {
     }
 
     /// Adds a user as the admin.
-    pub fn add(&mut self, name: &str, org_role: OrgRole) {
+    pub(crate) fn add(&mut self, name: &str, org_role: OrgRole) {
         self.act(ADMIN, OrgCommand::AddUser { user: user(name), display_name: None, org_role })
             .expect("the admin adds users");
     }
 
     /// Folding the whole organisation record again gives the same state.
-    pub fn check_refold(&self) {
+    pub(crate) fn check_refold(&self) {
         let refolded = OrgState::fold(&self.record).expect("the organisation record folds from scratch");
         assert_eq!(
             org_snapshot(&refolded),
@@ -131,7 +131,7 @@ impl Org {
 }
 
 /// Everything in an `OrgState`, as JSON.
-pub fn org_snapshot(org: &OrgState) -> Value {
+pub(crate) fn org_snapshot(org: &OrgState) -> Value {
     json!({
         "deployment": org.deployment,
         "name": org.name,
@@ -147,7 +147,7 @@ pub fn org_snapshot(org: &OrgState) -> Value {
 }
 
 /// The organisation with the default incident's staff (members), a viewer and an outsider.
-pub fn org() -> Org {
+pub(crate) fn org() -> Org {
     let mut org = Org::genesis();
     for (name, _) in STAFF {
         org.add(name, OrgRole::Member);
@@ -159,14 +159,14 @@ pub fn org() -> Org {
 
 /// An organisation and one incident in it.
 #[derive(Debug, Clone)]
-pub struct World {
+pub(crate) struct World {
     pub org: Org,
     pub incident: IncidentState,
     pub record: Vec<Entry>,
 }
 
 /// Declares INC-1 through `decide_declare`.
-pub fn declare(mut org: Org, by: &str, command: &Declare) -> Result<World, Refusal> {
+pub(crate) fn declare(mut org: Org, by: &str, command: &Declare) -> Result<World, Refusal> {
     let events = decide::decide_declare(&org.state, &user(by), command, IncidentNumber(1), Uuid::from_u128(1))?;
     let record = seal((0, EntryHash::ZERO), org.tick(), &Actor::User(user(by)), &events);
     let (first, rest) = record.split_first().expect("a declaration has entries");
@@ -180,7 +180,7 @@ pub fn declare(mut org: Org, by: &str, command: &Declare) -> Result<World, Refus
 }
 
 /// A declaration staffing `roles`, declared at sev2.
-pub fn declaration(title: &str, roles: &[(&str, &str)]) -> Declare {
+pub(crate) fn declaration(title: &str, roles: &[(&str, &str)]) -> Declare {
     Declare {
         title: title.to_owned(),
         severity: Some(Severity::Sev2),
@@ -190,19 +190,19 @@ pub fn declaration(title: &str, roles: &[(&str, &str)]) -> Declare {
 }
 
 /// INC-1, declared by `cmd` with every role of [`STAFF`] filled.
-pub fn world() -> World {
+pub(crate) fn world() -> World {
     declare(org(), "cmd", &declaration("Leaked deploy key", &STAFF[1..])).expect("cmd declares")
 }
 
 /// INC-1 as [`world`], but need-to-know.
-pub fn restricted_world() -> World {
+pub(crate) fn restricted_world() -> World {
     let command = Declare { restricted: true, ..declaration("Insider access", &STAFF[1..]) };
     declare(org(), "cmd", &command).expect("cmd declares")
 }
 
 /// Decides an incident command as `by`, seals it after the head, folds it with `apply_entry`
 /// and checks that refolding the whole record gives the same state.
-pub fn act(world: &mut World, by: &str, command: IncidentCommand) -> Result<Vec<Entry>, Refusal> {
+pub(crate) fn act(world: &mut World, by: &str, command: IncidentCommand) -> Result<Vec<Entry>, Refusal> {
     let events =
         decide::decide_incident(&world.incident, &world.org.state, &user(by), &command, at(world.org.clock + 1))?;
     assert!(!events.is_empty(), "an accepted command writes at least one entry");
@@ -217,13 +217,13 @@ pub fn act(world: &mut World, by: &str, command: IncidentCommand) -> Result<Vec<
 
 /// The connector every system entry of the harness is sealed as, as the store seals the action
 /// worker's and the notifier's.
-pub fn worker() -> Actor {
+pub(crate) fn worker() -> Actor {
     Actor::system("worker").expect("a connector name")
 }
 
 /// Decides what a connector reports with `decide_system`, seals it as [`worker`] after the head,
 /// folds it with `apply_entry` and checks that refolding the whole record gives the same state.
-pub fn system(world: &mut World, command: SystemCommand) -> Result<Vec<Entry>, Refusal> {
+pub(crate) fn system(world: &mut World, command: SystemCommand) -> Result<Vec<Entry>, Refusal> {
     // Decided at the instant the entries will carry, as the store does.
     let events = decide::decide_system(&world.incident, &command, at(world.org.clock + 1))?;
     assert!(!events.is_empty(), "an accepted system command writes at least one entry");
@@ -238,7 +238,7 @@ pub fn system(world: &mut World, command: SystemCommand) -> Result<Vec<Entry>, R
 
 /// Appends events that no decide function produces (forgeries), as `actor`. Nothing changes
 /// when the fold refuses one of them.
-pub fn append(world: &mut World, actor: &Actor, events: &[IncidentEvent]) -> Result<Vec<Entry>, FoldError> {
+pub(crate) fn append(world: &mut World, actor: &Actor, events: &[IncidentEvent]) -> Result<Vec<Entry>, FoldError> {
     let entries = seal((world.incident.seq, world.incident.head), world.org.tick(), actor, events);
     let mut next = world.incident.clone();
     for entry in &entries {
@@ -251,40 +251,40 @@ pub fn append(world: &mut World, actor: &Actor, events: &[IncidentEvent]) -> Res
 }
 
 impl World {
-    pub fn check_refold(&self) {
+    pub(crate) fn check_refold(&self) {
         let refolded = IncidentState::fold(&self.record).expect("the record folds from scratch");
         assert_eq!(state_json(&refolded), state_json(&self.incident), "refolding the record gives another state");
     }
 
-    pub fn decision(&self, n: u64) -> &Decision {
+    pub(crate) fn decision(&self, n: u64) -> &Decision {
         self.incident.decision(DecisionId(n)).expect("the decision exists")
     }
 
-    pub fn task(&self, n: u64) -> &Task {
+    pub(crate) fn task(&self, n: u64) -> &Task {
         self.incident.task(TaskId(n)).expect("the task exists")
     }
 
-    pub fn head(&self) -> (u64, EntryHash) {
+    pub(crate) fn head(&self) -> (u64, EntryHash) {
         (self.incident.seq, self.incident.head)
     }
 
     /// The incident's record kinds, in order.
-    pub fn kinds(&self) -> Vec<&str> {
+    pub(crate) fn kinds(&self) -> Vec<&str> {
         self.record.iter().map(|e| e.kind.as_str()).collect()
     }
 }
 
-pub fn state_json(state: &IncidentState) -> Value {
+pub(crate) fn state_json(state: &IncidentState) -> Value {
     serde_json::to_value(state).expect("the state serialises")
 }
 
 // Commands, so that cases read as one line.
 
-pub fn note(text: &str) -> IncidentCommand {
+pub(crate) fn note(text: &str) -> IncidentCommand {
     IncidentCommand::AddNote { text: text.to_owned(), occurred: None }
 }
 
-pub fn fact(text: &str) -> IncidentCommand {
+pub(crate) fn fact(text: &str) -> IncidentCommand {
     IncidentCommand::LogFact {
         text: text.to_owned(),
         source: None,
@@ -294,47 +294,47 @@ pub fn fact(text: &str) -> IncidentCommand {
     }
 }
 
-pub fn verify(n: u64, basis: &str) -> IncidentCommand {
+pub(crate) fn verify(n: u64, basis: &str) -> IncidentCommand {
     IncidentCommand::VerifyFact { fact: FactId(n), basis: basis.to_owned() }
 }
 
-pub fn disprove(n: u64, basis: &str) -> IncidentCommand {
+pub(crate) fn disprove(n: u64, basis: &str) -> IncidentCommand {
     IncidentCommand::DisproveFact { fact: FactId(n), basis: basis.to_owned() }
 }
 
-pub fn task(title: &str) -> IncidentCommand {
+pub(crate) fn task(title: &str) -> IncidentCommand {
     IncidentCommand::CreateTask { title: title.to_owned(), owner: None, due: None }
 }
 
-pub fn assign_task(n: u64, owner: &str) -> IncidentCommand {
+pub(crate) fn assign_task(n: u64, owner: &str) -> IncidentCommand {
     IncidentCommand::AssignTask { task: TaskId(n), owner: user(owner) }
 }
 
-pub fn complete(n: u64) -> IncidentCommand {
+pub(crate) fn complete(n: u64) -> IncidentCommand {
     IncidentCommand::CompleteTask { task: TaskId(n), note: None }
 }
 
-pub fn cancel(n: u64) -> IncidentCommand {
+pub(crate) fn cancel(n: u64) -> IncidentCommand {
     IncidentCommand::CancelTask { task: TaskId(n), note: None }
 }
 
-pub fn block(n: u64, reason: &str) -> IncidentCommand {
+pub(crate) fn block(n: u64, reason: &str) -> IncidentCommand {
     IncidentCommand::BlockTask { task: TaskId(n), reason: reason.to_owned() }
 }
 
-pub fn assign(r: &str, name: &str) -> IncidentCommand {
+pub(crate) fn assign(r: &str, name: &str) -> IncidentCommand {
     IncidentCommand::AssignRole { role: role(r), user: user(name), unit: None }
 }
 
-pub fn hand_over(to: &str, reason: &str) -> IncidentCommand {
+pub(crate) fn hand_over(to: &str, reason: &str) -> IncidentCommand {
     IncidentCommand::HandOverCommand { to: user(to), reason: reason.to_owned() }
 }
 
-pub fn release(r: &str, name: &str) -> IncidentCommand {
+pub(crate) fn release(r: &str, name: &str) -> IncidentCommand {
     IncidentCommand::ReleaseRole { role: role(r), user: user(name), unit: None }
 }
 
-pub fn propose(c: &str, title: &str) -> IncidentCommand {
+pub(crate) fn propose(c: &str, title: &str) -> IncidentCommand {
     IncidentCommand::Propose {
         class: class(c),
         title: title.to_owned(),
@@ -345,19 +345,19 @@ pub fn propose(c: &str, title: &str) -> IncidentCommand {
     }
 }
 
-pub fn approve(n: u64) -> IncidentCommand {
+pub(crate) fn approve(n: u64) -> IncidentCommand {
     IncidentCommand::Approve { decision: DecisionId(n), note: None }
 }
 
-pub fn reject(n: u64, why: &str) -> IncidentCommand {
+pub(crate) fn reject(n: u64, why: &str) -> IncidentCommand {
     IncidentCommand::Reject { decision: DecisionId(n), note: why.to_owned() }
 }
 
-pub fn withdraw(n: u64) -> IncidentCommand {
+pub(crate) fn withdraw(n: u64) -> IncidentCommand {
     IncidentCommand::Withdraw { decision: DecisionId(n), note: None }
 }
 
-pub fn with_actions(c: &str, title: &str, actions: Vec<ActionSpec>) -> IncidentCommand {
+pub(crate) fn with_actions(c: &str, title: &str, actions: Vec<ActionSpec>) -> IncidentCommand {
     IncidentCommand::Propose {
         class: class(c),
         title: title.to_owned(),
@@ -368,34 +368,34 @@ pub fn with_actions(c: &str, title: &str, actions: Vec<ActionSpec>) -> IncidentC
     }
 }
 
-pub fn webhook(destination: &str) -> ActionSpec {
+pub(crate) fn webhook(destination: &str) -> ActionSpec {
     ActionSpec::Webhook { destination: destination.to_owned(), payload: json!({"key": "deploy-1"}) }
 }
 
-pub fn notify() -> ActionSpec {
+pub(crate) fn notify() -> ActionSpec {
     ActionSpec::Notify { message: None }
 }
 
 /// A playbook's inputs from `(name, value)` pairs.
-pub fn inputs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+pub(crate) fn inputs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect()
 }
 
-pub fn run_playbook(id: &str, given: &[(&str, &str)]) -> IncidentCommand {
+pub(crate) fn run_playbook(id: &str, given: &[(&str, &str)]) -> IncidentCommand {
     IncidentCommand::RunPlaybook { playbook: id.to_owned(), inputs: inputs(given) }
 }
 
-pub fn retry(decision: u64, action: u32) -> IncidentCommand {
+pub(crate) fn retry(decision: u64, action: u32) -> IncidentCommand {
     IncidentCommand::RetryAction { decision: DecisionId(decision), action }
 }
 
 // What connectors report, for `system`.
 
-pub fn start(decision: u64, action: u32) -> SystemCommand {
+pub(crate) fn start(decision: u64, action: u32) -> SystemCommand {
     SystemCommand::StartAction { decision: DecisionId(decision), action }
 }
 
-pub fn succeed(decision: u64, action: u32, detail: Option<&str>) -> SystemCommand {
+pub(crate) fn succeed(decision: u64, action: u32, detail: Option<&str>) -> SystemCommand {
     SystemCommand::FinishAction {
         decision: DecisionId(decision),
         action,
@@ -404,7 +404,7 @@ pub fn succeed(decision: u64, action: u32, detail: Option<&str>) -> SystemComman
     }
 }
 
-pub fn fail(decision: u64, action: u32, reason: &str, retryable: bool) -> SystemCommand {
+pub(crate) fn fail(decision: u64, action: u32, reason: &str, retryable: bool) -> SystemCommand {
     SystemCommand::FinishAction {
         decision: DecisionId(decision),
         action,
@@ -414,7 +414,7 @@ pub fn fail(decision: u64, action: u32, reason: &str, retryable: bool) -> System
 }
 
 /// A `notify` action that told `told` and then failed on the next channel.
-pub fn fail_after_telling(decision: u64, action: u32, told: &[&str], reason: &str) -> SystemCommand {
+pub(crate) fn fail_after_telling(decision: u64, action: u32, told: &[&str], reason: &str) -> SystemCommand {
     SystemCommand::FinishAction {
         decision: DecisionId(decision),
         action,
@@ -423,11 +423,11 @@ pub fn fail_after_telling(decision: u64, action: u32, told: &[&str], reason: &st
     }
 }
 
-pub fn run_task(decision: u64, action: u32) -> SystemCommand {
+pub(crate) fn run_task(decision: u64, action: u32) -> SystemCommand {
     SystemCommand::RunTaskAction { decision: DecisionId(decision), action }
 }
 
-pub fn delivered(decision: u64, moment: Moment, channel: &str) -> SystemCommand {
+pub(crate) fn delivered(decision: u64, moment: Moment, channel: &str) -> SystemCommand {
     SystemCommand::Notified {
         decision: DecisionId(decision),
         moment,
@@ -436,7 +436,13 @@ pub fn delivered(decision: u64, moment: Moment, channel: &str) -> SystemCommand 
     }
 }
 
-pub fn undelivered(decision: u64, moment: Moment, channel: &str, reason: &str, retryable: bool) -> SystemCommand {
+pub(crate) fn undelivered(
+    decision: u64,
+    moment: Moment,
+    channel: &str,
+    reason: &str,
+    retryable: bool,
+) -> SystemCommand {
     SystemCommand::Notified {
         decision: DecisionId(decision),
         moment,
@@ -448,7 +454,7 @@ pub fn undelivered(decision: u64, moment: Moment, channel: &str, reason: &str, r
 // Refusals: each returns the message, for assertions on what it tells the person.
 
 #[track_caller]
-pub fn forbidden<T: Debug>(result: Result<T, Refusal>, rule: &str) -> String {
+pub(crate) fn forbidden<T: Debug>(result: Result<T, Refusal>, rule: &str) -> String {
     match result {
         Err(Refusal::Forbidden { rule: got, message }) if got == rule => message,
         other => panic!("expected Forbidden by rule '{rule}', got {other:?}"),
@@ -456,7 +462,7 @@ pub fn forbidden<T: Debug>(result: Result<T, Refusal>, rule: &str) -> String {
 }
 
 #[track_caller]
-pub fn invalid<T: Debug>(result: Result<T, Refusal>, field: &str) -> String {
+pub(crate) fn invalid<T: Debug>(result: Result<T, Refusal>, field: &str) -> String {
     match result {
         Err(Refusal::Invalid { field: got, message }) if got == field => message,
         other => panic!("expected Invalid field '{field}', got {other:?}"),
@@ -464,7 +470,7 @@ pub fn invalid<T: Debug>(result: Result<T, Refusal>, field: &str) -> String {
 }
 
 #[track_caller]
-pub fn conflict<T: Debug>(result: Result<T, Refusal>) -> String {
+pub(crate) fn conflict<T: Debug>(result: Result<T, Refusal>) -> String {
     match result {
         Err(Refusal::Conflict(message)) => message,
         other => panic!("expected Conflict, got {other:?}"),
@@ -472,7 +478,7 @@ pub fn conflict<T: Debug>(result: Result<T, Refusal>) -> String {
 }
 
 #[track_caller]
-pub fn not_found<T: Debug>(result: Result<T, Refusal>) -> String {
+pub(crate) fn not_found<T: Debug>(result: Result<T, Refusal>) -> String {
     match result {
         Err(Refusal::NotFound(message)) => message,
         other => panic!("expected NotFound, got {other:?}"),
@@ -482,7 +488,7 @@ pub fn not_found<T: Debug>(result: Result<T, Refusal>) -> String {
 /// Seals `event` after `after` as `actor`: applying it to the state and refolding the record with
 /// it must both refuse it, naming its seq.
 #[track_caller]
-pub fn fold_refuses(w: &World, after: (u64, EntryHash), actor: &Actor, event: IncidentEvent) -> FoldError {
+pub(crate) fn fold_refuses(w: &World, after: (u64, EntryHash), actor: &Actor, event: IncidentEvent) -> FoldError {
     let entry = seal(after, at(9_999), actor, &[event]).remove(0);
     let error = w.incident.clone().apply_entry(&entry).expect_err("the fold refuses the entry");
     assert_eq!((error.seq, error.kind.as_str()), (entry.seq, entry.kind.as_str()));
@@ -495,7 +501,7 @@ pub fn fold_refuses(w: &World, after: (u64, EntryHash), actor: &Actor, event: In
 
 /// Asserts that `text` contains every one of `parts`.
 #[track_caller]
-pub fn says(text: &str, parts: &[&str]) {
+pub(crate) fn says(text: &str, parts: &[&str]) {
     for part in parts {
         assert!(text.contains(part), "'{text}' does not say '{part}'");
     }
@@ -504,11 +510,11 @@ pub fn says(text: &str, parts: &[&str]) {
 // Evidence, third parties and statements.
 
 /// A SHA-256 (64 lower-case hex digits) that differs for each `n`; the core never sees blobs.
-pub fn blob(n: u64) -> String {
+pub(crate) fn blob(n: u64) -> String {
     format!("{n:016x}{}", "b".repeat(48))
 }
 
-pub fn register(sha256: &str, name: &str) -> IncidentCommand {
+pub(crate) fn register(sha256: &str, name: &str) -> IncidentCommand {
     IncidentCommand::RegisterEvidence(EvidenceRegistered {
         sha256: sha256.to_owned(),
         size: 1234,
@@ -521,12 +527,12 @@ pub fn register(sha256: &str, name: &str) -> IncidentCommand {
     })
 }
 
-pub fn access(sha256: &str, purpose: &str) -> IncidentCommand {
+pub(crate) fn access(sha256: &str, purpose: &str) -> IncidentCommand {
     IncidentCommand::AccessEvidence { sha256: sha256.to_owned(), purpose: purpose.to_owned() }
 }
 
 /// A registry entry for a managed-service provider.
-pub fn msp(id: &str) -> Party {
+pub(crate) fn msp(id: &str) -> Party {
     Party {
         party: id.to_owned(),
         name: "Acme Managed Services".into(),
@@ -544,15 +550,15 @@ pub fn msp(id: &str) -> Party {
 }
 
 /// Registers `id` in the world's organisation as the admin.
-pub fn register_party(world: &mut World, id: &str) {
+pub(crate) fn register_party(world: &mut World, id: &str) {
     world.org.act(ADMIN, OrgCommand::RegisterParty(msp(id))).expect("the admin registers a party");
 }
 
-pub fn engage(party: &str) -> IncidentCommand {
+pub(crate) fn engage(party: &str) -> IncidentCommand {
     IncidentCommand::EngageParty { party: party.to_owned(), reason: Some("they run the CI runners".into()) }
 }
 
-pub fn share(party: &str, items: &[&str], hours: u32) -> ActionSpec {
+pub(crate) fn share(party: &str, items: &[&str], hours: u32) -> ActionSpec {
     ActionSpec::Share {
         party: party.to_owned(),
         items: items.iter().map(|s| (*s).to_owned()).collect(),
@@ -560,24 +566,24 @@ pub fn share(party: &str, items: &[&str], hours: u32) -> ActionSpec {
     }
 }
 
-pub fn run_share(decision: u64, action: u32) -> SystemCommand {
+pub(crate) fn run_share(decision: u64, action: u32) -> SystemCommand {
     SystemCommand::RunShareAction { decision: DecisionId(decision), action }
 }
 
-pub fn share_used(share: u64, sha256: &str) -> SystemCommand {
+pub(crate) fn share_used(share: u64, sha256: &str) -> SystemCommand {
     SystemCommand::ShareUsed { share: sitrep_core::ids::ShareId(share), sha256: sha256.to_owned() }
 }
 
-pub fn draft(audience: Audience, text: &str) -> IncidentCommand {
+pub(crate) fn draft(audience: Audience, text: &str) -> IncidentCommand {
     IncidentCommand::DraftStatement { audience, title: "Security notice".into(), text: text.to_owned() }
 }
 
-pub fn revise(statement: u64, text: &str) -> IncidentCommand {
+pub(crate) fn revise(statement: u64, text: &str) -> IncidentCommand {
     IncidentCommand::ReviseStatement { statement: sitrep_core::ids::StatementId(statement), text: text.to_owned() }
 }
 
 /// Proposes approving statement `statement`'s latest version through `c`.
-pub fn propose_statement(c: &str, statement: u64) -> IncidentCommand {
+pub(crate) fn propose_statement(c: &str, statement: u64) -> IncidentCommand {
     IncidentCommand::Propose {
         class: class(c),
         title: format!("Approve ST-{statement}"),
@@ -588,7 +594,7 @@ pub fn propose_statement(c: &str, statement: u64) -> IncidentCommand {
     }
 }
 
-pub fn publish(statement: u64, channel: &str) -> IncidentCommand {
+pub(crate) fn publish(statement: u64, channel: &str) -> IncidentCommand {
     IncidentCommand::PublishStatement {
         statement: sitrep_core::ids::StatementId(statement),
         channel: channel.to_owned(),
@@ -598,7 +604,7 @@ pub fn publish(statement: u64, channel: &str) -> IncidentCommand {
 
 // The post-incident review.
 
-pub fn lesson(what: &str) -> IncidentCommand {
+pub(crate) fn lesson(what: &str) -> IncidentCommand {
     IncidentCommand::RecordLesson {
         what_happened: what.to_owned(),
         why: "the key was long-lived and unscanned".into(),
@@ -606,7 +612,7 @@ pub fn lesson(what: &str) -> IncidentCommand {
     }
 }
 
-pub fn control_change(lesson: u64, owner: &str, csf: &str) -> IncidentCommand {
+pub(crate) fn control_change(lesson: u64, owner: &str, csf: &str) -> IncidentCommand {
     IncidentCommand::PlanControlChange {
         lesson: sitrep_core::ids::LessonId(lesson),
         title: "Enforce secret scanning on every repository".into(),
@@ -616,18 +622,18 @@ pub fn control_change(lesson: u64, owner: &str, csf: &str) -> IncidentCommand {
     }
 }
 
-pub fn complete_review(summary: &str) -> IncidentCommand {
+pub(crate) fn complete_review(summary: &str) -> IncidentCommand {
     IncidentCommand::CompleteReview { summary: summary.to_owned() }
 }
 
 /// Records one lesson with one control change and completes the review, as the commander `cmd`,
 /// so the incident may close.
-pub fn review(world: &mut World) {
+pub(crate) fn review(world: &mut World) {
     review_by(world, "cmd");
 }
 
 /// [`review`], as `by` (who also owns the control change).
-pub fn review_by(world: &mut World, by: &str) {
+pub(crate) fn review_by(world: &mut World, by: &str) {
     let lesson_id = world.incident.review.lessons.len() as u64 + 1;
     act(world, by, lesson("A deploy key was committed to a public repository")).expect("a lesson");
     act(world, by, control_change(lesson_id, by, "PR.AA-05")).expect("a control change");
@@ -636,7 +642,7 @@ pub fn review_by(world: &mut World, by: &str) {
 
 // Regulatory clocks.
 
-pub fn determine(determination: &str, aware_at: Option<Timestamp>) -> IncidentCommand {
+pub(crate) fn determine(determination: &str, aware_at: Option<Timestamp>) -> IncidentCommand {
     IncidentCommand::RecordDetermination {
         determination: determination.to_owned(),
         basis: "confirmed by the data inventory".into(),
@@ -645,12 +651,12 @@ pub fn determine(determination: &str, aware_at: Option<Timestamp>) -> IncidentCo
 }
 
 /// Moves the harness clock so the next entry is stamped `at(n)`.
-pub fn jump_to(world: &mut World, n: i64) {
+pub(crate) fn jump_to(world: &mut World, n: i64) {
     world.org.clock = n - 1;
 }
 
 /// The post-incident report of `state` (as of its seq) from `record`, as `viewer` may read it.
-pub fn report_of(
+pub(crate) fn report_of(
     record: &[sitrep_core::Entry],
     state: &sitrep_core::IncidentState,
     w: &World,

@@ -16,40 +16,40 @@ use sitrep_store::ledger::system_clock;
 use sitrep_store::{Ledger, LedgerError, Receipt, Request, SqliteStore, Store};
 
 /// The admin created with the deployment.
-pub const ADMIN: &str = "admin";
+pub(crate) const ADMIN: &str = "admin";
 
 /// The people of every test deployment and the incident role each is staffed in.
-pub const STAFF: &[(&str, &str)] =
+pub(crate) const STAFF: &[(&str, &str)] =
     &[("cmd", "commander"), ("tech", "tech_lead"), ("lee", "legal"), ("cora", "comms"), ("exec", "executive")];
 
 /// The database file inside a data directory, as `sitrep serve --data DIR` names it.
-pub const DB_FILE: &str = "sitrep.db";
+pub(crate) const DB_FILE: &str = "sitrep.db";
 
-pub fn user(name: &str) -> UserName {
+pub(crate) fn user(name: &str) -> UserName {
     UserName::parse(name).expect("valid user name")
 }
 
-pub fn role(name: &str) -> Role {
+pub(crate) fn role(name: &str) -> Role {
     Role::parse(name).expect("valid role")
 }
 
-pub fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     sitrep_store::time::now()
 }
 
 /// Opens (creating if needed) the SQLite store of a data directory.
-pub fn open_sqlite(dir: &Path) -> Arc<dyn Store> {
+pub(crate) fn open_sqlite(dir: &Path) -> Arc<dyn Store> {
     Arc::new(SqliteStore::open(&dir.join(DB_FILE)).expect("the SQLite store opens")) as Arc<dyn Store>
 }
 
 /// Writes a new deployment's organisation record into `store`.
-pub fn create_deployment(store: &dyn Store) -> Vec<Entry> {
+pub(crate) fn create_deployment(store: &dyn Store) -> Vec<Entry> {
     let events = genesis(uuid::Uuid::new_v4(), "test", "cHVibGlj", &user(ADMIN), &"a".repeat(64));
     Ledger::create_deployment(store, &events, now()).expect("a new store takes a deployment")
 }
 
 /// Adds every member of [`STAFF`] (and `extra`) that the organisation does not have yet.
-pub fn add_users(ledger: &Ledger, extra: &[&str]) -> Vec<Receipt> {
+pub(crate) fn add_users(ledger: &Ledger, extra: &[&str]) -> Vec<Receipt> {
     let mut receipts = Vec::new();
     for name in STAFF.iter().map(|(name, _)| *name).chain(extra.iter().copied()) {
         if ledger.org().user(&user(name)).is_some() {
@@ -62,7 +62,7 @@ pub fn add_users(ledger: &Ledger, extra: &[&str]) -> Vec<Receipt> {
 }
 
 /// A fresh deployment with an admin and the [`STAFF`], and the ledger over it.
-pub fn deploy(store: &Arc<dyn Store>) -> Ledger {
+pub(crate) fn deploy(store: &Arc<dyn Store>) -> Ledger {
     create_deployment(store.as_ref());
     let ledger = Ledger::open(store.clone(), system_clock()).expect("a new deployment opens");
     add_users(&ledger, &[]);
@@ -70,7 +70,7 @@ pub fn deploy(store: &Arc<dyn Store>) -> Ledger {
 }
 
 /// Declares an incident as `cmd`, with every core role staffed from [`STAFF`].
-pub fn declare(ledger: &Ledger, title: &str) -> Receipt {
+pub(crate) fn declare(ledger: &Ledger, title: &str) -> Receipt {
     let roles: BTreeMap<Role, UserName> =
         STAFF.iter().filter(|(_, r)| *r != "commander").map(|(u, r)| (role(r), user(u))).collect();
     let declare = Declare { title: title.into(), severity: Some(Severity::Sev2), roles, ..Declare::default() };
@@ -78,14 +78,14 @@ pub fn declare(ledger: &Ledger, title: &str) -> Receipt {
 }
 
 /// The incident a receipt wrote to.
-pub fn incident_of(receipt: &Receipt) -> IncidentNumber {
+pub(crate) fn incident_of(receipt: &Receipt) -> IncidentNumber {
     match receipt.record {
         RecordId::Incident(number) => number,
         RecordId::Org => panic!("the command wrote to the organisation record, not an incident"),
     }
 }
 
-pub fn act(
+pub(crate) fn act(
     ledger: &Ledger,
     by: &str,
     incident: IncidentNumber,
@@ -94,7 +94,7 @@ pub fn act(
     ledger.execute_blocking(&user(by), Request::Incident { incident, command })
 }
 
-pub fn log_fact(text: &str) -> IncidentCommand {
+pub(crate) fn log_fact(text: &str) -> IncidentCommand {
     IncidentCommand::LogFact {
         text: text.into(),
         source: None,

@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_sitrep");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_sitrep");
 
 /// How long one step may take before a test gives up; generous, for loaded CI machines. Steps
 /// that succeed return as soon as they do, so this costs nothing on the passing path.
-pub const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Retries `attempt` every few milliseconds until it gives a value, or panics naming `what`.
-pub fn eventually<T>(what: &str, attempt: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn eventually<T>(what: &str, attempt: impl FnMut() -> Option<T>) -> T {
     sitrep_testing::eventually_blocking(what, PATIENCE, attempt)
 }
 
@@ -42,18 +42,18 @@ fn wait_ready(child: &mut Child, addr: &str) -> bool {
 
 /// The UTC date `days` from today (negative: before), like `2027-01-31`: dates a test sends stay
 /// inside the window the server takes around now (a year back, ten years ahead).
-pub fn date_in(days: i64) -> String {
+pub(crate) fn date_in(days: i64) -> String {
     let then = sitrep_testing::system_now().as_jiff() + jiff::SignedDuration::from_hours(days * 24);
     then.strftime("%Y-%m-%d").to_string()
 }
 
 /// A port nothing listens on right now.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port").local_addr().expect("its address").port()
 }
 
 /// A plain HTTP/1.1 GET: `(status, body)`, or `None` when nothing answers.
-pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+pub(crate) fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
     let socket: SocketAddr = addr.parse().ok()?;
     let mut stream = TcpStream::connect_timeout(&socket, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -71,7 +71,7 @@ fn path_str(path: &Path) -> &str {
 
 /// A demo person as `sitrep serve --demo` prints them.
 #[derive(Debug, Clone)]
-pub struct DemoUser {
+pub(crate) struct DemoUser {
     pub name: String,
     pub role: String,
     pub password: String,
@@ -89,7 +89,7 @@ impl Drop for Process {
 }
 
 /// A running `sitrep serve`; killed when dropped.
-pub struct Server {
+pub(crate) struct Server {
     _process: Process,
     pub addr: String,
     pub url: String,
@@ -101,7 +101,7 @@ pub struct Server {
 
 impl Server {
     /// `sitrep init --admin ADMIN`, then `sitrep serve` on it: the server and the admin's token.
-    pub fn init(admin: &str) -> (Server, String) {
+    pub(crate) fn init(admin: &str) -> (Server, String) {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let data = dir.path().join("data");
         Server::init_in(dir, data, admin)
@@ -109,7 +109,7 @@ impl Server {
 
     /// As [`Server::init`], with the server's logs (stdout, stderr) in `dir` and its data
     /// directory at `data`, wherever each should be.
-    pub fn init_in(dir: tempfile::TempDir, data: PathBuf, admin: &str) -> (Server, String) {
+    pub(crate) fn init_in(dir: tempfile::TempDir, data: PathBuf, admin: &str) -> (Server, String) {
         let init = Command::new(BIN)
             .args(["init", "--data", path_str(&data), "--admin", admin])
             .env_remove("SITREP_DATA")
@@ -122,7 +122,7 @@ impl Server {
     }
 
     /// `sitrep serve --demo` on an empty data directory: the server and the people it printed.
-    pub fn demo() -> (Server, Vec<DemoUser>) {
+    pub(crate) fn demo() -> (Server, Vec<DemoUser>) {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let server = Server::start(dir, None, &["--demo"]);
         let stdout = server.dir.path().join("stdout.log");
@@ -181,7 +181,7 @@ impl Server {
     }
 
     /// The server's resident memory now, in bytes (from `/proc`).
-    pub fn resident_bytes(&self) -> u64 {
+    pub(crate) fn resident_bytes(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self._process.0.id())).expect("/proc");
         let kib: u64 = status
             .lines()
@@ -192,7 +192,7 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits (up to 20 s) for the server to exit; its exit status.
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self._process.0.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
         assert!(sent.success(), "SIGTERM was delivered");
@@ -200,22 +200,22 @@ impl Server {
     }
 
     /// The client as the holder of `token`, talking to this server.
-    pub fn cli(&self, token: &str) -> Cli {
+    pub(crate) fn cli(&self, token: &str) -> Cli {
         Cli { url: Some(self.url.clone()), token: Some(token.to_owned()), config_home: self.config_home(), cwd: None }
     }
 
     /// The client with nothing configured but its (per-test) config directory.
-    pub fn bare_cli(&self) -> Cli {
+    pub(crate) fn bare_cli(&self) -> Cli {
         Cli { url: None, token: None, config_home: self.config_home(), cwd: None }
     }
 
     /// `$XDG_CONFIG_HOME` of every client run against this server: inside its temporary directory.
-    pub fn config_home(&self) -> PathBuf {
+    pub(crate) fn config_home(&self) -> PathBuf {
         self.dir.path().join("config")
     }
 
     /// The number of open live-event streams, from `/metrics`.
-    pub fn live_clients(&self) -> Option<u64> {
+    pub(crate) fn live_clients(&self) -> Option<u64> {
         let (status, body) = http_get(&self.addr, "/metrics")?;
         if status != 200 {
             return None;
@@ -226,7 +226,7 @@ impl Server {
 
 /// One way of running the client: which URL and token it gets from the environment.
 #[derive(Debug, Clone)]
-pub struct Cli {
+pub(crate) struct Cli {
     pub url: Option<String>,
     pub token: Option<String>,
     pub config_home: PathBuf,
@@ -236,7 +236,7 @@ pub struct Cli {
 
 /// What one client run did.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     pub command: String,
     pub code: Option<i32>,
     pub stdout: String,
@@ -245,20 +245,20 @@ pub struct Run {
 
 impl Run {
     /// Its stdout, asserting it succeeded.
-    pub fn ok(&self) -> &str {
+    pub(crate) fn ok(&self) -> &str {
         assert_eq!(self.code, Some(0), "`{}` failed; stderr: {}", self.command, self.stderr);
         &self.stdout
     }
 
     /// Its stdout as one JSON document, asserting it succeeded.
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(self.ok())
             .unwrap_or_else(|e| panic!("`{}` printed no JSON ({e}):\n{}", self.command, self.stdout))
     }
 
     /// Its one-line error message, asserting the exit code, nothing on stdout and exactly one
     /// line on stderr.
-    pub fn fails(&self, code: i32) -> &str {
+    pub(crate) fn fails(&self, code: i32) -> &str {
         assert_eq!(self.code, Some(code), "`{}`: stdout {:?}, stderr {:?}", self.command, self.stdout, self.stderr);
         assert_eq!(self.stdout, "", "`{}` printed to stdout although it failed", self.command);
         assert!(
@@ -272,16 +272,16 @@ impl Run {
 }
 
 impl Cli {
-    pub fn with_token(&self, token: Option<&str>) -> Cli {
+    pub(crate) fn with_token(&self, token: Option<&str>) -> Cli {
         Cli { token: token.map(str::to_owned), ..self.clone() }
     }
 
-    pub fn with_url(&self, url: Option<&str>) -> Cli {
+    pub(crate) fn with_url(&self, url: Option<&str>) -> Cli {
         Cli { url: url.map(str::to_owned), ..self.clone() }
     }
 
     /// The client run from `dir`, as a person who has `cd`'d there.
-    pub fn in_dir(&self, dir: &Path) -> Cli {
+    pub(crate) fn in_dir(&self, dir: &Path) -> Cli {
         Cli { cwd: Some(dir.to_owned()), ..self.clone() }
     }
 
@@ -307,12 +307,12 @@ impl Cli {
     }
 
     /// Runs `sitrep ARGS` with nothing on stdin.
-    pub fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         self.run_with_stdin(args, "")
     }
 
     /// Runs `sitrep ARGS` with `input` piped to stdin; kills it if it hangs.
-    pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Run {
+    pub(crate) fn run_with_stdin(&self, args: &[&str], input: &str) -> Run {
         let name = format!("sitrep {}", args.join(" "));
         let mut child = self
             .command(args)
@@ -348,7 +348,7 @@ impl Cli {
     }
 
     /// Starts a long-running `sitrep ARGS` (e.g. `watch`) whose stdout lines the test reads.
-    pub fn spawn(&self, args: &[&str]) -> Streaming {
+    pub(crate) fn spawn(&self, args: &[&str]) -> Streaming {
         let mut child = self
             .command(args)
             .stdin(Stdio::null())
@@ -380,7 +380,7 @@ fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String
 }
 
 /// A running client command; killed when dropped.
-pub struct Streaming {
+pub(crate) struct Streaming {
     child: Child,
     lines: mpsc::Receiver<String>,
     stderr: Option<std::thread::JoinHandle<String>>,
@@ -389,7 +389,7 @@ pub struct Streaming {
 
 impl Streaming {
     /// The next line it prints, waiting up to [`PATIENCE`].
-    pub fn next_line(&mut self) -> String {
+    pub(crate) fn next_line(&mut self) -> String {
         match self.lines.recv_timeout(PATIENCE) {
             Ok(line) => line,
             Err(error) => {
@@ -402,7 +402,7 @@ impl Streaming {
     }
 
     /// Whether it is still running.
-    pub fn is_running(&mut self) -> bool {
+    pub(crate) fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("the command's status").is_none()
     }
 }
@@ -420,12 +420,12 @@ const CONFIG_FILE: &str = "sitrep.toml";
 impl Server {
     /// `sitrep init --admin ADMIN`, then `sitrep serve --config FILE` with this configuration
     /// (destinations, commands, channels): the server and the admin's token.
-    pub fn init_with_config(admin: &str, config: &str) -> (Server, String) {
+    pub(crate) fn init_with_config(admin: &str, config: &str) -> (Server, String) {
         Server::init_with(admin, config, None)
     }
 
     /// As [`Server::init_with_config`], with the records in the PostgreSQL database `database`.
-    pub fn init_on_postgres(admin: &str, database: &str) -> (Server, String) {
+    pub(crate) fn init_on_postgres(admin: &str, database: &str) -> (Server, String) {
         let (mut server, token) = Server::init_with(admin, &format!("database = {database:?}\n"), Some(database));
         server.database = Some(database.to_owned());
         (server, token)
@@ -451,7 +451,7 @@ impl Server {
     }
 
     /// Sends SIGKILL (no chance to clean up) and waits for the process to be gone.
-    pub fn kill_hard(&mut self) -> std::process::ExitStatus {
+    pub(crate) fn kill_hard(&mut self) -> std::process::ExitStatus {
         let pid = self._process.0.id().to_string();
         let sent = Command::new("kill").args(["-KILL", &pid]).status().expect("kill runs");
         assert!(sent.success(), "SIGKILL was delivered");
@@ -460,7 +460,7 @@ impl Server {
 
     /// Starts `sitrep serve` again on the same data directory (and configuration file, if it
     /// had one), after the process ended; on a new port.
-    pub fn restart(self) -> Server {
+    pub(crate) fn restart(self) -> Server {
         let Server { _process: mut process, data, dir, database, .. } = self;
         assert!(process.0.try_wait().expect("the server's status").is_some(), "the old server has stopped");
         let file = dir.path().join(CONFIG_FILE);
@@ -470,7 +470,7 @@ impl Server {
     }
 
     /// `sitrep verify --data DIR` on this server's data directory: its exit code and output.
-    pub fn verify_data(&self) -> (Option<i32>, String) {
+    pub(crate) fn verify_data(&self) -> (Option<i32>, String) {
         let output = Command::new(BIN)
             .args(["verify", "--data", path_str(&self.data)])
             .args(self.database.iter().flat_map(|url| ["--database", url.as_str()]))
