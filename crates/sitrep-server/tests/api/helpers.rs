@@ -11,8 +11,8 @@ use futures_util::StreamExt;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
+use sitrep_core::OrgRole;
 use sitrep_core::decide::{OrgCommand, genesis};
-use sitrep_core::{OrgRole, UserName};
 use sitrep_server::Config;
 use sitrep_server::serve::{self, ServeError};
 use sitrep_store::datadir::{DataDir, new_token};
@@ -21,20 +21,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
+pub(crate) use sitrep_testing::people::*;
 pub(crate) use sitrep_testing::{ManualClock, assert_chain};
 
-/// The admin the deployment is created with.
-pub(crate) const ADMIN: &str = "admin";
-/// Members staffed in the five core incident roles of the standard incident.
-pub(crate) const COMMANDER: &str = "cmd";
-pub(crate) const TECH_LEAD: &str = "tech";
-pub(crate) const LEGAL: &str = "lee";
-pub(crate) const COMMS: &str = "cora";
-pub(crate) const EXECUTIVE: &str = "exec";
-/// A member staffed as responder (and scribe) on the standard incident.
-pub(crate) const RESPONDER: &str = "resp";
-/// A member who holds no role on any incident.
-pub(crate) const OUTSIDER: &str = "otto";
 /// Org role viewer: reads, never acts.
 pub(crate) const VIEWER: &str = "vic";
 /// Org role auditor: reads, and reads the organisation record.
@@ -58,10 +47,6 @@ pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// How long a test waits for something that should happen at once.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
-
-pub(crate) fn user(name: &str) -> UserName {
-    UserName::parse(name).expect("a valid user name")
-}
 
 /// A time `days` from now (negative: before) in the record's spelling: dates a test sends stay
 /// inside the window the server takes around its clock (a year back, ten years ahead).

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
+use sitrep_core::OrgRole;
 use sitrep_core::decide::{OrgCommand, genesis};
-use sitrep_core::{OrgRole, UserName};
 use sitrep_server::Config;
 use sitrep_server::connectors::Worker;
 use sitrep_server::serve::{self, ServeError};
@@ -22,27 +22,13 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
+pub(crate) use sitrep_testing::people::*;
 pub(crate) use sitrep_testing::{ManualClock, assert_chain};
-
-pub(crate) const ADMIN: &str = "admin";
-pub(crate) const COMMANDER: &str = "cmd";
-pub(crate) const TECH_LEAD: &str = "tech";
-pub(crate) const LEGAL: &str = "lee";
-pub(crate) const COMMS: &str = "cora";
-pub(crate) const EXECUTIVE: &str = "exec";
-/// Staffed as responder: a participant who may not retry actions.
-pub(crate) const RESPONDER: &str = "resp";
-/// A member with no role on any incident.
-pub(crate) const OUTSIDER: &str = "otto";
 
 const PEOPLE: [&str; 7] = [COMMANDER, TECH_LEAD, LEGAL, COMMS, EXECUTIVE, RESPONDER, OUTSIDER];
 
 /// How long a test waits for something the worker should do at once.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(15);
-
-pub(crate) fn user(name: &str) -> UserName {
-    UserName::parse(name).expect("a valid user name")
-}
 
 /// A running server with its worker.
 #[derive(Debug)]
