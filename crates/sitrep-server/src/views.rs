@@ -51,3 +51,21 @@ pub fn summary(state: &IncidentState, viewer: &UserName, now: Timestamp) -> Valu
 pub fn visible(state: &IncidentState, viewer: &UserName) -> bool {
     can_see(state, viewer)
 }
+
+/// What a change that can take the incident out of the caller's sight answers when it did:
+/// the change is acknowledged without showing what they no longer see.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NoLongerVisible {
+    pub id: sitrep_core::IncidentNumber,
+    /// Always `false`.
+    pub visible: bool,
+}
+
+/// The answer of a change to the incident: the incident, or that the caller no longer sees it.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ChangedIncident<'a> {
+    Visible(Box<sitrep_core::view::IncidentAnswer<'a>>),
+    NoLongerVisible(NoLongerVisible),
+}

@@ -19,7 +19,8 @@ use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Body, Params, Segments};
 use crate::state::AppState;
-use crate::views;
+use crate::views::{self, ChangedIncident};
+use sitrep_core::view::IncidentAnswer;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -52,7 +53,7 @@ pub struct DeclareBody {
 
 /// Declare an incident.
 #[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = DeclareBody,
-    responses((status = 201, description = "The declared incident's state"), (status = "4XX", body = Problem)),
+    responses((status = 201, description = "The declared incident's state", body = IncidentAnswer), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn declare(
     State(app): State<AppState>,
@@ -112,7 +113,7 @@ pub async fn list(
 /// The incident's folded state.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The state: roles, facts, decisions, tasks, notes, blockers"), (status = 404, body = Problem)),
+    responses((status = 200, description = "The state: roles, facts, decisions, tasks, notes, blockers", body = IncidentAnswer), (status = 404, body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn show(
     State(app): State<AppState>,
@@ -189,7 +190,7 @@ async fn change(
     // Handing over command or releasing one's own role can take a restricted incident out of
     // the caller's sight: the change is still acknowledged, without showing what they no longer see.
     let view = match read_view(app, caller, incident, |view| views::incident(app, view)) {
-        Err(ApiError::NotFound(_)) => json!({ "id": incident, "visible": false }),
+        Err(ApiError::NotFound(_)) => views::json(views::NoLongerVisible { id: incident, visible: false }),
         view => view?,
     };
     Ok(written(StatusCode::OK, &receipt, view))
@@ -210,7 +211,7 @@ pub struct RoleBody {
 /// Assign a role to a user.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/roles", tag = "incidents", request_body = RoleBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The incident's state; `{id, visible: false}` when the change took it out of the caller\'s sight", body = ChangedIncident), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn assign_role(
     State(app): State<AppState>,
@@ -225,7 +226,7 @@ pub async fn assign_role(
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}/roles/{role}/{user}", tag = "incidents",
     params(("id" = String, Path, description = "INC-<n>"), ("role" = String, Path, pattern = "^[a-z][a-z0-9_]{0,39}$"),
         ("user" = String, Path, pattern = "^[a-z][a-z0-9._-]{0,63}$"), UnitQuery),
-    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The incident's state; `{id, visible: false}` when the change took it out of the caller\'s sight", body = ChangedIncident), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn release_role(
     State(app): State<AppState>,
@@ -256,7 +257,7 @@ pub struct HandoverBody {
 /// over an absent commander's.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/handover", tag = "incidents", request_body = HandoverBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The incident's state, with `commander` and `handovers`"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The incident's state, with `commander` and `handovers`; `{id, visible: false}` when the change took it out of the caller\'s sight", body = ChangedIncident), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn hand_over(
     State(app): State<AppState>,
@@ -290,7 +291,7 @@ pub struct OccurrenceBody {
 /// minutes before now needs `backfill_reason`.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/occurrence", tag = "incidents", request_body = OccurrenceBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The incident's state, with `occurrence`"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The incident's state, with `occurrence`; `{id, visible: false}` when the change took it out of the caller\'s sight", body = ChangedIncident), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn record_occurrence(
     State(app): State<AppState>,
@@ -326,7 +327,7 @@ pub struct PhaseBody {
 /// Move the incident to another phase (closing takes an approved `close` decision).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/phase", tag = "incidents", request_body = PhaseBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The incident's state; `{id, visible: false}` when the change took it out of the caller\'s sight", body = ChangedIncident), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn set_phase(
     State(app): State<AppState>,
@@ -349,7 +350,7 @@ pub struct SeverityBody {
 /// Change the incident's severity.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/severity", tag = "incidents", request_body = SeverityBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The incident's state; `{id, visible: false}` when the change took it out of the caller\'s sight", body = ChangedIncident), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn set_severity(
     State(app): State<AppState>,
@@ -418,7 +419,7 @@ pub struct PlaybookBody {
 /// pre-approved decisions, approved at once citing the playbook.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/playbooks", tag = "incidents", request_body = PlaybookBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The incident's state; `{id, visible: false}` when the change took it out of the caller\'s sight", body = ChangedIncident), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn run_playbook(
     State(app): State<AppState>,
@@ -432,7 +433,7 @@ pub async fn run_playbook(
 /// Run a failed action of an approved decision again (`action` counts from 1).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/decisions/{did}/actions/{action}/retry", tag = "decisions",
     params(("id" = String, Path, description = "INC-<n>"), ("did" = String, Path, description = "D-<n>"), ("action" = u32, Path, description = "1 for the first action")),
-    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The incident's state; `{id, visible: false}` when the change took it out of the caller\'s sight", body = ChangedIncident), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn retry_action(
     State(app): State<AppState>,
