@@ -6,11 +6,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sitrep_core::decide::{Declare, IncidentCommand};
 use sitrep_core::sitrep::Sitrep;
-use sitrep_core::{Phase, RecordId, Role, Severity, UserName};
+use sitrep_core::view::EntryView;
+use sitrep_core::{Actor, IncidentNumber, Phase, RecordId, Role, Severity, Timestamp, UserName};
 use sitrep_store::Request;
 use utoipa::{IntoParams, ToSchema};
 
@@ -83,7 +84,7 @@ pub struct ListQuery {
 
 /// List the incidents the caller may see, newest first.
 #[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(ListQuery),
-    responses((status = 200, description = "`{incidents: [...]}`")), security(("token" = []), ("session" = [])))]
+    responses((status = 200, description = "`{incidents: [...]}`", body = IncidentList)), security(("token" = []), ("session" = [])))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -107,7 +108,14 @@ pub async fn list(
         }
     });
     incidents.reverse();
-    Ok(Json(json!({ "incidents": incidents })))
+    Ok(Json(views::json(IncidentList { incidents })))
+}
+
+/// The incidents the caller may see, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IncidentList {
+    #[schema(value_type = Vec<views::IncidentSummary>)]
+    incidents: Vec<Value>,
 }
 
 /// The incident's folded state.
@@ -137,7 +145,7 @@ pub struct RecordQuery {
 /// The incident's record: its entries, as hashed.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/record", tag = "incidents",
     params(("id" = String, Path, description = "INC-<n>"), RecordQuery),
-    responses((status = 200, description = "`{entries: [{v, seq, at, actor, kind, body, prev, hash}], next}`")),
+    responses((status = 200, description = "`{entries: [{v, seq, at, actor, kind, body, prev, hash}], next}`", body = RecordPage)),
     security(("token" = []), ("session" = [])))]
 pub async fn record(
     State(app): State<AppState>,
@@ -153,9 +161,17 @@ pub async fn record(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     let next = (entries.len() == limit).then(|| entries.last().map(|e| e.seq + 1)).flatten();
-    let entries: Vec<Value> =
-        read_view(&app, &caller, number, |view| entries.iter().map(|entry| views::json(view.entry(entry))).collect())?;
-    Ok(Json(json!({ "incident": number, "entries": entries, "next": next })))
+    let entries = read_view(&app, &caller, number, |view| entries.iter().map(|entry| view.entry(entry)).collect())?;
+    Ok(Json(views::json(RecordPage { incident: number, entries, next })))
+}
+
+/// A page of an incident's record.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RecordPage<'e> {
+    incident: IncidentNumber,
+    entries: Vec<EntryView<'e>>,
+    /// The seq to ask `from` for the next page; `null` when this page is the last.
+    next: Option<u64>,
 }
 
 /// The situation report, generated from the record: JSON, or Markdown with
@@ -378,7 +394,7 @@ pub struct NoteBody {
 /// Add a note to the record.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/notes", tag = "incidents", request_body = NoteBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 201, description = "The note: `{seq, at, by, text}`"), (status = "4XX", body = Problem)),
+    responses((status = 201, description = "The note: `{seq, at, by, text, occurred_at, backfill_reason}`", body = NoteAnswer), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn add_note(
     State(app): State<AppState>,
@@ -394,15 +410,30 @@ pub async fn add_note(
     let text =
         serde_json::from_str::<Value>(&entry.body).ok().and_then(|b| b.get("text").cloned()).unwrap_or(Value::Null);
     let body: Value = serde_json::from_str(&entry.body).unwrap_or(Value::Null);
-    let view = json!({
-        "seq": entry.seq,
-        "at": entry.at,
-        "by": entry.actor,
-        "text": text,
-        "occurred_at": body.get("occurred_at").cloned().unwrap_or_else(|| json!(entry.at)),
-        "backfill_reason": body.get("backfill_reason").cloned().unwrap_or(Value::Null),
-    });
-    Ok(written(StatusCode::CREATED, &receipt, view))
+    let view = NoteAnswer {
+        seq: entry.seq,
+        at: entry.at,
+        by: entry.actor.clone(),
+        text,
+        occurred_at: body.get("occurred_at").cloned().unwrap_or_else(|| json!(entry.at)),
+        backfill_reason: body.get("backfill_reason").cloned().unwrap_or(Value::Null),
+    };
+    Ok(written(StatusCode::CREATED, &receipt, views::json(view)))
+}
+
+/// A note as recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NoteAnswer {
+    seq: u64,
+    at: Timestamp,
+    by: Actor,
+    #[schema(value_type = String)]
+    text: Value,
+    /// When what it says happened: the note's own time unless it named one.
+    #[schema(value_type = String)]
+    occurred_at: Value,
+    #[schema(value_type = Option<String>)]
+    backfill_reason: Value,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
