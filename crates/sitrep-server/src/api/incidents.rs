@@ -179,7 +179,7 @@ pub(crate) struct RecordPage<'e> {
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/sitrep", tag = "incidents",
     params(("id" = String, Path, description = "INC-<n>")),
     responses((status = 200, description = "The SITREP as JSON, or as Markdown (`text/markdown`) when the Accept header asks for it",
-        content((serde_json::Value = "application/json"), (String = "text/markdown")))),
+        content((sitrep_core::sitrep::Sitrep = "application/json"), (String = "text/markdown")))),
     security(("token" = []), ("session" = [])))]
 pub async fn sitrep(
     State(app): State<AppState>,

@@ -608,7 +608,7 @@ pub struct PolicyBody {
 /// Replace the authority policy (admin). Decisions already proposed keep the rule they were
 /// proposed under.
 #[utoipa::path(put, path = "/api/v1/policy", tag = "organisation", request_body = PolicyBody,
-    responses((status = 200, description = "`{name, sha256}`", body = PolicyReplaced), (status = 422, description = "The file's error, with line and column", body = Problem)),
+    responses((status = 200, description = "`{name, sha256}`", body = PolicyInForce), (status = 422, description = "The file's error, with line and column", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn replace_policy(
     State(app): State<AppState>,
@@ -618,13 +618,13 @@ pub async fn replace_policy(
     let receipt =
         org_change(&app, &caller, OrgCommand::ReplacePolicy { source: body.value.source }, body.idempotency).await?;
     let org = app.ledger.org();
-    let body = PolicyReplaced { name: &org.policy.name, sha256: &org.policy.sha256 };
+    let body = PolicyInForce { name: &org.policy.name, sha256: &org.policy.sha256 };
     Ok(written(StatusCode::OK, &receipt, views::json(body)))
 }
 
 /// The policy now in force.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct PolicyReplaced<'a> {
+pub(crate) struct PolicyInForce<'a> {
     name: &'a str,
     sha256: &'a str,
 }
@@ -713,7 +713,7 @@ pub struct PlaybookFile {
 /// error names its line and column.
 #[utoipa::path(put, path = "/api/v1/playbooks/{playbook}", tag = "organisation", request_body = PlaybookFile,
     params(("playbook" = String, Path)),
-    responses((status = 200, description = "`{id, version, sha256}`", body = PlaybookAdded), (status = 422, description = "The file's error, located", body = Problem)),
+    responses((status = 200, description = "`{id, version, sha256}`", body = PlaybookInForce), (status = 422, description = "The file's error, located", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn replace_playbook(
     State(app): State<AppState>,
@@ -730,13 +730,13 @@ pub async fn replace_playbook(
     }
     let receipt =
         org_change(&app, &caller, OrgCommand::AddPlaybook { source: body.value.source }, body.idempotency).await?;
-    let added = PlaybookAdded { id: &parsed.id, version: &parsed.version, sha256: &parsed.sha256 };
+    let added = PlaybookInForce { id: &parsed.id, version: &parsed.version, sha256: &parsed.sha256 };
     Ok(written(StatusCode::OK, &receipt, views::json(added)))
 }
 
 /// The playbook now in force under its id.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct PlaybookAdded<'a> {
+pub(crate) struct PlaybookInForce<'a> {
     id: &'a str,
     version: &'a str,
     sha256: &'a str,
