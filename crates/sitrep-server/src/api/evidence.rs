@@ -300,8 +300,8 @@ pub struct UploadForm {
     /// Who collected it.
     #[schema(schema_with = super::contract::optional_title)]
     collected_by: Option<String>,
-    /// When it was collected (RFC 3339).
-    #[schema(format = DateTime)]
+    /// When it was collected (RFC 3339; empty, as a browser sends a blank field, means not given).
+    #[schema(schema_with = super::contract::form_time)]
     collected_at: Option<String>,
 }
 
@@ -310,7 +310,8 @@ pub struct UploadForm {
     params(("id" = String, Path, description = "INC-<n>")),
     request_body(content = UploadForm, content_type = "multipart/form-data", description = "part `file`; optional `source`, `collected_by`, `collected_at` (RFC 3339)"),
     responses((status = 201, description = "The item: `{sha256, size, name, declared_type, sniffed_type, source, collected_by, collected_at, registered_by, received_at, custody}`", body = EvidenceItem),
-        (status = 413, description = "Over the evidence size limit; nothing was stored", body = Problem), (status = "4XX", body = Problem)),
+        (status = 413, description = "Over the evidence size limit; nothing was stored", body = Problem),
+        (status = 415, description = "Not multipart/form-data", body = Problem), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn upload(
     State(app): State<AppState>,

@@ -137,9 +137,11 @@ pub async fn show(
 #[serde(deny_unknown_fields)]
 pub struct RecordQuery {
     /// The first seq to return (default 1).
+    #[serde(default, deserialize_with = "crate::extract::int64")]
     from: Option<u64>,
     /// At most this many entries (default and maximum 10000).
-    limit: Option<usize>,
+    #[serde(default, deserialize_with = "crate::extract::int64")]
+    limit: Option<u64>,
 }
 
 /// The incident's record: its entries, as hashed.
@@ -155,7 +157,7 @@ pub async fn record(
 ) -> Result<Json<Value>, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
     let from = query.from.unwrap_or(1).max(1);
-    let limit = query.limit.unwrap_or(10_000).clamp(1, 10_000);
+    let limit = query.limit.unwrap_or(10_000).clamp(1, 10_000) as usize;
     let store = app.ledger.store().clone();
     let entries = tokio::task::spawn_blocking(move || store.read(RecordId::Incident(number), from, limit))
         .await
