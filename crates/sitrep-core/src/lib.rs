@@ -20,6 +20,8 @@ pub mod org;
 pub mod playbook;
 pub mod policy;
 pub mod post_report;
+#[cfg(feature = "openapi")]
+mod schema;
 pub mod sitrep;
 pub mod statement_text;
 pub mod text;

@@ -31,6 +31,7 @@ pub struct OrgState {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub name: UserName,
     pub display_name: Option<String>,
@@ -43,6 +44,7 @@ pub struct User {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Token {
     /// The first 12 hex digits of the SHA-256: safe to show and to name in a revocation.
     pub id: String,
@@ -59,6 +61,7 @@ pub struct Token {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlaybookRecord {
     pub id: String,
     pub version: String,
@@ -70,6 +73,7 @@ pub struct PlaybookRecord {
 
 /// A registered third party and who last changed its entry.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PartyRecord {
     #[serde(flatten)]
     pub party: Party,

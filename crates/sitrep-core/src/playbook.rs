@@ -88,6 +88,7 @@ pub struct StatementTemplate {
 
 /// What a pre-approved decision cites: the playbook that approved it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Citation {
     pub playbook: String,
     pub version: String,

@@ -25,6 +25,7 @@ use crate::view::PartyView;
 mod markdown;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Sitrep {
     pub incident: IncidentNumber,
     pub title: String,
@@ -64,6 +65,7 @@ pub struct Sitrep {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClockLine {
     pub clock: String,
     pub title: String,
@@ -86,6 +88,7 @@ pub struct ClockLine {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PartyLine {
     pub party: String,
     pub name: String,
@@ -100,6 +103,7 @@ pub struct PartyLine {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatementLine {
     pub audience: Audience,
     pub statement: StatementId,
@@ -116,6 +120,7 @@ pub struct StatementLine {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FactLine {
     pub id: FactId,
     pub text: String,
@@ -131,6 +136,7 @@ pub struct FactLine {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PendingDecision {
     pub id: DecisionId,
     pub class: DecisionClass,
@@ -147,12 +153,14 @@ pub struct PendingDecision {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoleHolders {
     pub role: Role,
     pub holders: Vec<UserName>,
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApprovedDecision {
     pub id: DecisionId,
     pub class: DecisionClass,
@@ -167,6 +175,7 @@ pub struct ApprovedDecision {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActionLine {
     pub connector: &'static str,
     pub target: String,
@@ -176,6 +185,7 @@ pub struct ActionLine {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskLine {
     pub id: TaskId,
     pub title: String,

@@ -13,6 +13,7 @@ use crate::time::Timestamp;
 
 /// The text a decision approves, with what changed since the audience's last approved text.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BoundText {
     pub statement: StatementId,
     pub version: u32,
@@ -28,6 +29,7 @@ pub struct BoundText {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreviousText {
     pub statement: StatementId,
     pub version: u32,
@@ -38,6 +40,7 @@ pub struct PreviousText {
 
 /// One line of a line-by-line difference.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "op", content = "line", rename_all = "snake_case")]
 pub enum Change {
     Same(String),

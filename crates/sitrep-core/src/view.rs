@@ -191,6 +191,7 @@ pub fn is_evidence_entry(entry: &Entry) -> bool {
 /// The incident as the API answers it: the folded state, with evidence, parties, shares,
 /// statements and decisions as the viewer may see them, and what waits on the viewer.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IncidentAnswer<'a> {
     pub id: IncidentNumber,
     pub uuid: Uuid,
@@ -252,6 +253,7 @@ impl EvidenceList<'_> {
 impl Serialize for EvidenceList<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         struct Hidden {
             hidden: bool,
             count: usize,
@@ -283,8 +285,10 @@ impl Serialize for EntryView<'_> {
             EntryView::Whole(entry) => entry.serialize(serializer),
             EntryView::Redacted(entry) => {
                 #[derive(Serialize)]
+                #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
                 struct Empty {}
                 #[derive(Serialize)]
+                #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
                 struct Redacted<'e> {
                     v: u64,
                     seq: u64,
@@ -315,6 +319,7 @@ impl Serialize for EntryView<'_> {
 
 /// An engaged party read with its registry record (absent when the registry no longer holds it).
 #[derive(Debug, Clone, Copy, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PartyView<'a> {
     #[serde(flatten)]
     pub engaged: &'a EngagedParty,
@@ -356,6 +361,7 @@ impl<'a> PartyView<'a> {
 
 /// A share link with whether it works now, and its URL for those who may see it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShareView<'a> {
     #[serde(flatten)]
     pub share: &'a Share,
@@ -369,6 +375,7 @@ pub struct ShareView<'a> {
 
 /// A decision with where it stands: what the approver approves, what is missing, who can act.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DecisionView<'a> {
     #[serde(flatten)]
     pub decision: &'a Decision,
@@ -383,6 +390,7 @@ pub struct DecisionView<'a> {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MustAct<'a> {
     pub role: Role,
     pub holders: Vec<&'a UserName>,
@@ -415,6 +423,7 @@ impl<'a> DecisionView<'a> {
 /// A statement with the class that approves it, its latest version, and for each version the
 /// approved decision bound to it (or `null`).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatementView<'a> {
     pub id: crate::ids::StatementId,
     pub audience: Audience,
@@ -426,6 +435,7 @@ pub struct StatementView<'a> {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VersionView<'a> {
     #[serde(flatten)]
     pub version: &'a StatementVersion,
@@ -455,5 +465,95 @@ impl<'a> StatementView<'a> {
             needs_class: statement.audience.class(),
             latest_version: statement.latest().version,
         }
+    }
+}
+
+/// The evidence list: the items, or for one who may not read them, only how many there are.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(as = EvidenceList)]
+#[allow(dead_code)]
+#[serde(untagged)]
+enum EvidenceListSchema {
+    Listed(Vec<EvidenceItem>),
+    Hidden(HiddenEvidence),
+}
+
+/// The evidence list of one who may not read it.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct HiddenEvidence {
+    /// Always `true`.
+    hidden: bool,
+    count: usize,
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for EvidenceList<'_> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <EvidenceListSchema as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for EvidenceList<'_> {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        <EvidenceListSchema as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
+/// An entry of a record in its wire form; an evidence entry withheld from the viewer has the
+/// body `{}` and `redacted: true` (its hash still checks).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(as = Entry)]
+#[allow(dead_code)]
+struct EntrySchema {
+    /// The entry format.
+    v: u64,
+    seq: u64,
+    at: Timestamp,
+    actor: Actor,
+    kind: String,
+    /// The entry's body: a JSON object, as hashed.
+    #[schema(value_type = Object)]
+    body: serde_json::Value,
+    prev: EntryHash,
+    hash: EntryHash,
+    /// Present (`true`) only when the body is withheld from the viewer.
+    #[schema(required = false)]
+    redacted: bool,
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for EntryView<'_> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <EntrySchema as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for EntryView<'_> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Entry")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        <EntrySchema as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Entry {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <EntrySchema as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Entry {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        <EntrySchema as utoipa::ToSchema>::schemas(schemas);
     }
 }

@@ -124,6 +124,18 @@ impl<T: DeserializeOwned + Send> axum::extract::FromRequestParts<AppState> for P
     }
 }
 
+/// A count or seq in a query, as the OpenAPI document states it (`int64`, not negative): a
+/// larger number is refused rather than read.
+pub fn int64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    let value = <Option<u64> as serde::Deserialize>::deserialize(deserializer)?;
+    match value {
+        Some(number) if number > i64::MAX as u64 => {
+            Err(serde::de::Error::custom(format!("{number} is larger than the largest seq, {}", i64::MAX)))
+        }
+        value => Ok(value),
+    }
+}
+
 /// Parses JSON, turning serde's errors into ones that name the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);

@@ -3,6 +3,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeterminationRecorded {
     pub determination: String,
     pub basis: String,
@@ -16,6 +17,7 @@ pub struct DeterminationRecorded {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClockStart {
     pub clock: String,
     pub title: String,
@@ -32,6 +34,7 @@ pub struct ClockStart {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClockWarned {
     pub clock: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -42,12 +45,14 @@ pub struct ClockWarned {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClockRef {
     pub clock: String,
 }
 
 /// What was sent to an authority, when, how, and which approved text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClockSubmitted {
     pub clock: String,
     /// When it was sent (it may be before this entry, never after it).
@@ -65,12 +70,14 @@ pub struct ClockSubmitted {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeterminationWithdrawn {
     pub determination: String,
     pub basis: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClockNotRequired {
     pub clock: String,
     pub basis: String,

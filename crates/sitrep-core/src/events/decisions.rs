@@ -5,6 +5,7 @@ use super::*;
 /// What an approved decision executes. Destinations and commands are names an admin
 /// configured; a user never supplies a URL or a command line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "connector", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ActionSpec {
     /// Creates a task, for the holder of `owner_role` (or the commander).
@@ -60,6 +61,7 @@ impl ActionSpec {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionState {
     Proposed,
@@ -80,6 +82,7 @@ impl DecisionState {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DecisionProposed {
     pub decision: DecisionId,
     pub class: DecisionClass,
@@ -115,6 +118,7 @@ pub struct DecisionProposed {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DecisionApproved {
     pub decision: DecisionId,
     pub role: Role,
@@ -128,6 +132,7 @@ pub struct DecisionApproved {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DecisionRejected {
     pub decision: DecisionId,
     pub role: Role,
@@ -135,6 +140,7 @@ pub struct DecisionRejected {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DecisionWithdrawn {
     pub decision: DecisionId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,6 +148,7 @@ pub struct DecisionWithdrawn {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActionStarted {
     pub decision: DecisionId,
     pub action: u32,
@@ -149,6 +156,7 @@ pub struct ActionStarted {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActionSucceeded {
     pub decision: DecisionId,
     pub action: u32,
@@ -158,6 +166,7 @@ pub struct ActionSucceeded {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActionFailed {
     pub decision: DecisionId,
     pub action: u32,
@@ -172,6 +181,7 @@ pub struct ActionFailed {
 
 /// One action of a decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActionRef {
     pub decision: DecisionId,
     pub action: u32,
@@ -179,6 +189,7 @@ pub struct ActionRef {
 
 /// Which moment of a decision a notification is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Moment {
     Proposed,
@@ -197,6 +208,7 @@ impl Moment {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NotificationDelivered {
     pub decision: DecisionId,
     pub moment: Moment,
@@ -207,6 +219,7 @@ pub struct NotificationDelivered {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NotificationFailed {
     pub decision: DecisionId,
     pub moment: Moment,

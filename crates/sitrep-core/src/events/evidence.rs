@@ -3,6 +3,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EvidenceRegistered {
     pub sha256: String,
     pub size: u64,
@@ -23,6 +24,7 @@ pub struct EvidenceRegistered {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EvidenceAccessed {
     pub sha256: String,
     pub purpose: String,
@@ -32,6 +34,7 @@ pub struct EvidenceAccessed {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EvidenceIntegrityFailed {
     pub sha256: String,
     pub detail: String,

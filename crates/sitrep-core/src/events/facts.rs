@@ -3,6 +3,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SeverityChanged {
     pub from: Severity,
     pub to: Severity,
@@ -11,6 +12,7 @@ pub struct SeverityChanged {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FactStatus {
     Unverified,
@@ -29,6 +31,7 @@ impl FactStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FactLogged {
     pub fact: FactId,
     pub text: String,
@@ -48,12 +51,14 @@ pub struct FactLogged {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FactJudged {
     pub fact: FactId,
     pub basis: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NoteAdded {
     pub text: String,
     /// When what it says happened, if before this entry.
@@ -66,6 +71,7 @@ pub struct NoteAdded {
 /// When the incident itself happened, apart from when it was declared: each time given
 /// replaces the one recorded before; those not given stay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OccurrenceRecorded {
     /// When it began (the first malicious action, the leak).
     #[serde(default, skip_serializing_if = "Option::is_none")]

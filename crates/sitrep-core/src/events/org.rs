@@ -3,6 +3,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeploymentCreated {
     pub deployment: Uuid,
     pub name: String,
@@ -11,6 +12,7 @@ pub struct DeploymentCreated {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserAdded {
     pub user: UserName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19,6 +21,7 @@ pub struct UserAdded {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserDisabled {
     pub user: UserName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27,11 +30,13 @@ pub struct UserDisabled {
 
 /// A password was set or changed. The record holds no hash of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserPasswordSet {
     pub user: UserName,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrgRoleChange {
     pub user: UserName,
     pub role: OrgRole,
@@ -40,6 +45,7 @@ pub struct OrgRoleChange {
 /// A token is recorded by the SHA-256 of its secret; the secret itself is shown once and never
 /// stored, so the record can be read without exposing any credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenIssued {
     pub user: UserName,
     pub sha256: String,
@@ -53,6 +59,7 @@ pub struct TokenIssued {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenRevoked {
     pub user: UserName,
     /// The token's id: the first 12 hex digits of its SHA-256.
@@ -60,6 +67,7 @@ pub struct TokenRevoked {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PolicyReplaced {
     pub sha256: String,
     /// The whole policy file, so the policy in force is part of the record.
@@ -67,6 +75,7 @@ pub struct PolicyReplaced {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlaybookAdded {
     pub id: String,
     pub version: String,

@@ -3,6 +3,7 @@
 use super::*;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhaseChanged {
     pub from: Phase,
     pub to: Phase,
@@ -12,6 +13,7 @@ pub struct PhaseChanged {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoleChange {
     pub role: Role,
     pub user: UserName,
@@ -22,6 +24,7 @@ pub struct RoleChange {
 
 /// Command of an incident passing from one person to the next.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommanderHandedOver {
     pub from: UserName,
     pub to: UserName,

@@ -4,6 +4,7 @@ use super::*;
 
 /// Who a statement speaks to; the audience decides which class must approve it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Audience {
     Internal,
@@ -39,6 +40,7 @@ impl Audience {
 
 /// One exact version of a statement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatementRef {
     pub statement: StatementId,
     pub version: u32,
@@ -46,6 +48,7 @@ pub struct StatementRef {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatementDrafted {
     pub statement: StatementId,
     pub audience: Audience,
@@ -56,6 +59,7 @@ pub struct StatementDrafted {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatementRevised {
     pub statement: StatementId,
     pub version: u32,
@@ -64,6 +68,7 @@ pub struct StatementRevised {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatementPublished {
     pub statement: StatementId,
     pub version: u32,

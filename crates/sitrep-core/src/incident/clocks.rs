@@ -3,6 +3,7 @@
 use super::*;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Determination {
     pub determination: String,
     pub basis: String,
@@ -39,29 +40,47 @@ pub struct Clock {
     warn_hours: u32,
 }
 
+/// A clock as answers show it.
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Clock))]
+struct ShownClock<'a> {
+    clock: &'a str,
+    title: &'a str,
+    determination: &'a str,
+    started_at: Option<Timestamp>,
+    deadline: Option<Timestamp>,
+    warn_at: Option<Timestamp>,
+    stopped_by: &'a DecisionClass,
+    path: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waiting_for: Option<&'a str>,
+    warned: Option<&'a ClockWarning>,
+    missed_at: Option<Timestamp>,
+    submission: Option<&'a Submission>,
+    released: Option<&'a ClockRelease>,
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Clock {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <ShownClock<'_> as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Clock {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        <ShownClock<'_> as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
 /// A clock that waits for another's submission has no start, deadline or warning time yet: they
 /// are shown as `null`, never as the placeholder counted from awareness the fold keeps.
 impl Serialize for Clock {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Shown<'a> {
-            clock: &'a str,
-            title: &'a str,
-            determination: &'a str,
-            started_at: Option<Timestamp>,
-            deadline: Option<Timestamp>,
-            warn_at: Option<Timestamp>,
-            stopped_by: &'a DecisionClass,
-            path: &'a [String],
-            #[serde(skip_serializing_if = "Option::is_none")]
-            waiting_for: Option<&'a str>,
-            warned: Option<&'a ClockWarning>,
-            missed_at: Option<Timestamp>,
-            submission: Option<&'a Submission>,
-            released: Option<&'a ClockRelease>,
-        }
         let started = self.waiting_for.is_none();
-        Shown {
+        ShownClock {
             clock: &self.clock,
             title: &self.title,
             determination: &self.determination,
@@ -81,6 +100,7 @@ impl Serialize for Clock {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClockWarning {
     pub at: Timestamp,
     pub told: Vec<String>,
@@ -89,6 +109,7 @@ pub struct ClockWarning {
 
 /// A notification sent to an authority, as recorded.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Submission {
     pub sent_at: Timestamp,
     pub authority: String,
@@ -105,6 +126,7 @@ pub struct Submission {
 
 /// Why a clock stopped without a submission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReleaseReason {
     /// Its determination was withdrawn.
@@ -114,6 +136,7 @@ pub enum ReleaseReason {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClockRelease {
     pub reason: ReleaseReason,
     pub basis: String,
@@ -123,6 +146,7 @@ pub struct ClockRelease {
 
 /// Where a clock stands, as reports count it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ClockOutcome {
     /// Starts when another clock's notification is submitted.

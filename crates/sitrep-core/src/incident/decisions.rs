@@ -4,6 +4,7 @@
 use super::*;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Decision {
     pub id: DecisionId,
     pub class: DecisionClass,
@@ -34,6 +35,7 @@ pub struct Decision {
 
 /// One notification a decision owes one channel.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Notice {
     pub moment: Moment,
     pub channel: String,
@@ -44,6 +46,7 @@ pub struct Notice {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum NoticeStatus {
     Pending,
@@ -53,6 +56,7 @@ pub enum NoticeStatus {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Approval {
     pub user: UserName,
     pub role: Option<Role>,
@@ -67,6 +71,7 @@ pub struct Approval {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Action {
     pub spec: ActionSpec,
     pub status: ActionStatus,
@@ -86,6 +91,7 @@ pub struct Action {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActionStatus {
     /// Waiting for approval, or approved and not yet run.

@@ -4,6 +4,7 @@ use super::*;
 
 /// A file registered as evidence; the blob itself lives in the store, named by its hash.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EvidenceItem {
     pub sha256: String,
     pub size: u64,
@@ -23,6 +24,7 @@ pub struct EvidenceItem {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Custody {
     pub by: Actor,
     pub at: Timestamp,

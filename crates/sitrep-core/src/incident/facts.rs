@@ -4,6 +4,7 @@
 use super::*;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Fact {
     pub id: FactId,
     pub text: String,
@@ -21,6 +22,7 @@ pub struct Fact {
 
 /// A note in the record, with when what it says happened.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoggedNote {
     pub by: Actor,
     pub at: Timestamp,
@@ -32,6 +34,7 @@ pub struct LoggedNote {
 
 /// When the incident happened, apart from when it was declared (`declared_at`).
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Occurrence {
     pub started_at: Option<Timestamp>,
     pub first_seen_at: Option<Timestamp>,
@@ -44,6 +47,7 @@ pub struct Occurrence {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Judgement {
     pub by: Actor,
     pub at: Timestamp,

@@ -55,6 +55,7 @@ pub struct FoldError {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IncidentState {
     pub id: IncidentNumber,
     pub uuid: Uuid,
@@ -106,6 +107,7 @@ pub struct IncidentState {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Note {
     pub by: Actor,
     pub at: Timestamp,

@@ -3,6 +3,7 @@
 use super::*;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EngagedParty {
     pub party: String,
     pub reason: Option<String>,
@@ -12,6 +13,7 @@ pub struct EngagedParty {
 
 /// An expiring, revocable link through which one party fetches exactly these items.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Share {
     pub id: ShareId,
     pub decision: DecisionId,

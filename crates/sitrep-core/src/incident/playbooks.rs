@@ -3,6 +3,7 @@
 use super::*;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StartedPlaybook {
     pub id: String,
     pub version: String,

@@ -3,6 +3,7 @@
 use super::*;
 
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Review {
     pub lessons: Vec<Lesson>,
     pub control_changes: Vec<ControlChange>,
@@ -10,6 +11,7 @@ pub struct Review {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lesson {
     pub id: LessonId,
     pub what_happened: String,
@@ -20,6 +22,7 @@ pub struct Lesson {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ControlChange {
     pub id: ControlChangeId,
     pub lesson: LessonId,
@@ -35,6 +38,7 @@ pub struct ControlChange {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ControlChangeState {
     Open,
@@ -43,6 +47,7 @@ pub enum ControlChangeState {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReviewCompletion {
     pub by: Actor,
     pub at: Timestamp,

@@ -4,6 +4,7 @@ use super::*;
 
 /// Command passing from one person to another: who, to whom, why, when and who recorded it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Handover {
     pub from: UserName,
     pub to: UserName,

@@ -3,6 +3,7 @@
 use super::*;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Statement {
     pub id: StatementId,
     pub audience: Audience,
@@ -13,6 +14,7 @@ pub struct Statement {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatementVersion {
     pub version: u32,
     pub text: String,
@@ -22,6 +24,7 @@ pub struct StatementVersion {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Publication {
     pub version: u32,
     pub sha256: String,

@@ -140,6 +140,7 @@ pub struct ClockPolicy {
 
 /// How long a clock runs from its start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Deadline {
     Hours(u32),
@@ -208,6 +209,7 @@ pub struct ClassPolicy {
 
 /// How a decision is approved; copied into each proposal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rule {
     pub approve: Approve,
     pub people: u32,
@@ -215,6 +217,7 @@ pub struct Rule {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Approve {
     AnyOf(Vec<Role>),
@@ -223,6 +226,7 @@ pub enum Approve {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// A unit's own role holders decide within its scope.

@@ -78,6 +78,7 @@ pub const CSF_SUBCATEGORIES: &[(&str, &str)] = &[
 
 /// When a mapping row applies to an entry of its kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum When {
     Always,
@@ -112,6 +113,7 @@ impl When {
 /// One row of the mapping: entries of `kind` for which `when` holds evidence `csf` (and, with
 /// `class_refs`, the CSF references the policy gives the decision's class).
 #[derive(Debug, Clone, Copy, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CsfRow {
     pub kind: &'static str,
     pub when: When,

@@ -56,6 +56,7 @@ use crate::incident::{ActionStatus, ControlChangeState, IncidentState, NoticeSta
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostIncidentReport {
     pub summary: Summary,
     pub metrics: Metrics,
@@ -71,6 +72,7 @@ pub struct PostIncidentReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Summary {
     pub incident: IncidentNumber,
     pub title: String,
@@ -100,6 +102,7 @@ pub struct Summary {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Closure {
     pub at: Timestamp,
     pub by: Actor,
@@ -110,6 +113,7 @@ pub struct Closure {
 
 /// One moment the metrics measure.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Milestone {
     pub seq: u64,
     pub at: Timestamp,
@@ -121,6 +125,7 @@ pub struct Milestone {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Metrics {
     pub declared_at: Timestamp,
     pub staffed: Option<Milestone>,
@@ -133,6 +138,7 @@ pub struct Metrics {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClassLatency {
     pub class: DecisionClass,
     pub count: usize,
@@ -147,6 +153,7 @@ pub struct ClassLatency {
 /// Whether regulatory deadlines were met: each clock with its start, deadline, what stopped
 /// it and whether in time.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeadlineCompliance {
     pub note: String,
     pub clocks: Vec<ClockOutcome>,
@@ -163,6 +170,7 @@ pub struct DeadlineCompliance {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClockOutcome {
     pub clock: String,
     pub title: String,
@@ -223,6 +231,7 @@ fn deadline_compliance(state: &IncidentState, now: Timestamp) -> DeadlineComplia
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DecisionRecord {
     pub id: DecisionId,
     pub class: DecisionClass,
@@ -249,6 +258,7 @@ pub struct DecisionRecord {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndorsementLine {
     /// `approved`, `approved by proposing`, `rejected` or `withdrew`.
     pub what: &'static str,
@@ -259,6 +269,7 @@ pub struct EndorsementLine {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActionOutcome {
     /// 1 for the first action.
     pub number: u32,
@@ -271,6 +282,7 @@ pub struct ActionOutcome {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NoticeLine {
     pub moment: &'static str,
     pub channel: String,
@@ -279,6 +291,7 @@ pub struct NoticeLine {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatementRecord {
     pub id: StatementId,
     pub audience: Audience,
@@ -290,6 +303,7 @@ pub struct StatementRecord {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VersionRecord {
     pub version: u32,
     pub sha256: String,
@@ -301,6 +315,7 @@ pub struct VersionRecord {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VersionApproval {
     pub decision: DecisionId,
     pub state: DecisionState,
@@ -309,6 +324,7 @@ pub struct VersionApproval {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublicationRecord {
     pub version: u32,
     pub sha256: String,
@@ -319,6 +335,7 @@ pub struct PublicationRecord {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EvidenceManifest {
     /// Whether names, types, sources, collectors and download purposes are shown: only to
     /// those the policy lets read evidence.
@@ -333,6 +350,7 @@ pub struct EvidenceManifest {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EvidenceLine {
     pub sha256: String,
     pub size: u64,
@@ -351,6 +369,7 @@ pub struct EvidenceLine {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustodyLine {
     pub by: Actor,
     pub at: Timestamp,
@@ -359,6 +378,8 @@ pub struct CustodyLine {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = ReportPartyRecord))]
 pub struct PartyRecord {
     pub party: String,
     pub name: String,
@@ -371,6 +392,7 @@ pub struct PartyRecord {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShareRecord {
     pub id: ShareId,
     pub decision: DecisionId,
@@ -386,6 +408,7 @@ pub struct ShareRecord {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReviewRecord {
     pub lessons: Vec<crate::incident::Lesson>,
     pub control_changes: Vec<ControlChangeRecord>,
@@ -393,6 +416,7 @@ pub struct ReviewRecord {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ControlChangeRecord {
     pub id: ControlChangeId,
     pub lesson: LessonId,
@@ -410,6 +434,7 @@ pub struct ControlChangeRecord {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimelineLine {
     pub seq: u64,
     /// When it was recorded: the entry's time.
@@ -427,11 +452,13 @@ pub struct TimelineLine {
 
 /// Which CSF 2.0 subcategories the incident's entries evidence, by category.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CsfView {
     pub categories: Vec<CsfCategory>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CsfCategory {
     pub id: String,
     pub title: String,
@@ -439,6 +466,7 @@ pub struct CsfCategory {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CsfEvidence {
     pub id: String,
     /// The subcategory's outcome, as CSF 2.0 words it (empty for one this table does not know).

@@ -7,9 +7,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sitrep_core::decide::IncidentCommand;
+use sitrep_core::incident::{Clock, Determination};
 use sitrep_core::{IncidentState, Timestamp};
 use sitrep_store::Request;
 use utoipa::ToSchema;
@@ -19,23 +20,40 @@ use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Body, Segments};
 use crate::state::AppState;
+use crate::views;
 
 /// The incident's clocks, each with the seconds left at `now`.
 pub fn clocks_view(state: &IncidentState, now: Timestamp) -> Value {
-    let clocks: Vec<Value> = state
+    let clocks = state
         .clocks
         .iter()
-        .map(|clock| {
-            let mut view = serde_json::to_value(clock).unwrap_or_default();
-            if let Some(object) = view.as_object_mut() {
-                object.insert("running".into(), json!(clock.is_running()));
-                object.insert("seconds_left".into(), json!(clock.is_running().then(|| clock.seconds_left(now))));
-                object.insert("outcome".into(), json!(clock.outcome(now).as_str()));
-            }
-            view
+        .map(|clock| ClockView {
+            clock,
+            running: clock.is_running(),
+            seconds_left: clock.is_running().then(|| clock.seconds_left(now)),
+            outcome: clock.outcome(now).as_str(),
         })
         .collect();
-    json!({ "determinations": state.determinations, "clocks": clocks })
+    views::json(ClocksView { determinations: &state.determinations, clocks })
+}
+
+/// The incident's determinations and regulatory clocks.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ClocksView<'a> {
+    determinations: &'a [Determination],
+    clocks: Vec<ClockView<'a>>,
+}
+
+/// A clock with where it stands now.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ClockView<'a> {
+    #[serde(flatten)]
+    clock: &'a Clock,
+    running: bool,
+    /// While running: seconds to the deadline (negative past it).
+    seconds_left: Option<i64>,
+    /// `waiting`, `running`, `missed`, `met`, `late`, `determination withdrawn` or `not required`.
+    outcome: &'static str,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -54,7 +72,7 @@ pub struct DeterminationBody {
 /// Record a determination; it starts the policy's clocks that start on it.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/determinations", tag = "incidents", request_body = DeterminationBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 201, description = "`{determinations, clocks: [{clock, title, deadline, seconds_left, …}]}`"), (status = "4XX", body = Problem)),
+    responses((status = 201, description = "`{determinations, clocks: [{clock, title, deadline, seconds_left, …}]}`", body = ClocksView), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn determine(
     State(app): State<AppState>,
@@ -73,7 +91,7 @@ pub async fn determine(
 /// The incident's determinations and regulatory clocks, with the time left on each.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/clocks", tag = "incidents",
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "`{determinations, clocks}`"), (status = 404, body = Problem)),
+    responses((status = 200, description = "`{determinations, clocks}`", body = ClocksView), (status = 404, body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn list(
     State(app): State<AppState>,
@@ -131,7 +149,7 @@ pub struct SubmissionBody {
 /// Record that a notification was sent to the authority: this, not an approval, meets the clock.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/clocks/{clock}/submission", tag = "incidents", request_body = SubmissionBody,
     params(("id" = String, Path, description = "INC-<n>"), ("clock" = String, Path, description = "a clock of the incident, e.g. `gdpr_art33`")),
-    responses((status = 201, description = "`{determinations, clocks}`, the clock with its `submission`"), (status = 409, description = "Already submitted or stopped, or waiting for the submission it runs from", body = Problem), (status = "4XX", body = Problem)),
+    responses((status = 201, description = "`{determinations, clocks}`, the clock with its `submission`", body = ClocksView), (status = 409, description = "Already submitted or stopped, or waiting for the submission it runs from", body = Problem), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn submit(
     State(app): State<AppState>,
@@ -155,7 +173,7 @@ pub struct BasisBody {
 /// Record that a clock's notification is not required, with the basis; the clock stops unmet.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/clocks/{clock}/not-required", tag = "incidents", request_body = BasisBody,
     params(("id" = String, Path, description = "INC-<n>"), ("clock" = String, Path, description = "a clock of the incident")),
-    responses((status = 200, description = "`{determinations, clocks}`, the clock with its `released` reason"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "`{determinations, clocks}`, the clock with its `released` reason", body = ClocksView), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn not_required(
     State(app): State<AppState>,
@@ -170,7 +188,7 @@ pub async fn not_required(
 /// Withdraw a determination, with the basis; every clock it started that is still open stops unmet.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/determinations/{determination}/withdraw", tag = "incidents", request_body = BasisBody,
     params(("id" = String, Path, description = "INC-<n>"), ("determination" = String, Path, description = "e.g. `personal_data_breach`")),
-    responses((status = 200, description = "`{determinations, clocks}`"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "`{determinations, clocks}`", body = ClocksView), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn withdraw(
     State(app): State<AppState>,

@@ -72,6 +72,19 @@ pub fn title() -> Object {
     text_of(TITLE_MAX, false)
 }
 
+/// A time in a form part: RFC 3339, or empty for "not given" (what a browser sends for a field
+/// left blank).
+pub fn form_time() -> utoipa::openapi::schema::Schema {
+    let time = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime)));
+    let either = utoipa::openapi::schema::OneOfBuilder::new()
+        .item(time)
+        .item(ObjectBuilder::new().schema_type(Type::String).max_length(Some(0)))
+        .description(Some("RFC 3339, or empty when not given"));
+    utoipa::openapi::schema::Schema::OneOf(either.build())
+}
+
 /// An optional title or line.
 pub fn optional_title() -> Object {
     text_of(TITLE_MAX, true)

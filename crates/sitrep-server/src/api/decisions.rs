@@ -80,7 +80,7 @@ async fn answer(
 /// Propose a decision. If the proposer alone satisfies the rule, it is approved at once.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/decisions", tag = "decisions", request_body = ProposeBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 201, description = "The decision: `{id: \"D-n\", class, state, approvals, waiting_on, must_act, ...}`"), (status = "4XX", body = Problem)),
+    responses((status = 201, description = "The decision: `{id: \"D-n\", class, state, approvals, waiting_on, must_act, ...}`", body = DecisionView), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn propose(
     State(app): State<AppState>,
@@ -94,7 +94,7 @@ pub async fn propose(
 /// Approve a decision, as a holder of a role its rule requires.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/decisions/{did}/approve", tag = "decisions", request_body = NoteBody,
     params(("id" = String, Path, description = "INC-<n>"), ("did" = String, Path, description = "D-<n>")),
-    responses((status = 200, description = "The decision"), (status = 403, description = "The policy refuses: names the rule and who can act", body = Problem), (status = 409, body = Problem)),
+    responses((status = 200, description = "The decision", body = DecisionView), (status = 403, description = "The policy refuses: names the rule and who can act", body = Problem), (status = 409, body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn approve(
     State(app): State<AppState>,
@@ -109,7 +109,7 @@ pub async fn approve(
 /// Reject a decision, with the reason.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/decisions/{did}/reject", tag = "decisions", request_body = ReasonBody,
     params(("id" = String, Path, description = "INC-<n>"), ("did" = String, Path, description = "D-<n>")),
-    responses((status = 200, description = "The decision"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The decision", body = DecisionView), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn reject(
     State(app): State<AppState>,
@@ -124,7 +124,7 @@ pub async fn reject(
 /// Withdraw a decision (its proposer or the commander).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/decisions/{did}/withdraw", tag = "decisions", request_body = NoteBody,
     params(("id" = String, Path, description = "INC-<n>"), ("did" = String, Path, description = "D-<n>")),
-    responses((status = 200, description = "The decision"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The decision", body = DecisionView), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn withdraw(
     State(app): State<AppState>,

@@ -41,6 +41,7 @@ const CATCH_UP: usize = 1_000;
 pub struct EventsQuery {
     /// Send entries after this seq first (as `Last-Event-ID` does); `0` replays the whole
     /// record. Without either, only new entries are sent.
+    #[serde(default, deserialize_with = "crate::extract::int64")]
     after: Option<u64>,
 }
 
@@ -61,10 +62,10 @@ struct Follow {
     behind: bool,
 }
 
-/// Stream new entries of the incident as they commit.
+/// Stream new entries of the incident as they commit. A reconnecting client's standard
+/// `Last-Event-ID` header (a seq) resumes after that entry, as `after` does.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/events", tag = "incidents",
-    params(("id" = String, Path, description = "INC-<n>"), EventsQuery,
-           ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this seq")),
+    params(("id" = String, Path, description = "INC-<n>"), EventsQuery),
     responses((status = 200, description = "text/event-stream: one event per entry, `id:` = seq, data = the entry as JSON", content_type = "text/event-stream"), (status = 404, body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn events(
@@ -81,6 +82,7 @@ pub async fn events(
                 .to_str()
                 .ok()
                 .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|seq| *seq <= i64::MAX as u64)
                 .ok_or_else(|| ApiError::invalid("Last-Event-ID", "must be the seq of the last entry received"))?,
         ),
         None => query.after,

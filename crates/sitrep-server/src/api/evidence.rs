@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sitrep_core::decide::{self, IncidentCommand, SystemCommand};
 use sitrep_core::events::EvidenceRegistered;
@@ -15,13 +15,14 @@ use sitrep_core::view::EvidenceList;
 use sitrep_core::{IncidentNumber, Timestamp, UserName};
 use sitrep_store::Request;
 use sitrep_store::blobs::{BlobError, SNIFF_BYTES};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{incident_number, read, read_view, written};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Params, Segments};
 use crate::state::AppState;
+use crate::views;
 
 /// The largest text part of an upload form (source, collected_by, collected_at, csrf).
 const TEXT_PART_MAX: u64 = 4096;
@@ -299,8 +300,8 @@ pub struct UploadForm {
     /// Who collected it.
     #[schema(schema_with = super::contract::optional_title)]
     collected_by: Option<String>,
-    /// When it was collected (RFC 3339).
-    #[schema(format = DateTime)]
+    /// When it was collected (RFC 3339; empty, as a browser sends a blank field, means not given).
+    #[schema(schema_with = super::contract::form_time)]
     collected_at: Option<String>,
 }
 
@@ -308,8 +309,9 @@ pub struct UploadForm {
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/evidence", tag = "evidence",
     params(("id" = String, Path, description = "INC-<n>")),
     request_body(content = UploadForm, content_type = "multipart/form-data", description = "part `file`; optional `source`, `collected_by`, `collected_at` (RFC 3339)"),
-    responses((status = 201, description = "The item: `{sha256, size, name, declared_type, sniffed_type, source, collected_by, collected_at, registered_by, received_at, custody}`"),
-        (status = 413, description = "Over the evidence size limit; nothing was stored", body = Problem), (status = "4XX", body = Problem)),
+    responses((status = 201, description = "The item: `{sha256, size, name, declared_type, sniffed_type, source, collected_by, collected_at, registered_by, received_at, custody}`", body = EvidenceItem),
+        (status = 413, description = "Over the evidence size limit; nothing was stored", body = Problem),
+        (status = 415, description = "Not multipart/form-data", body = Problem), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn upload(
     State(app): State<AppState>,
@@ -328,7 +330,7 @@ pub async fn upload(
 /// The incident's evidence, each item with its chain of custody.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/evidence", tag = "evidence",
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "`{evidence: [...]}`"), (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, description = "`{evidence: [...]}`", body = EvidenceListing), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn list(
     State(app): State<AppState>,
@@ -337,10 +339,16 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
     let listing = read_view(&app, &caller, number, |view| match view.evidence() {
-        EvidenceList::Listed(items) => Ok(json!({ "evidence": items.iter().map(item_view).collect::<Vec<_>>() })),
+        EvidenceList::Listed(items) => Ok(views::json(EvidenceListing { evidence: items })),
         EvidenceList::Hidden { .. } => Err(evidence_refusal(view.state(), &view.org().policy)),
     })??;
     Ok(axum::Json(listing).into_response())
+}
+
+/// The incident's evidence, for those who may read it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EvidenceListing<'a> {
+    evidence: &'a [EvidenceItem],
 }
 
 fn evidence_refusal(state: &sitrep_core::IncidentState, policy: &sitrep_core::Policy) -> ApiError {
@@ -362,7 +370,7 @@ pub struct DownloadQuery {
 /// served; a blob that no longer matches its hash is refused and the failure recorded.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/evidence/{sha256}", tag = "evidence",
     params(("id" = String, Path, description = "INC-<n>"), ("sha256" = String, Path), DownloadQuery),
-    responses((status = 200, description = "The file, `application/octet-stream`, as an attachment"),
+    responses((status = 200, description = "The file, `application/octet-stream`, as an attachment", content_type = "application/octet-stream"),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, description = "No purpose given", body = Problem),
         (status = 500, description = "The stored blob does not match its hash; nothing was served", body = Problem)),
     security(("token" = []), ("session" = [])))]

@@ -125,7 +125,7 @@ pub async fn checkpoint(
 /// chosen entries with inclusion proofs), the policy in force, the evidence manifest, the
 /// signed checkpoint and the public key; with `blobs`, the evidence files too, each first
 /// recorded in its chain of custody and re-hashed.
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/export", tag = "incidents", request_body = ExportBody,
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/export", tag = "incidents", request_body = Option<ExportBody>,
     params(("id" = String, Path, description = "INC-<n>")),
     responses((status = 200, description = "The bundle, `application/x-tar`, as an attachment (docs/record-format.md)", content_type = "application/x-tar"),
         (status = 403, description = "The policy's evidence rule does not allow you", body = Problem),

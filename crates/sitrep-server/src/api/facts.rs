@@ -7,6 +7,7 @@ use serde::Deserialize;
 use sitrep_core::FactId;
 use sitrep_core::decide::IncidentCommand;
 use sitrep_core::events::FactStatus;
+use sitrep_core::incident::Fact;
 use utoipa::ToSchema;
 
 use super::answer_about;
@@ -69,7 +70,7 @@ async fn answer(
 /// Log a fact.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/facts", tag = "facts", request_body = FactBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 201, description = "The fact: `{id: \"F-n\", text, status, ...}`"), (status = "4XX", body = Problem)),
+    responses((status = 201, description = "The fact: `{id: \"F-n\", text, status, ...}`", body = Fact), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn log(
     State(app): State<AppState>,
@@ -84,7 +85,7 @@ pub async fn log(
 /// Mark a fact verified, with the basis.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/facts/{fid}/verify", tag = "facts", request_body = BasisBody,
     params(("id" = String, Path, description = "INC-<n>"), ("fid" = String, Path, description = "F-<n>")),
-    responses((status = 200, description = "The fact"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The fact", body = Fact), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn verify(
     State(app): State<AppState>,
@@ -99,7 +100,7 @@ pub async fn verify(
 /// Mark a fact disproved, with the basis.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/facts/{fid}/disprove", tag = "facts", request_body = BasisBody,
     params(("id" = String, Path, description = "INC-<n>"), ("fid" = String, Path, description = "F-<n>")),
-    responses((status = 200, description = "The fact"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The fact", body = Fact), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn disprove(
     State(app): State<AppState>,

@@ -6,11 +6,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sitrep_core::decide::{Declare, IncidentCommand};
 use sitrep_core::sitrep::Sitrep;
-use sitrep_core::{Phase, RecordId, Role, Severity, UserName};
+use sitrep_core::view::EntryView;
+use sitrep_core::{Actor, IncidentNumber, Phase, RecordId, Role, Severity, Timestamp, UserName};
 use sitrep_store::Request;
 use utoipa::{IntoParams, ToSchema};
 
@@ -19,7 +20,8 @@ use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Body, Params, Segments};
 use crate::state::AppState;
-use crate::views;
+use crate::views::{self, ChangedIncident};
+use sitrep_core::view::IncidentAnswer;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -52,7 +54,7 @@ pub struct DeclareBody {
 
 /// Declare an incident.
 #[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = DeclareBody,
-    responses((status = 201, description = "The declared incident's state"), (status = "4XX", body = Problem)),
+    responses((status = 201, description = "The declared incident's state", body = IncidentAnswer), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn declare(
     State(app): State<AppState>,
@@ -82,7 +84,7 @@ pub struct ListQuery {
 
 /// List the incidents the caller may see, newest first.
 #[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(ListQuery),
-    responses((status = 200, description = "`{incidents: [...]}`")), security(("token" = []), ("session" = [])))]
+    responses((status = 200, description = "`{incidents: [...]}`", body = IncidentList)), security(("token" = []), ("session" = [])))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -106,13 +108,20 @@ pub async fn list(
         }
     });
     incidents.reverse();
-    Ok(Json(json!({ "incidents": incidents })))
+    Ok(Json(views::json(IncidentList { incidents })))
+}
+
+/// The incidents the caller may see, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IncidentList {
+    #[schema(value_type = Vec<views::IncidentSummary>)]
+    incidents: Vec<Value>,
 }
 
 /// The incident's folded state.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The state: roles, facts, decisions, tasks, notes, blockers"), (status = 404, body = Problem)),
+    responses((status = 200, description = "The state: roles, facts, decisions, tasks, notes, blockers", body = IncidentAnswer), (status = 404, body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn show(
     State(app): State<AppState>,
@@ -128,15 +137,17 @@ pub async fn show(
 #[serde(deny_unknown_fields)]
 pub struct RecordQuery {
     /// The first seq to return (default 1).
+    #[serde(default, deserialize_with = "crate::extract::int64")]
     from: Option<u64>,
     /// At most this many entries (default and maximum 10000).
-    limit: Option<usize>,
+    #[serde(default, deserialize_with = "crate::extract::int64")]
+    limit: Option<u64>,
 }
 
 /// The incident's record: its entries, as hashed.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/record", tag = "incidents",
     params(("id" = String, Path, description = "INC-<n>"), RecordQuery),
-    responses((status = 200, description = "`{entries: [{v, seq, at, actor, kind, body, prev, hash}], next}`")),
+    responses((status = 200, description = "`{entries: [{v, seq, at, actor, kind, body, prev, hash}], next}`", body = RecordPage)),
     security(("token" = []), ("session" = [])))]
 pub async fn record(
     State(app): State<AppState>,
@@ -146,15 +157,23 @@ pub async fn record(
 ) -> Result<Json<Value>, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
     let from = query.from.unwrap_or(1).max(1);
-    let limit = query.limit.unwrap_or(10_000).clamp(1, 10_000);
+    let limit = query.limit.unwrap_or(10_000).clamp(1, 10_000) as usize;
     let store = app.ledger.store().clone();
     let entries = tokio::task::spawn_blocking(move || store.read(RecordId::Incident(number), from, limit))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     let next = (entries.len() == limit).then(|| entries.last().map(|e| e.seq + 1)).flatten();
-    let entries: Vec<Value> =
-        read_view(&app, &caller, number, |view| entries.iter().map(|entry| views::json(view.entry(entry))).collect())?;
-    Ok(Json(json!({ "incident": number, "entries": entries, "next": next })))
+    let entries = read_view(&app, &caller, number, |view| entries.iter().map(|entry| view.entry(entry)).collect())?;
+    Ok(Json(views::json(RecordPage { incident: number, entries, next })))
+}
+
+/// A page of an incident's record.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RecordPage<'e> {
+    incident: IncidentNumber,
+    entries: Vec<EntryView<'e>>,
+    /// The seq to ask `from` for the next page; `null` when this page is the last.
+    next: Option<u64>,
 }
 
 /// The situation report, generated from the record: JSON, or Markdown with
@@ -162,7 +181,7 @@ pub async fn record(
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/sitrep", tag = "incidents",
     params(("id" = String, Path, description = "INC-<n>")),
     responses((status = 200, description = "The SITREP as JSON, or as Markdown (`text/markdown`) when the Accept header asks for it",
-        content((serde_json::Value = "application/json"), (String = "text/markdown")))),
+        content((sitrep_core::sitrep::Sitrep = "application/json"), (String = "text/markdown")))),
     security(("token" = []), ("session" = [])))]
 pub async fn sitrep(
     State(app): State<AppState>,
@@ -189,7 +208,7 @@ async fn change(
     // Handing over command or releasing one's own role can take a restricted incident out of
     // the caller's sight: the change is still acknowledged, without showing what they no longer see.
     let view = match read_view(app, caller, incident, |view| views::incident(app, view)) {
-        Err(ApiError::NotFound(_)) => json!({ "id": incident, "visible": false }),
+        Err(ApiError::NotFound(_)) => views::json(views::NoLongerVisible { id: incident, visible: false }),
         view => view?,
     };
     Ok(written(StatusCode::OK, &receipt, view))
@@ -210,7 +229,7 @@ pub struct RoleBody {
 /// Assign a role to a user.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/roles", tag = "incidents", request_body = RoleBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The incident's state; `{id, visible: false}` when the change took it out of the caller\'s sight", body = ChangedIncident), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn assign_role(
     State(app): State<AppState>,
@@ -225,7 +244,7 @@ pub async fn assign_role(
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}/roles/{role}/{user}", tag = "incidents",
     params(("id" = String, Path, description = "INC-<n>"), ("role" = String, Path, pattern = "^[a-z][a-z0-9_]{0,39}$"),
         ("user" = String, Path, pattern = "^[a-z][a-z0-9._-]{0,63}$"), UnitQuery),
-    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The incident's state; `{id, visible: false}` when the change took it out of the caller\'s sight", body = ChangedIncident), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn release_role(
     State(app): State<AppState>,
@@ -256,7 +275,7 @@ pub struct HandoverBody {
 /// over an absent commander's.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/handover", tag = "incidents", request_body = HandoverBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The incident's state, with `commander` and `handovers`"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The incident's state, with `commander` and `handovers`; `{id, visible: false}` when the change took it out of the caller\'s sight", body = ChangedIncident), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn hand_over(
     State(app): State<AppState>,
@@ -290,7 +309,7 @@ pub struct OccurrenceBody {
 /// minutes before now needs `backfill_reason`.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/occurrence", tag = "incidents", request_body = OccurrenceBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The incident's state, with `occurrence`"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The incident's state, with `occurrence`; `{id, visible: false}` when the change took it out of the caller\'s sight", body = ChangedIncident), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn record_occurrence(
     State(app): State<AppState>,
@@ -326,7 +345,7 @@ pub struct PhaseBody {
 /// Move the incident to another phase (closing takes an approved `close` decision).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/phase", tag = "incidents", request_body = PhaseBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The incident's state; `{id, visible: false}` when the change took it out of the caller\'s sight", body = ChangedIncident), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn set_phase(
     State(app): State<AppState>,
@@ -349,7 +368,7 @@ pub struct SeverityBody {
 /// Change the incident's severity.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/severity", tag = "incidents", request_body = SeverityBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The incident's state; `{id, visible: false}` when the change took it out of the caller\'s sight", body = ChangedIncident), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn set_severity(
     State(app): State<AppState>,
@@ -377,7 +396,7 @@ pub struct NoteBody {
 /// Add a note to the record.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/notes", tag = "incidents", request_body = NoteBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 201, description = "The note: `{seq, at, by, text}`"), (status = "4XX", body = Problem)),
+    responses((status = 201, description = "The note: `{seq, at, by, text, occurred_at, backfill_reason}`", body = NoteAnswer), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn add_note(
     State(app): State<AppState>,
@@ -393,15 +412,30 @@ pub async fn add_note(
     let text =
         serde_json::from_str::<Value>(&entry.body).ok().and_then(|b| b.get("text").cloned()).unwrap_or(Value::Null);
     let body: Value = serde_json::from_str(&entry.body).unwrap_or(Value::Null);
-    let view = json!({
-        "seq": entry.seq,
-        "at": entry.at,
-        "by": entry.actor,
-        "text": text,
-        "occurred_at": body.get("occurred_at").cloned().unwrap_or_else(|| json!(entry.at)),
-        "backfill_reason": body.get("backfill_reason").cloned().unwrap_or(Value::Null),
-    });
-    Ok(written(StatusCode::CREATED, &receipt, view))
+    let view = NoteAnswer {
+        seq: entry.seq,
+        at: entry.at,
+        by: entry.actor.clone(),
+        text,
+        occurred_at: body.get("occurred_at").cloned().unwrap_or_else(|| json!(entry.at)),
+        backfill_reason: body.get("backfill_reason").cloned().unwrap_or(Value::Null),
+    };
+    Ok(written(StatusCode::CREATED, &receipt, views::json(view)))
+}
+
+/// A note as recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NoteAnswer {
+    seq: u64,
+    at: Timestamp,
+    by: Actor,
+    #[schema(value_type = String)]
+    text: Value,
+    /// When what it says happened: the note's own time unless it named one.
+    #[schema(value_type = String)]
+    occurred_at: Value,
+    #[schema(value_type = Option<String>)]
+    backfill_reason: Value,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -418,7 +452,7 @@ pub struct PlaybookBody {
 /// pre-approved decisions, approved at once citing the playbook.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/playbooks", tag = "incidents", request_body = PlaybookBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The incident's state; `{id, visible: false}` when the change took it out of the caller\'s sight", body = ChangedIncident), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn run_playbook(
     State(app): State<AppState>,
@@ -432,7 +466,7 @@ pub async fn run_playbook(
 /// Run a failed action of an approved decision again (`action` counts from 1).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/decisions/{did}/actions/{action}/retry", tag = "decisions",
     params(("id" = String, Path, description = "INC-<n>"), ("did" = String, Path, description = "D-<n>"), ("action" = u32, Path, description = "1 for the first action")),
-    responses((status = 200, description = "The incident's state"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The incident's state; `{id, visible: false}` when the change took it out of the caller\'s sight", body = ChangedIncident), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn retry_action(
     State(app): State<AppState>,

@@ -8,11 +8,13 @@ use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sitrep_core::decide::OrgCommand;
+use sitrep_core::org::{Token, User};
 use sitrep_core::playbook::Playbook;
-use sitrep_core::{OrgRole, RecordId, UserName};
+use sitrep_core::policy::Rule;
+use sitrep_core::{DecisionClass, Entry, OrgRole, RecordId, Timestamp, UserName};
 use sitrep_store::Request;
 use sitrep_store::datadir::new_token;
 use utoipa::ToSchema;
@@ -22,6 +24,7 @@ use crate::auth::{self, Caller, SESSION_COOKIE, Via};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Body, Segments};
 use crate::state::AppState;
+use crate::views;
 
 /// The client's address, for throttling sign-ins: the connection's, or behind
 /// `trusted_proxies` proxies the `X-Forwarded-For` entry that many places from the right.
@@ -115,7 +118,7 @@ pub struct NewUser {
 
 /// Add a user (admin).
 #[utoipa::path(post, path = "/api/v1/users", tag = "organisation", request_body = NewUser,
-    responses((status = 201, description = "The user"), (status = "4XX", body = Problem)), security(("token" = []), ("session" = [])))]
+    responses((status = 201, description = "The user", body = User), (status = "4XX", body = Problem)), security(("token" = []), ("session" = [])))]
 pub async fn add_user(State(app): State<AppState>, caller: Caller, body: Body<NewUser>) -> Result<Response, ApiError> {
     let NewUser { name, display_name, org_role, password } = body.value;
     let user = user_name("name", &name)?;
@@ -132,10 +135,16 @@ pub async fn add_user(State(app): State<AppState>, caller: Caller, body: Body<Ne
 
 /// The organisation's users.
 #[utoipa::path(get, path = "/api/v1/users", tag = "organisation",
-    responses((status = 200, description = "`{users: [{name, display_name, org_roles, active, ...}]}`")), security(("token" = []), ("session" = [])))]
+    responses((status = 200, description = "`{users: [{name, display_name, org_roles, active, ...}]}`", body = UserList)), security(("token" = []), ("session" = [])))]
 pub async fn list_users(State(app): State<AppState>, _caller: Caller) -> Json<Value> {
     let org = app.ledger.org();
-    Json(json!({ "users": org.users.values().collect::<Vec<_>>() }))
+    Json(views::json(UserList { users: org.users.values().collect() }))
+}
+
+/// The organisation's users.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UserList<'a> {
+    users: Vec<&'a User>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -148,7 +157,7 @@ pub struct ReasonBody {
 
 /// Disable a user: their tokens stop working and their sessions end (admin).
 #[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "organisation", request_body = ReasonBody,
-    params(("name" = String, Path)), responses((status = 200, description = "The user"), (status = "4XX", body = Problem)),
+    params(("name" = String, Path)), responses((status = 200, description = "The user", body = User), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn disable_user(
     State(app): State<AppState>,
@@ -177,7 +186,7 @@ pub struct OrgRoleBody {
 
 /// Grant an organisation role (admin).
 #[utoipa::path(post, path = "/api/v1/users/{name}/org-roles", tag = "organisation", request_body = OrgRoleBody,
-    params(("name" = String, Path)), responses((status = 200, description = "The user"), (status = "4XX", body = Problem)),
+    params(("name" = String, Path)), responses((status = 200, description = "The user", body = User), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn grant_org_role(
     State(app): State<AppState>,
@@ -198,7 +207,7 @@ pub async fn grant_org_role(
 
 /// Revoke an organisation role (admin).
 #[utoipa::path(delete, path = "/api/v1/users/{name}/org-roles/{role}", tag = "organisation",
-    params(("name" = String, Path), ("role" = String, Path)), responses((status = 200, description = "The user"), (status = "4XX", body = Problem)),
+    params(("name" = String, Path), ("role" = String, Path)), responses((status = 200, description = "The user", body = User), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn revoke_org_role(
     State(app): State<AppState>,
@@ -225,7 +234,7 @@ pub struct PasswordBody {
 /// Set a password (the user themself, giving the current one, or an admin); the user's
 /// sessions end.
 #[utoipa::path(put, path = "/api/v1/users/{name}/password", tag = "organisation", request_body = PasswordBody,
-    params(("name" = String, Path)), responses((status = 200, description = "`{user, password_set_at}`"), (status = 429, description = "Too many wrong current passwords; `Retry-After` says when to try again", body = Problem)),
+    params(("name" = String, Path)), responses((status = 200, description = "The user, with `password_set_at`", body = User), (status = 429, description = "Too many wrong current passwords; `Retry-After` says when to try again", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn set_password(
     State(app): State<AppState>,
@@ -320,13 +329,25 @@ async fn issue_token(
             "this token request was already answered, and a token is shown only once; request a new one".into(),
         ));
     }
-    let body = json!({ "token": token, "id": &sha256[..12], "user": user, "expires_at": expires_at, "label": label });
-    Ok(written(StatusCode::CREATED, &receipt, body))
+    let body = NewToken { token, id: &sha256[..12], user, expires_at, label };
+    Ok(written(StatusCode::CREATED, &receipt, views::json(body)))
+}
+
+/// A new token: the secret is shown only now.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NewToken<'a> {
+    /// The secret, for `Authorization: Bearer`.
+    token: String,
+    /// The token's id: the first 12 hex digits of its SHA-256.
+    id: &'a str,
+    user: &'a UserName,
+    expires_at: Option<Timestamp>,
+    label: Option<String>,
 }
 
 /// Create an API token (an admin for anyone, or a user for themself). It is shown once.
 #[utoipa::path(post, path = "/api/v1/users/{name}/tokens", tag = "organisation", request_body = TokenBody,
-    params(("name" = String, Path)), responses((status = 201, description = "`{token, id, expires_at}`: the token is shown only now"), (status = "4XX", body = Problem)),
+    params(("name" = String, Path)), responses((status = 201, description = "`{token, id, expires_at}`: the token is shown only now", body = NewToken), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn create_token(
     State(app): State<AppState>,
@@ -344,7 +365,7 @@ pub async fn create_token(
 
 /// A user's tokens, without their secrets (an admin, or the user).
 #[utoipa::path(get, path = "/api/v1/users/{name}/tokens", tag = "organisation",
-    params(("name" = String, Path)), responses((status = 200, description = "`{tokens: [{id, label, issued_at, expires_at, revoked}]}`"), (status = 403, description = "Someone else's tokens, without the admin role", body = Problem)),
+    params(("name" = String, Path)), responses((status = 200, description = "`{tokens: [{id, label, issued_at, expires_at, revoked}]}`", body = TokenList), (status = 403, description = "Someone else's tokens, without the admin role", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn list_tokens(
     State(app): State<AppState>,
@@ -357,13 +378,19 @@ pub async fn list_tokens(
     }
     let org = app.ledger.org();
     let tokens: Vec<&sitrep_core::org::Token> = org.tokens.values().filter(|t| t.user == user).collect();
-    Ok(Json(json!({ "tokens": tokens })))
+    Ok(Json(views::json(TokenList { tokens })))
+}
+
+/// A user's tokens, without their secrets.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TokenList<'a> {
+    tokens: Vec<&'a Token>,
 }
 
 /// Revoke a token (an admin, or its user); it stops working at once.
 #[utoipa::path(delete, path = "/api/v1/users/{name}/tokens/{token}", tag = "organisation",
     params(("name" = String, Path), ("token" = String, Path, description = "The token's id")),
-    responses((status = 200, description = "`{id, revoked: true}`"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "`{id, revoked: true}`", body = RevokedToken), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn revoke_token(
     State(app): State<AppState>,
@@ -372,7 +399,15 @@ pub async fn revoke_token(
 ) -> Result<Response, ApiError> {
     let user = existing_user(&app, &name)?;
     let receipt = org_change(&app, &caller, OrgCommand::RevokeToken { user, token: token.clone() }, None).await?;
-    Ok(written(StatusCode::OK, &receipt, json!({ "id": token, "revoked": true })))
+    Ok(written(StatusCode::OK, &receipt, views::json(RevokedToken { id: token, revoked: true })))
+}
+
+/// A revoked token.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RevokedToken {
+    id: String,
+    /// Always `true`.
+    revoked: bool,
 }
 
 #[cfg(test)]
@@ -419,7 +454,7 @@ pub struct TokenRequest {
 
 /// Exchange a name and password for an API token (for `sitrep login`). Throttled like sign-in.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "organisation", request_body = TokenRequest,
-    responses((status = 201, description = "`{token, id, expires_at}`"), (status = 401, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 201, description = "`{token, id, expires_at}`", body = NewToken), (status = 401, body = Problem), (status = 429, body = Problem)))]
 pub async fn token_for_password(
     State(app): State<AppState>,
     ClientAddr(address): ClientAddr,
@@ -441,7 +476,7 @@ fn session_cookie(app: &AppState, value: &str, max_age: u64) -> HeaderValue {
 
 /// Sign in with a name and password: starts a browser session (a new session id every time).
 #[utoipa::path(post, path = "/api/v1/session", tag = "organisation", request_body = Credentials,
-    responses((status = 200, description = "`{user, csrf_token}` and the session cookie"), (status = 401, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 200, description = "`{user, csrf_token}` and the session cookie", body = SessionStarted), (status = 401, body = Problem), (status = 429, body = Problem)))]
 pub async fn sign_in(
     State(app): State<AppState>,
     ClientAddr(address): ClientAddr,
@@ -456,9 +491,17 @@ pub async fn sign_in(
     }
     let user = auth::sign_in(&app, &body.value.name, &body.value.password, address).await?;
     let (id, csrf) = app.auth.start_session(&user)?;
-    let mut response = Json(json!({ "user": user, "csrf_token": csrf })).into_response();
+    let mut response = Json(views::json(SessionStarted { user, csrf_token: csrf })).into_response();
     response.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, &id, app.config.session_hours * 3600));
     Ok(response)
+}
+
+/// A browser session, started.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionStarted {
+    user: UserName,
+    /// Sent back as `X-CSRF-Token` with every change the session makes.
+    csrf_token: String,
 }
 
 /// Sign out: the session ends on the server at once.
@@ -479,35 +522,80 @@ pub async fn sign_out(State(app): State<AppState>, caller: Caller) -> Result<Res
 
 /// Who the caller is.
 #[utoipa::path(get, path = "/api/v1/session", tag = "organisation",
-    responses((status = 200, description = "`{user, display_name, org_roles, csrf_token?}`"), (status = 401, body = Problem)),
+    responses((status = 200, description = "`{user, display_name, org_roles, csrf_token?}`", body = WhoAmI), (status = 401, body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn whoami(State(app): State<AppState>, caller: Caller) -> Json<Value> {
-    let mut view = user_view(&app, &caller.user);
-    if let (Some(object), Via::Session { csrf, .. }) = (view.as_object_mut(), &caller.via) {
-        object.insert("csrf_token".into(), json!(csrf));
-    }
-    Json(view)
+    let org = app.ledger.org();
+    let csrf_token = match &caller.via {
+        Via::Session { csrf, .. } => Some(csrf.as_str()),
+        Via::Token { .. } => None,
+    };
+    Json(org.user(&caller.user).map(|user| views::json(WhoAmI { user, csrf_token })).unwrap_or_default())
+}
+
+/// The caller, and with a browser session its CSRF token.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WhoAmI<'a> {
+    #[serde(flatten)]
+    user: &'a User,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<&'a str>,
 }
 
 /// The authority policy in force: the file, its hash, and the readable matrix.
 #[utoipa::path(get, path = "/api/v1/policy", tag = "organisation",
-    responses((status = 200, description = "`{name, sha256, source, matrix}`")), security(("token" = []), ("session" = [])))]
+    responses((status = 200, description = "`{name, sha256, source, matrix, classes}`", body = PolicyView)), security(("token" = []), ("session" = [])))]
 pub async fn policy(State(app): State<AppState>, _caller: Caller) -> Json<Value> {
     let org = app.ledger.org();
     let policy = &org.policy;
-    let classes: Vec<Value> = policy
+    let classes = policy
         .classes
         .iter()
-        .map(|c| {
-            json!({
-                "class": c.class, "title": c.title, "propose": c.propose.describe(), "approve": c.rule.approve.describe(),
-                "rule": c.rule, "path": c.path, "csf": c.csf, "ai_rmf": c.ai_rmf,
-            })
+        .map(|c| ClassView {
+            class: &c.class,
+            title: &c.title,
+            propose: c.propose.describe(),
+            approve: c.rule.approve.describe(),
+            rule: &c.rule,
+            path: &c.path,
+            csf: &c.csf,
+            ai_rmf: &c.ai_rmf,
         })
         .collect();
-    Json(
-        json!({ "name": policy.name, "sha256": policy.sha256, "source": policy.source, "matrix": policy.matrix(), "classes": classes }),
-    )
+    Json(views::json(PolicyView {
+        name: &policy.name,
+        sha256: &policy.sha256,
+        source: &policy.source,
+        matrix: policy.matrix(),
+        classes,
+    }))
+}
+
+/// The policy in force.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PolicyView<'a> {
+    name: &'a str,
+    sha256: &'a str,
+    /// The policy file (TOML).
+    source: &'a str,
+    /// Who may do what, as readable text.
+    matrix: String,
+    classes: Vec<ClassView<'a>>,
+}
+
+/// A decision class of the policy, with its rule in words.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ClassView<'a> {
+    class: &'a DecisionClass,
+    title: &'a str,
+    /// Who may propose, in words.
+    propose: String,
+    /// Who must approve, in words.
+    approve: String,
+    rule: &'a Rule,
+    path: &'a [String],
+    csf: &'a [String],
+    ai_rmf: &'a [String],
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -520,7 +608,7 @@ pub struct PolicyBody {
 /// Replace the authority policy (admin). Decisions already proposed keep the rule they were
 /// proposed under.
 #[utoipa::path(put, path = "/api/v1/policy", tag = "organisation", request_body = PolicyBody,
-    responses((status = 200, description = "`{name, sha256}`"), (status = 422, description = "The file's error, with line and column", body = Problem)),
+    responses((status = 200, description = "`{name, sha256}`", body = PolicyInForce), (status = 422, description = "The file's error, with line and column", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn replace_policy(
     State(app): State<AppState>,
@@ -530,20 +618,34 @@ pub async fn replace_policy(
     let receipt =
         org_change(&app, &caller, OrgCommand::ReplacePolicy { source: body.value.source }, body.idempotency).await?;
     let org = app.ledger.org();
-    Ok(written(StatusCode::OK, &receipt, json!({ "name": org.policy.name, "sha256": org.policy.sha256 })))
+    let body = PolicyInForce { name: &org.policy.name, sha256: &org.policy.sha256 };
+    Ok(written(StatusCode::OK, &receipt, views::json(body)))
+}
+
+/// The policy now in force.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PolicyInForce<'a> {
+    name: &'a str,
+    sha256: &'a str,
 }
 
 /// The organisation record: every user, role, token, policy and playbook change (admins and
 /// auditors).
 #[utoipa::path(get, path = "/api/v1/org/record", tag = "organisation",
-    responses((status = 200, description = "`{entries: [...]}`"), (status = 403, body = Problem)), security(("token" = []), ("session" = [])))]
+    responses((status = 200, description = "`{entries: [...]}`", body = OrgRecord), (status = 403, body = Problem)), security(("token" = []), ("session" = [])))]
 pub async fn org_record(State(app): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     require(&app, &caller, &[OrgRole::Admin, OrgRole::Auditor], "reading the organisation record")?;
     let store = app.ledger.store().clone();
     let entries = tokio::task::spawn_blocking(move || store.read(RecordId::Org, 1, usize::MAX))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
-    Ok(Json(json!({ "entries": entries })))
+    Ok(Json(views::json(OrgRecord { entries })))
+}
+
+/// The organisation record's entries, as hashed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct OrgRecord {
+    entries: Vec<Entry>,
 }
 
 /// The playbooks: id, version, title and what they need.
@@ -611,7 +713,7 @@ pub struct PlaybookFile {
 /// error names its line and column.
 #[utoipa::path(put, path = "/api/v1/playbooks/{playbook}", tag = "organisation", request_body = PlaybookFile,
     params(("playbook" = String, Path)),
-    responses((status = 200, description = "`{id, version, sha256}`"), (status = 422, description = "The file's error, located", body = Problem)),
+    responses((status = 200, description = "`{id, version, sha256}`", body = PlaybookInForce), (status = 422, description = "The file's error, located", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn replace_playbook(
     State(app): State<AppState>,
@@ -628,9 +730,14 @@ pub async fn replace_playbook(
     }
     let receipt =
         org_change(&app, &caller, OrgCommand::AddPlaybook { source: body.value.source }, body.idempotency).await?;
-    Ok(written(
-        StatusCode::OK,
-        &receipt,
-        json!({ "id": parsed.id, "version": parsed.version, "sha256": parsed.sha256 }),
-    ))
+    let added = PlaybookInForce { id: &parsed.id, version: &parsed.version, sha256: &parsed.sha256 };
+    Ok(written(StatusCode::OK, &receipt, views::json(added)))
+}
+
+/// The playbook now in force under its id.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PlaybookInForce<'a> {
+    id: &'a str,
+    version: &'a str,
+    sha256: &'a str,
 }

@@ -5,12 +5,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sitrep_core::OrgState;
 use sitrep_core::decide::{IncidentCommand, OrgCommand};
 use sitrep_core::events::{Contact, Party, PartyKind};
 use sitrep_core::ids::ShareId;
+use sitrep_core::org::PartyRecord;
+use sitrep_core::view::{PartyView, ShareView};
 use sitrep_store::Request;
 use utoipa::ToSchema;
 
@@ -70,7 +72,7 @@ fn party_view(org: &OrgState, id: &str) -> Value {
 
 /// Register a third party (admin).
 #[utoipa::path(post, path = "/api/v1/parties", tag = "third parties", request_body = PartyBody,
-    responses((status = 201, description = "The party"), (status = "4XX", body = Problem)),
+    responses((status = 201, description = "The party", body = PartyRecord), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn register(
     State(app): State<AppState>,
@@ -84,16 +86,34 @@ pub async fn register(
 
 /// The third-party registry.
 #[utoipa::path(get, path = "/api/v1/parties", tag = "third parties",
-    responses((status = 200, description = "`{parties: [...]}`")), security(("token" = []), ("session" = [])))]
+    responses((status = 200, description = "`{parties: [...]}`", body = PartyList)), security(("token" = []), ("session" = [])))]
 pub async fn list(State(app): State<AppState>, _caller: Caller) -> Json<Value> {
     let org = app.ledger.org();
-    Json(json!({ "parties": org.parties.values().collect::<Vec<_>>() }))
+    Json(views::json(PartyList { parties: org.parties.values().collect() }))
+}
+
+/// The third-party registry.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PartyList<'a> {
+    parties: Vec<&'a PartyRecord>,
+}
+
+/// The parties engaged on the incident, each with its registry entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EngagedParties<'a> {
+    parties: Vec<PartyView<'a>>,
+}
+
+/// The incident's share links.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ShareList<'a> {
+    shares: Vec<ShareView<'a>>,
 }
 
 /// Replace a registered party's entry (admin).
 #[utoipa::path(put, path = "/api/v1/parties/{party}", tag = "third parties", request_body = PartyBody,
     params(("party" = String, Path)),
-    responses((status = 200, description = "The party"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The party", body = PartyRecord), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn update(
     State(app): State<AppState>,
@@ -121,7 +141,7 @@ pub struct EngageBody {
 /// Engage a registered party on the incident.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/parties", tag = "third parties", request_body = EngageBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 201, description = "The engaged parties with their registry entries"), (status = "4XX", body = Problem)),
+    responses((status = 201, description = "The engaged parties with their registry entries", body = EngagedParties), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn engage(
     State(app): State<AppState>,
@@ -133,7 +153,7 @@ pub async fn engage(
     let command = body.value.into_command();
     let receipt =
         app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, body.idempotency).await?;
-    let view = read_view(&app, &caller, incident, |view| json!({ "parties": views::json(view.parties()) }))?;
+    let view = read_view(&app, &caller, incident, |view| views::json(EngagedParties { parties: view.parties() }))?;
     Ok(written(StatusCode::CREATED, &receipt, view))
 }
 
@@ -147,7 +167,7 @@ pub struct RevokeBody {
 /// Revoke a share link: it stops working at once.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/shares/{sid}/revoke", tag = "third parties", request_body = RevokeBody,
     params(("id" = String, Path, description = "INC-<n>"), ("sid" = String, Path, description = "SH-<n>")),
-    responses((status = 200, description = "`{shares: [...]}`"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "`{shares: [...]}`", body = ShareList), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn revoke_share(
     State(app): State<AppState>,
@@ -161,12 +181,9 @@ pub async fn revoke_share(
     let command = body.value.into_command(share);
     let receipt =
         app.ledger.execute_once(&caller.user, Request::Incident { incident, command }, body.idempotency).await?;
-    let view = read_view(
-        &app,
-        &caller,
-        incident,
-        |view| json!({ "shares": views::json(view.shares_linked(|share| views::share_url(&app, view.state(), share))) }),
-    )?;
+    let view = read_view(&app, &caller, incident, |view| {
+        views::json(ShareList { shares: view.shares_linked(|share| views::share_url(&app, view.state(), share)) })
+    })?;
     Ok(written(StatusCode::OK, &receipt, view).into_response())
 }
 

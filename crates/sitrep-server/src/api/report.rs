@@ -53,7 +53,7 @@ pub async fn build(app: &AppState, number: IncidentNumber, user: &UserName) -> R
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/report", tag = "incidents",
     params(("id" = String, Path, description = "INC-<n>")),
     responses((status = 200, description = "The post-incident report as JSON (summary, metrics, deadlines, decisions, statements, evidence, third_parties, shares, review, csf, timeline), or as Markdown (`text/markdown`) when the Accept header asks for it",
-        content((serde_json::Value = "application/json"), (String = "text/markdown")))),
+        content((sitrep_core::post_report::PostIncidentReport = "application/json"), (String = "text/markdown")))),
     security(("token" = []), ("session" = [])))]
 pub async fn report(
     State(app): State<AppState>,

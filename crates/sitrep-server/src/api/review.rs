@@ -5,12 +5,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sitrep_core::decide::IncidentCommand;
 use sitrep_core::ids::{ControlChangeId, LessonId};
-use sitrep_core::incident::ControlChangeState;
-use sitrep_core::{IncidentState, Timestamp, UserName};
+use sitrep_core::incident::{ControlChange, ControlChangeState, Lesson, Review};
+use sitrep_core::{IncidentNumber, IncidentState, Timestamp, UserName};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{answer_about, incident_number, read};
@@ -35,7 +35,7 @@ fn change_view(state: &IncidentState, id: ControlChangeId) -> Value {
 /// The incident's review.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/review", tag = "review",
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "`{lessons: [...], control_changes: [...], completed}`"), (status = 404, body = Problem)),
+    responses((status = 200, description = "`{lessons: [...], control_changes: [...], completed}`", body = Review), (status = 404, body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn show(
     State(app): State<AppState>,
@@ -61,7 +61,7 @@ pub struct LessonBody {
 /// Record a lesson.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/review/lessons", tag = "review", request_body = LessonBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 201, description = "The lesson: `{id: \"L-n\", …}`"), (status = "4XX", body = Problem)),
+    responses((status = 201, description = "The lesson: `{id: \"L-n\", …}`", body = Lesson), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn record_lesson(
     State(app): State<AppState>,
@@ -92,7 +92,7 @@ pub struct ControlChangeBody {
 /// Turn a lesson into a control change (owner, due date, NIST CSF 2.0 reference).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/review/control-changes", tag = "review", request_body = ControlChangeBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 201, description = "The control change: `{id: \"CC-n\", …}`"), (status = "4XX", body = Problem)),
+    responses((status = 201, description = "The control change: `{id: \"CC-n\", …}`", body = ControlChange), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn plan_change(
     State(app): State<AppState>,
@@ -114,7 +114,7 @@ pub struct ChangeNoteBody {
 /// Mark a control change done (its owner, or a holder of the review rule); works after close.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/review/control-changes/{cc}/done", tag = "review", request_body = ChangeNoteBody,
     params(("id" = String, Path, description = "INC-<n>"), ("cc" = String, Path, description = "CC-<n>")),
-    responses((status = 200, description = "The control change"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The control change", body = ControlChange), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn change_done(
     State(app): State<AppState>,
@@ -130,7 +130,7 @@ pub async fn change_done(
 /// Cancel a control change, with a reason; works after close.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/review/control-changes/{cc}/cancel", tag = "review", request_body = ChangeNoteBody,
     params(("id" = String, Path, description = "INC-<n>"), ("cc" = String, Path, description = "CC-<n>")),
-    responses((status = 200, description = "The control change"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The control change", body = ControlChange), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn change_cancelled(
     State(app): State<AppState>,
@@ -157,7 +157,7 @@ pub struct CompleteBody {
 /// Complete the review: every lesson must have a control change. Closing needs it.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/review/complete", tag = "review", request_body = CompleteBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "The review"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The review", body = Review), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn complete(
     State(app): State<AppState>,
@@ -185,7 +185,7 @@ pub struct ChangesQuery {
 /// Every control change across the incidents the caller may see, soonest due first: the
 /// follow-up of all reviews, open or closed incidents alike.
 #[utoipa::path(get, path = "/api/v1/control-changes", tag = "review", params(ChangesQuery),
-    responses((status = 200, description = "`{control_changes: [{incident, id, lesson, title, owner, due, csf, state, overdue}]}`")),
+    responses((status = 200, description = "`{control_changes: [{incident, id, lesson, title, owner, due, csf, state, overdue}]}`", body = ControlChangeList)),
     security(("token" = []), ("session" = [])))]
 pub async fn list_changes(
     State(app): State<AppState>,
@@ -202,7 +202,24 @@ pub async fn list_changes(
         }
     };
     let changes = all_changes(&app, &caller.user, wanted);
-    Ok(Json(json!({ "control_changes": changes })))
+    Ok(Json(views::json(ControlChangeList { control_changes: changes })))
+}
+
+/// Control changes across incidents.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ControlChangeList {
+    #[schema(value_type = Vec<ControlChangeRow>)]
+    control_changes: Vec<Value>,
+}
+
+/// A control change with its incident, and whether it is open past its due date.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ControlChangeRow<'a> {
+    #[serde(flatten)]
+    change: &'a ControlChange,
+    incident: IncidentNumber,
+    incident_title: &'a str,
+    overdue: bool,
 }
 
 /// Control changes of the incidents `viewer` may see, in the state wanted, soonest due first.
@@ -217,13 +234,9 @@ pub fn all_changes(app: &AppState, viewer: &UserName, wanted: Option<ControlChan
             if wanted.is_some_and(|w| w != change.state) {
                 continue;
             }
-            let mut view = serde_json::to_value(change).unwrap_or_default();
-            if let Some(object) = view.as_object_mut() {
-                object.insert("incident".into(), json!(state.id));
-                object.insert("incident_title".into(), json!(state.title));
-                object.insert("overdue".into(), json!(change.state == ControlChangeState::Open && change.due < now));
-            }
-            rows.push((change.due, view));
+            let overdue = change.state == ControlChangeState::Open && change.due < now;
+            let row = ControlChangeRow { change, incident: state.id, incident_title: &state.title, overdue };
+            rows.push((change.due, views::json(row)));
         }
     });
     rows.sort_by_key(|(due, _)| *due);

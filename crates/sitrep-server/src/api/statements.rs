@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sitrep_core::IncidentState;
 use sitrep_core::decide::IncidentCommand;
 use sitrep_core::events::Audience;
@@ -44,7 +44,7 @@ pub struct DraftBody {
 /// Draft a statement (version 1).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/statements", tag = "statements", request_body = DraftBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 201, description = "The statement: `{id: \"ST-n\", audience, versions: [{version, text, sha256, approved_by}], publications, needs_class}`"), (status = "4XX", body = Problem)),
+    responses((status = 201, description = "The statement: `{id: \"ST-n\", audience, versions: [{version, text, sha256, approved_by}], publications, needs_class}`", body = StatementView), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn draft(
     State(app): State<AppState>,
@@ -59,7 +59,7 @@ pub async fn draft(
 /// The incident's statements.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/statements", tag = "statements",
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "`{statements: [...]}`"), (status = 404, body = Problem)),
+    responses((status = 200, description = "`{statements: [...]}`", body = StatementList), (status = 404, body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn list(
     State(app): State<AppState>,
@@ -68,9 +68,17 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
     let statements = read(&app, number, |state| {
-        state.statements.iter().map(|s| views::json(StatementView::of(state, s))).collect::<Vec<_>>()
+        views::json(StatementList {
+            statements: state.statements.iter().map(|s| StatementView::of(state, s)).collect(),
+        })
     })?;
-    Ok(Json(json!({ "statements": statements })))
+    Ok(Json(statements))
+}
+
+/// The incident's statements.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatementList<'a> {
+    statements: Vec<StatementView<'a>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -83,7 +91,7 @@ pub struct ReviseBody {
 /// Revise a statement: a new version, which needs its own approval.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/statements/{sid}/revisions", tag = "statements", request_body = ReviseBody,
     params(("id" = String, Path, description = "INC-<n>"), ("sid" = String, Path, description = "ST-<n>")),
-    responses((status = 201, description = "The statement"), (status = "4XX", body = Problem)),
+    responses((status = 201, description = "The statement", body = StatementView), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn revise(
     State(app): State<AppState>,
@@ -110,7 +118,7 @@ pub struct PublishBody {
 /// that text.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/statements/{sid}/publish", tag = "statements", request_body = PublishBody,
     params(("id" = String, Path, description = "INC-<n>"), ("sid" = String, Path, description = "ST-<n>")),
-    responses((status = 200, description = "The statement"), (status = 403, description = "Not approved, or changed since approval", body = Problem), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The statement", body = StatementView), (status = 403, description = "Not approved, or changed since approval", body = Problem), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn publish(
     State(app): State<AppState>,

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use sitrep_core::decide::IncidentCommand;
+use sitrep_core::incident::Task;
 use sitrep_core::{TaskId, Timestamp, UserName};
 use utoipa::ToSchema;
 
@@ -71,7 +72,7 @@ async fn answer(
 /// Create a task.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/tasks", tag = "tasks", request_body = TaskBody,
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 201, description = "The task: `{id: \"T-n\", title, owner, state, ...}`"), (status = "4XX", body = Problem)),
+    responses((status = 201, description = "The task: `{id: \"T-n\", title, owner, state, ...}`", body = Task), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn create(
     State(app): State<AppState>,
@@ -85,7 +86,7 @@ pub async fn create(
 /// Give a task to someone.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/tasks/{tid}/assign", tag = "tasks", request_body = OwnerBody,
     params(("id" = String, Path, description = "INC-<n>"), ("tid" = String, Path, description = "T-<n>")),
-    responses((status = 200, description = "The task"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The task", body = Task), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn assign(
     State(app): State<AppState>,
@@ -100,7 +101,7 @@ pub async fn assign(
 /// Mark a task done.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/tasks/{tid}/done", tag = "tasks", request_body = NoteBody,
     params(("id" = String, Path, description = "INC-<n>"), ("tid" = String, Path, description = "T-<n>")),
-    responses((status = 200, description = "The task"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The task", body = Task), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn done(
     State(app): State<AppState>,
@@ -115,7 +116,7 @@ pub async fn done(
 /// Mark a task blocked, with the reason.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/tasks/{tid}/block", tag = "tasks", request_body = ReasonBody,
     params(("id" = String, Path, description = "INC-<n>"), ("tid" = String, Path, description = "T-<n>")),
-    responses((status = 200, description = "The task"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The task", body = Task), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn block(
     State(app): State<AppState>,
@@ -130,7 +131,7 @@ pub async fn block(
 /// Cancel a task.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/tasks/{tid}/cancel", tag = "tasks", request_body = NoteBody,
     params(("id" = String, Path, description = "INC-<n>"), ("tid" = String, Path, description = "T-<n>")),
-    responses((status = 200, description = "The task"), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "The task", body = Task), (status = "4XX", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn cancel(
     State(app): State<AppState>,

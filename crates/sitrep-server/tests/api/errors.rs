@@ -524,3 +524,20 @@ async fn dates_outside_their_window_are_422_naming_the_field_and_the_window() {
     assert_eq!(record_len(&app, &incident).await, before, "nothing was written");
     assert!(app.stored_blobs().is_empty(), "nothing was stored");
 }
+
+#[tokio::test]
+async fn a_seq_beyond_the_documented_int64_is_refused_naming_the_parameter() {
+    let app = spawn_app().await;
+    let id = app.standard_incident("Big numbers", false).await;
+    for (path, field) in [
+        (format!("/api/v1/incidents/{id}/record?from=9223372036854775808"), "from"),
+        (format!("/api/v1/incidents/{id}/record?limit=9223372036854775808"), "limit"),
+        (format!("/api/v1/incidents/{id}/events?after=9223372036854775808"), "after"),
+    ] {
+        let refused = problem(app.get(COMMANDER, &path).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(refused["field"], field, "{path}: {refused}");
+    }
+    // The largest seq the document allows is still read.
+    let answer = app.get(COMMANDER, &format!("/api/v1/incidents/{id}/record?from=9223372036854775807")).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+}
