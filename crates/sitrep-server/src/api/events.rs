@@ -19,6 +19,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
+use sitrep_core::view::is_evidence_entry;
 use sitrep_core::{Entry, IncidentNumber, IncidentView, RecordId};
 use sitrep_store::Committed;
 use tokio::sync::broadcast::error::RecvError;
@@ -132,13 +133,18 @@ async fn next(mut follow: Follow) -> Option<(Result<Event, Infallible>, Follow)>
                 continue;
             }
             follow.sent = entry.seq;
-            // What the viewer may read is asked per entry: their roles may change.
-            let org = follow.app.ledger.org();
-            let now = follow.app.now();
-            let data = follow.app.ledger.with_incident(follow.number, |state| {
-                IncidentView::of(state, &org, &follow.caller.user, now).map(|view| views::json(view.entry(&entry)))
-            });
-            let data = data.flatten()?.to_string();
+            // Only an evidence entry depends on who reads it; whether they may is asked per
+            // entry (their roles may change). Every other entry goes out without a state lookup.
+            let data = if is_evidence_entry(&entry) {
+                let org = follow.app.ledger.org();
+                let now = follow.app.now();
+                let seen = follow.app.ledger.with_incident(follow.number, |state| {
+                    IncidentView::of(state, &org, &follow.caller.user, now).map(|view| views::json(view.entry(&entry)))
+                });
+                seen.flatten()?.to_string()
+            } else {
+                views::json(&entry).to_string()
+            };
             return Some((Ok(Event::default().id(entry.seq.to_string()).data(data)), follow));
         }
         if follow.behind {
