@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sitrep_core::decide::OrgCommand;
 use sitrep_core::org::{Token, User};
 use sitrep_core::playbook::Playbook;
@@ -650,48 +650,119 @@ pub(crate) struct OrgRecord {
 
 /// The playbooks: id, version, title and what they need.
 #[utoipa::path(get, path = "/api/v1/playbooks", tag = "organisation",
-    responses((status = 200, description = "`{playbooks: [{id, version, title, sha256, approved_by, inputs, required_roles}]}`")), security(("token" = []), ("session" = [])))]
+    responses((status = 200, description = "Every playbook, each with `error` instead of its contents if it does not load under the policy in force", body = PlaybookList)), security(("token" = []), ("session" = [])))]
 pub async fn playbooks(State(app): State<AppState>, _caller: Caller) -> Json<Value> {
     let org = app.ledger.org();
-    let playbooks: Vec<Value> = org.playbooks.values().map(|record| playbook_view(&org, record, false)).collect();
-    Json(json!({ "playbooks": playbooks }))
+    let playbooks = org.playbooks.values().map(|record| PlaybookSummary::of(&org, record, false)).collect();
+    Json(views::json(PlaybookList { playbooks }))
 }
 
-fn playbook_view(org: &sitrep_core::OrgState, record: &sitrep_core::org::PlaybookRecord, with_source: bool) -> Value {
-    let parsed = Playbook::parse(&record.source, &org.policy);
-    let mut view =
-        json!({ "id": record.id, "version": record.version, "sha256": record.sha256, "added_at": record.added_at });
-    if let (Some(object), Ok(playbook)) = (view.as_object_mut(), &parsed) {
-        object.insert("title".into(), json!(playbook.title));
-        object.insert("summary".into(), json!(playbook.summary));
-        object.insert("approved_by".into(), json!(playbook.approved_by));
-        object.insert("approved_at".into(), json!(playbook.approved_at));
-        object.insert("required_roles".into(), json!(playbook.required_roles));
-        let inputs: Vec<Value> = playbook
+/// Every playbook the organisation holds.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PlaybookList {
+    playbooks: Vec<PlaybookSummary>,
+}
+
+/// A playbook as stored and, when it loads under the policy in force, what it needs and does.
+/// A playbook the policy has outgrown (a role or class it names was removed) is still listed,
+/// with `error` saying why, so an admin can see and fix it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PlaybookSummary {
+    id: String,
+    version: String,
+    sha256: String,
+    #[schema(value_type = String, example = "2026-11-27T03:10:00Z")]
+    added_at: Timestamp,
+    #[serde(flatten)]
+    #[schema(inline)]
+    contents: Option<PlaybookContents>,
+    /// Why the playbook does not load under the policy in force.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// The whole file (TOML); only when one playbook is asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
+}
+
+/// What a loaded playbook needs and does.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PlaybookContents {
+    title: String,
+    summary: String,
+    approved_by: String,
+    approved_at: String,
+    required_roles: Vec<sitrep_core::Role>,
+    inputs: Vec<PlaybookInput>,
+    /// How many steps it runs.
+    steps: usize,
+    preapproved: Vec<PreapprovedDecision>,
+}
+
+/// An input the playbook asks for when it starts.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PlaybookInput {
+    name: String,
+    description: String,
+    required: bool,
+    example: Option<String>,
+}
+
+/// A decision the playbook's approval covers in advance.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PreapprovedDecision {
+    class: DecisionClass,
+    title: String,
+}
+
+impl PlaybookSummary {
+    fn of(org: &sitrep_core::OrgState, record: &sitrep_core::org::PlaybookRecord, with_source: bool) -> Self {
+        let (contents, error) = match Playbook::parse(&record.source, &org.policy) {
+            Ok(playbook) => (Some(PlaybookContents::of(playbook)), None),
+            Err(error) => (None, Some(format!("does not load under the policy in force: {error}"))),
+        };
+        PlaybookSummary {
+            id: record.id.clone(),
+            version: record.version.clone(),
+            sha256: record.sha256.clone(),
+            added_at: record.added_at,
+            contents,
+            error,
+            source: with_source.then(|| record.source.clone()),
+        }
+    }
+}
+
+impl PlaybookContents {
+    fn of(playbook: Playbook) -> Self {
+        let inputs = playbook
             .inputs
-            .iter()
-            .map(|i| json!({ "name": i.name, "description": i.description, "required": i.required, "example": i.example }))
+            .into_iter()
+            .map(|i| PlaybookInput {
+                name: i.name,
+                description: i.description,
+                required: i.required,
+                example: i.example,
+            })
             .collect();
-        object.insert("inputs".into(), json!(inputs));
-        object.insert("steps".into(), json!(playbook.steps.len()));
-        object.insert(
-            "preapproved".into(),
-            json!(playbook.preapproved.iter().map(|d| json!({"class": d.class, "title": d.title})).collect::<Vec<_>>()),
-        );
+        let preapproved =
+            playbook.preapproved.into_iter().map(|d| PreapprovedDecision { class: d.class, title: d.title }).collect();
+        PlaybookContents {
+            title: playbook.title,
+            summary: playbook.summary,
+            approved_by: playbook.approved_by,
+            approved_at: playbook.approved_at,
+            required_roles: playbook.required_roles,
+            inputs,
+            steps: playbook.steps.len(),
+            preapproved,
+        }
     }
-    if let (Some(object), Err(error)) = (view.as_object_mut(), &parsed) {
-        object.insert("error".into(), json!(format!("does not load under the policy in force: {error}")));
-    }
-    if with_source && let Some(object) = view.as_object_mut() {
-        object.insert("source".into(), json!(record.source));
-    }
-    view
 }
 
 /// One playbook, with its file.
 #[utoipa::path(get, path = "/api/v1/playbooks/{playbook}", tag = "organisation",
     params(("playbook" = String, Path)),
-    responses((status = 200, description = "The playbook and its `source`"), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+    responses((status = 200, description = "The playbook and its `source`", body = PlaybookSummary), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
 pub async fn playbook(
     State(app): State<AppState>,
     _caller: Caller,
@@ -699,7 +770,7 @@ pub async fn playbook(
 ) -> Result<Json<Value>, ApiError> {
     let org = app.ledger.org();
     let record = org.playbooks.get(&id).ok_or_else(|| ApiError::NotFound(format!("there is no playbook '{id}'")))?;
-    Ok(Json(playbook_view(&org, record, true)))
+    Ok(Json(views::json(PlaybookSummary::of(&org, record, true))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
