@@ -20,11 +20,34 @@ use crate::events::{Audience, DecisionState, Party};
 use crate::ids::{Actor, DecisionId, IncidentNumber, Phase, Role, Severity, UserName};
 use crate::incident::{
     Clock, Decision, Determination, EngagedParty, EvidenceItem, Fact, Handover, IncidentState, LoggedNote, Occurrence,
-    Publication, Review, Share, StartedPlaybook, Statement, StatementVersion, Task,
+    Publication, Review, Share, StartedPlaybook, Statement, StatementVersion, Task, TaskState,
 };
 use crate::org::OrgState;
 use crate::statement_text::{BoundText, bound_text};
 use crate::time::Timestamp;
+
+/// What waits on one person in one incident ([`IncidentView::queue`]).
+#[derive(Debug, Default)]
+pub struct Queue<'a> {
+    /// Decisions waiting on the person's approval or rejection.
+    pub decisions: Vec<&'a Decision>,
+    /// The person's open and blocked tasks, soonest due first.
+    pub tasks: Vec<&'a Task>,
+    /// The person's own proposals still waiting on others, with on whom.
+    pub stuck: Vec<DecisionView<'a>>,
+}
+
+impl Queue<'_> {
+    /// How many things wait on the person (their stuck proposals wait on others, so they are not
+    /// counted).
+    pub fn waiting(&self) -> usize {
+        self.decisions.len() + self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.decisions.is_empty() && self.tasks.is_empty() && self.stuck.is_empty()
+    }
+}
 
 /// One incident as one viewer may see it at one moment.
 #[derive(Debug, Clone, Copy)]
@@ -128,6 +151,32 @@ impl<'a> IncidentView<'a> {
             }
         }
         shares
+    }
+
+    /// What waits on the viewer here, for the first thing they see: decisions their
+    /// endorsement would move, their own open tasks (soonest due first, undated last) and their
+    /// proposals still waiting on someone else. A closed incident waits on nobody.
+    pub fn queue(&self) -> Queue<'a> {
+        let state = self.state;
+        if state.phase == Phase::Closed {
+            return Queue::default();
+        }
+        let mut tasks: Vec<&'a Task> = state
+            .tasks
+            .iter()
+            .filter(|t| {
+                t.owner.as_ref() == Some(self.viewer) && matches!(t.state, TaskState::Open | TaskState::Blocked)
+            })
+            .collect();
+        tasks.sort_by_key(|t| (t.due.is_none(), t.due, t.id));
+        let stuck = state
+            .decisions
+            .iter()
+            .filter(|d| d.state == DecisionState::Proposed && &d.proposer == self.viewer)
+            .map(|d| self.decision(d))
+            .filter(|d| d.waiting_on.is_some())
+            .collect();
+        Queue { decisions: state.awaiting(self.viewer), tasks, stuck }
     }
 
     /// A decision with where it stands.

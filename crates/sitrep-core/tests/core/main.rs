@@ -10,6 +10,7 @@ mod evidence;
 mod occurrence;
 mod playbooks;
 mod policy_table;
+mod queue;
 mod report;
 mod rfc6962;
 mod text;
