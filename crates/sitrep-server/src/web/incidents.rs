@@ -31,13 +31,41 @@ struct ListRow {
     open_tasks: usize,
 }
 
+/// What waits on the viewer in one open incident, for the top of the list.
+struct WaitingRow {
+    id: String,
+    title: String,
+    /// "Approve D-3 “Block the IP range”", "T-2 “Pull the logs”, due in 40 min".
+    items: Vec<String>,
+}
+
 #[derive(Template)]
 #[template(path = "incidents.html")]
 struct IncidentsPage {
     me: Option<Me>,
     /// Each filter: its key, its label, and whether it is the one shown.
     filters: Vec<(&'static str, &'static str, bool)>,
+    /// Everywhere something waits on the viewer, whatever the filter.
+    waiting: Vec<WaitingRow>,
     rows: Vec<ListRow>,
+}
+
+/// What waits on the viewer in `state`, in words, or `None` if nothing does.
+fn waiting_row(
+    state: &sitrep_core::IncidentState,
+    org: &sitrep_core::OrgState,
+    viewer: &sitrep_core::UserName,
+    now: sitrep_core::Timestamp,
+) -> Option<WaitingRow> {
+    let view = sitrep_core::IncidentView::of(state, org, viewer, now)?;
+    let queue = view.queue();
+    let decisions = queue.decisions.iter().map(|d| format!("Approve or reject {} “{}”", d.id, d.title));
+    let tasks = queue.tasks.iter().map(|t| match t.due {
+        Some(due) => format!("{} “{}”, {}", t.id, t.title, view::deadline_words(due, now)),
+        None => format!("{} “{}”", t.id, t.title),
+    });
+    let items: Vec<String> = decisions.chain(tasks).collect();
+    (!items.is_empty()).then(|| WaitingRow { id: state.id.to_string(), title: state.title.clone(), items })
 }
 
 pub(super) async fn incidents(State(app): State<AppState>, viewer: Viewer, uri: Uri) -> Response {
@@ -47,8 +75,11 @@ pub(super) async fn incidents(State(app): State<AppState>, viewer: Viewer, uri: 
         .filter(|f| ["open", "closed", "mine", "all"].contains(&f.as_str()))
         .unwrap_or_else(|| "open".to_owned());
     let now = app.now();
+    let org = app.ledger.org();
     let mut rows = Vec::new();
+    let mut waiting = Vec::new();
     app.ledger.each_incident(|state| {
+        waiting.extend(waiting_row(state, &org, &viewer.user, now));
         let closed = state.phase == Phase::Closed;
         let wanted = match filter.as_str() {
             "open" => !closed,
@@ -80,12 +111,14 @@ pub(super) async fn incidents(State(app): State<AppState>, viewer: Viewer, uri: 
         }
     });
     rows.reverse();
+    waiting.reverse();
     let page = IncidentsPage {
         me: Some(viewer.me(&app)),
         filters: [("open", "Open"), ("mine", "Mine"), ("closed", "Closed"), ("all", "All")]
             .into_iter()
             .map(|(key, label)| (key, label, key == filter))
             .collect(),
+        waiting,
         rows,
     };
     render(&page, StatusCode::OK)

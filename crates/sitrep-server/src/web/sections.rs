@@ -160,6 +160,13 @@ pub struct Sections {
     pub audiences: Vec<String>,
 }
 
+impl Sections {
+    /// The running clock whose deadline comes first (a missed one first of all), for the header.
+    pub fn most_urgent_clock(&self) -> Option<&ClockRow> {
+        self.clocks.iter().filter(|c| c.running).min_by(|a, b| (!a.urgent, &a.deadline).cmp(&(!b.urgent, &b.deadline)))
+    }
+}
+
 /// Builds the sections for the view's viewer; `share_url` gives a share's full link.
 pub fn build(view: &IncidentView<'_>, share_url: &dyn Fn(&Share) -> String) -> Sections {
     let (state, org, user, now) = (view.state(), view.org(), view.viewer(), view.now());

@@ -125,6 +125,47 @@ pub struct EntryRow {
     pub occurred: String,
 }
 
+/// One of the viewer's own tasks, in the queue at the top of the page.
+#[derive(Debug, Clone)]
+pub struct QueueTask {
+    pub id: String,
+    pub title: String,
+    pub due: String,
+    /// "due in 1 h 40 min", "overdue by 12 min", or empty for an undated task.
+    pub due_in: String,
+    pub overdue: bool,
+    pub blocked: bool,
+    pub note: String,
+}
+
+/// One of the viewer's own proposals still waiting on someone else.
+#[derive(Debug, Clone)]
+pub struct StuckProposal {
+    pub id: String,
+    pub title: String,
+    pub waiting_on: String,
+    pub must_act: String,
+}
+
+/// A phase in the header's stepper.
+#[derive(Debug, Clone)]
+pub struct PhaseStep {
+    pub phase: String,
+    /// "done", "current" or "next".
+    pub state: &'static str,
+}
+
+/// The phase the record says the incident has reached, offered to whoever may move it.
+#[derive(Debug, Clone)]
+pub struct PhaseOffer {
+    /// The phase as the form sends it.
+    pub phase: String,
+    /// "Mark contained", "Move to triage".
+    pub label: String,
+    /// What in the record suggests it, or empty.
+    pub why: String,
+}
+
 /// One incident's command view, for one person.
 #[derive(Debug, Clone)]
 pub struct CommandView {
@@ -142,6 +183,14 @@ pub struct CommandView {
     pub roles: Vec<RoleRow>,
     pub unfilled: Vec<String>,
     pub needs_you: Vec<DecisionCard>,
+    /// The viewer's open and blocked tasks, soonest due first.
+    pub my_tasks: Vec<QueueTask>,
+    /// The viewer's proposals still waiting on others.
+    pub stuck: Vec<StuckProposal>,
+    /// The last few entries that changed something (delivery notices and reads left out).
+    pub recent: Vec<EntryRow>,
+    pub stepper: Vec<PhaseStep>,
+    pub phase_offer: Option<PhaseOffer>,
     pub verified: Vec<FactRow>,
     pub unverified: Vec<FactRow>,
     pub disproved: Vec<FactRow>,
@@ -232,12 +281,9 @@ fn allowed(state: &IncidentState, org: &OrgState, user: &UserName, command: Inci
     decide_incident(state, org, user, &command, state.updated_at).is_ok()
 }
 
-fn decision_card(view: &IncidentView<'_>, decision: &Decision) -> DecisionCard {
-    let (state, org, user) = (view.state(), view.org(), view.viewer());
-    let seen = view.decision(decision);
-    let open = decision.state == DecisionState::Proposed;
-    let must_act = seen
-        .must_act
+/// "commander (maria); legal (lena)": who can move a proposed decision forward.
+fn must_act_words(seen: &sitrep_core::view::DecisionView<'_>) -> String {
+    seen.must_act
         .iter()
         .flatten()
         .map(|must| {
@@ -249,7 +295,14 @@ fn decision_card(view: &IncidentView<'_>, decision: &Decision) -> DecisionCard {
             )
         })
         .collect::<Vec<_>>()
-        .join("; ");
+        .join("; ")
+}
+
+fn decision_card(view: &IncidentView<'_>, decision: &Decision) -> DecisionCard {
+    let (state, org, user) = (view.state(), view.org(), view.viewer());
+    let seen = view.decision(decision);
+    let open = decision.state == DecisionState::Proposed;
+    let must_act = must_act_words(&seen);
     let endorsement = |a: &sitrep_core::incident::Approval| EndorsementRow {
         user: a.user.to_string(),
         role: a.role.as_ref().map(|r| words(r.as_str())).unwrap_or_default(),
@@ -341,6 +394,7 @@ impl CommandView {
         let probe = |command: IncidentCommand| allowed(state, org, user, command);
         let other_phase = if state.phase == Phase::Triage { Phase::Containment } else { Phase::Triage };
         let other_severity = if state.severity == Severity::Sev4 { Severity::Sev3 } else { Severity::Sev4 };
+        let queue = view.queue();
         CommandView {
             id: state.id.to_string(),
             title: state.title.clone(),
@@ -355,7 +409,25 @@ impl CommandView {
             seq: state.seq,
             roles: role_rows(state, org),
             unfilled: state.unfilled(&policy.roles.required).into_iter().map(|r| words(r.as_str())).collect(),
-            needs_you: state.awaiting(user).into_iter().map(|d| decision_card(view, d)).collect(),
+            needs_you: queue.decisions.iter().map(|d| decision_card(view, d)).collect(),
+            my_tasks: queue.tasks.iter().map(|t| queue_task(t, now)).collect(),
+            stuck: queue
+                .stuck
+                .iter()
+                .map(|d| StuckProposal {
+                    id: d.decision.id.to_string(),
+                    title: d.decision.title.clone(),
+                    waiting_on: d.waiting_on.clone().unwrap_or_default(),
+                    must_act: must_act_words(d),
+                })
+                .collect(),
+            recent: significant(view, recent),
+            stepper: stepper(state.phase),
+            phase_offer: if probe(IncidentCommand::SetPhase { phase: other_phase }) {
+                phase_offer(state)
+            } else {
+                None
+            },
             verified: fact_rows(state, org, user, FactStatus::Verified),
             unverified: fact_rows(state, org, user, FactStatus::Unverified),
             disproved: fact_rows(state, org, user, FactStatus::Disproved),
@@ -590,4 +662,89 @@ pub fn input_hint(playbook: &sitrep_core::playbook::Playbook) -> String {
         .map(|i| format!("{}={}", i.name, i.example.clone().unwrap_or_default()))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+fn queue_task(task: &sitrep_core::incident::Task, now: Timestamp) -> QueueTask {
+    let due_in = task.due.map(|due| deadline_words(due, now)).unwrap_or_default();
+    QueueTask {
+        id: task.id.to_string(),
+        title: task.title.clone(),
+        due: task.due.map(when).unwrap_or_default(),
+        due_in,
+        overdue: task.due.is_some_and(|due| due < now),
+        blocked: task.state == TaskState::Blocked,
+        note: task.note.clone().unwrap_or_default(),
+    }
+}
+
+/// "due in 1 h 40 min" or "overdue by 12 min".
+pub fn deadline_words(due: Timestamp, now: Timestamp) -> String {
+    let seconds = (due.unix_micros() - now.unix_micros()) / 1_000_000;
+    if seconds >= 0 {
+        format!("due in {}", sitrep_core::sitrep::duration_words(seconds))
+    } else {
+        format!("overdue by {}", sitrep_core::sitrep::duration_words(-seconds))
+    }
+}
+
+/// Entry kinds that report rather than change: delivery notices and evidence reads. They stay
+/// in the record; the "latest" list leaves them out.
+const NOTICES: &[&str] = &["notification.delivered", "notification.failed", "evidence.accessed", "action.started"];
+
+/// How many changes the queue's "latest" list shows.
+const RECENT: usize = 5;
+
+/// The newest entries that changed something, newest first.
+fn significant(view: &IncidentView<'_>, recent: &[Entry]) -> Vec<EntryRow> {
+    let mut changes: Vec<Entry> =
+        recent.iter().rev().filter(|e| !NOTICES.contains(&e.kind.as_str())).take(RECENT).cloned().collect();
+    changes.reverse();
+    timeline(view, &changes)
+}
+
+/// Every phase but `closed` (closing is a decision), marked done, current or next.
+fn stepper(current: Phase) -> Vec<PhaseStep> {
+    let position = Phase::ALL.iter().position(|p| *p == current).unwrap_or(0);
+    Phase::ALL
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| **p != Phase::Closed)
+        .map(|(i, p)| PhaseStep {
+            phase: words(p.as_str()),
+            state: match i.cmp(&position) {
+                std::cmp::Ordering::Less => "done",
+                std::cmp::Ordering::Equal => "current",
+                std::cmp::Ordering::Greater => "next",
+            },
+        })
+        .collect()
+}
+
+/// Decision classes whose executed approval means the threat is contained.
+const CONTAINING: &[&str] = &["containment", "credential_revocation"];
+
+/// The next phase, named as the record suggests it: an approved containment or revocation whose
+/// every action succeeded offers "Mark contained" (on to eradication); otherwise the next step.
+/// `None` from post-incident on: what follows is the close decision.
+fn phase_offer(state: &IncidentState) -> Option<PhaseOffer> {
+    let executed = state.decisions.iter().find(|d| {
+        d.state == DecisionState::Approved
+            && CONTAINING.contains(&d.class.as_str())
+            && d.actions.iter().all(|a| a.status == ActionStatus::Succeeded)
+    });
+    let before_eradication = matches!(state.phase, Phase::Declared | Phase::Triage | Phase::Containment);
+    if let (Some(decision), true) = (executed, before_eradication) {
+        return Some(PhaseOffer {
+            phase: Phase::Eradication.as_str().to_owned(),
+            label: "Mark contained".into(),
+            why: format!("{} {} was approved and carried out", decision.id, words(decision.class.as_str())),
+        });
+    }
+    let position = Phase::ALL.iter().position(|p| *p == state.phase)?;
+    let next = *Phase::ALL.get(position + 1).filter(|p| **p != Phase::Closed)?;
+    Some(PhaseOffer {
+        phase: next.as_str().to_owned(),
+        label: format!("Move to {}", words(next.as_str())),
+        why: String::new(),
+    })
 }

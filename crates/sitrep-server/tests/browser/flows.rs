@@ -250,8 +250,8 @@ async fn without_authority_there_is_no_approve_control_and_a_forged_approval_is_
         eve.find_all(&format!("form[action$='/decisions/{did}/approve']")).await.is_empty(),
         "no form anywhere on eve's page approves {did}"
     );
-    let needs = eve.text("#needs-you").await;
-    assert!(!needs.contains(&did), "{did} is not listed as needing eve's decision: {needs}");
+    let card = eve.decision_card("#needs-you", &did, "").await;
+    assert!(card.is_empty(), "{did} is not listed as waiting on eve's decision: {card}");
 
     // A form she was never offered, with her real security token, posted from her page.
     let forge = "const csrf = document.querySelector('input[name=csrf]').value;\

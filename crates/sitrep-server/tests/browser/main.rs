@@ -8,5 +8,6 @@ mod a11y;
 mod evidence;
 mod flows;
 mod harness;
+mod queue;
 mod review;
 mod screenshots;

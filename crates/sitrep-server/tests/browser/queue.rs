@@ -1,0 +1,85 @@
+//! The first screen of the command view: the state line and everything waiting on the person
+//! who opens it, without scrolling, on a desktop and on a phone.
+
+use serde_json::Value;
+use sitrep_core::IncidentView;
+
+use crate::harness::{Browser, DEMO_INCIDENT, Driver, Server, tools, user};
+use crate::screenshots::become_;
+
+const PEOPLE: [&str; 5] = ["maria", "tom", "lena", "chris", "eve"];
+const SCREENS: [(&str, u32, u32); 2] = [("desktop", 1366, 900), ("phone", 390, 844)];
+
+/// Every box the first screen must show whole, named, with whether it lies inside the viewport.
+const FIRST_SCREEN: &str = "\
+    const boxes = [['the title', '#summary h1'], ['the phase', '#summary .stepper'],\
+                   ['the heading', '#needs-you h2']];\
+    document.querySelectorAll('#needs-you .queue > li').forEach(el => boxes.push([el.className + ' ' + el.querySelector('.id').textContent, el]));\
+    document.querySelectorAll('#needs-you .empty').forEach(el => boxes.push(['nothing waiting', el]));\
+    return boxes.map(([name, target]) => {\
+        const el = typeof target === 'string' ? document.querySelector(target) : target;\
+        if (!el) { return [name, false, 'missing']; }\
+        const r = el.getBoundingClientRect();\
+        const inside = r.top >= 0 && r.left >= 0 && r.bottom <= window.innerHeight && r.right <= window.innerWidth;\
+        return [name, inside, `${Math.round(r.top)}..${Math.round(r.bottom)} of ${window.innerHeight}`];\
+    });";
+
+/// How many things wait on `name` in the demo incident, by the read model.
+fn waiting_on(server: &Server, name: &str) -> usize {
+    let viewer = user(name);
+    let org = server.ledger.org();
+    server.incident(DEMO_INCIDENT, |state| {
+        let view = IncidentView::of(state, &org, &viewer, state.updated_at).expect("a participant sees the incident");
+        let queue = view.queue();
+        queue.decisions.len() + queue.tasks.len() + queue.stuck.len()
+    })
+}
+
+async fn first_screen(browser: &Browser) -> Vec<(String, bool, String)> {
+    let boxes = browser.js(FIRST_SCREEN, vec![]).await;
+    boxes
+        .as_array()
+        .expect("a list of boxes")
+        .iter()
+        .map(|b| {
+            let text = |i: usize| b[i].as_str().unwrap_or_default().to_owned();
+            (text(0), b[1] == Value::Bool(true), text(2))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_demo_person_sees_the_state_line_and_all_that_waits_on_them_without_scrolling() {
+    let Some(tools) = tools() else { return };
+    let server = Server::start().await;
+    let driver = Driver::start(&tools).await;
+    let browser = driver.browser(&server).await;
+    let mut signed_in = None;
+    let mut outside = Vec::new();
+    let mut someone_waited_on = false;
+    for name in PEOPLE {
+        become_(&browser, &server, Some(name), &mut signed_in).await;
+        let expected = waiting_on(&server, name);
+        someone_waited_on |= expected > 0;
+        for (screen, width, height) in SCREENS {
+            browser.set_viewport(width, height).await;
+            browser.open(&format!("/incidents/{DEMO_INCIDENT}")).await;
+            let boxes = first_screen(&browser).await;
+            let items = boxes.iter().filter(|(what, ..)| !what.starts_with("the ")).count();
+            let shown = if expected == 0 { 1 } else { expected };
+            assert_eq!(
+                items, shown,
+                "{name} on a {screen}: every item waiting on them is listed ({expected} by the record): {boxes:?}"
+            );
+            outside.extend(
+                boxes
+                    .into_iter()
+                    .filter(|(_, inside, _)| !inside)
+                    .map(|(what, _, at)| format!("{name}/{screen}: {what} at {at}")),
+            );
+        }
+    }
+    assert!(someone_waited_on, "the demo has something waiting on someone, or this test shows nothing");
+    assert!(outside.is_empty(), "outside the first screen: {outside:#?}");
+    browser.close().await;
+}
