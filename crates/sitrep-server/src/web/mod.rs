@@ -111,6 +111,10 @@ pub fn routes(app: &AppState) -> Router<AppState> {
             "/static/live.js",
             get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../static/live.js")) }),
         )
+        .route(
+            "/static/keys.js",
+            get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../static/keys.js")) }),
+        )
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

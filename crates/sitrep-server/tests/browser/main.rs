@@ -8,6 +8,7 @@ mod a11y;
 mod evidence;
 mod flows;
 mod harness;
+mod keyboard;
 mod queue;
 mod review;
 mod screenshots;
