@@ -63,6 +63,8 @@ pub struct ActionRow {
     pub can_retry: bool,
     pub connector: String,
     pub target: String,
+    /// What it will send or do, in short: a webhook's payload, a command's input, a message.
+    pub detail: String,
     pub status: String,
     pub failed: bool,
     pub error: String,
@@ -93,6 +95,10 @@ pub struct DecisionCard {
     pub statement: Option<sitrep_core::statement_text::BoundText>,
     /// A statement class with no statement bound: there is nothing to approve.
     pub unbound_statement: bool,
+    /// Who is told of it (the class's communications path when it was proposed).
+    pub told: String,
+    /// The regulatory clocks its execution stops, with their deadlines.
+    pub clocks: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -281,6 +287,32 @@ fn allowed(state: &IncidentState, org: &OrgState, user: &UserName, command: Inci
     decide_incident(state, org, user, &command, state.updated_at).is_ok()
 }
 
+/// The longest action detail shown on a card; the record holds the whole.
+const DETAIL: usize = 400;
+
+/// What an action will send or do, as an approver reads it before approving.
+fn action_detail(spec: &ActionSpec) -> String {
+    let text = match spec {
+        ActionSpec::Task { owner_role, due_in_minutes, .. } => format!(
+            "a task for the {}{}",
+            owner_role.as_ref().map_or_else(|| "commander".to_owned(), |r| words(r.as_str())),
+            due_in_minutes.map(|m| format!(", due {m} min after approval")).unwrap_or_default()
+        ),
+        ActionSpec::Webhook { payload, .. } if !payload.is_null() => format!("sends {payload}"),
+        ActionSpec::Command { input, .. } if !input.is_null() => format!("with input {input}"),
+        ActionSpec::Notify { message: Some(message) } => format!("says “{message}”"),
+        ActionSpec::Share { items, .. } => {
+            let short: Vec<&str> = items.iter().map(|i| i.get(..12).unwrap_or(i)).collect();
+            format!("evidence {}", short.join(", "))
+        }
+        _ => String::new(),
+    };
+    match text.char_indices().nth(DETAIL) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
 /// "commander (maria); legal (lena)": who can move a proposed decision forward.
 fn must_act_words(seen: &sitrep_core::view::DecisionView<'_>) -> String {
     seen.must_act
@@ -364,6 +396,7 @@ fn decision_card(view: &IncidentView<'_>, decision: &Decision) -> DecisionCard {
                         format!("{} item(s) with {party} for {expires_in_hours} h", items.len())
                     }
                 },
+                detail: action_detail(&action.spec),
                 status: match action.status {
                     ActionStatus::Pending if decision.state != DecisionState::Approved => "runs when approved".into(),
                     ActionStatus::Pending => "pending".into(),
@@ -382,6 +415,15 @@ fn decision_card(view: &IncidentView<'_>, decision: &Decision) -> DecisionCard {
             && allowed(state, org, user, IncidentCommand::Withdraw { decision: decision.id, note: None }),
         statement: seen.statement_text,
         unbound_statement: decision.statement.is_none() && sitrep_core::decide::is_statement_class(&decision.class),
+        told: decision.path.join(", "),
+        clocks: decision
+            .clocks
+            .iter()
+            .map(|name| match state.clocks.iter().find(|c| &c.clock == name) {
+                Some(clock) => format!("{} (deadline {})", clock.title, when(clock.deadline)),
+                None => name.clone(),
+            })
+            .collect(),
     }
 }
 

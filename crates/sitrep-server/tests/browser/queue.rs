@@ -1,10 +1,10 @@
 //! The first screen of the command view: the state line and everything waiting on the person
 //! who opens it, without scrolling, on a desktop and on a phone.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use sitrep_core::IncidentView;
 
-use crate::harness::{Browser, DEMO_INCIDENT, Driver, Server, tools, user};
+use crate::harness::{Browser, DEMO_INCIDENT, Driver, PATIENCE, Server, eventually, tools, user};
 use crate::screenshots::become_;
 
 const PEOPLE: [&str; 5] = ["maria", "tom", "lena", "chris", "eve"];
@@ -82,4 +82,60 @@ async fn each_demo_person_sees_the_state_line_and_all_that_waits_on_them_without
     assert!(someone_waited_on, "the demo has something waiting on someone, or this test shows nothing");
     assert!(outside.is_empty(), "outside the first screen: {outside:#?}");
     browser.close().await;
+}
+
+/// Whether every part `css` names of the card lies whole below the sticky header and above the
+/// bottom of the window.
+const CARD_IN_SIGHT: &str = "\
+    const card = document.querySelector(arguments[0]);\
+    const head = document.getElementById('summary').getBoundingClientRect();\
+    const top = getComputedStyle(document.getElementById('summary')).position === 'sticky' ? head.bottom : 0;\
+    return arguments[1].map(part => {\
+        const el = card.querySelector(part);\
+        if (!el) { return part + ' missing'; }\
+        const r = el.getBoundingClientRect();\
+        return (r.top >= top && r.bottom <= window.innerHeight) ? '' : `${part} at ${Math.round(r.top)}..${Math.round(r.bottom)}, sight ${Math.round(top)}..${window.innerHeight}`;\
+    }).filter(x => x);";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approver_reads_the_whole_text_and_approves_from_the_card_without_scrolling() {
+    let Some(tools) = tools() else { return };
+    let server = Server::start().await;
+    let driver = Driver::start(&tools).await;
+    let lena = driver.browser(&server).await;
+    lena.sign_in(&server, "lena").await;
+    lena.set_viewport(1366, 900).await;
+    lena.open(&format!("/incidents/{DEMO_INCIDENT}")).await;
+
+    // The demo's holding statement waits on legal; its entry in the queue leads to its card.
+    let link = lena.find("#needs-you .queue-decision a").await;
+    let target = link.attr("href").await.expect("the link's target").expect("a link to the card");
+    let id = target.trim_start_matches("#needs-decision-").to_owned();
+    let (text, version) = server.incident(DEMO_INCIDENT, |state| {
+        let decision = state.decisions.iter().find(|d| d.id.to_string() == id).expect("the decision waiting on lena");
+        let bound = decision.statement.as_ref().expect("a statement decision");
+        let statement = state.statements.iter().find(|s| s.id == bound.statement).expect("its statement");
+        let version = statement.versions.iter().find(|v| v.version == bound.version).expect("the bound version");
+        (version.text.clone(), version.version)
+    });
+    link.click().await.expect("following the queue's link");
+
+    let card = format!("#needs-decision-{id}");
+    let shown = lena.text(&format!("{card} .bound-text")).await;
+    assert_eq!(shown.trim(), text.trim(), "the card shows the whole bound text of v{version}");
+    let outside = lena.js(CARD_IN_SIGHT, vec![json!(card), json!([".bound-text", "button.approve"])]).await;
+    assert_eq!(outside, json!([]), "the text and the Approve button are both in sight");
+    let scrolled = lena.js("return window.scrollY;", vec![]).await;
+    lena.js("document.querySelector(arguments[0] + ' button.approve').click();", vec![json!(card)]).await;
+    eventually("lena's approval in the record", PATIENCE, || async {
+        let approved = server.incident(DEMO_INCIDENT, |state| {
+            state
+                .decisions
+                .iter()
+                .any(|d| d.id.to_string() == id && d.approvals.iter().any(|a| a.user.as_str() == "lena"))
+        });
+        if approved { Ok(()) } else { Err(format!("not yet approved (page was at scrollY {scrolled})")) }
+    })
+    .await;
+    lena.close().await;
 }
