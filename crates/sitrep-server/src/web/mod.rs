@@ -1,5 +1,5 @@
 //! The web command centre: server-rendered pages with askama (escaping by default), plain CSS,
-//! and one small script for live updates. Every form works without JavaScript: it posts,
+//! and small scripts for live updates and forgiving forms. Every form works without JavaScript: it posts,
 //! the server decides through the same ledger as the API, and answers with a redirect (303) to
 //! the updated page, or the page again with the refusal's reason and its status.
 //!
@@ -112,6 +112,10 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route(
             "/static/live.js",
             get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../static/live.js")) }),
+        )
+        .route(
+            "/static/forms.js",
+            get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../static/forms.js")) }),
         )
 }
 
