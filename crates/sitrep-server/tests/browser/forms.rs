@@ -1,11 +1,11 @@
 //! Forms that forgive, in a real browser: a refused submit keeps every typed value and puts
-//! the reason beside the field at fault.
+//! the reason beside the field at fault; a section updating live keeps the draft typed in it.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use sitrep_core::decide::IncidentCommand;
 use sitrep_store::Request;
 
-use crate::harness::{Browser, DEMO_INCIDENT, Driver, PATIENCE, Server, eventually, tools, user};
+use crate::harness::{Browser, DEMO_INCIDENT, Driver, LIVE, PATIENCE, Server, eventually, tools, user};
 
 /// One thing a person does to a form field.
 enum Typed<'a> {
@@ -287,4 +287,53 @@ async fn a_refused_declaration_keeps_everything_typed_with_and_without_javascrip
     assert_eq!(inputs.get("key_id").map(String::as_str), Some("AKIAEXAMPLE7QXZ"));
     assert_eq!(inputs.get("provider").map(String::as_str), Some("AWS"));
     maria.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_section_updates_live_while_someone_types_in_it_and_the_draft_survives() {
+    let Some(tools) = tools() else { return };
+    let server = Server::start().await;
+    let driver = Driver::start(&tools).await;
+    let tom = driver.browser(&server).await;
+    tom.sign_in(&server, "tom").await;
+    tom.open(&format!("/incidents/{DEMO_INCIDENT}")).await;
+    tom.js("window.__marker = 1;", vec![]).await;
+    let form = format!("#facts form[action='/incidents/{DEMO_INCIDENT}/facts']");
+    tom.type_into(&format!("{form} textarea[name=text]"), "Half-written: the runner cache still").await;
+    tom.type_into(&format!("{form} input[name=source]"), "runner logs").await;
+    tom.click(&format!("{form} textarea[name=text]")).await;
+
+    // Maria logs a fact through the API-side ledger while tom types in the same section.
+    let incident = DEMO_INCIDENT.parse().expect("the demo incident");
+    let fact = IncidentCommand::LogFact {
+        text: "The key was used from 203.0.113.50".into(),
+        source: None,
+        status: sitrep_core::events::FactStatus::Unverified,
+        basis: None,
+        occurred: None,
+    };
+    server.ledger.execute(&user("maria"), Request::Incident { incident, command: fact }).await.expect("a fact");
+    tom.wait_for_text("#facts .facts.unverified", "203.0.113.50", LIVE).await;
+
+    let state = tom
+        .js(
+            "const f = document.querySelector(arguments[0]);\
+             return [f.text.value, f.source.value, document.activeElement === f.text, window.__marker === 1,\
+                     document.querySelector('[data-live-status]').textContent];",
+            vec![json!(form)],
+        )
+        .await;
+    let Value::Array(state) = state else { panic!("no form state: {state}") };
+    assert_eq!(state[0], json!("Half-written: the runner cache still"), "the draft survives the update");
+    assert_eq!(state[1], json!("runner logs"));
+    assert_eq!(state[2], json!(true), "the caret stays in the draft");
+    assert_eq!(state[3], json!(true), "the page was not reloaded");
+    let line = state[4].as_str().unwrap_or_default();
+    assert!(line.contains("updated") && line.contains("draft") && !line.contains("reload"), "{line}");
+
+    // And the kept form still works: finished and sent, it is logged.
+    tom.type_into(&format!("{form} textarea[name=text]"), " holds the key").await;
+    tom.click(&format!("{form} button[type=submit]")).await;
+    tom.wait_for_text("#facts .facts.unverified", "the runner cache still holds the key", PATIENCE).await;
+    tom.close().await;
 }
