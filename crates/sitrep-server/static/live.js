@@ -1,30 +1,59 @@
 // Live updates for the command view: when a new entry commits, fetch the page again and swap
-// in every section marked data-live, except one the person is typing in (it says so instead).
+// in every section marked data-live. A form someone is typing in (focused, or changed from
+// how it came) is carried over into the new section in place of its fresh copy, so the draft,
+// the chosen file, the caret and any refusal beside it stay while everything around it updates.
 // Without JavaScript, everything still works; the page is simply current as of its loading.
 (function () {
   "use strict";
   var root = document.querySelector("[data-incident]");
   if (!root || !window.EventSource) { return; }
   var id = root.getAttribute("data-incident");
-  var status = document.querySelector("[data-live-status]");
   var pending = false;
   var again = false;
 
-  function busy(section) {
-    if (section.contains(document.activeElement) && document.activeElement !== document.body) { return true; }
-    var fields = section.querySelectorAll("input:not([type=hidden]), textarea, select");
+  function edited(form) {
+    if (form.contains(document.activeElement) && document.activeElement !== document.body) { return true; }
+    var fields = form.querySelectorAll("input:not([type=hidden]), textarea, select");
     for (var i = 0; i < fields.length; i++) {
       var field = fields[i];
-            if (field.tagName === "SELECT") {
+      if (field.tagName === "SELECT") {
         // With no option marked selected, the browser shows the first: that is the default.
         var initial = 0;
         for (var j = 0; j < field.options.length; j++) {
           if (field.options[j].defaultSelected) { initial = j; break; }
         }
         if (field.selectedIndex !== initial) { return true; }
+      } else if (field.type === "checkbox" || field.type === "radio") {
+        if (field.checked !== field.defaultChecked) { return true; }
+      } else if (field.type === "file") {
+        if (field.files && field.files.length) { return true; }
       } else if (field.value !== field.defaultValue) { return true; }
     }
-    return false;
+    return form.querySelector("[data-form-error]") !== null;
+  }
+
+  // Which form a form is in its section: its address and its place among those with it.
+  function key(form, section) {
+    var action = form.getAttribute("action");
+    var same = Array.prototype.filter.call(section.querySelectorAll("form"), function (f) {
+      return f.getAttribute("action") === action;
+    });
+    return action + "#" + same.indexOf(form);
+  }
+
+  // The new section with the edited forms of the old one in place of their fresh copies; null
+  // when an edited form is no longer offered (then the section is left as it is).
+  function merged(section, replacement) {
+    var fresh = document.importNode(replacement, true);
+    var drafts = Array.prototype.filter.call(section.querySelectorAll("form"), edited);
+    if (!drafts.length) { return { node: fresh, kept: false }; }
+    var places = drafts.map(function (form) {
+      var wanted = key(form, section);
+      return Array.prototype.find.call(fresh.querySelectorAll("form"), function (f) { return key(f, fresh) === wanted; });
+    });
+    if (places.some(function (place) { return !place; })) { return null; }
+    places.forEach(function (place, i) { place.replaceWith(drafts[i]); });
+    return { node: fresh, kept: true };
   }
 
   function refresh() {
@@ -34,23 +63,40 @@
       .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
       .then(function (html) {
         var fresh = new DOMParser().parseFromString(html, "text/html");
+        var kept = [];
         var held = [];
         document.querySelectorAll("[data-live][id]").forEach(function (section) {
           var replacement = fresh.getElementById(section.id);
           if (!replacement) { return; }
-          if (busy(section)) { held.push(section.id); return; }
-          section.replaceWith(document.importNode(replacement, true));
+          var focused = section.contains(document.activeElement) ? document.activeElement : null;
+          var caret = focused && typeof focused.selectionStart === "number"
+            ? [focused.selectionStart, focused.selectionEnd, focused.selectionDirection] : null;
+          var scroll = focused ? focused.scrollTop : 0;
+          var next = merged(section, replacement);
+          if (!next) { held.push(section.id); return; }
+          section.replaceWith(next.node);
+          if (next.kept) { kept.push(section.id); }
+          if (focused && next.node.contains(focused)) {
+            focused.focus({ preventScroll: true });
+            if (caret) { try { focused.setSelectionRange(caret[0], caret[1], caret[2]); } catch (e) { /* not a text field */ } }
+            focused.scrollTop = scroll;
+          }
         });
         var seq = fresh.querySelector("[data-incident]");
         if (seq) { root.setAttribute("data-seq", seq.getAttribute("data-seq")); }
         var line = document.querySelector("[data-live-status]");
         if (line) {
-          line.textContent = held.length
-            ? "Updated; reload to see changes in the part you are editing (" + held.join(", ") + ")."
-            : "Live: updated " + new Date().toLocaleTimeString() + ".";
+          var time = new Date().toLocaleTimeString();
+          var said = "Live: updated " + time + ".";
+          if (kept.length) { said += " Your draft in " + kept.join(", ") + " is kept."; }
+          if (held.length) { said += " Not updated while you edit a form that is no longer offered: " + held.join(", ") + "."; }
+          line.textContent = said;
         }
       })
-      .catch(function () { if (status) { status.textContent = "Live updates paused; reload the page."; } })
+      .catch(function () {
+        var line = document.querySelector("[data-live-status]");
+        if (line) { line.textContent = "Live updates paused; reload the page."; }
+      })
       .then(function () {
         pending = false;
         if (again) { again = false; refresh(); }

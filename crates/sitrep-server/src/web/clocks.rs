@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::response::Response;
 
+use super::forms::FormError;
 use super::{Fields, FormBody, Path1, Path2, Viewer, act, said};
 use crate::api::clocks::{BasisBody, DeterminationBody, SubmissionBody};
 use crate::state::AppState;
@@ -33,7 +34,9 @@ pub(super) async fn submit_notification(
     // time sent is now.
     let text = fields.get("text").to_owned();
     let (statement, version) = text.split_once(':').unwrap_or((text.as_str(), ""));
-    let version = version.parse::<u32>().map_err(|_| format!("choose the approved text that was sent ({text})"));
+    let version = version
+        .parse::<u32>()
+        .map_err(|_| FormError::at("text", format!("choose the approved text that was sent ({text})")));
     let body = fields.body(&["authority", "channel", "reference"], &[]).with("sent_at", app.now().to_string());
     let command = version
         .and_then(|version| body.with("statement", statement).with("version", version).local_time(&fields, "sent_at"))

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::response::Response;
 use sitrep_core::DecisionId;
 
+use super::forms::FormError;
 use super::{Fields, Path1, Path3, Viewer, act};
 use crate::api::decisions::{NoteBody, ProposeBody, ReasonBody};
 use crate::state::AppState;
@@ -25,11 +26,11 @@ pub(super) async fn decide(
     crate::extract::Segments((id, did, verb)): Path3,
     fields: Fields,
 ) -> Response {
-    let command = did.parse::<DecisionId>().map_err(|e| e.to_string()).and_then(|decision| match verb.as_str() {
+    let command = did.parse::<DecisionId>().map_err(FormError::text).and_then(|decision| match verb.as_str() {
         "approve" => fields.body(&[], &["note"]).parse::<NoteBody>().map(|body| body.approve(decision)),
         "reject" => fields.body(&["note"], &[]).parse::<ReasonBody>().map(|body| body.reject(decision)),
         "withdraw" => fields.body(&[], &["note"]).parse::<NoteBody>().map(|body| body.withdraw(decision)),
-        other => Err(format!("'{other}' is not something a decision can be")),
+        other => Err(FormError::text(format!("'{other}' is not something a decision can be"))),
     });
     let anchor = format!("decision-{did}");
     act(&app, &viewer, &id, &fields, &anchor, command).await

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::response::Response;
 use sitrep_core::FactId;
 
+use super::forms::FormError;
 use super::{Fields, FormBody, Path1, Path2, Viewer, act, said};
 use crate::api::facts::{BasisBody, FactBody};
 use crate::state::AppState;
@@ -29,12 +30,12 @@ pub(super) async fn judge_fact(
     fields: Fields,
 ) -> Response {
     // One form for two API routes: its `verdict` field says which.
-    let command = fid.parse::<FactId>().map_err(|e| e.to_string()).and_then(|fact| {
+    let command = fid.parse::<FactId>().map_err(FormError::text).and_then(|fact| {
         let body = fields.body(&["basis"], &[]).parse::<BasisBody>()?;
         match fields.get("verdict") {
             "verify" => Ok(body.verify(fact)),
             "disprove" => Ok(body.disprove(fact)),
-            other => Err(format!("'{other}' is neither verify nor disprove")),
+            other => Err(FormError::text(format!("'{other}' is neither verify nor disprove"))),
         }
     });
     act(&app, &viewer, &id, &fields, "facts", command).await

@@ -10,10 +10,10 @@ use sitrep_core::sitrep::{Sitrep, age};
 use sitrep_core::{DecisionId, Phase, RecordId, Severity};
 use sitrep_store::Request as LedgerRequest;
 
+use super::forms::{self, FormError, PlaybookChoice, Refused};
 use super::view::{self, Me};
 use super::{
-    Fields, FormBody, Path1, Path3, Viewer, act, csrf, error_page, inputs_of, render, render_command, said,
-    visible_incident,
+    Fields, FormBody, Path1, Path3, Viewer, act, csrf, error_page, render, render_command, said, visible_incident,
 };
 use crate::api::incidents::{DeclareBody, HandoverBody, NoteBody, PhaseBody, PlaybookBody, RoleBody, SeverityBody};
 use crate::error::ApiError;
@@ -129,59 +129,84 @@ pub(super) async fn incidents(State(app): State<AppState>, viewer: Viewer, uri: 
 struct DeclarePage {
     me: Option<Me>,
     csrf: String,
-    error: Option<String>,
+    refused: Option<Refused>,
+    /// What was typed before a refusal (empty on a fresh page): the form shows it again.
     title: String,
-    /// Each severity, with whether it is preselected.
+    scope: String,
+    restricted: bool,
+    exercise: bool,
+    /// Each severity, with whether it is selected.
     severities: Vec<(&'static str, bool)>,
-    /// Each core role, with what leaving it empty means.
-    core_roles: Vec<(String, &'static str)>,
-    users: Vec<String>,
-    /// Each playbook: id, title, its inputs as `name=example` lines.
-    playbooks: Vec<(String, String, String)>,
+    /// Each core role: its field, its name, what leaving it empty means, and each active
+    /// user with whether they are chosen.
+    core_roles: Vec<CoreRole>,
+    playbooks: Vec<PlaybookChoice>,
+    no_playbook: bool,
 }
 
-fn declare_form(app: &AppState, viewer: &Viewer, error: Option<String>, title: String, status: StatusCode) -> Response {
+struct CoreRole {
+    field: String,
+    name: String,
+    nobody: &'static str,
+    users: Vec<(String, bool)>,
+}
+
+/// The declare page, filled with `fields` (what was typed, when a declaration was refused).
+fn declare_form(
+    app: &AppState,
+    viewer: &Viewer,
+    refused: Option<Refused>,
+    fields: &Fields,
+    status: StatusCode,
+) -> Response {
     let org = app.ledger.org();
+    let severity = Some(fields.get("severity")).filter(|s| !s.is_empty()).unwrap_or(Severity::Sev2.as_str());
+    let users: Vec<String> = org.users.values().filter(|u| u.active).map(|u| u.name.to_string()).collect();
+    let playbooks = forms::playbook_choices(&org, None, fields, false);
     let page = DeclarePage {
         me: Some(viewer.me(app)),
         csrf: viewer.csrf.clone(),
-        error,
-        title,
-        severities: Severity::ALL.iter().map(|s| (s.as_str(), *s == Severity::Sev2)).collect(),
+        refused,
+        title: fields.get("title").to_owned(),
+        scope: fields.get("scope").to_owned(),
+        restricted: fields.checked("restricted"),
+        exercise: fields.checked("exercise"),
+        severities: Severity::ALL.iter().map(|s| (s.as_str(), s.as_str() == severity)).collect(),
         core_roles: org
             .policy
             .roles
             .required
             .iter()
-            .map(|r| (r.to_string(), if r == "commander" { "me (you are the commander)" } else { "not yet" }))
-            .collect(),
-        users: org.users.values().filter(|u| u.active).map(|u| u.name.to_string()).collect(),
-        playbooks: org
-            .playbooks
-            .values()
-            .filter_map(|p| sitrep_core::playbook::Playbook::parse(&p.source, &org.policy).ok())
-            .map(|p| {
-                let hint = view::input_hint(&p);
-                (p.id, p.title, hint)
+            .map(|r| {
+                let field = format!("role_{r}");
+                let chosen = fields.get(&field);
+                CoreRole {
+                    name: r.to_string(),
+                    nobody: if r == "commander" { "me (you are the commander)" } else { "not yet" },
+                    users: users.iter().map(|u| (u.clone(), u == chosen)).collect(),
+                    field,
+                }
             })
             .collect(),
+        no_playbook: !playbooks.iter().any(|p| p.chosen),
+        playbooks,
     };
     render(&page, status)
 }
 
 pub(super) async fn declare_page(State(app): State<AppState>, viewer: Viewer) -> Response {
-    declare_form(&app, &viewer, None, String::new(), StatusCode::OK)
+    declare_form(&app, &viewer, None, &Fields::default(), StatusCode::OK)
 }
 
 pub(super) async fn declare(State(app): State<AppState>, viewer: Viewer, fields: Fields) -> Response {
     if let Some(refused) = csrf(&app, &viewer, &fields) {
         return refused;
     }
-    let title = fields.get("title").to_owned();
-    let refuse = |message: String, status| declare_form(&app, &viewer, Some(message), title.clone(), status);
-    let declare = match declare_body(&fields).and_then(FormBody::parse::<DeclareBody>) {
+    let refuse =
+        |error: FormError, status| declare_form(&app, &viewer, Some(Refused::of(error, &fields)), &fields, status);
+    let declare = match declare_body(&fields).parse::<DeclareBody>() {
         Ok(body) => body.into_declare(),
-        Err(message) => return refuse(message, StatusCode::UNPROCESSABLE_ENTITY),
+        Err(error) => return refuse(error, StatusCode::UNPROCESSABLE_ENTITY),
     };
     match app.ledger.execute(&viewer.user, LedgerRequest::Declare(declare)).await {
         Ok(receipt) => match receipt.record {
@@ -190,7 +215,8 @@ pub(super) async fn declare(State(app): State<AppState>, viewer: Viewer, fields:
         },
         Err(error) => {
             let error = ApiError::from(error);
-            refuse(error.to_string(), error.status())
+            let status = error.status();
+            refuse(error.into(), status)
         }
     }
 }
@@ -204,9 +230,9 @@ pub(super) async fn command_view(
 }
 
 /// The declare form as the API's `DeclareBody`. Adapters: `scope` is comma-separated, the
-/// checkboxes are ticked or absent, each core role is a `role_<name>` field, and `inputs` are
-/// `name=value` lines.
-fn declare_body(fields: &Fields) -> Result<FormBody, String> {
+/// checkboxes are ticked or absent, each core role is a `role_<name>` field, and each of the
+/// chosen playbook's inputs is a field of its own.
+fn declare_body(fields: &Fields) -> FormBody {
     let scope: Vec<&str> = fields.get("scope").split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
     let roles: serde_json::Map<String, serde_json::Value> = fields
         .0
@@ -215,13 +241,13 @@ fn declare_body(fields: &Fields) -> Result<FormBody, String> {
         .filter(|(_, user)| !user.is_empty())
         .map(|(role, user)| (role.to_owned(), user.into()))
         .collect();
-    Ok(fields
+    fields
         .body(&["title", "severity"], &["playbook"])
         .with("scope", scope)
         .with("restricted", fields.checked("restricted"))
         .with("exercise", fields.checked("exercise"))
         .with("roles", roles)
-        .with("inputs", inputs_of(fields)?))
+        .with("inputs", forms::inputs_of(fields))
 }
 
 pub(super) async fn run_playbook(
@@ -230,8 +256,8 @@ pub(super) async fn run_playbook(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    let body = inputs_of(&fields).map(|inputs| fields.body(&["playbook"], &[]).with("inputs", inputs));
-    let command = body.and_then(FormBody::parse::<PlaybookBody>).map(PlaybookBody::into_command);
+    let body = fields.body(&["playbook"], &[]).with("inputs", forms::inputs_of(&fields));
+    let command = body.parse::<PlaybookBody>().map(PlaybookBody::into_command);
     act(&app, &viewer, &id, &fields, "tasks", command).await
 }
 
@@ -241,13 +267,13 @@ pub(super) async fn retry_action(
     crate::extract::Segments((id, did, number)): Path3,
     fields: Fields,
 ) -> Response {
-    let command = did.parse::<DecisionId>().map_err(|e| e.to_string()).and_then(|decision| {
+    let command = did.parse::<DecisionId>().map_err(FormError::text).and_then(|decision| {
         number
             .parse::<u32>()
             .ok()
             .and_then(|n| n.checked_sub(1))
             .map(|action| IncidentCommand::RetryAction { decision, action })
-            .ok_or_else(|| format!("'{number}' is not an action number"))
+            .ok_or_else(|| FormError::text(format!("'{number}' is not an action number")))
     });
     let anchor = format!("decision-{did}");
     act(&app, &viewer, &id, &fields, &anchor, command).await

@@ -1,5 +1,5 @@
 //! The web command centre: server-rendered pages with askama (escaping by default), plain CSS,
-//! and one small script for live updates. Every form works without JavaScript: it posts,
+//! and small scripts for live updates and forgiving forms. Every form works without JavaScript: it posts,
 //! the server decides through the same ledger as the API, and answers with a redirect (303) to
 //! the updated page, or the page again with the refusal's reason and its status.
 //!
@@ -36,6 +36,7 @@ mod clocks;
 mod decisions;
 mod evidence;
 mod facts;
+mod forms;
 mod incidents;
 mod login;
 mod org;
@@ -47,6 +48,7 @@ mod statements;
 mod tasks;
 pub mod view;
 
+use forms::{FormError, PlaybookChoice, Refused};
 use view::{Chain, CommandView, Me};
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
@@ -114,6 +116,10 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route(
             "/static/keys.js",
             get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../static/keys.js")) }),
+        )
+        .route(
+            "/static/forms.js",
+            get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../static/forms.js")) }),
         )
 }
 
@@ -250,9 +256,11 @@ fn csrf(app: &AppState, viewer: &Viewer, fields: &Fields) -> Option<Response> {
 struct IncidentPage {
     me: Option<Me>,
     csrf: String,
-    error: Option<String>,
+    refused: Option<Refused>,
     view: CommandView,
     s: sections::Sections,
+    /// The playbooks the start form offers, each with a field per input.
+    playbooks: Vec<PlaybookChoice>,
 }
 
 /// The incident named in the path, if it exists and the viewer may see it.
@@ -310,7 +318,7 @@ async fn render_command(
     app: &AppState,
     viewer: &Viewer,
     id: &str,
-    error: Option<String>,
+    refused: Option<Refused>,
     status: StatusCode,
 ) -> Response {
     let number = match visible_incident(app, viewer, id) {
@@ -335,18 +343,23 @@ async fn render_command(
     let Some((view, sections)) = built.flatten() else {
         return error_page(Some(viewer.me(app)), StatusCode::NOT_FOUND, "Not found", "That incident is gone.");
     };
-    render(&IncidentPage { me: Some(viewer.me(app)), csrf: viewer.csrf.clone(), error, view, s: sections }, status)
+    let offered: Vec<String> = view.playbooks.iter().map(|(id, _, _)| id.clone()).collect();
+    let playbooks = forms::playbook_choices(&org, Some(&offered), &Fields::default(), true);
+    let page =
+        IncidentPage { me: Some(viewer.me(app)), csrf: viewer.csrf.clone(), refused, view, s: sections, playbooks };
+    render(&page, status)
 }
 
 /// Runs a command from a form: on success back to the page (at `anchor`), on refusal the
-/// page again with the reason.
+/// page again with the reason beside the form (named by its hidden `form` field) and the field
+/// it concerns.
 async fn act(
     app: &AppState,
     viewer: &Viewer,
     id: &str,
     fields: &Fields,
     anchor: &str,
-    command: Result<IncidentCommand, String>,
+    command: Result<IncidentCommand, impl Into<FormError>>,
 ) -> Response {
     if let Some(refused) = csrf(app, viewer, fields) {
         return refused;
@@ -357,13 +370,17 @@ async fn act(
     };
     let command = match command {
         Ok(command) => command,
-        Err(message) => return render_command(app, viewer, id, Some(message), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(error) => {
+            let refused = Refused::of(error, fields);
+            return render_command(app, viewer, id, Some(refused), StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
     };
     match app.ledger.execute(&viewer.user, LedgerRequest::Incident { incident, command }).await {
         Ok(_) => Redirect::to(&format!("/incidents/{incident}#{anchor}")).into_response(),
         Err(error) => {
             let error = ApiError::from(error);
-            render_command(app, viewer, id, Some(error.to_string()), error.status()).await
+            let status = error.status();
+            render_command(app, viewer, id, Some(Refused::of(error, fields)), status).await
         }
     }
 }
@@ -374,7 +391,7 @@ type Path3 = crate::extract::Segments<(String, String, String)>;
 
 /// A form read as the JSON body the API takes for the same command, so that a command is
 /// parsed and turned into an `IncidentCommand` once, by the body type in `api/`, for both.
-/// Errors name the field as the API's do.
+/// Errors name the field as the API's do; `forms` turns them into the form's words.
 #[derive(Debug, Default)]
 struct FormBody(serde_json::Map<String, serde_json::Value>);
 
@@ -403,38 +420,23 @@ impl FormBody {
 
     /// Adapter for a `datetime-local` field, which has no offset: read as UTC and given to the
     /// body as the RFC 3339 time the API takes. Left out when blank.
-    fn local_time(self, fields: &Fields, name: &str) -> Result<Self, String> {
+    fn local_time(self, fields: &Fields, name: &str) -> Result<Self, FormError> {
         match fields.optional(name) {
-            Some(text) => Ok(self.with(name, local_utc(&text)?.to_string())),
+            Some(text) => Ok(self.with(name, local_utc(&text).map_err(|e| FormError::at(name, e))?.to_string())),
             None => Ok(self),
         }
     }
 
     /// The API's body type, read from the form as from a JSON body.
-    fn parse<T: serde::de::DeserializeOwned>(self) -> Result<T, String> {
-        let bytes = serde_json::to_vec(&serde_json::Value::Object(self.0)).map_err(|e| e.to_string())?;
-        crate::extract::parse_json(&bytes).map_err(|e| e.to_string())
+    fn parse<T: serde::de::DeserializeOwned>(self) -> Result<T, FormError> {
+        let bytes = serde_json::to_vec(&serde_json::Value::Object(self.0)).map_err(FormError::text)?;
+        crate::extract::parse_json(&bytes).map_err(FormError::from)
     }
 }
 
 /// Why a body's conversion refused, as the page shows it.
-fn said(error: ApiError) -> String {
-    error.to_string()
-}
-
-/// Adapter for a playbook's `inputs` field, one `name=value` per line, to the body's map.
-fn inputs_of(fields: &Fields) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    fields
-        .get("inputs")
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .map(|line| {
-            line.split_once('=')
-                .map(|(name, value)| (name.trim().to_owned(), value.trim().into()))
-                .ok_or_else(|| format!("'{line}' is not name=value"))
-        })
-        .collect()
+fn said(error: ApiError) -> FormError {
+    error.into()
 }
 
 /// A `datetime-local` form value ("2026-11-27T18:00"), read as UTC.
@@ -465,6 +467,10 @@ mod tests {
     }
 
     fn fact(pairs: &[(&str, &str)]) -> Result<IncidentCommand, String> {
+        fact_refused(pairs).map_err(|e| e.to_string())
+    }
+
+    fn fact_refused(pairs: &[(&str, &str)]) -> Result<IncidentCommand, super::FormError> {
         let fields = fields(pairs);
         fields
             .body(&["text"], &["source", "backfill_reason"])
@@ -488,6 +494,6 @@ mod tests {
         let reason_alone = fact(&[("text", "seen"), ("backfill_reason", "ticket")]);
         assert_eq!(reason_alone, Err("backfill_reason: is given only with occurred_at, the time it explains".into()));
         let not_a_time = fact(&[("text", "seen"), ("occurred_at", "yesterday")]);
-        assert_eq!(not_a_time, Err("'yesterday' is not a date and time".into()));
+        assert_eq!(not_a_time, Err("occurred_at: 'yesterday' is not a date and time".into()));
     }
 }

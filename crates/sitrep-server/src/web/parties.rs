@@ -9,6 +9,7 @@ use sitrep_core::decide::IncidentCommand;
 use sitrep_core::events::ActionSpec;
 use sitrep_store::Request as LedgerRequest;
 
+use super::forms::FormError;
 use super::view::Me;
 use super::{Fields, FormBody, Path1, Path2, Viewer, act, csrf, render, said};
 use crate::api::decisions::ProposeBody;
@@ -39,19 +40,19 @@ pub(super) async fn propose_share(
 
 /// The share form as the API's `ProposeBody`. Adapter: the form names the party, the ticked
 /// items and the lifetime of its one share action; the title has a default.
-fn share_proposal(fields: &Fields) -> Result<IncidentCommand, String> {
+fn share_proposal(fields: &Fields) -> Result<IncidentCommand, FormError> {
     let items: Vec<String> =
         fields.get("items").split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
     let hours = fields
         .get("hours")
         .trim()
         .parse::<u32>()
-        .map_err(|_| "hours: give the link's lifetime in whole hours".to_owned())?;
+        .map_err(|_| FormError::at("hours", "give the link's lifetime in whole hours"))?;
     let title = fields
         .optional("title")
         .unwrap_or_else(|| format!("Share {} evidence item(s) with {}", items.len(), fields.get("party")));
     let share = ActionSpec::Share { party: fields.get("party").to_owned(), items, expires_in_hours: hours };
-    let action = serde_json::to_value(share).map_err(|e| e.to_string())?;
+    let action = serde_json::to_value(share).map_err(FormError::text)?;
     let body = FormBody::default().with("class", "evidence_sharing").with("title", title);
     body.with("actions", vec![action]).parse::<ProposeBody>().map(ProposeBody::into_command)
 }
@@ -64,7 +65,7 @@ pub(super) async fn revoke_share(
 ) -> Response {
     let command = sid
         .parse::<sitrep_core::ids::ShareId>()
-        .map_err(|e| e.to_string())
+        .map_err(FormError::text)
         .and_then(|share| fields.body(&[], &["reason"]).parse::<RevokeBody>().map(|body| body.into_command(share)));
     act(&app, &viewer, &id, &fields, "parties", command).await
 }
@@ -142,7 +143,9 @@ pub(super) async fn register_party(State(app): State<AppState>, viewer: Viewer, 
     let registered = party_body(&fields).parse::<PartyBody>().and_then(|body| body.register().map_err(said));
     let command = match registered {
         Ok((_, command)) => command,
-        Err(message) => return render_parties(&app, &viewer, Some(message), StatusCode::UNPROCESSABLE_ENTITY),
+        Err(message) => {
+            return render_parties(&app, &viewer, Some(message.to_string()), StatusCode::UNPROCESSABLE_ENTITY);
+        }
     };
     match app.ledger.execute(&viewer.user, LedgerRequest::Org(command)).await {
         Ok(_) => Redirect::to("/parties").into_response(),

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 
+use super::forms::FormError;
 use super::view::Me;
 use super::{Fields, FormBody, Path1, Path2, Viewer, act, render, sections};
 use crate::api::review::{ChangeNoteBody, CompleteBody, ControlChangeBody, LessonBody};
@@ -44,7 +45,7 @@ pub(super) async fn change_done(
 ) -> Response {
     let command = cc
         .parse::<sitrep_core::ids::ControlChangeId>()
-        .map_err(|e| e.to_string())
+        .map_err(FormError::text)
         .and_then(|change| fields.body(&[], &["note"]).parse::<ChangeNoteBody>().map(|body| body.done(change)));
     act(&app, &viewer, &id, &fields, "review", command).await
 }

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::response::Response;
 use sitrep_core::IncidentNumber;
 
+use super::forms::FormError;
 use super::{Fields, Path1, Path3, Viewer, act};
 use crate::api::decisions::ProposeBody;
 use crate::api::statements::{DraftBody, PublishBody, ReviseBody};
@@ -27,7 +28,7 @@ pub(super) async fn statement_action(
     fields: Fields,
 ) -> Response {
     let number: Option<IncidentNumber> = id.parse().ok();
-    let command = sid.parse::<sitrep_core::ids::StatementId>().map_err(|e| e.to_string()).and_then(|statement| {
+    let command = sid.parse::<sitrep_core::ids::StatementId>().map_err(FormError::text).and_then(|statement| {
         match verb.as_str() {
             "revise" => fields.body(&["text"], &[]).parse::<ReviseBody>().map(|body| body.into_command(statement)),
             "publish" => {
@@ -41,7 +42,8 @@ pub(super) async fn statement_action(
                         })
                     })
                 });
-                let (class, title) = found.flatten().ok_or_else(|| format!("there is no statement {statement}"))?;
+                let (class, title) =
+                    found.flatten().ok_or_else(|| FormError::text(format!("there is no statement {statement}")))?;
                 // Adapter: the class is the audience's, and the title has a default.
                 let body = fields
                     .body(&[], &["rationale"])
@@ -50,7 +52,7 @@ pub(super) async fn statement_action(
                     .with("statement", statement.to_string());
                 body.parse::<ProposeBody>().map(ProposeBody::into_command)
             }
-            other => Err(format!("'{other}' is not something a statement can be")),
+            other => Err(FormError::text(format!("'{other}' is not something a statement can be"))),
         }
     });
     act(&app, &viewer, &id, &fields, "statements", command).await

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::response::Response;
 use sitrep_core::TaskId;
 
+use super::forms::FormError;
 use super::{Fields, FormBody, Path1, Path2, Viewer, act};
 use crate::api::tasks::{NoteBody, ReasonBody, TaskBody};
 use crate::state::AppState;
@@ -30,7 +31,7 @@ pub(super) async fn task_done(
 ) -> Response {
     let command = tid
         .parse::<TaskId>()
-        .map_err(|e| e.to_string())
+        .map_err(FormError::text)
         .and_then(|task| fields.body(&[], &["note"]).parse::<NoteBody>().map(|body| body.done(task)));
     act(&app, &viewer, &id, &fields, "tasks", command).await
 }
@@ -43,7 +44,7 @@ pub(super) async fn task_blocked(
 ) -> Response {
     let command = tid
         .parse::<TaskId>()
-        .map_err(|e| e.to_string())
+        .map_err(FormError::text)
         .and_then(|task| fields.body(&["reason"], &[]).parse::<ReasonBody>().map(|body| body.block(task)));
     act(&app, &viewer, &id, &fields, "tasks", command).await
 }

@@ -18,6 +18,7 @@ mod life;
 mod occurrence;
 mod openapi;
 mod ops;
+mod refusals;
 mod report;
 mod review;
 mod shares;

@@ -7,6 +7,7 @@
 mod a11y;
 mod evidence;
 mod flows;
+mod forms;
 mod harness;
 mod keyboard;
 mod queue;
