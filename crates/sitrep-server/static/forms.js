@@ -54,18 +54,27 @@
     }
   }
 
-  // A page at the same address as this one, only with another fragment, is loaded afresh.
-  function go(url, hash) {
+  // Success. Back on this same page, the form is emptied and the live updates (live.js) bring
+  // the change in without a reload, so drafts in other forms stay; they also move focus to the
+  // changed section and say so. Without live updates, or on another page, the page is loaded.
+  function go(url, hash, form) {
     var target = new URL(url, window.location.href);
     if (hash && !target.hash) { target.hash = hash; }
     var here = new URL(window.location.href);
-    if (target.pathname === here.pathname && target.search === here.search) {
-      if ("scrollRestoration" in history) { history.scrollRestoration = "manual"; }
-      history.replaceState(null, "", target.href);
-      window.location.reload();
-    } else {
+    if (target.pathname !== here.pathname || target.search !== here.search) {
       window.location.assign(target.href);
+      return;
     }
+    if (window.sitrepLive) {
+      form.reset();
+      clear(form);
+      if (form.contains(document.activeElement)) { document.activeElement.blur(); }
+      window.sitrepLive.saved(hash);
+      return;
+    }
+    if ("scrollRestoration" in history) { history.scrollRestoration = "manual"; }
+    history.replaceState(null, "", target.href);
+    window.location.reload();
   }
 
   document.addEventListener("submit", function (event) {
@@ -83,7 +92,7 @@
     fetch(form.action, { method: "POST", body: body, credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (response) {
         if (response.ok) {
-          go(response.url, section && response.redirected && response.url.indexOf("/incidents/") >= 0 ? section.id : "");
+          go(response.url, section && response.redirected && response.url.indexOf("/incidents/") >= 0 ? section.id : "", form);
           return null;
         }
         return response.text().then(function (html) {

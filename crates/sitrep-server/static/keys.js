@@ -1,6 +1,6 @@
-// Keyboard use of the command view: single-key shortcuts (`?` lists them), skip links that land
-// in the form they name, and focus on what a submitted form changed. Without JavaScript the skip
-// links still jump to their form, and a submit still returns to the changed section.
+// Keyboard use of the command view: single-key shortcuts (`?` lists them) and skip links that
+// land in the form they name. (Focus on what a submitted form changed is live.js's, once the
+// change is in.) Without JavaScript the skip links still jump to their form.
 (function () {
   "use strict";
   var dialog = document.getElementById("shortcuts");
@@ -46,23 +46,4 @@
     if (link && follow(link)) { event.preventDefault(); }
   });
 
-  // Back from a form on this page (the server answers a change with this page at the changed
-  // section): put focus there and say so, so a screen reader user hears where they are. The
-  // page sends no referrer, so a submit leaves a note for the page that follows it.
-  var NOTE = "sitrep.submitted";
-  document.addEventListener("submit", function () {
-    try { window.sessionStorage.setItem(NOTE, window.location.pathname); } catch (e) { /* private mode */ }
-  }, true);
-  var fromHere = false;
-  try {
-    fromHere = window.sessionStorage.getItem(NOTE) === window.location.pathname;
-    window.sessionStorage.removeItem(NOTE);
-  } catch (e) { /* private mode: no focus move, the page still shows the change */ }
-  var arrived = window.location.hash && document.getElementById(window.location.hash.slice(1));
-  if (arrived && fromHere) {
-    land(arrived);
-    var heading = arrived.querySelector("h2");
-    var status = document.querySelector("[data-live-status]");
-    if (status) { status.textContent = "Saved. " + (heading ? heading.textContent + " updated." : ""); }
-  }
 })();

@@ -10,6 +10,8 @@
   var id = root.getAttribute("data-incident");
   var pending = false;
   var again = false;
+  // Run once the next refresh has swapped the sections in (a saved form's focus move).
+  var after = [];
 
   function edited(form) {
     if (form.contains(document.activeElement) && document.activeElement !== document.body) { return true; }
@@ -99,9 +101,29 @@
       })
       .then(function () {
         pending = false;
-        if (again) { again = false; refresh(); }
+        if (again) { again = false; refresh(); return; }
+        var done = after;
+        after = [];
+        done.forEach(function (run) { run(); });
       });
   }
+
+  // A form of this page was accepted (forms.js): show the change, then put focus on the section
+  // it changed and say so, as a page load at that section would (keys.js).
+  window.sitrepLive = {
+    saved: function (sectionId) {
+      after.push(function () {
+        var section = sectionId && document.getElementById(sectionId);
+        var line = document.querySelector("[data-live-status]");
+        if (!section) { if (line) { line.textContent = "Saved."; } return; }
+        section.setAttribute("tabindex", "-1");
+        section.focus();
+        var heading = section.querySelector("h2");
+        if (line) { line.textContent = "Saved. " + (heading ? heading.textContent + " updated." : ""); }
+      });
+      refresh();
+    }
+  };
 
   var source = new EventSource("/api/v1/incidents/" + encodeURIComponent(id) + "/events?after=" + encodeURIComponent(root.getAttribute("data-seq")));
   source.onmessage = refresh;

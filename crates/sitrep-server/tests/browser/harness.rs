@@ -319,16 +319,38 @@ impl Browser {
         self.client.find_all(Locator::Css(css)).await.unwrap_or_else(|e| panic!("looking for {css}: {e}"))
     }
 
+    /// Does `act` to the element `css` selects. A live update may swap the section in between
+    /// finding and acting (an untouched form is replaced by its fresh copy): then it is found
+    /// again, a few times.
+    async fn on<F, Fut>(&self, css: &str, what: &str, act: F)
+    where
+        F: Fn(Element) -> Fut,
+        Fut: std::future::Future<Output = Result<(), fantoccini::error::CmdError>>,
+    {
+        let mut tries = 0;
+        loop {
+            match act(self.find(css).await).await {
+                Ok(()) => return,
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference && tries < 3 =>
+                {
+                    tries += 1;
+                }
+                Err(e) => panic!("{what} {css}: {e}"),
+            }
+        }
+    }
+
     pub(crate) async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+        self.on(css, "clicking", |e| async move { e.click().await.map(|_| ()) }).await;
     }
 
     pub(crate) async fn type_into(&self, css: &str, text: &str) {
-        self.find(css).await.send_keys(text).await.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+        self.on(css, "typing into", |e| async move { e.send_keys(text).await }).await;
     }
 
     pub(crate) async fn select(&self, css: &str, value: &str) {
-        self.find(css).await.select_by_value(value).await.unwrap_or_else(|e| panic!("choosing {value} in {css}: {e}"));
+        self.on(css, &format!("choosing {value} in"), |e| async move { e.select_by_value(value).await }).await;
     }
 
     /// The rendered text of what `css` selects, or "" when nothing does (yet).
