@@ -8,19 +8,25 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use sitrep_core::decide::{IncidentCommand, decide_incident};
 use sitrep_core::events::DecisionState;
+use sitrep_core::ids::TaskId;
 use sitrep_core::view::IncidentView;
 use sitrep_core::{DecisionClass, Phase};
 
-use super::{Fields, Path1, Viewer, act, csrf, visible_incident};
+use super::{Fields, Path1, Path2, Viewer, act, csrf, visible_incident};
 use crate::api::decisions::ProposeBody;
 use crate::api::export::{ExportBody, export_bundle};
+use crate::api::tasks::NoteBody;
 use crate::state::AppState;
 
 /// One open item of the checklist: what it is, and where on the page it is settled.
 #[derive(Debug, Clone)]
 pub(super) struct CloseItem {
+    /// The item's id (`T-3`, `D-2`, a clock's name).
+    pub(super) id: String,
     pub(super) text: String,
     pub(super) href: String,
+    /// A task this person may cancel now (with a note naming the change that carries it on).
+    pub(super) can_cancel: bool,
 }
 
 /// The "Close incident" section of the command view.
@@ -50,7 +56,8 @@ impl CloseSection {
         let (state, org, user) = (view.state(), view.org(), view.viewer());
         let pending = state.decisions.iter().find(|d| d.class == "close" && d.state == DecisionState::Proposed);
         let checklist = state.close_checklist(pending.map(|d| d.id));
-        let item = |text: String, href: String| CloseItem { text, href };
+        let item = |id: String, text: String, href: String| CloseItem { id, text, href, can_cancel: false };
+        let may = |command: IncidentCommand| decide_incident(state, org, user, &command, state.updated_at).is_ok();
         let may_propose = DecisionClass::parse("close").is_ok_and(|class| {
             let probe = IncidentCommand::Propose {
                 class,
@@ -60,7 +67,7 @@ impl CloseSection {
                 statement: None,
                 clocks: Vec::new(),
             };
-            decide_incident(state, org, user, &probe, state.updated_at).is_ok()
+            may(probe)
         });
         let proposers = match org.policy.classes.iter().find(|c| c.class == "close").map(|c| &c.propose) {
             Some(sitrep_core::policy::Who::Roles(roles)) => {
@@ -76,13 +83,20 @@ impl CloseSection {
                 .iter()
                 .map(|t| {
                     let blocked = if t.blocked { " (blocked)" } else { "" };
-                    item(format!("{} {}{blocked}", t.id, t.title), "#tasks".into())
+                    let cancel = IncidentCommand::CancelTask { task: t.id, note: Some("probe".into()) };
+                    CloseItem {
+                        can_cancel: may(cancel),
+                        ..item(t.id.to_string(), format!("{} {}{blocked}", t.id, t.title), "#tasks".into())
+                    }
                 })
                 .collect(),
             decisions: checklist
                 .decisions
                 .iter()
-                .map(|d| item(format!("{} {} ({})", d.id, d.title, d.class), format!("#decision-{}", d.id)))
+                .map(|d| {
+                    let text = format!("{} {} ({})", d.id, d.title, d.class);
+                    item(d.id.to_string(), text, format!("#decision-{}", d.id))
+                })
                 .collect(),
             clocks: checklist
                 .clocks
@@ -92,7 +106,7 @@ impl CloseSection {
                         Some(first) => format!("starts when '{first}' is submitted"),
                         None => format!("due {}", super::view::when(c.deadline)),
                     };
-                    item(format!("{}, {due}", c.title), "#clocks".into())
+                    item(c.clock.clone(), format!("{}, {due}", c.title), "#clocks".into())
                 })
                 .collect(),
             review: checklist.review.clone(),
@@ -118,6 +132,21 @@ pub(super) async fn propose_close(
         .with("class", "close")
         .parse::<ProposeBody>()
         .map(ProposeBody::into_command);
+    act(&app, &viewer, &id, &fields, "close", command).await
+}
+
+/// Cancels a task that will not be done before closing, with the note saying where it went
+/// (usually the control change that carries it on).
+pub(super) async fn cancel_task(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments((id, tid)): Path2,
+    fields: Fields,
+) -> Response {
+    let command = tid
+        .parse::<TaskId>()
+        .map_err(|e| e.to_string())
+        .and_then(|task| fields.body(&[], &["note"]).parse::<NoteBody>().map(|body| body.cancel(task)));
     act(&app, &viewer, &id, &fields, "close", command).await
 }
 

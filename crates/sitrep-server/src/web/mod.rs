@@ -96,6 +96,7 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route("/incidents/{id}/review/changes/{cc}/done", post(review::change_done))
         .route("/incidents/{id}/review/complete", post(review::complete_review))
         .route("/incidents/{id}/close", post(close::propose_close))
+        .route("/incidents/{id}/close/tasks/{tid}/cancel", post(close::cancel_task))
         .route("/incidents/{id}/bundle", post(close::download_bundle))
         .route("/control-changes", get(review::control_changes_page))
         .route("/policy", get(org::policy_page))

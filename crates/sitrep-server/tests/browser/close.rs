@@ -77,6 +77,25 @@ async fn the_checklist_names_what_is_open_and_closing_then_exporting_works_from_
     let offers_close = "return !!document.querySelector(\"#decisions select[name=class] option[value='close']\");";
     assert_eq!(maria.js(offers_close, vec![]).await, json!(false), "nor in the general propose form");
 
+    // A task that moves into a control change is cancelled from the checklist, with the note.
+    let form = format!("form[action$='/close/tasks/{task_id}/cancel']");
+    let cancel = format!("#close {form}");
+    maria.click(&format!("#close details.cancel-task:has({form}) summary")).await;
+    maria.type_into(&format!("{cancel} input[name=note]"), "carried on in CC-1").await;
+    maria.click(&format!("{cancel} button[type=submit]")).await;
+    eventually("the task to be cancelled", PATIENCE, || async {
+        let task = server.incident(DEMO_INCIDENT, |s| {
+            s.tasks.iter().find(|t| t.id.to_string() == task_id).map(|t| (t.state, t.note.clone()))
+        });
+        match task {
+            Some((TaskState::Cancelled, Some(note))) if note == "carried on in CC-1" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let checklist = maria.wait_for_text("#close", "Before closing", PATIENCE).await;
+    assert!(!checklist.contains(&format!("{task_id} {task_title}")), "a cancelled task is settled: {checklist}");
+
     // Settled (tasks done, decisions withdrawn), the checklist is clear and closing is offered.
     settle_tasks_and_decisions(&server).await;
     maria.open(&page).await;
