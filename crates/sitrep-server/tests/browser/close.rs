@@ -145,6 +145,19 @@ async fn the_checklist_names_what_is_open_and_closing_then_exporting_works_from_
     let head = server.incident(DEMO_INCIDENT, |s| s.seq);
     assert_eq!((verified.incident.to_string(), verified.entries), (DEMO_INCIDENT.to_owned(), head), "the whole record");
     assert_eq!(maria.path().await, page, "the download leaves the page where it was");
+
+    // A post without the session's CSRF token downloads nothing.
+    let forged = "return fetch(arguments[0], {method: 'POST', body: new URLSearchParams({csrf: 'forged'})})\
+                  .then(r => r.status);";
+    let status = maria.js(forged, vec![json!(format!("{page}/bundle"))]).await;
+    assert_eq!(status, json!(403), "a forged download is refused");
+
+    // The bundle lists the evidence: someone the evidence rule leaves out is told, not offered it.
+    let chris = driver.browser(&server).await;
+    chris.sign_in(&server, "chris").await;
+    chris.open(&page).await;
+    chris.wait_for_text("#close", "only those the policy lets read evidence", PATIENCE).await;
+    assert!(chris.find_all("#close form[action$='/bundle']").await.is_empty(), "no download for comms");
 }
 
 /// The finished file's bytes (Chromium writes to a `.crdownload` file first, then renames it).
