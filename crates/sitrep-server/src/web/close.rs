@@ -39,6 +39,10 @@ pub(super) struct CloseSection {
     /// What the review still needs, when it is not complete.
     pub(super) review: Option<String>,
     pub(super) clear: bool,
+    /// What is open, counted in one line ("3 tasks, 1 decision and the review").
+    pub(super) summary: String,
+    /// Show the list unfolded: closing is near (the review is complete, or the phase is recovery).
+    pub(super) unfolded: bool,
     /// The policy lets this person propose `close` now (so the checklist is clear, too).
     pub(super) can_propose: bool,
     /// Who may propose closing, for the others.
@@ -111,6 +115,8 @@ impl CloseSection {
                 .collect(),
             review: checklist.review.clone(),
             clear: checklist.is_clear(),
+            summary: summary(&checklist),
+            unfolded: state.review.completed.is_some() || state.phase == Phase::Recovery,
             can_propose: pending.is_none() && may_propose,
             proposers,
             pending: pending.map(|d| (d.id.to_string(), d.title.clone())),
@@ -133,6 +139,29 @@ pub(super) async fn propose_close(
         .parse::<ProposeBody>()
         .map(ProposeBody::into_command);
     act(&app, &viewer, &id, &fields, "close", command).await
+}
+
+/// "2 tasks, 1 decision and the review": what the folded checklist holds.
+fn summary(checklist: &sitrep_core::incident::CloseChecklist) -> String {
+    let count = |n: usize, what: &str| match n {
+        0 => None,
+        1 => Some(format!("1 {what}")),
+        n => Some(format!("{n} {what}s")),
+    };
+    let mut parts: Vec<String> = [
+        count(checklist.tasks.len(), "task"),
+        count(checklist.decisions.len(), "decision"),
+        count(checklist.clocks.len(), "clock"),
+        checklist.review.as_ref().map(|_| "the review".to_owned()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match parts.pop() {
+        None => String::new(),
+        Some(last) if parts.is_empty() => last,
+        Some(last) => format!("{} and {last}", parts.join(", ")),
+    }
 }
 
 /// Cancels a task that will not be done before closing, with the note saying where it went
@@ -170,5 +199,26 @@ pub(super) async fn download_bundle(
         Err(error) => {
             super::render_command(&app, &viewer, &id, Some(error.to_string()), error.status()).await.into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sitrep_core::DecisionClass;
+    use sitrep_core::ids::{DecisionId, TaskId};
+    use sitrep_core::incident::{CloseChecklist, OpenDecision, OpenTask};
+
+    use super::summary;
+
+    #[test]
+    fn the_folded_checklist_counts_what_is_open_in_words() {
+        let task = |n| OpenTask { id: TaskId(n), title: "t".into(), blocked: false };
+        let mut checklist = CloseChecklist { review: Some("complete it".into()), ..CloseChecklist::default() };
+        assert_eq!(summary(&checklist), "the review");
+        checklist.tasks = vec![task(1), task(2)];
+        let class = DecisionClass::parse("containment").expect("a class");
+        checklist.decisions = vec![OpenDecision { id: DecisionId(1), class, title: "d".into() }];
+        assert_eq!(summary(&checklist), "2 tasks, 1 decision and the review");
+        assert_eq!(summary(&CloseChecklist::default()), "");
     }
 }

@@ -47,12 +47,20 @@ async fn review_and_stop_clocks(server: &Server) {
 async fn the_checklist_names_what_is_open_and_closing_then_exporting_works_from_the_page() {
     let Some(tools) = tools() else { return };
     let server = Server::start().await;
-    review_and_stop_clocks(&server).await;
     let driver = Driver::start(&tools).await;
     let maria = driver.browser(&server).await;
     maria.sign_in(&server, "maria").await;
     let page = format!("/incidents/{DEMO_INCIDENT}");
+
+    // Mid-incident the checklist is one folded line; it unfolds once the review is complete.
     maria.open(&page).await;
+    let folded = maria.wait_for_text("#close", "Before closing", PATIENCE).await;
+    assert!(folded.contains("decisions, 1 clock and the review"), "{folded}");
+    let unfolded = "return document.querySelector('#close details.close-checklist').open;";
+    assert_eq!(maria.js(unfolded, vec![]).await, json!(false));
+    review_and_stop_clocks(&server).await;
+    maria.open(&page).await;
+    assert_eq!(maria.js(unfolded, vec![]).await, json!(true));
 
     // The demo still has open tasks and a proposed statement: each is named, with a link to it.
     let (task, decision) = server.incident(DEMO_INCIDENT, |s| {
