@@ -80,6 +80,8 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!(form instanceof HTMLFormElement) || (form.getAttribute("method") || "").toLowerCase() !== "post") { return; }
+    // A form that answers with a file (a download) is left to the browser.
+    if (form.hasAttribute("data-native")) { return; }
     if (event.defaultPrevented) { return; }
     event.preventDefault();
     if (form.getAttribute("aria-busy") === "true") { return; }

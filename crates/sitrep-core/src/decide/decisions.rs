@@ -43,7 +43,7 @@ pub(super) fn propose(
     judge.shares(class, actions, org)?;
     let statement = statement.map(|id| judge.statement_to_approve(id, class)).transpose()?;
     if class == "close" {
-        judge.ready_to_close()?;
+        judge.ready_to_close(None)?;
     }
     let rule = class_policy.rule.clone();
     let holds = judge.holds_for(rule.scope);
@@ -147,7 +147,7 @@ pub(super) fn decide(
             endorsements.push(Endorsement { user: by, role: &role, also: &also });
             let approved = rule.is_met(&decision.proposer, &endorsements);
             if approved && class == "close" {
-                judge.ready_to_close()?;
+                judge.ready_to_close(Some(*id))?;
             }
             let mut events = vec![IncidentEvent::DecisionApproved(DecisionApproved {
                 decision: *id,

@@ -106,28 +106,15 @@ impl Judge<'_> {
         Ok(found)
     }
 
-    /// Closing needs every regulatory clock stopped and the post-incident review complete.
-    pub(super) fn ready_to_close(&self) -> Result<(), Refusal> {
-        if let Some(clock) = self.state.clocks.iter().find(|c| c.is_open()) {
-            let due = match &clock.waiting_for {
-                Some(first) => format!("it starts when '{first}' is submitted"),
-                None => format!("it is due {}", clock.deadline),
-            };
-            return Err(conflict(format!(
-                "{} cannot close while the clock '{}' ({}) is open; {due}; record the notification sent (approved \
-                 through {}), or legal records that it is not required",
-                self.state.id, clock.clock, clock.title, clock.stopped_by
-            )));
-        }
-        if self.state.review.completed.is_some() {
+    /// Closing needs every task done or cancelled, every other decision settled, every
+    /// regulatory clock stopped and the post-incident review complete; the refusal names each
+    /// item still open, so one answer says everything that is left. `closing` is the close
+    /// decision being approved.
+    pub(super) fn ready_to_close(&self, closing: Option<DecisionId>) -> Result<(), Refusal> {
+        let checklist = self.state.close_checklist(closing);
+        if checklist.is_clear() {
             return Ok(());
         }
-        let review = &self.state.review;
-        let missing = if review.lessons.is_empty() {
-            "record its lessons, turn each into control changes, then complete it".to_owned()
-        } else {
-            format!("{} lesson(s) recorded; complete the review first", review.lessons.len())
-        };
-        Err(conflict(format!("{} closes only after its post-incident review: {missing}", self.state.id)))
+        Err(conflict(format!("{} cannot close yet: {}", self.state.id, checklist.items().join("; "))))
     }
 }

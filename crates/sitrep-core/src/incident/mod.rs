@@ -9,6 +9,7 @@
 //! the entry to its family.
 
 mod clocks;
+mod closing;
 mod decisions;
 mod evidence;
 mod facts;
@@ -35,6 +36,7 @@ use crate::policy::{Endorsement, Progress, Rule};
 use crate::time::Timestamp;
 
 pub use clocks::{Clock, ClockOutcome, ClockRelease, ClockWarning, Determination, ReleaseReason, Submission};
+pub use closing::{CloseChecklist, OpenClock, OpenDecision, OpenTask};
 pub use decisions::{Action, ActionStatus, Approval, Decision, Notice, NoticeStatus};
 pub use evidence::{Custody, EvidenceItem};
 pub use facts::{Fact, Judgement, LoggedNote, Occurrence};

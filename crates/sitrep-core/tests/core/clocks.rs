@@ -372,12 +372,12 @@ fn an_incident_with_an_open_clock_does_not_close() {
     says(
         &conflict(act(&mut w, "cmd", propose("close", "Close"))),
         &[
-            "cannot close while the clock 'gdpr_art33'",
+            "cannot close yet: the clock 'gdpr_art33'",
             "record the notification sent (approved through regulatory_notification)",
         ],
     );
     let (statement, _) = approved_regulator_text(&mut w, "We report a breach.", &[]);
-    says(&conflict(act(&mut w, "cmd", propose("close", "Close"))), &["cannot close while the clock 'gdpr_art33'"]);
+    says(&conflict(act(&mut w, "cmd", propose("close", "Close"))), &["cannot close yet: the clock 'gdpr_art33'"]);
     let now = w.org.now();
     act(&mut w, "lee", submit("gdpr_art33", now, statement, 1)).expect("submitted");
     act(&mut w, "cmd", propose("close", "Close")).expect("proposed once the clock was met");

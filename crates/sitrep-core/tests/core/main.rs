@@ -4,6 +4,7 @@
 mod support;
 
 mod clocks;
+mod closing;
 mod dates;
 mod decide;
 mod evidence;

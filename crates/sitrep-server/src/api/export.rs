@@ -20,13 +20,13 @@ use sitrep_core::bundle::{self, Contents, Member, Scope};
 use sitrep_core::checkpoint::{self, Checkpoint};
 use sitrep_core::decide::IncidentCommand;
 use sitrep_core::entry::Entry;
-use sitrep_core::{IncidentNumber, RecordId, merkle};
+use sitrep_core::{IncidentNumber, IncidentView, RecordId, UserName, merkle};
 use sitrep_store::Request;
 use tokio::sync::mpsc;
 use utoipa::ToSchema;
 
 use super::evidence::{check_integrity, dry_run};
-use super::{incident_number, read_view};
+use super::incident_number;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Body, Segments};
@@ -37,7 +37,7 @@ const PAGE: usize = 10_000;
 /// Bytes handed to the response per chunk.
 const CHUNK: usize = 256 * 1024;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportBody {
     /// Include the evidence files; each is recorded in its chain of custody (needs `purpose`).
@@ -139,22 +139,36 @@ pub async fn export(
     Body { value: body, .. }: Body<ExportBody>,
 ) -> Result<Response, ApiError> {
     let number = incident_number(&app, &caller, &id)?;
+    export_bundle(&app, &caller.user, number, body).await
+}
+
+/// The export itself, for the API and the command view's download alike: the same checks, the
+/// same custody entries, the same signed archive.
+pub async fn export_bundle(
+    app: &AppState,
+    user: &UserName,
+    number: IncidentNumber,
+    body: ExportBody,
+) -> Result<Response, ApiError> {
     let org = app.ledger.org();
-    read_view(&app, &caller, number, |view| {
-        let state = view.state();
-        if view.evidence_reader() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden {
-                rule: "actions.evidence".into(),
-                message: format!(
-                    "an export lists the evidence of {}, which is for {} only",
-                    state.id,
-                    org.policy.actions.evidence.describe()
-                ),
-            })
-        }
-    })??;
+    let now = app.now();
+    let allowed = app.ledger.with_incident(number, |state| {
+        IncidentView::of(state, &org, user, now).map(|view| {
+            if view.evidence_reader() {
+                Ok(())
+            } else {
+                Err(ApiError::Forbidden {
+                    rule: "actions.evidence".into(),
+                    message: format!(
+                        "an export lists the evidence of {}, which is for {} only",
+                        state.id,
+                        org.policy.actions.evidence.describe()
+                    ),
+                })
+            }
+        })
+    });
+    allowed.flatten().ok_or_else(|| ApiError::NotFound(format!("there is no incident {number}")))??;
     let purpose = body.purpose.as_deref().map(str::trim).unwrap_or_default();
     if body.blobs && purpose.is_empty() {
         return Err(ApiError::invalid(
@@ -163,7 +177,7 @@ pub async fn export(
         ));
     }
 
-    let mut record = read_record(&app, number, 1).await?;
+    let mut record = read_record(app, number, 1).await?;
     // The scope is checked before anything is recorded; the record only grows, so it still
     // holds once the custody entries are written.
     let chosen: Option<Vec<u64>> = match &body.entries {
@@ -195,22 +209,22 @@ pub async fn export(
             })
             .collect();
         for command in &commands {
-            dry_run(&app, &caller.user, number, command)?;
+            dry_run(app, user, number, command)?;
         }
         for item in &blobs {
-            check_integrity(&app, number, &item.sha256).await?;
+            check_integrity(app, number, &item.sha256).await?;
         }
         for command in commands {
-            app.ledger.execute(&caller.user, Request::Incident { incident: number, command }).await?;
+            app.ledger.execute(user, Request::Incident { incident: number, command }).await?;
         }
         let after = record.len() as u64 + 1;
-        record.extend(read_record(&app, number, after).await?);
+        record.extend(read_record(app, number, after).await?);
     }
     check_chain(number, &record)?;
     let scope = Scope { entries: body.entries, since: body.since, blobs: body.blobs };
     let contents = bundle::assemble(org.deployment, number, &record, &org.policy.source, &app.signing_key, &scope)
         .map_err(|e| ApiError::invalid(e.field, e.message))?;
-    Ok(stream(&app, number, contents))
+    Ok(stream(app, number, contents))
 }
 
 /// The bundle as a streamed `application/x-tar` attachment of known length.

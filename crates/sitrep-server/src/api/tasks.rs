@@ -139,7 +139,7 @@ pub async fn cancel(
     Segments((id, tid)): Segments<(String, String)>,
     body: Body<NoteBody>,
 ) -> Result<Response, ApiError> {
-    let command = IncidentCommand::CancelTask { task: task_id(&tid)?, note: body.value.note };
+    let command = body.value.cancel(task_id(&tid)?);
     answer(&app, &caller, &id, command, body.idempotency, StatusCode::OK).await
 }
 
@@ -156,6 +156,10 @@ impl TaskBody {
 impl NoteBody {
     pub(crate) fn done(self, task: TaskId) -> IncidentCommand {
         IncidentCommand::CompleteTask { task, note: self.note }
+    }
+
+    pub(crate) fn cancel(self, task: TaskId) -> IncidentCommand {
+        IncidentCommand::CancelTask { task, note: self.note }
     }
 }
 

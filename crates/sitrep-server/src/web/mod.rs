@@ -33,6 +33,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 mod clocks;
+mod close;
 mod decisions;
 mod evidence;
 mod facts;
@@ -96,6 +97,9 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route("/incidents/{id}/review/changes", post(review::plan_change))
         .route("/incidents/{id}/review/changes/{cc}/done", post(review::change_done))
         .route("/incidents/{id}/review/complete", post(review::complete_review))
+        .route("/incidents/{id}/close", post(close::propose_close))
+        .route("/incidents/{id}/close/tasks/{tid}/cancel", post(close::cancel_task))
+        .route("/incidents/{id}/bundle", post(close::download_bundle))
         .route("/control-changes", get(review::control_changes_page))
         .route("/policy", get(org::policy_page))
         .route("/org/record", get(org::org_record_page))
@@ -261,6 +265,7 @@ struct IncidentPage {
     s: sections::Sections,
     /// The playbooks the start form offers, each with a field per input.
     playbooks: Vec<PlaybookChoice>,
+    close: close::CloseSection,
 }
 
 /// The incident named in the path, if it exists and the viewer may see it.
@@ -338,15 +343,26 @@ async fn render_command(
     let built = app.ledger.with_incident(number, |state| {
         let seen = IncidentView::of(state, &org, &viewer.user, now)?;
         let share_url = |share: &Share| crate::views::share_url(app, state, share);
-        Some((CommandView::build(&seen, &recent, &chain), sections::build(&seen, &share_url)))
+        Some((
+            CommandView::build(&seen, &recent, &chain),
+            sections::build(&seen, &share_url),
+            close::CloseSection::build(&seen),
+        ))
     });
-    let Some((view, sections)) = built.flatten() else {
+    let Some((view, sections, close)) = built.flatten() else {
         return error_page(Some(viewer.me(app)), StatusCode::NOT_FOUND, "Not found", "That incident is gone.");
     };
     let offered: Vec<String> = view.playbooks.iter().map(|(id, _, _)| id.clone()).collect();
     let playbooks = forms::playbook_choices(&org, Some(&offered), &Fields::default(), true);
-    let page =
-        IncidentPage { me: Some(viewer.me(app)), csrf: viewer.csrf.clone(), refused, view, s: sections, playbooks };
+    let page = IncidentPage {
+        me: Some(viewer.me(app)),
+        csrf: viewer.csrf.clone(),
+        refused,
+        view,
+        s: sections,
+        playbooks,
+        close,
+    };
     render(&page, status)
 }
 

@@ -329,7 +329,7 @@ async fn conflicts_with_the_state_are_409() {
     assert_eq!(record_len(&app, &incident).await, before, "nothing was written");
 
     // A closed incident's record is final.
-    crate::review::complete_review(&app, &incident).await;
+    crate::review::ready_to_close(&app, &incident).await;
     app.post_ok(COMMANDER, &at("/decisions"), json!({"class": "close", "title": "Done"}), StatusCode::CREATED).await;
     app.post_ok(EXECUTIVE, &at("/decisions/D-4/approve"), json!({}), StatusCode::OK).await;
     let closed = record_len(&app, &incident).await;

@@ -717,7 +717,7 @@ async fn evidence_stays_readable_after_the_incident_closes_and_every_download_is
         .expect("a hash")
         .to_owned();
     let at = |path: &str| format!("/api/v1/incidents/{incident}{path}");
-    crate::review::complete_review(&app, &incident).await;
+    crate::review::ready_to_close(&app, &incident).await;
     let close = app
         .post_ok(COMMANDER, &at("/decisions"), json!({"class": "close", "title": "Done"}), StatusCode::CREATED)
         .await;

@@ -223,7 +223,7 @@ async fn one_incident_lives_its_whole_life_through_the_http_api() {
     assert!(text.contains("Leaked AWS access key in a public repository"), "{text}");
 
     // Closing: after the review, the commander proposes, the executive approves.
-    crate::review::complete_review(&app, "INC-1").await;
+    crate::review::ready_to_close(&app, "INC-1").await;
     let body = json!({"class": "close", "title": "Contained and eradicated; close"});
     let decision = app.post_ok(COMMANDER, &inc("/decisions"), body, StatusCode::CREATED).await;
     assert_eq!(decision["state"], "proposed");

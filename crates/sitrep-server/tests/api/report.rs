@@ -213,7 +213,7 @@ async fn metrics_carry_the_report_figures_across_incidents() {
     let drill = drill["id"].as_str().expect("an id").to_owned();
     app.post_ok(COMMANDER, &format!("/api/v1/incidents/{drill}/phase"), json!({"phase": "recovery"}), StatusCode::OK)
         .await;
-    crate::review::complete_review(&app, &ids[0]).await;
+    crate::review::ready_to_close(&app, &ids[0]).await;
     let close = propose(&app, &ids[0], COMMANDER, json!({"class": "close", "title": "Done"})).await;
     approve(&app, &ids[0], EXECUTIVE, &close).await;
 

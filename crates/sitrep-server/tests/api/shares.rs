@@ -466,7 +466,7 @@ async fn closing_the_incident_ends_its_share_links() {
     let s = shared_setup(24).await;
     let download = format!("{}/{}", s.link, s.shared);
     assert_eq!(s.open(&download).await.status(), StatusCode::OK);
-    crate::review::complete_review(&s.app, &s.incident).await;
+    crate::review::ready_to_close(&s.app, &s.incident).await;
     let body = json!({"class": "close", "title": "Done; close"});
     s.app.post_ok(COMMANDER, &s.at("/decisions"), body, StatusCode::CREATED).await;
     s.app.post_ok(EXECUTIVE, &s.at("/decisions/D-2/approve"), json!({}), StatusCode::OK).await;

@@ -1,8 +1,41 @@
 //! Reviewing and closing the demo incident through the command view.
 
-use sitrep_core::Phase;
+use sitrep_core::decide::IncidentCommand;
+use sitrep_core::events::DecisionState;
+use sitrep_core::incident::TaskState;
+use sitrep_core::{IncidentNumber, Phase};
+use sitrep_store::Request;
 
-use crate::harness::{DEMO_INCIDENT, Driver, PATIENCE, Server, eventually, tools};
+use crate::harness::{DEMO_INCIDENT, Driver, PATIENCE, Server, eventually, tools, user};
+
+/// Runs `command` on the demo incident as `by`, through the ledger as the API would.
+pub(crate) async fn act(server: &Server, by: &str, command: IncidentCommand) {
+    let incident: IncidentNumber = DEMO_INCIDENT.parse().expect("an incident id");
+    let what = format!("{command:?}");
+    server
+        .ledger
+        .execute(&user(by), Request::Incident { incident, command })
+        .await
+        .unwrap_or_else(|refusal| panic!("{by}: {what}: {refusal}"));
+}
+
+/// Settles, as the commander, what closing needs besides the review and the clocks: every open
+/// or blocked task done, every proposed decision withdrawn.
+pub(crate) async fn settle_tasks_and_decisions(server: &Server) {
+    let (tasks, decisions) = server.incident(DEMO_INCIDENT, |s| {
+        let tasks: Vec<_> =
+            s.tasks.iter().filter(|t| matches!(t.state, TaskState::Open | TaskState::Blocked)).map(|t| t.id).collect();
+        let decisions: Vec<_> =
+            s.decisions.iter().filter(|d| d.state == DecisionState::Proposed).map(|d| d.id).collect();
+        (tasks, decisions)
+    });
+    for task in tasks {
+        act(server, "maria", IncidentCommand::CompleteTask { task, note: None }).await;
+    }
+    for decision in decisions {
+        act(server, "maria", IncidentCommand::Withdraw { decision, note: Some("settled before closing".into()) }).await;
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_commander_reviews_the_demo_incident_and_it_closes_once_the_executive_approves() {
@@ -78,6 +111,8 @@ async fn the_commander_reviews_the_demo_incident_and_it_closes_once_the_executiv
     maria.click(&format!("{sent} button[type=submit]")).await;
     maria.wait_for_text("#clocks", "reference CNIL-2026-0415", PATIENCE).await;
 
+    // Closing also needs the demo's open tasks done and its waiting statement withdrawn.
+    settle_tasks_and_decisions(&server).await;
     maria.open(&format!("/incidents/{DEMO_INCIDENT}")).await;
     assert_eq!(maria.js(offers_close, vec![]).await, serde_json::json!(true), "close is offered now");
     maria.select("#decisions form[action$='/decisions'] select[name=class]", "close").await;
