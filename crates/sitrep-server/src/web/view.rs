@@ -126,6 +126,10 @@ pub struct EntryRow {
     pub kind: String,
     pub hash: String,
     pub summary: String,
+    /// Which filter of the record shows it: decisions, facts, tasks, comms, roles or other.
+    pub family: &'static str,
+    /// A delivery notice or an evidence read: folded away unless asked for.
+    pub notice: bool,
     /// For a fact or note that says when it happened (apart from when it was recorded): that
     /// time and the backfill reason, in words.
     pub occurred: String,
@@ -196,6 +200,8 @@ pub struct CommandView {
     /// The last few entries that changed something (delivery notices and reads left out).
     pub recent: Vec<EntryRow>,
     pub stepper: Vec<PhaseStep>,
+    /// Open tasks, for the section bar's count.
+    pub open_tasks: usize,
     pub phase_offer: Option<PhaseOffer>,
     pub verified: Vec<FactRow>,
     pub unverified: Vec<FactRow>,
@@ -204,6 +210,8 @@ pub struct CommandView {
     pub task_groups: Vec<TaskGroup>,
     pub timeline: Vec<EntryRow>,
     pub timeline_hidden: usize,
+    /// How many of the timeline's entries are notices, folded away until asked for.
+    pub timeline_notices: usize,
     pub chain_ok: bool,
     pub chain_detail: String,
     pub can_log_fact: bool,
@@ -465,6 +473,7 @@ impl CommandView {
                 .collect(),
             recent: significant(view, recent),
             stepper: stepper(state.phase),
+            open_tasks: state.tasks.iter().filter(|t| matches!(t.state, TaskState::Open | TaskState::Blocked)).count(),
             phase_offer: if probe(IncidentCommand::SetPhase { phase: other_phase }) {
                 phase_offer(state)
             } else {
@@ -477,6 +486,7 @@ impl CommandView {
             task_groups: task_groups(state, now),
             timeline: timeline(view, recent),
             timeline_hidden: (state.seq as usize).saturating_sub(recent.len()),
+            timeline_notices: recent.iter().filter(|e| NOTICES.contains(&e.kind.as_str())).count(),
             chain_ok: chain.ok,
             chain_detail: chain.detail.clone(),
             can_log_fact: probe(IncidentCommand::LogFact {
@@ -630,9 +640,23 @@ fn timeline(view: &IncidentView<'_>, recent: &[Entry]) -> Vec<EntryRow> {
             } else {
                 sitrep_core::post_report::describe(entry, true)
             },
+            family: family(&entry.kind),
+            notice: NOTICES.contains(&entry.kind.as_str()),
             occurred: occurred_words(entry),
         })
         .collect()
+}
+
+/// The record filter an entry kind belongs to.
+fn family(kind: &str) -> &'static str {
+    match kind.split('.').next().unwrap_or_default() {
+        "decision" | "action" => "decisions",
+        "fact" | "note" | "determination" | "incident" => "facts",
+        "task" | "control_change" | "lesson" | "review" => "tasks",
+        "statement" | "share" | "party" | "notification" | "clock" => "comms",
+        "role" | "commander" | "playbook" => "roles",
+        _ => "other",
+    }
 }
 
 /// The decision classes `user` may propose now.
@@ -729,9 +753,10 @@ pub fn deadline_words(due: Timestamp, now: Timestamp) -> String {
     }
 }
 
-/// Entry kinds that report rather than change: delivery notices and evidence reads. They stay
-/// in the record; the "latest" list leaves them out.
-const NOTICES: &[&str] = &["notification.delivered", "notification.failed", "evidence.accessed", "action.started"];
+/// Entry kinds that report rather than change: delivery notices, evidence reads, an action's
+/// start (its outcome is the change). They stay in the record; the "latest" list leaves them out
+/// and the record shows them when asked. A failed delivery is not one of them.
+const NOTICES: &[&str] = &["notification.delivered", "evidence.accessed", "action.started"];
 
 /// How many changes the queue's "latest" list shows.
 const RECENT: usize = 5;

@@ -12,5 +12,6 @@ mod forms;
 mod harness;
 mod keyboard;
 mod queue;
+mod record;
 mod review;
 mod screenshots;
