@@ -122,3 +122,57 @@ async fn pages_have_one_heading_labelled_controls_visible_focus_and_no_inline_sc
     assert!(problems.is_empty(), "accessibility problems: {problems:#?}");
     browser.close().await;
 }
+
+/// axe-core, installed by `.ci/run` (`npm ci --prefix tools/axe`), or `None` after saying how to
+/// install it; with `SITREP_BROWSER_TESTS=required` a missing copy fails the test.
+fn axe_source() -> Option<String> {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/axe/node_modules/axe-core/axe.min.js");
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(error) => {
+            let said = format!("axe-core is missing at {} ({error}): run npm ci --prefix tools/axe", path.display());
+            assert!(std::env::var("SITREP_BROWSER_TESTS").as_deref() != Ok("required"), "{said}");
+            eprintln!("SKIPPED the axe-core check: {said}");
+            None
+        }
+    }
+}
+
+/// Runs axe-core on the page shown, for WCAG 2.0, 2.1 and 2.2 at levels A and AA, and returns
+/// each violation as "rule (impact): first element".
+async fn axe_violations(browser: &Browser, axe: &str) -> Vec<String> {
+    browser.js(&format!("{axe}\nreturn true;"), vec![]).await;
+    let run = "const done = arguments[arguments.length - 1];\
+               axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })\
+                  .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.nodes.length + ' element(s), first ' + JSON.stringify(v.nodes[0].target))))\
+                  .catch(e => done(['axe failed: ' + e]));";
+    let found = browser.client.execute_async(run, vec![]).await.unwrap_or_else(|e| panic!("running axe-core: {e}"));
+    found.as_array().map(|v| v.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axe_core_finds_no_wcag_2_2_a_or_aa_violation_on_any_page() {
+    let Some(tools) = tools() else { return };
+    let Some(axe) = axe_source() else { return };
+    let server = Server::start_with_auditor().await;
+    let driver = Driver::start(&tools).await;
+    let browser = driver.browser(&server).await;
+    let mut signed_in = None;
+    let mut found = Vec::new();
+    let mut pages = pages();
+    // Lena's command view has a decision waiting on her, so the queue and its card show too.
+    pages.push(("command-view-approver", format!("/incidents/{DEMO_INCIDENT}"), Some("lena")));
+    for (name, path, who) in pages {
+        become_(&browser, &server, who, &mut signed_in).await;
+        for (device, width) in [("desktop", 1366), ("phone", 390)] {
+            browser.set_viewport(width, 900).await;
+            browser.open(&path).await;
+            for violation in axe_violations(&browser, &axe).await {
+                found.push(format!("{name} ({device}): {violation}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "axe-core found WCAG A/AA violations: {found:#?}");
+    browser.close().await;
+}
