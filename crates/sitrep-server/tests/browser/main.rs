@@ -13,4 +13,5 @@ mod harness;
 mod keyboard;
 mod queue;
 mod review;
+mod scenario;
 mod screenshots;
