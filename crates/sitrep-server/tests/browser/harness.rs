@@ -79,20 +79,29 @@ pub(crate) struct Server {
     passwords: HashMap<String, String>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), ServeError>>>,
+    /// The connector worker, when started (`start_with_connectors`).
+    worker: Option<JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
     pub(crate) async fn start() -> Server {
-        Server::launch(false).await
+        Server::launch(false, false).await
     }
 
     /// Also adds an auditor with a password, so the organisation record can be shown.
     pub(crate) async fn start_with_auditor() -> Server {
-        Server::launch(true).await
+        Server::launch(true, false).await
     }
 
-    async fn launch(auditor: bool) -> Server {
+    /// Also runs the connector worker, with the destinations and channels pointed at the demo's
+    /// own receiver as `sitrep serve --demo` does: approved actions really run, so the record
+    /// moves as it would in use (a revocation succeeds, "Mark contained" is offered).
+    pub(crate) async fn start_with_connectors() -> Server {
+        Server::launch(false, true).await
+    }
+
+    async fn launch(auditor: bool, connectors: bool) -> Server {
         let dir = tempfile::tempdir().expect("a temporary directory for the server");
         let data = dir.path().join("data");
         let data_dir = sitrep_server::demo::create(&data).expect("the demo deployment is created");
@@ -122,19 +131,34 @@ impl Server {
 
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("an ephemeral port");
         let listen = listener.local_addr().expect("the bound address");
-        let config = Config { data, listen, ..Config::default() };
+        let mut config = Config { data, listen, ..Config::default() };
+        let receiver = connectors
+            .then(|| sitrep_server::demo::Receiver::configure(&mut config).expect("the demo receiver is configured"));
         let (shutdown_sender, shutdown) = watch::channel(false);
         let state_ledger = ledger.clone();
-        let state = tokio::task::spawn_blocking(move || serve::state(config, state_ledger, system_clock(), shutdown))
-            .await
-            .expect("the state task finishes")
-            .expect("the server state builds");
+        let mut state =
+            tokio::task::spawn_blocking(move || serve::state(config, state_ledger, system_clock(), shutdown))
+                .await
+                .expect("the state task finishes")
+                .expect("the server state builds");
+        if let Some(receiver) = receiver {
+            state = state.with_demo_receiver(receiver);
+        }
+        let worker = connectors.then(|| serve::start_worker(&state));
         let (stop, stopped) = oneshot::channel::<()>();
         let stopped = async move {
             let _ = stopped.await;
         };
         let task = tokio::spawn(serve::serve_until(listener, state, stopped, shutdown_sender));
-        Server { address: format!("http://{listen}"), ledger, passwords, stop: Some(stop), task: Some(task), _dir: dir }
+        Server {
+            address: format!("http://{listen}"),
+            ledger,
+            passwords,
+            stop: Some(stop),
+            task: Some(task),
+            worker,
+            _dir: dir,
+        }
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -159,6 +183,9 @@ impl Drop for Server {
         }
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+        if let Some(worker) = self.worker.take() {
+            worker.abort();
         }
     }
 }

@@ -14,4 +14,5 @@ mod keyboard;
 mod queue;
 mod record;
 mod review;
+mod scenario;
 mod screenshots;
