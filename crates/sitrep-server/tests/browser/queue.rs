@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use sitrep_core::IncidentView;
 
-use crate::harness::{Browser, DEMO_INCIDENT, Driver, PATIENCE, Server, eventually, tools, user};
+use crate::harness::{Browser, DEMO_INCIDENT, Driver, PATIENCE, Server, eventually, target_dir, tools, user};
 use crate::screenshots::become_;
 
 const PEOPLE: [&str; 5] = ["maria", "tom", "lena", "chris", "eve"];
@@ -58,6 +58,8 @@ async fn each_demo_person_sees_the_state_line_and_all_that_waits_on_them_without
     let server = Server::start().await;
     let driver = Driver::start(&tools).await;
     let browser = driver.browser(&server).await;
+    let shots = target_dir().join("screenshots");
+    std::fs::create_dir_all(&shots).expect("the screenshots directory");
     let mut signed_in = None;
     let mut outside = Vec::new();
     let mut someone_waited_on = false;
@@ -69,6 +71,10 @@ async fn each_demo_person_sees_the_state_line_and_all_that_waits_on_them_without
             browser.set_viewport(width, height).await;
             browser.open(&format!("/incidents/{DEMO_INCIDENT}")).await;
             let boxes = first_screen(&browser).await;
+            // What each person sees first, for the docs (docs/screenshots/ takes lena's).
+            let png = browser.client.screenshot().await.expect("a screenshot");
+            let file = shots.join(format!("first-screen-{name}-{screen}.png"));
+            std::fs::write(&file, png).unwrap_or_else(|e| panic!("writing {}: {e}", file.display()));
             let items = boxes.iter().filter(|(what, ..)| !what.starts_with("the ")).count();
             let shown = if expected == 0 { 1 } else { expected };
             assert_eq!(
