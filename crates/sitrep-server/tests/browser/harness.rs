@@ -418,12 +418,13 @@ impl Browser {
 
     /// The text of `part` (a selector; "" for the whole card) of decision `id`'s card in the
     /// section `section` (`#needs-you` or `#decisions`), or "" when there is no such card.
-    /// Cards are found by the id they show, not by element ids.
+    /// Cards are found by the id they show, not by element ids. The text is the card's whole
+    /// text, folded or not (a decided card folds to its header line), spaces collapsed.
     pub(crate) async fn decision_card(&self, section: &str, id: &str, part: &str) -> String {
         let script = "const card = [...document.querySelectorAll(arguments[0] + ' article.decision')]\
                       .find(a => a.querySelector('h3 .id').textContent.trim() === arguments[1]);\
                       const el = card && (arguments[2] ? card.querySelector(arguments[2]) : card);\
-                      return el ? el.innerText : '';";
+                      return el ? el.textContent.replace(/\\s+/g, ' ').trim() : '';";
         let text = self.js(script, vec![json!(section), json!(id), json!(part)]).await;
         text.as_str().unwrap_or_default().to_owned()
     }
