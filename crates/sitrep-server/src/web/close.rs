@@ -8,15 +8,13 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use sitrep_core::decide::{IncidentCommand, decide_incident};
 use sitrep_core::events::DecisionState;
-use sitrep_core::ids::TaskId;
 use sitrep_core::view::IncidentView;
 use sitrep_core::{DecisionClass, Phase};
 
-use super::forms::{FormError, Refused};
-use super::{Fields, Path1, Path2, Viewer, act, csrf, visible_incident};
+use super::forms::Refused;
+use super::{Fields, Path1, Viewer, act, csrf, visible_incident};
 use crate::api::decisions::ProposeBody;
 use crate::api::export::{ExportBody, export_bundle};
-use crate::api::tasks::NoteBody;
 use crate::state::AppState;
 
 /// One open item of the checklist: what it is, and where on the page it is settled.
@@ -163,21 +161,6 @@ fn summary(checklist: &sitrep_core::incident::CloseChecklist) -> String {
         Some(last) if parts.is_empty() => last,
         Some(last) => format!("{} and {last}", parts.join(", ")),
     }
-}
-
-/// Cancels a task that will not be done before closing, with the note saying where it went
-/// (usually the control change that carries it on).
-pub(super) async fn cancel_task(
-    State(app): State<AppState>,
-    viewer: Viewer,
-    crate::extract::Segments((id, tid)): Path2,
-    fields: Fields,
-) -> Response {
-    let command = tid
-        .parse::<TaskId>()
-        .map_err(FormError::text)
-        .and_then(|task| fields.body(&[], &["note"]).parse::<NoteBody>().map(|body| body.cancel(task)));
-    act(&app, &viewer, &id, &fields, "close", command).await
 }
 
 /// The signed bundle of the whole record, as `POST /api/v1/incidents/{id}/export` answers it

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use sitrep_core::TaskId;
+use sitrep_core::decide::IncidentCommand;
 
 use super::forms::FormError;
 use super::{Fields, FormBody, Path1, Path2, Viewer, act};
@@ -23,16 +24,35 @@ pub(super) async fn add_task(
     act(&app, &viewer, &id, &fields, "tasks", command).await
 }
 
+/// A task command that takes an optional note (done, cancelled).
+fn with_note(
+    tid: &str,
+    fields: &Fields,
+    command: fn(NoteBody, TaskId) -> IncidentCommand,
+) -> Result<IncidentCommand, FormError> {
+    let task = tid.parse::<TaskId>().map_err(FormError::text)?;
+    fields.body(&[], &["note"]).parse::<NoteBody>().map(|body| command(body, task))
+}
+
 pub(super) async fn task_done(
     State(app): State<AppState>,
     viewer: Viewer,
     crate::extract::Segments((id, tid)): Path2,
     fields: Fields,
 ) -> Response {
-    let command = tid
-        .parse::<TaskId>()
-        .map_err(FormError::text)
-        .and_then(|task| fields.body(&[], &["note"]).parse::<NoteBody>().map(|body| body.done(task)));
+    let command = with_note(&tid, &fields, NoteBody::done);
+    act(&app, &viewer, &id, &fields, "tasks", command).await
+}
+
+/// Cancels a task, with a note saying where it went (from the close checklist, usually the
+/// control change that carries it on).
+pub(super) async fn task_cancelled(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments((id, tid)): Path2,
+    fields: Fields,
+) -> Response {
+    let command = with_note(&tid, &fields, NoteBody::cancel);
     act(&app, &viewer, &id, &fields, "tasks", command).await
 }
 

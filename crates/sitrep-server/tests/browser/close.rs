@@ -86,7 +86,7 @@ async fn the_checklist_names_what_is_open_and_closing_then_exporting_works_from_
     assert_eq!(maria.js(offers_close, vec![]).await, json!(false), "nor in the general propose form");
 
     // A task that moves into a control change is cancelled from the checklist, with the note.
-    let form = format!("form[action$='/close/tasks/{task_id}/cancel']");
+    let form = format!("form[action$='/tasks/{task_id}/cancel']");
     let cancel = format!("#close {form}");
     maria.click(&format!("#close details.cancel-task:has({form}) summary")).await;
     maria.type_into(&format!("{cancel} input[name=note]"), "carried on in CC-1").await;
