@@ -10,6 +10,7 @@ use sitrep_core::sitrep::{Sitrep, age};
 use sitrep_core::{DecisionId, Phase, RecordId, Severity};
 use sitrep_store::Request as LedgerRequest;
 
+use super::filters;
 use super::forms::{self, FormError, PlaybookChoice, Refused};
 use super::view::{self, Me};
 use super::{
