@@ -14,3 +14,4 @@ mod keyboard;
 mod queue;
 mod review;
 mod screenshots;
+mod time;
