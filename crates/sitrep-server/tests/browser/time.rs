@@ -173,3 +173,62 @@ async fn releasing_a_role_and_withdrawing_ask_for_a_reason_the_record_keeps() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_javascript_times_stay_in_utc_and_a_time_field_is_read_as_utc() {
+    let Some(tools) = tools() else { return };
+    let server = Server::start().await;
+    let driver = Driver::start(&tools).await;
+    let tom = driver.browser(&server).await;
+    tom.cdp("Emulation.setTimezoneOverride", json!({ "timezoneId": BERLIN })).await;
+    tom.sign_in(&server, "tom").await;
+
+    // Scripts off: the server's UTC text is what shows, and the labels say the fields are UTC.
+    tom.cdp("Emulation.setScriptExecutionDisabled", json!({ "value": true })).await;
+    tom.open(&format!("/incidents/{DEMO_INCIDENT}")).await;
+    let deadline = tom.text("#clocks time[data-deadline]").await;
+    let utc = in_server_format(&deadline);
+    assert!(utc, "the deadline in the server's UTC format: {deadline:?}");
+    let form = format!("#facts form[action='/incidents/{DEMO_INCIDENT}/facts']");
+    let label = tom.text(&format!("{form} [data-zone-note]")).await;
+    assert_eq!(label, "(UTC, if earlier)", "without the script the field is UTC, and says so");
+
+    // A form posted as without the script (no `_utc` beside the field): read as UTC.
+    tom.cdp("Emulation.setScriptExecutionDisabled", json!({ "value": false })).await;
+    tom.open(&format!("/incidents/{DEMO_INCIDENT}")).await;
+    let typed = (sitrep_testing::system_now().as_jiff() - jiff::SignedDuration::from_hours(3))
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .strftime("%Y-%m-%dT%H:%M")
+        .to_string();
+    let text = "Key used again from the same address";
+    tom.js(
+        "const f = document.querySelector(arguments[0]);\
+         f.querySelector('[name=occurred_at_utc]').remove();\
+         f.occurred_at.value = arguments[1]; f.text.value = arguments[2];\
+         f.backfill_reason.value = 'found in the logs later'; f.submit();",
+        vec![json!(form), json!(typed.clone()), json!(text)],
+    )
+    .await;
+    let recorded = eventually("the fact in the record", PATIENCE, || async {
+        let at = server.incident(DEMO_INCIDENT, |s| s.facts.iter().find(|f| f.text == text).map(|f| f.occurred_at));
+        at.ok_or_else(|| "not yet".to_owned())
+    })
+    .await;
+    let civil: jiff::civil::DateTime = typed.parse().expect("the typed minute");
+    let expected = civil.to_zoned_datetime(jiff::tz::TimeZone::UTC).expect("a UTC time").timestamp();
+    assert_eq!(recorded.as_jiff(), expected, "{typed} with no zone beside it is UTC");
+}
+
+/// "2026-12-03 19:25 UTC": the server's one format.
+fn in_server_format(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.len() == 20
+        && text.ends_with(" UTC")
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            10 | 16 => *b == b' ',
+            13 => *b == b':',
+            17..=19 => b.is_ascii_uppercase(),
+            _ => b.is_ascii_digit(),
+        })
+}
