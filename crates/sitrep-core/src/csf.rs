@@ -31,6 +31,41 @@ pub const CATEGORIES: [(&str, &[u8]); 22] = [
     ("RC.CO", &[3, 4]),
 ];
 
+/// Each category's name as CSF 2.0 writes it, in the order of [`CATEGORIES`]: the words a
+/// person may type to find a subcategory ("platform" finds PR.PS).
+pub const CATEGORY_NAMES: [(&str, &str); 22] = [
+    ("GV.OC", "Organizational Context"),
+    ("GV.RM", "Risk Management Strategy"),
+    ("GV.RR", "Roles, Responsibilities, and Authorities"),
+    ("GV.PO", "Policy"),
+    ("GV.OV", "Oversight"),
+    ("GV.SC", "Cybersecurity Supply Chain Risk Management"),
+    ("ID.AM", "Asset Management"),
+    ("ID.RA", "Risk Assessment"),
+    ("ID.IM", "Improvement"),
+    ("PR.AA", "Identity Management, Authentication, and Access Control"),
+    ("PR.AT", "Awareness and Training"),
+    ("PR.DS", "Data Security"),
+    ("PR.PS", "Platform Security"),
+    ("PR.IR", "Technology Infrastructure Resilience"),
+    ("DE.CM", "Continuous Monitoring"),
+    ("DE.AE", "Adverse Event Analysis"),
+    ("RS.MA", "Incident Management"),
+    ("RS.AN", "Incident Analysis"),
+    ("RS.CO", "Incident Response Reporting and Communication"),
+    ("RS.MI", "Incident Mitigation"),
+    ("RC.RP", "Incident Recovery Plan Execution"),
+    ("RC.CO", "Incident Recovery Communication"),
+];
+
+/// Every subcategory identifier ("PR.PS-06") with its category's name, in framework order.
+pub fn subcategories() -> impl Iterator<Item = (String, &'static str)> {
+    CATEGORIES
+        .iter()
+        .zip(CATEGORY_NAMES.iter())
+        .flat_map(|((category, numbers), (_, name))| numbers.iter().map(move |n| (format!("{category}-{n:02}"), *name)))
+}
+
 /// `RS.MA`: a CSF 2.0 category.
 pub fn is_category(text: &str) -> bool {
     CATEGORIES.iter().any(|(category, _)| *category == text)
@@ -49,6 +84,15 @@ pub fn is_subcategory(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_subcategory_is_listed_once_with_its_category_name() {
+        let all: Vec<_> = subcategories().collect();
+        assert_eq!(all.len(), 106);
+        assert!(all.iter().all(|(id, _)| is_subcategory(id)));
+        assert!(CATEGORIES.iter().zip(CATEGORY_NAMES.iter()).all(|((a, _), (b, _))| a == b));
+        assert!(all.contains(&("PR.PS-06".to_owned(), "Platform Security")));
+    }
 
     #[test]
     fn the_framework_has_106_subcategories_in_22_categories() {

@@ -23,6 +23,7 @@ use crate::api::evidence::{check_integrity, serve_blob};
 use crate::error::ApiError;
 use crate::extract::Segments;
 use crate::state::AppState;
+use crate::web::filters;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 

@@ -94,18 +94,19 @@ pub async fn receive(
         )
     })?;
     let constraints = multer::Constraints::new()
-        .allowed_fields(vec!["file", "source", "collected_by", "collected_at", "csrf"])
+        .allowed_fields(vec!["file", "source", "collected_by", "collected_at", "collected_at_utc", "csrf"])
         .size_limit(
             multer::SizeLimit::new()
                 .whole_stream(limit.saturating_add(FORM_OVERHEAD))
                 .for_field("source", TEXT_PART_MAX)
                 .for_field("collected_by", TEXT_PART_MAX)
                 .for_field("collected_at", TEXT_PART_MAX)
+                .for_field("collected_at_utc", TEXT_PART_MAX)
                 .for_field("csrf", TEXT_PART_MAX),
         );
     let mut form = multer::Multipart::with_constraints(body, boundary, constraints);
     let mut upload = None;
-    let (mut source, mut collected_by, mut collected_at) = (None, None, None);
+    let (mut source, mut collected_by, mut collected_at, mut collected_utc) = (None, None, None, None);
     let mut csrf_seen = csrf.is_none();
     while let Some(mut part) = form.next_field().await.map_err(|e| form_error(e, limit))? {
         let name = part.name().unwrap_or_default().to_owned();
@@ -137,6 +138,7 @@ pub async fn receive(
                     }
                     "source" => source = Some(value).filter(|v| !v.trim().is_empty()),
                     "collected_by" => collected_by = Some(value).filter(|v| !v.trim().is_empty()),
+                    "collected_at_utc" => collected_utc = Some(value).filter(|v| !v.trim().is_empty()),
                     _ => collected_at = Some(value).filter(|v| !v.trim().is_empty()),
                 }
             }
@@ -145,7 +147,11 @@ pub async fn receive(
     let Some((blob, file_name, declared_type)) = upload else {
         return Err(ApiError::invalid("file", "the form has no part named `file`"));
     };
-    let collected_at = collected_at.map(|text| parse_time(&text)).transpose()?;
+    // The web form's script sends the instant it read in the person's zone beside their text.
+    let collected_at = match (collected_at, collected_utc) {
+        (Some(_), Some(instant)) => Some(parse_time(&instant)?),
+        (text, _) => text.map(|text| parse_time(&text)).transpose()?,
+    };
     let sha256 = blob.digest();
     let command = IncidentCommand::RegisterEvidence(EvidenceRegistered {
         sha256: sha256.clone(),
@@ -216,10 +222,18 @@ fn forward(body: axum::body::Body) -> impl futures_util::Stream<Item = Result<ax
     )
 }
 
+/// RFC 3339, or a browser's `datetime-local` value ("2026-11-27T03:10"), which has no offset
+/// and is read as UTC (the web form says so when its script does not run).
 fn parse_time(text: &str) -> Result<Timestamp, ApiError> {
-    text.trim().parse::<jiff::Timestamp>().map(Timestamp::from_jiff).map_err(|_| {
-        ApiError::invalid("collected_at", format!("'{text}' is not a time like 2026-11-27T03:10:00Z (RFC 3339)"))
-    })
+    let text = text.trim();
+    let refused =
+        || ApiError::invalid("collected_at", format!("'{text}' is not a time like 2026-11-27T03:10:00Z (RFC 3339)"));
+    if let Ok(at) = text.parse::<jiff::Timestamp>() {
+        return Ok(Timestamp::from_jiff(at));
+    }
+    let civil: jiff::civil::DateTime = text.parse().map_err(|_| refused())?;
+    let zoned = civil.to_zoned_datetime(jiff::tz::TimeZone::UTC).map_err(|_| refused())?;
+    Ok(Timestamp::from_jiff(zoned.timestamp()))
 }
 
 /// The media type the first bytes show, whatever the uploader declared: binary formats by

@@ -29,7 +29,11 @@ pub(super) async fn decide(
     let command = did.parse::<DecisionId>().map_err(FormError::text).and_then(|decision| match verb.as_str() {
         "approve" => fields.body(&[], &["note"]).parse::<NoteBody>().map(|body| body.approve(decision)),
         "reject" => fields.body(&["note"], &[]).parse::<ReasonBody>().map(|body| body.reject(decision)),
-        "withdraw" => fields.body(&[], &["note"]).parse::<NoteBody>().map(|body| body.withdraw(decision)),
+        // The page asks why before it withdraws; the reason is the withdrawal's note.
+        "withdraw" => match fields.optional("note") {
+            Some(_) => fields.body(&[], &["note"]).parse::<NoteBody>().map(|body| body.withdraw(decision)),
+            None => Err(FormError::at("note", "say why it is withdrawn: the record keeps the reason")),
+        },
         other => Err(FormError::text(format!("'{other}' is not something a decision can be"))),
     });
     let anchor = format!("decision-{did}");

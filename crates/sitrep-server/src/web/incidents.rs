@@ -10,6 +10,7 @@ use sitrep_core::sitrep::{Sitrep, age};
 use sitrep_core::{DecisionId, Phase, RecordId, Severity};
 use sitrep_store::Request as LedgerRequest;
 
+use super::filters;
 use super::forms::{self, FormError, PlaybookChoice, Refused};
 use super::view::{self, Me};
 use super::{
@@ -285,8 +286,26 @@ pub(super) async fn release_role(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
+    // The page asks why before it releases. The command takes no reason, so the reason is
+    // recorded as a note right after the release, in the same words the page showed.
+    let Some(reason) = fields.optional("reason") else {
+        let refused = FormError::at("reason", "say why the role is released: the record keeps the reason");
+        return act(&app, &viewer, &id, &fields, "roles", Err::<IncidentCommand, _>(refused)).await;
+    };
     let command = fields.body(&["role", "user"], &["unit"]).parse::<RoleBody>().map(RoleBody::release);
-    act(&app, &viewer, &id, &fields, "roles", command).await
+    let released = act(&app, &viewer, &id, &fields, "roles", command).await;
+    if released.status() != axum::http::StatusCode::SEE_OTHER {
+        return released;
+    }
+    let note = IncidentCommand::AddNote {
+        text: format!("Released {} from {}: {reason}", fields.get("user"), fields.get("role").replace('_', " ")),
+        occurred: None,
+    };
+    if let Ok(incident) = visible_incident(&app, &viewer, &id) {
+        // The release stands either way; a note refused now is only a missing reason.
+        let _ = app.ledger.execute(&viewer.user, LedgerRequest::Incident { incident, command: note }).await;
+    }
+    released
 }
 
 pub(super) async fn assign_role(

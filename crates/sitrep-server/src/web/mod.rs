@@ -125,6 +125,10 @@ pub fn routes(app: &AppState) -> Router<AppState> {
             "/static/forms.js",
             get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../static/forms.js")) }),
         )
+        .route(
+            "/static/time.js",
+            get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../static/time.js")) }),
+        )
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -434,13 +438,17 @@ impl FormBody {
         self
     }
 
-    /// Adapter for a `datetime-local` field, which has no offset: read as UTC and given to the
-    /// body as the RFC 3339 time the API takes. Left out when blank.
+    /// Adapter for a `datetime-local` field, which has no offset. With JavaScript, `time.js`
+    /// reads it in the person's zone and sends the instant beside it as `{name}_utc` (RFC 3339);
+    /// without, the field alone is read as UTC, as its label then says. Either way the body gets
+    /// the RFC 3339 time the API takes. Left out when blank.
     fn local_time(self, fields: &Fields, name: &str) -> Result<Self, FormError> {
-        match fields.optional(name) {
-            Some(text) => Ok(self.with(name, local_utc(&text).map_err(|e| FormError::at(name, e))?.to_string())),
-            None => Ok(self),
-        }
+        let Some(text) = fields.optional(name) else { return Ok(self) };
+        let at = match fields.optional(&format!("{name}_utc")) {
+            Some(instant) => zoned_utc(&text, &instant),
+            None => local_utc(&text),
+        };
+        Ok(self.with(name, at.map_err(|e| FormError::at(name, e))?.to_string()))
     }
 
     /// The API's body type, read from the form as from a JSON body.
@@ -462,6 +470,48 @@ fn local_utc(text: &str) -> Result<sitrep_core::Timestamp, String> {
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .map(|zoned| sitrep_core::Timestamp::from_jiff(zoned.timestamp()))
         .map_err(|e| e.to_string())
+}
+
+/// Template filters for times: a page writes `<time datetime="{{ t|rfc3339 }}">{{ t|when }}</time>`
+/// for a `Timestamp` or for text [`view::when`] wrote, so every page has one format and a
+/// machine-readable instant the viewer's script turns into their zone.
+pub mod filters {
+    use std::fmt::Display;
+
+    /// The instant in text: RFC 3339, or "2026-11-27 17:27 UTC" as [`super::view::when`] writes it.
+    pub fn instant(text: &str) -> Option<sitrep_core::Timestamp> {
+        let text = text.trim();
+        if let Ok(at) = text.parse::<jiff::Timestamp>() {
+            return Some(sitrep_core::Timestamp::from_jiff(at));
+        }
+        let civil: jiff::civil::DateTime = text.strip_suffix(" UTC")?.replacen(' ', "T", 1).parse().ok()?;
+        civil
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|zoned| sitrep_core::Timestamp::from_jiff(zoned.timestamp()))
+    }
+
+    /// `datetime` for a `<time>`: the instant in RFC 3339 (UTC), or empty when it is not a time.
+    #[askama::filter_fn]
+    pub fn rfc3339(value: impl Display, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(instant(&value.to_string()).map(|at| at.to_string()).unwrap_or_default())
+    }
+
+    /// The page's one time format; text that is not a time is left as it is.
+    #[askama::filter_fn]
+    pub fn when(value: impl Display, _: &dyn askama::Values) -> askama::Result<String> {
+        let text = value.to_string();
+        Ok(instant(&text).map(super::view::when).unwrap_or(text))
+    }
+}
+
+/// The instant `time.js` worked out for a `datetime-local` value in the person's zone.
+fn zoned_utc(text: &str, instant: &str) -> Result<sitrep_core::Timestamp, String> {
+    instant
+        .trim()
+        .parse::<jiff::Timestamp>()
+        .map(sitrep_core::Timestamp::from_jiff)
+        .map_err(|_| format!("'{text}' is not a date and time"))
 }
 
 /// Shared by the state: which record prefixes are already verified.
@@ -503,6 +553,38 @@ mod tests {
         };
         assert_eq!((text.as_str(), source), ("seen", None), "a blank optional field is left out");
         assert_eq!(occurred.at.to_string(), "2026-11-27T18:00:00.000000Z", "datetime-local is read as UTC");
+    }
+
+    #[test]
+    fn every_page_writes_a_time_one_way_to_the_minute_with_its_instant_beside() {
+        let at: sitrep_core::Timestamp = "2026-12-03T19:25:24.123456Z".parse().expect("a time");
+        assert_eq!(super::view::when(at), "2026-12-03 19:25 UTC", "no seconds, UTC named");
+        // A template gets the same text from a Timestamp, from RFC 3339 text or from `when`'s own.
+        for text in ["2026-12-03T19:25:24.123456Z", "2026-12-03T20:25:24.123456+01:00", "2026-12-03 19:25 UTC"] {
+            let instant = super::filters::instant(text).expect(text);
+            assert_eq!(super::view::when(instant), "2026-12-03 19:25 UTC", "{text}");
+        }
+        assert_eq!(
+            super::filters::instant("2026-12-03 19:25 UTC").map(|t| t.to_string()).as_deref(),
+            Some("2026-12-03T19:25:00.000000Z")
+        );
+        assert_eq!(super::filters::instant("not yet"), None, "words stay words");
+    }
+
+    #[test]
+    fn a_time_field_is_the_instant_the_script_read_in_the_persons_zone_else_utc() {
+        let zoned = fact(&[
+            ("text", "seen"),
+            ("occurred_at", "2026-11-27T19:00"),
+            ("occurred_at_utc", "2026-11-27T18:00:00.000Z"),
+        ]);
+        let Ok(IncidentCommand::LogFact { occurred: Some(occurred), .. }) = zoned else { panic!("{zoned:?}") };
+        assert_eq!(occurred.at.to_string(), "2026-11-27T18:00:00.000000Z", "19:00 in Berlin is 18:00 UTC");
+        let bare = fact(&[("text", "seen"), ("occurred_at", "2026-11-27T19:00"), ("occurred_at_utc", "")]);
+        let Ok(IncidentCommand::LogFact { occurred: Some(occurred), .. }) = bare else { panic!("{bare:?}") };
+        assert_eq!(occurred.at.to_string(), "2026-11-27T19:00:00.000000Z", "without the script, read as UTC");
+        let garbled = fact(&[("text", "seen"), ("occurred_at", "2026-11-27T19:00"), ("occurred_at_utc", "soon")]);
+        assert_eq!(garbled, Err("occurred_at: '2026-11-27T19:00' is not a date and time".into()));
     }
 
     #[test]

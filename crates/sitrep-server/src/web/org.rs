@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use sitrep_core::RecordId;
 use sitrep_store::Request as LedgerRequest;
 
+use super::filters;
 use super::view::{self, Me};
 use super::{Fields, Path1, Viewer, csrf, error_page, render};
 use crate::error::ApiError;

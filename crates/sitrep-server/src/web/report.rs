@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use sitrep_core::Timestamp;
 use sitrep_core::post_report::{Milestone, PostIncidentReport, duration, seq_ranges, when};
 
+use super::filters;
 use super::view::Me;
 use super::{Viewer, render, visible_incident};
 use crate::extract::Segments;

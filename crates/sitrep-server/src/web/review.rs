@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 
+use super::filters;
 use super::forms::FormError;
 use super::view::Me;
 use super::{Fields, FormBody, Path1, Path2, Viewer, act, render, sections};

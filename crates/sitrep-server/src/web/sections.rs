@@ -105,6 +105,8 @@ pub struct ChangeRow {
 #[derive(Debug, Clone, Default)]
 pub struct ReviewSection {
     pub lessons: Vec<LessonRow>,
+    /// The control-change field's type-ahead: every CSF 2.0 subcategory and its words.
+    pub csf_options: &'static [(String, String)],
     pub completed: String,
     pub can_record: bool,
     pub can_complete: bool,
@@ -567,10 +569,26 @@ pub fn change_row(
     }
 }
 
+/// Every CSF 2.0 subcategory with its words ("Platform Security: …" where the core words the
+/// outcome), offered as the control-change field's type-ahead.
+pub static CSF_OPTIONS: std::sync::LazyLock<Vec<(String, String)>> = std::sync::LazyLock::new(|| {
+    sitrep_core::csf::subcategories()
+        .map(|(id, category)| {
+            let outcome = sitrep_core::post_report::CSF_SUBCATEGORIES.iter().find(|(known, _)| *known == id);
+            let words = match outcome {
+                Some((_, outcome)) => format!("{category}: {outcome}"),
+                None => category.to_owned(),
+            };
+            (id, words)
+        })
+        .collect()
+});
+
 fn review_section(state: &IncidentState, org: &OrgState, user: &UserName, now: Timestamp) -> ReviewSection {
     let allowed = |command: IncidentCommand| decide_incident(state, org, user, &command, state.updated_at).is_ok();
     let review = &state.review;
     ReviewSection {
+        csf_options: CSF_OPTIONS.as_slice(),
         lessons: review
             .lessons
             .iter()

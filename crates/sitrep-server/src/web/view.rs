@@ -242,16 +242,18 @@ pub struct CommandView {
 /// The newest entries shown in the timeline; older ones are in the record itself.
 pub const TIMELINE: usize = 300;
 
-/// "2026-11-27 17:27:49 UTC": the record's time without the microseconds people do not read.
+/// "2026-11-27 17:27 UTC": the one way every page writes a time, to the minute people read.
+/// Pages put it in `<time datetime>` (see [`super::filters`]); `static/time.js` then shows it
+/// in the viewer's zone with UTC beside it. The record's exact instant stays in the record.
 pub fn when(at: Timestamp) -> String {
     let text = at.to_string();
-    match (text.get(..10), text.get(11..19)) {
+    match (text.get(..10), text.get(11..16)) {
         (Some(date), Some(time)) => format!("{date} {time} UTC"),
         _ => text,
     }
 }
 
-/// "happened 2026-11-27 02:41:00 UTC (backfilled: git log)" for a fact or note whose occurrence
+/// "happened 2026-11-27 02:41 UTC (backfilled: git log)" for a fact or note whose occurrence
 /// time differs from its recording; empty otherwise.
 fn occurred_words(entry: &sitrep_core::entry::Entry) -> String {
     use sitrep_core::events::IncidentEvent;

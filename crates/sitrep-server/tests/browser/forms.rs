@@ -164,12 +164,13 @@ async fn each_refused_form_of_the_command_view_keeps_what_was_typed_with_the_rea
             Typed::File("file", &file.display().to_string()),
             Typed::Text("source", "CloudTrail export"),
             Typed::Text("collected_by", "maria"),
-            Typed::Text("collected_at", "yesterday evening"),
+            // A date-time picker now: the refusal is a collection time in the future.
+            Typed::When("collected_at", "2030-01-02T09:30"),
         ],
         "collected_at",
     )
     .await;
-    assert!(said.starts_with("Collected at:"), "{said}");
+    assert!(said.starts_with("Collected at:") && said.contains("is in the future"), "{said}");
 
     let change = format!("#review form[action='{page}/review/changes']");
     let said = refused_keeps_what_was_typed(

@@ -16,3 +16,4 @@ mod record;
 mod review;
 mod scenario;
 mod screenshots;
+mod time;
