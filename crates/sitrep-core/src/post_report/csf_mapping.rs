@@ -6,16 +6,8 @@ use super::*;
 use crate::ids::{DecisionClass, Phase};
 use crate::policy::Policy;
 
-/// The categories the view reports on, with their CSF 2.0 names.
-pub const CSF_CATEGORIES: &[(&str, &str)] = &[
-    ("RS.MA", "Incident Management"),
-    ("RS.AN", "Incident Analysis"),
-    ("RS.CO", "Incident Response Reporting and Communication"),
-    ("RS.MI", "Incident Mitigation"),
-    ("RC.RP", "Incident Recovery Plan Execution"),
-    ("RC.CO", "Incident Recovery Communication"),
-    ("ID.IM", "Improvement"),
-];
+/// The categories the view reports on (their names are `csf::category_name`'s).
+pub const CSF_CATEGORIES: &[&str] = &["RS.MA", "RS.AN", "RS.CO", "RS.MI", "RC.RP", "RC.CO", "ID.IM"];
 
 /// The subcategories of those categories, as CSF 2.0 words their outcomes.
 pub const CSF_SUBCATEGORIES: &[(&str, &str)] = &[

@@ -205,7 +205,7 @@ pub(super) fn csf_view(found: &BTreeMap<String, (BTreeSet<u64>, BTreeSet<String>
     };
     let mut categories: Vec<CsfCategory> = CSF_CATEGORIES
         .iter()
-        .map(|(category, title)| {
+        .map(|category| {
             // The known subcategories, then anything else the policy names in this category
             // (a category-level reference such as `RS.MA` included).
             let mut ids: Vec<&str> =
@@ -217,14 +217,14 @@ pub(super) fn csf_view(found: &BTreeMap<String, (BTreeSet<u64>, BTreeSet<String>
             }
             CsfCategory {
                 id: (*category).to_owned(),
-                title: (*title).to_owned(),
+                title: crate::csf::category_name(category).unwrap_or_default().to_owned(),
                 subcategories: ids.into_iter().map(evidence).collect(),
             }
         })
         .collect();
     let others: Vec<CsfEvidence> = found
         .keys()
-        .filter(|id| !CSF_CATEGORIES.iter().any(|(category, _)| category_of(id) == *category))
+        .filter(|id| !CSF_CATEGORIES.iter().any(|category| category_of(id) == *category))
         .map(|id| evidence(id))
         .collect();
     if !others.is_empty() {
