@@ -43,10 +43,38 @@
     return action + "#" + same.indexOf(form);
   }
 
+  // A fold (`<details>`) the person opened or closed stays so when its section is replaced:
+  // found again by the nearest element with an id and its place among that element's folds.
+  document.addEventListener("toggle", function (event) {
+    if (event.target.tagName === "DETAILS") { event.target.setAttribute("data-touched", ""); }
+  }, true);
+
+  function foldKey(details) {
+    var host = details.parentElement ? details.parentElement.closest("[id]") : null;
+    if (!host) { return null; }
+    return host.id + "#" + Array.prototype.indexOf.call(host.querySelectorAll("details"), details);
+  }
+
+  function keepFolds(section, fresh) {
+    var wanted = {};
+    section.querySelectorAll("details[data-touched]").forEach(function (details) {
+      var key = foldKey(details);
+      if (key) { wanted[key] = details.open; }
+    });
+    fresh.querySelectorAll("details").forEach(function (details) {
+      var key = foldKey(details);
+      if (key && Object.prototype.hasOwnProperty.call(wanted, key)) {
+        details.open = wanted[key];
+        details.setAttribute("data-touched", "");
+      }
+    });
+  }
+
   // The new section with the edited forms of the old one in place of their fresh copies; null
   // when an edited form is no longer offered (then the section is left as it is).
   function merged(section, replacement) {
     var fresh = document.importNode(replacement, true);
+    keepFolds(section, fresh);
     var drafts = Array.prototype.filter.call(section.querySelectorAll("form"), edited);
     if (!drafts.length) { return { node: fresh, kept: false }; }
     var places = drafts.map(function (form) {

@@ -1,9 +1,11 @@
 //! The record at the bottom of the command view: newest first, delivery notices folded away
 //! until asked for, and filters by what an entry is about. CSS only, so no script is needed.
 
-use serde_json::Value;
+use serde_json::{Value, json};
+use sitrep_core::decide::IncidentCommand;
+use sitrep_store::Request;
 
-use crate::harness::{Browser, DEMO_INCIDENT, Driver, Server, tools};
+use crate::harness::{Browser, DEMO_INCIDENT, Driver, LIVE, Server, eventually, tools, user};
 
 /// Entries that report rather than change (the demo's record has evidence reads and an action's
 /// start; deliveries come as the worker runs).
@@ -60,5 +62,46 @@ async fn the_record_folds_delivery_notices_away_and_filters_by_what_entries_are_
     );
     maria.click("#record-all").await;
     assert_eq!(shown_kinds(&maria).await, unfolded, "everything again");
+    maria.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decided_card_someone_unfolded_stays_unfolded_when_the_page_updates_live() {
+    let Some(tools) = tools() else { return };
+    let server = Server::start().await;
+    let driver = Driver::start(&tools).await;
+    let maria = driver.browser(&server).await;
+    maria.sign_in(&server, "maria").await;
+    maria.open(&format!("/incidents/{DEMO_INCIDENT}")).await;
+
+    let card = "#decisions article.decision.state-approved details.card";
+    let folded = maria.js(&format!("return document.querySelector('{card}').open;"), vec![]).await;
+    assert_eq!(folded, json!(false), "a decided card starts folded");
+    maria.click(&format!("{card} > summary")).await;
+    let id = maria.js(&format!("return document.querySelector('{card}').closest('article').id;"), vec![]).await;
+    let id = id.as_str().expect("the card's id").to_owned();
+
+    // Someone else's change arrives through the live stream and replaces the section.
+    let before = maria.js("return document.getElementById('decisions').dataset.swap = 'old';", vec![]).await;
+    assert_eq!(before, json!("old"));
+    server
+        .ledger
+        .execute(
+            &user("tom"),
+            Request::Incident {
+                incident: DEMO_INCIDENT.parse().expect("an id"),
+                command: IncidentCommand::AddNote { text: "Bridge moved to the war room".into(), occurred: None },
+            },
+        )
+        .await
+        .expect("tom's note");
+    eventually("the decisions section to be replaced", LIVE, || async {
+        let swapped = maria.js("return document.getElementById('decisions').dataset.swap !== 'old';", vec![]).await;
+        if swapped == json!(true) { Ok(()) } else { Err("not yet".to_owned()) }
+    })
+    .await;
+    let open =
+        maria.js("return document.querySelector('#' + arguments[0] + ' details.card').open;", vec![json!(id)]).await;
+    assert_eq!(open, json!(true), "the card {id} is still unfolded after the update");
     maria.close().await;
 }
