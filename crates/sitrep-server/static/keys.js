@@ -11,8 +11,12 @@
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || element.isContentEditable;
   }
 
-  // A form is entered at its first field; anything else gets focus itself.
+  // A form is entered at its first field (unfolded if it is behind a "+ …" fold); anything
+  // else gets focus itself.
   function land(target) {
+    for (var fold = target.closest("details"); fold; fold = fold.parentElement && fold.parentElement.closest("details")) {
+      fold.open = true;
+    }
     var field = target.tagName === "FORM"
       ? target.querySelector("input:not([type=hidden]), select, textarea, button")
       : null;

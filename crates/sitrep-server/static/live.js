@@ -44,15 +44,23 @@
   }
 
   // A fold (`<details>`) the person opened or closed stays so when its section is replaced:
-  // found again by the nearest element with an id and its place among that element's folds.
+  // found again by the nearest element with an id and its summary's words.
   document.addEventListener("toggle", function (event) {
     if (event.target.tagName === "DETAILS") { event.target.setAttribute("data-touched", ""); }
   }, true);
 
   function foldKey(details) {
     var host = details.parentElement ? details.parentElement.closest("[id]") : null;
-    if (!host) { return null; }
-    return host.id + "#" + Array.prototype.indexOf.call(host.querySelectorAll("details"), details);
+    var summary = details.querySelector("summary");
+    if (!host || !summary) { return null; }
+    return host.id + "#" + summary.textContent.replace(/\s+/g, " ").trim();
+  }
+
+  // A carried-over draft sits where its fresh copy was, which may be in a closed fold.
+  function unfold(element) {
+    for (var fold = element.closest("details"); fold; fold = fold.parentElement && fold.parentElement.closest("details")) {
+      fold.open = true;
+    }
   }
 
   function keepFolds(section, fresh) {
@@ -82,7 +90,7 @@
       return Array.prototype.find.call(fresh.querySelectorAll("form"), function (f) { return key(f, fresh) === wanted; });
     });
     if (places.some(function (place) { return !place; })) { return null; }
-    places.forEach(function (place, i) { place.replaceWith(drafts[i]); });
+    places.forEach(function (place, i) { place.replaceWith(drafts[i]); unfold(drafts[i]); });
     return { node: fresh, kept: true };
   }
 

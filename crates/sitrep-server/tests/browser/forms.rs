@@ -198,7 +198,9 @@ async fn each_refused_form_of_the_command_view_keeps_what_was_typed_with_the_rea
 
     let share = format!("#parties form[action='{page}/shares']");
     let hours = format!("{share} input[name=hours]");
-    maria.find(&hours).await.clear().await.expect("clearing the lifetime");
+    let lifetime = maria.find(&hours).await;
+    maria.unfold(&lifetime).await;
+    lifetime.clear().await.expect("clearing the lifetime");
     refused_keeps_what_was_typed(&maria, &share, &[Typed::Text("hours", "12")], "items").await;
 
     let playbook = format!("#playbooks form[action='{page}/playbooks']");

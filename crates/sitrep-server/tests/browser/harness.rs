@@ -356,7 +356,9 @@ impl Browser {
     {
         let mut tries = 0;
         loop {
-            match act(self.find(css).await).await {
+            let element = self.find(css).await;
+            self.unfold(&element).await;
+            match act(element).await {
                 Ok(()) => return,
                 Err(fantoccini::error::CmdError::Standard(e))
                     if e.error == fantoccini::error::ErrorStatus::StaleElementReference && tries < 3 =>
@@ -366,6 +368,18 @@ impl Browser {
                 Err(e) => panic!("{what} {css}: {e}"),
             }
         }
+    }
+
+    /// Opens the folds (`<details>`, such as "+ Log a fact") around `element`, as a person
+    /// clicks them open before using what is inside; whether any was closed.
+    pub(crate) async fn unfold(&self, element: &Element) -> bool {
+        let script = "let opened = false;\
+                      for (let d = arguments[0].closest('details'); d; d = d.parentElement && d.parentElement.closest('details')) {\
+                          if (!d.open && !(arguments[0].tagName === 'SUMMARY' && d === arguments[0].parentElement)) { d.open = true; opened = true; }\
+                      }\
+                      return opened;";
+        let argument = serde_json::to_value(element).expect("an element as a script argument");
+        self.client.execute(script, vec![argument]).await.map(|v| v == json!(true)).unwrap_or(false)
     }
 
     pub(crate) async fn click(&self, css: &str) {

@@ -63,21 +63,31 @@ impl Person<'_> {
     /// what they are about to press (a scroll is not counted): the sticky header can otherwise
     /// cover an element the driver thinks is in view.
     async fn click(&self, css: &str) {
+        self.unfold(css).await;
         let centre = "const e = document.querySelector(arguments[0]); if (e) { e.scrollIntoView({block: 'center'}); }";
-        self.browser.find(css).await;
         self.browser.js(centre, vec![json!(css)]).await;
         self.browser.click(css).await;
         self.tally.add(self.name, 1, 0);
     }
 
     async fn type_into(&self, css: &str, text: &str) {
+        self.unfold(css).await;
         self.browser.type_into(css, text).await;
         self.tally.add(self.name, 0, text.chars().count());
     }
 
     async fn select(&self, css: &str, value: &str) {
+        self.unfold(css).await;
         self.browser.select(css, value).await;
         self.tally.add(self.name, 1, 0);
+    }
+
+    /// A form behind "+ …" is clicked open first: one more click.
+    async fn unfold(&self, css: &str) {
+        let element = self.browser.find(css).await;
+        if self.browser.unfold(&element).await {
+            self.tally.add(self.name, 1, 0);
+        }
     }
 
     /// Sets a date-time field (typing into one depends on the browser's locale), counted as

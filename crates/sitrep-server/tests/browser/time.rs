@@ -70,6 +70,7 @@ async fn a_fact_logged_with_a_local_time_is_recorded_at_that_utc_instant() {
     let expected_utc = civil.to_zoned_datetime(berlin()).expect("a Berlin time").timestamp();
 
     let form = format!("#facts form[action='/incidents/{DEMO_INCIDENT}/facts']");
+    tom.click("#facts details.add > summary").await;
     tom.js(
         "const f = document.querySelector(arguments[0] + ' input[name=occurred_at]');\
          f.value = arguments[1]; f.dispatchEvent(new Event('input', { bubbles: true }));",
@@ -190,6 +191,7 @@ async fn without_javascript_times_stay_in_utc_and_a_time_field_is_read_as_utc() 
     let utc = in_server_format(&deadline);
     assert!(utc, "the deadline in the server's UTC format: {deadline:?}");
     let form = format!("#facts form[action='/incidents/{DEMO_INCIDENT}/facts']");
+    tom.click("#facts details.add > summary").await;
     let label = tom.text(&format!("{form} [data-zone-note]")).await;
     assert_eq!(label, "(UTC, if earlier)", "without the script the field is UTC, and says so");
 
