@@ -105,6 +105,8 @@ pub enum IncidentCommand {
         role: Role,
         user: UserName,
         unit: Option<String>,
+        /// Why, kept in the entry (the web asks for it before releasing).
+        reason: Option<String>,
     },
     SetPhase {
         phase: Phase,

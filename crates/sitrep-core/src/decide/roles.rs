@@ -22,13 +22,14 @@ pub(super) fn decide(
             let change = RoleChange { role: role.clone(), user: user.clone(), unit: Some(unit.clone()) };
             vec![IncidentEvent::RoleAssigned(change)]
         }
-        C::ReleaseRole { role, user, unit: Some(unit) } => {
+        C::ReleaseRole { role, user, unit: Some(unit), reason } => {
             judge.permit("assign_roles", &rules.assign_roles, "releasing roles")?;
+            let reason = optional_text("reason", reason, TEXT_MAX)?;
             if !state.holds_in(unit, user, role.as_str()) {
                 return Err(conflict(format!("{user} does not hold {role} in {unit} on {}", state.id)));
             }
             let change = RoleChange { role: role.clone(), user: user.clone(), unit: Some(unit.clone()) };
-            vec![IncidentEvent::RoleReleased(change)]
+            vec![IncidentEvent::RoleReleased(RoleRelease { change, reason })]
         }
         C::AssignRole { role, user, unit: None } => {
             judge.permit("assign_roles", &rules.assign_roles, "assigning roles")?;
@@ -39,8 +40,9 @@ pub(super) fn decide(
             one_commander(state, role)?;
             vec![IncidentEvent::RoleAssigned(RoleChange { role: role.clone(), user: user.clone(), unit: None })]
         }
-        C::ReleaseRole { role, user, unit: None } => {
+        C::ReleaseRole { role, user, unit: None, reason } => {
             judge.permit("assign_roles", &rules.assign_roles, "releasing roles")?;
+            let reason = optional_text("reason", reason, TEXT_MAX)?;
             if !state.holds(user, role.as_str()) {
                 return Err(conflict(format!("{user} does not hold {role} on {}", state.id)));
             }
@@ -50,7 +52,8 @@ pub(super) fn decide(
                     state.id
                 )));
             }
-            vec![IncidentEvent::RoleReleased(RoleChange { role: role.clone(), user: user.clone(), unit: None })]
+            let change = RoleChange { role: role.clone(), user: user.clone(), unit: None };
+            vec![IncidentEvent::RoleReleased(RoleRelease { change, reason })]
         }
         C::SetPhase { phase } => {
             judge.permit("set_phase", &rules.set_phase, "setting the phase")?;

@@ -123,7 +123,7 @@ events!(
         PhaseChanged(PhaseChanged) = "incident.phase_changed",
         SeverityChanged(SeverityChanged) = "incident.severity_changed",
         RoleAssigned(RoleChange) = "role.assigned",
-        RoleReleased(RoleChange) = "role.released",
+        RoleReleased(RoleRelease) = "role.released",
         FactLogged(FactLogged) = "fact.logged",
         FactVerified(FactJudged) = "fact.verified",
         FactDisproved(FactJudged) = "fact.disproved",

@@ -22,6 +22,16 @@ pub struct RoleChange {
     pub unit: Option<String>,
 }
 
+/// A role released, with why when the one releasing said so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RoleRelease {
+    #[serde(flatten)]
+    pub change: RoleChange,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// Command of an incident passing from one person to the next.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -39,7 +39,9 @@ impl IncidentState {
                 }
                 holders.push(user.clone());
             }
-            IncidentEvent::RoleReleased(RoleChange { role, user, unit: Some(unit) }) => {
+            IncidentEvent::RoleReleased(RoleRelease {
+                change: RoleChange { role, user, unit: Some(unit) }, ..
+            }) => {
                 let Some(holders) = self.unit_roles.get_mut(unit).and_then(|roles| roles.get_mut(role)) else {
                     return fail("nobody holds the role in the unit");
                 };
@@ -56,7 +58,7 @@ impl IncidentState {
                 }
                 holders.push(change.user.clone());
             }
-            IncidentEvent::RoleReleased(change) => {
+            IncidentEvent::RoleReleased(RoleRelease { change, .. }) => {
                 let Some(holders) = self.roles.get_mut(&change.role) else {
                     return fail("nobody holds the role");
                 };

@@ -113,7 +113,12 @@ fn incident_words(event: IncidentEvent) -> Option<String> {
         },
         IncidentEvent::SeverityChanged(c) => format!("changed severity from {} to {}", c.from, c.to),
         IncidentEvent::RoleAssigned(r) => format!("made {} {}", r.user, words(r.role.as_str())),
-        IncidentEvent::RoleReleased(r) => format!("released {} from {}", r.user, words(r.role.as_str())),
+        IncidentEvent::RoleReleased(r) => format!(
+            "released {} from {}{}",
+            r.change.user,
+            words(r.change.role.as_str()),
+            r.reason.as_ref().map(|why| format!(": {why}")).unwrap_or_default()
+        ),
         IncidentEvent::NoteAdded(n) => format!("noted: {}", n.text),
         IncidentEvent::PlaybookStarted(p) => {
             format!("started playbook {} v{} (approved by {})", p.playbook, p.version, p.approved_by)

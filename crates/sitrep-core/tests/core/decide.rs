@@ -467,12 +467,18 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
         (worker(), approved, "only people write this kind of entry"),
         (
             by("cmd"),
-            IncidentEvent::RoleReleased(RoleChange { role: role("legal"), user: user("cora"), unit: None }),
+            IncidentEvent::RoleReleased(RoleRelease {
+                change: RoleChange { role: role("legal"), user: user("cora"), unit: None },
+                reason: None,
+            }),
             "the user does not hold the role",
         ),
         (
             by("cmd"),
-            IncidentEvent::RoleReleased(RoleChange { role: role("liaison"), user: user("cora"), unit: None }),
+            IncidentEvent::RoleReleased(RoleRelease {
+                change: RoleChange { role: role("liaison"), user: user("cora"), unit: None },
+                reason: None,
+            }),
             "nobody holds the role",
         ),
         (
@@ -1777,4 +1783,25 @@ fn a_bound_decision_shows_its_exact_text_and_its_changes_from_the_audiences_last
             "    - **added**: Some customer emails were read.",
         ],
     );
+}
+
+#[test]
+fn a_role_released_with_a_reason_keeps_it_in_the_one_entry() {
+    let mut w = world();
+    let why = |reason: &str| C::ReleaseRole {
+        role: role("comms"),
+        user: user("cora"),
+        unit: None,
+        reason: Some(reason.into()),
+    };
+    let refused = act(&mut w, "cmd", why(&"x".repeat(TEXT_MAX + 1))).expect_err("an over-long reason");
+    assert!(matches!(refused, Refusal::Invalid { .. }), "{refused:?}");
+    assert!(w.incident.holds(&user("cora"), "comms"), "a refused release changes nothing");
+
+    let entries = act(&mut w, "cmd", why("Off shift; chris takes comms")).expect("the commander releases cora");
+    assert_eq!(entries.len(), 1, "the release and its reason are one entry");
+    let body: serde_json::Value = serde_json::from_str(&entries[0].body).expect("JSON");
+    assert_eq!(body, json!({"role": "comms", "user": "cora", "reason": "Off shift; chris takes comms"}));
+    assert!(!w.incident.holds(&user("cora"), "comms"));
+    w.check_refold();
 }

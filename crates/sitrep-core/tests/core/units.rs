@@ -94,7 +94,8 @@ fn local_roles_are_held_only_in_units_in_scope_and_are_released_as_they_were_giv
     says(&conflict(act(&mut w, "cmd", local("tech_lead", "local", "emea"))), &["already holds tech_lead in emea"]);
     assert!(w.incident.is_participant(&user("local")), "a local role makes a participant");
     assert!(!w.incident.holds(&user("local"), "tech_lead"), "a local role is not a central one");
-    let release = C::ReleaseRole { role: role("tech_lead"), user: user("local"), unit: Some("emea".into()) };
+    let release =
+        C::ReleaseRole { role: role("tech_lead"), user: user("local"), unit: Some("emea".into()), reason: None };
     act(&mut w, "cmd", release.clone()).expect("released");
     says(&conflict(act(&mut w, "cmd", release)), &["does not hold tech_lead in emea"]);
     // Only those who may assign roles assign local ones.

@@ -254,7 +254,7 @@ pub async fn release_role(
 ) -> Result<Response, ApiError> {
     let role = Role::parse(&role).map_err(|e| ApiError::invalid("role", e.to_string()))?;
     let user = UserName::parse(&user).map_err(|e| ApiError::invalid("user", e.to_string()))?;
-    change(&app, &caller, &id, IncidentCommand::ReleaseRole { role, user, unit: query.unit }, None).await
+    change(&app, &caller, &id, IncidentCommand::ReleaseRole { role, user, unit: query.unit, reason: None }, None).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -499,9 +499,9 @@ impl RoleBody {
     }
 
     /// The web form releases with this body; the API's route takes the same fields in its path.
-    pub(crate) fn release(self) -> IncidentCommand {
+    pub(crate) fn release(self, reason: Option<String>) -> IncidentCommand {
         let RoleBody { role, user, unit } = self;
-        IncidentCommand::ReleaseRole { role, user, unit }
+        IncidentCommand::ReleaseRole { role, user, unit, reason }
     }
 }
 

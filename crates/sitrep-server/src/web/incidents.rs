@@ -286,26 +286,14 @@ pub(super) async fn release_role(
     crate::extract::Segments(id): Path1,
     fields: Fields,
 ) -> Response {
-    // The page asks why before it releases. The command takes no reason, so the reason is
-    // recorded as a note right after the release, in the same words the page showed.
-    let Some(reason) = fields.optional("reason") else {
-        let refused = FormError::at("reason", "say why the role is released: the record keeps the reason");
-        return act(&app, &viewer, &id, &fields, "roles", Err::<IncidentCommand, _>(refused)).await;
+    // The page asks why before it releases; the reason is kept in the release's entry.
+    let command = match fields.optional("reason") {
+        None => Err(FormError::at("reason", "say why the role is released: the record keeps the reason")),
+        Some(reason) => {
+            fields.body(&["role", "user"], &["unit"]).parse::<RoleBody>().map(|body| body.release(Some(reason)))
+        }
     };
-    let command = fields.body(&["role", "user"], &["unit"]).parse::<RoleBody>().map(RoleBody::release);
-    let released = act(&app, &viewer, &id, &fields, "roles", command).await;
-    if released.status() != axum::http::StatusCode::SEE_OTHER {
-        return released;
-    }
-    let note = IncidentCommand::AddNote {
-        text: format!("Released {} from {}: {reason}", fields.get("user"), fields.get("role").replace('_', " ")),
-        occurred: None,
-    };
-    if let Ok(incident) = visible_incident(&app, &viewer, &id) {
-        // The release stands either way; a note refused now is only a missing reason.
-        let _ = app.ledger.execute(&viewer.user, LedgerRequest::Incident { incident, command: note }).await;
-    }
-    released
+    act(&app, &viewer, &id, &fields, "roles", command).await
 }
 
 pub(super) async fn assign_role(

@@ -3,6 +3,7 @@
 //! type-ahead and the confirm-with-a-reason steps before releasing a role or withdrawing.
 
 use serde_json::json;
+use sitrep_core::RecordId;
 use sitrep_core::events::DecisionState;
 
 use crate::harness::{Browser, DEMO_INCIDENT, Driver, PATIENCE, Server, eventually, tools};
@@ -142,9 +143,22 @@ async fn releasing_a_role_and_withdrawing_ask_for_a_reason_the_record_keeps() {
     let reason = "Off shift; handed to the next on call";
     maria.type_into(&format!("{release} input[name=reason]"), reason).await;
     maria.click(&format!("{release} button[type=submit]")).await;
-    eventually("the role to be released with its reason", PATIENCE, || async {
-        let noted = server.incident(DEMO_INCIDENT, |s| s.notes.iter().any(|n| n.text.ends_with(reason)));
-        if !holds(&server) && noted { Ok(()) } else { Err("not yet".to_owned()) }
+    eventually("the role to be released with its reason in the one entry", PATIENCE, || async {
+        if holds(&server) {
+            return Err("not yet released".to_owned());
+        }
+        let store = server.ledger.store().clone();
+        let entries =
+            store.read(RecordId::Incident(DEMO_INCIDENT.parse().expect("an id")), 1, usize::MAX).expect("the record");
+        let released = entries
+            .iter()
+            .rev()
+            .find(|e| e.kind == "role.released")
+            .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.body).ok());
+        match released {
+            Some(body) if body["reason"] == json!(reason) && body["user"] == json!(holder) => Ok(()),
+            other => Err(format!("the last release: {other:?}")),
+        }
     })
     .await;
 

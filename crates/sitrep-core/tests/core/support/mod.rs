@@ -331,7 +331,7 @@ pub(crate) fn hand_over(to: &str, reason: &str) -> IncidentCommand {
 }
 
 pub(crate) fn release(r: &str, name: &str) -> IncidentCommand {
-    IncidentCommand::ReleaseRole { role: role(r), user: user(name), unit: None }
+    IncidentCommand::ReleaseRole { role: role(r), user: user(name), unit: None, reason: None }
 }
 
 pub(crate) fn propose(c: &str, title: &str) -> IncidentCommand {
