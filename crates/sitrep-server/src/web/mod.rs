@@ -356,8 +356,7 @@ async fn render_command(
     let Some((view, sections, close)) = built.flatten() else {
         return error_page(Some(viewer.me(app)), StatusCode::NOT_FOUND, "Not found", "That incident is gone.");
     };
-    let offered: Vec<String> = view.playbooks.iter().map(|(id, _, _)| id.clone()).collect();
-    let playbooks = forms::playbook_choices(&org, Some(&offered), &Fields::default(), true);
+    let playbooks = forms::playbook_choices(&org, Some(&view.playbooks), &Fields::default(), true);
     let page = IncidentPage {
         me: Some(viewer.me(app)),
         csrf: viewer.csrf.clone(),

@@ -225,8 +225,8 @@ pub struct CommandView {
     pub handovers: Vec<String>,
     pub can_hand_over: bool,
     pub proposable: Vec<String>,
-    /// Playbooks that may be started now: id, title, and their inputs as a hint.
-    pub playbooks: Vec<(String, String, String)>,
+    /// The ids of the playbooks that may be started now (the form's fields are `forms.rs`'s).
+    pub playbooks: Vec<String>,
     pub started_playbooks: Vec<String>,
     /// Each phase and severity, with whether it is the current one.
     pub phases: Vec<(String, bool)>,
@@ -709,27 +709,18 @@ fn can_hand_over(state: &IncidentState, org: &OrgState, user: &UserName) -> bool
         })
 }
 
-/// The playbooks `user` may start that are not started yet: (id, title, input hint).
-fn offered_playbooks(state: &IncidentState, org: &OrgState, user: &UserName) -> Vec<(String, String, String)> {
+/// The ids of the playbooks `user` may start that are not started yet (and that load under
+/// the policy in force).
+fn offered_playbooks(state: &IncidentState, org: &OrgState, user: &UserName) -> Vec<String> {
     if !probe_playbook(state, org, user) {
         return Vec::new();
     }
     org.playbooks
         .values()
         .filter(|p| !state.playbooks.iter().any(|s| s.id == p.id))
-        .filter_map(|p| sitrep_core::playbook::Playbook::parse(&p.source, &org.policy).ok())
-        .map(|p| (p.id.clone(), p.title.clone(), input_hint(&p)))
+        .filter(|p| sitrep_core::playbook::Playbook::parse(&p.source, &org.policy).is_ok())
+        .map(|p| p.id.clone())
         .collect()
-}
-
-/// A playbook's inputs as `name=example` lines, the hint shown beside the inputs field.
-pub fn input_hint(playbook: &sitrep_core::playbook::Playbook) -> String {
-    playbook
-        .inputs
-        .iter()
-        .map(|i| format!("{}={}", i.name, i.example.clone().unwrap_or_default()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn queue_task(task: &sitrep_core::incident::Task, now: Timestamp) -> QueueTask {
