@@ -38,12 +38,6 @@ pub struct Queue<'a> {
 }
 
 impl Queue<'_> {
-    /// How many things wait on the person (their stuck proposals wait on others, so they are not
-    /// counted).
-    pub fn waiting(&self) -> usize {
-        self.decisions.len() + self.tasks.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.decisions.is_empty() && self.tasks.is_empty() && self.stuck.is_empty()
     }

@@ -447,6 +447,7 @@ impl CommandView {
         let other_phase = if state.phase == Phase::Triage { Phase::Containment } else { Phase::Triage };
         let other_severity = if state.severity == Severity::Sev4 { Severity::Sev3 } else { Severity::Sev4 };
         let queue = view.queue();
+        let timeline = timeline(view, recent);
         CommandView {
             id: state.id.to_string(),
             title: state.title.clone(),
@@ -473,7 +474,7 @@ impl CommandView {
                     must_act: must_act_words(d),
                 })
                 .collect(),
-            recent: significant(view, recent),
+            recent: timeline.iter().filter(|e| !e.notice).take(RECENT).cloned().collect(),
             stepper: stepper(state.phase),
             open_tasks: state.tasks.iter().filter(|t| matches!(t.state, TaskState::Open | TaskState::Blocked)).count(),
             phase_offer: if probe(IncidentCommand::SetPhase { phase: other_phase }) {
@@ -486,9 +487,9 @@ impl CommandView {
             disproved: fact_rows(state, org, user, FactStatus::Disproved),
             decisions: state.decisions.iter().rev().map(|d| decision_card(view, d)).collect(),
             task_groups: task_groups(state, now),
-            timeline: timeline(view, recent),
+            timeline_notices: timeline.iter().filter(|e| e.notice).count(),
+            timeline,
             timeline_hidden: (state.seq as usize).saturating_sub(recent.len()),
-            timeline_notices: recent.iter().filter(|e| NOTICES.contains(&e.kind.as_str())).count(),
             chain_ok: chain.ok,
             chain_detail: chain.detail.clone(),
             can_log_fact: probe(IncidentCommand::LogFact {
@@ -753,14 +754,6 @@ const NOTICES: &[&str] = &["notification.delivered", "evidence.accessed", "actio
 
 /// How many changes the queue's "latest" list shows.
 const RECENT: usize = 5;
-
-/// The newest entries that changed something, newest first.
-fn significant(view: &IncidentView<'_>, recent: &[Entry]) -> Vec<EntryRow> {
-    let mut changes: Vec<Entry> =
-        recent.iter().rev().filter(|e| !NOTICES.contains(&e.kind.as_str())).take(RECENT).cloned().collect();
-    changes.reverse();
-    timeline(view, &changes)
-}
 
 /// Every phase but `closed` (closing is a decision), marked done, current or next.
 fn stepper(current: Phase) -> Vec<PhaseStep> {
