@@ -6,6 +6,7 @@
 //! identifiers come in as arguments, so every function here is deterministic and testable
 //! without setup, and the store and server crates can only add ways in and out.
 
+pub mod authn;
 pub mod bundle;
 pub mod chain;
 pub mod checkpoint;

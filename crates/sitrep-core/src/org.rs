@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::authn::ExternalIdentity;
 use crate::entry::{Entry, EntryHash};
 use crate::events::*;
 use crate::ids::{Actor, OrgRole, UserName};
@@ -41,6 +42,10 @@ pub struct User {
     pub password_set_at: Option<Timestamp>,
     pub added_at: Timestamp,
     pub added_by: Actor,
+    /// The identity provider's account this user was provisioned from.
+    pub identity: Option<ExternalIdentity>,
+    /// When this user last began a session.
+    pub signed_in_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -161,8 +166,27 @@ impl OrgState {
                         password_set_at: None,
                         added_at: entry.at,
                         added_by: entry.actor.clone(),
+                        identity: added.identity.clone(),
+                        signed_in_at: None,
                     },
                 );
+            }
+            OrgEvent::UserEnabled(enabled) => {
+                let Some(user) = self.users.get_mut(&enabled.user) else { return fail("unknown user") };
+                user.active = true;
+            }
+            OrgEvent::UserUpdated(updated) => {
+                let Some(user) = self.users.get_mut(&updated.user) else { return fail("unknown user") };
+                user.display_name = updated.display_name.clone();
+            }
+            OrgEvent::SignedIn(signed_in) => {
+                let Some(user) = self.users.get_mut(&signed_in.user) else { return fail("unknown user") };
+                user.signed_in_at = Some(entry.at);
+            }
+            OrgEvent::SignedOut(signed_out) => {
+                if !self.users.contains_key(&signed_out.user) {
+                    return fail("unknown user");
+                }
             }
             OrgEvent::UserDisabled(disabled) => {
                 let Some(user) = self.users.get_mut(&disabled.user) else { return fail("unknown user") };

@@ -30,6 +30,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
+use crate::authn::{Authentication, ExternalIdentity};
 use crate::entry::{is_sha256, sha256_hex};
 use crate::events::*;
 use crate::ids::{
@@ -52,7 +53,7 @@ pub use checks::{
     is_statement_class, json_depth, text,
 };
 pub use declare::decide_declare;
-pub use org::{decide_org, genesis};
+pub use org::{decide_org, decide_org_system, genesis};
 use playbooks::*;
 pub use system::decide_system;
 
@@ -375,6 +376,35 @@ pub enum OrgCommand {
     },
     DisableUser {
         user: UserName,
+        reason: Option<String>,
+    },
+    /// Lets a disabled user sign in again.
+    EnableUser {
+        user: UserName,
+        reason: Option<String>,
+    },
+    /// Sets (or, with `None`, removes) a user's display name.
+    UpdateUser {
+        user: UserName,
+        display_name: Option<String>,
+    },
+    /// Adds a user an identity provider vouches for; only connectors do this
+    /// ([`decide_org_system`]), so the entry is by `system:<connector>`.
+    ProvisionUser {
+        user: UserName,
+        display_name: Option<String>,
+        org_role: OrgRole,
+        identity: ExternalIdentity,
+    },
+    /// Records that the acting user began a browser session (`session`: its 12-hex id).
+    RecordSignIn {
+        session: String,
+        authentication: Authentication,
+    },
+    /// Records that a session of `user` was ended, by them or by an admin.
+    RecordSignOut {
+        user: UserName,
+        session: String,
         reason: Option<String>,
     },
     GrantOrgRole {

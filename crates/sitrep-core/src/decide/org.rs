@@ -26,7 +26,12 @@ pub fn genesis(deployment: Uuid, name: &str, public_key: &str, admin: &UserName,
         OrgEvent::PolicyReplaced(PolicyReplaced { sha256: policy.sha256.clone(), source: policy.source.clone() }),
     ];
     events.extend(playbooks);
-    events.push(OrgEvent::UserAdded(UserAdded { user: admin.clone(), display_name: None, org_role: OrgRole::Admin }));
+    events.push(OrgEvent::UserAdded(UserAdded {
+        user: admin.clone(),
+        display_name: None,
+        org_role: OrgRole::Admin,
+        identity: None,
+    }));
     events.push(OrgEvent::TokenIssued(TokenIssued {
         user: admin.clone(),
         sha256: token_sha256.to_owned(),
@@ -45,7 +50,36 @@ pub fn decide_org(
     now: Timestamp,
 ) -> Result<Vec<OrgEvent>, Refusal> {
     let actor = acting_user(org, by)?;
-    let is_admin = actor.has(OrgRole::Admin);
+    if let OrgCommand::ProvisionUser { .. } = command {
+        return Err(forbidden("users", "only an identity provider's connector provisions users"));
+    }
+    decide_as(org, Some(by), actor.has(OrgRole::Admin), command, now)
+}
+
+/// Decides a change an identity connector (`system:oidc`, `system:scim`) asks for: it manages
+/// users and their organisation roles with an admin's authority, under the same rules (the
+/// last active admin stays), and nothing else.
+pub fn decide_org_system(org: &OrgState, command: &OrgCommand, now: Timestamp) -> Result<Vec<OrgEvent>, Refusal> {
+    use OrgCommand as C;
+    match command {
+        C::ProvisionUser { .. }
+        | C::DisableUser { .. }
+        | C::EnableUser { .. }
+        | C::UpdateUser { .. }
+        | C::GrantOrgRole { .. }
+        | C::RevokeOrgRole { .. } => decide_as(org, None, true, command, now),
+        _ => Err(forbidden("users", "a connector may only manage users and their organisation roles")),
+    }
+}
+
+/// Decides as `by` (a person) or, with `None`, as a connector.
+fn decide_as(
+    org: &OrgState,
+    by: Option<&UserName>,
+    is_admin: bool,
+    command: &OrgCommand,
+    now: Timestamp,
+) -> Result<Vec<OrgEvent>, Refusal> {
     let admin_only = |what: &str| -> Result<(), Refusal> {
         if is_admin { Ok(()) } else { Err(forbidden("org_roles", format!("{what} needs the admin organisation role"))) }
     };
@@ -66,6 +100,65 @@ pub fn decide_org(
                 user: user.clone(),
                 display_name: optional_text("display_name", display_name, 100)?,
                 org_role: *org_role,
+                identity: None,
+            })]
+        }
+        C::ProvisionUser { user, display_name, org_role, identity } => {
+            if org.user(user).is_some() {
+                return Err(conflict(format!("the user '{user}' already exists")));
+            }
+            let identity = ExternalIdentity {
+                issuer: text("identity.issuer", &identity.issuer, SHORT_MAX)?,
+                subject: text("identity.subject", &identity.subject, SHORT_MAX)?,
+            };
+            vec![OrgEvent::UserAdded(UserAdded {
+                user: user.clone(),
+                display_name: optional_text("display_name", display_name, 100)?,
+                org_role: *org_role,
+                identity: Some(identity),
+            })]
+        }
+        C::EnableUser { user, reason } => {
+            admin_only("enabling users")?;
+            if existing(user)?.active {
+                return Err(conflict(format!("the user '{user}' is already enabled")));
+            }
+            vec![OrgEvent::UserEnabled(UserEnabled {
+                user: user.clone(),
+                reason: optional_text("reason", reason, SHORT_MAX)?,
+            })]
+        }
+        C::UpdateUser { user, display_name } => {
+            if by != Some(user) {
+                admin_only("changing someone else's display name")?;
+            }
+            let display_name = optional_text("display_name", display_name, 100)?;
+            if existing(user)?.display_name == display_name {
+                return Err(conflict(format!("'{user}' already has that display name")));
+            }
+            vec![OrgEvent::UserUpdated(UserUpdated { user: user.clone(), display_name })]
+        }
+        C::RecordSignIn { session, authentication } => {
+            let Some(by) = by else { return Err(forbidden("users", "only a person signs in")) };
+            session_id(session)?;
+            let authentication = Authentication {
+                issuer: authentication.issuer.as_deref().map(|i| text("issuer", i, SHORT_MAX)).transpose()?,
+                acr: authentication.acr.as_deref().map(|a| text("acr", a, SHORT_MAX)).transpose()?,
+                amr: authentication.amr.iter().take(16).map(|m| text("amr", m, 64)).collect::<Result<_, _>>()?,
+                ..authentication.clone()
+            };
+            vec![OrgEvent::SignedIn(SignedIn { user: by.clone(), session: session.clone(), authentication })]
+        }
+        C::RecordSignOut { user, session, reason } => {
+            if by != Some(user) {
+                admin_only("ending someone else's session")?;
+            }
+            existing(user)?;
+            session_id(session)?;
+            vec![OrgEvent::SignedOut(SignedOut {
+                user: user.clone(),
+                session: session.clone(),
+                reason: optional_text("reason", reason, SHORT_MAX)?,
             })]
         }
         C::DisableUser { user, reason } => {
@@ -101,7 +194,7 @@ pub fn decide_org(
             vec![OrgEvent::OrgRoleRevoked(OrgRoleChange { user: user.clone(), role: *role })]
         }
         C::SetPassword { user } => {
-            if user != by {
+            if by != Some(user) {
                 admin_only("setting someone else's password")?;
             }
             if !existing(user)?.active {
@@ -110,7 +203,7 @@ pub fn decide_org(
             vec![OrgEvent::UserPasswordSet(UserPasswordSet { user: user.clone() })]
         }
         C::IssueToken { user, sha256, expires_at, label, minted_by } => {
-            if user != by {
+            if by != Some(user) {
                 admin_only("issuing tokens for someone else")?;
             }
             if expires_at.is_none() {
@@ -119,9 +212,10 @@ pub fn decide_org(
             // A stolen token must not buy a credential that survives it: a token made with a
             // token expires no later than it, and the fold revokes it with it.
             if let Some(parent) = minted_by {
-                let parent = org.tokens.get(parent).filter(|t| t.user == *by && t.is_valid(now)).ok_or_else(|| {
-                    forbidden("tokens", "the token this request came with is not a valid token of yours")
-                })?;
+                let parent =
+                    org.tokens.get(parent).filter(|t| Some(&t.user) == by && t.is_valid(now)).ok_or_else(|| {
+                        forbidden("tokens", "the token this request came with is not a valid token of yours")
+                    })?;
                 if let Some(limit) = parent.expires_at
                     && expires_at.is_none_or(|expiry| expiry > limit)
                 {
@@ -155,7 +249,7 @@ pub fn decide_org(
             })]
         }
         C::RevokeToken { user, token } => {
-            if user != by {
+            if by != Some(user) {
                 admin_only("revoking someone else's tokens")?;
             }
             let found = org
@@ -170,6 +264,15 @@ pub fn decide_org(
         }
     };
     Ok(events)
+}
+
+/// A session's public id: the first 12 hex digits of the SHA-256 of its secret.
+fn session_id(session: &str) -> Result<(), Refusal> {
+    if session.len() == 12 && session.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(())
+    } else {
+        Err(invalid("session", "must be 12 lower-case hex digits"))
+    }
 }
 
 /// Decides the organisation's configuration, which only admins change: the policy, playbooks

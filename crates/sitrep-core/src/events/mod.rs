@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::authn::{Authentication, ExternalIdentity};
 use crate::entry::{Entry, EntryHash, canonical_json};
 use crate::ids::{
     Actor, ControlChangeId, DecisionClass, DecisionId, FactId, IncidentNumber, LessonId, OrgRole, Phase, Role,
@@ -192,13 +193,17 @@ events!(
         DeploymentCreated(DeploymentCreated) = "deployment.created",
         UserAdded(UserAdded) = "user.added",
         UserDisabled(UserDisabled) = "user.disabled",
+        UserEnabled(UserEnabled) = "user.enabled",
+        UserUpdated(UserUpdated) = "user.updated",
+        SignedIn(SignedIn) = "session.started",
+        SignedOut(SignedOut) = "session.ended",
         UserPasswordSet(UserPasswordSet) = "user.password_set",
         OrgRoleGranted(OrgRoleChange) = "org_role.granted",
         OrgRoleRevoked(OrgRoleChange) = "org_role.revoked",
         TokenIssued(TokenIssued) = "token.issued",
         TokenRevoked(TokenRevoked) = "token.revoked",
         PolicyReplaced(PolicyReplaced) = "policy.replaced",
-                PlaybookAdded(PlaybookAdded) = "playbook.added",
+        PlaybookAdded(PlaybookAdded) = "playbook.added",
         PartyRegistered(Party) = "party.registered",
         PartyUpdated(Party) = "party.updated",
     }

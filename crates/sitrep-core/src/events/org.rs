@@ -18,12 +18,55 @@ pub struct UserAdded {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     pub org_role: OrgRole,
+    /// The identity provider's account this user was provisioned from, when a connector
+    /// (`system:oidc`, `system:scim`) created them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<ExternalIdentity>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserDisabled {
     pub user: UserName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A disabled user may sign in again (their tokens stay revoked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserEnabled {
+    pub user: UserName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A user's display name changed (absent: removed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserUpdated {
+    pub user: UserName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+/// A browser session began. `session` is the first 12 hex digits of the SHA-256 of the
+/// session's secret id: enough to name it in lists, useless to take it over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignedIn {
+    pub user: UserName,
+    pub session: String,
+    pub authentication: Authentication,
+}
+
+/// A browser session was ended by its owner or an admin (expiry is not recorded: it is
+/// implied by the configured lifetimes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignedOut {
+    pub user: UserName,
+    pub session: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }

@@ -374,6 +374,13 @@ fn a_full_organisation_life_decides_and_folds_every_org_entry_kind() {
     org.act(ADMIN, O::UpdateParty(changed.clone())).expect("party.updated");
     assert_eq!(org.state.parties["acme"].party, changed);
 
+    org.act(ADMIN, O::EnableUser { user: user("cmd"), reason: Some("returned".into()) }).expect("user.enabled");
+    org.act(ADMIN, O::UpdateUser { user: user("cmd"), display_name: Some("Commander".into()) }).expect("user.updated");
+    let authentication = sitrep_core::authn::Authentication::password(org.now());
+    org.act("cmd", O::RecordSignIn { session: "00112233aabb".into(), authentication }).expect("session.started");
+    org.act("cmd", O::RecordSignOut { user: user("cmd"), session: "00112233aabb".into(), reason: None })
+        .expect("session.ended");
+
     let seen: BTreeSet<&str> = org.record.iter().map(|e| e.kind.as_str()).collect();
     for kind in OrgEvent::KINDS {
         assert!(seen.contains(kind), "no test produces and folds '{kind}'");
@@ -599,7 +606,12 @@ fn the_org_fold_refuses_entries_that_could_not_have_been_decided() {
         error.reason
     };
     assert_eq!(
-        refuses(OrgEvent::UserAdded(UserAdded { user: user("cmd"), display_name: None, org_role: OrgRole::Admin })),
+        refuses(OrgEvent::UserAdded(UserAdded {
+            user: user("cmd"),
+            display_name: None,
+            org_role: OrgRole::Admin,
+            identity: None
+        })),
         "the user already exists"
     );
     assert_eq!(refuses(OrgEvent::UserDisabled(UserDisabled { user: user("ghost"), reason: None })), "unknown user");
@@ -1519,6 +1531,73 @@ fn only_admins_change_the_organisation() {
         assert_eq!(forbidden(org.act("cmd", command.clone()), "org_roles"), message);
         forbidden(org.act(VIEWER, command), "org_roles");
     }
+}
+
+#[test]
+fn identity_connectors_provision_and_manage_users_and_nothing_else() {
+    use sitrep_core::authn::ExternalIdentity;
+    let mut org = org();
+    let identity = ExternalIdentity { issuer: "https://idp.example".into(), subject: "00u1".into() };
+    let provision =
+        O::ProvisionUser { user: user("ivy"), display_name: Some("Ivy".into()), org_role: OrgRole::Member, identity };
+    assert_eq!(
+        forbidden(org.act(ADMIN, provision.clone()), "users"),
+        "only an identity provider's connector provisions users"
+    );
+    let entries = org.act_system("oidc", provision.clone()).expect("provisioned");
+    assert_eq!(entries[0].actor.to_string(), "system:oidc");
+    assert_eq!(
+        entries[0].body,
+        r#"{"display_name":"Ivy","identity":{"issuer":"https://idp.example","subject":"00u1"},"org_role":"member","user":"ivy"}"#
+    );
+    assert_eq!(org.state.users[&user("ivy")].identity.as_ref().map(|i| i.subject.as_str()), Some("00u1"));
+    assert_eq!(conflict(org.act_system("oidc", provision)), "the user 'ivy' already exists");
+    org.act_system("scim", O::DisableUser { user: user("ivy"), reason: Some("SCIM: active=false".into()) })
+        .expect("disabled");
+    assert!(!org.state.users[&user("ivy")].active);
+    assert_eq!(
+        conflict(org.act_system("scim", O::DisableUser { user: user("ivy"), reason: None })),
+        "the user 'ivy' is already disabled"
+    );
+    org.act_system("scim", O::EnableUser { user: user("ivy"), reason: None }).expect("enabled");
+    assert!(org.state.users[&user("ivy")].active);
+    org.act_system("scim", O::UpdateUser { user: user("ivy"), display_name: Some("Ivy Q".into()) }).expect("renamed");
+    assert_eq!(org.state.users[&user("ivy")].display_name.as_deref(), Some("Ivy Q"));
+    // The last admin stays, whoever asks.
+    assert_eq!(
+        conflict(org.act_system("scim", O::DisableUser { user: user(ADMIN), reason: None })),
+        "the last active admin cannot be disabled; make someone else admin first"
+    );
+    // A connector does not touch policy, tokens or sessions.
+    forbidden(org.act_system("scim", O::ReplacePolicy { source: DEFAULT_POLICY.replace("default", "x") }), "users");
+    forbidden(org.act_system("oidc", O::RevokeToken { user: user(ADMIN), token: token(0)[..12].to_owned() }), "users");
+}
+
+#[test]
+fn sign_ins_and_sign_outs_are_recorded_by_their_owner_or_an_admin() {
+    use sitrep_core::authn::{AuthMethod, Authentication};
+    let mut org = org();
+    let mut authentication = Authentication::password(at(1));
+    authentication.acr = Some("urn:example:mfa".into());
+    let entries = org
+        .act("tech", O::RecordSignIn { session: "0123456789ab".into(), authentication: authentication.clone() })
+        .expect("recorded");
+    assert_eq!(entries[0].kind, "session.started");
+    assert!(entries[0].body.contains(r#""method":"password""#), "{}", entries[0].body);
+    assert_eq!(org.state.users[&user("tech")].signed_in_at, Some(entries[0].at));
+    invalid(
+        org.act("tech", O::RecordSignIn { session: "not-an-id".into(), authentication: authentication.clone() }),
+        "session",
+    );
+    let oversized = Authentication { method: AuthMethod::Oidc, acr: Some("x".repeat(3000)), ..authentication };
+    invalid(org.act("tech", O::RecordSignIn { session: "0123456789ab".into(), authentication: oversized }), "acr");
+    let sign_out = |who: &str| O::RecordSignOut { user: user(who), session: "0123456789ab".into(), reason: None };
+    org.act("tech", sign_out("tech")).expect("their own");
+    assert_eq!(
+        forbidden(org.act("cmd", sign_out("tech")), "org_roles"),
+        "ending someone else's session needs the admin organisation role"
+    );
+    org.act(ADMIN, sign_out("tech")).expect("an admin ends anyone's");
 }
 
 #[test]

@@ -113,6 +113,19 @@ impl Org {
         Ok(entries)
     }
 
+    /// As [`OrgWorld::act`], for an identity connector (`system:<connector>`).
+    pub(crate) fn act_system(&mut self, connector: &str, command: OrgCommand) -> Result<Vec<Entry>, Refusal> {
+        let events = decide::decide_org_system(&self.state, &command, self.now())?;
+        let actor = Actor::system(connector).expect("a connector name");
+        let entries = seal((self.state.seq, self.state.head), self.tick(), &actor, &events);
+        for (entry, event) in entries.iter().zip(&events) {
+            self.state.apply(entry, event).expect("a decided org entry folds");
+        }
+        self.record.extend(entries.iter().cloned());
+        self.check_refold();
+        Ok(entries)
+    }
+
     /// Adds a user as the admin.
     pub(crate) fn add(&mut self, name: &str, org_role: OrgRole) {
         self.act(ADMIN, OrgCommand::AddUser { user: user(name), display_name: None, org_role })
