@@ -25,7 +25,7 @@ use std::sync::mpsc::SyncSender;
 use std::thread::JoinHandle;
 
 use parking_lot::{Mutex, RwLock};
-use sitrep_core::decide::{Refusal, SystemCommand};
+use sitrep_core::decide::{OrgCommand, Refusal, SystemCommand};
 use sitrep_core::events::{OrgEvent, seal};
 use sitrep_core::incident::FoldError;
 use sitrep_core::{Actor, Entry, EntryHash, IncidentNumber, IncidentState, OrgState, RecordId, Timestamp, UserName};
@@ -226,6 +226,13 @@ impl Ledger {
     ) -> Result<Receipt, LedgerError> {
         let system = UserName::parse("system").map_err(|e| LedgerError::Internal(e.to_string()))?;
         self.execute(&system, Request::System { incident, connector: connector.to_owned(), command }).await
+    }
+
+    /// Records a change an identity connector makes to the organisation's users
+    /// (`system:<connector>` is the actor), under [`sitrep_core::decide::decide_org_system`].
+    pub async fn execute_org_system(&self, connector: &str, command: OrgCommand) -> Result<Receipt, LedgerError> {
+        let system = UserName::parse("system").map_err(|e| LedgerError::Internal(e.to_string()))?;
+        self.execute(&system, Request::OrgSystem { connector: connector.to_owned(), command }).await
     }
 
     /// As [`Ledger::execute`], for threads outside an async runtime.

@@ -67,6 +67,35 @@ pub struct Extras<'a> {
     pub passwords: &'a [(String, String)],
     /// Idempotency keys and the entries they produced.
     pub idempotency: &'a [IdempotencyRow],
+    /// Sessions begun, for `session.started` entries.
+    pub sessions_started: &'a [SessionRow],
+    /// Sessions (by id) ended, for `session.ended` entries.
+    pub sessions_ended: &'a [String],
+    /// Users all of whose sessions end, for `user.disabled` entries.
+    pub sessions_ended_of: &'a [String],
+}
+
+/// A browser session as stored: its secret is the cookie's, of which only the SHA-256 is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    /// SHA-256 (hex) of the cookie's secret.
+    pub id: String,
+    pub user: String,
+    /// The token every change made with this session must carry (CSRF).
+    pub csrf: String,
+    pub started_at: sitrep_core::Timestamp,
+    /// The last request made with it, updated at most once a minute.
+    pub seen_at: sitrep_core::Timestamp,
+    /// When it ends however active it is.
+    pub expires_at: sitrep_core::Timestamp,
+    pub authentication: sitrep_core::authn::Authentication,
+}
+
+impl SessionRow {
+    /// The name the record and the lists use: the first 12 hex digits of the id.
+    pub fn public_id(&self) -> &str {
+        self.id.get(..12).unwrap_or(&self.id)
+    }
 }
 
 /// What a request with an `Idempotency-Key` produced, so a retry can be answered from it.
@@ -121,6 +150,35 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the store answers at all (for readiness checks).
     fn ping(&self) -> Result<(), StoreError>;
+
+    /// A session by the SHA-256 of its secret, whether or not it has expired.
+    fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError>;
+
+    /// A user's sessions, newest first.
+    fn sessions_of(&self, user: &str) -> Result<Vec<SessionRow>, StoreError>;
+
+    /// Notes that a session was used at `at` (for the idle limit).
+    fn touch_session(&self, id: &str, at: sitrep_core::Timestamp) -> Result<(), StoreError>;
+
+    /// Deletes sessions past their absolute end at `now` or unused since `idle_since`.
+    fn purge_sessions(
+        &self,
+        now: sitrep_core::Timestamp,
+        idle_since: sitrep_core::Timestamp,
+    ) -> Result<usize, StoreError>;
+}
+
+/// The authentication a stored session carries, as its column holds it.
+fn authentication_json(authentication: &sitrep_core::authn::Authentication) -> Result<String, StoreError> {
+    serde_json::to_string(authentication).map_err(|e| StoreError::Backend(format!("a session's authentication: {e}")))
+}
+
+fn authentication_from(text: &str) -> Result<sitrep_core::authn::Authentication, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Backend(format!("a stored session's authentication: {e}")))
+}
+
+fn timestamp_from(text: &str) -> Result<sitrep_core::Timestamp, StoreError> {
+    text.parse().map_err(|_| StoreError::Backend(format!("a stored session holds the time '{text}'")))
 }
 
 /// Record ids as stored: 0 is the organisation record, n is `INC-n`.

@@ -21,11 +21,15 @@ use postgres::{Client, NoTls, Statement};
 use sitrep_core::chain::RawEntry;
 use sitrep_core::{Entry, RecordId};
 
-use crate::{Append, Extras, Head, IdempotencyRow, Store, StoreError, decode_entry, record_from_key, record_key};
+use crate::{
+    Append, Extras, Head, IdempotencyRow, SessionRow, Store, StoreError, authentication_from, authentication_json,
+    decode_entry, record_from_key, record_key, timestamp_from,
+};
 
 /// Applied in order, once each, under an advisory lock so two nodes starting together do not
 /// both apply one.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_record.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/postgres/0001_record.sql"), include_str!("../migrations/postgres/0002_sessions.sql")];
 
 /// Rows fetched per query when scanning the whole store.
 const SCAN_PAGE: i64 = 10_000;
@@ -366,12 +370,52 @@ fn commit(
         )
         .map_err(backend)?;
     }
+    for session in &extras.sessions_started {
+        tx.execute(
+            "INSERT INTO sessions (id, username, csrf, started_at, seen_at, expires_at, authentication) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &session.id,
+                &session.user,
+                &session.csrf,
+                &session.started_at.to_string(),
+                &session.seen_at.to_string(),
+                &session.expires_at.to_string(),
+                &authentication_json(&session.authentication)?,
+            ],
+        )
+        .map_err(backend)?;
+    }
+    for id in &extras.sessions_ended {
+        tx.execute("DELETE FROM sessions WHERE id = $1", &[id]).map_err(backend)?;
+    }
+    for user in &extras.sessions_ended_of {
+        tx.execute("DELETE FROM sessions WHERE username = $1", &[user]).map_err(backend)?;
+    }
     tx.commit().map_err(backend)
 }
 
 struct OwnedExtras {
     passwords: Vec<(String, String)>,
     idempotency: Vec<IdempotencyRow>,
+    sessions_started: Vec<SessionRow>,
+    sessions_ended: Vec<String>,
+    sessions_ended_of: Vec<String>,
+}
+
+const SESSION_COLUMNS: &str =
+    "SELECT id, username, csrf, started_at, seen_at, expires_at, authentication FROM sessions";
+
+fn session_row(row: &postgres::Row) -> Result<SessionRow, StoreError> {
+    Ok(SessionRow {
+        id: column(row, 0)?,
+        user: column(row, 1)?,
+        csrf: column(row, 2)?,
+        started_at: timestamp_from(column(row, 3)?)?,
+        seen_at: timestamp_from(column(row, 4)?)?,
+        expires_at: timestamp_from(column(row, 5)?)?,
+        authentication: authentication_from(column(row, 6)?)?,
+    })
 }
 
 impl Store for PostgresStore {
@@ -396,7 +440,13 @@ impl Store for PostgresStore {
                     .collect(),
             })
             .collect();
-        let extras = OwnedExtras { passwords: extras.passwords.to_vec(), idempotency: extras.idempotency.to_vec() };
+        let extras = OwnedExtras {
+            passwords: extras.passwords.to_vec(),
+            idempotency: extras.idempotency.to_vec(),
+            sessions_started: extras.sessions_started.to_vec(),
+            sessions_ended: extras.sessions_ended.to_vec(),
+            sessions_ended_of: extras.sessions_ended_of.to_vec(),
+        };
         self.writer.call_append(move |client, statements| match commit(client, statements, &appends, &extras) {
             // Report where the record ends now that the other writer's transaction is in.
             Err(StoreError::Conflict { record, expected, .. }) => {
@@ -508,5 +558,44 @@ impl Store for PostgresStore {
 
     fn ping(&self) -> Result<(), StoreError> {
         self.reader.call(|client| client.query_one("SELECT count(*) FROM heads", &[]).map(|_| ()).map_err(backend))
+    }
+
+    fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
+        let id = id.to_owned();
+        self.reader.call(move |client| {
+            let row = client.query_opt(&format!("{SESSION_COLUMNS} WHERE id = $1"), &[&id]).map_err(backend)?;
+            row.as_ref().map(session_row).transpose()
+        })
+    }
+
+    fn sessions_of(&self, user: &str) -> Result<Vec<SessionRow>, StoreError> {
+        let user = user.to_owned();
+        self.reader.call(move |client| {
+            let rows = client
+                .query(&format!("{SESSION_COLUMNS} WHERE username = $1 ORDER BY started_at DESC"), &[&user])
+                .map_err(backend)?;
+            rows.iter().map(session_row).collect()
+        })
+    }
+
+    fn touch_session(&self, id: &str, at: sitrep_core::Timestamp) -> Result<(), StoreError> {
+        let (id, at) = (id.to_owned(), at.to_string());
+        self.writer.call(move |client| {
+            client.execute("UPDATE sessions SET seen_at = $2 WHERE id = $1", &[&id, &at]).map(drop).map_err(backend)
+        })
+    }
+
+    fn purge_sessions(
+        &self,
+        now: sitrep_core::Timestamp,
+        idle_since: sitrep_core::Timestamp,
+    ) -> Result<usize, StoreError> {
+        let (now, idle_since) = (now.to_string(), idle_since.to_string());
+        self.writer.call(move |client| {
+            client
+                .execute("DELETE FROM sessions WHERE expires_at <= $1 OR seen_at < $2", &[&now, &idle_since])
+                .map(|n| n as usize)
+                .map_err(backend)
+        })
     }
 }

@@ -15,12 +15,16 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use sitrep_core::chain::RawEntry;
 use sitrep_core::{Entry, RecordId};
 
-use crate::{Append, Extras, Head, IdempotencyRow, Store, StoreError, decode_entry, record_from_key, record_key};
+use crate::{
+    Append, Extras, Head, IdempotencyRow, SessionRow, Store, StoreError, authentication_from, authentication_json,
+    decode_entry, record_from_key, record_key, timestamp_from,
+};
 
 /// Applied in order, once each; an applied migration is never edited, only followed by a new one.
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_record.sql"),
     include_str!("../migrations/sqlite/0002_secrets_and_idempotency.sql"),
+    include_str!("../migrations/sqlite/0003_sessions.sql"),
 ];
 
 #[derive(Debug)]
@@ -77,6 +81,14 @@ impl SqliteStore {
                 .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
         Ok(conn)
+    }
+
+    /// Runs a small write outside any record (session bookkeeping) on the writer connection.
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let Some(writer) = &self.writer else {
+            return Err(StoreError::Backend("the store is open read-only".into()));
+        };
+        f(&writer.lock()).map_err(backend)
     }
 
     /// Runs `f` on a pooled read connection.
@@ -221,6 +233,7 @@ impl Store for SqliteStore {
                 }
             }
         }
+        write_sessions(&tx, extras)?;
         tx.commit().map_err(backend)
     }
 
@@ -327,4 +340,90 @@ impl Store for SqliteStore {
     fn ping(&self) -> Result<(), StoreError> {
         self.with_reader(|conn| conn.query_row("SELECT count(*) FROM heads", [], |_| Ok(())).map_err(backend))
     }
+
+    fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
+        self.with_reader(|conn| {
+            let mut query = conn.prepare_cached(&format!("{SESSION_COLUMNS} WHERE id = ?1")).map_err(backend)?;
+            let row = query.query_row(params![id], session_text).optional().map_err(backend)?;
+            row.map(session_row).transpose()
+        })
+    }
+
+    fn sessions_of(&self, user: &str) -> Result<Vec<SessionRow>, StoreError> {
+        self.with_reader(|conn| {
+            let mut query = conn
+                .prepare_cached(&format!("{SESSION_COLUMNS} WHERE user = ?1 ORDER BY started_at DESC"))
+                .map_err(backend)?;
+            let rows = query.query_map(params![user], session_text).map_err(backend)?;
+            rows.map(|row| row.map_err(backend).and_then(session_row)).collect()
+        })
+    }
+
+    fn touch_session(&self, id: &str, at: sitrep_core::Timestamp) -> Result<(), StoreError> {
+        self.write(|conn| {
+            conn.execute("UPDATE sessions SET seen_at = ?2 WHERE id = ?1", params![id, at.to_string()]).map(drop)
+        })
+    }
+
+    fn purge_sessions(
+        &self,
+        now: sitrep_core::Timestamp,
+        idle_since: sitrep_core::Timestamp,
+    ) -> Result<usize, StoreError> {
+        self.write(|conn| {
+            conn.execute(
+                "DELETE FROM sessions WHERE expires_at <= ?1 OR seen_at < ?2",
+                params![now.to_string(), idle_since.to_string()],
+            )
+        })
+    }
+}
+
+const SESSION_COLUMNS: &str = "SELECT id, user, csrf, started_at, seen_at, expires_at, authentication FROM sessions";
+
+type SessionText = (String, String, String, String, String, String, String);
+
+fn session_text(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionText> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
+}
+
+fn session_row(
+    (id, user, csrf, started, seen, expires, authentication): SessionText,
+) -> Result<SessionRow, StoreError> {
+    Ok(SessionRow {
+        id,
+        user,
+        csrf,
+        started_at: timestamp_from(&started)?,
+        seen_at: timestamp_from(&seen)?,
+        expires_at: timestamp_from(&expires)?,
+        authentication: authentication_from(&authentication)?,
+    })
+}
+
+/// Sessions begun and ended, in the transaction of the entries that record them.
+fn write_sessions(tx: &rusqlite::Transaction<'_>, extras: &Extras<'_>) -> Result<(), StoreError> {
+    for session in extras.sessions_started {
+        tx.execute(
+            "INSERT INTO sessions (id, user, csrf, started_at, seen_at, expires_at, authentication) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                session.id,
+                session.user,
+                session.csrf,
+                session.started_at.to_string(),
+                session.seen_at.to_string(),
+                session.expires_at.to_string(),
+                authentication_json(&session.authentication)?
+            ],
+        )
+        .map_err(backend)?;
+    }
+    for id in extras.sessions_ended {
+        tx.execute("DELETE FROM sessions WHERE id = ?1", params![id]).map_err(backend)?;
+    }
+    for user in extras.sessions_ended_of {
+        tx.execute("DELETE FROM sessions WHERE user = ?1", params![user]).map_err(backend)?;
+    }
+    Ok(())
 }

@@ -137,6 +137,26 @@ impl sitrep_store::Store for PanicsWhenArmed {
     fn ping(&self) -> Result<(), sitrep_store::StoreError> {
         self.inner.ping()
     }
+
+    fn session(&self, id: &str) -> Result<Option<sitrep_store::SessionRow>, sitrep_store::StoreError> {
+        self.inner.session(id)
+    }
+
+    fn sessions_of(&self, user: &str) -> Result<Vec<sitrep_store::SessionRow>, sitrep_store::StoreError> {
+        self.inner.sessions_of(user)
+    }
+
+    fn touch_session(&self, id: &str, at: sitrep_core::Timestamp) -> Result<(), sitrep_store::StoreError> {
+        self.inner.touch_session(id, at)
+    }
+
+    fn purge_sessions(
+        &self,
+        now: sitrep_core::Timestamp,
+        idle_since: sitrep_core::Timestamp,
+    ) -> Result<usize, sitrep_store::StoreError> {
+        self.inner.purge_sessions(now, idle_since)
+    }
 }
 
 #[tokio::test]

@@ -27,6 +27,24 @@ pub enum Request {
         connector: String,
         command: SystemCommand,
     },
+    /// A change an identity connector (`oidc`, `scim`) makes to the organisation's users,
+    /// written as `system:<connector>`.
+    OrgSystem {
+        connector: String,
+        command: OrgCommand,
+    },
+    /// Begins a browser session of the requesting user: the `session.started` entry and the
+    /// stored session commit together.
+    SignIn {
+        session: crate::SessionRow,
+    },
+    /// Ends a session (`session`: the SHA-256 of its secret), recorded as `session.ended`; the
+    /// requester is its owner or an admin.
+    SignOut {
+        user: UserName,
+        session: String,
+        reason: Option<String>,
+    },
     /// Adds a user, with a password when `phc` is given, in one step: both or neither.
     AddUser {
         user: UserName,

@@ -16,7 +16,7 @@ use sitrep_core::{Actor, Entry, EntryHash, IncidentNumber, IncidentState, OrgSta
 use uuid::Uuid;
 
 use super::{Clock, Committed, Job, LedgerError, MAX_BATCH, Published, Receipt, Request, load};
-use crate::{Append, Extras, IdempotencyRow, StoreError};
+use crate::{Append, Extras, IdempotencyRow, SessionRow, StoreError};
 
 /// Entries gathered for one record in the current batch.
 pub(super) struct Staged {
@@ -47,6 +47,9 @@ pub(super) enum Outcome {
 pub(super) struct Side {
     pub(super) passwords: Vec<(String, String)>,
     pub(super) idempotency: Vec<IdempotencyRow>,
+    /// Sessions begun and ended (by id) by `session.*` entries of this batch.
+    pub(super) sessions_started: Vec<SessionRow>,
+    pub(super) sessions_ended: Vec<String>,
     /// The batch index of the command that wrote each row of `idempotency`.
     pub(super) idempotent_jobs: Vec<usize>,
 }
@@ -125,7 +128,24 @@ impl Writer {
                 .iter()
                 .map(|(record, s)| Append { record: *record, after: s.after, entries: &s.entries })
                 .collect();
-            let extras = Extras { passwords: &side.passwords, idempotency: &side.idempotency };
+            // A disabled user's sessions end in the transaction that disables them.
+            let disabled: Vec<String> = match staged.get(&RecordId::Org).map(|s| &s.events) {
+                Some(StagedEvents::Org(events)) => events
+                    .iter()
+                    .filter_map(|event| match event {
+                        OrgEvent::UserDisabled(disabled) => Some(disabled.user.to_string()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let extras = Extras {
+                passwords: &side.passwords,
+                idempotency: &side.idempotency,
+                sessions_started: &side.sessions_started,
+                sessions_ended: &side.sessions_ended,
+                sessions_ended_of: &disabled,
+            };
             match self.published.store.commit(&appends, &extras) {
                 Ok(()) => {
                     self.publish(&staged);
@@ -206,6 +226,30 @@ impl Writer {
                 let decide = |state: &IncidentState| decide::decide_system(state, command, now.max(state.updated_at));
                 stage_incident(&mut self.incidents, *incident, &actor, now, staged, decide)
             }
+            Request::OrgSystem { connector, command } => {
+                let actor = Actor::system(connector).map_err(|e| LedgerError::Internal(e.to_string()))?;
+                let events = decide::decide_org_system(&self.org, command, now)?;
+                self.stage_org_events(&actor, events, now, staged)
+            }
+            Request::SignIn { session } => {
+                let command = OrgCommand::RecordSignIn {
+                    session: session.public_id().to_owned(),
+                    authentication: session.authentication.clone(),
+                };
+                if session.user != job.by.as_str() {
+                    return Err(LedgerError::Internal("a session is begun by its own user".into()));
+                }
+                let outcome = self.stage_org(&actor, &job.by, &command, now, staged)?;
+                side.sessions_started.push(session.clone());
+                Ok(outcome)
+            }
+            Request::SignOut { user, session, reason } => {
+                let public: String = session.chars().take(12).collect();
+                let command = OrgCommand::RecordSignOut { user: user.clone(), session: public, reason: reason.clone() };
+                let outcome = self.stage_org(&actor, &job.by, &command, now, staged)?;
+                side.sessions_ended.push(session.clone());
+                Ok(outcome)
+            }
             Request::SetPassword { user, phc } => {
                 let command = OrgCommand::SetPassword { user: user.clone() };
                 let outcome = self.stage_org(&actor, &job.by, &command, now, staged)?;
@@ -243,6 +287,17 @@ impl Writer {
         staged: &mut BTreeMap<RecordId, Staged>,
     ) -> Result<Outcome, LedgerError> {
         let events = decide::decide_org(&self.org, by, command, now)?;
+        self.stage_org_events(actor, events, now, staged)
+    }
+
+    /// Seals decided events onto the organisation record's working copy.
+    fn stage_org_events(
+        &mut self,
+        actor: &Actor,
+        events: Vec<OrgEvent>,
+        now: Timestamp,
+        staged: &mut BTreeMap<RecordId, Staged>,
+    ) -> Result<Outcome, LedgerError> {
         let entries = seal((self.org.seq, self.org.head), now.max(self.org.updated_at), actor, &events);
         for (entry, event) in entries.iter().zip(&events) {
             self.org.apply(entry, event).map_err(|error| LedgerError::Internal(error.to_string()))?;

@@ -19,7 +19,7 @@ use sitrep_core::events::{DecisionState, IncidentEvent};
 use sitrep_core::{DecisionClass, Entry, FactId, IncidentNumber, OrgRole, RecordId, Severity, Timestamp};
 use sitrep_store::verify::verify_store;
 use sitrep_store::{
-    Append, Extras, Head, IdempotencyRow, Ledger, LedgerError, Request, SqliteStore, Store, StoreError,
+    Append, Extras, Head, IdempotencyRow, Ledger, LedgerError, Request, SessionRow, SqliteStore, Store, StoreError,
 };
 use support::*;
 use tokio::sync::broadcast::error::TryRecvError;
@@ -188,6 +188,26 @@ impl Store for FailingStore {
 
     fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping()
+    }
+
+    fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
+        self.inner.session(id)
+    }
+
+    fn sessions_of(&self, user: &str) -> Result<Vec<SessionRow>, StoreError> {
+        self.inner.sessions_of(user)
+    }
+
+    fn touch_session(&self, id: &str, at: sitrep_core::Timestamp) -> Result<(), StoreError> {
+        self.inner.touch_session(id, at)
+    }
+
+    fn purge_sessions(
+        &self,
+        now: sitrep_core::Timestamp,
+        idle_since: sitrep_core::Timestamp,
+    ) -> Result<usize, StoreError> {
+        self.inner.purge_sessions(now, idle_since)
     }
 }
 

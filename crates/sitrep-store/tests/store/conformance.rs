@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use sitrep_core::authn::{AuthMethod, Authentication};
 use sitrep_core::decide::{Declare, IncidentCommand, OrgCommand, genesis};
 use sitrep_core::events::{FactStatus, OrgEvent};
 use sitrep_core::{IncidentNumber, OrgRole, RecordId, Refusal, Role, Severity, Timestamp, UserName};
@@ -15,7 +16,7 @@ use sitrep_store::ledger::IdempotencyKey;
 use sitrep_store::ledger::system_clock;
 use sitrep_store::postgres::ScratchDatabase;
 use sitrep_store::verify::verify_store;
-use sitrep_store::{Append, Ledger, LedgerError, PostgresStore, Request, SqliteStore, Store, StoreError};
+use sitrep_store::{Append, Ledger, LedgerError, PostgresStore, Request, SessionRow, SqliteStore, Store, StoreError};
 
 fn user(name: &str) -> UserName {
     UserName::parse(name).expect("valid user name")
@@ -218,6 +219,76 @@ fn idempotency(open: &dyn Fn() -> Arc<dyn Store>) {
     assert!(org.iter().all(|e| !e.body.contains("argon2")), "no hash in the record");
 }
 
+/// A browser session is stored with the entry that records it, outlives a restart, is shared by
+/// every node on the store, and ends with its sign-out entry or with its user's disabling, in
+/// the same transaction.
+fn sessions(open: &dyn Fn() -> Arc<dyn Store>) {
+    let store = open();
+    let ledger = deploy(&store);
+    let at = now();
+    let session = |id: char, who: &str| SessionRow {
+        id: id.to_string().repeat(64),
+        user: who.into(),
+        csrf: format!("csrf-{id}"),
+        started_at: at,
+        seen_at: at,
+        expires_at: at.plus_seconds(3600),
+        authentication: Authentication {
+            method: AuthMethod::Oidc,
+            at,
+            issuer: Some("https://idp.example".into()),
+            acr: Some("urn:example:mfa".into()),
+            amr: vec!["pwd".into(), "otp".into()],
+        },
+    };
+    for (id, who) in [('e', "lee"), ('b', "lee"), ('c', "cora")] {
+        ledger.execute_blocking(&user(who), Request::SignIn { session: session(id, who) }).expect("signs in");
+    }
+    let recorded = store.read(RecordId::Org, 1, 1000).expect("reads");
+    let started = recorded.iter().rfind(|e| e.kind == "session.started").expect("recorded");
+    assert_eq!(started.actor.to_string(), "cora");
+    assert!(started.body.contains(r#""session":"cccccccccccc""#), "{}", started.body);
+    assert!(started.body.contains(r#""acr":"urn:example:mfa""#), "how they authenticated: {}", started.body);
+    assert!(recorded.iter().all(|e| !e.body.contains("csrf-") && !e.body.contains(&"e".repeat(13))), "no secrets");
+    // Someone else's session id is refused and nothing is stored.
+    let forged = ledger.execute_blocking(&user("cora"), Request::SignIn { session: session('d', "lee") });
+    assert!(forged.is_err(), "{forged:?}");
+    assert_eq!(store.session(&"d".repeat(64)).expect("reads"), None);
+    ledger.close();
+
+    let other_node = open();
+    let reopened = Ledger::open(other_node.clone(), system_clock()).expect("reopens");
+    assert_eq!(other_node.session(&"e".repeat(64)).expect("reads"), Some(session('e', "lee")), "kept as begun");
+    let ids = |who: &str| other_node.sessions_of(who).expect("lists").into_iter().map(|s| s.id).collect::<Vec<_>>();
+    assert_eq!(ids("lee").len(), 2);
+    let later = at.plus_seconds(60);
+    other_node.touch_session(&"e".repeat(64), later).expect("touches");
+    assert_eq!(other_node.session(&"e".repeat(64)).expect("reads").map(|s| s.seen_at), Some(later));
+    // An admin ends one of lee's sessions; only that one goes.
+    reopened
+        .execute_blocking(
+            &user("admin"),
+            Request::SignOut { user: user("lee"), session: "e".repeat(64), reason: Some("lost laptop".into()) },
+        )
+        .expect("an admin ends it");
+    assert_eq!(ids("lee"), vec!["b".repeat(64)]);
+    // Someone else may not end lee's session.
+    let refused = reopened
+        .execute_blocking(&user("cora"), Request::SignOut { user: user("lee"), session: "b".repeat(64), reason: None });
+    assert!(matches!(refused, Err(LedgerError::Refused(Refusal::Forbidden { .. }))), "{refused:?}");
+    assert_eq!(ids("lee").len(), 1, "nothing changed");
+    // Disabling lee ends every session of theirs in the same commit, and no one else's.
+    let disable = OrgCommand::DisableUser { user: user("lee"), reason: None };
+    reopened.execute_blocking(&user("admin"), Request::Org(disable)).expect("disables");
+    assert!(ids("lee").is_empty());
+    assert_eq!(ids("cora").len(), 1);
+    // Expired or idle sessions are purged.
+    assert_eq!(other_node.purge_sessions(at.plus_seconds(3600), at).expect("purges"), 1);
+    assert!(ids("cora").is_empty());
+    reopened.close();
+    verify_store(open().as_ref(), &mut |_| ()).expect("every chain verifies");
+}
+
 /// Runs a future to completion on the current thread (the ledger's futures need no runtime).
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(future)
@@ -237,6 +308,12 @@ fn sqlite_passes_the_story() {
 fn sqlite_answers_retries_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     idempotency(&sqlite(&dir));
+}
+
+#[test]
+fn sqlite_keeps_sessions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    sessions(&sqlite(&dir));
 }
 
 #[test]
@@ -287,6 +364,13 @@ fn postgres_passes_the_story() {
 fn postgres_answers_retries_once() {
     if let Some(database) = postgres_database() {
         idempotency(&postgres(&database));
+    }
+}
+
+#[test]
+fn postgres_keeps_sessions() {
+    if let Some(database) = postgres_database() {
+        sessions(&postgres(&database));
     }
 }
 
