@@ -3,8 +3,13 @@
 //!
 //! - **Tokens** are 32 random bytes shown once; the organisation record holds their SHA-256, so
 //!   checking one is a hash and a map lookup in the folded organisation state.
-//! - **Sessions** live in server memory under the SHA-256 of their id: signing out or a restart
-//!   ends them. The cookie is `HttpOnly`, `SameSite=Strict`, and `Secure` when the public URL is
+//! - **Sessions** live in the store under the SHA-256 of their id, written in the commit that
+//!   records `session.started`, so they survive a restart and every node on one database shares
+//!   them. A session ends at its absolute lifetime (`session_hours`), after `session_idle_minutes`
+//!   unused, when it is signed out (`session.ended`), or when its user is disabled or given a new
+//!   password (in that commit). Each node keeps what it read for a few seconds, so a session
+//!   ended on another node stops working here within [`SESSION_RECHECK`]; ended here, at once.
+//!   The cookie is `HttpOnly`, `SameSite=Strict`, and `Secure` when the public URL is
 //!   `https://`. Every change made with a session cookie must carry the session's CSRF token in
 //!   `X-CSRF-Token` (or the form field `csrf`), compared in constant time.
 //! - **Passwords** are argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane), hashed and
@@ -31,7 +36,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
+use sitrep_core::authn::Authentication;
 use sitrep_core::{Timestamp, UserName};
+use sitrep_store::Request;
+use sitrep_store::SessionRow;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -41,13 +49,30 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 const FAILURES_PER_ACCOUNT: usize = 5;
 const FAILURES_PER_ADDRESS: usize = 20;
+/// How long a node trusts what it read of a session before reading the store again.
+pub const SESSION_RECHECK: Duration = Duration::from_secs(5);
+/// A session's last use is written at most this often (seconds), for the idle limit.
+const SEEN_EVERY_SECS: i64 = 60;
+/// Sessions a node keeps in memory before it forgets them all and reads afresh.
+const SESSIONS_KEPT: usize = 10_000;
 
 /// A signed-in browser session.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub user: UserName,
     pub csrf: String,
-    expires: Instant,
+    /// SHA-256 (hex) of the cookie's secret: the store's key.
+    pub id: String,
+    pub authentication: Authentication,
+    seen_at: Timestamp,
+    expires_at: Timestamp,
+}
+
+/// A session as last read from the store, and when.
+#[derive(Debug, Clone)]
+struct Known {
+    session: Session,
+    read: Instant,
 }
 
 /// Recent failed sign-ins, and the checks under way.
@@ -98,7 +123,8 @@ impl Drop for Reservation {
 /// Sessions and sign-in throttling, shared by every request.
 #[derive(Debug)]
 pub struct Auth {
-    sessions: Mutex<HashMap<String, Session>>,
+    /// Sessions read from the store lately, by id; see [`SESSION_RECHECK`].
+    sessions: Mutex<HashMap<String, Known>>,
     attempts: Arc<Mutex<Attempts>>,
     /// The most password checks that run at once (each holds 19 MiB while it runs).
     max_checks: usize,
@@ -106,7 +132,8 @@ pub struct Auth {
     checks: AtomicU64,
     /// The threads that hash and check passwords.
     hashers: Hashers,
-    session_ttl: Duration,
+    session_lifetime_secs: i64,
+    session_idle_secs: i64,
     /// Ticks whenever sessions end, so live streams opened with one can stop at once.
     sessions_ended: tokio::sync::watch::Sender<u64>,
     /// A hash of nothing, checked against when the account is unknown, so both cases cost the same.
@@ -189,14 +216,16 @@ pub fn check_new_password(password: &str) -> Result<(), ApiError> {
 }
 
 impl Auth {
-    pub fn new(session_hours: u64) -> Result<Auth, ApiError> {
+    pub fn new(session_hours: u64, session_idle_minutes: u64) -> Result<Auth, ApiError> {
+        let seconds = |n: u64, unit: u64| i64::try_from(n.max(1).saturating_mul(unit)).unwrap_or(i64::MAX);
         Ok(Auth {
             sessions: Mutex::new(HashMap::new()),
             attempts: Arc::default(),
             max_checks: max_checks(),
             checks: AtomicU64::new(0),
             hashers: Hashers::start(max_checks())?,
-            session_ttl: Duration::from_secs(session_hours.max(1) * 3600),
+            session_lifetime_secs: seconds(session_hours, 3600),
+            session_idle_secs: seconds(session_idle_minutes, 60),
             sessions_ended: tokio::sync::watch::channel(0).0,
             decoy: hash_password("sitrep decoy password")?,
         })
@@ -206,31 +235,69 @@ impl Auth {
         &self.decoy
     }
 
-    /// Starts a session with a fresh id; returns the cookie value and the CSRF token.
-    pub fn start_session(&self, user: &UserName) -> Result<(String, String), ApiError> {
-        let id = random_token("")?;
-        let csrf = random_token("")?;
-        let session = Session { user: user.clone(), csrf: csrf.clone(), expires: Instant::now() + self.session_ttl };
-        let mut sessions = self.sessions.lock();
-        let now = Instant::now();
-        sessions.retain(|_, s| s.expires > now);
-        sessions.insert(sha256_hex(&id), session);
-        Ok((id, csrf))
+    /// The session a cookie names, if it has not ended, expired or sat idle too long at `now`.
+    /// Its use is written back (at most once a minute) for the idle limit.
+    pub fn session(&self, store: &dyn sitrep_store::Store, cookie: &str, now: Timestamp) -> Option<Session> {
+        self.still_open(store, &sha256_hex(cookie), now)
     }
 
-    pub fn session(&self, id: &str) -> Option<Session> {
-        let sessions = self.sessions.lock();
-        sessions.get(&sha256_hex(id)).filter(|s| s.expires > Instant::now()).cloned()
+    /// As [`Auth::session`], by the SHA-256 the store keys a session by.
+    pub fn still_open(&self, store: &dyn sitrep_store::Store, id: &str, now: Timestamp) -> Option<Session> {
+        let cached = self.sessions.lock().get(id).filter(|k| k.read.elapsed() < SESSION_RECHECK).cloned();
+        let session = match cached {
+            Some(known) => known.session,
+            None => {
+                let row = store
+                    .session(id)
+                    .inspect_err(|error| tracing::error!(%error, "reading a session from the store"))
+                    .ok()
+                    .flatten();
+                let mut sessions = self.sessions.lock();
+                let Some(row) = row else {
+                    sessions.remove(id);
+                    return None;
+                };
+                let session = Session {
+                    user: UserName::parse(&row.user).ok()?,
+                    csrf: row.csrf,
+                    id: row.id,
+                    authentication: row.authentication,
+                    seen_at: row.seen_at,
+                    expires_at: row.expires_at,
+                };
+                if sessions.len() >= SESSIONS_KEPT {
+                    sessions.clear();
+                }
+                sessions.insert(id.to_owned(), Known { session: session.clone(), read: Instant::now() });
+                session
+            }
+        };
+        if now >= session.expires_at || now >= session.seen_at.plus_seconds(self.session_idle_secs) {
+            return None;
+        }
+        if now >= session.seen_at.plus_seconds(SEEN_EVERY_SECS) {
+            match store.touch_session(id, now) {
+                Ok(()) => {
+                    if let Some(known) = self.sessions.lock().get_mut(id) {
+                        known.session.seen_at = now;
+                    }
+                }
+                Err(error) => tracing::error!(%error, "noting a session's use"),
+            }
+        }
+        Some(session)
     }
 
-    pub fn end_session(&self, id: &str) {
-        self.sessions.lock().remove(&sha256_hex(id));
+    /// Forgets what this node read of a session, so the next request reads the store.
+    fn forget(&self, id: &str) {
+        self.sessions.lock().remove(id);
         self.sessions_ended.send_modify(|n| *n += 1);
     }
 
-    /// Ends every session of a user (disabled, or their password changed).
+    /// Tells this node that a user's sessions ended (the store ended them in the commit that
+    /// disabled the user or set their password), so open streams stop at once.
     pub fn end_sessions_of(&self, user: &UserName) {
-        self.sessions.lock().retain(|_, s| &s.user != user);
+        self.sessions.lock().retain(|_, known| &known.session.user != user);
         self.sessions_ended.send_modify(|n| *n += 1);
     }
 
@@ -375,17 +442,55 @@ pub async fn sign_in(
     }
 }
 
+/// Starts a browser session for `user`, recorded as `session.started` with how they
+/// authenticated; returns the cookie value and the CSRF token.
+pub async fn begin_session(
+    app: &AppState,
+    user: &UserName,
+    authentication: Authentication,
+) -> Result<(String, String), ApiError> {
+    let cookie = random_token("")?;
+    let csrf = random_token("")?;
+    let now = app.now();
+    let store = app.ledger.store();
+    if let Err(error) = store.purge_sessions(now, now.plus_seconds(-app.auth.session_idle_secs)) {
+        tracing::warn!(%error, "removing ended sessions");
+    }
+    let session = SessionRow {
+        id: sha256_hex(&cookie),
+        user: user.to_string(),
+        csrf: csrf.clone(),
+        started_at: now,
+        seen_at: now,
+        expires_at: now.plus_seconds(app.auth.session_lifetime_secs),
+        authentication,
+    };
+    app.ledger.execute(user, Request::SignIn { session }).await?;
+    Ok((cookie, csrf))
+}
+
+/// Ends a session (`id`: the SHA-256 the store keys it by), recorded as `session.ended` by
+/// `by`, its owner or an admin.
+pub async fn end_session(
+    app: &AppState,
+    by: &UserName,
+    owner: &UserName,
+    id: &str,
+    reason: Option<String>,
+) -> Result<sitrep_store::Receipt, ApiError> {
+    let request = Request::SignOut { user: owner.clone(), session: id.to_owned(), reason };
+    let result = app.ledger.execute(by, request).await;
+    app.auth.forget(id);
+    Ok(result?)
+}
+
 /// How the caller proved who they are.
 #[derive(Debug, Clone)]
 pub enum Via {
     /// An API token, by the SHA-256 the organisation record holds.
-    Token {
-        sha256: String,
-    },
-    Session {
-        id: String,
-        csrf: String,
-    },
+    Token { sha256: String },
+    /// A browser session, by the SHA-256 the store keys it by.
+    Session { id: String, csrf: String, authentication: Box<Authentication> },
 }
 
 /// The authenticated caller of a request.
@@ -462,7 +567,7 @@ impl Caller {
             .ok_or_else(|| ApiError::Unauthorized("sign in, or send `Authorization: Bearer <token>`".into()))?;
         let session = app
             .auth
-            .session(id)
+            .session(app.ledger.store().as_ref(), id, now)
             .filter(|s| app.ledger.org().user(&s.user).is_some_and(|u| u.active))
             .ok_or_else(|| ApiError::Unauthorized("the session has ended; sign in again".into()))?;
         let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -474,7 +579,8 @@ impl Caller {
                 )));
             }
         }
-        Ok(Caller { user: session.user, via: Via::Session { id: id.to_owned(), csrf: session.csrf } })
+        let via = Via::Session { id: session.id, csrf: session.csrf, authentication: Box::new(session.authentication) };
+        Ok(Caller { user: session.user, via })
     }
 }
 
@@ -487,7 +593,7 @@ impl Caller {
         match &self.via {
             Via::Token { sha256 } => org.authenticate(sha256, now).is_some_and(|user| user.name == self.user),
             Via::Session { id, .. } => {
-                app.auth.session(id).is_some_and(|s| s.user == self.user)
+                app.auth.still_open(app.ledger.store().as_ref(), id, now).is_some_and(|s| s.user == self.user)
                     && org.user(&self.user).is_some_and(|u| u.active)
             }
         }
@@ -536,7 +642,7 @@ mod tests {
 
     #[test]
     fn throttling_locks_an_account_after_five_failures() {
-        let auth = Auth::new(1).expect("auth");
+        let auth = Auth::new(1, 60).expect("auth");
         let ip: IpAddr = "192.0.2.1".parse().expect("ip");
         for _ in 0..5 {
             drop(auth.reserve("lee", Some(ip)).expect("let in"));
@@ -548,7 +654,7 @@ mod tests {
 
     #[test]
     fn one_check_per_account_at_a_time_and_a_few_at_most() {
-        let auth = Auth::new(1).expect("auth");
+        let auth = Auth::new(1, 60).expect("auth");
         let first = auth.reserve("lee", None).expect("let in");
         let refused = auth.reserve("lee", None).expect_err("one check at a time");
         assert!(matches!(refused, ApiError::TooManyRequests { retry_after_secs: 1, .. }));
@@ -562,7 +668,7 @@ mod tests {
 
     #[test]
     fn a_right_password_forgives_the_account_but_not_the_address() {
-        let auth = Auth::new(1).expect("auth");
+        let auth = Auth::new(1, 60).expect("auth");
         let ip: IpAddr = "192.0.2.1".parse().expect("ip");
         for _ in 0..4 {
             drop(auth.reserve("lee", Some(ip)).expect("let in"));

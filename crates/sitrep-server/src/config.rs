@@ -35,8 +35,10 @@ pub struct Config {
     /// Largest evidence file accepted, in bytes (default 2 GiB); larger uploads get 413 and
     /// nothing is stored.
     pub max_evidence_bytes: u64,
-    /// How long a browser session lasts without signing in again.
+    /// How long a browser session lasts, however active, before signing in again.
     pub session_hours: u64,
+    /// How long a browser session may go unused before it ends.
+    pub session_idle_minutes: u64,
     /// Expiry of API tokens when the request names none; `0` means they do not expire.
     pub token_days: u64,
     /// How many reverse proxies you run in front of sitrep, each appending the address it saw
@@ -176,6 +178,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             max_evidence_bytes: 2 * 1024 * 1024 * 1024,
             session_hours: 12,
+            session_idle_minutes: 240,
             token_days: 90,
             trusted_proxies: 0,
             trust_forwarded_for: false,
@@ -251,6 +254,9 @@ impl Config {
         }
         if let Some(hours) = number("SITREP_SESSION_HOURS")? {
             config.session_hours = hours;
+        }
+        if let Some(minutes) = number("SITREP_SESSION_IDLE_MINUTES")? {
+            config.session_idle_minutes = minutes;
         }
         if let Some(days) = number("SITREP_TOKEN_DAYS")? {
             config.token_days = days;

@@ -63,7 +63,7 @@ pub fn state(
         share_key,
         signing_key,
         ledger,
-        auth: Auth::new(config.session_hours)?,
+        auth: Auth::new(config.session_hours, config.session_idle_minutes)?,
         metrics: Metrics::default(),
         config,
         clock,

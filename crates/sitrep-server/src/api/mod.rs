@@ -143,6 +143,8 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(org::set_password))
         .routes(routes!(org::create_token, org::list_tokens))
         .routes(routes!(org::revoke_token))
+        .routes(routes!(org::list_sessions))
+        .routes(routes!(org::end_session))
         .routes(routes!(org::token_for_password))
         .routes(routes!(org::sign_in, org::sign_out, org::whoami))
         .routes(routes!(org::policy, org::replace_policy))

@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sitrep_core::authn::Authentication;
 use sitrep_core::decide::OrgCommand;
 use sitrep_core::org::{Token, User};
 use sitrep_core::playbook::Playbook;
@@ -410,6 +411,98 @@ pub(crate) struct RevokedToken {
     revoked: bool,
 }
 
+/// A user's open browser sessions, newest first (an admin, or the user).
+#[utoipa::path(get, path = "/api/v1/users/{name}/sessions", tag = "organisation",
+    params(("name" = String, Path)), responses((status = 200, description = "`{sessions: [{id, started_at, seen_at, expires_at, authentication, current}]}`", body = SessionList), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn list_sessions(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments(name): Segments<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = existing_user(&app, &name)?;
+    if user != caller.user {
+        require(&app, &caller, &[OrgRole::Admin], "listing someone else's sessions")?;
+    }
+    let now = app.now();
+    let current = match &caller.via {
+        Via::Session { id, .. } => Some(id.as_str()),
+        Via::Token { .. } => None,
+    };
+    let sessions = app
+        .ledger
+        .store()
+        .sessions_of(user.as_str())?
+        .into_iter()
+        .filter(|row| app.auth.still_open(app.ledger.store().as_ref(), &row.id, now).is_some())
+        .map(|row| SessionSummary {
+            id: row.public_id().to_owned(),
+            current: current == Some(row.id.as_str()),
+            started_at: row.started_at,
+            seen_at: row.seen_at,
+            expires_at: row.expires_at,
+            authentication: row.authentication,
+        })
+        .collect();
+    Ok(Json(views::json(SessionList { sessions })))
+}
+
+/// A user's open browser sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionList {
+    sessions: Vec<SessionSummary>,
+}
+
+/// A browser session, without its secrets.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionSummary {
+    /// The first 12 hex digits of the session's SHA-256, as `session.started` names it.
+    id: String,
+    /// Whether this is the session the request came with.
+    current: bool,
+    started_at: Timestamp,
+    /// Its last use, noted at most once a minute.
+    seen_at: Timestamp,
+    /// When it ends however active it is.
+    expires_at: Timestamp,
+    authentication: Authentication,
+}
+
+/// End a browser session (an admin, or its user): it stops working at once, recorded as
+/// `session.ended`.
+#[utoipa::path(delete, path = "/api/v1/users/{name}/sessions/{session}", tag = "organisation",
+    params(("name" = String, Path), ("session" = String, Path, description = "The session's id")),
+    responses((status = 200, description = "`{id, ended: true}`", body = EndedSession), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn end_session(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments((name, session)): Segments<(String, String)>,
+) -> Result<Response, ApiError> {
+    let user = existing_user(&app, &name)?;
+    if user != caller.user {
+        require(&app, &caller, &[OrgRole::Admin], "ending someone else's session")?;
+    }
+    let row = app
+        .ledger
+        .store()
+        .sessions_of(user.as_str())?
+        .into_iter()
+        .find(|row| row.public_id() == session)
+        .ok_or_else(|| ApiError::NotFound(format!("{user} has no open session {session}")))?;
+    let reason = (user != caller.user).then(|| format!("ended by {}", caller.user));
+    let receipt = auth::end_session(&app, &caller.user, &user, &row.id, reason).await?;
+    Ok(written(StatusCode::OK, &receipt, views::json(EndedSession { id: session, ended: true })))
+}
+
+/// An ended session.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EndedSession {
+    id: String,
+    /// Always `true`.
+    ended: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,7 +583,7 @@ pub async fn sign_in(
         });
     }
     let user = auth::sign_in(&app, &body.value.name, &body.value.password, address).await?;
-    let (id, csrf) = app.auth.start_session(&user)?;
+    let (id, csrf) = auth::begin_session(&app, &user, Authentication::password(app.now())).await?;
     let mut response = Json(views::json(SessionStarted { user, csrf_token: csrf })).into_response();
     response.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, &id, app.config.session_hours * 3600));
     Ok(response)
@@ -514,7 +607,7 @@ pub async fn sign_out(State(app): State<AppState>, caller: Caller) -> Result<Res
             "sign-out ends a browser session; revoke a token with DELETE /api/v1/users/{name}/tokens/{id}".into(),
         ));
     };
-    app.auth.end_session(id);
+    auth::end_session(&app, &caller.user, &caller.user, id, None).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, "", 0));
     Ok(response)
@@ -526,11 +619,13 @@ pub async fn sign_out(State(app): State<AppState>, caller: Caller) -> Result<Res
     security(("token" = []), ("session" = [])))]
 pub async fn whoami(State(app): State<AppState>, caller: Caller) -> Json<Value> {
     let org = app.ledger.org();
-    let csrf_token = match &caller.via {
-        Via::Session { csrf, .. } => Some(csrf.as_str()),
-        Via::Token { .. } => None,
+    let (csrf_token, authentication) = match &caller.via {
+        Via::Session { csrf, authentication, .. } => (Some(csrf.as_str()), Some(authentication.as_ref())),
+        Via::Token { .. } => (None, None),
     };
-    Json(org.user(&caller.user).map(|user| views::json(WhoAmI { user, csrf_token })).unwrap_or_default())
+    Json(
+        org.user(&caller.user).map(|user| views::json(WhoAmI { user, csrf_token, authentication })).unwrap_or_default(),
+    )
 }
 
 /// The caller, and with a browser session its CSRF token.
@@ -540,6 +635,9 @@ pub(crate) struct WhoAmI<'a> {
     user: &'a User,
     #[serde(skip_serializing_if = "Option::is_none")]
     csrf_token: Option<&'a str>,
+    /// How a browser session's person signed in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authentication: Option<&'a Authentication>,
 }
 
 /// The authority policy in force: the file, its hash, and the readable matrix.

@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::view::Me;
 use super::{Fields, Viewer, csrf, error_page, render};
+use sitrep_core::authn::Authentication;
+
 use crate::auth::{self, SESSION_COOKIE};
 use crate::state::AppState;
 
@@ -55,7 +57,7 @@ pub(super) async fn login(
     }
     let next = safe_next(fields.get("next"));
     match auth::sign_in(&app, fields.get("name").trim(), fields.get("password"), address.0).await {
-        Ok(user) => match app.auth.start_session(&user) {
+        Ok(user) => match auth::begin_session(&app, &user, Authentication::password(app.now())).await {
             Ok((id, _)) => {
                 let mut response = Redirect::to(&next).into_response();
                 response
@@ -85,7 +87,9 @@ pub(super) async fn logout(State(app): State<AppState>, viewer: Viewer, fields: 
     if let Some(refused) = csrf(&app, &viewer, &fields) {
         return refused;
     }
-    app.auth.end_session(&viewer.session);
+    if let Err(error) = auth::end_session(&app, &viewer.user, &viewer.user, &viewer.session, None).await {
+        return error.into_response();
+    }
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, "", 0));
     response

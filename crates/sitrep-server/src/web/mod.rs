@@ -140,6 +140,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 pub struct Viewer {
     pub user: UserName,
     pub csrf: String,
+    /// The session's id as the store keys it (the SHA-256 of the cookie).
     session: String,
 }
 
@@ -147,11 +148,11 @@ impl FromRequestParts<AppState> for Viewer {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
-        let session =
-            cookie(&parts.headers, SESSION_COOKIE).and_then(|id| app.auth.session(id).map(|s| (id.to_owned(), s)));
+        let session = cookie(&parts.headers, SESSION_COOKIE)
+            .and_then(|cookie| app.auth.session(app.ledger.store().as_ref(), cookie, app.now()));
         match session {
-            Some((id, session)) if app.ledger.org().user(&session.user).is_some_and(|u| u.active) => {
-                Ok(Viewer { user: session.user, csrf: session.csrf, session: id })
+            Some(session) if app.ledger.org().user(&session.user).is_some_and(|u| u.active) => {
+                Ok(Viewer { user: session.user, csrf: session.csrf, session: session.id })
             }
             _ => {
                 let next = parts.uri.path_and_query().map_or("/incidents", |p| p.as_str());

@@ -797,3 +797,93 @@ async fn behind_one_proxy_the_sign_in_limit_counts_the_address_the_proxy_saw() {
     assert_eq!(count(&statuses, StatusCode::UNAUTHORIZED), 20, "twenty failures from one address: {statuses:?}");
     assert_eq!(count(&statuses, StatusCode::TOO_MANY_REQUESTS), 5, "then the address is locked: {statuses:?}");
 }
+
+/// Reads `GET /api/v1/session` with a session cookie: the status.
+async fn session_status(app: &TestApp, session: &Session) -> StatusCode {
+    cookie_request(app, Method::GET, "/api/v1/session", session).send().await.expect("the server answers").status()
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_ended_by_their_owner_or_an_admin_and_recorded() {
+    let app = spawn_app().await;
+    app.give_password(COMMANDER).await;
+    let laptop = app.sign_in(COMMANDER, PASSWORD).await;
+    let phone = app.sign_in(COMMANDER, PASSWORD).await;
+    let path = format!("/api/v1/users/{COMMANDER}/sessions");
+
+    // The owner sees both, and which one the request came with.
+    let listed =
+        json_of(cookie_request(&app, Method::GET, &path, &laptop).send().await.expect("answers"), StatusCode::OK).await;
+    let sessions = listed["sessions"].as_array().expect("a list").clone();
+    assert_eq!(sessions.len(), 2, "{listed}");
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1, "{listed}");
+    assert!(sessions.iter().all(|s| s["authentication"]["method"] == "password"), "{listed}");
+    let phone_id = sessions.iter().find(|s| s["current"] == false).expect("the other one")["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+
+    // Someone else may neither see nor end them; a made-up id is not found; nothing changes.
+    problem(app.get(RESPONDER, &path).await, StatusCode::FORBIDDEN).await;
+    problem(app.delete(RESPONDER, &format!("{path}/{phone_id}")).await, StatusCode::FORBIDDEN).await;
+    problem(app.delete(ADMIN, &format!("{path}/0123456789ab")).await, StatusCode::NOT_FOUND).await;
+    assert_eq!(session_status(&app, &phone).await, StatusCode::OK);
+
+    // An admin ends the phone's session: it stops at once, the laptop's goes on.
+    let ended = json_of(app.delete(ADMIN, &format!("{path}/{phone_id}")).await, StatusCode::OK).await;
+    assert_eq!(ended, json!({"id": phone_id, "ended": true}));
+    assert_eq!(session_status(&app, &phone).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(session_status(&app, &laptop).await, StatusCode::OK);
+    problem(app.delete(ADMIN, &format!("{path}/{phone_id}")).await, StatusCode::NOT_FOUND).await;
+    assert_eq!(app.get_json(COMMANDER, &path).await["sessions"].as_array().map(Vec::len), Some(1));
+
+    // The record names both sign-ins, how they were made, and who ended which.
+    let record = app.get_json(AUDITOR, "/api/v1/org/record").await;
+    let entries = record["entries"].as_array().expect("entries");
+    let of = |kind: &str| entries.iter().filter(|e| e["kind"] == kind).cloned().collect::<Vec<_>>();
+    let started = of("session.started");
+    assert_eq!(started.len(), 2, "{record}");
+    assert!(
+        started.iter().all(|e| e["actor"] == COMMANDER && e["body"]["authentication"]["method"] == "password"),
+        "{started:?}"
+    );
+    let ended = of("session.ended");
+    assert_eq!(ended.len(), 1, "{record}");
+    assert_eq!(ended[0]["actor"], ADMIN);
+    assert_eq!(ended[0]["body"]["session"], phone_id.as_str());
+    assert_eq!(ended[0]["body"]["user"], COMMANDER);
+}
+
+#[tokio::test]
+async fn a_session_ends_when_idle_too_long_or_at_its_absolute_lifetime() {
+    let app = spawn_app_with(|config| {
+        config.session_idle_minutes = 30;
+        config.session_hours = 1;
+    })
+    .await;
+    app.give_password(COMMANDER).await;
+    let idle = app.sign_in(COMMANDER, PASSWORD).await;
+    let busy = app.sign_in(COMMANDER, PASSWORD).await;
+    // Used every 20 minutes, a session lasts; unused for 31, it has ended.
+    for _ in 0..2 {
+        app.clock.advance(20 * 60);
+        assert_eq!(session_status(&app, &busy).await, StatusCode::OK);
+    }
+    assert_eq!(session_status(&app, &idle).await, StatusCode::UNAUTHORIZED, "40 minutes idle");
+    // However busy, it ends after its hour.
+    app.clock.advance(19 * 60);
+    assert_eq!(session_status(&app, &busy).await, StatusCode::OK, "59 minutes old");
+    app.clock.advance(2 * 60);
+    assert_eq!(session_status(&app, &busy).await, StatusCode::UNAUTHORIZED, "61 minutes old");
+}
+
+#[tokio::test]
+async fn a_new_password_ends_every_session_of_its_user_in_the_same_commit() {
+    let app = spawn_app().await;
+    app.give_password(COMMANDER).await;
+    let session = app.sign_in(COMMANDER, PASSWORD).await;
+    app.set_password(COMMANDER, "another long passphrase").await;
+    assert_eq!(session_status(&app, &session).await, StatusCode::UNAUTHORIZED);
+    let stored = app.ledger.store().sessions_of(COMMANDER).expect("the store answers");
+    assert!(stored.is_empty(), "the session rows are gone: {stored:?}");
+}

@@ -7,10 +7,11 @@ use std::collections::{BTreeSet, HashMap};
 use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use sitrep_core::authn::Authentication;
 use sitrep_core::decide::{OrgCommand, SystemCommand};
 use sitrep_core::{DecisionId, IncidentNumber, OrgRole};
-use sitrep_store::Request;
 use sitrep_store::datadir::new_token;
+use sitrep_store::{Request, SessionRow};
 
 use crate::helpers::*;
 
@@ -281,6 +282,13 @@ fn table() -> Vec<Row> {
         Row { method: "DELETE", path: "/api/v1/users/{name}/tokens/{token}", participant: COMMANDER,
               params: &[("name", "spare-token"), ("token", "$spare_token_id")], body: none,
               normal: [200, 403, 403, 403, 403, 401], restricted: None },
+        // Users see and end their own sessions; admins anyone's.
+        Row { method: "GET", path: "/api/v1/users/{name}/sessions", participant: COMMANDER,
+              params: &[("name", OUTSIDER)], body: none,
+              normal: [200, 403, 200, 403, 403, 401], restricted: None },
+        Row { method: "DELETE", path: "/api/v1/users/{name}/sessions/{session}", participant: COMMANDER,
+              params: &[("name", "spare-token"), ("session", "$spare_session_id")], body: none,
+              normal: [200, 403, 403, 403, 403, 401], restricted: None },
         // Signing in needs no credentials: the password is the credential.
         Row { method: "POST", path: "/api/v1/tokens", participant: COMMANDER, params: &[],
               body: |_| Some(json!({"name": "spare-login", "password": PASSWORD})),
@@ -436,11 +444,24 @@ async fn fixtures(app: &TestApp) -> (HashMap<Incident, String>, HashMap<&'static
         label: None,
     };
     app.ledger.execute(&admin, Request::Org(issue)).await.expect("the admin issues a token");
+    let (_, session_sha256) = new_token().expect("a session id");
+    let now = app.clock.now();
+    let session = SessionRow {
+        id: session_sha256.clone(),
+        user: "spare-token".into(),
+        csrf: "csrf".into(),
+        started_at: now,
+        seen_at: now,
+        expires_at: now.plus_seconds(3600),
+        authentication: Authentication::password(now),
+    };
+    app.ledger.execute(&user("spare-token"), Request::SignIn { session }).await.expect("a session begins");
     app.give_password("spare-login").await;
     // Setting one's own password needs the current one.
     app.give_password(OUTSIDER).await;
     let values = HashMap::from([
         ("$spare_token_id", sha256[..12].to_owned()),
+        ("$spare_session_id", session_sha256[..12].to_owned()),
         ("$evidence_with_purpose", format!("{}?purpose=the%20matrix", sha256_hex(evidence))),
     ]);
     (incidents, values)

@@ -128,12 +128,14 @@ impl Writer {
                 .iter()
                 .map(|(record, s)| Append { record: *record, after: s.after, entries: &s.entries })
                 .collect();
-            // A disabled user's sessions end in the transaction that disables them.
+            // A disabled user's sessions, and those of a user whose password changed, end in
+            // the transaction that records it.
             let disabled: Vec<String> = match staged.get(&RecordId::Org).map(|s| &s.events) {
                 Some(StagedEvents::Org(events)) => events
                     .iter()
                     .filter_map(|event| match event {
                         OrgEvent::UserDisabled(disabled) => Some(disabled.user.to_string()),
+                        OrgEvent::UserPasswordSet(set) => Some(set.user.to_string()),
                         _ => None,
                     })
                     .collect(),
