@@ -64,6 +64,22 @@ impl Authentication {
             || self.acr.as_ref().is_some_and(|acr| mfa_acr.contains(acr))
     }
 
+    /// One line for the register: "oidc (https://idp.example), acr urn:x, amr pwd+otp, at …".
+    pub fn describe(&self) -> String {
+        let mut words = self.method.to_string();
+        if let Some(issuer) = &self.issuer {
+            words.push_str(&format!(" ({issuer})"));
+        }
+        if let Some(acr) = &self.acr {
+            words.push_str(&format!(", acr {acr}"));
+        }
+        if !self.amr.is_empty() {
+            words.push_str(&format!(", amr {}", self.amr.join("+")));
+        }
+        words.push_str(&format!(", at {}", self.at));
+        words
+    }
+
     /// Minutes since the person last authenticated, at `now`.
     pub fn age_minutes(&self, now: Timestamp) -> i64 {
         (now.unix_micros() - self.at.unix_micros()).div_euclid(60_000_000)

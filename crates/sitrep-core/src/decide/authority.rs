@@ -70,12 +70,13 @@ pub fn can_see(state: &IncidentState, by: &UserName) -> bool {
 /// Whether `by` may list and download this incident's evidence (`[actions] evidence`). Those
 /// who may not see evidence do not learn its names either.
 pub fn may_read_evidence(state: &IncidentState, policy: &Policy, by: &UserName) -> bool {
-    can_see(state, by) && Judge { state, policy, by }.allowed(&policy.actions.evidence)
+    can_see(state, by)
+        && Judge { state, policy, by, authentication: None, now: state.updated_at }.allowed(&policy.actions.evidence)
 }
 
 /// Whether `by` may see share links: the evidence readers and those who manage third parties.
 pub fn may_see_share_links(state: &IncidentState, policy: &Policy, by: &UserName) -> bool {
-    let judge = Judge { state, policy, by };
+    let judge = Judge { state, policy, by, authentication: None, now: state.updated_at };
     can_see(state, by) && (judge.allowed(&policy.actions.evidence) || judge.allowed(&policy.actions.third_parties))
 }
 
@@ -84,9 +85,52 @@ pub(super) struct Judge<'a> {
     pub(super) state: &'a IncidentState,
     pub(super) policy: &'a Policy,
     pub(super) by: &'a UserName,
+    /// How the person signed in, when they act from a browser session; `None` for a token.
+    pub(super) authentication: Option<&'a Authentication>,
+    pub(super) now: Timestamp,
 }
 
 impl Judge<'_> {
+    /// Refuses unless the person's sign-in meets the class's step-up, if it has one: recent
+    /// enough and, where asked, with a second factor. The refusal's rule is
+    /// `classes.<class>.step_up`, which the web answers with a re-authentication.
+    pub(super) fn stepped_up(&self, class: &ClassPolicy, verb: &str) -> Result<(), Refusal> {
+        let Some(step_up) = &class.step_up else { return Ok(()) };
+        let rule = format!("classes.{}.step_up", class.class);
+        let Some(authentication) = self.authentication else {
+            return Err(forbidden(
+                rule,
+                format!(
+                    "to {verb} {} you must be {}; an API token is not a sign-in, so do it from a browser session",
+                    class.class,
+                    step_up.describe()
+                ),
+            ));
+        };
+        let age = authentication.age_minutes(self.now);
+        if age >= i64::from(step_up.within_minutes) {
+            return Err(forbidden(
+                rule,
+                format!(
+                    "to {verb} {} you must be {}; you signed in {age} minutes ago, so sign in again",
+                    class.class,
+                    step_up.describe()
+                ),
+            ));
+        }
+        if step_up.mfa && !authentication.is_multi_factor(&self.policy.mfa_acr) {
+            return Err(forbidden(
+                rule,
+                format!(
+                    "to {verb} {} you must be {}; your sign-in used one factor, so sign in again with a second",
+                    class.class,
+                    step_up.describe()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     pub(super) fn holds(&self) -> Vec<Role> {
         self.state.roles_of(self.by)
     }

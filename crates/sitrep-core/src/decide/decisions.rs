@@ -37,6 +37,7 @@ pub(super) fn propose(
             ),
         ));
     }
+    judge.stepped_up(class_policy, "propose")?;
     let title = text("title", title, TITLE_MAX)?;
     let rationale = optional_text("rationale", rationale, TEXT_MAX)?;
     check_actions(&org.policy, actions)?;
@@ -75,6 +76,7 @@ pub(super) fn propose(
         path: class_policy.path.clone(),
         statement,
         clocks: judge.clocks_to_stop(class, clocks)?,
+        authentication: judge.authentication.cloned(),
     })];
     if decided {
         events.extend(judge.closing(class, decision));
@@ -142,6 +144,10 @@ pub(super) fn decide(
                      and propose {class} bound to it (then withdraw {id})"
                 )));
             }
+            // The class's step-up as the policy says now: tightening it applies to open decisions.
+            if let Some(class_policy) = org.policy.class(class) {
+                judge.stepped_up(class_policy, "approve")?;
+            }
             let also: Vec<Role> = mine.iter().filter(|r| **r != role).cloned().collect();
             let mut endorsements = decision.endorsements();
             endorsements.push(Endorsement { user: by, role: &role, also: &also });
@@ -155,6 +161,7 @@ pub(super) fn decide(
                 also: also.clone(),
                 note: optional_text("note", note, SHORT_MAX)?,
                 state: if approved { DecisionState::Approved } else { DecisionState::Proposed },
+                authentication: judge.authentication.cloned(),
             })];
             if approved {
                 events.extend(judge.closing(class, *id));

@@ -40,7 +40,7 @@ use crate::ids::{
 use crate::incident::{Action, ActionStatus, Decision, IncidentState, NoticeStatus, TaskState};
 use crate::org::{OrgState, User};
 use crate::playbook::Playbook;
-use crate::policy::{Endorsement, Policy, Rule, Who};
+use crate::policy::{ClassPolicy, Endorsement, Policy, Rule, Who};
 use crate::time::Timestamp;
 
 use authority::*;
@@ -456,6 +456,19 @@ pub fn decide_incident(
     command: &IncidentCommand,
     now: Timestamp,
 ) -> Result<Vec<IncidentEvent>, Refusal> {
+    decide_incident_as(state, org, by, None, command, now)
+}
+
+/// As [`decide_incident`], for a person whose sign-in is known (a browser session): classes
+/// with a step-up are judged against it, and proposals and approvals record it.
+pub fn decide_incident_as(
+    state: &IncidentState,
+    org: &OrgState,
+    by: &UserName,
+    authentication: Option<&Authentication>,
+    command: &IncidentCommand,
+    now: Timestamp,
+) -> Result<Vec<IncidentEvent>, Refusal> {
     let user = acting_user(org, by)?;
     if !can_see(state, by) {
         // Restricted incidents do not exist for those outside them.
@@ -474,7 +487,7 @@ pub fn decide_incident(
     if state.phase == Phase::Closed && !outlives_close {
         return Err(conflict(format!("{} is closed; its record is final", state.id)));
     }
-    let judge = Judge { state, policy: &org.policy, by };
+    let judge = Judge { state, policy: &org.policy, by, authentication, now };
     use IncidentCommand as C;
     match command {
         C::AssignRole { .. } | C::ReleaseRole { .. } | C::SetPhase { .. } | C::HandOverCommand { .. } => {

@@ -73,6 +73,10 @@ pub(super) fn playbook_events(
         check_actions(&org.policy, &template.actions)?;
         let (role, state) = if preapproved {
             (None, DecisionState::Approved)
+        } else if class.step_up.is_some() {
+            // Starting a playbook is no fresh sign-in: such a proposal waits for approvals that
+            // meet the step-up, the runner's own included.
+            (None, DecisionState::Proposed)
         } else {
             let role = class.rule.endorsement_role(&holds, &[]);
             let endorsement: Vec<Endorsement<'_>> =
@@ -95,6 +99,7 @@ pub(super) fn playbook_events(
             path: class.path.clone(),
             statement,
             clocks: Vec::new(),
+            authentication: None,
         }))
     };
     for template in &filled.preapproved {

@@ -1,6 +1,7 @@
 //! Bodies of the decision entries: proposals, approvals, actions and notifications.
 
 use super::*;
+use crate::authn::Authentication;
 
 /// What an approved decision executes. Destinations and commands are names an admin
 /// configured; a user never supplies a URL or a command line.
@@ -115,6 +116,9 @@ pub struct DecisionProposed {
     /// The running clocks its execution stops; none named stops the one of its class due first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clocks: Vec<String>,
+    /// How the proposer had authenticated, when they acted from a browser session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<Authentication>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +133,10 @@ pub struct DecisionApproved {
     pub note: Option<String>,
     /// The decision's state after this approval: `approved` when it completed the rule.
     pub state: DecisionState,
+    /// How the approver had authenticated, when they acted from a browser session: the
+    /// register shows it beside a step-up class's approvals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<Authentication>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

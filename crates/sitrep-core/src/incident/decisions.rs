@@ -68,6 +68,9 @@ pub struct Approval {
     /// any one of them instead of `role`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<Role>,
+    /// How the person had authenticated, when they acted from a browser session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<crate::authn::Authentication>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -240,6 +243,7 @@ impl IncidentState {
                             note: None,
                             implied: true,
                             also: proposed.also.clone(),
+                            authentication: proposed.authentication.clone(),
                         })
                         .collect(),
                     rejections: Vec::new(),
@@ -294,6 +298,7 @@ impl IncidentState {
                     note: approved.note.clone(),
                     implied: false,
                     also: approved.also.clone(),
+                    authentication: approved.authentication.clone(),
                 });
                 decision.state = approved.state;
                 if approved.state == DecisionState::Approved {
@@ -319,6 +324,7 @@ impl IncidentState {
                     note: Some(rejected.note.clone()),
                     implied: false,
                     also: Vec::new(),
+                    authentication: None,
                 });
                 decision.state = DecisionState::Rejected;
                 decision.decided_at = Some(at);
@@ -337,6 +343,7 @@ impl IncidentState {
                     note: withdrawn.note.clone(),
                     implied: false,
                     also: Vec::new(),
+                    authentication: None,
                 });
                 decision.state = DecisionState::Withdrawn;
                 decision.decided_at = Some(at);

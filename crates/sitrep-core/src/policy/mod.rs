@@ -67,6 +67,9 @@ pub struct Policy {
     /// Org units (regions, business units) an incident's scope may name, with their titles.
     /// In a unit in scope, its own role holders decide `local` classes.
     pub units: Vec<(String, String)>,
+    /// `acr` values the identity provider uses for a multi-factor sign-in (besides `amr`
+    /// naming a second factor), for classes whose [`StepUp`] asks for MFA.
+    pub mfa_acr: Vec<String>,
     pub source: String,
     /// SHA-256 of `source`, hex.
     pub sha256: String,
@@ -205,6 +208,27 @@ pub struct ClassPolicy {
     pub csf: Vec<String>,
     /// NIST AI RMF GOVERN references, where the decision concerns accountability.
     pub ai_rmf: Vec<String>,
+    /// How fresh and strong the sign-in of whoever proposes or approves it must be.
+    pub step_up: Option<StepUp>,
+}
+
+/// A decision class's demand on its proposers' and approvers' authentication: signed in (or
+/// re-authenticated) within `within_minutes`, and with a second factor when `mfa`. An API
+/// token is no interactive authentication, so it never meets a step-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StepUp {
+    pub within_minutes: u32,
+    #[serde(default)]
+    pub mfa: bool,
+}
+
+impl StepUp {
+    /// Words for the matrix and refusals: "signed in within 15 minutes, with MFA".
+    pub fn describe(&self) -> String {
+        let mfa = if self.mfa { ", with MFA" } else { "" };
+        format!("signed in within {} minutes{mfa}", self.within_minutes)
+    }
 }
 
 /// How a decision is approved; copied into each proposal.

@@ -30,6 +30,16 @@ pub(super) struct RawPolicy {
     units: BTreeMap<Spanned<String>, String>,
     #[serde(default)]
     clocks: BTreeMap<Spanned<String>, Spanned<RawClock>>,
+    #[serde(default)]
+    mfa_acr: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStepUp {
+    within_minutes: Spanned<i64>,
+    #[serde(default)]
+    mfa: bool,
 }
 
 #[derive(Deserialize)]
@@ -90,6 +100,7 @@ struct RawClass {
     csf: Vec<Spanned<String>>,
     #[serde(default)]
     ai_rmf: Vec<Spanned<String>>,
+    step_up: Option<RawStepUp>,
 }
 
 pub(super) struct Resolver<'a> {
@@ -179,6 +190,7 @@ impl Resolver<'_> {
             classes,
             determinations,
             clocks,
+            mfa_acr: raw.mfa_acr.iter().map(|acr| acr.trim().to_owned()).filter(|acr| !acr.is_empty()).collect(),
             source: self.source.to_owned(),
             sha256: EntryHash::of(self.source.as_bytes()).to_hex(),
         })
@@ -445,6 +457,19 @@ impl Resolver<'_> {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let step_up = match &raw.step_up {
+            None => None,
+            Some(step_up) => {
+                let minutes = *step_up.within_minutes.get_ref();
+                if !(1..=1440).contains(&minutes) {
+                    return self.err(
+                        &step_up.within_minutes.span(),
+                        format!("{} must be between 1 and 1440", field("step_up.within_minutes")),
+                    );
+                }
+                Some(StepUp { within_minutes: minutes as u32, mfa: step_up.mfa })
+            }
+        };
         Ok(ClassPolicy {
             class,
             title,
@@ -453,6 +478,7 @@ impl Resolver<'_> {
             path,
             csf,
             ai_rmf,
+            step_up,
         })
     }
 

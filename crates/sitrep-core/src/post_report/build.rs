@@ -157,6 +157,7 @@ pub(super) fn decisions(state: &IncidentState, policy: &Policy) -> Vec<DecisionR
                     role: a.role.clone(),
                     at: a.at,
                     note: a.note.clone(),
+                    authenticated: a.authentication.as_ref().map(crate::authn::Authentication::describe),
                 })
                 .collect();
             endorsements.extend(d.rejections.iter().map(|r| EndorsementLine {
@@ -165,6 +166,7 @@ pub(super) fn decisions(state: &IncidentState, policy: &Policy) -> Vec<DecisionR
                 role: r.role.clone(),
                 at: r.at,
                 note: r.note.clone(),
+                authenticated: None,
             }));
             endorsements.extend(d.withdrawn.iter().map(|w| EndorsementLine {
                 what: "withdrew",
@@ -172,6 +174,7 @@ pub(super) fn decisions(state: &IncidentState, policy: &Policy) -> Vec<DecisionR
                 role: None,
                 at: w.at,
                 note: w.note.clone(),
+                authenticated: None,
             }));
             DecisionRecord {
                 id: d.id,

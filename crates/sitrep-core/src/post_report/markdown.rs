@@ -221,12 +221,13 @@ impl PostIncidentReport {
             for e in &d.endorsements {
                 let _ = writeln!(
                     out,
-                    "- {}: {}{} at {}{}",
+                    "- {}: {}{} at {}{}{}",
                     e.what,
                     e.user,
                     e.role.as_ref().map(|r| format!(" as {}", words(r.as_str()))).unwrap_or_default(),
                     when(e.at),
-                    e.note.as_ref().map(|n| format!(": {}", md(n))).unwrap_or_default()
+                    e.note.as_ref().map(|n| format!(": {}", md(n))).unwrap_or_default(),
+                    e.authenticated.as_ref().map(|a| format!(" (signed in by {})", md(a))).unwrap_or_default()
                 );
             }
             if let Some(at) = d.decided_at {

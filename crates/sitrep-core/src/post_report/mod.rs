@@ -266,6 +266,8 @@ pub struct EndorsementLine {
     pub role: Option<Role>,
     pub at: Timestamp,
     pub note: Option<String>,
+    /// How the person had signed in, when known: "oidc (issuer), acr …, amr …, at …".
+    pub authenticated: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -434,6 +434,7 @@ fn a_record_written_when_an_approval_stopped_a_clock_still_folds_and_its_clock_i
     let policy = w.org.state.policy.clone();
     let rule = policy.class(&class("regulatory_notification")).expect("a class").rule.clone();
     let proposed = sitrep_core::events::IncidentEvent::DecisionProposed(sitrep_core::events::DecisionProposed {
+        authentication: None,
         decision: DecisionId(1),
         class: class("regulatory_notification"),
         title: "Notify the DPA".into(),
@@ -450,6 +451,7 @@ fn a_record_written_when_an_approval_stopped_a_clock_still_folds_and_its_clock_i
     });
     append(&mut w, &by("lee"), &[proposed]).expect("an old proposal folds");
     let approved = sitrep_core::events::IncidentEvent::DecisionApproved(sitrep_core::events::DecisionApproved {
+        authentication: None,
         decision: DecisionId(1),
         role: role("executive"),
         also: Vec::new(),
@@ -466,6 +468,7 @@ fn a_record_written_when_an_approval_stopped_a_clock_still_folds_and_its_clock_i
     review(&mut w);
     let close_rule = policy.class(&class("close")).expect("a class").rule.clone();
     let close = sitrep_core::events::IncidentEvent::DecisionProposed(sitrep_core::events::DecisionProposed {
+        authentication: None,
         decision: DecisionId(2),
         class: class("close"),
         title: "Close".into(),
@@ -483,6 +486,7 @@ fn a_record_written_when_an_approval_stopped_a_clock_still_folds_and_its_clock_i
     append(&mut w, &by("cmd"), &[close]).expect("an old close proposal folds");
     let closed = [
         sitrep_core::events::IncidentEvent::DecisionApproved(sitrep_core::events::DecisionApproved {
+            authentication: None,
             decision: DecisionId(2),
             role: role("executive"),
             also: Vec::new(),

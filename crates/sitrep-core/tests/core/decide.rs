@@ -394,6 +394,7 @@ fn the_fold_refuses_a_forged_approval_even_when_it_is_hashed_correctly() {
     act(&mut w, "cora", propose("external_statement", "Holding statement")).expect("proposed");
     let statement = DecisionId(w.incident.decisions.len() as u64);
     let not_held = IncidentEvent::DecisionApproved(DecisionApproved {
+        authentication: None,
         decision: statement,
         role: role("legal"),
         also: vec![],
@@ -403,6 +404,7 @@ fn the_fold_refuses_a_forged_approval_even_when_it_is_hashed_correctly() {
     let error = fold_refuses(&w, w.head(), &by("tech"), not_held.clone());
     assert_eq!(error.reason, "the approver does not hold the role the entry claims");
     let premature = IncidentEvent::DecisionApproved(DecisionApproved {
+        authentication: None,
         decision: statement,
         role: role("comms"),
         also: vec![],
@@ -435,6 +437,7 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
     assert_eq!((unknown_fact.seq, unknown_fact.reason.as_str()), (next, "unknown fact"));
 
     let approved = IncidentEvent::DecisionApproved(DecisionApproved {
+        authentication: None,
         decision: DecisionId(1),
         role: role("commander"),
         also: vec![],
@@ -463,6 +466,7 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
         (
             by("cmd"),
             IncidentEvent::DecisionApproved(DecisionApproved {
+                authentication: None,
                 decision: DecisionId(7),
                 role: role("commander"),
                 also: vec![],
@@ -555,6 +559,7 @@ fn the_fold_refuses_entries_that_could_not_have_been_decided() {
 
     let proposed = |decision: u64| {
         IncidentEvent::DecisionProposed(DecisionProposed {
+            authentication: None,
             decision: DecisionId(decision),
             class: class("containment"),
             title: "t".into(),

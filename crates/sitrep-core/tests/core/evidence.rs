@@ -90,6 +90,7 @@ fn proposed(
 ) -> IncidentEvent {
     let policy = w.org.state.policy.class(&class(class_name)).expect("a class of the default policy");
     IncidentEvent::DecisionProposed(DecisionProposed {
+        authentication: None,
         decision: DecisionId(w.incident.decisions.len() as u64 + 1),
         class: class(class_name),
         title: "Forged".into(),

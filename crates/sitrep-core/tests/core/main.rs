@@ -14,5 +14,6 @@ mod policy_table;
 mod queue;
 mod report;
 mod rfc6962;
+mod step_up;
 mod text;
 mod units;

@@ -120,6 +120,7 @@ fn expected(source: &str, w: &World, by: &str, given: &BTreeMap<String, String>)
         decisions += 1;
         let class = policy.class(&template.class).expect("a class of the policy");
         IncidentEvent::DecisionProposed(DecisionProposed {
+            authentication: None,
             decision: DecisionId(decisions),
             class: template.class.clone(),
             title: fill(&template.title, &playbook, given),
@@ -1253,6 +1254,7 @@ fn the_fold_refuses_forged_notifications_and_uncited_playbook_approvals() {
         .clone();
     let forged = |citation: Citation| {
         IncidentEvent::DecisionProposed(DecisionProposed {
+            authentication: None,
             decision: DecisionId(2),
             class: class.class.clone(),
             title: "Deactivate every key".into(),

@@ -116,6 +116,7 @@ fn the_fold_refuses_a_local_role_outside_the_scope_and_a_central_approval_claime
     );
     act(&mut w, "resp", propose("evidence_sharing", "Send logs")).expect("proposed");
     let claimed = sitrep_core::events::IncidentEvent::DecisionApproved(sitrep_core::events::DecisionApproved {
+        authentication: None,
         decision: sitrep_core::DecisionId(1),
         role: role("legal"),
         also: vec![],

@@ -13,6 +13,13 @@ pub enum Request {
         incident: IncidentNumber,
         command: IncidentCommand,
     },
+    /// As [`Request::Incident`], from a browser session: judged with how its person signed in
+    /// (a class's step-up), which proposals and approvals record.
+    IncidentInSession {
+        incident: IncidentNumber,
+        command: IncidentCommand,
+        authentication: sitrep_core::authn::Authentication,
+    },
     Org(OrgCommand),
     /// Sets a password: the entry records that it was set; `phc` (an argon2id hash the caller
     /// computed, off the writer thread) is stored beside it in the same transaction.

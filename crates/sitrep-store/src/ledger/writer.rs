@@ -222,6 +222,14 @@ impl Writer {
                     |state: &IncidentState| decide::decide_incident(state, org, by, command, now.max(state.updated_at));
                 stage_incident(&mut self.incidents, *incident, &actor, now, staged, decide)
             }
+            Request::IncidentInSession { incident, command, authentication } => {
+                let (org, by) = (&self.org, &job.by);
+                let decide = |state: &IncidentState| {
+                    let now = now.max(state.updated_at);
+                    decide::decide_incident_as(state, org, by, Some(authentication), command, now)
+                };
+                stage_incident(&mut self.incidents, *incident, &actor, now, staged, decide)
+            }
             Request::Org(command) => self.stage_org(&actor, &job.by, command, now, staged),
             Request::System { incident, connector, command } => {
                 let actor = Actor::system(connector).map_err(|e| LedgerError::Internal(e.to_string()))?;

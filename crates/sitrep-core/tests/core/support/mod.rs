@@ -216,8 +216,19 @@ pub(crate) fn restricted_world() -> World {
 /// Decides an incident command as `by`, seals it after the head, folds it with `apply_entry`
 /// and checks that refolding the whole record gives the same state.
 pub(crate) fn act(world: &mut World, by: &str, command: IncidentCommand) -> Result<Vec<Entry>, Refusal> {
+    act_signed_in(world, by, None, command)
+}
+
+/// As [`act`], by a person whose sign-in is known (a browser session).
+pub(crate) fn act_signed_in(
+    world: &mut World,
+    by: &str,
+    authentication: Option<&sitrep_core::authn::Authentication>,
+    command: IncidentCommand,
+) -> Result<Vec<Entry>, Refusal> {
+    let now = at(world.org.clock + 1);
     let events =
-        decide::decide_incident(&world.incident, &world.org.state, &user(by), &command, at(world.org.clock + 1))?;
+        decide::decide_incident_as(&world.incident, &world.org.state, &user(by), authentication, &command, now)?;
     assert!(!events.is_empty(), "an accepted command writes at least one entry");
     let entries = seal((world.incident.seq, world.incident.head), world.org.tick(), &Actor::User(user(by)), &events);
     for entry in &entries {
