@@ -585,6 +585,21 @@ impl Caller {
 }
 
 impl Caller {
+    /// The ledger request for an incident command by this caller: from a browser session, it
+    /// carries how the person signed in, so a class's step-up can be judged and recorded.
+    pub fn incident_request(
+        &self,
+        incident: sitrep_core::IncidentNumber,
+        command: sitrep_core::IncidentCommand,
+    ) -> Request {
+        match &self.via {
+            Via::Session { authentication, .. } => {
+                Request::IncidentInSession { incident, command, authentication: authentication.as_ref().clone() }
+            }
+            Via::Token { .. } => Request::Incident { incident, command },
+        }
+    }
+
     /// Whether the credential this caller proved themself with still holds: the token is
     /// unexpired and unrevoked, or the session has not ended, and the user is still active.
     /// Long-lived answers (live streams) ask before every event they send.

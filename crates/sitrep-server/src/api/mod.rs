@@ -237,7 +237,7 @@ pub async fn answer_about<T: std::str::FromStr>(
     view: impl FnOnce(&IncidentState, T) -> Value,
 ) -> Result<Response, ApiError> {
     let incident = incident_number(app, caller, id)?;
-    let request = sitrep_store::Request::Incident { incident, command };
+    let request = caller.incident_request(incident, command);
     let receipt = app.ledger.execute_once(&caller.user, request, idempotency).await?;
     let thing: T = created(&receipt, key)?;
     let body = read(app, incident, |state| view(state, thing))?;

@@ -70,7 +70,7 @@ pub async fn report(
 /// Cells that a spreadsheet would read as a formula are neutralised.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/decisions.csv", tag = "decisions",
     params(("id" = String, Path, description = "INC-<n>")),
-    responses((status = 200, description = "`text/csv` attachment; columns: incident, decision, class, title, state, event, by, role, at, note, proposed_at, decided_at, latency_seconds, actions", body = String, content_type = "text/csv")),
+    responses((status = 200, description = "`text/csv` attachment; columns: incident, decision, class, title, state, event, by, role, at, note, proposed_at, decided_at, latency_seconds, actions, authenticated", body = String, content_type = "text/csv")),
     security(("token" = []), ("session" = [])))]
 pub async fn decisions_csv(
     State(app): State<AppState>,
@@ -90,7 +90,7 @@ pub async fn decisions_csv(
 }
 
 /// The CSV columns, in order.
-pub const CSV_COLUMNS: [&str; 14] = [
+pub const CSV_COLUMNS: [&str; 15] = [
     "incident",
     "decision",
     "class",
@@ -105,6 +105,7 @@ pub const CSV_COLUMNS: [&str; 14] = [
     "decided_at",
     "latency_seconds",
     "actions",
+    "authenticated",
 ];
 
 /// A cell a spreadsheet would not evaluate: one that begins with `=`, `+`, `-`, `@`, a tab or a
@@ -136,12 +137,13 @@ pub fn register_csv(number: IncidentNumber, decisions: &[DecisionRecord]) -> Res
             })
             .collect();
         let actions = actions.join("; ");
-        let mut events: Vec<[String; 5]> = vec![[
+        let mut events: Vec<[String; 6]> = vec![[
             "proposed".into(),
             d.proposer.to_string(),
             String::new(),
             d.proposed_at.to_string(),
             d.rationale.clone().unwrap_or_default(),
+            String::new(),
         ]];
         events.extend(d.endorsements.iter().map(|e| {
             [
@@ -150,9 +152,10 @@ pub fn register_csv(number: IncidentNumber, decisions: &[DecisionRecord]) -> Res
                 e.role.as_ref().map(ToString::to_string).unwrap_or_default(),
                 e.at.to_string(),
                 e.note.clone().unwrap_or_default(),
+                e.authenticated.clone().unwrap_or_default(),
             ]
         }));
-        for [event, by, role, at, note] in events {
+        for [event, by, role, at, note, authenticated] in events {
             let row = [
                 number.to_string(),
                 d.id.to_string(),
@@ -168,6 +171,7 @@ pub fn register_csv(number: IncidentNumber, decisions: &[DecisionRecord]) -> Res
                 d.decided_at.map(|t| t.to_string()).unwrap_or_default(),
                 d.latency_seconds.map(|s| format!("{s:.3}")).unwrap_or_default(),
                 actions.clone(),
+                authenticated,
             ];
             writer.write_record(row.iter().map(|cell| neutralise(cell)))?;
         }

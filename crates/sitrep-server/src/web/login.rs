@@ -19,26 +19,31 @@ struct LoginPage {
     error: Option<String>,
     next: String,
     name: String,
+    /// Signing in again because a decision's class asks for a fresher sign-in.
+    again: bool,
 }
 
 /// Only a path on this site is followed after sign-in: `/`, then only characters a path and
-/// query may hold unescaped (RFC 3986: unreserved, sub-delimiters, `:@/?%`). Whitespace,
+/// query may hold unescaped (RFC 3986: unreserved, sub-delimiters, `:@/?%`), and a fragment
+/// (`#decision-D-2`, to land back on the decision a fresh sign-in was needed for). Whitespace,
 /// controls, `\\` and a leading `//` are what browsers read as another host (`/\t/evil.example`
 /// is followed off-site) or what a `Location` header cannot carry, so anything else goes to the
 /// incident list.
 fn safe_next(next: &str) -> String {
     let local = next.starts_with('/')
         && !next.starts_with("//")
-        && next.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b));
+        && next.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%#".contains(&b));
     if local { next.to_owned() } else { "/incidents".to_owned() }
 }
 
 pub(super) async fn login_page(uri: Uri) -> Response {
-    let next = uri
-        .query()
-        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "next").map(|(_, v)| v.into_owned()))
-        .unwrap_or_default();
-    render(&LoginPage { me: None, error: None, next: safe_next(&next), name: String::new() }, StatusCode::OK)
+    let query = |key: &str| {
+        uri.query()
+            .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == key).map(|(_, v)| v.into_owned()))
+    };
+    let next = safe_next(&query("next").unwrap_or_default());
+    let again = query("again").is_some();
+    render(&LoginPage { me: None, error: None, next, name: String::new(), again }, StatusCode::OK)
 }
 
 pub(super) async fn login(
@@ -68,11 +73,17 @@ pub(super) async fn login(
             Err(error) => error.into_response(),
         },
         Err(error) => {
-            let page =
-                LoginPage { me: None, error: Some(error.to_string()), next, name: fields.get("name").to_owned() };
+            let name = fields.get("name").to_owned();
+            let page = LoginPage { me: None, error: Some(error.to_string()), next, name, again: false };
             render(&page, error.status())
         }
     }
+}
+
+/// Where a person goes to sign in again for a decision whose class asks for a fresher or
+/// stronger sign-in; afterwards they land on `next`.
+pub(super) fn sign_in_again(_app: &AppState, next: &str) -> String {
+    format!("/login?again=1&next={}", super::encode(next))
 }
 
 fn session_cookie(app: &AppState, value: &str, max_age: u64) -> HeaderValue {
@@ -99,7 +110,13 @@ pub(super) async fn logout(State(app): State<AppState>, viewer: Viewer, fields: 
 mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
-        for kept in ["/incidents", "/incidents/INC-3?tab=facts", "/incidents/INC-3/report", "/policy"] {
+        for kept in [
+            "/incidents",
+            "/incidents/INC-3?tab=facts",
+            "/incidents/INC-3/report",
+            "/policy",
+            "/incidents/INC-3#decision-D-2",
+        ] {
             assert_eq!(super::safe_next(kept), kept);
         }
         for refused in [

@@ -22,10 +22,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use parking_lot::Mutex;
 use sitrep_core::chain::{Break, BreakReason, ChainVerifier};
-use sitrep_core::decide::IncidentCommand;
+use sitrep_core::decide::{IncidentCommand, Refusal};
 use sitrep_core::incident::Share;
 use sitrep_core::{Entry, IncidentNumber, IncidentView, OrgRole, RecordId, UserName};
-use sitrep_store::{Request as LedgerRequest, Store};
+use sitrep_store::{LedgerError, Request as LedgerRequest, Store};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::{SESSION_COOKIE, cookie, same_secret};
@@ -142,6 +142,8 @@ pub struct Viewer {
     pub csrf: String,
     /// The session's id as the store keys it (the SHA-256 of the cookie).
     session: String,
+    /// How the person signed in (judged against a class's step-up).
+    pub authentication: sitrep_core::authn::Authentication,
 }
 
 impl FromRequestParts<AppState> for Viewer {
@@ -151,9 +153,12 @@ impl FromRequestParts<AppState> for Viewer {
         let session = cookie(&parts.headers, SESSION_COOKIE)
             .and_then(|cookie| app.auth.session(app.ledger.store().as_ref(), cookie, app.now()));
         match session {
-            Some(session) if app.ledger.org().user(&session.user).is_some_and(|u| u.active) => {
-                Ok(Viewer { user: session.user, csrf: session.csrf, session: session.id })
-            }
+            Some(session) if app.ledger.org().user(&session.user).is_some_and(|u| u.active) => Ok(Viewer {
+                user: session.user,
+                csrf: session.csrf,
+                session: session.id,
+                authentication: session.authentication,
+            }),
             _ => {
                 let next = parts.uri.path_and_query().map_or("/incidents", |p| p.as_str());
                 Err(Redirect::to(&format!("/login?next={}", encode(next))).into_response())
@@ -395,8 +400,13 @@ async fn act(
             return render_command(app, viewer, id, Some(refused), StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    match app.ledger.execute(&viewer.user, LedgerRequest::Incident { incident, command }).await {
+    let request = LedgerRequest::IncidentInSession { incident, command, authentication: viewer.authentication.clone() };
+    match app.ledger.execute(&viewer.user, request).await {
         Ok(_) => Redirect::to(&format!("/incidents/{incident}#{anchor}")).into_response(),
+        // A sign-in too old or too weak for this class: sign in again, then come back to it.
+        Err(LedgerError::Refused(Refusal::Forbidden { rule, .. })) if rule.ends_with(".step_up") => {
+            Redirect::to(&login::sign_in_again(app, &format!("/incidents/{incident}#{anchor}"))).into_response()
+        }
         Err(error) => {
             let error = ApiError::from(error);
             let status = error.status();

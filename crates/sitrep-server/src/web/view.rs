@@ -292,9 +292,14 @@ fn probe_playbook(state: &IncidentState, org: &OrgState, user: &UserName) -> boo
 }
 
 /// Whether the policy would let `user` do this now: the real decision, run dry (judged at the
-/// time of the record's head; no offered control depends on the clock).
+/// time of the record's head; no offered control depends on the clock). A class's step-up
+/// does not hide a control: using it leads through signing in again.
 fn allowed(state: &IncidentState, org: &OrgState, user: &UserName, command: IncidentCommand) -> bool {
-    decide_incident(state, org, user, &command, state.updated_at).is_ok()
+    match decide_incident(state, org, user, &command, state.updated_at) {
+        Ok(_) => true,
+        Err(sitrep_core::Refusal::Forbidden { rule, .. }) => rule.ends_with(".step_up"),
+        Err(_) => false,
+    }
 }
 
 /// The longest action detail shown on a card; the record holds the whole.

@@ -23,3 +23,4 @@ mod report;
 mod review;
 mod shares;
 mod statements;
+mod step_up;
