@@ -94,15 +94,15 @@ impl Judge<'_> {
     /// Refuses unless the person's sign-in meets the class's step-up, if it has one: recent
     /// enough and, where asked, with a second factor. The refusal's rule is
     /// `classes.<class>.step_up`, which the web answers with a re-authentication.
-    pub(super) fn stepped_up(&self, class: &ClassPolicy, verb: &str) -> Result<(), Refusal> {
-        let Some(step_up) = &class.step_up else { return Ok(()) };
-        let rule = format!("classes.{}.step_up", class.class);
+    pub(super) fn stepped_up(&self, class: &DecisionClass, rule: &Rule, verb: &str) -> Result<(), Refusal> {
+        let Some(step_up) = &rule.step_up else { return Ok(()) };
+        let rule = format!("classes.{class}.step_up");
         let Some(authentication) = self.authentication else {
             return Err(forbidden(
                 rule,
                 format!(
                     "to {verb} {} you must be {}; an API token is not a sign-in, so do it from a browser session",
-                    class.class,
+                    class,
                     step_up.describe()
                 ),
             ));
@@ -113,7 +113,7 @@ impl Judge<'_> {
                 rule,
                 format!(
                     "to {verb} {} you must be {}; you signed in {age} minutes ago, so sign in again",
-                    class.class,
+                    class,
                     step_up.describe()
                 ),
             ));
@@ -123,7 +123,7 @@ impl Judge<'_> {
                 rule,
                 format!(
                     "to {verb} {} you must be {}; your sign-in used one factor, so sign in again with a second",
-                    class.class,
+                    class,
                     step_up.describe()
                 ),
             ));

@@ -37,7 +37,7 @@ pub(super) fn propose(
             ),
         ));
     }
-    judge.stepped_up(class_policy, "propose")?;
+    judge.stepped_up(class, &class_policy.rule, "propose")?;
     let title = text("title", title, TITLE_MAX)?;
     let rationale = optional_text("rationale", rationale, TEXT_MAX)?;
     check_actions(&org.policy, actions)?;
@@ -144,10 +144,7 @@ pub(super) fn decide(
                      and propose {class} bound to it (then withdraw {id})"
                 )));
             }
-            // The class's step-up as the policy says now: tightening it applies to open decisions.
-            if let Some(class_policy) = org.policy.class(class) {
-                judge.stepped_up(class_policy, "approve")?;
-            }
+            judge.stepped_up(class, rule, "approve")?;
             let also: Vec<Role> = mine.iter().filter(|r| **r != role).cloned().collect();
             let mut endorsements = decision.endorsements();
             endorsements.push(Endorsement { user: by, role: &role, also: &also });

@@ -40,7 +40,7 @@ use crate::ids::{
 use crate::incident::{Action, ActionStatus, Decision, IncidentState, NoticeStatus, TaskState};
 use crate::org::{OrgState, User};
 use crate::playbook::Playbook;
-use crate::policy::{ClassPolicy, Endorsement, Policy, Rule, Who};
+use crate::policy::{Endorsement, Policy, Rule, Who};
 use crate::time::Timestamp;
 
 use authority::*;

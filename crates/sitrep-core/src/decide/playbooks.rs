@@ -73,7 +73,7 @@ pub(super) fn playbook_events(
         check_actions(&org.policy, &template.actions)?;
         let (role, state) = if preapproved {
             (None, DecisionState::Approved)
-        } else if class.step_up.is_some() {
+        } else if class.rule.step_up.is_some() {
             // Starting a playbook is no fresh sign-in: such a proposal waits for approvals that
             // meet the step-up, the runner's own included.
             (None, DecisionState::Proposed)

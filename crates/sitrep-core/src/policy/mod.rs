@@ -208,8 +208,6 @@ pub struct ClassPolicy {
     pub csf: Vec<String>,
     /// NIST AI RMF GOVERN references, where the decision concerns accountability.
     pub ai_rmf: Vec<String>,
-    /// How fresh and strong the sign-in of whoever proposes or approves it must be.
-    pub step_up: Option<StepUp>,
 }
 
 /// A decision class's demand on its proposers' and approvers' authentication: signed in (or
@@ -238,6 +236,10 @@ pub struct Rule {
     pub approve: Approve,
     pub people: u32,
     pub scope: Scope,
+    /// How fresh and strong the sign-in of whoever proposes or approves must be. Part of the
+    /// rule, so a decision under way keeps the step-up it was proposed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_up: Option<StepUp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -555,8 +557,12 @@ mod tests {
 
     #[test]
     fn progress_names_what_is_missing() {
-        let rule =
-            Rule { approve: Approve::AllOf(vec![role("legal"), role("comms")]), people: 2, scope: Scope::Central };
+        let rule = Rule {
+            approve: Approve::AllOf(vec![role("legal"), role("comms")]),
+            people: 2,
+            scope: Scope::Central,
+            step_up: None,
+        };
         let (comms, legal) = (UserName::parse("carol").expect("user"), UserName::parse("lee").expect("user"));
         let (comms_role, legal_role) = (role("comms"), role("legal"));
         let proposed = rule.progress(&comms, &[Endorsement { user: &comms, role: &comms_role, also: &[] }]);

@@ -474,11 +474,10 @@ impl Resolver<'_> {
             class,
             title,
             propose,
-            rule: Rule { approve, people: people as u32, scope },
+            rule: Rule { approve, people: people as u32, scope, step_up },
             path,
             csf,
             ai_rmf,
-            step_up,
         })
     }
 

@@ -105,10 +105,21 @@ fn a_step_up_is_checked_when_the_policy_is_read() {
         Policy::parse(&source)
     };
     let parsed = with("{ within_minutes = 15 }").expect("parses");
-    let recovery = parsed.class(&class("recovery")).expect("the class").step_up.expect("a step-up");
+    let recovery = parsed.class(&class("recovery")).expect("the class").rule.step_up.expect("a step-up");
     assert_eq!((recovery.within_minutes, recovery.mfa), (15, false));
     let error = with("{ within_minutes = 0, mfa = true }").expect_err("zero minutes");
     assert!(error.to_string().contains("classes.recovery.step_up.within_minutes"), "{error}");
     let error = with("{ within_minutes = 5, mfa = true, acr = \"x\" }").expect_err("an unknown key");
     assert!(error.to_string().contains("acr"), "{error}");
+}
+
+#[test]
+fn a_decision_keeps_the_step_up_it_was_proposed_with() {
+    let mut w = stepped_up_world();
+    let fresh = signed_in(at(w.org.clock + 1), Some(MFA_ACR), &["pwd", "otp"]);
+    act_signed_in(&mut w, "tech", Some(&fresh), propose("recovery", "Restore")).expect("proposed");
+    // The step-up is taken out of the policy; the decision under way is judged by its own rule.
+    w.org.act(ADMIN, OrgCommand::ReplacePolicy { source: Policy::default_policy().source }).expect("replaced");
+    refused_for_step_up(act(&mut w, "cmd", approve(1)), "API token");
+    act(&mut w, "tech", propose("recovery", "Restore, second try")).expect("a new proposal takes a token again");
 }

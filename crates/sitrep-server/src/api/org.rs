@@ -658,7 +658,6 @@ pub async fn policy(State(app): State<AppState>, _caller: Caller) -> Json<Value>
             path: &c.path,
             csf: &c.csf,
             ai_rmf: &c.ai_rmf,
-            step_up: c.step_up.as_ref(),
         })
         .collect();
     Json(views::json(PolicyView {
@@ -695,9 +694,6 @@ pub(crate) struct ClassView<'a> {
     path: &'a [String],
     csf: &'a [String],
     ai_rmf: &'a [String],
-    /// How fresh and strong a proposer's or approver's sign-in must be, if the class asks.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    step_up: Option<&'a sitrep_core::policy::StepUp>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
