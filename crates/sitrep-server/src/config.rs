@@ -68,6 +68,10 @@ pub struct Config {
     /// as Prometheus endpoints usually are: it shows counts, never names or texts, but it does
     /// count restricted incidents, so set this where the port is reachable by others.
     pub metrics_token: Option<String>,
+    /// The hex SHA-256 of the bearer token an identity provider sends to `/scim/v2`. Unset,
+    /// SCIM provisioning is off and every `/scim/v2` route answers 404; only the hash is kept so
+    /// the configuration file holds no usable secret.
+    pub scim_token_sha256: Option<String>,
 }
 
 /// Where a `webhook` action posts, and the secret it signs with.
@@ -188,6 +192,7 @@ impl Default for Config {
             channels: BTreeMap::new(),
             smtp: None,
             metrics_token: None,
+            scim_token_sha256: None,
         }
     }
 }
@@ -257,6 +262,14 @@ impl Config {
         }
         if let Some(value) = var("SITREP_METRICS_TOKEN") {
             config.metrics_token = Some(value);
+        }
+        if let Some(value) = var("SITREP_SCIM_TOKEN_SHA256") {
+            config.scim_token_sha256 = Some(value);
+        }
+        if let Some(hash) = &config.scim_token_sha256
+            && !(hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(bad("scim_token_sha256", hash, "must be 64 hex digits: the SHA-256 of the SCIM token"));
         }
         if let Some(value) = var("SITREP_TRUST_FORWARDED_FOR") {
             config.trust_forwarded_for = matches!(value.as_str(), "1" | "true" | "yes");

@@ -21,5 +21,6 @@ mod ops;
 mod refusals;
 mod report;
 mod review;
+mod scim;
 mod shares;
 mod statements;
