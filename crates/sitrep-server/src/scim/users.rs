@@ -231,7 +231,14 @@ pub(super) async fn create(State(scim): State<Scim>, body: Body) -> Response {
             // person comes back, with the identity they were first provisioned with.
             let current = existing.clone();
             drop(seen);
-            apply(&scim, &current, Draft { display_name, active }).await?;
+            apply(&scim, &current, Draft { display_name: display_name.clone(), active: true }).await?;
+            if !active {
+                // Back, but inactive: disabled again with a reason that does not read as deleted.
+                let enabled = scim.app.ledger.org().user(&user_name).cloned().ok_or_else(|| {
+                    ScimError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "the user vanished from the organisation")
+                })?;
+                apply(&scim, &enabled, Draft { display_name, active: false }).await?;
+            }
         } else {
             drop(seen);
             let subject = external_id.unwrap_or_else(|| user_name.to_string());
@@ -241,14 +248,14 @@ pub(super) async fn create(State(scim): State<Scim>, body: Body) -> Response {
                 org_role: OrgRole::Member,
                 identity: ExternalIdentity { issuer: ISSUER.to_owned(), subject },
             };
-            scim.app.ledger.execute_org_system(CONNECTOR, provision).await?;
+            let mut commands = vec![provision];
             if !active {
-                let disable = OrgCommand::DisableUser {
+                commands.push(OrgCommand::DisableUser {
                     user: user_name.clone(),
                     reason: Some("provisioned inactive by the identity provider".into()),
-                };
-                scim.app.ledger.execute_org_system(CONNECTOR, disable).await?;
+                });
             }
+            together(&scim, commands).await?;
         }
         tracing::info!(user = %user_name, "SCIM provisioned a user");
         let seen = scim.seen().await?;
@@ -460,21 +467,42 @@ pub(super) async fn patch(
     answer.await.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Writes commands that belong together: all are submitted, in order, before any is awaited,
+/// so the writer takes them into one batch, whose entries readers see only all at once (unless
+/// it wakes between two submissions; the ledger has no request carrying several commands).
+async fn together(scim: &Scim, commands: Vec<OrgCommand>) -> Result<(), ScimError> {
+    let writes = commands.into_iter().map(|command| scim.app.ledger.execute_org_system(CONNECTOR, command));
+    for written in futures_util::future::join_all(writes).await {
+        written?;
+    }
+    Ok(())
+}
+
 /// DELETE disables the user (the record never forgets them) with a reason that makes them
 /// read as deleted here: 404, out of lists, and a POST of the same userName brings them back.
-/// A user who is already inactive has nothing left to take away: 204, and nothing is written.
+/// A user who is already inactive is enabled and disabled again with that reason, together
+/// (see [`together`]); their tokens stay revoked throughout.
 pub(super) async fn delete(State(scim): State<Scim>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let answer = async {
         let seen = scim.seen().await?;
         let user = find(&scim, &seen, &id)?;
         check_if_match(&headers, &render(&scim, &seen, &user))?;
         drop(seen);
+        let disable = OrgCommand::DisableUser { user: user.name.clone(), reason: Some(DELETED_REASON.into()) };
         if user.active {
-            let disable = OrgCommand::DisableUser { user: user.name.clone(), reason: Some(DELETED_REASON.into()) };
             scim.app.ledger.execute_org_system(CONNECTOR, disable).await?;
-            scim.app.auth.end_sessions_of(&user.name);
-            tracing::info!(user = %user.name, "SCIM deleted (disabled) a user");
+        } else {
+            let org = scim.app.ledger.org();
+            let other_admins = org.users.values().filter(|u| u.active && u.has(OrgRole::Admin)).count();
+            if user.has(OrgRole::Admin) && other_admins == 0 {
+                return Err(ScimError::new(StatusCode::CONFLICT, None, "the organisation has no active admin"));
+            }
+            let enable =
+                OrgCommand::EnableUser { user: user.name.clone(), reason: Some("to record its deletion".into()) };
+            together(&scim, vec![enable, disable]).await?;
         }
+        scim.app.auth.end_sessions_of(&user.name);
+        tracing::info!(user = %user.name, "SCIM deleted (disabled) a user");
         Ok::<_, ScimError>(StatusCode::NO_CONTENT.into_response())
     };
     answer.await.unwrap_or_else(IntoResponse::into_response)

@@ -170,6 +170,28 @@ async fn users_are_provisioned_found_changed_deactivated_and_reactivated() {
 }
 
 #[tokio::test]
+async fn an_inactive_user_is_created_and_deleted_too() {
+    let app = scim_app().await;
+    let created = answer(
+        scim(&app, Method::POST, "/Users").json(&json!({"schemas": [USER], "userName": "quiet", "active": false})),
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(created["active"], false);
+    assert!(!app.ledger.org().user(&user("quiet")).expect("provisioned").active);
+    answer(scim(&app, Method::DELETE, "/Users/quiet"), StatusCode::NO_CONTENT).await;
+    refused(scim(&app, Method::GET, "/Users/quiet"), StatusCode::NOT_FOUND, None).await;
+    assert!(!app.ledger.org().user(&user("quiet")).expect("the record never forgets").active);
+    let back = answer(
+        scim(&app, Method::POST, "/Users").json(&json!({"schemas": [USER], "userName": "quiet", "active": false})),
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!((back["id"].as_str(), back["active"].as_bool()), (Some("quiet"), Some(false)));
+    answer(scim(&app, Method::GET, "/Users/quiet"), StatusCode::OK).await;
+}
+
+#[tokio::test]
 async fn every_refusal_changes_nothing() {
     let app = scim_app().await;
     let before = app.ledger.org().seq;
@@ -306,6 +328,24 @@ async fn deactivation_ends_the_session_the_tokens_and_open_streams() {
     app.sign_in(RESPONDER, PASSWORD).await;
     let token = app.request(Method::GET, Some(RESPONDER), "/api/v1/incidents").send().await.expect("answers");
     assert_eq!(token.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// The brief for SCIM asks that a deactivated user's incident roles show as vacated blockers.
+/// The incident fold (`IncidentState::unfilled` in sitrep-core) counts any holder, active or
+/// not, and what a viewer sees is decided only there; this waits for that change.
+#[tokio::test]
+#[ignore = "needs sitrep-core: a disabled holder does not yet vacate a required role"]
+async fn a_deactivated_holder_leaves_a_required_role_vacant() {
+    let app = scim_app().await;
+    let incident = app.standard_incident("Vacated", false).await;
+    assert_eq!(app.state(COMMANDER, &incident).await["blockers"], json!([]));
+    answer(
+        scim(&app, Method::PATCH, &format!("/Users/{LEGAL}"))
+            .json(&patch(json!([{"op": "replace", "path": "active", "value": false}]))),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(app.state(COMMANDER, &incident).await["blockers"], json!(["legal"]));
 }
 
 #[tokio::test]
