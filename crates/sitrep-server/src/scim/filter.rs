@@ -295,7 +295,8 @@ impl Filter {
         }
     }
 
-    /// Rewrites every compared value of the attribute `path` (a bare name, any case).
+    /// Rewrites the value of every `eq` and `ne` comparison of the attribute `path` (a bare
+    /// name, any case): the values a name is matched whole against.
     pub fn map_values(&mut self, path: &str, change: &dyn Fn(&mut Value)) {
         match self {
             Filter::And(a, b) | Filter::Or(a, b) => {
@@ -303,7 +304,9 @@ impl Filter {
                 b.map_values(path, change);
             }
             Filter::Not(inner) => inner.map_values(path, change),
-            Filter::Compare { path: own, value, .. } if bare(own).eq_ignore_ascii_case(path) => change(value),
+            Filter::Compare { path: own, op: Op::Eq | Op::Ne, value } if bare(own).eq_ignore_ascii_case(path) => {
+                change(value)
+            }
             Filter::Compare { .. } | Filter::Present(_) | Filter::ValuePath { .. } => {}
         }
     }

@@ -116,7 +116,8 @@ fn find(scim: &Scim, seen: &Seen, id: &str) -> Result<User, ScimError> {
 
 async fn listing(scim: &Scim, mut params: ListParams) -> Result<Response, ScimError> {
     if let Some(filter) = &mut params.filter {
-        // A filter on userName names the identity provider's spelling; compare sitrep's.
+        // `userName eq` names the identity provider's spelling; compare sitrep's. Partial
+        // matches (`sw`, `co`, …) compare as given, case-insensitively.
         filter.map_values("userName", &|value| {
             if let Some(name) = value.as_str().and_then(|text| derive_name(text).ok()) {
                 *value = json!(name.as_str());

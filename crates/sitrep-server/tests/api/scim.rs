@@ -109,6 +109,7 @@ async fn users_are_provisioned_found_changed_deactivated_and_reactivated() {
     assert_eq!(list["totalResults"], 1, "{list}");
     assert_eq!(list["Resources"][0]["id"], id);
     assert_eq!(found("externalId eq \"00u-42\"").await["totalResults"], 1);
+    assert_eq!(found("userName sw \"SAM.DOE\" and userName co \"example.com\"").await["totalResults"], 1);
     assert_eq!(found("externalId eq \"00U-42\"").await["totalResults"], 0, "externalId is case-exact");
     assert_eq!(found("userName eq \"nobody\" or externalId eq \"00u-42\"").await["totalResults"], 1);
     assert_eq!(found("active eq true and userName eq \"lee\"").await["totalResults"], 1);
