@@ -323,6 +323,17 @@ mod tests {
     }
 
     #[test]
+    fn the_scim_token_is_configured_by_its_hash() {
+        let hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let env = |name: &str| (name == "SITREP_SCIM_TOKEN_SHA256").then(|| hash.to_owned());
+        assert_eq!(Config::load(None, env).expect("loads").scim_token_sha256.as_deref(), Some(hash));
+        assert_eq!(Config::load(None, |_| None).expect("loads").scim_token_sha256, None, "off by default");
+        let token = |name: &str| (name == "SITREP_SCIM_TOKEN_SHA256").then(|| "the-token-itself".to_owned());
+        let error = Config::load(None, token).expect_err("a token is not its hash");
+        assert!(error.to_string().contains("must be 64 hex digits"), "{error}");
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("sitrep.toml");
