@@ -506,7 +506,6 @@ async fn service_provider_config(State(scim): State<Scim>) -> Response {
         StatusCode::OK,
         &json!({
             "schemas": [SPC_SCHEMA],
-            "documentationUri": "https://github.com/sitrep/sitrep/blob/main/docs/scim.md",
             "patch": {"supported": true},
             "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
             "filter": {"supported": true, "maxResults": PAGE_MAX},
