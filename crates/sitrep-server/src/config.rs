@@ -70,6 +70,10 @@ pub struct Config {
     /// as Prometheus endpoints usually are: it shows counts, never names or texts, but it does
     /// count restricted incidents, so set this where the port is reachable by others.
     pub metrics_token: Option<String>,
+    /// The hex SHA-256 of the bearer token an identity provider sends to `/scim/v2`. Unset,
+    /// SCIM provisioning is off and every `/scim/v2` route answers 404; only the hash is kept so
+    /// the configuration file holds no usable secret.
+    pub scim_token_sha256: Option<String>,
 }
 
 /// Where a `webhook` action posts, and the secret it signs with.
@@ -191,6 +195,7 @@ impl Default for Config {
             channels: BTreeMap::new(),
             smtp: None,
             metrics_token: None,
+            scim_token_sha256: None,
         }
     }
 }
@@ -264,6 +269,14 @@ impl Config {
         if let Some(value) = var("SITREP_METRICS_TOKEN") {
             config.metrics_token = Some(value);
         }
+        if let Some(value) = var("SITREP_SCIM_TOKEN_SHA256") {
+            config.scim_token_sha256 = Some(value);
+        }
+        if let Some(hash) = &config.scim_token_sha256
+            && !(hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(bad("scim_token_sha256", hash, "must be 64 hex digits: the SHA-256 of the SCIM token"));
+        }
         if let Some(value) = var("SITREP_TRUST_FORWARDED_FOR") {
             config.trust_forwarded_for = matches!(value.as_str(), "1" | "true" | "yes");
         }
@@ -313,6 +326,17 @@ mod tests {
         assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
         assert_eq!(config.session_hours, 2);
         assert_eq!(config.max_body_bytes, 1024 * 1024);
+    }
+
+    #[test]
+    fn the_scim_token_is_configured_by_its_hash() {
+        let hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let env = |name: &str| (name == "SITREP_SCIM_TOKEN_SHA256").then(|| hash.to_owned());
+        assert_eq!(Config::load(None, env).expect("loads").scim_token_sha256.as_deref(), Some(hash));
+        assert_eq!(Config::load(None, |_| None).expect("loads").scim_token_sha256, None, "off by default");
+        let token = |name: &str| (name == "SITREP_SCIM_TOKEN_SHA256").then(|| "the-token-itself".to_owned());
+        let error = Config::load(None, token).expect_err("a token is not its hash");
+        assert!(error.to_string().contains("must be 64 hex digits"), "{error}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod error;
 pub mod extract;
 pub mod listener;
 pub mod metrics;
+pub mod scim;
 pub mod serve;
 pub mod shares;
 pub mod state;
@@ -47,6 +48,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .merge(demo)
         .merge(web::routes(&state))
+        .merge(scim::routes(&state))
         .route(
             "/api/v1/openapi.json",
             get(move || {

@@ -21,6 +21,7 @@ mod ops;
 mod refusals;
 mod report;
 mod review;
+mod scim;
 mod shares;
 mod statements;
 mod step_up;
