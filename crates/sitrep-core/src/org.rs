@@ -284,6 +284,11 @@ impl OrgState {
         self.users.get(name)
     }
 
+    /// Whether `name` is a user whose account is enabled.
+    pub fn is_active(&self, name: &UserName) -> bool {
+        self.users.get(name).is_some_and(|user| user.active)
+    }
+
     /// Revokes every token created with a revoked one, and those created with them.
     fn revoke_descendants(&mut self) {
         loop {

@@ -237,7 +237,7 @@ impl Sitrep {
             roles: state.roles.clone(),
             commander: state.commander().cloned(),
             handovers: state.handovers.clone(),
-            blockers: state.unfilled(&policy.roles.required).into_iter().cloned().collect(),
+            blockers: state.vacant(&policy.roles.required, |user| org.is_active(user)).into_iter().cloned().collect(),
             verified_facts: facts(FactStatus::Verified),
             unverified_facts: facts(FactStatus::Unverified),
             disproved_facts: facts(FactStatus::Disproved),

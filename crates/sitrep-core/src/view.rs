@@ -218,7 +218,7 @@ impl<'a> IncidentView<'a> {
             seq: state.seq,
             head: state.head,
             updated_at: state.updated_at,
-            blockers: state.unfilled(&self.org.policy.roles.required),
+            blockers: state.vacant(&self.org.policy.roles.required, |user| self.org.is_active(user)),
             needs_your_decision: state.awaiting(self.viewer).iter().map(|d| d.id).collect(),
             your_roles: state.roles_of(self.viewer),
             commander: state.commander(),

@@ -281,12 +281,18 @@ impl IncidentState {
             .collect()
     }
 
-    /// Required roles nobody holds: blockers.
     /// Required roles nobody holds: the policy's, then those the started playbooks need.
     pub fn unfilled<'a>(&'a self, required: &'a [Role]) -> Vec<&'a Role> {
+        self.vacant(required, |_| true)
+    }
+
+    /// Required roles no one `active` holds: blockers. A holder whose account was disabled (a
+    /// leaver, deprovisioned by the identity provider) keeps the role in the record, but it
+    /// is vacant until someone else takes it.
+    pub fn vacant<'a>(&'a self, required: &'a [Role], active: impl Fn(&UserName) -> bool) -> Vec<&'a Role> {
         let mut unfilled: Vec<&Role> = Vec::new();
         for role in required.iter().chain(&self.playbook_roles) {
-            if self.roles.get(role).is_none_or(|h| h.is_empty()) && !unfilled.contains(&role) {
+            if self.roles.get(role).is_none_or(|h| !h.iter().any(&active)) && !unfilled.contains(&role) {
                 unfilled.push(role);
             }
         }

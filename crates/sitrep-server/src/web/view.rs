@@ -466,7 +466,11 @@ impl CommandView {
             closed: state.phase == Phase::Closed,
             seq: state.seq,
             roles: role_rows(state, org),
-            unfilled: state.unfilled(&policy.roles.required).into_iter().map(|r| words(r.as_str())).collect(),
+            unfilled: state
+                .vacant(&policy.roles.required, |user| org.is_active(user))
+                .into_iter()
+                .map(|r| words(r.as_str()))
+                .collect(),
             needs_you: queue.decisions.iter().map(|d| decision_card(view, d)).collect(),
             my_tasks: queue.tasks.iter().map(|t| queue_task(t, now)).collect(),
             stuck: queue

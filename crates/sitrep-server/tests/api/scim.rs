@@ -331,11 +331,9 @@ async fn deactivation_ends_the_session_the_tokens_and_open_streams() {
     assert_eq!(token.status(), StatusCode::UNAUTHORIZED);
 }
 
-/// The brief for SCIM asks that a deactivated user's incident roles show as vacated blockers.
-/// The incident fold (`IncidentState::unfilled` in sitrep-core) counts any holder, active or
-/// not, and what a viewer sees is decided only there; this waits for that change.
+/// A deactivated user still holds their incident roles in the record, but a role only they
+/// hold is vacant: a blocker until someone else takes it.
 #[tokio::test]
-#[ignore = "needs sitrep-core: a disabled holder does not yet vacate a required role"]
 async fn a_deactivated_holder_leaves_a_required_role_vacant() {
     let app = scim_app().await;
     let incident = app.standard_incident("Vacated", false).await;
