@@ -68,6 +68,65 @@ pub struct Config {
     /// as Prometheus endpoints usually are: it shows counts, never names or texts, but it does
     /// count restricted incidents, so set this where the port is reachable by others.
     pub metrics_token: Option<String>,
+    /// Sign-in through an OpenID Connect provider (`[oidc]`); see `docs/sign-in.md`.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// An OpenID Connect provider people sign in with (the code flow with PKCE).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The issuer URL, exactly as the provider's discovery document and ID tokens name it.
+    pub issuer: String,
+    /// The name on the sign-in button ("Sign in with …").
+    #[serde(default = "provider_name")]
+    pub name: String,
+    pub client_id: String,
+    /// The client secret inline, or `client_secret_file`: a file holding it (kept out of the
+    /// configuration so the file can be shown).
+    pub client_secret: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    /// Where the provider sends people back; defaults to `public_url` + `/auth/oidc/callback`.
+    pub redirect_uri: Option<String>,
+    /// Scopes asked for beside `openid`.
+    #[serde(default = "profile_scope")]
+    pub scopes: Vec<String>,
+    /// The ID token claim that holds the sitrep user name.
+    #[serde(default = "preferred_username")]
+    pub username_claim: String,
+    /// The ID token claim that holds the person's groups (a list of strings).
+    #[serde(default = "groups_claim")]
+    pub groups_claim: String,
+    /// Group → organisation role. A person in none of these groups is refused; in several, the
+    /// strongest role wins (admin, member, auditor, viewer).
+    #[serde(default)]
+    pub roles: BTreeMap<String, sitrep_core::OrgRole>,
+    /// Create a sitrep user at the first sign-in (recorded as `system:oidc`); otherwise an admin
+    /// adds people first.
+    #[serde(default)]
+    pub just_in_time: bool,
+    /// `acr` values the provider sends that count as multi-factor.
+    #[serde(default)]
+    pub mfa_acr: Vec<String>,
+    /// Whether sitrep's own passwords still sign people in; `false` leaves only the provider.
+    #[serde(default = "yes")]
+    pub password_sign_in: bool,
+}
+
+fn provider_name() -> String {
+    "your identity provider".into()
+}
+
+fn profile_scope() -> Vec<String> {
+    vec!["profile".into()]
+}
+
+fn preferred_username() -> String {
+    "preferred_username".into()
+}
+
+fn groups_claim() -> String {
+    "groups".into()
 }
 
 /// Where a `webhook` action posts, and the secret it signs with.
@@ -188,6 +247,7 @@ impl Default for Config {
             channels: BTreeMap::new(),
             smtp: None,
             metrics_token: None,
+            oidc: None,
         }
     }
 }
@@ -280,6 +340,11 @@ impl Config {
             config.trusted_proxies = 1;
         }
         Ok(config)
+    }
+
+    /// Whether sitrep's own passwords sign people in (turned off only by `[oidc]`).
+    pub fn password_sign_in(&self) -> bool {
+        self.oidc.as_ref().is_none_or(|oidc| oidc.password_sign_in)
     }
 
     /// Whether people reach the server over TLS (so cookies must be `Secure`).

@@ -24,6 +24,7 @@ pub mod error;
 pub mod extract;
 pub mod listener;
 pub mod metrics;
+pub mod oidc;
 pub mod serve;
 pub mod shares;
 pub mod state;
@@ -47,6 +48,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .merge(demo)
         .merge(web::routes(&state))
+        .merge(oidc::routes())
         .route(
             "/api/v1/openapi.json",
             get(move || {
@@ -65,6 +67,7 @@ pub fn app(state: AppState) -> Router {
                 "this route does not take that method; the Allow header lists those it does".into(),
             )
         })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), oidc::password_guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(TraceLayer::new_for_http())
         .layer(header_layer("x-content-type-options", "nosniff"))

@@ -17,6 +17,25 @@ struct LoginPage {
     error: Option<String>,
     next: String,
     name: String,
+    /// The identity provider's name, when `[oidc]` is configured.
+    provider: Option<String>,
+    /// Whether the password form is offered.
+    passwords: bool,
+}
+
+impl LoginPage {
+    fn new(app: &AppState, error: Option<String>, next: String, name: String) -> LoginPage {
+        let provider = app.oidc.as_ref().map(|oidc| oidc.name().to_owned());
+        LoginPage { me: None, error, next, name, provider, passwords: app.config.password_sign_in() }
+    }
+
+    /// The provider's sign-in link, carrying where to go next.
+    fn provider_link(&self) -> String {
+        format!(
+            "/auth/oidc/start?{}",
+            form_urlencoded::Serializer::new(String::new()).append_pair("next", &self.next).finish()
+        )
+    }
 }
 
 /// Only a path on this site is followed after sign-in: `/`, then only characters a path and
@@ -24,19 +43,19 @@ struct LoginPage {
 /// controls, `\\` and a leading `//` are what browsers read as another host (`/\t/evil.example`
 /// is followed off-site) or what a `Location` header cannot carry, so anything else goes to the
 /// incident list.
-fn safe_next(next: &str) -> String {
+pub(crate) fn safe_next(next: &str) -> String {
     let local = next.starts_with('/')
         && !next.starts_with("//")
         && next.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b));
     if local { next.to_owned() } else { "/incidents".to_owned() }
 }
 
-pub(super) async fn login_page(uri: Uri) -> Response {
+pub(super) async fn login_page(State(app): State<AppState>, uri: Uri) -> Response {
     let next = uri
         .query()
         .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "next").map(|(_, v)| v.into_owned()))
         .unwrap_or_default();
-    render(&LoginPage { me: None, error: None, next: safe_next(&next), name: String::new() }, StatusCode::OK)
+    render(&LoginPage::new(&app, None, safe_next(&next), String::new()), StatusCode::OK)
 }
 
 pub(super) async fn login(
@@ -66,14 +85,13 @@ pub(super) async fn login(
             Err(error) => error.into_response(),
         },
         Err(error) => {
-            let page =
-                LoginPage { me: None, error: Some(error.to_string()), next, name: fields.get("name").to_owned() };
+            let page = LoginPage::new(&app, Some(error.to_string()), next, fields.get("name").to_owned());
             render(&page, error.status())
         }
     }
 }
 
-fn session_cookie(app: &AppState, value: &str, max_age: u64) -> HeaderValue {
+pub(crate) fn session_cookie(app: &AppState, value: &str, max_age: u64) -> HeaderValue {
     let secure = if app.config.behind_tls() { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"

@@ -40,6 +40,8 @@ mod facts;
 mod forms;
 mod incidents;
 mod login;
+
+pub(crate) use login::{safe_next, session_cookie};
 mod org;
 mod parties;
 pub mod report;
@@ -241,7 +243,7 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
-fn error_page(me: Option<Me>, status: StatusCode, heading: &str, message: &str) -> Response {
+pub(crate) fn error_page(me: Option<Me>, status: StatusCode, heading: &str, message: &str) -> Response {
     render(&ErrorPage { me, heading, message }, status)
 }
 

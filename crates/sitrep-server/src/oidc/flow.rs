@@ -1,0 +1,340 @@
+//! Checking an ID token and reading who it names: pure functions over `openidconnect`'s types,
+//! so every refusal can be tested with crafted tokens and no provider.
+
+use std::collections::BTreeMap;
+
+use openidconnect::core::{
+    CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreTokenType,
+};
+use openidconnect::{
+    AdditionalClaims, ClaimsVerificationError, EmptyExtraTokenFields, IdTokenClaims, IdTokenVerifier, Nonce,
+    SignatureVerificationError, StandardTokenResponse,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sitrep_core::{OrgRole, UserName};
+
+/// Every claim of the ID token by name, so the user name and groups can come from any claim
+/// the deployment names.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AllClaims {
+    #[serde(flatten)]
+    pub claims: Map<String, Value>,
+}
+
+impl AdditionalClaims for AllClaims {}
+
+pub(crate) type IdToken =
+    openidconnect::IdToken<AllClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+pub(crate) type Claims = IdTokenClaims<AllClaims, CoreGenderClaim>;
+pub(crate) type TokenFields = openidconnect::IdTokenFields<
+    AllClaims,
+    EmptyExtraTokenFields,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+pub(crate) type TokenResponse = StandardTokenResponse<TokenFields, CoreTokenType>;
+pub(crate) type Verifier<'a> = IdTokenVerifier<'a, CoreJsonWebKey>;
+
+/// Why a sign-in through the provider was refused. The message is shown to the person; the
+/// same words go to the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The callback's `state` is missing, unknown, already used or expired.
+    #[error("{0}")]
+    State(String),
+    /// The provider itself answered with an error, or would not exchange the code.
+    #[error("{0}")]
+    Provider(String),
+    /// The provider cannot be reached, or answers what is not OpenID.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The ID token failed a check (signature, issuer, audience, expiry, nonce, age).
+    #[error("the identity provider's answer failed a check: {0}")]
+    Token(String),
+    /// The token was signed with a key the cached JWKS does not hold (fetch it again).
+    #[error("the identity provider's answer is signed with a key sitrep does not know")]
+    UnknownKey,
+    /// The token is fine but names nobody sitrep can let in.
+    #[error("{0}")]
+    Person(String),
+}
+
+/// What the sign-in asked for besides the token's own validity.
+#[derive(Debug, Clone)]
+pub(crate) struct Expected {
+    pub nonce: Nonce,
+    /// `max_age` sent to the provider, in seconds: `auth_time` must be at most this old.
+    pub max_age: Option<u64>,
+    /// `acr_values` sent: the token's `acr` must be one of them.
+    pub acr: Vec<String>,
+    /// Unix seconds now.
+    pub now: i64,
+}
+
+/// A verified ID token's facts that sitrep uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Verified {
+    pub issuer: String,
+    pub subject: String,
+    /// Unix seconds of `auth_time`, when the provider said.
+    pub auth_time: Option<i64>,
+    pub acr: Option<String>,
+    pub amr: Vec<String>,
+    /// Every claim by name (standard ones included) for the deployment's mapping.
+    pub claims: Map<String, Value>,
+}
+
+/// How much later than `max_age` allows an `auth_time` may be, for clocks that differ.
+const SKEW_SECS: i64 = 60;
+
+/// Checks the ID token: signature with an allowed algorithm (never `none`), issuer, audience,
+/// expiry and nonce by `openidconnect`; then the age of the authentication and its class.
+pub(crate) fn verify(token: &IdToken, verifier: &Verifier<'_>, expected: &Expected) -> Result<Verified, Refusal> {
+    let claims: &Claims = token.claims(verifier, &expected.nonce).map_err(|error| match error {
+        ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey) => {
+            Refusal::UnknownKey
+        }
+        other => Refusal::Token(describe(&other)),
+    })?;
+    let auth_time = claims.auth_time().map(|at| at.timestamp());
+    if let Some(max_age) = expected.max_age {
+        let Some(at) = auth_time else {
+            return Err(Refusal::Token("a maximum age was asked for and the token has no auth_time".into()));
+        };
+        if expected.now - at > i64::try_from(max_age).unwrap_or(i64::MAX).saturating_add(SKEW_SECS) {
+            return Err(Refusal::Token(format!(
+                "the person last authenticated {} s ago, longer than the {max_age} s asked for",
+                expected.now - at
+            )));
+        }
+    }
+    let acr = claims.auth_context_ref().map(|acr| acr.to_string());
+    if !expected.acr.is_empty() && !acr.as_ref().is_some_and(|acr| expected.acr.contains(acr)) {
+        return Err(Refusal::Token(format!(
+            "the provider did not meet the authentication class asked for ({}); it said {}",
+            expected.acr.join(", "),
+            acr.as_deref().unwrap_or("nothing")
+        )));
+    }
+    let amr = claims.auth_method_refs().map(|refs| refs.iter().map(|m| m.to_string()).collect()).unwrap_or_default();
+    let mut all = claims.additional_claims().claims.clone();
+    let mut standard = |name: &str, value: Option<String>| {
+        if let Some(value) = value {
+            all.entry(name.to_owned()).or_insert(Value::String(value));
+        }
+    };
+    standard("preferred_username", claims.preferred_username().map(|u| u.to_string()));
+    standard("email", claims.email().map(|e| e.to_string()));
+    standard("name", claims.name().and_then(|n| n.get(None)).map(|n| n.to_string()));
+    standard("sub", Some(claims.subject().to_string()));
+    Ok(Verified {
+        issuer: claims.issuer().to_string(),
+        subject: claims.subject().to_string(),
+        auth_time,
+        acr,
+        amr,
+        claims: all,
+    })
+}
+
+/// The words for a failed check, without the token's contents.
+fn describe(error: &ClaimsVerificationError) -> String {
+    match error {
+        ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoSignature) => {
+            "it is not signed (alg none is refused)".into()
+        }
+        ClaimsVerificationError::SignatureVerification(SignatureVerificationError::DisallowedAlg(alg)) => {
+            format!("it is signed with an algorithm sitrep does not accept ({alg})")
+        }
+        ClaimsVerificationError::SignatureVerification(_) => "its signature does not verify".into(),
+        ClaimsVerificationError::Expired(_) => "it has expired".into(),
+        ClaimsVerificationError::InvalidAudience(_) => "it was issued for another client (aud)".into(),
+        ClaimsVerificationError::InvalidIssuer(_) => "it was issued by another provider (iss)".into(),
+        ClaimsVerificationError::InvalidNonce(_) => "it answers another sign-in (nonce)".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Who the token names, in sitrep's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Person {
+    pub user: UserName,
+    pub display_name: Option<String>,
+    pub org_role: OrgRole,
+}
+
+/// Reads the user name from `username_claim` and the role from `groups_claim` through `roles`.
+pub(crate) fn person(
+    verified: &Verified,
+    username_claim: &str,
+    groups_claim: &str,
+    roles: &BTreeMap<String, OrgRole>,
+) -> Result<Person, Refusal> {
+    let name = verified.claims.get(username_claim).and_then(Value::as_str).ok_or_else(|| {
+        Refusal::Person(format!("the identity provider sent no `{username_claim}`, which sitrep uses as the user name"))
+    })?;
+    let user = UserName::parse(name).map_err(|_| {
+        Refusal::Person(format!(
+            "the identity provider's user name '{name}' is not a sitrep user name (lowercase letters, digits, - and _)"
+        ))
+    })?;
+    let groups: Vec<&str> = match verified.claims.get(groups_claim) {
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        Some(Value::String(one)) => vec![one.as_str()],
+        _ => Vec::new(),
+    };
+    let org_role = groups.iter().filter_map(|g| roles.get(*g).copied()).max_by_key(|role| strength(*role)).ok_or_else(
+        || {
+            Refusal::Person(format!(
+                "'{user}' is in no group that sitrep maps to a role, so they may not sign in; an admin maps groups under [oidc.roles]"
+            ))
+        },
+    )?;
+    let display_name = verified.claims.get("name").and_then(Value::as_str).map(str::to_owned);
+    Ok(Person { user, display_name, org_role })
+}
+
+/// Which mapped role wins when a person is in several groups.
+fn strength(role: OrgRole) -> u8 {
+    match role {
+        OrgRole::Admin => 3,
+        OrgRole::Member => 2,
+        OrgRole::Auditor => 1,
+        OrgRole::Viewer => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use openidconnect::core::CoreRsaPrivateSigningKey;
+    use openidconnect::{ClientId, IssuerUrl, JsonWebKeyId, JsonWebKeySet, PrivateSigningKey};
+    use serde_json::json;
+
+    use super::*;
+
+    /// A 2048-bit RSA key made for these tests only.
+    const KEY: &str = include_str!("test_key.pem");
+    /// Another one: a token it signs is a forgery.
+    const OTHER_KEY: &str = include_str!("test_key_other.pem");
+    const ISSUER: &str = "https://idp.example";
+
+    fn signer(pem: &str, kid: &str) -> CoreRsaPrivateSigningKey {
+        CoreRsaPrivateSigningKey::from_pem(pem, Some(JsonWebKeyId::new(kid.into()))).expect("the test key parses")
+    }
+
+    fn verifier() -> Verifier<'static> {
+        let keys = JsonWebKeySet::new(vec![signer(KEY, "k1").as_verification_key()]);
+        IdTokenVerifier::new_confidential_client(
+            ClientId::new("sitrep".into()),
+            openidconnect::ClientSecret::new("s3cret".into()),
+            IssuerUrl::new(ISSUER.into()).expect("an issuer URL"),
+            keys,
+        )
+    }
+
+    fn now() -> i64 {
+        jiff::Timestamp::now().as_second()
+    }
+
+    fn token(pem: &str, kid: &str, change: impl FnOnce(&mut Value)) -> IdToken {
+        let now = now();
+        let mut claims = json!({
+            "iss": ISSUER, "aud": ["sitrep"], "sub": "u-1", "exp": now + 300, "iat": now,
+            "auth_time": now - 10, "nonce": "n-1", "preferred_username": "alice", "name": "Alice",
+            "groups": ["sitrep-admins"], "acr": "urn:sitrep:mfa", "amr": ["pwd", "otp"],
+        });
+        change(&mut claims);
+        let claims: Claims = serde_json::from_value(claims).expect("claims");
+        IdToken::new(claims, &signer(pem, kid), CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, None, None)
+            .expect("signs")
+    }
+
+    fn expected() -> Expected {
+        Expected { nonce: Nonce::new("n-1".into()), max_age: None, acr: Vec::new(), now: now() }
+    }
+
+    fn refusal(token: &IdToken, expected: &Expected) -> Refusal {
+        verify(token, &verifier(), expected).expect_err("refused")
+    }
+
+    #[test]
+    fn a_good_token_names_the_person() {
+        let verified = verify(&token(KEY, "k1", |_| {}), &verifier(), &expected()).expect("verifies");
+        assert_eq!(verified.issuer, ISSUER);
+        assert_eq!(verified.subject, "u-1");
+        assert_eq!(verified.amr, ["pwd", "otp"]);
+        assert_eq!(verified.acr.as_deref(), Some("urn:sitrep:mfa"));
+        let roles = BTreeMap::from([("sitrep-admins".to_owned(), OrgRole::Admin)]);
+        let person = person(&verified, "preferred_username", "groups", &roles).expect("mapped");
+        assert_eq!(person.user.as_str(), "alice");
+        assert_eq!(person.org_role, OrgRole::Admin);
+        assert_eq!(person.display_name.as_deref(), Some("Alice"));
+    }
+
+    #[test]
+    fn forged_foreign_stale_and_replayed_tokens_are_refused() {
+        assert!(
+            matches!(refusal(&token(OTHER_KEY, "k1", |_| {}), &expected()), Refusal::Token(m) if m.contains("signature"))
+        );
+        assert_eq!(refusal(&token(OTHER_KEY, "k2", |_| {}), &expected()), Refusal::UnknownKey);
+        let aud = refusal(&token(KEY, "k1", |c| c["aud"] = json!(["another-app"])), &expected());
+        assert!(aud.to_string().contains("another client"), "{aud}");
+        let iss = refusal(&token(KEY, "k1", |c| c["iss"] = json!("https://evil.example")), &expected());
+        assert!(iss.to_string().contains("another provider"), "{iss}");
+        let exp = refusal(&token(KEY, "k1", |c| c["exp"] = json!(now() - 600)), &expected());
+        assert!(exp.to_string().contains("expired"), "{exp}");
+        let nonce = refusal(&token(KEY, "k1", |c| c["nonce"] = json!("n-other")), &expected());
+        assert!(nonce.to_string().contains("nonce"), "{nonce}");
+        let old = Expected { max_age: Some(5), ..expected() };
+        assert!(
+            refusal(&token(KEY, "k1", |c| c["auth_time"] = json!(now() - 3600)), &old).to_string().contains("longer")
+        );
+        let step_up = Expected { acr: vec!["urn:sitrep:mfa".into()], ..expected() };
+        let weak = refusal(&token(KEY, "k1", |c| c["acr"] = json!("urn:sitrep:pwd")), &step_up);
+        assert!(weak.to_string().contains("authentication class"), "{weak}");
+    }
+
+    #[test]
+    fn an_unsigned_token_is_refused() {
+        let signed = token(KEY, "k1", |_| {}).to_string();
+        let payload = signed.split('.').nth(1).expect("a payload");
+        for header in [r#"{"alg":"none"}"#, r#"{"alg":"none","typ":"JWT"}"#] {
+            let unsigned = format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(header));
+            // Either the parser or the verifier refuses it; it never verifies.
+            if let Ok(token) = IdToken::from_str(&unsigned) {
+                let refused = refusal(&token, &expected());
+                assert!(
+                    refused.to_string().contains("not signed") || matches!(refused, Refusal::Token(_)),
+                    "{refused}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn groups_map_to_the_strongest_role_and_unmapped_people_are_refused() {
+        let mut verified = verify(&token(KEY, "k1", |_| {}), &verifier(), &expected()).expect("verifies");
+        let roles =
+            BTreeMap::from([("staff".to_owned(), OrgRole::Viewer), ("sitrep-members".to_owned(), OrgRole::Member)]);
+        verified.claims.insert("groups".into(), json!(["staff", "sitrep-members"]));
+        assert_eq!(
+            person(&verified, "preferred_username", "groups", &roles).expect("mapped").org_role,
+            OrgRole::Member
+        );
+        verified.claims.insert("groups".into(), json!(["contractors"]));
+        assert!(
+            matches!(person(&verified, "preferred_username", "groups", &roles), Err(Refusal::Person(m)) if m.contains("no group"))
+        );
+        verified.claims.insert("preferred_username".into(), json!("Bad Name!"));
+        assert!(
+            matches!(person(&verified, "preferred_username", "groups", &roles), Err(Refusal::Person(m)) if m.contains("not a sitrep user name"))
+        );
+        assert!(person(&verified, "upn", "groups", &roles).is_err(), "a missing claim");
+    }
+}
