@@ -94,6 +94,9 @@ pub struct OidcConfig {
     /// The ID token claim that holds the sitrep user name.
     #[serde(default = "preferred_username")]
     pub username_claim: String,
+    /// When set, the user name claim must end in `@` this domain, which is taken off
+    /// (`alice@example.com` signs in as `alice`); for providers whose names are e-mail addresses.
+    pub username_domain: Option<String>,
     /// The ID token claim that holds the person's groups (a list of strings).
     #[serde(default = "groups_claim")]
     pub groups_claim: String,

@@ -387,7 +387,7 @@ async fn sign_in(app: &AppState, oidc: &Oidc, query: CallbackQuery) -> Result<Re
         }
         other => other?,
     };
-    let person = flow::person(&verified, &oidc.config.username_claim, &oidc.config.groups_claim, &oidc.config.roles)?;
+    let person = flow::person(&verified, &oidc.config)?;
     let identity = ExternalIdentity { issuer: verified.issuer.clone(), subject: verified.subject.clone() };
     let org = app.ledger.org();
     match org.user(&person.user) {

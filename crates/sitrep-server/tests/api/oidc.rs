@@ -98,6 +98,7 @@ fn oidc_config(issuer: &str, change: impl FnOnce(&mut OidcConfig)) -> OidcConfig
         redirect_uri: None,
         scopes: vec!["profile".into()],
         username_claim: "preferred_username".into(),
+        username_domain: None,
         groups_claim: "groups".into(),
         roles: BTreeMap::from([
             ("sitrep-admins".to_owned(), OrgRole::Admin),
