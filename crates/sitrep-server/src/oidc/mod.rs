@@ -437,11 +437,22 @@ async fn sign_in(app: &AppState, oidc: &Oidc, query: CallbackQuery) -> Result<Re
         Refusal::Unreachable(format!("sitrep could not start your session: {error}"))
     })?;
     tracing::info!(user = %person.user, issuer = %identity.issuer, acr = ?verified.acr, "signed in through the identity provider");
-    let mut response = Redirect::to(&pending.next).into_response();
+    // A page that moves on by itself, not a redirect: the browser arrives here from the
+    // provider's site, and a redirect would carry that cross-site origin on to `next`, where
+    // the SameSite=Strict session cookie would then not be sent.
+    let mut response = crate::web::render(&SignedIn { me: None, next: pending.next }, StatusCode::OK);
     response
         .headers_mut()
         .insert(header::SET_COOKIE, crate::web::session_cookie(app, &cookie, app.config.session_hours * 3600));
     Ok(response)
+}
+
+/// The page that follows a sign-in through the provider on to where the person was going.
+#[derive(askama::Template)]
+#[template(path = "signed_in.html")]
+struct SignedIn {
+    me: Option<crate::web::view::Me>,
+    next: String,
 }
 
 /// The refusal page, with its reason logged.
