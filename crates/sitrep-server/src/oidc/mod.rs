@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Query, Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -312,10 +312,14 @@ async fn start(
         acr,
         created: Instant::now(),
     };
-    if let Err(refusal) = oidc.remember(state.into_secret(), pending) {
+    let state = state.into_secret();
+    let binding = binding_cookie(&app, &state, PENDING_TTL.as_secs());
+    if let Err(refusal) = oidc.remember(state, pending) {
         return refused(refusal);
     }
-    Redirect::to(url.as_str()).into_response()
+    let mut response = Redirect::to(url.as_str()).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, binding);
+    response
 }
 
 #[derive(Debug, Deserialize)]
@@ -329,6 +333,7 @@ pub(crate) struct CallbackQuery {
 
 async fn callback(
     State(app): State<AppState>,
+    headers: HeaderMap,
     query: Result<Query<CallbackQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Some(oidc) = app.oidc.clone() else {
@@ -337,17 +342,41 @@ async fn callback(
     let Ok(Query(query)) = query else {
         return refused(Refusal::State("the provider's answer is malformed; start again from the sign-in page".into()));
     };
-    match sign_in(&app, &oidc, query).await {
-        Ok(response) => response,
+    let bound = crate::auth::cookie(&headers, BINDING_COOKIE).map(str::to_owned);
+    match sign_in(&app, &oidc, query, bound.as_deref()).await {
+        Ok(mut response) => {
+            // Spent. A refusal leaves it: a stray callback must not spoil a sign-in under way.
+            response.headers_mut().append(header::SET_COOKIE, binding_cookie(&app, "", 0));
+            response
+        }
         Err(refusal) => refused(refusal),
     }
 }
 
-async fn sign_in(app: &AppState, oidc: &Oidc, query: CallbackQuery) -> Result<Response, Refusal> {
+/// The cookie that ties a pending sign-in to the browser that started it: without it, anyone
+/// could send a victim their own callback URL and sign the victim in as themselves. `Lax`,
+/// because the provider's redirect back is a cross-site navigation.
+const BINDING_COOKIE: &str = "sitrep_oidc_state";
+
+fn binding_cookie(app: &AppState, state: &str, max_age: u64) -> HeaderValue {
+    let secure = if app.config.behind_tls() { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{BINDING_COOKIE}={state}; Path=/auth/oidc; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("sitrep_oidc_state=; Path=/auth/oidc; Max-Age=0"))
+}
+
+async fn sign_in(app: &AppState, oidc: &Oidc, query: CallbackQuery, bound: Option<&str>) -> Result<Response, Refusal> {
     let state = query.state.filter(|s| !s.is_empty()).ok_or_else(|| {
         Refusal::State("the provider's answer names no sign-in (state); start again from the sign-in page".into())
     })?;
     let pending = oidc.take(&state)?;
+    if !bound.is_some_and(|bound| crate::auth::same_secret(bound, &state)) {
+        return Err(Refusal::State(
+            "this sign-in was started in another browser (or this one no longer holds its cookie); start again here"
+                .into(),
+        ));
+    }
     if let Some(error) = query.error {
         let detail = query.error_description.unwrap_or_default();
         return Err(Refusal::Provider(format!("the identity provider did not sign you in: {error} {detail}")));

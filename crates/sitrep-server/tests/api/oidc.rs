@@ -196,6 +196,14 @@ async fn a_tampered_missing_or_used_state_is_refused() {
     assert_eq!(org_entries(&app).await.len(), before, "refusals write nothing");
     assert!(app.ledger.org().user(&user("alice")).is_none());
 
+    // Another browser (a victim sent the attacker's callback URL) is refused and uses it up.
+    let attacker = self::browser();
+    let other = to_callback(&attacker, &app, "next=/incidents", "mo", "").await;
+    let answer = self::browser().get(&other).send().await.expect("sitrep answers");
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    assert!(answer.text().await.expect("a page").contains("started in another browser"));
+    assert!(app.ledger.org().user(&user("mo")).is_none());
+
     // The real answer still works once (the tampered ones did not use it up) ...
     let answer = callback(&browser, &url).await;
     assert_eq!(answer.status(), StatusCode::OK);
