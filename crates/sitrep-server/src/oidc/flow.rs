@@ -86,6 +86,26 @@ pub(crate) struct Verified {
     pub claims: Map<String, Value>,
 }
 
+/// The signature algorithms accepted: the asymmetric ones. Never `none`, and never HMAC keyed
+/// with the client secret, which would make the secret a signing key.
+const ALGORITHMS: [CoreJwsSigningAlgorithm; 10] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EcdsaP521Sha512,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
+/// The verifier with sitrep's accepted algorithms.
+pub(crate) fn accepting(verifier: Verifier<'_>) -> Verifier<'_> {
+    verifier.set_allowed_algs(ALGORITHMS)
+}
+
 /// How much later than `max_age` allows an `auth_time` may be, for clocks that differ.
 const SKEW_SECS: i64 = 60;
 
@@ -234,6 +254,7 @@ mod tests {
     /// Another one: a token it signs is a forgery.
     const OTHER_KEY: &str = include_str!("test_key_other.pem");
     const ISSUER: &str = "https://idp.example";
+    const SECRET: &str = "the-client-secret";
 
     fn signer(pem: &str, kid: &str) -> CoreRsaPrivateSigningKey {
         CoreRsaPrivateSigningKey::from_pem(pem, Some(JsonWebKeyId::new(kid.into()))).expect("the test key parses")
@@ -241,12 +262,12 @@ mod tests {
 
     fn verifier() -> Verifier<'static> {
         let keys = JsonWebKeySet::new(vec![signer(KEY, "k1").as_verification_key()]);
-        IdTokenVerifier::new_confidential_client(
+        accepting(IdTokenVerifier::new_confidential_client(
             ClientId::new("sitrep".into()),
-            openidconnect::ClientSecret::new("s3cret".into()),
+            openidconnect::ClientSecret::new(SECRET.into()),
             IssuerUrl::new(ISSUER.into()).expect("an issuer URL"),
             keys,
-        )
+        ))
     }
 
     fn now() -> i64 {
@@ -254,6 +275,14 @@ mod tests {
     }
 
     fn token(pem: &str, kid: &str, change: impl FnOnce(&mut Value)) -> IdToken {
+        signed(&signer(pem, kid), CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, change)
+    }
+
+    fn signed(
+        key: &impl PrivateSigningKey<VerificationKey = CoreJsonWebKey>,
+        alg: CoreJwsSigningAlgorithm,
+        change: impl FnOnce(&mut Value),
+    ) -> IdToken {
         let now = now();
         let mut claims = json!({
             "iss": ISSUER, "aud": ["sitrep"], "sub": "u-1", "exp": now + 300, "iat": now,
@@ -262,8 +291,7 @@ mod tests {
         });
         change(&mut claims);
         let claims: Claims = serde_json::from_value(claims).expect("claims");
-        IdToken::new(claims, &signer(pem, kid), CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, None, None)
-            .expect("signs")
+        IdToken::new(claims, key, alg, None, None).expect("signs")
     }
 
     fn expected() -> Expected {
@@ -320,6 +348,14 @@ mod tests {
             let refused = refusal(&token, &expected());
             assert!(refused.to_string().contains("not signed"), "{refused}");
         }
+        // Nor is one keyed with the client secret (HS256), which the client itself could forge.
+        let hmac = super::tests::signed(
+            &openidconnect::core::CoreHmacKey::new(SECRET.as_bytes()),
+            CoreJwsSigningAlgorithm::HmacSha256,
+            |_| {},
+        );
+        let refused = refusal(&hmac, &expected());
+        assert!(refused.to_string().contains("does not accept"), "{refused}");
     }
 
     fn mapping(roles: &[(&str, OrgRole)]) -> OidcConfig {

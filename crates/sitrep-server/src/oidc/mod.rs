@@ -408,11 +408,11 @@ async fn sign_in(app: &AppState, oidc: &Oidc, query: CallbackQuery, bound: Optio
         acr: pending.acr.clone(),
         now: app.now().as_jiff().as_second(),
     };
-    let verified = match flow::verify(id_token, &client.id_token_verifier(), &expected) {
+    let verified = match flow::verify(id_token, &flow::accepting(client.id_token_verifier()), &expected) {
         Err(Refusal::UnknownKey) => {
             // The provider rotated its keys: fetch them once more and check again.
             let client = oidc.client(oidc.refresh_keys(metadata).await?);
-            flow::verify(id_token, &client.id_token_verifier(), &expected)?
+            flow::verify(id_token, &flow::accepting(client.id_token_verifier()), &expected)?
         }
         other => other?,
     };
