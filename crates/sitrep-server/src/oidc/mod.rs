@@ -235,17 +235,20 @@ impl Oidc {
         .set_redirect_uri(self.redirect.clone())
     }
 
-    /// Remembers a pending sign-in under its state; refuses when too many are under way.
-    fn remember(&self, state: String, pending: Pending) -> Result<(), Refusal> {
+    /// Remembers a pending sign-in under its state. When too many are under way the oldest is
+    /// dropped: a flood of starts then costs its own sign-ins, rather than refusing everyone's
+    /// for ten minutes.
+    fn remember(&self, state: String, pending: Pending) {
         let mut all = self.pending.lock();
         if all.len() >= PENDING_MAX {
             all.retain(|_, p| p.created.elapsed() < PENDING_TTL);
         }
-        if all.len() >= PENDING_MAX {
-            return Err(Refusal::State("too many sign-ins are under way; try again in a few minutes".into()));
+        if all.len() >= PENDING_MAX
+            && let Some(oldest) = all.iter().min_by_key(|(_, p)| p.created).map(|(state, _)| state.clone())
+        {
+            all.remove(&oldest);
         }
         all.insert(state, pending);
-        Ok(())
     }
 
     /// Takes the pending sign-in for `state` out, so it answers one callback only.
@@ -284,13 +287,17 @@ async fn start(
     let Ok(Query(query)) = query else {
         return refused(Refusal::State("the sign-in link is malformed; start again from the sign-in page".into()));
     };
+    let acr: Vec<String> = query.acr.as_deref().unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+    // What is remembered per pending sign-in stays small.
+    if acr.len() > 8 || acr.iter().any(|a| a.len() > 200) || query.next.len() > 2000 {
+        return refused(Refusal::State("the sign-in link is too long; start again from the sign-in page".into()));
+    }
     let metadata = match oidc.provider().await {
         Ok(metadata) => metadata,
         Err(refusal) => return refused(refusal),
     };
     let client = oidc.client(metadata);
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let acr: Vec<String> = query.acr.as_deref().unwrap_or_default().split_whitespace().map(str::to_owned).collect();
     let mut request = client
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
         .set_pkce_challenge(challenge);
@@ -314,9 +321,7 @@ async fn start(
     };
     let state = state.into_secret();
     let binding = binding_cookie(&app, &state, PENDING_TTL.as_secs());
-    if let Err(refusal) = oidc.remember(state, pending) {
-        return refused(refusal);
-    }
+    oidc.remember(state, pending);
     let mut response = Redirect::to(url.as_str()).into_response();
     response.headers_mut().insert(header::SET_COOKIE, binding);
     response

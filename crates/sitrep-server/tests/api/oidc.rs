@@ -306,6 +306,15 @@ async fn passwords_can_be_turned_off() {
     assert!(!page.contains("type=\"password\""), "no password form");
     // Tokens still work: scripts are not people signing in.
     assert_eq!(app.get(COMMANDER, "/api/v1/session").await.status(), StatusCode::OK);
+
+    // No provider answers at that issuer: a clear 502 page, nothing remembered.
+    let answer = app.client.get(app.url("/auth/oidc/start?next=/incidents")).send().await.expect("answers");
+    assert_eq!(answer.status(), StatusCode::BAD_GATEWAY);
+    assert!(answer.text().await.expect("a page").contains("cannot reach the identity provider"));
+    // An oversized link is refused before anything else.
+    let acr = vec!["urn:x"; 9].join("%20");
+    let answer = app.client.get(app.url(&format!("/auth/oidc/start?acr={acr}"))).send().await.expect("answers");
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
