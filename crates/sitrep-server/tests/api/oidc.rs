@@ -312,7 +312,7 @@ async fn passwords_can_be_turned_off() {
     assert_eq!(answer.status(), StatusCode::BAD_GATEWAY);
     assert!(answer.text().await.expect("a page").contains("cannot reach the identity provider"));
     // An oversized link is refused before anything else.
-    let acr = vec!["urn:x"; 9].join("%20");
+    let acr = ["urn:x"; 9].join("%20");
     let answer = app.client.get(app.url(&format!("/auth/oidc/start?acr={acr}"))).send().await.expect("answers");
     assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
 }
