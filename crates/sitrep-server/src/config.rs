@@ -74,6 +74,65 @@ pub struct Config {
     /// SCIM provisioning is off and every `/scim/v2` route answers 404; only the hash is kept so
     /// the configuration file holds no usable secret.
     pub scim_token_sha256: Option<String>,
+    /// Sign-in through an OpenID Connect provider (`[oidc]`); see `docs/sign-in.md`.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// An OpenID Connect provider people sign in with (the code flow with PKCE).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The issuer URL, exactly as the provider's discovery document and ID tokens name it.
+    pub issuer: String,
+    /// The name on the sign-in button ("Sign in with …").
+    #[serde(default = "provider_name")]
+    pub name: String,
+    pub client_id: String,
+    /// The client secret inline, or `client_secret_file`: a file holding it (kept out of the
+    /// configuration so the file can be shown).
+    pub client_secret: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    /// Where the provider sends people back; defaults to `public_url` + `/auth/oidc/callback`.
+    pub redirect_uri: Option<String>,
+    /// Scopes asked for beside `openid`.
+    #[serde(default = "profile_scope")]
+    pub scopes: Vec<String>,
+    /// The ID token claim that holds the sitrep user name.
+    #[serde(default = "preferred_username")]
+    pub username_claim: String,
+    /// When set, the user name claim must end in `@` this domain, which is taken off
+    /// (`alice@example.com` signs in as `alice`); for providers whose names are e-mail addresses.
+    pub username_domain: Option<String>,
+    /// The ID token claim that holds the person's groups (a list of strings).
+    #[serde(default = "groups_claim")]
+    pub groups_claim: String,
+    /// Group → organisation role. A person in none of these groups is refused; in several, the
+    /// strongest role wins (admin, member, auditor, viewer).
+    #[serde(default)]
+    pub roles: BTreeMap<String, sitrep_core::OrgRole>,
+    /// Create a sitrep user at the first sign-in (recorded as `system:oidc`); otherwise an admin
+    /// adds people first.
+    #[serde(default)]
+    pub just_in_time: bool,
+    /// Whether sitrep's own passwords still sign people in; `false` leaves only the provider.
+    #[serde(default = "yes")]
+    pub password_sign_in: bool,
+}
+
+fn provider_name() -> String {
+    "your identity provider".into()
+}
+
+fn profile_scope() -> Vec<String> {
+    vec!["profile".into()]
+}
+
+fn preferred_username() -> String {
+    "preferred_username".into()
+}
+
+fn groups_claim() -> String {
+    "groups".into()
 }
 
 /// Where a `webhook` action posts, and the secret it signs with.
@@ -196,6 +255,7 @@ impl Default for Config {
             smtp: None,
             metrics_token: None,
             scim_token_sha256: None,
+            oidc: None,
         }
     }
 }
@@ -299,6 +359,11 @@ impl Config {
             config.trusted_proxies = 1;
         }
         Ok(config)
+    }
+
+    /// Whether sitrep's own passwords sign people in (turned off only by `[oidc]`).
+    pub fn password_sign_in(&self) -> bool {
+        self.oidc.as_ref().is_none_or(|oidc| oidc.password_sign_in)
     }
 
     /// Whether people reach the server over TLS (so cookies must be `Secure`).

@@ -24,6 +24,7 @@ pub mod error;
 pub mod extract;
 pub mod listener;
 pub mod metrics;
+pub mod oidc;
 pub mod scim;
 pub mod serve;
 pub mod shares;
@@ -49,6 +50,7 @@ pub fn app(state: AppState) -> Router {
         .merge(demo)
         .merge(web::routes(&state))
         .merge(scim::routes(&state))
+        .merge(oidc::routes())
         .route(
             "/api/v1/openapi.json",
             get(move || {
@@ -67,6 +69,7 @@ pub fn app(state: AppState) -> Router {
                 "this route does not take that method; the Allow header lists those it does".into(),
             )
         })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), oidc::password_guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(TraceLayer::new_for_http())
         .layer(header_layer("x-content-type-options", "nosniff"))

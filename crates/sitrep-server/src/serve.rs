@@ -58,7 +58,9 @@ pub fn state(
     let signing_key = data.signing_key()?;
     let share_key = crate::shares::derive_key(&signing_key.to_bytes());
     let connections = Arc::new(crate::listener::Connections::new(&config));
+    let oidc = crate::oidc::setup(&config).map_err(|e| ServeError::Setup(e.to_string()))?;
     Ok(AppState::new(Inner {
+        oidc,
         blobs,
         share_key,
         signing_key,

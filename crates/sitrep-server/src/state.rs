@@ -33,6 +33,8 @@ pub struct Inner {
     pub signing_key: sitrep_core::checkpoint::SigningKey,
     /// Connections open now, within their limits.
     pub connections: Arc<crate::listener::Connections>,
+    /// Sign-in through an OpenID Connect provider (only with `[oidc]`).
+    pub oidc: Option<Arc<crate::oidc::Oidc>>,
     /// The demo's webhook receiver (only with `serve --demo`).
     pub demo_receiver: Option<Arc<crate::demo::Receiver>>,
 }

@@ -4,6 +4,7 @@
 
 mod chain;
 mod clock;
+pub mod oidc;
 pub mod people;
 mod wait;
 

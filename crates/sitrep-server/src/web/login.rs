@@ -21,6 +21,25 @@ struct LoginPage {
     name: String,
     /// Signing in again because a decision's class asks for a fresher sign-in.
     again: bool,
+    /// The identity provider's name, when `[oidc]` is configured.
+    provider: Option<String>,
+    /// Whether the password form is offered.
+    passwords: bool,
+}
+
+impl LoginPage {
+    fn new(app: &AppState, error: Option<String>, next: String, name: String) -> LoginPage {
+        let provider = app.oidc.as_ref().map(|oidc| oidc.name().to_owned());
+        LoginPage { me: None, error, next, name, provider, passwords: app.config.password_sign_in(), again: false }
+    }
+
+    /// The provider's sign-in link, carrying where to go next.
+    fn provider_link(&self) -> String {
+        format!(
+            "/auth/oidc/start?{}",
+            form_urlencoded::Serializer::new(String::new()).append_pair("next", &self.next).finish()
+        )
+    }
 }
 
 /// Only a path on this site is followed after sign-in: `/`, then only characters a path and
@@ -29,21 +48,23 @@ struct LoginPage {
 /// controls, `\\` and a leading `//` are what browsers read as another host (`/\t/evil.example`
 /// is followed off-site) or what a `Location` header cannot carry, so anything else goes to the
 /// incident list.
-fn safe_next(next: &str) -> String {
+pub(crate) fn safe_next(next: &str) -> String {
     let local = next.starts_with('/')
         && !next.starts_with("//")
         && next.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%#".contains(&b));
     if local { next.to_owned() } else { "/incidents".to_owned() }
 }
 
-pub(super) async fn login_page(uri: Uri) -> Response {
+pub(super) async fn login_page(State(app): State<AppState>, uri: Uri) -> Response {
     let query = |key: &str| {
         uri.query()
             .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == key).map(|(_, v)| v.into_owned()))
     };
-    let next = safe_next(&query("next").unwrap_or_default());
-    let again = query("again").is_some();
-    render(&LoginPage { me: None, error: None, next, name: String::new(), again }, StatusCode::OK)
+    let page = LoginPage {
+        again: query("again").is_some(),
+        ..LoginPage::new(&app, None, safe_next(&query("next").unwrap_or_default()), String::new())
+    };
+    render(&page, StatusCode::OK)
 }
 
 pub(super) async fn login(
@@ -73,20 +94,29 @@ pub(super) async fn login(
             Err(error) => error.into_response(),
         },
         Err(error) => {
-            let name = fields.get("name").to_owned();
-            let page = LoginPage { me: None, error: Some(error.to_string()), next, name, again: false };
+            let page = LoginPage::new(&app, Some(error.to_string()), next, fields.get("name").to_owned());
             render(&page, error.status())
         }
     }
 }
 
 /// Where a person goes to sign in again for a decision whose class asks for a fresher or
-/// stronger sign-in; afterwards they land on `next`.
-pub(super) fn sign_in_again(_app: &AppState, next: &str) -> String {
-    format!("/login?again=1&next={}", super::encode(next))
+/// stronger sign-in; afterwards they land on `next`. With an OpenID provider, it is asked to
+/// authenticate the person afresh (`max_age=0`) at an `acr` the policy counts as multi-factor.
+pub(super) fn sign_in_again(app: &AppState, next: &str) -> String {
+    if app.oidc.is_none() {
+        return format!("/login?again=1&next={}", super::encode(next));
+    }
+    let acr = app.ledger.org().policy.mfa_acr.join(" ");
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("next", next).append_pair("max_age", "0");
+    if !acr.is_empty() {
+        query.append_pair("acr", &acr);
+    }
+    format!("/auth/oidc/start?{}", query.finish())
 }
 
-fn session_cookie(app: &AppState, value: &str, max_age: u64) -> HeaderValue {
+pub(crate) fn session_cookie(app: &AppState, value: &str, max_age: u64) -> HeaderValue {
     let secure = if app.config.behind_tls() { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"

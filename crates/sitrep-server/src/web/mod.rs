@@ -40,6 +40,8 @@ mod facts;
 mod forms;
 mod incidents;
 mod login;
+
+pub(crate) use login::{safe_next, session_cookie};
 mod org;
 mod parties;
 pub mod report;
@@ -232,7 +234,7 @@ fn encode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-fn render(template: &impl Template, status: StatusCode) -> Response {
+pub(crate) fn render(template: &impl Template, status: StatusCode) -> Response {
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(error) => ApiError::Internal(format!("rendering a page: {error}")).into_response(),
@@ -247,7 +249,7 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
-fn error_page(me: Option<Me>, status: StatusCode, heading: &str, message: &str) -> Response {
+pub(crate) fn error_page(me: Option<Me>, status: StatusCode, heading: &str, message: &str) -> Response {
     render(&ErrorPage { me, heading, message }, status)
 }
 

@@ -16,6 +16,7 @@ mod export;
 mod helpers;
 mod life;
 mod occurrence;
+mod oidc;
 mod openapi;
 mod ops;
 mod refusals;

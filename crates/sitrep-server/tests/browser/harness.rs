@@ -86,22 +86,27 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) async fn start() -> Server {
-        Server::launch(false, false).await
+        Server::launch(false, false, |_| {}).await
     }
 
     /// Also adds an auditor with a password, so the organisation record can be shown.
     pub(crate) async fn start_with_auditor() -> Server {
-        Server::launch(true, false).await
+        Server::launch(true, false, |_| {}).await
     }
 
     /// Also runs the connector worker, with the destinations and channels pointed at the demo's
     /// own receiver as `sitrep serve --demo` does: approved actions really run, so the record
     /// moves as it would in use (a revocation succeeds, "Mark contained" is offered).
     pub(crate) async fn start_with_connectors() -> Server {
-        Server::launch(false, true).await
+        Server::launch(false, true, |_| {}).await
     }
 
-    async fn launch(auditor: bool, connectors: bool) -> Server {
+    /// With a configuration the test adjusts first (it sees the address the server will have).
+    pub(crate) async fn start_configured(configure: impl FnOnce(&mut Config)) -> Server {
+        Server::launch(false, false, configure).await
+    }
+
+    async fn launch(auditor: bool, connectors: bool, configure: impl FnOnce(&mut Config)) -> Server {
         let dir = tempfile::tempdir().expect("a temporary directory for the server");
         let data = dir.path().join("data");
         let data_dir = sitrep_server::demo::create(&data).expect("the demo deployment is created");
@@ -132,6 +137,7 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("an ephemeral port");
         let listen = listener.local_addr().expect("the bound address");
         let mut config = Config { data, listen, ..Config::default() };
+        configure(&mut config);
         let receiver = connectors
             .then(|| sitrep_server::demo::Receiver::configure(&mut config).expect("the demo receiver is configured"));
         let (shutdown_sender, shutdown) = watch::channel(false);

@@ -11,6 +11,7 @@ mod flows;
 mod forms;
 mod harness;
 mod keyboard;
+mod oidc;
 mod queue;
 mod record;
 mod review;
