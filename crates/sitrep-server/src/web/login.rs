@@ -21,6 +21,9 @@ struct LoginPage {
     name: String,
     /// Signing in again because a decision's class asks for a fresher sign-in.
     again: bool,
+    /// The `acr` values the policy counts as multi-factor, asked of the provider when signing
+    /// in again.
+    mfa_acr: Vec<String>,
     /// The identity provider's name, when `[oidc]` is configured.
     provider: Option<String>,
     /// Whether the password form is offered.
@@ -30,15 +33,24 @@ struct LoginPage {
 impl LoginPage {
     fn new(app: &AppState, error: Option<String>, next: String, name: String) -> LoginPage {
         let provider = app.oidc.as_ref().map(|oidc| oidc.name().to_owned());
-        LoginPage { me: None, error, next, name, provider, passwords: app.config.password_sign_in(), again: false }
+        let passwords = app.config.password_sign_in();
+        let mfa_acr = app.ledger.org().policy.mfa_acr.clone();
+        LoginPage { me: None, error, next, name, provider, passwords, again: false, mfa_acr }
     }
 
-    /// The provider's sign-in link, carrying where to go next.
+    /// The provider's sign-in link, carrying where to go next. Signing in again, the provider
+    /// is asked to authenticate the person afresh (`max_age=0`) at an `acr` the policy counts
+    /// as multi-factor.
     fn provider_link(&self) -> String {
-        format!(
-            "/auth/oidc/start?{}",
-            form_urlencoded::Serializer::new(String::new()).append_pair("next", &self.next).finish()
-        )
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.append_pair("next", &self.next);
+        if self.again {
+            query.append_pair("max_age", "0");
+            if !self.mfa_acr.is_empty() {
+                query.append_pair("acr", &self.mfa_acr.join(" "));
+            }
+        }
+        format!("/auth/oidc/start?{}", query.finish())
     }
 }
 
@@ -101,19 +113,11 @@ pub(super) async fn login(
 }
 
 /// Where a person goes to sign in again for a decision whose class asks for a fresher or
-/// stronger sign-in; afterwards they land on `next`. With an OpenID provider, it is asked to
-/// authenticate the person afresh (`max_age=0`) at an `acr` the policy counts as multi-factor.
-pub(super) fn sign_in_again(app: &AppState, next: &str) -> String {
-    if app.oidc.is_none() {
-        return format!("/login?again=1&next={}", super::encode(next));
-    }
-    let acr = app.ledger.org().policy.mfa_acr.join(" ");
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    query.append_pair("next", next).append_pair("max_age", "0");
-    if !acr.is_empty() {
-        query.append_pair("acr", &acr);
-    }
-    format!("/auth/oidc/start?{}", query.finish())
+/// stronger sign-in; afterwards they land on `next`. Always sitrep's own sign-in page: a page's
+/// form is sent with fetch, which can follow a redirect on this site but not to the provider's;
+/// the page offers the provider (asked to authenticate afresh) and the password.
+pub(super) fn sign_in_again(next: &str) -> String {
+    format!("/login?again=1&next={}", super::encode(next))
 }
 
 pub(crate) fn session_cookie(app: &AppState, value: &str, max_age: u64) -> HeaderValue {

@@ -407,7 +407,7 @@ async fn act(
         Ok(_) => Redirect::to(&format!("/incidents/{incident}#{anchor}")).into_response(),
         // A sign-in too old or too weak for this class: sign in again, then come back to it.
         Err(LedgerError::Refused(Refusal::Forbidden { rule, .. })) if rule.ends_with(".step_up") => {
-            Redirect::to(&login::sign_in_again(app, &format!("/incidents/{incident}#{anchor}"))).into_response()
+            Redirect::to(&login::sign_in_again(&format!("/incidents/{incident}#{anchor}"))).into_response()
         }
         Err(error) => {
             let error = ApiError::from(error);
