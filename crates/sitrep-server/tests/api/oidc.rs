@@ -153,8 +153,14 @@ async fn a_new_person_signs_in_and_is_provisioned_with_their_groups_role() {
     assert_eq!(me["org_roles"], json!(["admin"]), "{me}");
     assert_eq!(me["display_name"], "Alice Admin");
     assert!(me["csrf_token"].is_string(), "a browser session");
+    assert_eq!(me["authentication"]["method"], "oidc", "{me}");
+    assert_eq!(me["authentication"]["issuer"], provider.issuer.as_str());
+    assert_eq!(me["authentication"]["acr"], "urn:sitrep:pwd", "a password at the provider, no code");
 
     let entries = org_entries(&app).await;
+    let started = entries.iter().find(|e| e["kind"] == "session.started").expect("the sign-in is recorded");
+    assert_eq!(started["actor"], "alice");
+    assert_eq!(started["body"]["authentication"]["amr"], json!(["pwd"]));
     let added = entries
         .iter()
         .find(|e| e["kind"] == "user.added" && e["body"]["user"] == "alice")
