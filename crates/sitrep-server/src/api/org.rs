@@ -71,6 +71,15 @@ fn existing_user(app: &AppState, name: &str) -> Result<UserName, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("there is no user '{name}'")))
 }
 
+/// The user `name` names, when the caller is that user or an admin.
+fn own_or_admin(app: &AppState, caller: &Caller, name: &str, doing: &str) -> Result<UserName, ApiError> {
+    let user = existing_user(app, name)?;
+    if user != caller.user {
+        require(app, caller, &[OrgRole::Admin], doing)?;
+    }
+    Ok(user)
+}
+
 fn require(app: &AppState, caller: &Caller, roles: &[OrgRole], doing: &str) -> Result<(), ApiError> {
     let org = app.ledger.org();
     let allowed = org.user(&caller.user).is_some_and(|u| roles.iter().any(|r| u.has(*r)));
@@ -373,10 +382,7 @@ pub async fn list_tokens(
     caller: Caller,
     Segments(name): Segments<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = existing_user(&app, &name)?;
-    if user != caller.user {
-        require(&app, &caller, &[OrgRole::Admin], "listing someone else's tokens")?;
-    }
+    let user = own_or_admin(&app, &caller, &name, "listing someone else's tokens")?;
     let org = app.ledger.org();
     let tokens: Vec<&sitrep_core::org::Token> = org.tokens.values().filter(|t| t.user == user).collect();
     Ok(Json(views::json(TokenList { tokens })))
@@ -420,10 +426,7 @@ pub async fn list_sessions(
     caller: Caller,
     Segments(name): Segments<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = existing_user(&app, &name)?;
-    if user != caller.user {
-        require(&app, &caller, &[OrgRole::Admin], "listing someone else's sessions")?;
-    }
+    let user = own_or_admin(&app, &caller, &name, "listing someone else's sessions")?;
     let now = app.now();
     let current = match &caller.via {
         Via::Session { id, .. } => Some(id.as_str()),
@@ -479,10 +482,7 @@ pub async fn end_session(
     caller: Caller,
     Segments((name, session)): Segments<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let user = existing_user(&app, &name)?;
-    if user != caller.user {
-        require(&app, &caller, &[OrgRole::Admin], "ending someone else's session")?;
-    }
+    let user = own_or_admin(&app, &caller, &name, "ending someone else's session")?;
     let row = app
         .ledger
         .store()

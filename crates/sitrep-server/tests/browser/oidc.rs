@@ -12,19 +12,15 @@ use sitrep_testing::oidc::{CLIENT_ID, CLIENT_SECRET, OTP, PASSWORD, Provider, av
 
 use crate::harness::{DEMO_INCIDENT, Driver, PATIENCE, Server, eventually, tools, user};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_person_signs_in_on_the_providers_page_and_lands_where_they_were_going() {
-    let Some(tools) = tools() else { return };
-    if !available() {
-        return;
-    }
+/// The demo server, signing in through a provider started for it whose `group` maps to `role`.
+async fn start_with_provider(group: &str, role: &str) -> (Server, Provider) {
     let mut provider = None;
     let server = Server::start_configured(|config| {
         let base = format!("http://{}", config.listen);
         let started = Provider::start(&format!("{base}/auth/oidc/callback"));
         let table = format!(
             "name = \"Test IdP\"\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\n\
-             just_in_time = true\n[roles]\n\"sitrep-admins\" = \"admin\"\n",
+             just_in_time = true\n[roles]\n\"{group}\" = \"{role}\"\n",
             started.issuer
         );
         config.oidc = Some(toml::from_str::<OidcConfig>(&table).expect("an [oidc] table"));
@@ -32,7 +28,16 @@ async fn a_person_signs_in_on_the_providers_page_and_lands_where_they_were_going
         provider = Some(started);
     })
     .await;
-    let _provider = provider.expect("the provider started");
+    (server, provider.expect("the provider started"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_signs_in_on_the_providers_page_and_lands_where_they_were_going() {
+    let Some(tools) = tools() else { return };
+    if !available() {
+        return;
+    }
+    let (server, _provider) = start_with_provider("sitrep-admins", "admin").await;
     let driver = Driver::start(&tools).await;
     let browser = driver.browser(&server).await;
 
@@ -65,21 +70,7 @@ async fn a_provisioned_person_steps_up_through_the_provider_to_approve_an_extern
     if !available() {
         return;
     }
-    let mut provider = None;
-    let server = Server::start_configured(|config| {
-        let base = format!("http://{}", config.listen);
-        let started = Provider::start(&format!("{base}/auth/oidc/callback"));
-        let table = format!(
-            "name = \"Test IdP\"\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\n\
-             just_in_time = true\n[roles]\n\"sitrep-legal\" = \"member\"\n",
-            started.issuer
-        );
-        config.oidc = Some(toml::from_str::<OidcConfig>(&table).expect("an [oidc] table"));
-        config.public_url = Some(base);
-        provider = Some(started);
-    })
-    .await;
-    let _provider = provider.expect("the provider started");
+    let (server, provider) = start_with_provider("sitrep-legal", "member").await;
     let ledger = &server.ledger;
     let incident: IncidentNumber = DEMO_INCIDENT.parse().expect("the demo incident's number");
 
@@ -190,7 +181,7 @@ async fn a_provisioned_person_steps_up_through_the_provider_to_approve_an_extern
     assert_eq!(how.method, AuthMethod::Oidc);
     assert_eq!(how.acr.as_deref(), Some("urn:sitrep:mfa"));
     assert_eq!(how.amr, ["pwd", "otp"]);
-    assert_eq!(how.issuer.as_deref(), Some(_provider.issuer.as_str()));
+    assert_eq!(how.issuer.as_deref(), Some(provider.issuer.as_str()));
     browser.close().await;
 }
 
