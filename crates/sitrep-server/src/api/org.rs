@@ -419,7 +419,7 @@ pub(crate) struct RevokedToken {
 
 /// A user's open browser sessions, newest first (an admin, or the user).
 #[utoipa::path(get, path = "/api/v1/users/{name}/sessions", tag = "organisation",
-    params(("name" = String, Path)), responses((status = 200, description = "`{sessions: [{id, started_at, seen_at, expires_at, authentication, current}]}`", body = SessionList), (status = "4XX", body = Problem)),
+    params(("name" = String, Path)), responses((status = 200, description = "`{sessions: [{id, started_at, seen_at, expires_at, authentication, current}]}`", body = SessionList), (status = 403, description = "Someone else's sessions, without the admin role", body = Problem), (status = 404, description = "No such user", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn list_sessions(
     State(app): State<AppState>,
@@ -475,7 +475,7 @@ pub(crate) struct SessionSummary {
 /// `session.ended`.
 #[utoipa::path(delete, path = "/api/v1/users/{name}/sessions/{session}", tag = "organisation",
     params(("name" = String, Path), ("session" = String, Path, description = "The session's id")),
-    responses((status = 200, description = "`{id, ended: true}`", body = EndedSession), (status = "4XX", body = Problem)),
+    responses((status = 200, description = "`{id, ended: true}`", body = EndedSession), (status = 403, description = "Someone else's session, without the admin role", body = Problem), (status = 404, description = "No such user or open session", body = Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn end_session(
     State(app): State<AppState>,
