@@ -164,10 +164,12 @@ fn decide_as(
         C::DisableUser { user, reason } => {
             admin_only("disabling users")?;
             let target = existing(user)?;
-            if !target.active {
+            // A connector may say again, with its own reason, that a disabled user is disabled
+            // (an identity provider deleting an account it had deactivated); a person may not.
+            if !target.active && by.is_some() {
                 return Err(conflict(format!("the user '{user}' is already disabled")));
             }
-            if target.has(OrgRole::Admin) && active_admins() == 1 {
+            if target.active && target.has(OrgRole::Admin) && active_admins() == 1 {
                 return Err(conflict("the last active admin cannot be disabled; make someone else admin first"));
             }
             vec![OrgEvent::UserDisabled(UserDisabled {

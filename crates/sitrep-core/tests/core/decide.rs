@@ -1560,10 +1560,16 @@ fn identity_connectors_provision_and_manage_users_and_nothing_else() {
     org.act_system("scim", O::DisableUser { user: user("ivy"), reason: Some("SCIM: active=false".into()) })
         .expect("disabled");
     assert!(!org.state.users[&user("ivy")].active);
+    // A person may not disable a disabled user again; the identity provider may restate it
+    // with its own reason (deleting an account it had deactivated).
     assert_eq!(
-        conflict(org.act_system("scim", O::DisableUser { user: user("ivy"), reason: None })),
+        conflict(org.act(ADMIN, O::DisableUser { user: user("ivy"), reason: None })),
         "the user 'ivy' is already disabled"
     );
+    let deleted = Some("deleted over SCIM".to_owned());
+    let entries = org.act_system("scim", O::DisableUser { user: user("ivy"), reason: deleted }).expect("restated");
+    assert_eq!(entries[0].kind, "user.disabled");
+    assert!(!org.state.users[&user("ivy")].active);
     org.act_system("scim", O::EnableUser { user: user("ivy"), reason: None }).expect("enabled");
     assert!(org.state.users[&user("ivy")].active);
     org.act_system("scim", O::UpdateUser { user: user("ivy"), display_name: Some("Ivy Q".into()) }).expect("renamed");

@@ -481,8 +481,7 @@ async fn together(scim: &Scim, commands: Vec<OrgCommand>) -> Result<(), ScimErro
 
 /// DELETE disables the user (the record never forgets them) with a reason that makes them
 /// read as deleted here: 404, out of lists, and a POST of the same userName brings them back.
-/// A user who is already inactive is enabled and disabled again with that reason, together
-/// (see [`together`]); their tokens stay revoked throughout.
+/// A user who is already inactive is disabled again, with that reason.
 pub(super) async fn delete(State(scim): State<Scim>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let answer = async {
         let seen = scim.seen().await?;
@@ -490,18 +489,7 @@ pub(super) async fn delete(State(scim): State<Scim>, Path(id): Path<String>, hea
         check_if_match(&headers, &render(&scim, &seen, &user))?;
         drop(seen);
         let disable = OrgCommand::DisableUser { user: user.name.clone(), reason: Some(DELETED_REASON.into()) };
-        if user.active {
-            scim.app.ledger.execute_org_system(CONNECTOR, disable).await?;
-        } else {
-            let org = scim.app.ledger.org();
-            let other_admins = org.users.values().filter(|u| u.active && u.has(OrgRole::Admin)).count();
-            if user.has(OrgRole::Admin) && other_admins == 0 {
-                return Err(ScimError::new(StatusCode::CONFLICT, None, "the organisation has no active admin"));
-            }
-            let enable =
-                OrgCommand::EnableUser { user: user.name.clone(), reason: Some("to record its deletion".into()) };
-            together(&scim, vec![enable, disable]).await?;
-        }
+        scim.app.ledger.execute_org_system(CONNECTOR, disable).await?;
         scim.app.auth.end_sessions_of(&user.name);
         tracing::info!(user = %user.name, "SCIM deleted (disabled) a user");
         Ok::<_, ScimError>(StatusCode::NO_CONTENT.into_response())

@@ -183,6 +183,15 @@ async fn an_inactive_user_is_created_and_deleted_too() {
     answer(scim(&app, Method::DELETE, "/Users/quiet"), StatusCode::NO_CONTENT).await;
     refused(scim(&app, Method::GET, "/Users/quiet"), StatusCode::NOT_FOUND, None).await;
     assert!(!app.ledger.org().user(&user("quiet")).expect("the record never forgets").active);
+    let record = app.get_json(ADMIN, "/api/v1/org/record").await;
+    let kinds: Vec<&str> = record["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["body"]["user"] == "quiet")
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["user.added", "user.disabled", "user.disabled"], "never active on the way to deleted");
     let back = answer(
         scim(&app, Method::POST, "/Users").json(&json!({"schemas": [USER], "userName": "quiet", "active": false})),
         StatusCode::CREATED,
