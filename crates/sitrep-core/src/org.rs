@@ -29,6 +29,25 @@ pub struct OrgState {
     pub seq: u64,
     pub head: EntryHash,
     pub updated_at: Timestamp,
+    /// When the organisation record began.
+    pub created_at: Timestamp,
+    /// The entry that last granted or revoked each organisation role (or added a user with it).
+    pub roles_changed: BTreeMap<OrgRole, Changed>,
+}
+
+/// The entry that last changed something: its time and seq (a version an identity provider
+/// can compare).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Changed {
+    pub at: Timestamp,
+    pub seq: u64,
+}
+
+/// Who last disabled a user, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disabled {
+    pub by: Actor,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -46,6 +65,12 @@ pub struct User {
     pub identity: Option<ExternalIdentity>,
     /// When this user last began a session.
     pub signed_in_at: Option<Timestamp>,
+    /// The entry that last changed the account (added, enabled, disabled, renamed, roles).
+    #[serde(skip)]
+    pub changed: Changed,
+    /// While disabled: by whom and why.
+    #[serde(skip)]
+    pub disabled: Option<Disabled>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -142,6 +167,8 @@ impl OrgState {
             seq: 1,
             head: entry.hash,
             updated_at: entry.at,
+            created_at: entry.at,
+            roles_changed: BTreeMap::new(),
         })
     }
 
@@ -150,6 +177,7 @@ impl OrgState {
             return Err(fold_error(entry, &format!("does not follow seq {} of the organisation record", self.seq)));
         }
         let fail = |reason: &str| Err(fold_error(entry, reason));
+        let changed = Changed { at: entry.at, seq: entry.seq };
         match event {
             OrgEvent::DeploymentCreated(_) => return fail("a deployment is created once"),
             OrgEvent::UserAdded(added) => {
@@ -168,16 +196,22 @@ impl OrgState {
                         added_by: entry.actor.clone(),
                         identity: added.identity.clone(),
                         signed_in_at: None,
+                        changed,
+                        disabled: None,
                     },
                 );
+                self.roles_changed.insert(added.org_role, changed);
             }
             OrgEvent::UserEnabled(enabled) => {
                 let Some(user) = self.users.get_mut(&enabled.user) else { return fail("unknown user") };
                 user.active = true;
+                user.disabled = None;
+                user.changed = changed;
             }
             OrgEvent::UserUpdated(updated) => {
                 let Some(user) = self.users.get_mut(&updated.user) else { return fail("unknown user") };
                 user.display_name = updated.display_name.clone();
+                user.changed = changed;
             }
             OrgEvent::SignedIn(signed_in) => {
                 let Some(user) = self.users.get_mut(&signed_in.user) else { return fail("unknown user") };
@@ -191,6 +225,8 @@ impl OrgState {
             OrgEvent::UserDisabled(disabled) => {
                 let Some(user) = self.users.get_mut(&disabled.user) else { return fail("unknown user") };
                 user.active = false;
+                user.disabled = Some(Disabled { by: entry.actor.clone(), reason: disabled.reason.clone() });
+                user.changed = changed;
                 for token in self.tokens.values_mut().filter(|t| t.user == disabled.user) {
                     token.revoked = true;
                 }
@@ -203,10 +239,14 @@ impl OrgState {
             OrgEvent::OrgRoleGranted(change) => {
                 let Some(user) = self.users.get_mut(&change.user) else { return fail("unknown user") };
                 user.org_roles.insert(change.role);
+                user.changed = changed;
+                self.roles_changed.insert(change.role, changed);
             }
             OrgEvent::OrgRoleRevoked(change) => {
                 let Some(user) = self.users.get_mut(&change.user) else { return fail("unknown user") };
                 user.org_roles.remove(&change.role);
+                user.changed = changed;
+                self.roles_changed.insert(change.role, changed);
             }
             OrgEvent::TokenIssued(issued) => {
                 if !self.users.contains_key(&issued.user) {

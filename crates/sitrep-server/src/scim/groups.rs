@@ -22,7 +22,7 @@ use super::{
 /// Who holds `role`, leaving out users deleted over SCIM.
 fn holders(scim: &Scim, seen: &Seen, role: OrgRole) -> BTreeSet<UserName> {
     let org = scim.app.ledger.org();
-    org.users.values().filter(|u| u.has(role) && !seen.deleted.contains(&u.name)).map(|u| u.name.clone()).collect()
+    org.users.values().filter(|u| u.has(role) && !seen.is_deleted(&u.name)).map(|u| u.name.clone()).collect()
 }
 
 fn render(scim: &Scim, seen: &Seen, role: OrgRole) -> Value {
@@ -35,9 +35,9 @@ fn render(scim: &Scim, seen: &Seen, role: OrgRole) -> Value {
             json!({"value": name.as_str(), "display": display, "$ref": format!("{base}/Users/{name}"), "type": "User"})
         })
         .collect();
-    let created = seen.genesis.unwrap_or(org.updated_at);
+    let created = seen.genesis();
     json!({"schemas": [GROUP_SCHEMA], "id": role.to_string(), "displayName": role.to_string(), "members": members,
-        "meta": meta("Group", format!("{base}/Groups/{role}"), created, seen.roles.get(&role).copied())})
+        "meta": meta("Group", format!("{base}/Groups/{role}"), created, seen.role_changed(role))})
 }
 
 fn find(id: &str) -> Result<OrgRole, ScimError> {
@@ -55,7 +55,7 @@ fn case_exact(path: &str) -> bool {
 }
 
 async fn listing(scim: &Scim, params: ListParams) -> Result<Response, ScimError> {
-    let seen = scim.seen().await?;
+    let seen = scim.seen();
     let resources = OrgRole::ALL.iter().map(|role| render(scim, &seen, *role)).collect();
     Ok(params.answer(resources, &case_exact))
 }
@@ -82,7 +82,7 @@ pub(super) async fn read(
 ) -> Response {
     let answer = async {
         let role = find(&id)?;
-        let seen = scim.seen().await?;
+        let seen = scim.seen();
         let (attributes, excluded) = projection(&query);
         Ok::<_, ScimError>(resource_response(
             StatusCode::OK,
@@ -140,7 +140,7 @@ fn member_names(scim: &Scim, seen: &Seen, value: Option<&Value>) -> Result<BTree
                 .ok_or_else(|| ScimError::bad("invalidValue", "each member needs a value: the user's id"))?;
             UserName::parse(id)
                 .ok()
-                .filter(|name| org.user(name).is_some() && !seen.deleted.contains(name))
+                .filter(|name| org.user(name).is_some() && !seen.is_deleted(name))
                 .ok_or_else(|| ScimError::bad("invalidValue", format!("there is no user '{id}'")))
         })
         .collect()
@@ -284,13 +284,12 @@ pub(super) async fn patch(
     let answer = async {
         let role = find(&id)?;
         let body = json_body(&scim.app, body).await?;
-        let seen = scim.seen().await?;
+        let seen = scim.seen();
         check_if_match(&headers, &render(&scim, &seen, role))?;
         let holding = holders(&scim, &seen, role);
         let wanted = patched(&scim, &seen, role, &body, holding.clone())?;
-        drop(seen);
         make_members(&scim, role, &holding, &wanted).await?;
-        let seen = scim.seen().await?;
+        let seen = scim.seen();
         Ok::<_, ScimError>(resource_response(StatusCode::OK, &render(&scim, &seen, role)))
     };
     answer.await.unwrap_or_else(IntoResponse::into_response)
@@ -313,13 +312,12 @@ pub(super) async fn replace(
                 "a group's displayName is its organisation role and cannot change",
             ));
         }
-        let seen = scim.seen().await?;
+        let seen = scim.seen();
         check_if_match(&headers, &render(&scim, &seen, role))?;
         let holding = holders(&scim, &seen, role);
         let wanted = member_names(&scim, &seen, member(&body, "members"))?;
-        drop(seen);
         make_members(&scim, role, &holding, &wanted).await?;
-        let seen = scim.seen().await?;
+        let seen = scim.seen();
         Ok::<_, ScimError>(resource_response(StatusCode::OK, &render(&scim, &seen, role)))
     };
     answer.await.unwrap_or_else(IntoResponse::into_response)

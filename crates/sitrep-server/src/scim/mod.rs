@@ -17,7 +17,7 @@ pub mod filter;
 mod groups;
 mod users;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -29,9 +29,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use sitrep_core::{OrgEvent, OrgRole, RecordId, Refusal, Timestamp, UserName};
+use sitrep_core::org::{Changed, OrgState};
+use sitrep_core::{OrgRole, Refusal, Timestamp, UserName};
 use sitrep_store::LedgerError;
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::state::AppState;
 
@@ -56,13 +56,12 @@ const PAGE_MAX: usize = 1000;
 pub(crate) struct Scim {
     app: AppState,
     token_sha256: Arc<str>,
-    tracker: Arc<Mutex<Seen>>,
 }
 
 /// The routes under `/scim/v2`, or none when SCIM is not configured.
 pub fn routes(app: &AppState) -> Router<AppState> {
     let Some(hash) = app.config.scim_token_sha256.as_deref() else { return Router::new() };
-    let scim = Scim { app: app.clone(), token_sha256: hash.to_ascii_lowercase().into(), tracker: Arc::default() };
+    let scim = Scim { app: app.clone(), token_sha256: hash.to_ascii_lowercase().into() };
     let inner = Router::new()
         .route("/ServiceProviderConfig", get(service_provider_config))
         .route("/ResourceTypes", get(resource_types))
@@ -378,96 +377,45 @@ fn project(mut resource: Value, attributes: &[String], excluded: &[String]) -> V
     resource
 }
 
-/// When a user or a role last changed, by the organisation record's entry.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Change {
-    pub at: Timestamp,
-    pub seq: u64,
-}
-
-/// What the organisation record says that its fold does not keep: which users were deleted
-/// over SCIM (disabled with [`DELETED_REASON`] by `system:scim`, not enabled since), and when
-/// each user and role last changed. Read forward from the store as the record grows.
-#[derive(Debug, Default)]
+/// The organisation as SCIM sees it: users deleted over SCIM (disabled with
+/// [`DELETED_REASON`] by `system:scim`, not enabled since) are gone, and each resource's
+/// version is the entry that last changed it.
 pub(crate) struct Seen {
-    seq: u64,
-    /// When the organisation record began: when the fixed groups were created.
-    pub genesis: Option<Timestamp>,
-    pub deleted: BTreeSet<UserName>,
-    pub users: HashMap<UserName, Change>,
-    pub roles: HashMap<OrgRole, Change>,
-}
-
-impl Scim {
-    /// The record as far as the published organisation state, read.
-    async fn seen(&self) -> Result<OwnedMutexGuard<Seen>, ScimError> {
-        let target = self.app.ledger.org().seq;
-        let mut seen = self.tracker.clone().lock_owned().await;
-        if seen.seq >= target {
-            return Ok(seen);
-        }
-        let store = self.app.ledger.store().clone();
-        let read = tokio::task::spawn_blocking(move || -> Result<OwnedMutexGuard<Seen>, sitrep_store::StoreError> {
-            while seen.seq < target {
-                let entries = store.read(RecordId::Org, seen.seq + 1, 1000)?;
-                if entries.is_empty() {
-                    break;
-                }
-                for entry in entries {
-                    seen.note(&entry);
-                }
-            }
-            Ok(seen)
-        });
-        match read.await {
-            Ok(Ok(seen)) => Ok(seen),
-            Ok(Err(error)) => Err(crate::ApiError::from(error))
-                .map_err(|e| ScimError::new(StatusCode::SERVICE_UNAVAILABLE, None, e.to_string())),
-            Err(_) => {
-                Err(ScimError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "reading the organisation record failed"))
-            }
-        }
-    }
+    org: Arc<OrgState>,
 }
 
 impl Seen {
-    fn note(&mut self, entry: &sitrep_core::Entry) {
-        self.seq = entry.seq;
-        if entry.seq == 1 {
-            self.genesis = Some(entry.at);
-        }
-        let Ok(event) = OrgEvent::parse(&entry.kind, &entry.body) else { return };
-        let change = Change { at: entry.at, seq: entry.seq };
-        match event {
-            OrgEvent::UserAdded(added) => {
-                self.deleted.remove(&added.user);
-                self.users.insert(added.user, change);
-                self.roles.insert(added.org_role, change);
-            }
-            OrgEvent::UserEnabled(enabled) => {
-                self.deleted.remove(&enabled.user);
-                self.users.insert(enabled.user, change);
-            }
-            OrgEvent::UserDisabled(disabled) => {
-                if disabled.reason.as_deref() == Some(DELETED_REASON) && entry.actor.to_string() == "system:scim" {
-                    self.deleted.insert(disabled.user.clone());
-                }
-                self.users.insert(disabled.user, change);
-            }
-            OrgEvent::UserUpdated(updated) => {
-                self.users.insert(updated.user, change);
-            }
-            OrgEvent::OrgRoleGranted(c) | OrgEvent::OrgRoleRevoked(c) => {
-                self.users.insert(c.user, change);
-                self.roles.insert(c.role, change);
-            }
-            _ => {}
-        }
+    pub(crate) fn is_deleted(&self, name: &UserName) -> bool {
+        self.org.user(name).is_some_and(|user| {
+            !user.active
+                && user.disabled.as_ref().is_some_and(|disabled| {
+                    disabled.reason.as_deref() == Some(DELETED_REASON) && disabled.by.to_string() == "system:scim"
+                })
+        })
+    }
+
+    pub(crate) fn user_changed(&self, name: &UserName) -> Option<Changed> {
+        self.org.user(name).map(|user| user.changed)
+    }
+
+    pub(crate) fn role_changed(&self, role: OrgRole) -> Option<Changed> {
+        self.org.roles_changed.get(&role).copied()
+    }
+
+    /// When the organisation record began: when the fixed groups were created.
+    pub(crate) fn genesis(&self) -> Timestamp {
+        self.org.created_at
+    }
+}
+
+impl Scim {
+    fn seen(&self) -> Seen {
+        Seen { org: self.app.ledger.org() }
     }
 }
 
 /// `meta` for a resource.
-fn meta(resource_type: &str, location: String, created: Timestamp, changed: Option<Change>) -> Value {
+fn meta(resource_type: &str, location: String, created: Timestamp, changed: Option<Changed>) -> Value {
     let modified = changed.map_or(created, |c| c.at);
     let version = format!("W/\"{}\"", changed.map_or(0, |c| c.seq));
     json!({"resourceType": resource_type, "created": created.to_string(), "lastModified": modified.to_string(),

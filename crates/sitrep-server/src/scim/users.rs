@@ -100,7 +100,7 @@ fn render(scim: &Scim, seen: &Seen, user: &User) -> Value {
     if !groups.is_empty() {
         resource["groups"] = Value::Array(groups);
     }
-    resource["meta"] = meta("User", format!("{base}/Users/{name}"), user.added_at, seen.users.get(&user.name).copied());
+    resource["meta"] = meta("User", format!("{base}/Users/{name}"), user.added_at, seen.user_changed(&user.name));
     resource
 }
 
@@ -108,7 +108,7 @@ fn render(scim: &Scim, seen: &Seen, user: &User) -> Value {
 fn find(scim: &Scim, seen: &Seen, id: &str) -> Result<User, ScimError> {
     let missing = || ScimError::not_found(format!("there is no user '{id}'"));
     let name = UserName::parse(id).map_err(|_| missing())?;
-    if seen.deleted.contains(&name) {
+    if seen.is_deleted(&name) {
         return Err(missing());
     }
     scim.app.ledger.org().user(&name).cloned().ok_or_else(missing)
@@ -124,10 +124,9 @@ async fn listing(scim: &Scim, mut params: ListParams) -> Result<Response, ScimEr
             }
         });
     }
-    let seen = scim.seen().await?;
+    let seen = scim.seen();
     let org = scim.app.ledger.org();
-    let resources =
-        org.users.values().filter(|u| !seen.deleted.contains(&u.name)).map(|u| render(scim, &seen, u)).collect();
+    let resources = org.users.values().filter(|u| !seen.is_deleted(&u.name)).map(|u| render(scim, &seen, u)).collect();
     Ok(params.answer(resources, &case_exact))
 }
 
@@ -152,7 +151,7 @@ pub(super) async fn read(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let answer = async {
-        let seen = scim.seen().await?;
+        let seen = scim.seen();
         let user = find(&scim, &seen, &id)?;
         let (attributes, excluded) = projection(&query);
         Ok::<_, ScimError>(resource_response(
@@ -217,11 +216,11 @@ pub(super) async fn create(State(scim): State<Scim>, body: Body) -> Response {
     let answer = async {
         let body = json_body(&scim.app, body).await?;
         let Given { user_name, external_id, display_name, active } = given(&body)?;
-        let seen = scim.seen().await?;
+        let seen = scim.seen();
         let org = scim.app.ledger.org();
         let active = active.unwrap_or(true);
         if let Some(existing) = org.user(&user_name) {
-            if !seen.deleted.contains(&user_name) {
+            if !seen.is_deleted(&user_name) {
                 return Err(ScimError::new(
                     StatusCode::CONFLICT,
                     Some("uniqueness"),
@@ -231,7 +230,6 @@ pub(super) async fn create(State(scim): State<Scim>, body: Body) -> Response {
             // Deleted over SCIM and created again: the record never forgets, so the same
             // person comes back, with the identity they were first provisioned with.
             let current = existing.clone();
-            drop(seen);
             apply(&scim, &current, Draft { display_name: display_name.clone(), active: true }).await?;
             if !active {
                 // Back, but inactive: disabled again with a reason that does not read as deleted.
@@ -241,7 +239,6 @@ pub(super) async fn create(State(scim): State<Scim>, body: Body) -> Response {
                 apply(&scim, &enabled, Draft { display_name, active: false }).await?;
             }
         } else {
-            drop(seen);
             let subject = external_id.unwrap_or_else(|| user_name.to_string());
             let provision = OrgCommand::ProvisionUser {
                 user: user_name.clone(),
@@ -259,7 +256,7 @@ pub(super) async fn create(State(scim): State<Scim>, body: Body) -> Response {
             together(&scim, commands).await?;
         }
         tracing::info!(user = %user_name, "SCIM provisioned a user");
-        let seen = scim.seen().await?;
+        let seen = scim.seen();
         let user = find(&scim, &seen, user_name.as_str())?;
         Ok::<_, ScimError>(resource_response(StatusCode::CREATED, &render(&scim, &seen, &user)))
     };
@@ -310,7 +307,7 @@ async fn apply(scim: &Scim, current: &User, draft: Draft) -> Result<(), ScimErro
 
 /// Answers with the user as they are now.
 async fn current(scim: &Scim, name: &UserName) -> Result<Response, ScimError> {
-    let seen = scim.seen().await?;
+    let seen = scim.seen();
     let user = find(scim, &seen, name.as_str())?;
     Ok(resource_response(StatusCode::OK, &render(scim, &seen, &user)))
 }
@@ -322,10 +319,9 @@ pub(super) async fn replace(
     body: Body,
 ) -> Response {
     let answer = async {
-        let seen = scim.seen().await?;
+        let seen = scim.seen();
         let user = find(&scim, &seen, &id)?;
         check_if_match(&headers, &render(&scim, &seen, &user))?;
-        drop(seen);
         let body = json_body(&scim.app, body).await?;
         let given = given(&body)?;
         if given.user_name != user.name {
@@ -456,10 +452,9 @@ pub(super) async fn patch(
     body: Body,
 ) -> Response {
     let answer = async {
-        let seen = scim.seen().await?;
+        let seen = scim.seen();
         let user = find(&scim, &seen, &id)?;
         check_if_match(&headers, &render(&scim, &seen, &user))?;
-        drop(seen);
         let body = json_body(&scim.app, body).await?;
         let draft = patched(&user, &body)?;
         apply(&scim, &user, draft).await?;
@@ -484,10 +479,9 @@ async fn together(scim: &Scim, commands: Vec<OrgCommand>) -> Result<(), ScimErro
 /// A user who is already inactive is disabled again, with that reason.
 pub(super) async fn delete(State(scim): State<Scim>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let answer = async {
-        let seen = scim.seen().await?;
+        let seen = scim.seen();
         let user = find(&scim, &seen, &id)?;
         check_if_match(&headers, &render(&scim, &seen, &user))?;
-        drop(seen);
         let disable = OrgCommand::DisableUser { user: user.name.clone(), reason: Some(DELETED_REASON.into()) };
         scim.app.ledger.execute_org_system(CONNECTOR, disable).await?;
         scim.app.auth.end_sessions_of(&user.name);
