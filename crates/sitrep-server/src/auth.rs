@@ -272,7 +272,7 @@ impl Auth {
                 session
             }
         };
-        if now >= session.expires_at || now >= session.seen_at.plus_seconds(self.session_idle_secs) {
+        if !self.is_open(session.seen_at, session.expires_at, now) {
             return None;
         }
         if now >= session.seen_at.plus_seconds(SEEN_EVERY_SECS) {
@@ -286,6 +286,12 @@ impl Auth {
             }
         }
         Some(session)
+    }
+
+    /// Whether a session last used at `seen_at` and ending at `expires_at` is still open at
+    /// `now`: neither past its absolute lifetime nor idle too long. Asking does not use it.
+    pub fn is_open(&self, seen_at: Timestamp, expires_at: Timestamp, now: Timestamp) -> bool {
+        now < expires_at && now < seen_at.plus_seconds(self.session_idle_secs)
     }
 
     /// Forgets what this node read of a session, so the next request reads the store.

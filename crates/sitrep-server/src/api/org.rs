@@ -437,7 +437,7 @@ pub async fn list_sessions(
         .store()
         .sessions_of(user.as_str())?
         .into_iter()
-        .filter(|row| app.auth.still_open(app.ledger.store().as_ref(), &row.id, now).is_some())
+        .filter(|row| app.auth.is_open(row.seen_at, row.expires_at, now))
         .map(|row| SessionSummary {
             id: row.public_id().to_owned(),
             current: current == Some(row.id.as_str()),

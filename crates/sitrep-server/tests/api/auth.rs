@@ -868,6 +868,9 @@ async fn a_session_ends_when_idle_too_long_or_at_its_absolute_lifetime() {
     for _ in 0..2 {
         app.clock.advance(20 * 60);
         assert_eq!(session_status(&app, &busy).await, StatusCode::OK);
+        // Listing sessions shows them; it does not count as using them.
+        let listed = app.get_json(COMMANDER, &format!("/api/v1/users/{COMMANDER}/sessions")).await;
+        assert!(!listed["sessions"].as_array().expect("a list").is_empty());
     }
     assert_eq!(session_status(&app, &idle).await, StatusCode::UNAUTHORIZED, "40 minutes idle");
     // However busy, it ends after its hour.
