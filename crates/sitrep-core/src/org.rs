@@ -71,6 +71,17 @@ pub struct User {
     /// While disabled: by whom and why.
     #[serde(skip)]
     pub disabled: Option<Disabled>,
+    /// Where they are told it is their turn.
+    #[serde(skip)]
+    pub contact: Contact,
+}
+
+/// A user's contact routes and the alerts they mute (`user.contact_set`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contact {
+    pub email: Option<String>,
+    pub webhook: Option<String>,
+    pub mute: Vec<crate::incident::AlertKind>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -198,6 +209,7 @@ impl OrgState {
                         signed_in_at: None,
                         changed,
                         disabled: None,
+                        contact: Contact::default(),
                     },
                 );
                 self.roles_changed.insert(added.org_role, changed);
@@ -212,6 +224,11 @@ impl OrgState {
                 let Some(user) = self.users.get_mut(&updated.user) else { return fail("unknown user") };
                 user.display_name = updated.display_name.clone();
                 user.changed = changed;
+            }
+            OrgEvent::ContactSet(set) => {
+                let Some(user) = self.users.get_mut(&set.user) else { return fail("unknown user") };
+                user.contact =
+                    Contact { email: set.email.clone(), webhook: set.webhook.clone(), mute: set.mute.clone() };
             }
             OrgEvent::SignedIn(signed_in) => {
                 let Some(user) = self.users.get_mut(&signed_in.user) else { return fail("unknown user") };

@@ -9,6 +9,7 @@
 //! `decisions.rs`, `clocks.rs`, `review.rs`, `evidence.rs`, `parties.rs`, `statements.rs`,
 //! `playbooks.rs`), matching the fold's files in `incident/`; who may act is `authority.rs`.
 
+mod alerts;
 mod authority;
 mod checks;
 mod clocks;
@@ -180,6 +181,17 @@ pub enum IncidentCommand {
         /// When what it says happened, if before now.
         occurred: Option<Occurred>,
     },
+    /// The person opened the review link an alert sent them (its MAC already checked).
+    OpenReviewLink {
+        decision: DecisionId,
+        link: String,
+    },
+    /// The commander promises the next update, and optionally a cadence after it.
+    ScheduleUpdate {
+        next_at: Timestamp,
+        every_minutes: Option<u32>,
+        subscribers: Vec<UserName>,
+    },
     /// Starts a playbook from the organisation's playbooks.
     RunPlaybook {
         playbook: String,
@@ -319,6 +331,13 @@ pub enum SystemCommand {
         channel: String,
         outcome: Result<Option<String>, ActionFailure>,
     },
+    /// A person was told (or could not be told) about `about` on `route`.
+    Alerted {
+        person: UserName,
+        about: Vec<String>,
+        route: String,
+        outcome: Result<Option<String>, ActionFailure>,
+    },
     /// The `share` connector needs no outside system: starting it creates the share link.
     RunShareAction {
         decision: DecisionId,
@@ -395,6 +414,13 @@ pub enum OrgCommand {
         display_name: Option<String>,
         org_role: OrgRole,
         identity: ExternalIdentity,
+    },
+    /// Sets where `user` is told it is their turn (by themselves or an admin).
+    SetContact {
+        user: UserName,
+        email: Option<String>,
+        webhook: Option<String>,
+        mute: Vec<crate::incident::AlertKind>,
     },
     /// Records that the acting user began a browser session (`session`: its 12-hex id).
     RecordSignIn {
@@ -523,6 +549,7 @@ pub fn decide_incident_as(
         C::DraftStatement { .. } | C::ReviseStatement { .. } | C::PublishStatement { .. } => {
             statements::decide(&judge, org, command)
         }
+        C::OpenReviewLink { .. } | C::ScheduleUpdate { .. } => alerts::decide(&judge, org, command, now),
     }
 }
 
@@ -568,6 +595,8 @@ impl fmt::Display for IncidentCommand {
             C::NotificationNotRequired { .. } => "notification not required",
             C::HandOverCommand { .. } => "hand over command",
             C::RecordOccurrence { .. } => "record occurrence",
+            C::OpenReviewLink { .. } => "open review link",
+            C::ScheduleUpdate { .. } => "schedule update",
         })
     }
 }

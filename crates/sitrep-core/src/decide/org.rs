@@ -66,6 +66,7 @@ pub fn decide_org_system(org: &OrgState, command: &OrgCommand, now: Timestamp) -
         | C::DisableUser { .. }
         | C::EnableUser { .. }
         | C::UpdateUser { .. }
+        | C::SetContact { .. }
         | C::GrantOrgRole { .. }
         | C::RevokeOrgRole { .. } => decide_as(org, None, true, command, now),
         _ => Err(forbidden("users", "a connector may only manage users and their organisation roles")),
@@ -137,6 +138,30 @@ fn decide_as(
                 return Err(conflict(format!("'{user}' already has that display name")));
             }
             vec![OrgEvent::UserUpdated(UserUpdated { user: user.clone(), display_name })]
+        }
+        C::SetContact { user, email, webhook, mute } => {
+            if by != Some(user) {
+                admin_only("changing someone else's contact routes")?;
+            }
+            let found = existing(user)?;
+            let email = optional_text("email", email, SHORT_MAX)?;
+            if let Some(email) = &email {
+                email_address(email)?;
+            }
+            let webhook = optional_text("webhook", webhook, SHORT_MAX)?;
+            if let Some(url) = &webhook
+                && !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                return Err(invalid("webhook", "a webhook is an http:// or https:// URL"));
+            }
+            let mut mute = mute.clone();
+            mute.sort();
+            mute.dedup();
+            let contact = crate::org::Contact { email: email.clone(), webhook: webhook.clone(), mute: mute.clone() };
+            if found.contact == contact {
+                return Err(conflict(format!("'{user}' already has exactly these contact routes")));
+            }
+            vec![OrgEvent::ContactSet(ContactSet { user: user.clone(), email, webhook, mute })]
         }
         C::RecordSignIn { session, authentication } => {
             let Some(by) = by else { return Err(forbidden("users", "only a person signs in")) };
@@ -372,4 +397,16 @@ fn checked_party(party: &Party) -> Result<Party, Refusal> {
         authority,
         sharing_rule: optional_text("sharing_rule", &party.sharing_rule, SHORT_MAX)?,
     })
+}
+
+/// An e-mail address as a mail server would take it: one `@`, something on each side, no
+/// spaces or angle brackets that could smuggle a second address into a header.
+fn email_address(address: &str) -> Result<(), Refusal> {
+    let mut parts = address.split('@');
+    let (local, domain) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let bad = |c: char| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c);
+    if parts.next().is_some() || local.is_empty() || !domain.contains('.') || address.chars().any(bad) {
+        return Err(invalid("email", format!("'{address}' is not an e-mail address")));
+    }
+    Ok(())
 }

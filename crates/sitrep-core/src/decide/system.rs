@@ -65,6 +65,28 @@ pub fn decide_system(
                 detail: detail.chars().take(SHORT_MAX).collect(),
             })]
         }
+        SystemCommand::Alerted { person, about, route, outcome } => {
+            let told = state.alerts.people.get(person);
+            if about.is_empty() || about.iter().any(|key| told.is_some_and(|t| t.keys.contains_key(key))) {
+                return Err(conflict(format!("{person} is owed no alert about {}", about.join(", "))));
+            }
+            let (person, about, route) = (person.clone(), about.clone(), route.clone());
+            vec![match outcome {
+                Ok(receipt) => IncidentEvent::AlertSent(AlertSent {
+                    person,
+                    about,
+                    route,
+                    receipt: receipt.as_ref().map(|r| r.chars().take(SHORT_MAX).collect()),
+                }),
+                Err(failure) => IncidentEvent::AlertFailed(AlertFailed {
+                    person,
+                    about,
+                    route,
+                    reason: failure.reason.chars().take(SHORT_MAX).collect(),
+                    retryable: failure.retryable,
+                }),
+            }]
+        }
         SystemCommand::Notified { decision, moment, channel, outcome } => {
             let found = state
                 .decision(*decision)

@@ -7,6 +7,7 @@
 //!
 //! The bodies live in files named by the family of commands that writes them, as in `decide/`.
 
+mod alerts;
 mod clocks;
 mod decisions;
 mod declare;
@@ -35,6 +36,7 @@ use crate::playbook::Citation;
 use crate::policy::Rule;
 use crate::time::Timestamp;
 
+pub use alerts::*;
 pub use clocks::*;
 pub use decisions::*;
 pub use declare::*;
@@ -184,6 +186,14 @@ events!(
         CommanderHandedOver(CommanderHandedOver) = "commander.handed_over",
         /// When the incident started, was first seen and was detected.
         OccurrenceRecorded(OccurrenceRecorded) = "incident.occurrence_recorded",
+        /// A person was told it is their turn (a role, a decision waiting, a task, a clock, the
+        /// promised update), on one route.
+        AlertSent(AlertSent) = "alert.sent",
+        AlertFailed(AlertFailed) = "alert.failed",
+        /// A review link from an alert was opened by the person it was sent to.
+        ReviewLinkOpened(ReviewLinkOpened) = "review_link.opened",
+        /// The commander promised the next update, and the cadence after it.
+        UpdateScheduled(UpdateScheduled) = "update.scheduled",
     }
 );
 
@@ -206,6 +216,8 @@ events!(
         PlaybookAdded(PlaybookAdded) = "playbook.added",
         PartyRegistered(Party) = "party.registered",
         PartyUpdated(Party) = "party.updated",
+        /// How a user is told it is their turn: their contact routes and what they mute.
+        ContactSet(ContactSet) = "user.contact_set",
     }
 );
 

@@ -125,3 +125,18 @@ pub struct PlaybookAdded {
     pub sha256: String,
     pub source: String,
 }
+
+/// Where a user is told it is their turn, and the alerts they do not want. Set by the user
+/// or an admin; the whole set is replaced each time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ContactSet {
+    pub user: UserName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// A URL that receives each alert as a signed JSON POST (a pager, a phone bridge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mute: Vec<crate::incident::AlertKind>,
+}

@@ -8,6 +8,7 @@
 //! named as in `decide/`; `IncidentState::apply` checks what every entry must satisfy and hands
 //! the entry to its family.
 
+mod alerts;
 mod clocks;
 mod closing;
 mod decisions;
@@ -35,6 +36,7 @@ use crate::playbook::Citation;
 use crate::policy::{Endorsement, Progress, Rule};
 use crate::time::Timestamp;
 
+pub use alerts::{AlertKind, Alerts, Owed, Told, UpdatePromise};
 pub use clocks::{Clock, ClockOutcome, ClockRelease, ClockWarning, Determination, ReleaseReason, Submission};
 pub use closing::{CloseChecklist, OpenClock, OpenDecision, OpenTask};
 pub use decisions::{Action, ActionStatus, Approval, Decision, Notice, NoticeStatus};
@@ -99,6 +101,9 @@ pub struct IncidentState {
     pub clocks: Vec<Clock>,
     /// Every hand-over of command, in order.
     pub handovers: Vec<Handover>,
+    /// Who was told what, the review links opened and the promised update.
+    #[serde(skip)]
+    pub alerts: Alerts,
     /// The playbook whose pre-approved decisions may follow: only directly after its start.
     #[serde(skip)]
     preapproving: Option<String>,
@@ -169,6 +174,7 @@ impl IncidentState {
             determinations: Vec::new(),
             clocks: Vec::new(),
             handovers: Vec::new(),
+            alerts: Alerts::default(),
             preapproving: None,
             seq: 1,
             head: entry.hash,
@@ -202,6 +208,8 @@ impl IncidentState {
                 | IncidentEvent::EvidenceIntegrityFailed(_)
                 | IncidentEvent::ClockWarned(_)
                 | IncidentEvent::ClockMissed(_)
+                | IncidentEvent::AlertSent(_)
+                | IncidentEvent::AlertFailed(_)
         ) || matches!(event, IncidentEvent::EvidenceAccessed(a) if a.share.is_some());
         let task_from_action =
             matches!(event, IncidentEvent::TaskCreated(t) if matches!(t.origin, TaskOrigin::Decision { .. }));
@@ -258,7 +266,11 @@ impl IncidentState {
             E::StatementDrafted(_) | E::StatementRevised(_) | E::StatementPublished(_) => {
                 self.apply_statements(entry, event)?
             }
+            E::AlertSent(_) | E::AlertFailed(_) | E::ReviewLinkOpened(_) | E::UpdateScheduled(_) => {
+                self.apply_alerts(entry, event)?
+            }
         }
+        self.seen_by_actor(entry, event);
         self.seq = entry.seq;
         self.head = entry.hash;
         self.updated_at = at;

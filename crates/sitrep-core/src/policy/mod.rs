@@ -70,9 +70,38 @@ pub struct Policy {
     /// `acr` values the identity provider uses for a multi-factor sign-in (besides `amr`
     /// naming a second factor), for classes whose [`StepUp`] asks for MFA.
     pub mfa_acr: Vec<String>,
+    /// When people are reminded of what they owe and approvals escalated.
+    pub alerts: AlertTimes,
     pub source: String,
     /// SHA-256 of `source`, hex.
     pub sha256: String,
+}
+
+/// When alerts remind and escalate (`[alerts]` in the file). An approval owed longer than
+/// `remind_after_minutes` reminds its approvers; longer than `escalate_after_minutes` tells the
+/// commander and the deputies of the roles it waits on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertTimes {
+    pub remind_after_minutes: u32,
+    pub escalate_after_minutes: u32,
+    /// A task's owner is told this long before it falls due.
+    pub task_due_soon_minutes: u32,
+    /// The commander is told this long before a promised update is due.
+    pub update_reminder_minutes: u32,
+    /// For a role, the role whose holders are told when an approval it owes is escalated.
+    pub deputies: BTreeMap<Role, Role>,
+}
+
+impl Default for AlertTimes {
+    fn default() -> AlertTimes {
+        AlertTimes {
+            remind_after_minutes: 30,
+            escalate_after_minutes: 60,
+            task_due_soon_minutes: 60,
+            update_reminder_minutes: 15,
+            deputies: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

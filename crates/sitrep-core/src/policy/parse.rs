@@ -32,6 +32,19 @@ pub(super) struct RawPolicy {
     clocks: BTreeMap<Spanned<String>, Spanned<RawClock>>,
     #[serde(default)]
     mfa_acr: Vec<String>,
+    #[serde(default)]
+    alerts: Option<RawAlerts>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlerts {
+    remind_after_minutes: Option<u32>,
+    escalate_after_minutes: Option<u32>,
+    task_due_soon_minutes: Option<u32>,
+    update_reminder_minutes: Option<u32>,
+    #[serde(default)]
+    deputies: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -182,7 +195,9 @@ impl Resolver<'_> {
             units.push((key.span().start, (key.get_ref().clone(), title.trim().to_owned())));
         }
         units.sort_by_key(|(start, _)| *start);
+        let alerts = self.alerts(raw.alerts.as_ref(), &known)?;
         Ok(Policy {
+            alerts,
             units: units.into_iter().map(|(_, u)| u).collect(),
             name,
             roles: Roles { required, optional, read_only },
@@ -193,6 +208,24 @@ impl Resolver<'_> {
             mfa_acr: raw.mfa_acr.iter().map(|acr| acr.trim().to_owned()).filter(|acr| !acr.is_empty()).collect(),
             source: self.source.to_owned(),
             sha256: EntryHash::of(self.source.as_bytes()).to_hex(),
+        })
+    }
+
+    /// When people are reminded and approvals escalated; what a file leaves out is the default.
+    fn alerts(&self, raw: Option<&RawAlerts>, known: &[Role]) -> Result<AlertTimes, PolicyError> {
+        let defaults = AlertTimes::default();
+        let Some(raw) = raw else { return Ok(defaults) };
+        let mut deputies = BTreeMap::new();
+        for (role, deputy) in &raw.deputies {
+            let named = self.known_roles(&[role.clone(), deputy.clone()], known, "alerts.deputies")?;
+            deputies.insert(named[0].clone(), named[1].clone());
+        }
+        Ok(AlertTimes {
+            remind_after_minutes: raw.remind_after_minutes.unwrap_or(defaults.remind_after_minutes),
+            escalate_after_minutes: raw.escalate_after_minutes.unwrap_or(defaults.escalate_after_minutes),
+            task_due_soon_minutes: raw.task_due_soon_minutes.unwrap_or(defaults.task_due_soon_minutes),
+            update_reminder_minutes: raw.update_reminder_minutes.unwrap_or(defaults.update_reminder_minutes),
+            deputies,
         })
     }
 

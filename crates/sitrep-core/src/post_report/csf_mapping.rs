@@ -365,6 +365,30 @@ pub const CSF_MAPPING: &[CsfRow] = &[
         &["RS.AN-08"],
         "The incident's magnitude is re-estimated: a notification judged not required, with the basis.",
     ),
+    row(
+        "alert.sent",
+        When::Always,
+        &["RS.CO-02"],
+        "A person was told it is their turn: a role, an approval owed, a task, a deadline.",
+    ),
+    row(
+        "alert.failed",
+        When::Always,
+        &[],
+        "An alert that reached nobody evidences no communication; the record shows the gap.",
+    ),
+    row(
+        "review_link.opened",
+        When::Always,
+        &[],
+        "Opening a review link decides nothing; the approval that may follow is the evidence.",
+    ),
+    row(
+        "update.scheduled",
+        When::Always,
+        &["RS.CO-02"],
+        "The commander promised stakeholders the next update and its cadence.",
+    ),
 ];
 
 /// [`CSF_MAPPING`] as a Markdown table (kind, condition, subcategories, why): what

@@ -88,9 +88,30 @@ pub fn describe(entry: &Entry, evidence_names: bool) -> String {
         | IncidentEvent::ControlChangeDone(_)
         | IncidentEvent::ControlChangeCancelled(_)
         | IncidentEvent::ReviewCompleted(_)) => review_words(event),
+        event @ (IncidentEvent::AlertSent(_)
+        | IncidentEvent::AlertFailed(_)
+        | IncidentEvent::ReviewLinkOpened(_)
+        | IncidentEvent::UpdateScheduled(_)) => alert_words(event),
     };
     // Every kind is routed to its family; a family never declines one of its own.
     described.unwrap_or_else(|| undescribed(entry, evidence_names))
+}
+
+fn alert_words(event: IncidentEvent) -> Option<String> {
+    let about = |keys: &[String]| keys.join(", ");
+    Some(match event {
+        IncidentEvent::AlertSent(a) => format!("told {} by {}: {}", a.person, a.route, about(&a.about)),
+        IncidentEvent::AlertFailed(a) => {
+            let again = if a.retryable { "will try again" } else { "gave up" };
+            format!("could not tell {} by {} ({again}): {}", a.person, a.route, a.reason)
+        }
+        IncidentEvent::ReviewLinkOpened(o) => format!("opened the review link for {}", o.decision),
+        IncidentEvent::UpdateScheduled(u) => match u.every_minutes {
+            Some(every) => format!("promised the next update at {}, then every {every} minutes", u.next_at),
+            None => format!("promised the next update at {}", u.next_at),
+        },
+        _ => return None,
+    })
 }
 
 /// An entry this build cannot read: its body as written, but never an evidence entry's details

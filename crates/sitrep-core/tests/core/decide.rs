@@ -197,6 +197,23 @@ fn a_full_incident_life_decides_and_folds_every_incident_entry_kind() {
         (DecisionState::Withdrawn, Some("tech"))
     );
 
+    // Alerts (their rules are in tests/core/alerts.rs): told after a failure, a review link
+    // opened, the next update promised.
+    let alerted = |outcome| SystemCommand::Alerted {
+        person: user("lee"),
+        about: vec!["role:legal".into()],
+        route: "email".into(),
+        outcome,
+    };
+    let failure = decide::ActionFailure { reason: "SMTP 451".into(), retryable: true };
+    system(&mut w, alerted(Err(failure))).expect("alert.failed");
+    system(&mut w, alerted(Ok(None))).expect("alert.sent");
+    act(&mut w, "lee", C::OpenReviewLink { decision: DecisionId(2), link: "0a1b2c".into() })
+        .expect("review_link.opened");
+    let next_at = w.org.now().plus_seconds(3600);
+    act(&mut w, "cmd", C::ScheduleUpdate { next_at, every_minutes: None, subscribers: vec![] })
+        .expect("update.scheduled");
+
     // playbook.started, as an incident command: the generic playbook's eight tasks follow it.
     let entries = act(&mut w, "cmd", run_playbook("generic", &[])).expect("the commander starts a playbook");
     assert_eq!((entries[0].kind.as_str(), entries.len()), ("playbook.started", 9));
@@ -376,6 +393,9 @@ fn a_full_organisation_life_decides_and_folds_every_org_entry_kind() {
 
     org.act(ADMIN, O::EnableUser { user: user("cmd"), reason: Some("returned".into()) }).expect("user.enabled");
     org.act(ADMIN, O::UpdateUser { user: user("cmd"), display_name: Some("Commander".into()) }).expect("user.updated");
+    let contact =
+        O::SetContact { user: user("cmd"), email: Some("cmd@example.test".into()), webhook: None, mute: vec![] };
+    org.act("cmd", contact).expect("user.contact_set");
     let authentication = sitrep_core::authn::Authentication::password(org.now());
     org.act("cmd", O::RecordSignIn { session: "00112233aabb".into(), authentication }).expect("session.started");
     org.act("cmd", O::RecordSignOut { user: user("cmd"), session: "00112233aabb".into(), reason: None })

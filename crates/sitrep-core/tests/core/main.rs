@@ -3,6 +3,7 @@
 
 mod support;
 
+mod alerts;
 mod clocks;
 mod closing;
 mod dates;
