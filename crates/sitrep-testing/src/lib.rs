@@ -6,6 +6,7 @@ mod chain;
 mod clock;
 pub mod oidc;
 pub mod people;
+pub mod smtp;
 mod wait;
 
 pub use chain::assert_chain;
