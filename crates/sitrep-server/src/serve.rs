@@ -57,12 +57,14 @@ pub fn state(
     let blobs = BlobStore::open(&data.blobs_path()).map_err(|e| ServeError::Setup(e.to_string()))?;
     let signing_key = data.signing_key()?;
     let share_key = crate::shares::derive_key(&signing_key.to_bytes());
+    let review_key = crate::connectors::alerts::derive_key(&signing_key.to_bytes());
     let connections = Arc::new(crate::listener::Connections::new(&config));
     let oidc = crate::oidc::setup(&config).map_err(|e| ServeError::Setup(e.to_string()))?;
     Ok(AppState::new(Inner {
         oidc,
         blobs,
         share_key,
+        review_key,
         signing_key,
         ledger,
         auth: Auth::new(config.session_hours, config.session_idle_minutes)?,
@@ -102,7 +104,8 @@ pub async fn serve_until(
 
 /// Starts the connector worker: approved decisions' actions and decision notifications.
 pub fn start_worker(state: &AppState) -> tokio::task::JoinHandle<()> {
-    let worker = crate::connectors::Worker::new(state.ledger.clone(), state.config.clone(), state.clock.clone());
+    let worker = crate::connectors::Worker::new(state.ledger.clone(), state.config.clone(), state.clock.clone())
+        .with_review_key(state.review_key);
     tokio::spawn(worker.run(state.shutdown.clone()))
 }
 

@@ -29,6 +29,8 @@ pub struct Inner {
     pub blobs: sitrep_store::blobs::BlobStore,
     /// Signs share links (derived from the deployment's key, so no secret is in the record).
     pub share_key: [u8; 32],
+    /// Signs review links sent in alerts, derived the same way.
+    pub review_key: [u8; 32],
     /// The deployment's Ed25519 key: signs checkpoints and export bundles.
     pub signing_key: sitrep_core::checkpoint::SigningKey,
     /// Connections open now, within their limits.

@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::views;
 
+pub mod alerts;
 pub mod clocks;
 pub mod contract;
 pub mod decisions;
@@ -144,6 +145,8 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(org::create_token, org::list_tokens))
         .routes(routes!(org::revoke_token))
         .routes(routes!(org::list_sessions))
+        .routes(routes!(alerts::contact, alerts::set_contact))
+        .routes(routes!(alerts::schedule_update))
         .routes(routes!(org::end_session))
         .routes(routes!(org::token_for_password))
         .routes(routes!(org::sign_in, org::sign_out, org::whoami))

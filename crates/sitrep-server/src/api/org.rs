@@ -64,7 +64,7 @@ fn user_name(field: &str, name: &str) -> Result<UserName, ApiError> {
     UserName::parse(name).map_err(|e| ApiError::invalid(field, e.to_string()))
 }
 
-fn existing_user(app: &AppState, name: &str) -> Result<UserName, ApiError> {
+pub(super) fn existing_user(app: &AppState, name: &str) -> Result<UserName, ApiError> {
     UserName::parse(name)
         .ok()
         .filter(|user| app.ledger.org().user(user).is_some())
@@ -72,7 +72,7 @@ fn existing_user(app: &AppState, name: &str) -> Result<UserName, ApiError> {
 }
 
 /// The user `name` names, when the caller is that user or an admin.
-fn own_or_admin(app: &AppState, caller: &Caller, name: &str, doing: &str) -> Result<UserName, ApiError> {
+pub(super) fn own_or_admin(app: &AppState, caller: &Caller, name: &str, doing: &str) -> Result<UserName, ApiError> {
     let user = existing_user(app, name)?;
     if user != caller.user {
         require(app, caller, &[OrgRole::Admin], doing)?;

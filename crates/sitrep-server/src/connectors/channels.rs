@@ -74,7 +74,7 @@ pub async fn deliver(
     }
 }
 
-async fn email(config: &Config, to: &[String], message: &Message) -> Result<Option<String>, ActionFailure> {
+pub(super) async fn email(config: &Config, to: &[String], message: &Message) -> Result<Option<String>, ActionFailure> {
     let final_failure = |reason: String| ActionFailure { reason, retryable: false };
     let Some(smtp) = &config.smtp else {
         return Err(final_failure("email channels need an [smtp] section in the server configuration".into()));

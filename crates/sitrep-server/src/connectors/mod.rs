@@ -37,6 +37,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 
+pub mod alerts;
 pub mod channels;
 pub mod command;
 pub mod webhook;
@@ -81,6 +82,11 @@ pub enum Due {
     ClockMissed {
         incident: IncidentNumber,
         clock: String,
+    },
+    /// A person is owed alerts on an incident (`alerts`).
+    Alert {
+        incident: IncidentNumber,
+        person: sitrep_core::UserName,
     },
 }
 
@@ -148,6 +154,8 @@ pub struct Worker {
     config: Config,
     http: reqwest::Client,
     clock: sitrep_store::ledger::Clock,
+    /// Signs review links and people's alert webhooks (`alerts::derive_key`).
+    review_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Worker {
@@ -169,7 +177,14 @@ impl Worker {
             .user_agent(concat!("sitrep/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
-        Worker { ledger, config, http, clock }
+        Worker { ledger, config, http, clock, review_key: [0; 32] }
+    }
+
+    /// The key review links and alert webhooks are signed with; the server passes the one
+    /// derived from the deployment's signing key, so links stay valid across restarts.
+    pub fn with_review_key(mut self, key: [u8; 32]) -> Worker {
+        self.review_key = key;
+        self
     }
 
     /// Starts what is due, each item as a task of its own, and looks again on every commit and
@@ -190,7 +205,14 @@ impl Worker {
             if *shutdown.borrow_and_update() {
                 break;
             }
-            let (work, next) = due(&this.ledger, (this.clock)());
+            let now = (this.clock)();
+            let (mut work, next) = due(&this.ledger, now);
+            let (alerts, alert_next) = alerts::due(&this.ledger, &this.config, now);
+            work.extend(alerts);
+            let next = match (next, alert_next) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             for item in work {
                 if running.values().any(|other| *other == item) {
                     continue;
@@ -247,6 +269,7 @@ impl Worker {
                 self.notice(incident, decision, moment, &channel, outside).await
             }
             Due::ClockWarning { incident, clock } => self.clock_warning(incident, &clock, outside).await,
+            Due::Alert { incident, person } => self.alert(incident, &person, outside).await,
             Due::ClockMissed { incident, clock } => {
                 self.record(incident, "clocks", SystemCommand::ClockMissed { clock }).await;
             }

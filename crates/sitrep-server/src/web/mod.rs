@@ -32,6 +32,7 @@ use crate::auth::{SESSION_COOKIE, cookie, same_secret};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+mod alerts;
 mod clocks;
 mod close;
 mod decisions;
@@ -72,7 +73,9 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route("/incidents/{id}/facts", post(facts::log_fact))
         .route("/incidents/{id}/facts/{fid}/judge", post(facts::judge_fact))
         .route("/incidents/{id}/decisions", post(decisions::propose))
+        .route("/incidents/{id}/decisions/{did}", get(alerts::review_sheet))
         .route("/incidents/{id}/decisions/{did}/{verb}", post(decisions::decide))
+        .route("/r/{token}", get(alerts::review_link))
         .route("/incidents/{id}/tasks", post(tasks::add_task))
         .route("/incidents/{id}/tasks/{tid}/done", post(tasks::task_done))
         .route("/incidents/{id}/tasks/{tid}/block", post(tasks::task_blocked))
@@ -338,17 +341,39 @@ async fn render_command(
     refused: Option<Refused>,
     status: StatusCode,
 ) -> Response {
-    let number = match visible_incident(app, viewer, id) {
-        Ok(number) => number,
+    let (view, sections, close) = match command_model(app, viewer, id).await {
+        Ok(model) => model,
         Err(page) => return *page,
     };
+    let org = app.ledger.org();
+    let playbooks = forms::playbook_choices(&org, Some(&view.playbooks), &Fields::default(), true);
+    let page = IncidentPage {
+        me: Some(viewer.me(app)),
+        csrf: viewer.csrf.clone(),
+        refused,
+        view,
+        s: sections,
+        playbooks,
+        close,
+    };
+    render(&page, status)
+}
+
+/// What the command view shows the viewer of the incident named `id`, its chain checked; the
+/// error page when it is not theirs to see or the chain does not verify.
+async fn command_model(
+    app: &AppState,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<(CommandView, sections::Sections, close::CloseSection), Box<Response>> {
+    let number = visible_incident(app, viewer, id)?;
     let head = app.ledger.with_incident(number, |s| s.seq).unwrap_or(0);
     let (store, checks) = (app.ledger.store().clone(), app.chain_checks.clone());
     let checked = tokio::task::spawn_blocking(move || check_chain(store.as_ref(), &checks, number, head)).await;
     let (chain, recent) = match checked {
         Ok(Ok(checked)) => checked,
-        Ok(Err(error)) => return error.into_response(),
-        Err(error) => return ApiError::Internal(error.to_string()).into_response(),
+        Ok(Err(error)) => return Err(Box::new(error.into_response())),
+        Err(error) => return Err(Box::new(ApiError::Internal(error.to_string()).into_response())),
     };
     let org = app.ledger.org();
     let now = app.now();
@@ -361,20 +386,9 @@ async fn render_command(
             close::CloseSection::build(&seen),
         ))
     });
-    let Some((view, sections, close)) = built.flatten() else {
-        return error_page(Some(viewer.me(app)), StatusCode::NOT_FOUND, "Not found", "That incident is gone.");
-    };
-    let playbooks = forms::playbook_choices(&org, Some(&view.playbooks), &Fields::default(), true);
-    let page = IncidentPage {
-        me: Some(viewer.me(app)),
-        csrf: viewer.csrf.clone(),
-        refused,
-        view,
-        s: sections,
-        playbooks,
-        close,
-    };
-    render(&page, status)
+    built.flatten().ok_or_else(|| {
+        Box::new(error_page(Some(viewer.me(app)), StatusCode::NOT_FOUND, "Not found", "That incident is gone."))
+    })
 }
 
 /// Runs a command from a form: on success back to the page (at `anchor`), on refusal the

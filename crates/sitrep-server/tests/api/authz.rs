@@ -114,6 +114,10 @@ fn table() -> Vec<Row> {
               body: |_| Some(json!({"detected_at": in_days(0)})),
               normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
         // Notes, facts and tasks: any participant; verifying: commander or tech lead.
+        // Only the commander promises the next update.
+        Row { method: "PUT", path: "/api/v1/incidents/{id}/next-update", participant: COMMANDER, params: &[],
+              body: |_| Some(json!({"next_at": sitrep_testing::system_now().plus_seconds(3600).to_string()})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
         Row { method: "POST", path: "/api/v1/incidents/{id}/notes", participant: RESPONDER, params: &[],
               body: |_| Some(json!({"text": "a note"})),
               normal: [403, 201, 403, 403, 403, 401], restricted: Some(HIDDEN_CREATED) },
@@ -289,6 +293,14 @@ fn table() -> Vec<Row> {
         Row { method: "DELETE", path: "/api/v1/users/{name}/sessions/{session}", participant: COMMANDER,
               params: &[("name", "spare-token"), ("session", "$spare_session_id")], body: none,
               normal: [200, 403, 403, 403, 403, 401], restricted: None },
+        // Users see and set their own contact routes; admins anyone's (the same routes again
+        // are a conflict: nothing to change).
+        Row { method: "GET", path: "/api/v1/users/{name}/contact", participant: COMMANDER,
+              params: &[("name", OUTSIDER)], body: none,
+              normal: [200, 403, 200, 403, 403, 401], restricted: None },
+        Row { method: "PUT", path: "/api/v1/users/{name}/contact", participant: COMMANDER,
+              params: &[("name", OUTSIDER)], body: |_| Some(json!({"email": "otto@example.test"})),
+              normal: [409, 403, 200, 403, 403, 401], restricted: None },
         // Signing in needs no credentials: the password is the credential.
         Row { method: "POST", path: "/api/v1/tokens", participant: COMMANDER, params: &[],
               body: |_| Some(json!({"name": "spare-login", "password": PASSWORD})),

@@ -101,6 +101,11 @@ impl Server {
         Server::launch(false, true, |_| {}).await
     }
 
+    /// With the connector worker and a configuration the test adjusts first.
+    pub(crate) async fn start_with_connectors_configured(configure: impl FnOnce(&mut Config)) -> Server {
+        Server::launch(false, true, configure).await
+    }
+
     /// With a configuration the test adjusts first (it sees the address the server will have).
     pub(crate) async fn start_configured(configure: impl FnOnce(&mut Config)) -> Server {
         Server::launch(false, false, configure).await

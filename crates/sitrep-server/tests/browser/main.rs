@@ -5,6 +5,7 @@
 //! chromedriver the tests say so in one line and pass, unless `SITREP_BROWSER_TESTS=required`.
 
 mod a11y;
+mod alerts;
 mod close;
 mod evidence;
 mod flows;

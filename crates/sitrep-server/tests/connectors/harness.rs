@@ -50,6 +50,8 @@ pub(crate) struct TestServer {
     worker_stop: watch::Sender<bool>,
     /// What the worker was started with, to start another on the same ledger.
     worker_config: Config,
+    /// The key the server signs review links with (from the deployment's signing key).
+    review_key: [u8; 32],
 }
 
 /// Starts a server whose configuration is this TOML (the `destinations`, `commands`,
@@ -113,7 +115,9 @@ async fn spawn_in(dir: tempfile::TempDir, scratch: PathBuf, config_toml: &str) -
         .await
         .expect("the state task finishes")
         .expect("the server state builds");
-    let (worker_stop, worker) = start_worker(ledger.clone(), worker_config.clone(), &clock);
+    let review_key =
+        sitrep_server::connectors::alerts::derive_key(&data_dir.signing_key().expect("the signing key").to_bytes());
+    let (worker_stop, worker) = start_worker(ledger.clone(), worker_config.clone(), &clock, review_key);
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(serve::serve_until(
         listener,
@@ -137,13 +141,19 @@ async fn spawn_in(dir: tempfile::TempDir, scratch: PathBuf, config_toml: &str) -
         worker: Some(worker),
         worker_stop,
         worker_config,
+        review_key,
     }
 }
 
 /// Starts a connector worker over `ledger`, as `sitrep serve` does; the sender stops it.
-fn start_worker(ledger: Arc<Ledger>, config: Config, clock: &ManualClock) -> (watch::Sender<bool>, JoinHandle<()>) {
+fn start_worker(
+    ledger: Arc<Ledger>,
+    config: Config,
+    clock: &ManualClock,
+    review_key: [u8; 32],
+) -> (watch::Sender<bool>, JoinHandle<()>) {
     let (stop, stopping) = watch::channel(false);
-    let worker = Worker::new(ledger, config, clock.clock());
+    let worker = Worker::new(ledger, config, clock.clock()).with_review_key(review_key);
     (stop, tokio::spawn(worker.run(stopping)))
 }
 
@@ -237,7 +247,8 @@ impl TestServer {
                 .expect("the worker stops without panicking");
         }
         let took = started.elapsed();
-        let (stop, worker) = start_worker(self.ledger.clone(), self.worker_config.clone(), &self.clock);
+        let (stop, worker) =
+            start_worker(self.ledger.clone(), self.worker_config.clone(), &self.clock, self.review_key);
         self.worker_stop = stop;
         self.worker = Some(worker);
         took
@@ -248,6 +259,18 @@ impl TestServer {
     pub(crate) fn actions_due(&self) -> Vec<sitrep_server::connectors::Due> {
         let (due, _) = sitrep_server::connectors::due(&self.ledger, self.clock.now());
         due.into_iter().filter(|item| matches!(item, sitrep_server::connectors::Due::Action { .. })).collect()
+    }
+
+    /// The people the worker would tell something now. A test shows that someone will not be
+    /// told again by this not naming them, not by sleeping and seeing no mail.
+    pub(crate) fn alerts_due(&self) -> Vec<String> {
+        let (due, _) = sitrep_server::connectors::alerts::due(&self.ledger, &self.worker_config, self.clock.now());
+        due.into_iter()
+            .filter_map(|item| match item {
+                sitrep_server::connectors::Due::Alert { person, .. } => Some(person.to_string()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Moves the server's clock forward past a backoff, then wakes the worker. The worker

@@ -3,6 +3,7 @@
 //! HTTP receiver that checks signatures and idempotency keys, real scripts for `command`, and
 //! a real SMTP server (Python's aiosmtpd) for email.
 
+mod alerts;
 mod channels;
 mod clocks;
 mod command;

@@ -48,6 +48,8 @@ struct Inner {
     effects: Vec<String>,
     /// Each `/huge` answer so far.
     huge: Vec<Arc<HugeAnswer>>,
+    /// The secret a person's alert webhook (`/pager`) is signed with.
+    pager_secret: String,
 }
 
 /// How long a `/huge` answer is: 256 MiB of "ü" (two bytes each in UTF-8).
@@ -100,6 +102,7 @@ impl Receiver {
             .route("/slack", post(slack))
             .route("/moved", post(moved))
             .route("/huge", post(huge))
+            .route("/pager", post(pager))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind(address).await.expect("the receiver's address is free");
         let base = format!("http://{}", listener.local_addr().expect("the bound address"));
@@ -107,6 +110,11 @@ impl Receiver {
             axum::serve(listener, app).await.expect("the receiver serves");
         });
         Receiver { base, inner, server }
+    }
+
+    /// The secret `/pager` checks signatures with: a person's own, from their contact routes.
+    pub(crate) fn pager_secret(&self, secret: &str) {
+        self.inner.lock().pager_secret = secret.to_owned();
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -160,6 +168,22 @@ pub(crate) fn verify_signature(secret: &str, header: &str, body: &[u8]) -> bool 
     mac.update(body);
     // `verify_slice` compares in constant time.
     mac.verify_slice(&signature).is_ok()
+}
+
+/// A person's own alert webhook: signed with their secret, answering as scripted.
+async fn pager(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let mut inner = inner.lock();
+    let signed = header("x-sitrep-signature").is_some_and(|h| verify_signature(&inner.pager_secret, &h, &body));
+    let status = if signed { inner.script.pop_front().unwrap_or(200) } else { 401 };
+    inner.deliveries.push(Delivery {
+        path: "/pager".into(),
+        idempotency_key: header("idempotency-key"),
+        signed,
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        status,
+    });
+    StatusCode::from_u16(status).expect("a valid status").into_response()
 }
 
 async fn signed(
