@@ -215,6 +215,7 @@ impl<'a> IncidentView<'a> {
             determinations: &state.determinations,
             clocks: &state.clocks,
             handovers: &state.handovers,
+            next_update: state.alerts.update.as_ref(),
             seq: state.seq,
             head: state.head,
             updated_at: state.updated_at,
@@ -265,6 +266,9 @@ pub struct IncidentAnswer<'a> {
     pub determinations: &'a [Determination],
     pub clocks: &'a [Clock],
     pub handovers: &'a [Handover],
+    /// The commander's promise of the next update, and its cadence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_update: Option<&'a crate::incident::UpdatePromise>,
     pub seq: u64,
     pub head: EntryHash,
     pub updated_at: Timestamp,

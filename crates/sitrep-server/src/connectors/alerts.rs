@@ -205,8 +205,9 @@ impl Worker {
             text.push_str("\n---\n\n");
             text.push_str(&Sitrep::of(state, org, now).to_markdown());
         }
-        text.push_str("\nYou are told this because of your part in the incident; your contact routes are at ");
-        text.push_str(&format!("{base}/account/tokens.\n"));
+        text.push_str(&format!(
+            "\nYou are told this because of your part in the incident. How you are told: {base}/account/contact\n"
+        ));
         let about: Vec<String> = owed.iter().map(|o| o.key.clone()).collect();
         let document = json!({
             "event": "alert",

@@ -1,5 +1,5 @@
-//! Alerts in the browser: a review link from an alert e-mail, and the decision's review sheet
-//! it leads to.
+//! Alerts in the browser: how a person is told (their contact routes), a review link from an
+//! alert e-mail, and the decision's review sheet it leads to.
 //!
 //! A review link never approves anything. Opening it needs the person's own sign-in (the
 //! `Viewer` extractor sends anyone else to the sign-in page first, and back here after), then
@@ -10,14 +10,18 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use sitrep_core::DecisionId;
-use sitrep_core::decide::{IncidentCommand, Refusal};
+use sitrep_core::decide::{IncidentCommand, OrgCommand, Refusal};
+use sitrep_core::incident::AlertKind;
+use sitrep_core::{DecisionId, UserName};
 use sitrep_store::LedgerError;
 
 use super::filters;
+use super::forms::FormError;
 use super::view::{CommandView, DecisionCard, Me};
+use super::{Fields, csrf};
 use super::{Path1, Viewer, command_model, error_page, render};
-use crate::connectors::alerts::{decision_content, open_review_link};
+use crate::connectors::alerts::{self, decision_content, open_review_link};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -98,4 +102,112 @@ pub(super) async fn review_sheet(
         return error_page(Some(viewer.me(&app)), StatusCode::NOT_FOUND, "Not found", &message);
     };
     render(&ReviewSheet { me: Some(viewer.me(&app)), csrf: viewer.csrf.clone(), view, d }, StatusCode::OK)
+}
+
+/// What a person may mute: everything but escalations and clock warnings.
+const MUTABLE: [(AlertKind, &str); 6] = [
+    (AlertKind::Role, "roles given to me"),
+    (AlertKind::Decision, "decisions waiting on me"),
+    (AlertKind::Reminder, "reminders of approvals I owe"),
+    (AlertKind::Task, "my tasks, due soon and overdue"),
+    (AlertKind::Update, "the update I promised"),
+    (AlertKind::Digest, "SITREP digests"),
+];
+
+#[derive(Template)]
+#[template(path = "contact.html")]
+struct ContactPage {
+    me: Option<Me>,
+    csrf: String,
+    email: String,
+    webhook: String,
+    webhook_secret: Option<String>,
+    mutable: Vec<(&'static str, &'static str, bool)>,
+    routes: Vec<&'static str>,
+    smtp: bool,
+    saved: bool,
+    error: Option<String>,
+}
+
+fn contact_view(app: &AppState, viewer: &Viewer, saved: bool, error: Option<String>, status: StatusCode) -> Response {
+    let org = app.ledger.org();
+    let Some(user) = org.user(&viewer.user) else {
+        return error_page(None, StatusCode::NOT_FOUND, "Not found", "Your account is gone.");
+    };
+    let contact = &user.contact;
+    let page = ContactPage {
+        me: Some(viewer.me(app)),
+        csrf: viewer.csrf.clone(),
+        email: contact.email.clone().unwrap_or_default(),
+        webhook: contact.webhook.clone().unwrap_or_default(),
+        webhook_secret: contact.webhook.is_some().then(|| alerts::webhook_secret(&app.review_key, &viewer.user)),
+        mutable: MUTABLE.iter().map(|(kind, label)| (kind.as_str(), *label, contact.mute.contains(kind))).collect(),
+        routes: alerts::routes(&app.config, user),
+        smtp: app.config.smtp.is_some(),
+        saved,
+        error,
+    };
+    render(&page, status)
+}
+
+pub(super) async fn contact_page(State(app): State<AppState>, viewer: Viewer) -> Response {
+    contact_view(&app, &viewer, false, None, StatusCode::OK)
+}
+
+/// Saves the form as the API's `PUT …/contact` would: the whole set replaced.
+pub(super) async fn set_contact(State(app): State<AppState>, viewer: Viewer, fields: Fields) -> Response {
+    if let Some(refused) = csrf(&app, &viewer, &fields) {
+        return refused;
+    }
+    let command = OrgCommand::SetContact {
+        user: viewer.user.clone(),
+        email: fields.optional("email"),
+        webhook: fields.optional("webhook"),
+        mute: MUTABLE
+            .iter()
+            .filter(|(kind, _)| fields.checked(&format!("mute_{}", kind.as_str())))
+            .map(|k| k.0)
+            .collect(),
+    };
+    match app.ledger.execute(&viewer.user, sitrep_store::Request::Org(command)).await {
+        // Saving what is already set changes nothing, which is what the person wanted.
+        Ok(_) | Err(LedgerError::Refused(Refusal::Conflict(_))) => {
+            contact_view(&app, &viewer, true, None, StatusCode::OK)
+        }
+        Err(error) => {
+            let error = ApiError::from(error);
+            contact_view(&app, &viewer, false, Some(error.to_string()), error.status())
+        }
+    }
+}
+
+/// The commander's promise from the command view: "in N minutes", then every M.
+pub(super) async fn promise_update(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    crate::extract::Segments(id): Path1,
+    fields: Fields,
+) -> Response {
+    let minutes = |name: &str| -> Result<Option<u32>, FormError> {
+        match fields.optional(name) {
+            None => Ok(None),
+            Some(text) => text.trim().parse().map(Some).map_err(|_| FormError::at(name, "a whole number of minutes")),
+        }
+    };
+    let command = (|| {
+        let within = minutes("in_minutes")?.ok_or_else(|| FormError::at("in_minutes", "say in how many minutes"))?;
+        let subscribers = fields
+            .get("subscribers")
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(|name| name.parse().map_err(|_| FormError::at("subscribers", format!("'{name}' is not a user name"))))
+            .collect::<Result<Vec<UserName>, FormError>>()?;
+        Ok::<_, FormError>(IncidentCommand::ScheduleUpdate {
+            next_at: app.now().plus_seconds(i64::from(within) * 60),
+            every_minutes: minutes("every_minutes")?,
+            subscribers,
+        })
+    })();
+    super::act(&app, &viewer, &id, &fields, "summary", command).await
 }

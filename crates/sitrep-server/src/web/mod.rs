@@ -86,6 +86,7 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route("/incidents/{id}/phase", post(incidents::set_phase))
         .route("/incidents/{id}/severity", post(incidents::set_severity))
         .route("/incidents/{id}/notes", post(incidents::add_note))
+        .route("/incidents/{id}/next-update", post(alerts::promise_update))
         .route("/incidents/{id}/playbooks", post(incidents::run_playbook))
         .route("/incidents/{id}/decisions/{did}/actions/{number}/retry", post(incidents::retry_action))
         .route("/incidents/{id}/evidence", post(evidence::upload_evidence))
@@ -109,6 +110,7 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route("/policy", get(org::policy_page))
         .route("/org/record", get(org::org_record_page))
         .route("/account/tokens", get(org::tokens_page).post(org::create_token))
+        .route("/account/contact", get(alerts::contact_page).post(alerts::set_contact))
         .route("/account/tokens/{token}/revoke", post(org::revoke_token))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("content-security-policy"),

@@ -179,6 +179,10 @@ pub struct PhaseOffer {
 /// One incident's command view, for one person.
 #[derive(Debug, Clone)]
 pub struct CommandView {
+    /// "Next update promised for …" and its cadence, or empty.
+    pub next_update: String,
+    /// The viewer may promise the next update (the commander).
+    pub can_promise_update: bool,
     pub id: String,
     pub title: String,
     pub phase: String,
@@ -345,6 +349,18 @@ fn must_act_words(seen: &sitrep_core::view::DecisionView<'_>) -> String {
         .join("; ")
 }
 
+/// The promised update as the header says it: when, how soon, and the cadence after it.
+fn next_update_words(state: &sitrep_core::IncidentState, now: Timestamp) -> String {
+    let Some(promise) = &state.alerts.update else { return String::new() };
+    let Some(next) = promise.upcoming(now).or(promise.last_due(now)) else { return String::new() };
+    let cadence = promise.every_minutes.map(|m| format!(", then every {m} minutes")).unwrap_or_default();
+    if next > now {
+        format!("Next update promised for {} (in {}){cadence}", when(next), age(now, next))
+    } else {
+        format!("The update promised for {} is due{cadence}", when(next))
+    }
+}
+
 fn decision_card(view: &IncidentView<'_>, decision: &Decision) -> DecisionCard {
     let (state, org, user) = (view.state(), view.org(), view.viewer());
     let seen = view.decision(decision);
@@ -453,7 +469,14 @@ impl CommandView {
         let other_severity = if state.severity == Severity::Sev4 { Severity::Sev3 } else { Severity::Sev4 };
         let queue = view.queue();
         let timeline = timeline(view, recent);
+        let promise = IncidentCommand::ScheduleUpdate {
+            next_at: now.plus_seconds(3600),
+            every_minutes: None,
+            subscribers: Vec::new(),
+        };
         CommandView {
+            next_update: next_update_words(state, now),
+            can_promise_update: probe(promise),
             id: state.id.to_string(),
             title: state.title.clone(),
             phase: state.phase.as_str().to_owned(),

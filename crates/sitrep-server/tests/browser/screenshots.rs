@@ -12,10 +12,12 @@ pub(crate) fn pages() -> Vec<(&'static str, String, Option<&'static str>)> {
         ("command-view", format!("/incidents/{DEMO_INCIDENT}"), Some("maria")),
         ("sitrep", format!("/incidents/{DEMO_INCIDENT}/sitrep"), Some("maria")),
         ("report", format!("/incidents/{DEMO_INCIDENT}/report"), Some("maria")),
+        ("review-sheet", format!("/incidents/{DEMO_INCIDENT}/decisions/D-1"), Some("maria")),
         ("parties", "/parties".into(), Some("maria")),
         ("control-changes", "/control-changes".into(), Some("maria")),
         ("policy", "/policy".into(), Some("maria")),
         ("api-tokens", "/account/tokens".into(), Some("maria")),
+        ("contact", "/account/contact".into(), Some("maria")),
         ("org-record", "/org/record".into(), Some(AUDITOR)),
     ]
 }
