@@ -182,9 +182,16 @@ impl Worker {
                 .decision
                 .and_then(|d| review_link(&self.review_key, state, d, person, &item.key, now))
                 .map(|path| format!("{base}{path}"));
+            // Whoever must approve a statement reads its exact text in the alert too.
+            let bound = item
+                .decision
+                .and_then(|d| state.decision(d))
+                .and_then(|d| sitrep_core::statement_text::bound_text(state, d))
+                .map(|b| format!("\n  It approves {}", b.to_plain().replace('\n', "\n  ")))
+                .unwrap_or_default();
             lines.push(match &link {
-                Some(link) => format!("- {}\n  Review it (sign-in required): {link}", item.line),
-                None => format!("- {}", item.line),
+                Some(link) => format!("- {}{bound}\n  Review it (sign-in required): {link}", item.line),
+                None => format!("- {}{bound}", item.line),
             });
             digest |= item.kind == AlertKind::Digest;
             items.push(json!({"key": item.key, "kind": item.kind, "text": item.line, "review": link}));

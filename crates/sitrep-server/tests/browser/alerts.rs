@@ -60,7 +60,11 @@ async fn the_review_link_in_an_alert_email_opens_the_decision_after_sign_in_and_
     // The link on the line after the decision's.
     let lines: Vec<&str> = body.lines().collect();
     let at = lines.iter().position(|l| l.contains(&format!("{did} ("))).expect("the decision's line");
-    let link = lines[at + 1].split_whitespace().last().expect("a link").to_owned();
+    let link = lines[at..]
+        .iter()
+        .find_map(|l| l.split_whitespace().find(|w| w.contains("/r/")))
+        .expect("a review link after the decision's line")
+        .to_owned();
     let path = link.strip_prefix(&server.address).expect("a link to this server").to_owned();
     assert!(path.starts_with("/r/"), "{link}");
 

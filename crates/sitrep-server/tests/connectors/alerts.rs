@@ -215,3 +215,27 @@ async fn the_commander_is_reminded_of_the_promised_update_and_subscribers_get_th
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_waiting_on_legal_is_told_with_its_exact_text() {
+    let mail_dir = tempfile::tempdir().expect("a temporary directory");
+    let Some(smtp) = SmtpServer::start(mail_dir.path()) else { return };
+    let server = spawn(&smtp_config(smtp.port)).await;
+    let state = server.declare("Card data exposure", json!({})).await;
+    let incident = state["id"].as_str().expect("an incident id");
+    const TEXT: &str = "We are investigating unauthorised access to a payment system.\nNo card numbers were taken.";
+    let at = |path: &str| format!("/api/v1/incidents/{incident}{path}");
+    let draft = json!({"audience": "press", "title": "Holding statement", "text": TEXT});
+    server.post_ok(crate::harness::COMMS, &at("/statements"), draft, StatusCode::CREATED).await;
+    let body = json!({"class": "external_statement", "title": "Publish the holding statement", "statement": "ST-1"});
+    server.post_ok(crate::harness::COMMS, &at("/decisions"), body, StatusCode::CREATED).await;
+    set_contact(&server, LEGAL, json!({"email": "lee@example.test", "mute": ["role"]})).await;
+    let mail = eventually("legal to be told of the statement", || async {
+        mails_to(&smtp, "lee@example.test").into_iter().next()
+    })
+    .await;
+    for line in TEXT.lines() {
+        assert!(mail.1.contains(&format!("> {line}")), "the exact text, quoted: {mail:#?}");
+    }
+    assert!(mail.1.contains("/r/"), "with its review link: {mail:#?}");
+}
