@@ -103,6 +103,7 @@ pub struct NextUpdateBody {
     #[schema(example = "2026-11-27T04:00:00Z")]
     next_at: String,
     /// Then every this many minutes (5 to 10080).
+    #[schema(minimum = 5, maximum = 10080)]
     every_minutes: Option<u32>,
     /// Who receives the SITREP digest besides the incident's executives.
     #[serde(default)]
