@@ -146,9 +146,9 @@ async fn a_notify_action_retried_after_a_channel_failed_tells_only_the_channels_
 }
 
 /// aiosmtpd on 127.0.0.1, writing each message to a Maildir; killed when dropped.
-struct SmtpServer {
+pub(crate) struct SmtpServer {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     maildir: PathBuf,
 }
 
@@ -161,7 +161,7 @@ impl Drop for SmtpServer {
 
 impl SmtpServer {
     /// Starts aiosmtpd, or says why not: `None` means the test skips.
-    fn start(dir: &Path) -> Option<SmtpServer> {
+    pub(crate) fn start(dir: &Path) -> Option<SmtpServer> {
         let available = Command::new("python3")
             .args(["-c", "import aiosmtpd"])
             .stdout(Stdio::null())
@@ -205,14 +205,14 @@ impl SmtpServer {
     }
 
     /// The messages delivered so far, as raw text.
-    fn messages(&self) -> Vec<String> {
+    pub(crate) fn messages(&self) -> Vec<String> {
         let Ok(files) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
         files.filter_map(|f| std::fs::read_to_string(f.ok()?.path()).ok()).collect()
     }
 }
 
 /// A message's headers (unfolded, by lower-case name) and its decoded body.
-fn parse_mail(raw: &str) -> (Vec<(String, String)>, String) {
+pub(crate) fn parse_mail(raw: &str) -> (Vec<(String, String)>, String) {
     let raw = raw.replace("\r\n", "\n");
     let (head, body) = raw.split_once("\n\n").unwrap_or((&raw, ""));
     let mut headers: Vec<(String, String)> = Vec::new();
