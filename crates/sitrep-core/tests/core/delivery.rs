@@ -153,4 +153,21 @@ fn failures_are_retried_until_final_then_a_person_may_retry() {
         "no delivery of ST-1 v1 is owed to status-page",
         "a delivered publication is not delivered twice"
     );
+
+    // The post-incident report shows each attempt, and its timeline describes the new kinds.
+    let md = report_of(&w.record, &w.incident, &w, "cmd").to_markdown();
+    for line in [
+        "  - attempt 1 at ",
+        ": failed, tried again, sent SHA-256 ",
+        ": failed for good, sent SHA-256 ",
+        ": delivered, sent SHA-256 ",
+        ": HTTP 200: ok",
+    ] {
+        assert!(md.contains(line), "the report says '{line}':\n{md}");
+    }
+    let described: Vec<String> =
+        w.record.iter().rev().take(4).map(|e| sitrep_core::post_report::describe(e, true)).collect();
+    assert!(described[0].starts_with("delivered ST-1 v1 to status-page (attempt 3, sent "), "{described:?}");
+    assert!(described[1].starts_with("asked to retry delivering ST-1 v1 to status-page"), "{described:?}");
+    assert!(described[2].contains("HTTP 410; not tried again unless someone asks"), "{described:?}");
 }
