@@ -76,6 +76,11 @@ pub struct Config {
     pub scim_token_sha256: Option<String>,
     /// Sign-in through an OpenID Connect provider (`[oidc]`); see `docs/sign-in.md`.
     pub oidc: Option<OidcConfig>,
+
+    // Statement outlets (docs/statements.md).
+    /// For each statement audience, the channels (from `[channels]`) sitrep itself delivers a
+    /// published statement to: publishing on one of them sends the approved bytes there.
+    pub outlets: BTreeMap<sitrep_core::events::Audience, Vec<String>>,
 }
 
 /// An OpenID Connect provider people sign in with (the code flow with PKCE).
@@ -256,6 +261,7 @@ impl Default for Config {
             metrics_token: None,
             scim_token_sha256: None,
             oidc: None,
+            outlets: BTreeMap::new(),
         }
     }
 }
@@ -268,6 +274,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("{name}={value}: {message}")]
     Env { name: String, value: String, message: String },
+    #[error("outlets.{audience}: {message}")]
+    Outlet { audience: &'static str, message: String },
 }
 
 impl Config {
@@ -358,7 +366,37 @@ impl Config {
         if config.trust_forwarded_for && config.trusted_proxies == 0 {
             config.trusted_proxies = 1;
         }
+        config.check_outlets()?;
         Ok(config)
+    }
+
+    /// Every outlet names a configured channel that can deliver (an e-mail one needs `[smtp]`).
+    fn check_outlets(&self) -> Result<(), ConfigError> {
+        for (audience, outlets) in &self.outlets {
+            let bad = |message: String| ConfigError::Outlet { audience: audience.as_str(), message };
+            for name in outlets {
+                match self.channels.get(name) {
+                    None => {
+                        let known: Vec<&str> = self.channels.keys().map(String::as_str).collect();
+                        return Err(bad(format!(
+                            "no channel '{name}' is configured in [channels] (configured: {})",
+                            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                        )));
+                    }
+                    Some(Channel::Email { .. }) if self.smtp.is_none() => {
+                        return Err(bad(format!("'{name}' is an email channel and there is no [smtp] section")));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The audiences that have `channel` among their outlets: what a publish command carries
+    /// so that the record says whether sitrep owes that channel a delivery.
+    pub fn outlet_for(&self, channel: &str) -> Vec<sitrep_core::events::Audience> {
+        self.outlets.iter().filter(|(_, names)| names.iter().any(|n| n == channel)).map(|(a, _)| *a).collect()
     }
 
     /// Whether sitrep's own passwords sign people in (turned off only by `[oidc]`).
@@ -402,6 +440,39 @@ mod tests {
         let token = |name: &str| (name == "SITREP_SCIM_TOKEN_SHA256").then(|| "the-token-itself".to_owned());
         let error = Config::load(None, token).expect_err("a token is not its hash");
         assert!(error.to_string().contains("must be 64 hex digits"), "{error}");
+    }
+
+    #[test]
+    fn outlets_name_configured_channels_of_known_audiences() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("sitrep.toml");
+        let channels = "[channels.status-page]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\nsecret = \"s\"\n\n[channels.customer-list]\nkind = \"email\"\nto = [\"c@example.com\"]\n";
+        let load = |text: String| {
+            std::fs::write(&file, text).expect("writes");
+            Config::load(Some(&file), |_| None)
+        };
+        let smtp = "[smtp]\nhost = \"127.0.0.1\"\nfrom = \"sitrep@example.com\"\n";
+        let good = format!(
+            "{channels}{smtp}[outlets]\ncustomers = [\"status-page\", \"customer-list\"]\npress = [\"status-page\"]\n"
+        );
+        let config = load(good).expect("loads");
+        use sitrep_core::events::Audience;
+        assert_eq!(config.outlet_for("status-page"), [Audience::Customers, Audience::Press]);
+        assert_eq!(config.outlet_for("customer-list"), [Audience::Customers]);
+        assert!(config.outlet_for("status page").is_empty(), "a name that is no outlet");
+
+        let error = load(format!("{channels}{smtp}[outlets]\ncustomers = [\"status-pag\"]\n")).expect_err("unknown");
+        assert_eq!(
+            error.to_string(),
+            "outlets.customers: no channel 'status-pag' is configured in [channels] (configured: customer-list, status-page)"
+        );
+        let error = load(format!("{channels}[outlets]\ncustomers = [\"customer-list\"]\n")).expect_err("no smtp");
+        assert_eq!(
+            error.to_string(),
+            "outlets.customers: 'customer-list' is an email channel and there is no [smtp] section"
+        );
+        let error = load(format!("{channels}[outlets]\nshareholders = [\"status-page\"]\n")).expect_err("audience");
+        assert!(error.to_string().contains("unknown variant `shareholders`"), "{error}");
     }
 
     #[test]

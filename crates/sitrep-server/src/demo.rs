@@ -410,7 +410,12 @@ impl<'a> Demo<'a> {
         self.act(&eve, IncidentCommand::Approve { decision: approval, note: None }).await?;
         self.act(
             &chris,
-            IncidentCommand::PublishStatement { statement: notice, channel: "status page".into(), sha256: None },
+            IncidentCommand::PublishStatement {
+                statement: notice,
+                channel: "status page".into(),
+                sha256: None,
+                outlet_for: Vec::new(),
+            },
         )
         .await?;
         self.act(

@@ -38,7 +38,7 @@ use crate::ids::{
     ControlChangeId, DecisionClass, DecisionId, FactId, IncidentNumber, LessonId, OrgRole, Phase, Role, Severity,
     ShareId, StatementId, TaskId, UserName,
 };
-use crate::incident::{Action, ActionStatus, Decision, IncidentState, NoticeStatus, TaskState};
+use crate::incident::{Action, ActionStatus, Decision, DeliveryStatus, IncidentState, NoticeStatus, TaskState};
 use crate::org::{OrgState, User};
 use crate::playbook::Playbook;
 use crate::policy::{Endorsement, Policy, Rule, Who};
@@ -232,6 +232,16 @@ pub enum IncidentCommand {
         statement: StatementId,
         channel: String,
         sha256: Option<String>,
+        /// The audiences whose configured outlets include `channel` (the server's
+        /// configuration, which this crate cannot read): publishing to one of them owes a
+        /// delivery; otherwise the publication is only recorded.
+        outlet_for: Vec<Audience>,
+    },
+    /// Asks the publisher to try again a delivery that failed for good.
+    RetryDelivery {
+        statement: StatementId,
+        version: u32,
+        channel: String,
     },
     RecordLesson {
         what_happened: String,
@@ -361,6 +371,15 @@ pub enum SystemCommand {
     },
     ClockMissed {
         clock: String,
+    },
+    /// The publisher's attempt at delivering a publication to its outlet, with the SHA-256 of
+    /// the text bytes it put on the wire.
+    StatementDelivered {
+        statement: StatementId,
+        version: u32,
+        channel: String,
+        sha256: String,
+        outcome: Result<Option<String>, ActionFailure>,
     },
 }
 
@@ -546,7 +565,7 @@ pub fn decide_incident_as(
         | C::CompleteReview { .. } => review::decide(&judge, org, command, now),
         C::RegisterEvidence(_) | C::AccessEvidence { .. } => evidence::decide(&judge, org, command, now),
         C::EngageParty { .. } | C::RevokeShare { .. } => parties::decide(&judge, org, command),
-        C::DraftStatement { .. } | C::ReviseStatement { .. } | C::PublishStatement { .. } => {
+        C::DraftStatement { .. } | C::ReviseStatement { .. } | C::PublishStatement { .. } | C::RetryDelivery { .. } => {
             statements::decide(&judge, org, command)
         }
         C::OpenReviewLink { .. } | C::ScheduleUpdate { .. } => alerts::decide(&judge, org, command, now),
@@ -584,6 +603,7 @@ impl fmt::Display for IncidentCommand {
             C::DraftStatement { .. } => "draft statement",
             C::ReviseStatement { .. } => "revise statement",
             C::PublishStatement { .. } => "publish statement",
+            C::RetryDelivery { .. } => "retry delivery",
             C::RecordLesson { .. } => "record lesson",
             C::PlanControlChange { .. } => "plan control change",
             C::CompleteControlChange { .. } => "complete control change",

@@ -39,7 +39,7 @@ pub(super) fn decide(
                 text: body,
             })]
         }
-        C::PublishStatement { statement, channel, sha256 } => {
+        C::PublishStatement { statement, channel, sha256, outlet_for } => {
             judge.permit("publish_statements", &rules.publish_statements, "publishing statements")?;
             let found = judge.statement(*statement)?;
             let channel = text("channel", channel, TITLE_MAX)?;
@@ -61,8 +61,26 @@ pub(super) fn decide(
                 statement: *statement,
                 version: latest.version,
                 sha256: latest.sha256.clone(),
+                outlet: outlet_for.contains(&found.audience),
                 channel,
                 decision: decision.id,
+            })]
+        }
+        C::RetryDelivery { statement, version, channel } => {
+            judge.permit("publish_statements", &rules.publish_statements, "retrying a statement's delivery")?;
+            let found = judge.statement(*statement)?;
+            let delivery = found.publication(*version, channel).and_then(|p| p.delivery.as_ref()).ok_or_else(|| {
+                Refusal::NotFound(format!("{statement} v{version} was not published to the outlet '{channel}'"))
+            })?;
+            if delivery.status != DeliveryStatus::Failed {
+                return Err(conflict(format!(
+                    "the delivery of {statement} v{version} to {channel} has not failed for good; only such a delivery is retried"
+                )));
+            }
+            vec![IncidentEvent::StatementDeliveryRetryRequested(DeliveryRef {
+                statement: *statement,
+                version: *version,
+                channel: channel.clone(),
             })]
         }
         _ => return Err(misrouted()),

@@ -117,8 +117,63 @@ pub fn decide_system(
                 }),
             }]
         }
+        SystemCommand::StatementDelivered { statement, version, channel, sha256, outcome } => {
+            deliver_statement(state, *statement, *version, channel, sha256, outcome)?
+        }
     };
     Ok(events)
+}
+
+/// Decides the publisher's report of one delivery attempt: refused unless that delivery is
+/// owed, and unless what was sent hashes to exactly the approved (published) text.
+fn deliver_statement(
+    state: &IncidentState,
+    statement: StatementId,
+    version: u32,
+    channel: &str,
+    sha256: &str,
+    outcome: &Result<Option<String>, ActionFailure>,
+) -> Result<Vec<IncidentEvent>, Refusal> {
+    let found = state
+        .statement(statement)
+        .ok_or_else(|| Refusal::NotFound(format!("{} has no statement {statement}", state.id)))?;
+    let publication = found
+        .publication(version, channel)
+        .ok_or_else(|| Refusal::NotFound(format!("{statement} v{version} was not published on {channel}")))?;
+    let Some(delivery) = publication.delivery.as_ref().filter(|d| d.owed()) else {
+        return Err(conflict(format!("no delivery of {statement} v{version} is owed to {channel}")));
+    };
+    if sha256 != publication.sha256 {
+        return Err(invalid(
+            "sha256",
+            format!(
+                "what was sent to {channel} hashes to {sha256}, not to the approved text of {statement} v{version} ({})",
+                publication.sha256
+            ),
+        ));
+    }
+    let attempt = delivery.attempts.len() as u32 + 1;
+    let channel = channel.to_owned();
+    let sha256 = sha256.to_owned();
+    Ok(vec![match outcome {
+        Ok(receipt) => IncidentEvent::StatementDelivered(StatementDelivered {
+            statement,
+            version,
+            channel,
+            attempt,
+            sha256,
+            receipt: receipt.as_ref().map(|r| r.chars().take(SHORT_MAX).collect()),
+        }),
+        Err(failure) => IncidentEvent::StatementDeliveryFailed(StatementDeliveryFailed {
+            statement,
+            version,
+            channel,
+            attempt,
+            sha256,
+            reason: failure.reason.chars().take(SHORT_MAX).collect(),
+            retryable: failure.retryable,
+        }),
+    }])
 }
 
 /// Decides an approved decision's action as the worker runs it: started and finished, or

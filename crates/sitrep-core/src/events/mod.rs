@@ -161,6 +161,12 @@ events!(
         StatementDrafted(StatementDrafted) = "statement.drafted",
         StatementRevised(StatementRevised) = "statement.revised",
         StatementPublished(StatementPublished) = "statement.published",
+        /// A publication's exact bytes reached its outlet (`system:publisher`).
+        StatementDelivered(StatementDelivered) = "statement.delivered",
+        /// A publication's delivery to its outlet failed, and whether it is tried again.
+        StatementDeliveryFailed(StatementDeliveryFailed) = "statement.delivery_failed",
+        /// A person asked for a finally failed delivery to be tried again.
+        StatementDeliveryRetryRequested(DeliveryRef) = "statement.delivery_retry_requested",
         /// Post-incident review: what happened, why, and what we change.
         LessonRecorded(LessonRecorded) = "lesson.recorded",
         /// A control change a lesson turned into; tracked after the incident closes.

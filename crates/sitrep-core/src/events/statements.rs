@@ -77,4 +77,49 @@ pub struct StatementPublished {
     pub channel: String,
     /// The approved decision that let it out.
     pub decision: DecisionId,
+    /// `channel` is a configured outlet of the statement's audience, so sitrep owes it a
+    /// delivery of these exact bytes. False (left out) means it was recorded as published by a
+    /// person elsewhere, as every publication before outlets existed was.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outlet: bool,
+}
+
+/// One publication's delivery to its outlet: which publication, and which attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatementDelivered {
+    pub statement: StatementId,
+    pub version: u32,
+    /// The outlet: the publication's channel.
+    pub channel: String,
+    pub attempt: u32,
+    /// SHA-256 of the text bytes put on the wire; always the approved version's hash.
+    pub sha256: String,
+    /// The receiver's answer (status and its first 500 characters), or what an exercise would
+    /// have sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatementDeliveryFailed {
+    pub statement: StatementId,
+    pub version: u32,
+    pub channel: String,
+    pub attempt: u32,
+    /// SHA-256 of the text bytes the attempt tried to send.
+    pub sha256: String,
+    pub reason: String,
+    /// Whether the publisher tries again by itself; if not, a person may ask it to.
+    pub retryable: bool,
+}
+
+/// A publication's delivery, by statement, version and outlet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeliveryRef {
+    pub statement: StatementId,
+    pub version: u32,
+    pub channel: String,
 }

@@ -46,7 +46,7 @@ pub use parties::{EngagedParty, Share};
 pub use playbooks::StartedPlaybook;
 pub use review::{ControlChange, ControlChangeState, Lesson, Review, ReviewCompletion};
 pub use roles::Handover;
-pub use statements::{Publication, Statement, StatementVersion};
+pub use statements::{Delivery, DeliveryAttempt, DeliveryStatus, Publication, Statement, StatementVersion};
 pub use tasks::{Task, TaskState};
 
 /// An entry that does not fit the state it is applied to.
@@ -204,6 +204,8 @@ impl IncidentState {
                 | IncidentEvent::ActionFailed(_)
                 | IncidentEvent::NotificationDelivered(_)
                 | IncidentEvent::NotificationFailed(_)
+                | IncidentEvent::StatementDelivered(_)
+                | IncidentEvent::StatementDeliveryFailed(_)
                 | IncidentEvent::ShareCreated(_)
                 | IncidentEvent::EvidenceIntegrityFailed(_)
                 | IncidentEvent::ClockWarned(_)
@@ -263,9 +265,12 @@ impl IncidentState {
                 self.apply_evidence(entry, event)?
             }
             E::PartyEngaged(_) | E::ShareCreated(_) | E::ShareRevoked(_) => self.apply_parties(entry, event)?,
-            E::StatementDrafted(_) | E::StatementRevised(_) | E::StatementPublished(_) => {
-                self.apply_statements(entry, event)?
-            }
+            E::StatementDrafted(_)
+            | E::StatementRevised(_)
+            | E::StatementPublished(_)
+            | E::StatementDelivered(_)
+            | E::StatementDeliveryFailed(_)
+            | E::StatementDeliveryRetryRequested(_) => self.apply_statements(entry, event)?,
             E::AlertSent(_) | E::AlertFailed(_) | E::ReviewLinkOpened(_) | E::UpdateScheduled(_) => {
                 self.apply_alerts(entry, event)?
             }

@@ -278,6 +278,7 @@ pub(super) fn statements(state: &IncidentState) -> Vec<StatementRecord> {
                     decision: p.decision,
                     by: p.by.clone(),
                     at: p.at,
+                    delivery: p.delivery.clone(),
                 })
                 .collect(),
         })

@@ -310,6 +310,24 @@ pub const CSF_MAPPING: &[CsfRow] = &[
         "Published during recovery: recovery progress communicated to stakeholders.",
     ),
     row(
+        "statement.delivered",
+        When::Always,
+        &["RS.CO-02"],
+        "The approved text reached its audience's outlet; the record holds the hash sent and the receipt.",
+    ),
+    row(
+        "statement.delivery_failed",
+        When::Always,
+        &[],
+        "A delivery that reached nobody informs nobody; the record shows the gap and whether it is retried.",
+    ),
+    row(
+        "statement.delivery_retry_requested",
+        When::Always,
+        &["RS.AN-06"],
+        "A person asking for a delivery to be tried again is recorded.",
+    ),
+    row(
         "lesson.recorded",
         When::Always,
         &["ID.IM-03"],

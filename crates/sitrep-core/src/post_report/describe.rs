@@ -77,6 +77,9 @@ pub fn describe(entry: &Entry, evidence_names: bool) -> String {
         event @ (IncidentEvent::StatementDrafted(_)
         | IncidentEvent::StatementRevised(_)
         | IncidentEvent::StatementPublished(_)
+        | IncidentEvent::StatementDelivered(_)
+        | IncidentEvent::StatementDeliveryFailed(_)
+        | IncidentEvent::StatementDeliveryRetryRequested(_)
         | IncidentEvent::DeterminationRecorded(_)
         | IncidentEvent::DeterminationWithdrawn(_)
         | IncidentEvent::ClockWarned(_)
@@ -264,13 +267,36 @@ fn statement_and_clock_words(event: IncidentEvent) -> Option<String> {
             format!("revised {} to v{} ({})", s.statement, s.version, short(&s.sha256))
         }
         IncidentEvent::StatementPublished(s) => format!(
-            "published {} v{} on {} under {} ({})",
+            "published {} v{} on {} under {}{} ({})",
             s.statement,
             s.version,
             s.channel,
             s.decision,
+            if s.outlet { ", a configured outlet: sitrep delivers it" } else { "" },
             short(&s.sha256)
         ),
+        IncidentEvent::StatementDelivered(s) => format!(
+            "delivered {} v{} to {} (attempt {}, sent {}){}",
+            s.statement,
+            s.version,
+            s.channel,
+            s.attempt,
+            short(&s.sha256),
+            s.receipt.map(|r| format!(": {r}")).unwrap_or_default()
+        ),
+        IncidentEvent::StatementDeliveryFailed(s) => format!(
+            "could not deliver {} v{} to {} (attempt {}, {}): {}{}",
+            s.statement,
+            s.version,
+            s.channel,
+            s.attempt,
+            short(&s.sha256),
+            s.reason,
+            if s.retryable { "; it will be tried again" } else { "; not tried again unless someone asks" }
+        ),
+        IncidentEvent::StatementDeliveryRetryRequested(s) => {
+            format!("asked to retry delivering {} v{} to {}", s.statement, s.version, s.channel)
+        }
         IncidentEvent::DeterminationRecorded(d) => format!(
             "recorded the determination {}: {}{}",
             words(&d.determination),

@@ -309,6 +309,26 @@ impl PostIncidentReport {
                     when(p.at),
                     p.decision
                 );
+                if let Some(delivery) = &p.delivery {
+                    if delivery.attempts.is_empty() {
+                        let _ = writeln!(out, "  - delivery to {} owed, not yet attempted", md(&p.channel));
+                    }
+                    for a in &delivery.attempts {
+                        let _ = writeln!(
+                            out,
+                            "  - attempt {} at {}: {}, sent SHA-256 {}{}",
+                            a.attempt,
+                            when(a.at),
+                            match (a.delivered, a.retryable) {
+                                (true, _) => "delivered",
+                                (false, true) => "failed, tried again",
+                                (false, false) => "failed for good",
+                            },
+                            a.sha256,
+                            a.detail.as_deref().map(|d| format!(": {}", md(d))).unwrap_or_default()
+                        );
+                    }
+                }
             }
             out.push('\n');
         }

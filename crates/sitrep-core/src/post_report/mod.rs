@@ -334,6 +334,9 @@ pub struct PublicationRecord {
     pub decision: DecisionId,
     pub by: Actor,
     pub at: Timestamp,
+    /// When `channel` is a configured outlet: what sitrep delivered there, attempt by attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<crate::incident::Delivery>,
 }
 
 #[derive(Debug, Clone, Serialize)]

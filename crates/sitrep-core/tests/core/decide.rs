@@ -8,11 +8,11 @@ use std::collections::BTreeSet;
 use serde_json::json;
 use sitrep_core::decide::SystemCommand;
 use sitrep_core::decide::{
-    self, Declare, IncidentCommand as C, MAX_ACTIONS, OrgCommand as O, SHORT_MAX, TEXT_MAX, TITLE_MAX,
+    self, ActionFailure, Declare, IncidentCommand as C, MAX_ACTIONS, OrgCommand as O, SHORT_MAX, TEXT_MAX, TITLE_MAX,
 };
 use sitrep_core::entry::{Entry, EntryHash};
 use sitrep_core::events::*;
-use sitrep_core::ids::{ControlChangeId, ShareId};
+use sitrep_core::ids::{ControlChangeId, ShareId, StatementId};
 use sitrep_core::incident::{ActionStatus, NoticeStatus, TaskState};
 use sitrep_core::policy::DEFAULT_POLICY;
 use sitrep_core::{DecisionId, FactId, IncidentState, OrgRole, Phase, Refusal, Severity, TaskId};
@@ -236,6 +236,15 @@ fn a_full_incident_life_decides_and_folds_every_incident_entry_kind() {
     act(&mut w, "cora", propose_statement("external_statement", 1)).expect("comms proposes the statement");
     act(&mut w, "lee", approve(5)).expect("legal approves it");
     act(&mut w, "cora", publish(1, "status page")).expect("statement.published");
+    // Published on a configured outlet: sitrep owes a delivery, fails once for good, is
+    // asked to retry, and delivers.
+    act(&mut w, "cora", publish_to_outlet(1, "press-list", Audience::Press)).expect("published to an outlet");
+    let text = "We are investigating an incident.";
+    let refused = ActionFailure { reason: "HTTP 410".into(), retryable: false };
+    system(&mut w, delivery(1, 2, "press-list", text, Err(refused))).expect("statement.delivery_failed");
+    let retry = C::RetryDelivery { statement: StatementId(1), version: 2, channel: "press-list".into() };
+    act(&mut w, "cora", retry).expect("statement.delivery_retry_requested");
+    system(&mut w, delivery(1, 2, "press-list", text, Ok(Some("HTTP 200".into())))).expect("statement.delivered");
 
     // A regulatory clock: started by a determination, warned, missed, then stopped late.
     act(&mut w, "lee", determine("personal_data_breach", None)).expect("determination.recorded");

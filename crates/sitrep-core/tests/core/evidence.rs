@@ -118,6 +118,7 @@ fn published(statement: u64, version: u32, text: &str, decision: u64) -> Inciden
         sha256: sha256_hex(text.as_bytes()),
         channel: "status page".into(),
         decision: DecisionId(decision),
+        outlet: false,
     })
 }
 
@@ -126,6 +127,7 @@ fn publish_read(statement: u64, channel: &str, text: &str) -> C {
         statement: StatementId(statement),
         channel: channel.to_owned(),
         sha256: Some(sha256_hex(text.as_bytes())),
+        outlet_for: Vec::new(),
     }
 }
 

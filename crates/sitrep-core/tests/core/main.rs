@@ -8,6 +8,7 @@ mod clocks;
 mod closing;
 mod dates;
 mod decide;
+mod delivery;
 mod evidence;
 mod occurrence;
 mod playbooks;

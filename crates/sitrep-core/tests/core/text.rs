@@ -115,7 +115,11 @@ fn incident_cases(t: &str) -> Vec<(&'static str, &'static str, C)> {
         ("cora", "title", C::DraftStatement { audience: Audience::Press, title: t(), text: "x".into() }),
         ("cora", "text", C::DraftStatement { audience: Audience::Press, title: "x".into(), text: t() }),
         ("cora", "text", C::ReviseStatement { statement: StatementId(1), text: t() }),
-        ("cora", "channel", C::PublishStatement { statement: StatementId(1), channel: t(), sha256: None }),
+        (
+            "cora",
+            "channel",
+            C::PublishStatement { statement: StatementId(1), channel: t(), sha256: None, outlet_for: vec![] },
+        ),
         ("cmd", "what_happened", C::RecordLesson { what_happened: t(), why: "x".into(), change: "x".into() }),
         ("cmd", "why", C::RecordLesson { what_happened: "x".into(), why: t(), change: "x".into() }),
         ("cmd", "change", C::RecordLesson { what_happened: "x".into(), why: "x".into(), change: t() }),

@@ -125,6 +125,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(statements::draft, statements::list))
         .routes(routes!(statements::revise))
         .routes(routes!(statements::publish))
+        .routes(routes!(statements::retry_delivery))
         .routes(routes!(clocks::determine))
         .routes(routes!(clocks::list))
         .routes(routes!(clocks::submit))

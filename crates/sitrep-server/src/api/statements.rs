@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 
 use super::{answer_about, incident_number, read};
 use crate::auth::Caller;
+use crate::config::Config;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Body, Segments};
 use crate::state::AppState;
@@ -107,7 +108,9 @@ pub async fn revise(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishBody {
-    /// Where it goes out: `status page`, `customer email`, `regulator portal`…
+    /// Where it goes out. A channel configured in `[outlets]` for the statement's audience
+    /// gets the approved bytes delivered by sitrep (see `deliveries` on each publication); any
+    /// other name (`regulator portal`…) records that a person published it there.
     #[schema(schema_with = super::contract::title)]
     channel: String,
     /// The SHA-256 of the text you reviewed; refused if the latest version is another text.
@@ -125,6 +128,33 @@ pub async fn publish(
     caller: Caller,
     Segments((id, sid)): Segments<(String, String)>,
     body: Body<PublishBody>,
+) -> Result<Response, ApiError> {
+    let statement = statement_id(&sid)?;
+    let command = body.value.into_command(statement, &app.config);
+    answer_about(&app, &caller, &id, command, body.idempotency, StatusCode::OK, "statement", about).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryDeliveryBody {
+    /// The published version whose delivery failed.
+    version: u32,
+    /// The outlet it failed on (the publication's channel).
+    #[schema(schema_with = super::contract::title)]
+    channel: String,
+}
+
+/// Ask for a delivery that failed for good to be tried again (needs `publish_statements`).
+/// The same approved bytes go out again, with the same idempotency key.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/statements/{sid}/deliveries/retry", tag = "statements", request_body = RetryDeliveryBody,
+    params(("id" = String, Path, description = "INC-<n>"), ("sid" = String, Path, description = "ST-<n>")),
+    responses((status = 200, description = "The statement", body = StatementView), (status = 409, description = "The delivery has not failed for good", body = Problem), (status = "4XX", body = Problem)),
+    security(("token" = []), ("session" = [])))]
+pub async fn retry_delivery(
+    State(app): State<AppState>,
+    caller: Caller,
+    Segments((id, sid)): Segments<(String, String)>,
+    body: Body<RetryDeliveryBody>,
 ) -> Result<Response, ApiError> {
     let statement = statement_id(&sid)?;
     let command = body.value.into_command(statement);
@@ -148,8 +178,17 @@ impl ReviseBody {
 }
 
 impl PublishBody {
-    pub(crate) fn into_command(self, statement: StatementId) -> IncidentCommand {
+    /// The command, saying which audiences have `channel` as a configured outlet.
+    pub(crate) fn into_command(self, statement: StatementId, config: &Config) -> IncidentCommand {
         let PublishBody { channel, sha256 } = self;
-        IncidentCommand::PublishStatement { statement, channel, sha256 }
+        let outlet_for = config.outlet_for(&channel);
+        IncidentCommand::PublishStatement { statement, channel, sha256, outlet_for }
+    }
+}
+
+impl RetryDeliveryBody {
+    pub(crate) fn into_command(self, statement: StatementId) -> IncidentCommand {
+        let RetryDeliveryBody { version, channel } = self;
+        IncidentCommand::RetryDelivery { statement, version, channel }
     }
 }

@@ -75,18 +75,35 @@ pub async fn deliver(
 }
 
 pub(super) async fn email(config: &Config, to: &[String], message: &Message) -> Result<Option<String>, ActionFailure> {
+    let (smtp, builder) = addressed(config, to, &message.subject)?;
+    let mail = builder
+        .header(ContentType::TEXT_PLAIN)
+        .body(message.text.clone())
+        .map_err(|e| ActionFailure { reason: e.to_string(), retryable: false })?;
+    send(smtp, mail).await
+}
+
+/// The addressed message for `to` from `[smtp]`'s sender, or why it cannot be made.
+pub(super) fn addressed<'a>(
+    config: &'a Config,
+    to: &[String],
+    subject: &str,
+) -> Result<(&'a crate::config::Smtp, lettre::message::MessageBuilder), ActionFailure> {
     let final_failure = |reason: String| ActionFailure { reason, retryable: false };
     let Some(smtp) = &config.smtp else {
         return Err(final_failure("email channels need an [smtp] section in the server configuration".into()));
     };
-    let mut builder = Mail::builder()
-        .from(smtp.from.parse().map_err(|e| final_failure(format!("smtp.from: {e}")))?)
-        .subject(message.subject.clone())
-        .header(ContentType::TEXT_PLAIN);
+    let mut builder =
+        Mail::builder().from(smtp.from.parse().map_err(|e| final_failure(format!("smtp.from: {e}")))?).subject(subject);
     for address in to {
         builder = builder.to(address.parse().map_err(|e| final_failure(format!("{address}: {e}")))?);
     }
-    let mail = builder.body(message.text.clone()).map_err(|e| final_failure(e.to_string()))?;
+    Ok((smtp, builder))
+}
+
+/// Sends one mail through `[smtp]`; the answer is the server's reply.
+pub(super) async fn send(smtp: &crate::config::Smtp, mail: Mail) -> Result<Option<String>, ActionFailure> {
+    let final_failure = |reason: String| ActionFailure { reason, retryable: false };
     let mut transport = if smtp.starttls {
         AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(|e| final_failure(e.to_string()))?
     } else {

@@ -1,4 +1,5 @@
-//! Connectors: what approved decisions execute, and who is told about decisions.
+//! Connectors: what approved decisions execute, who is told about decisions, and the
+//! delivery of statements published on configured outlets (`publish.rs`).
 //!
 //! The outbox is the record itself. An approved decision's actions are in its approving entry
 //! (its proposal carries them), so they become due in the same transaction that approves it;
@@ -29,6 +30,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sitrep_core::decide::{ActionFailure, SystemCommand};
 use sitrep_core::events::{ActionSpec, DecisionState, Moment};
+use sitrep_core::ids::StatementId;
 use sitrep_core::incident::{ActionStatus, IncidentState, NoticeStatus};
 use sitrep_core::{DecisionId, IncidentNumber, Timestamp};
 use sitrep_store::Ledger;
@@ -40,6 +42,7 @@ use crate::config::Config;
 pub mod alerts;
 pub mod channels;
 pub mod command;
+pub mod publish;
 pub mod webhook;
 
 /// Automatic attempts before a failure is final (a person may still retry).
@@ -87,6 +90,13 @@ pub enum Due {
     Alert {
         incident: IncidentNumber,
         person: sitrep_core::UserName,
+    },
+    /// A statement published on a configured outlet is owed its delivery there (`publish.rs`).
+    Publication {
+        incident: IncidentNumber,
+        statement: StatementId,
+        version: u32,
+        channel: String,
     },
 }
 
@@ -141,6 +151,20 @@ pub fn due(ledger: &Ledger, now: Timestamp) -> (Vec<Due>, Option<Timestamp>) {
                     channel: notice.channel.clone(),
                 };
                 let at = notice.last_attempt_at.map_or(now, |last| last.plus_seconds(backoff(notice.attempts)));
+                consider(at, item, &mut work);
+            }
+        }
+        // Publications owed a delivery to their outlet.
+        for statement in &state.statements {
+            for publication in &statement.publications {
+                let Some(delivery) = publication.delivery.as_ref().filter(|d| d.owed()) else { continue };
+                let item = Due::Publication {
+                    incident: state.id,
+                    statement: statement.id,
+                    version: publication.version,
+                    channel: publication.channel.clone(),
+                };
+                let at = delivery.last_attempt_at.map_or(now, |last| last.plus_seconds(backoff(delivery.failures)));
                 consider(at, item, &mut work);
             }
         }
@@ -272,6 +296,9 @@ impl Worker {
             Due::Alert { incident, person } => self.alert(incident, &person, outside).await,
             Due::ClockMissed { incident, clock } => {
                 self.record(incident, "clocks", SystemCommand::ClockMissed { clock }).await;
+            }
+            Due::Publication { incident, statement, version, channel } => {
+                self.publication(incident, statement, version, &channel, outside).await
             }
         }
     }

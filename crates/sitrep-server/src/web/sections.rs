@@ -72,10 +72,23 @@ pub struct StatementRow {
     pub latest_version: u32,
     /// "approved by D-4", "awaiting approval (D-5)" or "not yet proposed for approval".
     pub latest_status: String,
-    pub publications: Vec<String>,
+    pub publications: Vec<PublicationRow>,
     pub can_revise: bool,
     pub can_propose: bool,
     pub can_publish: bool,
+}
+
+/// A publication, and for an outlet what sitrep delivered there, attempt by attempt.
+#[derive(Debug, Clone)]
+pub struct PublicationRow {
+    pub line: String,
+    pub version: u32,
+    pub channel: String,
+    /// "delivery owed", "delivered", "failed, retrying", "failed" — empty when not an outlet.
+    pub delivery: String,
+    pub attempts: Vec<String>,
+    /// A final failure this viewer may ask to retry.
+    pub can_retry: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -503,11 +516,7 @@ fn statement_row(state: &IncidentState, org: &OrgState, user: &UserName, stateme
         latest_sha256: latest.sha256.clone(),
         latest_version: latest.version,
         latest_status,
-        publications: statement
-            .publications
-            .iter()
-            .map(|p| format!("v{} on {} by {} at {} (under {})", p.version, p.channel, p.by, when(p.at), p.decision))
-            .collect(),
+        publications: statement.publications.iter().map(|p| publication_row(statement, p, &allowed)).collect(),
         can_revise: allowed(IncidentCommand::ReviseStatement {
             statement: id,
             text: format!("{}\nprobe", latest.text),
@@ -517,7 +526,57 @@ fn statement_row(state: &IncidentState, org: &OrgState, user: &UserName, stateme
             statement: id,
             channel: "probe".into(),
             sha256: Some(latest.sha256.clone()),
+            outlet_for: Vec::new(),
         }),
+    }
+}
+
+fn publication_row(
+    statement: &Statement,
+    p: &sitrep_core::incident::Publication,
+    allowed: &dyn Fn(IncidentCommand) -> bool,
+) -> PublicationRow {
+    use sitrep_core::incident::DeliveryStatus;
+    let line = format!("v{} on {} by {} at {} (under {})", p.version, p.channel, p.by, when(p.at), p.decision);
+    let Some(delivery) = &p.delivery else {
+        return PublicationRow {
+            line,
+            version: p.version,
+            channel: p.channel.clone(),
+            delivery: String::new(),
+            attempts: Vec::new(),
+            can_retry: false,
+        };
+    };
+    let status = match (delivery.status, delivery.attempts.is_empty()) {
+        (DeliveryStatus::Delivered, _) => "delivered",
+        (DeliveryStatus::Failed, _) => "failed; not tried again unless someone asks",
+        (DeliveryStatus::Pending, true) => "delivery owed",
+        (DeliveryStatus::Pending, false) => "failed, tried again shortly",
+    };
+    let attempts = delivery
+        .attempts
+        .iter()
+        .map(|a| {
+            format!(
+                "attempt {} at {}: {}, sent SHA-256 {}{}",
+                a.attempt,
+                when(a.at),
+                if a.delivered { "delivered" } else { "failed" },
+                a.sha256.chars().take(12).collect::<String>(),
+                a.detail.as_deref().map(|d| format!(" · {d}")).unwrap_or_default()
+            )
+        })
+        .collect();
+    let retry =
+        IncidentCommand::RetryDelivery { statement: statement.id, version: p.version, channel: p.channel.clone() };
+    PublicationRow {
+        line,
+        version: p.version,
+        channel: p.channel.clone(),
+        delivery: status.to_owned(),
+        attempts,
+        can_retry: delivery.status == DeliveryStatus::Failed && allowed(retry),
     }
 }
 

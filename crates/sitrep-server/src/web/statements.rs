@@ -7,7 +7,7 @@ use sitrep_core::IncidentNumber;
 use super::forms::FormError;
 use super::{Fields, Path1, Path3, Viewer, act};
 use crate::api::decisions::ProposeBody;
-use crate::api::statements::{DraftBody, PublishBody, ReviseBody};
+use crate::api::statements::{DraftBody, PublishBody, RetryDeliveryBody, ReviseBody};
 use crate::state::AppState;
 
 pub(super) async fn draft_statement(
@@ -20,7 +20,8 @@ pub(super) async fn draft_statement(
     act(&app, &viewer, &id, &fields, "statements", command).await
 }
 
-/// `revise`, `propose` (for approval through the audience's class) or `publish`.
+/// `revise`, `propose` (for approval through the audience's class), `publish` or
+/// `retry-delivery`.
 pub(super) async fn statement_action(
     State(app): State<AppState>,
     viewer: Viewer,
@@ -31,8 +32,15 @@ pub(super) async fn statement_action(
     let command = sid.parse::<sitrep_core::ids::StatementId>().map_err(FormError::text).and_then(|statement| {
         match verb.as_str() {
             "revise" => fields.body(&["text"], &[]).parse::<ReviseBody>().map(|body| body.into_command(statement)),
-            "publish" => {
-                fields.body(&["channel"], &["sha256"]).parse::<PublishBody>().map(|body| body.into_command(statement))
+            "publish" => fields
+                .body(&["channel"], &["sha256"])
+                .parse::<PublishBody>()
+                .map(|body| body.into_command(statement, &app.config)),
+            "retry-delivery" => {
+                // Adapter: the form's version is text; a malformed one names no publication.
+                let version = fields.get("version").trim().parse::<u32>().unwrap_or(0);
+                let body = fields.body(&["channel"], &[]).with("version", version);
+                body.parse::<RetryDeliveryBody>().map(|body| body.into_command(statement))
             }
             "propose" => {
                 let found = number.and_then(|n| {

@@ -213,6 +213,11 @@ fn table() -> Vec<Row> {
         Row { method: "POST", path: "/api/v1/incidents/{id}/statements/{sid}/publish", participant: COMMS,
               params: &[("sid", "ST-2")], body: |_| Some(json!({"channel": "status page"})),
               normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
+        // ST-2's delivery to the `status-page` outlet failed for good; comms and the commander
+        // ask for another try.
+        Row { method: "POST", path: "/api/v1/incidents/{id}/statements/{sid}/deliveries/retry", participant: COMMS,
+              params: &[("sid", "ST-2")], body: |_| Some(json!({"version": 1, "channel": "status-page"})),
+              normal: [403, 200, 403, 403, 403, 401], restricted: Some(HIDDEN) },
         // Determinations (commander, legal) start regulatory clocks; anyone who sees the
         // incident sees its clocks.
         Row { method: "POST", path: "/api/v1/incidents/{id}/determinations", participant: LEGAL, params: &[],
@@ -373,10 +378,19 @@ async fn every_documented_route_has_a_row_in_the_authorization_matrix() {
     check_table_matches_document(&documented_routes(&app).await);
 }
 
+/// The press's outlet `status-page` (nothing listens, and no worker runs in these tests).
+fn with_outlet(config: &mut sitrep_server::Config) {
+    let text = "[channels.status-page]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\nsecret = \"s\"\n\n[outlets]\npress = [\"status-page\"]\n";
+    let parsed: sitrep_server::Config = toml::from_str(text).expect("the outlet parses");
+    config.channels = parsed.channels;
+    config.outlets = parsed.outlets;
+}
+
 /// What a row acts on: two incidents staffed alike, one restricted, each with facts F-1 and
 /// F-2, tasks T-1..T-4, statement decisions D-1..D-3 proposed by comms, an evidence item shared
 /// with the party `acme` through the approved D-4 (share SH-1), statements ST-1 (a draft) and
-/// ST-2 (approved by D-5); the parties `acme` and `matrix-engage`; and spare users for the
+/// ST-2 (approved by D-5, published on the outlet `status-page`, its delivery failed for good);
+/// the parties `acme` and `matrix-engage`; and spare users for the
 /// organisation rows.
 async fn fixtures(app: &TestApp) -> (HashMap<Incident, String>, HashMap<&'static str, String>) {
     let mut incidents = HashMap::new();
@@ -415,6 +429,16 @@ async fn fixtures(app: &TestApp) -> (HashMap<Incident, String>, HashMap<&'static
         let body = json!({"class": "external_statement", "title": "publish ST-2", "statement": "ST-2"});
         assert_eq!(app.post_ok(COMMS, &at("/decisions"), body, StatusCode::CREATED).await["id"], "D-5");
         app.post_ok(LEGAL, &at("/decisions/D-5/approve"), json!({}), StatusCode::OK).await;
+        // ST-2 published on its outlet, whose delivery failed for good.
+        app.post_ok(COMMS, &at("/statements/ST-2/publish"), json!({"channel": "status-page"}), StatusCode::OK).await;
+        let failed = SystemCommand::StatementDelivered {
+            statement: sitrep_core::ids::StatementId(2),
+            version: 1,
+            channel: "status-page".into(),
+            sha256: sha256_hex(b"publish me"),
+            outcome: Err(sitrep_core::decide::ActionFailure { reason: "HTTP 410".into(), retryable: false }),
+        };
+        app.ledger.execute_system(number, "publisher", failed).await.expect("the failure is recorded");
         // A text to the regulator, approved (D-6), for the submission row; NIS2 clocks for the
         // not-required row.
         let body = json!({"audience": "regulator", "title": "to the DPA", "text": "We report a breach."});
@@ -505,7 +529,7 @@ fn fill(row: &Row, incident: Option<&str>, values: &HashMap<&'static str, String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(with_outlet).await;
     check_table_matches_document(&documented_routes(&app).await);
     let (incidents, values) = fixtures(&app).await;
 

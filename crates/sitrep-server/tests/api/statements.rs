@@ -504,3 +504,125 @@ async fn the_command_view_records_a_submission_a_notification_not_required_and_a
     let commander = app.sign_in(COMMANDER, PASSWORD).await;
     assert!(!page(&commander).await.contains("/withdraw\""), "withdrawing is legal's");
 }
+
+/// A server whose customers' outlets are a status page and a mail list (nothing listens: no
+/// worker runs here, so deliveries stay owed until the test reports one).
+async fn app_with_outlets() -> TestApp {
+    spawn_app_with(|config| {
+        let channels = r#"
+[channels.status-page]
+kind = "webhook"
+url = "http://127.0.0.1:9/status"
+secret = "s3cret"
+
+[channels.customer-list]
+kind = "email"
+to = ["customers@example.test"]
+
+[smtp]
+host = "127.0.0.1"
+from = "sitrep@example.test"
+
+[outlets]
+customers = ["status-page", "customer-list"]
+"#;
+        let parsed: sitrep_server::Config = toml::from_str(channels).expect("the outlets parse");
+        config.channels = parsed.channels;
+        config.smtp = parsed.smtp;
+        config.outlets = parsed.outlets;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn publishing_on_an_outlet_owes_a_delivery_and_a_final_failure_is_retried_by_a_publisher() {
+    let app = app_with_outlets().await;
+    let desk = desk(&app).await;
+    desk.draft(COMMS, "customers", V1).await;
+
+    // Unapproved, or stale: refused on an outlet as anywhere, and nothing is owed.
+    let refused =
+        problem(desk.publish(COMMS, "ST-1", json!({"channel": "status-page"})).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(refused["rule"], "classes.customer_notification.approve");
+    desk.propose(COMMS, "customer_notification", "ST-1").await;
+    desk.approve(LEGAL, "D-1").await;
+    desk.approve(EXECUTIVE, "D-1").await;
+    let stale = json!({"channel": "status-page", "sha256": sha256_hex(V2.as_bytes())});
+    problem(desk.publish(COMMS, "ST-1", stale).await, StatusCode::CONFLICT).await;
+    assert!(desk.statement("ST-1").await["publications"].as_array().is_some_and(Vec::is_empty));
+
+    // On an outlet: a delivery is owed, in the answer and in the record.
+    let published = json_of(desk.publish(COMMS, "ST-1", json!({"channel": "status-page"})).await, StatusCode::OK).await;
+    let delivery = &published["publications"][0]["delivery"];
+    assert_eq!(delivery["status"], "pending", "{published:#}");
+    assert_eq!(delivery["attempts"], json!([]));
+    let entry = app.record(COMMANDER, &desk.incident).await.last().cloned().expect("entries");
+    assert_eq!((entry["kind"].as_str(), entry["body"]["outlet"].as_bool()), (Some("statement.published"), Some(true)));
+    // On a name that is no outlet: recorded as published elsewhere, as before outlets existed.
+    let elsewhere =
+        json_of(desk.publish(COMMS, "ST-1", json!({"channel": "customer email"})).await, StatusCode::OK).await;
+    assert!(elsewhere["publications"][1].get("delivery").is_none(), "{elsewhere:#}");
+    let entry = app.record(COMMANDER, &desk.incident).await.last().cloned().expect("entries");
+    assert!(entry["body"].get("outlet").is_none(), "{entry:#}");
+
+    // Retrying: only a final failure, only of an outlet's delivery, only by a publisher.
+    let retry = desk.at("/statements/ST-1/deliveries/retry");
+    let body = json!({"version": 1, "channel": "status-page"});
+    let pending = problem(app.post(COMMS, &retry, body.clone()).await, StatusCode::CONFLICT).await;
+    assert!(pending["detail"].as_str().is_some_and(|d| d.contains("has not failed for good")), "{pending}");
+    problem(app.post(COMMS, &retry, json!({"version": 1, "channel": "customer email"})).await, StatusCode::NOT_FOUND)
+        .await;
+    problem(app.post(COMMS, &desk.at("/statements/ST-9/deliveries/retry"), body.clone()).await, StatusCode::NOT_FOUND)
+        .await;
+    let malformed =
+        problem(app.post(COMMS, &retry, json!({"channel": "status-page"})).await, StatusCode::UNPROCESSABLE_ENTITY)
+            .await;
+    assert!(malformed["detail"].as_str().is_some_and(|d| d.contains("version")), "{malformed}");
+
+    // The publisher reports a final failure (as the worker does after a 410).
+    let incident = desk.incident.parse().expect("an incident number");
+    let failed = sitrep_core::decide::SystemCommand::StatementDelivered {
+        statement: sitrep_core::ids::StatementId(1),
+        version: 1,
+        channel: "status-page".into(),
+        sha256: sha256_hex(V1.as_bytes()),
+        outcome: Err(sitrep_core::decide::ActionFailure { reason: "HTTP 410: gone".into(), retryable: false }),
+    };
+    app.ledger.execute_system(incident, "publisher", failed.clone()).await.expect("the failure is recorded");
+    let seq = desk.seq().await;
+    problem(app.post(RESPONDER, &retry, body.clone()).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(desk.seq().await, seq, "a refused retry records nothing");
+    let retried = app.post_ok(COMMS, &retry, body.clone(), StatusCode::OK).await;
+    let delivery = &retried["publications"][0]["delivery"];
+    assert_eq!(delivery["status"], "pending", "owed again: {retried:#}");
+    assert_eq!(delivery["attempts"][0]["detail"], "HTTP 410: gone", "the failed attempt stays in view");
+    let entry = app.record(COMMANDER, &desk.incident).await.last().cloned().expect("entries");
+    assert_eq!(entry["kind"], "statement.delivery_retry_requested");
+    assert_eq!(entry["actor"], COMMS);
+
+    // The command view shows the delivery and its attempts, and offers the retry after a final
+    // failure to a publisher, through the same command.
+    let mut failed_again = failed.clone();
+    if let sitrep_core::decide::SystemCommand::StatementDelivered { outcome, .. } = &mut failed_again {
+        *outcome = Err(sitrep_core::decide::ActionFailure { reason: "HTTP 410: still gone".into(), retryable: false });
+    }
+    app.ledger.execute_system(incident, "publisher", failed_again).await.expect("the failure is recorded");
+    app.give_password(COMMS).await;
+    let session = app.sign_in(COMMS, PASSWORD).await;
+    let base = format!("/incidents/{}", desk.incident);
+    let page = || {
+        let request =
+            app.request(reqwest::Method::GET, None, &base).header(reqwest::header::COOKIE, session.cookie.clone());
+        async move { request.send().await.expect("answers").text().await.expect("HTML") }
+    };
+    let html = page().await;
+    assert!(html.contains("failed; not tried again unless someone asks"), "{html}");
+    assert!(html.contains("HTTP 410: still gone"), "the attempt's reason: {html}");
+    let form = format!("action=\"{base}/statements/ST-1/retry-delivery\"");
+    assert!(html.contains(&form), "a publisher may retry: {html}");
+    let pairs = [("version", "1"), ("channel", "status-page")];
+    let path = format!("{base}/statements/ST-1/retry-delivery");
+    assert_eq!(post_form(&app, &session, &path, &pairs).await, StatusCode::SEE_OTHER);
+    let html = page().await;
+    assert!(html.contains("failed, tried again shortly") && !html.contains(&form), "owed again: {html}");
+}

@@ -273,6 +273,12 @@ impl TestServer {
             .collect()
     }
 
+    /// The statement deliveries the worker would start now (see [`Self::actions_due`]).
+    pub(crate) fn publications_due(&self) -> Vec<sitrep_server::connectors::Due> {
+        let (due, _) = sitrep_server::connectors::due(&self.ledger, self.clock.now());
+        due.into_iter().filter(|item| matches!(item, sitrep_server::connectors::Due::Publication { .. })).collect()
+    }
+
     /// Moves the server's clock forward past a backoff, then wakes the worker. The worker
     /// sleeps until the next retry by the real clock; any commit makes it look again, so the
     /// test commits an unrelated change to the organisation record.

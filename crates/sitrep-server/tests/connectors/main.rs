@@ -8,6 +8,7 @@ mod channels;
 mod clocks;
 mod command;
 mod harness;
+mod publish;
 mod receiver;
 mod refusals;
 mod webhook;

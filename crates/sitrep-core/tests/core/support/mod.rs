@@ -623,6 +623,34 @@ pub(crate) fn publish(statement: u64, channel: &str) -> IncidentCommand {
         statement: sitrep_core::ids::StatementId(statement),
         channel: channel.to_owned(),
         sha256: None,
+        outlet_for: Vec::new(),
+    }
+}
+
+/// Publishes statement `statement` on `channel`, a configured outlet of `audience`.
+pub(crate) fn publish_to_outlet(statement: u64, channel: &str, audience: Audience) -> IncidentCommand {
+    IncidentCommand::PublishStatement {
+        statement: sitrep_core::ids::StatementId(statement),
+        channel: channel.to_owned(),
+        sha256: None,
+        outlet_for: vec![audience],
+    }
+}
+
+/// The publisher's report of one delivery of statement `statement` v`version` to `channel`.
+pub(crate) fn delivery(
+    statement: u64,
+    version: u32,
+    channel: &str,
+    text: &str,
+    outcome: Result<Option<String>, sitrep_core::decide::ActionFailure>,
+) -> SystemCommand {
+    SystemCommand::StatementDelivered {
+        statement: sitrep_core::ids::StatementId(statement),
+        version,
+        channel: channel.to_owned(),
+        sha256: sitrep_core::entry::sha256_hex(text.as_bytes()),
+        outcome,
     }
 }
 
