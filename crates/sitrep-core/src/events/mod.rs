@@ -7,6 +7,7 @@
 //!
 //! The bodies live in files named by the family of commands that writes them, as in `decide/`.
 
+mod chat;
 mod clocks;
 mod decisions;
 mod declare;
@@ -35,6 +36,7 @@ use crate::playbook::Citation;
 use crate::policy::Rule;
 use crate::time::Timestamp;
 
+pub use chat::*;
 pub use clocks::*;
 pub use decisions::*;
 pub use declare::*;
@@ -184,6 +186,9 @@ events!(
         CommanderHandedOver(CommanderHandedOver) = "commander.handed_over",
         /// When the incident started, was first seen and was detected.
         OccurrenceRecorded(OccurrenceRecorded) = "incident.occurrence_recorded",
+        // Chat rooms (issue 16, chat two-way).
+        /// The chat connector opened the incident's room in a chat system.
+        ChatRoomOpened(ChatRoomOpened) = "chat.room_opened",
     }
 );
 
@@ -206,6 +211,11 @@ events!(
         PlaybookAdded(PlaybookAdded) = "playbook.added",
         PartyRegistered(Party) = "party.registered",
         PartyUpdated(Party) = "party.updated",
+        // Chat identities (issue 16, chat two-way).
+        /// A chat identity now acts as this user.
+        ChatLinked(ChatLinked) = "chat.linked",
+        /// A chat identity no longer acts as this user.
+        ChatUnlinked(ChatLinked) = "chat.unlinked",
     }
 );
 

@@ -99,6 +99,8 @@ pub struct IncidentState {
     pub clocks: Vec<Clock>,
     /// Every hand-over of command, in order.
     pub handovers: Vec<Handover>,
+    /// The incident's chat rooms: system (`matrix`, `slack`) → room id.
+    pub chat_rooms: BTreeMap<String, String>,
     /// The playbook whose pre-approved decisions may follow: only directly after its start.
     #[serde(skip)]
     preapproving: Option<String>,
@@ -169,6 +171,7 @@ impl IncidentState {
             determinations: Vec::new(),
             clocks: Vec::new(),
             handovers: Vec::new(),
+            chat_rooms: BTreeMap::new(),
             preapproving: None,
             seq: 1,
             head: entry.hash,
@@ -202,6 +205,7 @@ impl IncidentState {
                 | IncidentEvent::EvidenceIntegrityFailed(_)
                 | IncidentEvent::ClockWarned(_)
                 | IncidentEvent::ClockMissed(_)
+                | IncidentEvent::ChatRoomOpened(_)
         ) || matches!(event, IncidentEvent::EvidenceAccessed(a) if a.share.is_some());
         let task_from_action =
             matches!(event, IncidentEvent::TaskCreated(t) if matches!(t.origin, TaskOrigin::Decision { .. }));
@@ -257,6 +261,12 @@ impl IncidentState {
             E::PartyEngaged(_) | E::ShareCreated(_) | E::ShareRevoked(_) => self.apply_parties(entry, event)?,
             E::StatementDrafted(_) | E::StatementRevised(_) | E::StatementPublished(_) => {
                 self.apply_statements(entry, event)?
+            }
+            E::ChatRoomOpened(opened) => {
+                if self.chat_rooms.contains_key(&opened.system) {
+                    return fail("the incident already has a room in that chat system");
+                }
+                self.chat_rooms.insert(opened.system.clone(), opened.room.clone());
             }
         }
         self.seq = entry.seq;
