@@ -215,6 +215,12 @@ pub async fn run(
             if !visible {
                 return Some(format!("there is no incident {number} you may see; nothing was done"));
             }
+            // A restricted incident is spoken of only in its own private room: elsewhere the
+            // answer could reach people who may not see it.
+            let restricted = ledger.with_incident(number, |state| state.restricted).unwrap_or(true);
+            if restricted && origin.room_incident != Some(number) {
+                return Some(format!("{number} is restricted: send commands in its own room"));
+            }
             if command == ChatCommand::Status {
                 return ledger.with_incident(number, |state| headline(state, &org, now));
             }
@@ -328,4 +334,67 @@ pub async fn create_link_code(
     let (code, expires_at) = app.link_codes.issue(&caller.user, app.now()).map_err(crate::ApiError::Internal)?;
     let instructions = format!("send `!sitrep link {code}` to the sitrep bot from your chat account within 10 minutes");
     Ok((axum::http::StatusCode::CREATED, axum::Json(LinkCode { code, expires_at, instructions })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_unix_micros(1_795_796_802_000_000 + seconds * 1_000_000).expect("in range")
+    }
+
+    #[test]
+    fn a_link_code_works_once_and_for_ten_minutes() {
+        let codes = LinkCodes::default();
+        let alice = UserName::parse("alice").expect("a name");
+        let (code, expires_at) = codes.issue(&alice, at(0)).expect("a code");
+        assert_eq!(expires_at, at(600));
+        assert_eq!(codes.redeem(&code.to_ascii_lowercase(), at(599)), Some(alice.clone()), "case does not matter");
+        assert_eq!(codes.redeem(&code, at(1)), None, "a used code is spent");
+        let (late, _) = codes.issue(&alice, at(0)).expect("a code");
+        assert_eq!(codes.redeem(&late, at(600)), None, "an expired code is refused");
+        assert_eq!(codes.redeem("00000-00000", at(1)), None);
+    }
+
+    fn check(body: &str, expected: Option<Result<Parsed, &str>>) {
+        let parsed = parse(body);
+        match (parsed, expected) {
+            (None, None) => {}
+            (Some(Ok(got)), Some(Ok(want))) => assert_eq!(got, want, "{body}"),
+            (Some(Err(got)), Some(Err(want))) => assert!(got.contains(want), "{body}: {got}"),
+            (got, want) => panic!("{body}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    fn cmd(command: ChatCommand) -> Option<Result<Parsed, &'static str>> {
+        Some(Ok(Parsed { incident: None, command }))
+    }
+
+    #[test]
+    fn commands_parse_and_malformed_ones_say_what_is_wanted() {
+        check("hello there", None);
+        check("!sitrepx status", None);
+        check("!sitrep", cmd(ChatCommand::Help));
+        check("!sitrep status", cmd(ChatCommand::Status));
+        check("  !sitrep fact the key leaked ", cmd(ChatCommand::Fact("the key leaked".into())));
+        check("!sitrep approve D-2", cmd(ChatCommand::Approve(DecisionId(2), None)));
+        check("!sitrep approve D-2 fine by me", cmd(ChatCommand::Approve(DecisionId(2), Some("fine by me".into()))));
+        check("!sitrep reject D-3 wrong wording", cmd(ChatCommand::Reject(DecisionId(3), "wrong wording".into())));
+        check("!sitrep done T-4", cmd(ChatCommand::Done(TaskId(4))));
+        check(
+            "!sitrep INC-7 status",
+            Some(Ok(Parsed { incident: Some("INC-7".parse().expect("id")), command: ChatCommand::Status })),
+        );
+        check("!sitrep fact", Some(Err("needs the fact's text")));
+        check("!sitrep reject D-3", Some(Err("needs a reason")));
+        check("!sitrep approve 3", Some(Err("needs a decision id like D-2")));
+        check("!sitrep done soon", Some(Err("needs a task id like T-4")));
+        check("!sitrep assign legal", Some(Err("needs a role and a sitrep user name")));
+        check(
+            "!sitrep assign legal lee",
+            cmd(ChatCommand::Assign(Role::parse("legal").expect("role"), UserName::parse("lee").expect("name"))),
+        );
+        check("!sitrep dance", Some(Err("unknown command 'dance'")));
+    }
 }

@@ -128,3 +128,43 @@ async fn an_unlinked_matrix_user_is_refused_and_nothing_changes() {
     assert_eq!(chat.seq("INC-1"), before);
     assert!(chat.app.ledger.org().linked("matrix", &stranger.id).is_none());
 }
+
+#[tokio::test]
+async fn a_step_up_class_is_refused_from_chat_with_where_to_approve_instead() {
+    let Some(chat) = spawn_chat_app().await else { return };
+    let (_cmd, lee, room) = staffed(&chat).await;
+    let app = &chat.app;
+    let source = sitrep_core::policy::Policy::default_policy().source.replacen(
+        "[classes.law_enforcement]\n",
+        "[classes.law_enforcement]\nstep_up = { within_minutes = 15 }\n",
+        1,
+    );
+    let replaced = app
+        .request(reqwest::Method::PUT, Some(crate::helpers::ADMIN), "/api/v1/policy")
+        .json(&json!({ "source": source }))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(replaced.status(), 200);
+    // The commander proposes from a fresh browser session, which meets the step-up.
+    app.give_password("cmd").await;
+    let session = app.sign_in("cmd", crate::helpers::PASSWORD).await;
+    let proposed = app
+        .client
+        .post(app.url("/api/v1/incidents/INC-1/decisions"))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .json(&json!({"class": "law_enforcement", "title": "Report to the police"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(proposed.status(), 201);
+    // A chat message proves no sign-in: refused, naming the rule and where to go instead.
+    chat.says(&lee, &room, "!sitrep approve D-1").await;
+    let before = chat.seq("INC-1");
+    chat.hs.send(&lee, &room, "!sitrep approve D-1").await;
+    chat.says(&lee, &room, "refused (classes.law_enforcement.step_up)").await;
+    let texts = chat.says(&lee, &room, "approve in the web, signed in with MFA").await;
+    assert!(texts.iter().any(|t| t.contains("refused")));
+    assert_eq!(chat.seq("INC-1"), before, "nothing was written");
+}

@@ -10,4 +10,5 @@ mod helpers;
 
 mod commands;
 mod harness;
+mod link_codes;
 mod rooms;

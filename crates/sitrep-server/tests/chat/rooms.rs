@@ -59,7 +59,7 @@ async fn a_restricted_incident_room_holds_only_people_who_may_see_it() {
     let Some(chat) = spawn_chat_app().await else { return };
     let (hs, app) = (chat.hs, &chat.app);
     let (cmd, otto) = (hs.register("cmd"), hs.register("otto"));
-    chat.link("cmd", &cmd).await;
+    let cmd_dm = chat.link("cmd", &cmd).await;
     let otto_dm = chat.link("otto", &otto).await;
     let declared = app
         .post("cmd", "/api/v1/incidents", json!({"title": "Insider case", "severity": "sev1", "restricted": true}))
@@ -77,5 +77,10 @@ async fn a_restricted_incident_room_holds_only_people_who_may_see_it() {
     let before = chat.seq("INC-1");
     hs.send(&otto, &otto_dm, "!sitrep INC-1 fact I know things").await;
     chat.says(&otto, &otto_dm, "there is no incident INC-1 you may see").await;
+    assert_eq!(chat.seq("INC-1"), before);
+
+    // Even its commander speaks of it only in its own room, where only those who may see it are.
+    hs.send(&cmd, &cmd_dm, "!sitrep INC-1 fact said in the wrong room").await;
+    chat.says(&cmd, &cmd_dm, "INC-1 is restricted: send commands in its own room").await;
     assert_eq!(chat.seq("INC-1"), before);
 }
