@@ -107,6 +107,7 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route("/org/record", get(org::org_record_page))
         .route("/account/tokens", get(org::tokens_page).post(org::create_token))
         .route("/account/tokens/{token}/revoke", post(org::revoke_token))
+        .route("/account/chat-link", post(org::create_link_code))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("content-security-policy"),
             HeaderValue::from_static(CSP),
