@@ -27,6 +27,9 @@ use crate::config::{ConfigError, MatrixConfig};
 /// The chat system's name in the record.
 pub const SYSTEM: &str = "matrix";
 
+/// Events older than this are not acted on: their idempotency key may be gone.
+const STALE_HOURS: i64 = 23;
+
 /// The reaction that marks a message as a fact.
 pub const PIN: &str = "📌";
 
@@ -355,6 +358,11 @@ impl Bot {
         }
         let id = event["event_id"].as_str().unwrap_or_default().to_owned();
         let sent_at = event["origin_server_ts"].as_i64().and_then(|ms| Timestamp::from_unix_micros(ms * 1000));
+        // Idempotency keys are kept for 24 hours; an older event (a first /sync after a long
+        // stop) could be applied twice, so it is left alone.
+        if sent_at.is_some_and(|at| at.plus_seconds(STALE_HOURS * 3600) < (self.clock)()) {
+            return;
+        }
         let permalink = |event: &str| format!("https://matrix.to/#/{room}/{event}");
         let (parsed, origin) = match event["type"].as_str() {
             Some("m.room.member") => {

@@ -102,6 +102,12 @@ async fn an_approval_from_chat_by_the_linked_legal_holder_counts() {
     .await;
     let incident = chat.app.get_json("cmd", "/api/v1/incidents/INC-1").await;
     assert_eq!(incident["decisions"][0]["state"], "proposed", "executive must still approve");
+    // The headline was edited in place as the decision came and was approved.
+    let messages = chat.hs.client(&lee, &["messages", &room]).await;
+    let edits =
+        messages["messages"].as_array().expect("messages").iter().filter(|m| m.get("replaces").is_some()).count();
+    assert!(edits >= 1, "the headline is edited with m.replace: {messages}");
+    chat.says(&lee, &room, "1 decisions pending").await;
 }
 
 #[tokio::test]
