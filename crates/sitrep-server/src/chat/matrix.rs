@@ -11,6 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use sitrep_core::decide::{SystemCommand, can_see};
 use sitrep_core::events::DecisionState;
@@ -178,6 +179,14 @@ pub struct Bot {
     base_url: String,
 }
 
+/// How many rooms are brought up to date at once.
+const ROOMS_AT_ONCE: usize = 16;
+
+/// Whether the rooms loop finished with this incident at its current state.
+fn entry_ok(entry: &Seen, state: &IncidentState, org: &OrgState) -> bool {
+    entry.at == (state.seq, org.seq)
+}
+
 /// What the rooms loop last did for an incident.
 #[derive(Debug, Default)]
 struct Seen {
@@ -185,6 +194,8 @@ struct Seen {
     at: (u64, u64),
     headline: Option<(String, String)>,
     carded: BTreeSet<DecisionId>,
+    /// Who was due in the room when it was last checked against the homeserver.
+    members: Option<BTreeSet<String>>,
 }
 
 impl Bot {
@@ -229,21 +240,36 @@ impl Bot {
                     states.push(state.clone());
                 }
             });
-            for state in states {
-                let entry = seen.entry(state.id).or_default();
-                match self.reconcile(&state, &org, entry).await {
-                    Ok(()) => entry.at = (state.seq, org.seq),
-                    Err(error) => {
-                        failed = true;
-                        tracing::warn!(incident = %state.id, %error, "the Matrix room could not be brought up to date");
+            // Rooms are brought up to date side by side: a busy homeserver's round trips
+            // would otherwise add up across incidents.
+            let work = states.into_iter().map(|state| {
+                let mut entry = seen.remove(&state.id).unwrap_or_default();
+                let (bot, org) = (&self, &org);
+                async move {
+                    let outcome = bot.reconcile(&state, org, &mut entry).await;
+                    match outcome {
+                        Ok(()) => entry.at = (state.seq, org.seq),
+                        Err(error) => {
+                            tracing::warn!(incident = %state.id, %error, "the Matrix room could not be brought up to date");
+                        }
                     }
+                    let ok = entry_ok(&entry, &state, org);
+                    (state.id, entry, ok)
                 }
+            });
+            let done: Vec<_> = futures_util::stream::iter(work).buffer_unordered(ROOMS_AT_ONCE).collect().await;
+            for (id, entry, ok) in done {
+                failed |= !ok;
+                seen.insert(id, entry);
             }
             let retry = tokio::time::sleep(Duration::from_secs(if failed { 2 } else { 3600 }));
             tokio::select! {
                 changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { return },
                 _ = commits.changed() => {}
-                () = self.membership.notified() => seen.values_mut().for_each(|s| s.at = (0, 0)),
+                () = self.membership.notified() => seen.values_mut().for_each(|s| {
+                    s.at = (0, 0);
+                    s.members = None;
+                }),
                 () = retry => {}
             }
         }
@@ -262,6 +288,7 @@ impl Bot {
     async fn reconcile(&self, state: &IncidentState, org: &OrgState, seen: &mut Seen) -> Result<(), MatrixError> {
         let due = Self::members_due(state, org);
         let room = match state.chat_rooms.get(SYSTEM) {
+            Some(room) if seen.members.as_ref() == Some(&due) => room.clone(),
             Some(room) => {
                 let present = self.matrix.members(room).await?;
                 for user in due.difference(&present) {
@@ -270,10 +297,12 @@ impl Bot {
                 for user in present.difference(&due).filter(|u| **u != self.matrix.user_id) {
                     self.matrix.kick(room, user, "no longer holds a role on this incident, or may not see it").await?;
                 }
+                seen.members = Some(due);
                 room.clone()
             }
             None => {
-                let invite: Vec<String> = due.into_iter().collect();
+                let invite: Vec<String> = due.iter().cloned().collect();
+                seen.members = Some(due);
                 let room = self.matrix.create_room(&format!("{} {}", state.id, state.title), &invite).await?;
                 let command = SystemCommand::OpenChatRoom { system: SYSTEM.into(), room: room.clone() };
                 if let Err(error) = self.ledger.execute_system(state.id, "chat", command).await {
