@@ -65,6 +65,8 @@ pub struct User {
     pub identity: Option<ExternalIdentity>,
     /// When this user last began a session.
     pub signed_in_at: Option<Timestamp>,
+    /// Linked chat identities: system (`matrix`, `slack`) → that system's user id.
+    pub chat: BTreeMap<String, String>,
     /// The entry that last changed the account (added, enabled, disabled, renamed, roles).
     #[serde(skip)]
     pub changed: Changed,
@@ -207,6 +209,7 @@ impl OrgState {
                         added_by: entry.actor.clone(),
                         identity: added.identity.clone(),
                         signed_in_at: None,
+                        chat: BTreeMap::new(),
                         changed,
                         disabled: None,
                         contact: Contact::default(),
@@ -330,6 +333,20 @@ impl OrgState {
                 record.updated_at = entry.at;
                 record.updated_by = entry.actor.clone();
             }
+            OrgEvent::ChatLinked(link) => {
+                if self.linked(&link.system, &link.id).is_some() {
+                    return fail("that chat identity is already linked");
+                }
+                let Some(user) = self.users.get_mut(&link.user) else { return fail("unknown user") };
+                user.chat.insert(link.system.clone(), link.id.clone());
+            }
+            OrgEvent::ChatUnlinked(link) => {
+                let Some(user) = self.users.get_mut(&link.user) else { return fail("unknown user") };
+                if user.chat.get(&link.system) != Some(&link.id) {
+                    return fail("that chat identity is not linked to this user");
+                }
+                user.chat.remove(&link.system);
+            }
         }
         self.seq = entry.seq;
         self.head = entry.hash;
@@ -344,6 +361,11 @@ impl OrgState {
     /// Whether `name` is a user whose account is enabled.
     pub fn is_active(&self, name: &UserName) -> bool {
         self.users.get(name).is_some_and(|user| user.active)
+    }
+
+    /// The user a chat identity is linked to, whether or not their account is enabled.
+    pub fn linked(&self, system: &str, id: &str) -> Option<&User> {
+        self.users.values().find(|user| user.chat.get(system).is_some_and(|linked| linked == id))
     }
 
     /// Revokes every token created with a revoked one, and those created with them.

@@ -81,6 +81,26 @@ pub struct Config {
     /// For each statement audience, the channels (from `[channels]`) sitrep itself delivers a
     /// published statement to: publishing on one of them sends the approved bytes there.
     pub outlets: BTreeMap<sitrep_core::events::Audience, Vec<String>>,
+    // Chat, two-way (issue 16).
+    /// The Matrix bot (`[matrix]`): incident rooms and commands from chat; see `docs/chat.md`.
+    pub matrix: Option<MatrixConfig>,
+}
+
+/// The Matrix account sitrep's bot acts as, on one homeserver.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixConfig {
+    /// The homeserver's client-server API base, e.g. `https://matrix.example.org`.
+    pub homeserver: String,
+    /// The bot's Matrix user id, e.g. `@sitrep:example.org`.
+    pub user_id: String,
+    /// The bot's access token, inline (prefer `access_token_env`).
+    pub access_token: Option<String>,
+    /// The environment variable holding the bot's access token.
+    pub access_token_env: Option<String>,
+    /// How long one `/sync` long-poll waits for news, in seconds.
+    #[serde(default = "thirty")]
+    pub sync_timeout_secs: u64,
 }
 
 /// An OpenID Connect provider people sign in with (the code flow with PKCE).
@@ -258,6 +278,7 @@ impl Default for Config {
             commands: BTreeMap::new(),
             channels: BTreeMap::new(),
             smtp: None,
+            matrix: None,
             metrics_token: None,
             scim_token_sha256: None,
             oidc: None,

@@ -17,6 +17,7 @@ use tower_http::trace::TraceLayer;
 
 pub mod api;
 pub mod auth;
+pub mod chat;
 pub mod config;
 pub mod connectors;
 pub mod demo;

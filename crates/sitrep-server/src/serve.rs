@@ -74,6 +74,7 @@ pub fn state(
         shutdown,
         chain_checks: crate::web::chain_checks(),
         connections,
+        link_codes: Arc::default(),
         demo_receiver: None,
     }))
 }
@@ -98,6 +99,8 @@ pub async fn serve_until(
     });
     let connections = state.connections.clone();
     let config = state.config.clone();
+    // The Matrix bot runs while the server does and stops at the same signal.
+    let _chat = start_chat(&state)?;
     crate::listener::serve(listener, app(state), connections, &config, stopping).await;
     Ok(())
 }
@@ -107,6 +110,20 @@ pub fn start_worker(state: &AppState) -> tokio::task::JoinHandle<()> {
     let worker = crate::connectors::Worker::new(state.ledger.clone(), state.config.clone(), state.clock.clone())
         .with_review_key(state.review_key);
     tokio::spawn(worker.run(state.shutdown.clone()))
+}
+
+/// Starts the Matrix bot when `[matrix]` is configured: incident rooms and chat commands.
+pub fn start_chat(state: &AppState) -> Result<Option<tokio::task::JoinHandle<()>>, ServeError> {
+    let Some(config) = &state.config.matrix else { return Ok(None) };
+    let bot = crate::chat::matrix::Bot::new(
+        config,
+        state.ledger.clone(),
+        state.clock.clone(),
+        state.link_codes.clone(),
+        state.config.base_url(),
+    )
+    .map_err(|e| ServeError::Setup(e.to_string()))?;
+    Ok(Some(tokio::spawn(bot.run(state.shutdown.clone()))))
 }
 
 /// `sitrep serve`.

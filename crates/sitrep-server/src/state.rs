@@ -37,6 +37,8 @@ pub struct Inner {
     pub connections: Arc<crate::listener::Connections>,
     /// Sign-in through an OpenID Connect provider (only with `[oidc]`).
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
+    /// One-time codes that link a chat identity to a person (this node's memory only).
+    pub link_codes: Arc<crate::chat::LinkCodes>,
     /// The demo's webhook receiver (only with `serve --demo`).
     pub demo_receiver: Option<Arc<crate::demo::Receiver>>,
 }

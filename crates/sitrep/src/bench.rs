@@ -33,6 +33,7 @@ pub(crate) fn run(command: &BenchCommand, client: &ClientArgs) -> anyhow::Result
         BenchCommand::Store(args) => store(args),
         BenchCommand::Server(args) => crate::load::run(args, client),
         BenchCommand::Crash(args) => crate::crash::run(args, client.json),
+        BenchCommand::Chat(args) => crate::chat_bench::run(args, client),
     }
 }
 

@@ -152,6 +152,25 @@ pub(crate) enum BenchCommand {
     /// unanswered writes sent again with their keys) the record must hold every acknowledged
     /// write exactly once. Makes its own deployment; exit 1 at the first loss.
     Crash(BenchCrashArgs),
+    /// Commit-to-chat-message latency: against a running server with a `[matrix]` bot, links a
+    /// Matrix account, declares incidents, and times each room's edited SITREP headline.
+    Chat(BenchChatArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchChatArgs {
+    /// The homeserver's client-server API base URL.
+    #[arg(long)]
+    pub homeserver: String,
+    /// The access token of a Matrix account the bench acts as (it is linked to a bench user).
+    #[arg(long, env = "SITREP_BENCH_MATRIX_TOKEN")]
+    pub matrix_token: String,
+    /// The bot's Matrix user id (`[matrix] user_id`).
+    #[arg(long)]
+    pub bot: String,
+    /// How many incidents, each with its room.
+    #[arg(long, default_value_t = 100)]
+    pub incidents: usize,
 }
 
 #[derive(Debug, Args)]

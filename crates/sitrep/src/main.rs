@@ -8,6 +8,7 @@ use clap::Parser;
 mod admin;
 mod bench;
 mod bundle;
+mod chat_bench;
 mod cli;
 mod client;
 mod crash;

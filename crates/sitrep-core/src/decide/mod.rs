@@ -381,6 +381,11 @@ pub enum SystemCommand {
         sha256: String,
         outcome: Result<Option<String>, ActionFailure>,
     },
+    /// The chat connector opened the incident's room in `system`.
+    OpenChatRoom {
+        system: String,
+        room: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -407,6 +412,18 @@ pub struct Declare {
 /// What an admin (or, for their own tokens, a user) intends to change in the organisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrgCommand {
+    /// Links a chat identity to `user`: the server checked the one-time code `user` asked for
+    /// and the chat system vouches that `id` sent it.
+    LinkChat {
+        user: UserName,
+        system: String,
+        id: String,
+    },
+    /// Unlinks `user`'s identity in a chat system, by them or an admin.
+    UnlinkChat {
+        user: UserName,
+        system: String,
+    },
     AddUser {
         user: UserName,
         display_name: Option<String>,

@@ -163,6 +163,46 @@ fn decide_as(
             }
             vec![OrgEvent::ContactSet(ContactSet { user: user.clone(), email, webhook, mute })]
         }
+        C::LinkChat { user, system, id } => {
+            if by != Some(user) {
+                return Err(forbidden(
+                    "chat",
+                    "only the person themself links their chat identity, with a code they asked for",
+                ));
+            }
+            chat_system(system)?;
+            let id = text("id", id, SHORT_MAX)?;
+            if !existing(user)?.active {
+                return Err(conflict(format!("the user '{user}' is disabled")));
+            }
+            if let Some(holder) = org.linked(system, &id) {
+                return Err(conflict(if &holder.name == user {
+                    format!("{id} is already linked to you")
+                } else {
+                    format!("{id} is already linked to another sitrep user; they must unlink it first")
+                }));
+            }
+            let mut events = Vec::new();
+            // A new link replaces the old one in the same system: one identity per system.
+            if let Some(old) = existing(user)?.chat.get(system.as_str()) {
+                events.push(OrgEvent::ChatUnlinked(ChatLinked {
+                    user: user.clone(),
+                    system: system.clone(),
+                    id: old.clone(),
+                }));
+            }
+            events.push(OrgEvent::ChatLinked(ChatLinked { user: user.clone(), system: system.clone(), id }));
+            events
+        }
+        C::UnlinkChat { user, system } => {
+            if by != Some(user) {
+                admin_only("unlinking someone else's chat identity")?;
+            }
+            let Some(id) = existing(user)?.chat.get(system.as_str()) else {
+                return Err(Refusal::NotFound(format!("'{user}' has no linked {system} identity")));
+            };
+            vec![OrgEvent::ChatUnlinked(ChatLinked { user: user.clone(), system: system.clone(), id: id.clone() })]
+        }
         C::RecordSignIn { session, authentication } => {
             let Some(by) = by else { return Err(forbidden("users", "only a person signs in")) };
             session_id(session)?;
@@ -291,6 +331,14 @@ fn decide_as(
         }
     };
     Ok(events)
+}
+
+/// The chat systems sitrep links identities of.
+fn chat_system(system: &str) -> Result<(), Refusal> {
+    match system {
+        "matrix" | "slack" => Ok(()),
+        _ => Err(invalid("system", "must be 'matrix' or 'slack'")),
+    }
 }
 
 /// A session's public id: the first 12 hex digits of the SHA-256 of its secret.

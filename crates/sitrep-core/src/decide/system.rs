@@ -56,6 +56,18 @@ pub fn decide_system(
             }
             vec![IncidentEvent::ClockMissed(ClockRef { clock: clock.clone() })]
         }
+        SystemCommand::OpenChatRoom { system, room } => {
+            if state.phase == Phase::Closed {
+                return Err(conflict(format!("{} is closed; it gets no new chat room", state.id)));
+            }
+            if let Some(open) = state.chat_rooms.get(system) {
+                return Err(conflict(format!("{} already has its {system} room {open}", state.id)));
+            }
+            vec![IncidentEvent::ChatRoomOpened(ChatRoomOpened {
+                system: text("system", system, 32)?,
+                room: text("room", room, SHORT_MAX)?,
+            })]
+        }
         SystemCommand::IntegrityFailed { sha256, detail } => {
             if state.evidence_item(sha256).is_none() {
                 return Err(Refusal::NotFound(format!("{} has no evidence {sha256}", state.id)));

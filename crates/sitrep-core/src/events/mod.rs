@@ -8,6 +8,7 @@
 //! The bodies live in files named by the family of commands that writes them, as in `decide/`.
 
 mod alerts;
+mod chat;
 mod clocks;
 mod decisions;
 mod declare;
@@ -37,6 +38,7 @@ use crate::policy::Rule;
 use crate::time::Timestamp;
 
 pub use alerts::*;
+pub use chat::*;
 pub use clocks::*;
 pub use decisions::*;
 pub use declare::*;
@@ -200,6 +202,9 @@ events!(
         ReviewLinkOpened(ReviewLinkOpened) = "review_link.opened",
         /// The commander promised the next update, and the cadence after it.
         UpdateScheduled(UpdateScheduled) = "update.scheduled",
+        // Chat rooms (issue 16, chat two-way).
+        /// The chat connector opened the incident's room in a chat system.
+        ChatRoomOpened(ChatRoomOpened) = "chat.room_opened",
     }
 );
 
@@ -224,6 +229,11 @@ events!(
         PartyUpdated(Party) = "party.updated",
         /// How a user is told it is their turn: their contact routes and what they mute.
         ContactSet(ContactSet) = "user.contact_set",
+        // Chat identities (issue 16, chat two-way).
+        /// A chat identity now acts as this user.
+        ChatLinked(ChatLinked) = "chat.linked",
+        /// A chat identity no longer acts as this user.
+        ChatUnlinked(ChatLinked) = "chat.unlinked",
     }
 );
 

@@ -140,3 +140,14 @@ pub struct ContactSet {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mute: Vec<crate::incident::AlertKind>,
 }
+
+/// A chat identity (`system`: `matrix`, `slack`; `id`: that system's user id) was linked to a
+/// sitrep user through a one-time code they asked for while signed in and then sent from that
+/// chat account, so the chat system vouches for the sender and sitrep for the person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChatLinked {
+    pub user: UserName,
+    pub system: String,
+    pub id: String,
+}

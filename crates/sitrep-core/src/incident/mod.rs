@@ -104,6 +104,8 @@ pub struct IncidentState {
     /// Who was told what, the review links opened and the promised update.
     #[serde(skip)]
     pub alerts: Alerts,
+    /// The incident's chat rooms: system (`matrix`, `slack`) → room id.
+    pub chat_rooms: BTreeMap<String, String>,
     /// The playbook whose pre-approved decisions may follow: only directly after its start.
     #[serde(skip)]
     preapproving: Option<String>,
@@ -175,6 +177,7 @@ impl IncidentState {
             clocks: Vec::new(),
             handovers: Vec::new(),
             alerts: Alerts::default(),
+            chat_rooms: BTreeMap::new(),
             preapproving: None,
             seq: 1,
             head: entry.hash,
@@ -212,6 +215,7 @@ impl IncidentState {
                 | IncidentEvent::ClockMissed(_)
                 | IncidentEvent::AlertSent(_)
                 | IncidentEvent::AlertFailed(_)
+                | IncidentEvent::ChatRoomOpened(_)
         ) || matches!(event, IncidentEvent::EvidenceAccessed(a) if a.share.is_some());
         let task_from_action =
             matches!(event, IncidentEvent::TaskCreated(t) if matches!(t.origin, TaskOrigin::Decision { .. }));
@@ -273,6 +277,12 @@ impl IncidentState {
             | E::StatementDeliveryRetryRequested(_) => self.apply_statements(entry, event)?,
             E::AlertSent(_) | E::AlertFailed(_) | E::ReviewLinkOpened(_) | E::UpdateScheduled(_) => {
                 self.apply_alerts(entry, event)?
+            }
+            E::ChatRoomOpened(opened) => {
+                if self.chat_rooms.contains_key(&opened.system) {
+                    return fail("the incident already has a room in that chat system");
+                }
+                self.chat_rooms.insert(opened.system.clone(), opened.room.clone());
             }
         }
         self.seen_by_actor(entry, event);

@@ -364,6 +364,12 @@ pub const CSF_MAPPING: &[CsfRow] = &[
         "A determination (personal data affected, material) validates the incident's magnitude and elevates it to regulatory clocks.",
     ),
     row("clock.warned", When::Always, &["RS.CO-02"], "The path that must act was told a regulatory deadline is near."),
+    row(
+        "chat.room_opened",
+        When::Always,
+        &["RS.CO-02"],
+        "The incident's chat room, holding its role holders, was opened for coordinating the response.",
+    ),
     row("clock.missed", When::Always, &[], "A missed deadline evidences no outcome; deadline compliance reports it."),
     row(
         "clock.submitted",

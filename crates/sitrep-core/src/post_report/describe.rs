@@ -41,6 +41,7 @@ pub fn describe(entry: &Entry, evidence_names: bool) -> String {
         return undescribed(entry, evidence_names);
     };
     let described = match event {
+        IncidentEvent::ChatRoomOpened(opened) => Some(format!("opened the incident's {} room", opened.system)),
         event @ (IncidentEvent::Declared(_)
         | IncidentEvent::PhaseChanged(_)
         | IncidentEvent::SeverityChanged(_)

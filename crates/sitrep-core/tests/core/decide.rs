@@ -254,6 +254,10 @@ fn a_full_incident_life_decides_and_folds_every_incident_entry_kind() {
     system(&mut w, warned).expect("clock.warned");
     jump_to(&mut w, started + 72 * 3600);
     system(&mut w, SystemCommand::ClockMissed { clock: "gdpr_art33".into() }).expect("clock.missed");
+    let room = || SystemCommand::OpenChatRoom { system: "matrix".into(), room: "!abc:example.org".into() };
+    system(&mut w, room()).expect("chat.room_opened");
+    assert_eq!(w.incident.chat_rooms["matrix"], "!abc:example.org");
+    assert!(matches!(system(&mut w, room()), Err(Refusal::Conflict(_))), "one room per chat system");
     act(&mut w, "lee", draft(Audience::Regulator, "We report a personal data breach.")).expect("drafted");
     act(&mut w, "lee", propose_statement("regulatory_notification", 2)).expect("legal proposes");
     act(&mut w, "exec", approve(6)).expect("the executive approves: approving is not sending");
@@ -409,6 +413,17 @@ fn a_full_organisation_life_decides_and_folds_every_org_entry_kind() {
     org.act("cmd", O::RecordSignIn { session: "00112233aabb".into(), authentication }).expect("session.started");
     org.act("cmd", O::RecordSignOut { user: user("cmd"), session: "00112233aabb".into(), reason: None })
         .expect("session.ended");
+
+    // Chat identities: only the person links their own, one person per identity.
+    let link = |who: &str, id: &str| O::LinkChat { user: user(who), system: "matrix".into(), id: id.into() };
+    assert!(matches!(org.act(ADMIN, link("cmd", "@cmd:example.org")), Err(Refusal::Forbidden { .. })));
+    org.act("cmd", link("cmd", "@cmd:example.org")).expect("chat.linked");
+    assert_eq!(org.state.linked("matrix", "@cmd:example.org").map(|u| u.name.as_str()), Some("cmd"));
+    assert!(matches!(org.act(ADMIN, link(ADMIN, "@cmd:example.org")), Err(Refusal::Conflict(_))));
+    let unknown = O::LinkChat { user: user("cmd"), system: "irc".into(), id: "cmd".into() };
+    assert!(matches!(org.act("cmd", unknown), Err(Refusal::Invalid { .. })));
+    org.act("cmd", O::UnlinkChat { user: user("cmd"), system: "matrix".into() }).expect("chat.unlinked");
+    assert!(org.state.linked("matrix", "@cmd:example.org").is_none());
 
     let seen: BTreeSet<&str> = org.record.iter().map(|e| e.kind.as_str()).collect();
     for kind in OrgEvent::KINDS {

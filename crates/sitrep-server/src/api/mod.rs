@@ -155,6 +155,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(org::org_record))
         .routes(routes!(org::playbooks))
         .routes(routes!(org::playbook, org::replace_playbook))
+        .routes(routes!(crate::chat::create_link_code))
 }
 
 /// The incident named by `{id}`, if it exists and the caller may see it; otherwise 404, with

@@ -112,6 +112,7 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route("/account/tokens", get(org::tokens_page).post(org::create_token))
         .route("/account/contact", get(alerts::contact_page).post(alerts::set_contact))
         .route("/account/tokens/{token}/revoke", post(org::revoke_token))
+        .route("/account/chat-link", post(org::create_link_code))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("content-security-policy"),
             HeaderValue::from_static(CSP),

@@ -142,6 +142,10 @@ struct TokensPage {
     created: Option<String>,
     error: Option<String>,
     tokens: Vec<(String, String, String, String, bool)>,
+    /// Linked chat identities: (system, id).
+    chat: Vec<(String, String)>,
+    /// A link code just issued, and when it expires.
+    link_code: Option<(String, String)>,
 }
 
 fn tokens_view(
@@ -166,7 +170,40 @@ fn tokens_view(
             )
         })
         .collect();
-    render(&TokensPage { me: Some(viewer.me(app)), csrf: viewer.csrf.clone(), created, error, tokens }, status)
+    let chat = org.user(&viewer.user).map(|u| u.chat.clone().into_iter().collect()).unwrap_or_default();
+    let page = TokensPage {
+        me: Some(viewer.me(app)),
+        csrf: viewer.csrf.clone(),
+        created,
+        error,
+        tokens,
+        chat,
+        link_code: None,
+    };
+    render(&page, status)
+}
+
+/// A one-time code linking the viewer's chat account (`docs/chat.md`), shown on the tokens page.
+pub(super) async fn create_link_code(State(app): State<AppState>, viewer: Viewer, fields: Fields) -> Response {
+    if let Some(refused) = csrf(&app, &viewer, &fields) {
+        return refused;
+    }
+    let (code, expires_at) = match app.link_codes.issue(&viewer.user, app.now()) {
+        Ok(issued) => issued,
+        Err(error) => return ApiError::Internal(error).into_response(),
+    };
+    let org = app.ledger.org();
+    let chat = org.user(&viewer.user).map(|u| u.chat.clone().into_iter().collect()).unwrap_or_default();
+    let page = TokensPage {
+        me: Some(viewer.me(&app)),
+        csrf: viewer.csrf.clone(),
+        created: None,
+        error: None,
+        tokens: Vec::new(),
+        chat,
+        link_code: Some((code, view::when(expires_at))),
+    };
+    render(&page, StatusCode::CREATED)
 }
 
 pub(super) async fn tokens_page(State(app): State<AppState>, viewer: Viewer) -> Response {

@@ -8,9 +8,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use sitrep_testing::smtp::{SmtpServer, parse_mail};
 use crate::harness::{COMMS, LEGAL, OUTSIDER, RESPONDER, TestServer, assert_chain, eventually, spawn};
 use crate::receiver::{Receiver, SECRET};
+use sitrep_testing::smtp::{SmtpServer, parse_mail};
 
 const STATUS_PAGE: &str = "/hook/status-page";
 /// Non-ASCII, bare line feeds, a trailing newline: bytes a careless path would change.
