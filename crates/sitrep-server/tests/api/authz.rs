@@ -306,6 +306,9 @@ fn table() -> Vec<Row> {
         Row { method: "PUT", path: "/api/v1/users/{name}/contact", participant: COMMANDER,
               params: &[("name", OUTSIDER)], body: |_| Some(json!({"email": "otto@example.test"})),
               normal: [409, 403, 200, 403, 403, 401], restricted: None },
+        // Anyone signed in may ask for a code linking their own chat identity; it names no one else.
+        Row { method: "POST", path: "/api/v1/chat/link-codes", participant: COMMANDER, params: &[],
+              body: none, normal: [201, 201, 201, 201, 201, 401], restricted: None },
         // Signing in needs no credentials: the password is the credential.
         Row { method: "POST", path: "/api/v1/tokens", participant: COMMANDER, params: &[],
               body: |_| Some(json!({"name": "spare-login", "password": PASSWORD})),
